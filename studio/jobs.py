@@ -1,0 +1,97 @@
+"""A process-owned worker pool for generations.
+
+Streamlit abandons a running script when the user clicks anything, so a paid call made from the script
+thread can lose its image. Jobs therefore run here, in threads owned by the process; pages only read
+their progress. Each job has a cancel event the client checks between reads and during waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    gen_id: int
+    state: str            # "queued" | "running" | "done"
+    message: str          # a sentence for the page, e.g. "Quota reached; retrying in 5 s (retry 1 of 2)"
+    queued_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def elapsed(self) -> float:
+        start = self.started_at or self.queued_at
+        return (self.finished_at or time.monotonic()) - start
+
+
+class JobRunner:
+    def __init__(self, workers: int = 8) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="studio-job")
+        self._lock = threading.Lock()
+        self._futures: dict[int, Future] = {}
+        self._cancel: dict[int, threading.Event] = {}
+        self._progress: dict[int, JobProgress] = {}
+
+    def submit(self, gen_id: int, work: Callable[[threading.Event, Callable[[str], None]], None]) -> None:
+        """Queue ``work(cancel_event, report)``; ``report(sentence)`` updates the job's progress message."""
+        cancel = threading.Event()
+        with self._lock:
+            self._cancel[gen_id] = cancel
+            self._progress[gen_id] = JobProgress(gen_id, "queued", "Queued", time.monotonic())
+        self._futures[gen_id] = self._pool.submit(self._run, gen_id, work, cancel)
+
+    def _run(self, gen_id: int, work, cancel: threading.Event) -> None:
+        self._update(gen_id, state="running", message="Generating…", started_at=time.monotonic())
+        try:
+            work(cancel, lambda message: self._update(gen_id, message=message))
+        except Exception:  # the work function records failures itself; this is a last resort
+            log.exception("generation %s crashed in its worker", gen_id)
+        finally:
+            self._update(gen_id, state="done", message="Finished", finished_at=time.monotonic())
+
+    def _update(self, gen_id: int, **changes) -> None:
+        with self._lock:
+            current = self._progress.get(gen_id)
+            if current is not None:
+                self._progress[gen_id] = replace(current, **changes)
+
+    def progress(self, gen_id: int) -> JobProgress | None:
+        with self._lock:
+            return self._progress.get(gen_id)
+
+    def is_active(self, gen_id: int) -> bool:
+        future = self._futures.get(gen_id)
+        return future is not None and not future.done()
+
+    def cancel(self, gen_id: int) -> bool:
+        with self._lock:
+            event = self._cancel.get(gen_id)
+        if event is None or not self.is_active(gen_id):
+            return False
+        event.set()
+        self._update(gen_id, message="Cancelling…")
+        return True
+
+    def wait(self, gen_ids, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for gen_id in gen_ids:
+            future = self._futures.get(gen_id)
+            if future is not None:
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                future.exception(timeout=remaining)
+
+    def shutdown(self, wait: bool = True) -> None:
+        with self._lock:
+            events = list(self._cancel.values())
+        if not wait:
+            for event in events:
+                event.set()
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)

@@ -1,0 +1,75 @@
+"""Shared fixtures: an isolated environment per test, images made with Pillow, the real emulator."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+
+import pytest
+from PIL import Image
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    """Every test gets its own data directory and no STUDIO_* settings from the developer's shell."""
+    for name in list(os.environ):
+        if name.startswith("STUDIO_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)  # no .streamlit/secrets.toml of the developer's is read
+    yield
+
+
+def make_image(width: int = 64, height: int = 48, fmt: str = "PNG", color=(200, 80, 40), **save) -> bytes:
+    im = Image.new("RGB", (width, height), color)
+    for x in range(0, width, 8):  # some structure so encoders do real work
+        im.paste((x * 3 % 256, 120, 200), (x, 0, min(width, x + 4), height))
+    buf = io.BytesIO()
+    im.save(buf, fmt, **save)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def png_bytes() -> bytes:
+    return make_image()
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    """One real emulator on 127.0.0.1 for the session (faults are injected per request)."""
+    from studio.emulator import Emulator
+
+    emu = Emulator(port=0, retry_delay=0.2).start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def studio_env(monkeypatch, emulator):
+    """Environment pointing the studio at the emulator with a (fake) key."""
+    monkeypatch.setenv("STUDIO_BASE_URL", emulator.url)
+    monkeypatch.setenv("STUDIO_API_KEY", "test-key-123")
+    monkeypatch.setenv("STUDIO_AUTH", "bearer")
+    return emulator
+
+
+@pytest.fixture
+def studio(studio_env):
+    from studio.config import load_settings
+    from studio.service import Studio
+
+    s = Studio(load_settings())
+    yield s
+    s.close()
+
+
+def chromium_or_skip():
+    """Browser tests skip where Chromium is missing — except in CI, where a missing browser must fail."""
+    if shutil.which(CHROMIUM) or os.path.exists(CHROMIUM):
+        return CHROMIUM
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests (install Debian's chromium)")
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests skipped")
