@@ -1,0 +1,154 @@
+"""Numbered schema migrations, applied in order according to ``PRAGMA user_version``.
+
+Each migration runs in its own IMMEDIATE transaction together with the version bump, so a crash
+leaves the database at the previous version. An existing database is copied with SQLite's backup API
+before it is migrated. Migrations are append-only: never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine
+
+from studio.files import contained
+from studio.store.db import writer
+
+Migration = Callable[[Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+def _run(conn: Connection, script: str) -> None:
+    for statement in script.split(";;"):
+        if statement.strip():
+            conn.exec_driver_sql(statement)
+
+
+@migration
+def m001_initial(conn: Connection) -> None:
+    _run(conn, """
+CREATE TABLE generation (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    prompt TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL,
+    settings_json TEXT NOT NULL DEFAULT '{}',
+    composition_json TEXT,
+    text TEXT NOT NULL DEFAULT '',
+    thoughts_text TEXT NOT NULL DEFAULT '',
+    finish_reason TEXT,
+    block_reason TEXT,
+    error_kind TEXT,
+    error_message TEXT,
+    usage_json TEXT NOT NULL DEFAULT '{}',
+    prompt_tokens INTEGER,
+    output_tokens INTEGER,
+    total_tokens INTEGER,
+    cost_usd REAL,
+    latency_ms INTEGER,
+    parent_id INTEGER REFERENCES generation(id) ON DELETE SET NULL,
+    run_id INTEGER,
+    variant_index INTEGER NOT NULL DEFAULT 0,
+    owner TEXT NOT NULL DEFAULT '',
+    model_content_sha TEXT,
+    grounding_json TEXT,
+    favourite BOOLEAN NOT NULL DEFAULT 0,
+    rating INTEGER,
+    deleted_at TEXT
+);;
+CREATE INDEX ix_generation_deleted_id ON generation (deleted_at, id);;
+CREATE INDEX ix_generation_status ON generation (status);;
+CREATE INDEX ix_generation_model ON generation (model);;
+CREATE INDEX ix_generation_parent ON generation (parent_id);;
+CREATE INDEX ix_generation_run ON generation (run_id);;
+CREATE TABLE asset (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sha256 TEXT NOT NULL UNIQUE,
+    mime_type TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    thumb_path TEXT,
+    created_at TEXT NOT NULL
+);;
+CREATE TABLE generation_asset (
+    generation_id INTEGER NOT NULL REFERENCES generation(id) ON DELETE CASCADE,
+    role TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    asset_id INTEGER NOT NULL REFERENCES asset(id),
+    name TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (generation_id, role, position)
+);;
+CREATE INDEX ix_generation_asset_asset ON generation_asset (asset_id);;
+CREATE VIRTUAL TABLE generation_fts USING fts5(prompt, text, content='generation', content_rowid='id');;
+CREATE TRIGGER generation_fts_ai AFTER INSERT ON generation BEGIN
+    INSERT INTO generation_fts (rowid, prompt, text) VALUES (new.id, new.prompt, new.text);
+END;;
+CREATE TRIGGER generation_fts_ad AFTER DELETE ON generation BEGIN
+    INSERT INTO generation_fts (generation_fts, rowid, prompt, text) VALUES ('delete', old.id, old.prompt, old.text);
+END;;
+CREATE TRIGGER generation_fts_au AFTER UPDATE OF prompt, text ON generation BEGIN
+    INSERT INTO generation_fts (generation_fts, rowid, prompt, text) VALUES ('delete', old.id, old.prompt, old.text);
+    INSERT INTO generation_fts (rowid, prompt, text) VALUES (new.id, new.prompt, new.text);
+END
+""")
+
+
+LATEST = len(MIGRATIONS)
+
+
+def user_version(conn: Connection) -> int:
+    return int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
+
+
+def _has_tables(conn: Connection) -> bool:
+    return bool(conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar_one())
+
+
+def backup(db_path: Path, version: int) -> Path:
+    """Copy the live database (WAL included) to ``backups/studio-<version>-<timestamp>.db``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    target = contained(db_path.parent, "backups", f"studio-{version}-{stamp}.db")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    src = sqlite3.connect(db_path)
+    try:
+        dst = sqlite3.connect(tmp)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    tmp.replace(target)  # a half-written backup never carries the final name
+    return target
+
+
+def migrate(engine: Engine, db_path: Path) -> int:
+    """Bring the database to LATEST; returns the version found before migrating."""
+    with engine.connect() as conn:
+        found = user_version(conn)
+        needs_backup = found < LATEST and (found > 0 or _has_tables(conn))
+    if found >= LATEST:
+        return found
+    if needs_backup:
+        backup(db_path, found)
+    for number, fn in enumerate(MIGRATIONS, start=1):
+        with writer(engine).begin() as conn:
+            # Re-read inside the write lock: another process may have migrated meanwhile.
+            if user_version(conn) >= number:
+                continue
+            fn(conn)
+            conn.exec_driver_sql(f"PRAGMA user_version = {number}")
+    return found

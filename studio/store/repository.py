@@ -1,0 +1,376 @@
+"""``Store``: the generation history on SQLite plus the image files it points at.
+
+Persist protocol: files first (written atomically, named by content hash), then one short IMMEDIATE
+transaction that records them. A crash in between leaves an unreferenced file, never a row that
+points at a missing or partial file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import column, func, table, text, update
+from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, col, select
+
+from studio import files, images
+from studio.domain import (
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    INTERRUPTED,
+    PENDING,
+    RUNNING,
+    SUCCEEDED,
+    ImagePart,
+    Outcome,
+    Reference,
+)
+from studio.errors import BadResponse, ImageRejected, StoreError, StudioError
+from studio.store import db, migrations
+from studio.store.models import (
+    Asset,
+    Generation,
+    GenerationAsset,
+    GenerationRecord,
+    ImageRecord,
+    generation_record,
+    image_record,
+)
+
+STATUSES = ACTIVE_STATUSES + FINAL_STATUSES
+DIRS = ("images", "thumbs", "turns", "quarantine", "backups")
+_TOKEN_CHAR = re.compile(r"[^\W_]")  # what FTS5's unicode61 tokenizer keeps
+_fts = table("generation_fts", column("rowid"))
+INTERRUPTED_MESSAGE = (
+    "Studio stopped before this generation finished. The request may still have been billed; "
+    "run it again if you still want the image."
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def fts_query(search: str | None) -> str | None:
+    """User text as a safe FTS5 query: every word a quoted phrase, prefix match on the last one."""
+    words = [w for w in (search or "").split() if _TOKEN_CHAR.search(w)]
+    if not words:
+        return None
+    phrases = ['"' + w.replace('"', '""') + '"' for w in words]
+    return " ".join(phrases) + "*"
+
+
+@dataclass(frozen=True)
+class _Stored:
+    sha256: str
+    mime_type: str
+    width: int
+    height: int
+    size: int
+    path: str
+    thumb_path: str | None
+    name: str = ""
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _outcome_fields(outcome: Outcome) -> dict[str, Any]:
+    usage = outcome.usage or {}
+    return {
+        "text": outcome.text or "",
+        "thoughts_text": outcome.thoughts_text or "",
+        "finish_reason": outcome.finish_reason,
+        "block_reason": outcome.block_reason,
+        "usage_json": _json(usage),
+        "prompt_tokens": _int(usage.get("promptTokenCount")),
+        "output_tokens": _int(usage.get("candidatesTokenCount")),
+        "total_tokens": _int(usage.get("totalTokenCount")),
+        "grounding_json": _json(outcome.grounding) if outcome.grounding else None,
+    }
+
+
+class Store:
+    """The history. Thread-safe: every method uses its own short session from a shared pool."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir).expanduser().resolve()
+        self.db_path = self.data_dir / "studio.db"
+        try:
+            for name in DIRS:
+                (self.data_dir / name).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"The studio cannot create its data directory {self.data_dir} ({exc.strerror}).") from exc
+        self._engine = db.make_engine(self.db_path)
+        self.readonly = False
+        self._found_version = 0
+        try:
+            with self._engine.connect() as conn:
+                found = migrations.user_version(conn)
+            if found > migrations.LATEST:
+                self._found_version = found
+                self._engine.dispose()
+                self._engine = db.make_engine(self.db_path, readonly=True)
+                self.readonly = True
+            else:
+                migrations.migrate(self._engine, self.db_path)
+        except DBAPIError as exc:
+            self._engine.dispose()
+            raise db.map_db_error(exc, self.db_path) from exc
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- sessions and files ------------------------------------------------------------------
+
+    def _read(self) -> AbstractContextManager[Session]:
+        return db.session_scope(self._engine, self.db_path, write=False)
+
+    def _write_check(self) -> None:
+        """Fail before any file is written when the history is read-only."""
+        if self.readonly:
+            raise StoreError(
+                f"The history in {self.db_path} was written by a newer version of Studio (schema "
+                f"{self._found_version}; this one knows {migrations.LATEST}), so it is open read-only. "
+                "Upgrade Studio to add to it."
+            )
+
+    def _write(self) -> AbstractContextManager[Session]:
+        self._write_check()
+        return db.session_scope(self._engine, self.db_path, write=True)
+
+    def _save_image(self, data: bytes, name: str = "") -> _Stored | None:
+        """Write an original (as received) and its thumbnail; None if the bytes are not an image."""
+        sha = images.sha256_hex(data)
+        mime = images.sniff(data)
+        if mime is None:  # keep paid-for bytes for inspection, but never under images/
+            files.write_atomic(files.contained(self.data_dir, "quarantine", f"{sha}.bin"), data)
+            return None
+        try:
+            mime, width, height = images.probe(data)
+        except ImageRejected:
+            width = height = 0
+        rel = files.image_relpath(sha, mime)
+        if not (self.data_dir / rel).exists():  # same name means same bytes: the write was atomic
+            files.write_atomic(self.data_dir / rel, data)
+        thumb: str | None = files.thumb_relpath(sha)
+        if not (self.data_dir / thumb).exists():
+            try:
+                files.write_atomic(self.data_dir / thumb, images.make_thumbnail(data))
+            except ImageRejected:
+                thumb = None
+        return _Stored(sha, mime, width, height, len(data), rel, thumb, name)
+
+    def _save_images(self, parts: Sequence[ImagePart]) -> list[_Stored]:
+        return [s for s in (self._save_image(p.data) for p in parts) if s is not None]
+
+    def _save_turn(self, content: dict[str, Any] | None) -> str | None:
+        if content is None:
+            return None
+        data = _json(content).encode("utf-8")
+        sha = images.sha256_hex(data)
+        path = self.data_dir / files.turn_relpath(sha)
+        if not path.exists():
+            files.write_atomic(path, data)
+        return sha
+
+    # -- rows ------------------------------------------------------------------------------
+
+    def _link(self, session: Session, gen_id: int, role: str, stored: Sequence[_Stored]) -> None:
+        for position, s in enumerate(stored):
+            session.exec(insert(Asset).values(
+                sha256=s.sha256, mime_type=s.mime_type, width=s.width, height=s.height, bytes=s.size,
+                path=s.path, thumb_path=s.thumb_path, created_at=_now(),
+            ).on_conflict_do_nothing(index_elements=["sha256"]))
+            asset_id = session.exec(select(Asset.id).where(Asset.sha256 == s.sha256)).one()
+            session.exec(insert(GenerationAsset).values(
+                generation_id=gen_id, role=role, position=position, asset_id=asset_id, name=s.name,
+            ).on_conflict_do_nothing())
+
+    def _update(self, session: Session, gen_id: int, *conditions: Any, **values: Any) -> int:
+        stmt = update(Generation).where(col(Generation.id) == gen_id, *conditions)
+        return session.exec(stmt.values(updated_at=_now(), **values)).rowcount  # type: ignore[attr-defined]
+
+    def _require(self, session: Session, gen_id: int, *conditions: Any, **values: Any) -> None:
+        if not self._update(session, gen_id, *conditions, **values):
+            raise StoreError(f"Generation {gen_id} is not in the history.")
+
+    def _images(self, session: Session, ids: Sequence[int]) -> dict[int, list[ImageRecord]]:
+        """Every image of a page of generations in one query."""
+        if not ids:
+            return {}
+        stmt = (
+            select(GenerationAsset, Asset).join(Asset, col(Asset.id) == GenerationAsset.asset_id)
+            .where(col(GenerationAsset.generation_id).in_(ids))
+            .order_by(GenerationAsset.generation_id, GenerationAsset.role, GenerationAsset.position)
+        )
+        out: dict[int, list[ImageRecord]] = {}
+        for link, asset in session.exec(stmt):
+            out.setdefault(link.generation_id, []).append(image_record(link, asset, self.data_dir))
+        return out
+
+    def _records(self, session: Session, rows: Sequence[Generation]) -> list[GenerationRecord]:
+        by_gen = self._images(session, [r.id for r in rows if r.id is not None])
+        return [generation_record(row, by_gen.get(row.id or 0, [])) for row in rows]
+
+    def _filtered(self, stmt: Any, *, search: str | None, status: str | None, model: str | None,
+                  include_deleted: bool = False) -> Any:
+        if not include_deleted:
+            stmt = stmt.where(col(Generation.deleted_at).is_(None))
+        if status:
+            stmt = stmt.where(col(Generation.status) == status)
+        if model:
+            stmt = stmt.where(col(Generation.model) == model)
+        query = fts_query(search)
+        if query:
+            matches = select(_fts.c.rowid).where(text("generation_fts MATCH :fts_query").bindparams(fts_query=query))
+            stmt = stmt.where(col(Generation.id).in_(matches))
+        return stmt
+
+    # -- public API ------------------------------------------------------------------------
+
+    def create_pending(self, *, prompt: str, model: str, settings: dict[str, Any], owner: str,
+                       composition: dict[str, Any] | None = None, references: Sequence[Reference] = (),
+                       parent_id: int | None = None, run_id: int | None = None, variant_index: int = 0) -> int:
+        """Record a generation before its paid call; reference files are written first."""
+        self._write_check()
+        stored = [s for s in (self._save_image(r.data, r.name) for r in references) if s is not None]
+        now = _now()
+        row = Generation(
+            created_at=now, updated_at=now, status=PENDING, prompt=prompt, model=model,
+            settings_json=_json(settings), composition_json=_json(composition) if composition is not None else None,
+            parent_id=parent_id, run_id=run_id, variant_index=variant_index, owner=owner,
+        )
+        with self._write() as session:
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            self._link(session, row.id, "reference", stored)
+            return row.id
+
+    def mark_running(self, gen_id: int) -> None:
+        """pending -> running; a row already cancelled or finished is left alone."""
+        with self._write() as session:
+            self._update(session, gen_id, col(Generation.status) == PENDING, status=RUNNING)
+
+    def save_success(self, gen_id: int, outcome: Outcome, *, latency_ms: int,
+                     cost_usd: float | None) -> GenerationRecord:
+        self._write_check()
+        outputs = self._save_images(outcome.images)
+        thoughts = self._save_images(outcome.thought_images)
+        turn = self._save_turn(outcome.model_content)
+        if not outputs:
+            error = BadResponse("The endpoint's image data could not be read, so no image was saved "
+                                "(the raw bytes are kept in the quarantine folder). Try again.")
+            return self.save_failure(gen_id, status="failed", error=error, outcome=outcome, latency_ms=latency_ms)
+        with self._write() as session:
+            self._require(session, gen_id, status=SUCCEEDED, latency_ms=latency_ms, cost_usd=cost_usd,
+                          model_content_sha=turn, error_kind=None, error_message=None, **_outcome_fields(outcome))
+            self._link(session, gen_id, "output", outputs)
+            self._link(session, gen_id, "thought", thoughts)
+        return self._get_existing(gen_id)
+
+    def save_failure(self, gen_id: int, *, status: str, error: StudioError, outcome: Outcome | None = None,
+                     latency_ms: int | None = None) -> GenerationRecord:
+        """Finish a generation without an image, keeping any text and usage that came back."""
+        if status not in FINAL_STATUSES or status == SUCCEEDED:
+            raise ValueError(f"not a failure status: {status!r}")
+        values: dict[str, Any] = {"status": status, "error_kind": error.kind, "error_message": error.message}
+        if outcome is not None:
+            values.update(_outcome_fields(outcome))
+        if latency_ms is not None:
+            values["latency_ms"] = latency_ms
+        with self._write() as session:
+            self._require(session, gen_id, **values)
+        return self._get_existing(gen_id)
+
+    def set_status(self, gen_id: int, status: str, *, error: StudioError | None = None) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status: {status!r}")
+        values: dict[str, Any] = {"status": status}
+        if error is not None:
+            values.update(error_kind=error.kind, error_message=error.message)
+        with self._write() as session:
+            self._require(session, gen_id, **values)
+
+    def interrupt_orphans(self, is_alive: Callable[[str], bool]) -> list[int]:
+        """Mark pending/running rows whose owning process is gone as interrupted; returns their ids."""
+        with self._read() as session:
+            rows = session.exec(
+                select(Generation.id, Generation.owner).where(col(Generation.status).in_(ACTIVE_STATUSES))
+            ).all()
+        alive: dict[str, bool] = {}
+        for owner in {owner for _, owner in rows}:
+            alive[owner] = bool(is_alive(owner))
+        dead = [gen_id for gen_id, owner in rows if not alive[owner] and gen_id is not None]
+        if not dead:
+            return []
+        still_active = (col(Generation.id).in_(dead), col(Generation.status).in_(ACTIVE_STATUSES))
+        with self._write() as session:  # re-check inside the lock: a row may have finished meanwhile
+            ids = list(session.exec(select(Generation.id).where(*still_active).order_by(col(Generation.id))).all())
+            session.exec(update(Generation).where(*still_active).values(
+                status=INTERRUPTED, error_kind="interrupted", error_message=INTERRUPTED_MESSAGE, updated_at=_now()))
+        return [i for i in ids if i is not None]
+
+    def get(self, gen_id: int) -> GenerationRecord | None:
+        with self._read() as session:
+            row = session.get(Generation, gen_id)
+            return self._records(session, [row])[0] if row is not None else None
+
+    def _get_existing(self, gen_id: int) -> GenerationRecord:
+        record = self.get(gen_id)
+        if record is None:
+            raise StoreError(f"Generation {gen_id} is not in the history.")
+        return record
+
+    def model_content(self, gen_id: int) -> dict[str, Any] | None:
+        """The verbatim model turn (with thought signatures) for conversational editing."""
+        with self._read() as session:
+            sha = session.exec(select(Generation.model_content_sha).where(Generation.id == gen_id)).first()
+        if not sha:
+            return None
+        path = self.data_dir / files.turn_relpath(sha)
+        try:
+            return json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"The saved model turn of generation {gen_id} ({path}) could not be read; "
+                             "start a new conversation from its image instead.") from exc
+
+    def list(self, *, search: str | None = None, limit: int = 48, before_id: int | None = None,
+             status: str | None = None, model: str | None = None,
+             include_deleted: bool = False) -> list[GenerationRecord]:
+        """Newest first; page with ``before_id`` = the last id of the previous page (keyset, no OFFSET)."""
+        stmt = self._filtered(select(Generation), search=search, status=status, model=model,
+                              include_deleted=include_deleted)
+        if before_id is not None:
+            stmt = stmt.where(col(Generation.id) < before_id)
+        stmt = stmt.order_by(col(Generation.id).desc()).limit(max(1, min(limit, 1000)))
+        with self._read() as session:
+            return self._records(session, session.exec(stmt).all())
+
+    def count(self, *, search: str | None = None, status: str | None = None, model: str | None = None) -> int:
+        stmt = self._filtered(select(func.count()).select_from(Generation), search=search, status=status,
+                              model=model)
+        with self._read() as session:
+            return int(session.exec(stmt).one())
+
+    def active(self) -> list[GenerationRecord]:
+        stmt = select(Generation).where(col(Generation.status).in_(ACTIVE_STATUSES)).order_by(col(Generation.id))
+        with self._read() as session:
+            return self._records(session, session.exec(stmt).all())
