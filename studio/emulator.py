@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+import secrets
 import socket
 import sys
 import textwrap
@@ -548,11 +549,12 @@ def _image_settings(spec: catalogue.ModelSpec, config: dict) -> tuple[str, str]:
     return ratio, size
 
 
-def _seed(config: dict) -> int | None:
+def _seed(config: dict) -> int:
+    """Like the real API: a given seed is reproducible, no seed means a random one (variants differ)."""
     seed = field_of(config, "seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise Rejected(invalid(f"Invalid value at 'generation_config.seed' (TYPE_INT32), {seed!r}"))
-    return seed
+    return seed if seed is not None else secrets.randbelow(2**31)
 
 
 def image_job(spec: catalogue.ModelSpec, data: dict, contents: list[dict]) -> ImageJob:

@@ -193,20 +193,21 @@ def test_migration_backs_up_then_upgrades(tmp_path: Path, monkeypatch: pytest.Mo
     gen = pending(s, prompt="before upgrade")
     s.close()
 
-    def m002_extra(conn) -> None:
+    def m_next_extra(conn) -> None:
         conn.exec_driver_sql("CREATE TABLE extra (id INTEGER PRIMARY KEY)")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, m002_extra])
-    monkeypatch.setattr(migrations, "LATEST", 2)
+    old = migrations.LATEST
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, m_next_extra])
+    monkeypatch.setattr(migrations, "LATEST", old + 1)
     s = Store(tmp_path)
-    assert sql(s, "PRAGMA user_version") == [(2,)]
+    assert sql(s, "PRAGMA user_version") == [(old + 1,)]
     assert sql(s, "SELECT name FROM sqlite_master WHERE name = 'extra'") == [("extra",)]
     assert s.get(gen).prompt == "before upgrade"
     s.close()
     [backup] = list((tmp_path / "backups").iterdir())
-    assert backup.name.startswith("studio-1-") and backup.suffix == ".db"
+    assert backup.name.startswith(f"studio-{old}-") and backup.suffix == ".db"
     con = sqlite3.connect(backup)
-    assert con.execute("PRAGMA user_version").fetchone() == (1,)
+    assert con.execute("PRAGMA user_version").fetchone() == (old,)
     assert con.execute("SELECT prompt FROM generation").fetchall() == [("before upgrade",)]
     con.close()
 
@@ -214,16 +215,17 @@ def test_migration_backs_up_then_upgrades(tmp_path: Path, monkeypatch: pytest.Mo
 def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     Store(tmp_path).close()
 
-    def m002_broken(conn) -> None:
+    def m_next_broken(conn) -> None:
         conn.exec_driver_sql("CREATE TABLE half_done (id INTEGER)")
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, m002_broken])
-    monkeypatch.setattr(migrations, "LATEST", 2)
+    old = migrations.LATEST
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, m_next_broken])
+    monkeypatch.setattr(migrations, "LATEST", old + 1)
     with pytest.raises(RuntimeError):
         Store(tmp_path)
     con = sqlite3.connect(tmp_path / "studio.db")
-    assert con.execute("PRAGMA user_version").fetchone() == (1,)
+    assert con.execute("PRAGMA user_version").fetchone() == (old,)
     assert con.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchall() == []
     con.close()
 

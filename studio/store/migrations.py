@@ -105,6 +105,68 @@ END
 """)
 
 
+
+@migration
+def m002_gallery_and_runs(conn: Connection) -> None:
+    """Tags, collections (boards), runs (matrix/batch/conversation), templates and presets; facet columns."""
+    _run(conn, """
+CREATE TABLE tag (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE
+);;
+CREATE TABLE generation_tag (
+    generation_id INTEGER NOT NULL REFERENCES generation(id) ON DELETE CASCADE,
+    tag_id INTEGER NOT NULL REFERENCES tag(id) ON DELETE CASCADE,
+    PRIMARY KEY (generation_id, tag_id)
+);;
+CREATE INDEX ix_generation_tag_tag ON generation_tag (tag_id, generation_id);;
+CREATE TABLE collection (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    created_at TEXT NOT NULL
+);;
+CREATE TABLE collection_item (
+    collection_id INTEGER NOT NULL REFERENCES collection(id) ON DELETE CASCADE,
+    generation_id INTEGER NOT NULL REFERENCES generation(id) ON DELETE CASCADE,
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (collection_id, generation_id)
+);;
+CREATE INDEX ix_collection_item_generation ON collection_item (generation_id);;
+CREATE TABLE run (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    spec_json TEXT NOT NULL DEFAULT '{}',
+    source_sha TEXT,
+    status TEXT NOT NULL DEFAULT 'open'
+);;
+CREATE INDEX ix_run_source ON run (source_sha);;
+CREATE TABLE template (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL DEFAULT 'template',
+    name TEXT NOT NULL,
+    body TEXT NOT NULL,
+    tags TEXT NOT NULL DEFAULT '',
+    notes TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (kind, name)
+);;
+ALTER TABLE generation ADD COLUMN cell_key TEXT;;
+ALTER TABLE generation ADD COLUMN aspect_ratio TEXT
+    GENERATED ALWAYS AS (json_extract(settings_json, '$.aspect_ratio')) VIRTUAL;;
+ALTER TABLE generation ADD COLUMN image_size TEXT
+    GENERATED ALWAYS AS (json_extract(settings_json, '$.image_size')) VIRTUAL;;
+CREATE INDEX ix_generation_run_cell ON generation (run_id, cell_key);;
+CREATE INDEX ix_generation_aspect ON generation (aspect_ratio);;
+CREATE INDEX ix_generation_size ON generation (image_size);;
+CREATE INDEX ix_generation_favourite ON generation (favourite, id);;
+CREATE INDEX ix_generation_rating ON generation (rating, id);;
+CREATE INDEX ix_generation_created ON generation (created_at)
+""")
+
 LATEST = len(MIGRATIONS)
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Column, Computed, String
 from sqlmodel import Field, SQLModel
 
 
@@ -50,6 +51,12 @@ class Generation(SQLModel, table=True):
     favourite: bool = False
     rating: int | None = None
     deleted_at: str | None = None
+    cell_key: str | None = None  # a run's cell identity: a resumed batch skips cells already paid for
+    # Facet columns computed by SQLite from settings_json (migration 2); the ORM never writes them.
+    aspect_ratio: str | None = Field(
+        default=None, sa_column=Column(String, Computed("json_extract(settings_json, '$.aspect_ratio')")))
+    image_size: str | None = Field(
+        default=None, sa_column=Column(String, Computed("json_extract(settings_json, '$.image_size')")))
 
 
 class Asset(SQLModel, table=True):
