@@ -1,0 +1,1 @@
+"""Streamlit building blocks shared by the views; the domain below never imports these."""

@@ -1,0 +1,30 @@
+"""The process-wide Studio behind every page: the one place ``st.cache_resource`` is used.
+
+``get_studio`` is the single patch seam for UI tests (they return a Studio pointed at an emulator).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from studio.config import load_settings
+from studio.errors import StudioError
+from studio.service import Studio
+from studio.ui import components
+
+
+@st.cache_resource(show_spinner=False)
+def get_studio() -> Studio:
+    """One Studio (worker pool, store, client) per process, shared by every browser tab."""
+    return Studio(load_settings())
+
+
+def studio_or_stop() -> Studio:
+    """The Studio, or a page that explains the configuration problem and stops (no traceback)."""
+    try:
+        return get_studio()
+    except StudioError as exc:
+        st.error(str(exc), icon=":material/settings_alert:")
+        st.caption("Fix the setting, then restart `studio run`. The variables are listed below.")
+        components.env_table()
+        st.stop()
