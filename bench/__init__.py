@@ -1,0 +1,1 @@
+"""Studio benchmarks: ``python -m bench`` (see bench/README.md)."""

@@ -1,0 +1,145 @@
+"""Browser: time from pressing Generate to the new image painted, in Debian's Chromium via Playwright.
+
+The studio runs as ``streamlit run studio/app.py`` in demo mode (an in-process emulator with zero
+latency, a temp data dir). We type a prompt, click Generate and wait until an ``<img>`` that was not on
+the page before has loaded (``complete`` and ``naturalWidth > 0``), then two animation frames so it is
+painted. Peer/floor: the same image file painting as a plain static ``<img>`` from a local server.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from bench.common import ROOT, Row, Timing, child_env, free_port, python, skipped
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+_PAINTED_NEW = """seen => [...document.querySelectorAll('img')].some(
+    i => !seen.includes(i.src) && i.complete && i.naturalWidth > 0 && i.src.includes('/media/'))"""
+_TWO_FRAMES = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+_STATIC_PAINT = """async src => { const img = new Image(); img.src = src; document.body.append(img);
+    await img.decode(); await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); }"""
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _srcs(page) -> list[str]:
+    return page.evaluate("() => [...document.querySelectorAll('img')].map(i => i.src)")
+
+
+def _start_app(data_dir: Path, port: int) -> subprocess.Popen:
+    env = child_env() | {"STUDIO_DEMO": "1", "STUDIO_DATA_DIR": str(data_dir)}
+    env.pop("STUDIO_API_KEY", None)
+    cmd = [python(), "-m", "streamlit", "run", "studio/app.py", "--server.headless=true",
+           f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("streamlit exited during startup")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=1):  # noqa: S310 - loopback
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("streamlit did not answer within 30 s")
+
+
+def _generate_once(page, prompt: str, timeout_ms: int) -> float:
+    page.locator("textarea").first.fill(prompt)
+    seen = _srcs(page)
+    button = page.get_by_role("button", name="Generate", exact=False).first
+    started = time.perf_counter()
+    button.click()
+    page.wait_for_function(_PAINTED_NEW, arg=seen, timeout=timeout_ms)
+    page.evaluate(_TWO_FRAMES)
+    return time.perf_counter() - started
+
+
+def _static_floor(browser, image: Path, n: int) -> Timing:
+    handler = partial(_Quiet, directory=str(image.parent))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = browser.new_page()
+    samples = []
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        page.goto(base + "/")
+        for i in range(n + 1):
+            started = time.perf_counter()
+            page.evaluate(_STATIC_PAINT, f"{base}/{image.name}?n={i}")  # a new URL each time: no memory cache
+            if i:  # the first is a warm-up, like the studio's first page load
+                samples.append(time.perf_counter() - started)
+    finally:
+        page.close()
+        server.shutdown()
+        server.server_close()
+    return Timing(tuple(samples))
+
+
+def _ui_ready() -> str | None:
+    app = ROOT / "studio" / "app.py"
+    if not app.exists():
+        return "UI not ready (studio/app.py missing)"
+    return None
+
+
+def run(quick: bool = False, n: int | None = None) -> list[Row]:
+    name = "browser.generate_to_paint"
+    if not os.path.exists(CHROMIUM):
+        return [skipped(name, f"{CHROMIUM} not installed")]
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return [skipped(name, "playwright is not installed")]
+    if reason := _ui_ready():
+        return [skipped(name, reason)]
+    n = n or (1 if quick else 3)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-browser-") as tmp:
+        proc = _start_app(Path(tmp), port)
+        try:
+            _wait_http(f"http://127.0.0.1:{port}", proc)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+                try:
+                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+                    try:
+                        page.get_by_role("button", name="Generate", exact=False).first.wait_for(timeout=20_000)
+                        page.locator("textarea").first.wait_for(timeout=5_000)
+                    except PlaywrightError:
+                        return [skipped(name, "UI not ready (no prompt box or Generate button)")]
+                    _generate_once(page, "warm-up: a teapot", 60_000)
+                    ours = Timing(tuple(_generate_once(page, f"a lighthouse at dusk, run {i}", 60_000)
+                                        for i in range(n)))
+                    images = sorted((Path(tmp) / "images").rglob("*.*"), key=lambda f: f.stat().st_mtime)
+                    floor = _static_floor(browser, images[-1], n)
+                    image_bytes = images[-1].stat().st_size
+                finally:
+                    browser.close()
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+    return [Row(name, ours.p50, "s", "static <img> of the same file", floor.p50, "", None,
+                note="demo mode (emulator latency 0): UI polling + Streamlit rerun + media serving",
+                extra=ours.extra() | {"image_bytes": image_bytes})]
