@@ -82,6 +82,7 @@ class GeminiClient:
                                   headers={"User-Agent": "studio/0.1"})
         # httpx logs every URL at INFO; with auth=query the URL holds the key.
         logging.getLogger("httpx").setLevel(logging.WARNING)
+        _redact_http_logs()
 
     @classmethod
     def from_settings(cls, settings: Settings, **kw: Any) -> GeminiClient:
@@ -174,15 +175,17 @@ class GeminiClient:
         exchange = self._exchange("POST", url, content, params, cancel)
         if not 200 <= exchange.status <= 299:
             raise wire.error_from_response(exchange.status, exchange.body, exchange.headers)
-        text = exchange.body.decode("utf-8", errors="replace")
+        body, exchange.body = exchange.body, b""  # a 4K body is ~26 MB: keep one copy alive, not three
         if stream:
-            return wire.parse_success(wire.assemble_stream(wire.parse_sse(text)))
+            return wire.parse_success(wire.assemble_stream(wire.parse_sse(body.decode("utf-8", errors="replace"))))
         try:
-            data = json.loads(text)
+            data = json.loads(body)  # straight from bytes: no decoded str copy
         except ValueError as exc:
+            head = bytes(body[:80]).decode("utf-8", errors="replace")
             raise BadResponse(
                 f"The endpoint answered HTTP {exchange.status} with a body that is not JSON "
-                f"(“{wire.redact(text[:80])}”). Check STUDIO_BASE_URL; try again.") from exc
+                f"(“{wire.redact(head)}”). Check STUDIO_BASE_URL; try again.") from exc
+        del body
         return wire.parse_success(data)
 
     def _exchange(self, method: str, url: str, content: bytes | None, params: dict[str, str],
@@ -298,7 +301,7 @@ class _Exchange:
     max_bytes: int
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
+    body: bytes | bytearray = b""
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
     aborted: threading.Event = field(default_factory=threading.Event)
@@ -327,16 +330,15 @@ class _Exchange:
             self._release()
             self.done.set()
 
-    def _read(self, response: httpx.Response) -> bytes:
-        chunks, size = [], 0
+    def _read(self, response: httpx.Response) -> bytes | bytearray:
+        body = bytearray()  # grows in place: no list of chunks plus a joined copy
         for chunk in response.iter_bytes():
             if self.aborted.is_set():
                 return b""
-            size += len(chunk)
-            if size > self.max_bytes:
+            body += chunk
+            if len(body) > self.max_bytes:
                 raise _TooLarge()
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return body
 
     def _remember(self, stream: Any) -> None:
         with self._lock:
@@ -417,6 +419,28 @@ class Breaker:
 
 
 # -- small helpers ----------------------------------------------------------------------------------
+
+
+class _RedactingFilter(logging.Filter):
+    """Rewrites a record whose text holds a key (``?key=``, bearer) before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = wire.redact(text)
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
+_HTTP_LOGGERS = ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy")
+
+
+def _redact_http_logs() -> None:
+    """Keep the key out of httpx's URL lines even when someone turns its logging up to INFO/DEBUG."""
+    for name in _HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactingFilter) for f in logger.filters):
+            logger.addFilter(_RedactingFilter())
 
 
 def _host(base_url: str) -> str:
