@@ -17,6 +17,9 @@ st.set_page_config(page_title="Studio", page_icon=":material/palette:", layout="
 page = st.navigation([
     st.Page(VIEWS / "generate.py", title="Generate", icon=":material/auto_awesome:", default=True),
     st.Page(VIEWS / "history.py", title="History", icon=":material/photo_library:"),
+    st.Page(VIEWS / "experiment.py", title="Experiment", icon=":material/grid_view:"),
+    st.Page(VIEWS / "edit.py", title="Edit", icon=":material/forum:"),
+    st.Page(VIEWS / "library.py", title="Library", icon=":material/menu_book:"),
     st.Page(VIEWS / "settings.py", title="Settings", icon=":material/settings:"),
 ])
 

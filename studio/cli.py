@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     hist.add_argument("--search", default=None)
     hist.add_argument("--limit", type=int, default=20)
     hist.add_argument("--json", action="store_true")
+
+    from studio import batch, doctor, exchange
+
+    batch.add_arguments(sub.add_parser("batch", help="run a CSV or JSON Lines file of prompts (resumable)"))
+    doctor.add_arguments(sub.add_parser("doctor", help="check (and --repair) the history and its files"))
+    exchange.add_export_arguments(sub.add_parser("export", help="export generations as a ZIP with manifest.json"))
+    exchange.add_import_arguments(sub.add_parser("import", help="import a ZIP made by `studio export`"))
     return p
 
 
@@ -182,7 +189,20 @@ def _print_record(record, *, as_json: bool) -> None:
     print(line, flush=True)
 
 
-COMMANDS = {"run": cmd_run, "emulate": cmd_emulate, "generate": cmd_generate, "history": cmd_history}
+def _lazy(module: str, function: str):
+    def call(args) -> int:
+        import importlib
+
+        return getattr(importlib.import_module(f"studio.{module}"), function)(args)
+
+    return call
+
+
+COMMANDS = {
+    "run": cmd_run, "emulate": cmd_emulate, "generate": cmd_generate, "history": cmd_history,
+    "batch": _lazy("batch", "run"), "doctor": _lazy("doctor", "run"),
+    "export": _lazy("exchange", "run_export"), "import": _lazy("exchange", "run_import"),
+}
 
 if __name__ == "__main__":
     sys.exit(main())

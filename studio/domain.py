@@ -52,13 +52,18 @@ class GenerationRequest:
     run_id: int | None = None
     #: what the composer produced (structured fields, chosen proposal, template values); stored as JSON
     composition: dict[str, Any] | None = None
+    #: top-level ``safetySettings``: ({"category": ..., "threshold": ...}, ...)
+    safety_settings: tuple[dict[str, str], ...] = ()
+    #: a matrix/batch cell's identity (hash of its settings); stored in ``generation.cell_key``
+    cell_key: str | None = None
 
     def settings(self) -> dict[str, Any]:
         """Every setting except the prompt and the reference bytes, as stored in the history."""
         d = asdict(self)
-        for key in ("prompt", "references", "history", "composition"):
+        for key in ("prompt", "references", "history", "composition", "cell_key"):
             d.pop(key)
         d["modalities"] = list(self.modalities)
+        d["safety_settings"] = [dict(s) for s in self.safety_settings]
         return d
 
 

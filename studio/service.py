@@ -20,6 +20,7 @@ from pathlib import Path
 from studio import catalogue, wire
 from studio.client import GeminiClient
 from studio.config import Secret, Settings, load_settings
+from studio.crashpoints import crashpoint
 from studio.domain import (
     BLOCKED,
     CANCELLED,
@@ -66,6 +67,7 @@ class Studio:
         self.jobs = JobRunner(settings.workers)
         self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         _LIVE_OWNERS.add(self.owner)
+        self.adopted_on_start = self.store.adopt_orphans(_owner_alive)
         self.interrupted_on_start = self.store.interrupt_orphans(_owner_alive)
 
     def _start_demo_emulator(self, settings: Settings) -> Settings:
@@ -94,7 +96,7 @@ class Studio:
             self.store.create_pending(
                 prompt=req.prompt, model=req.model, settings=settings, owner=self.owner,
                 composition=req.composition, references=req.references, parent_id=req.parent_id,
-                run_id=req.run_id, variant_index=index,
+                run_id=req.run_id, variant_index=index, cell_key=req.cell_key,
             )
             for index in range(req.variants)
         ]
@@ -116,8 +118,10 @@ class Studio:
                 raise Cancelled("Cancelled before the request was sent; nothing was charged.")
             self.store.mark_running(gen_id)
             body = wire.build_body(_variant(req, index))
+            crashpoint("before_call")
             outcome = self.client.generate(req.model, body, cancel=cancel,
                                            on_wait=lambda seconds, sentence: report(sentence))
+            crashpoint("after_response")
             refusal = wire.refusal(outcome)
             if refusal is not None:
                 return self.store.save_failure(gen_id, status=refusal.status, error=refusal,
@@ -177,6 +181,7 @@ class Studio:
         known = set(GenerationRequest.__dataclass_fields__)
         kwargs = {k: v for k, v in s.items() if k in known}
         kwargs["modalities"] = tuple(kwargs.get("modalities") or ("IMAGE",))
+        kwargs["safety_settings"] = tuple(kwargs.get("safety_settings") or ())
         kwargs.update(prompt=record.prompt, model=record.model, references=refs, variants=1,
                       composition=record.composition)
         return GenerationRequest(**kwargs)
@@ -194,6 +199,12 @@ class Studio:
 
     def check_connection(self) -> str:
         return self.client.check()
+
+    def enhance(self, idea: str, n: int = 3) -> list[str]:
+        """``n`` prompt proposals from the text model (setting ``STUDIO_TEXT_MODEL``); edits nothing."""
+        from studio.enhance import enhance
+
+        return enhance(self.client, self.settings.text_model, idea, n=n)
 
     def close(self) -> None:
         self.jobs.shutdown(wait=False)

@@ -51,6 +51,8 @@ def build_body(req: GenerationRequest) -> dict[str, Any]:
         body["systemInstruction"] = {"parts": [{"text": req.system_instruction}]}
     if req.google_search:
         body["tools"] = [{"googleSearch": {}}]
+    if req.safety_settings:
+        body["safetySettings"] = [dict(s) for s in req.safety_settings]
     return body
 
 

@@ -17,7 +17,15 @@ from studio import files, images
 from studio.domain import ImagePart, Outcome
 from studio.errors import Blocked, Cancelled, DiskFull, InputError, StoreError
 from studio.store import GenerationRecord, Store, fts_query, migrations
-from studio.store.models import Asset, Generation, GenerationAsset
+from studio.store.models import (
+    Asset,
+    Collection,
+    CollectionItem,
+    Generation,
+    GenerationAsset,
+    GenerationTag,
+    Tag,
+)
 
 
 def png(w: int = 32, h: int = 24, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
@@ -172,7 +180,7 @@ def test_writes_begin_immediate(store: Store) -> None:
 
 def test_models_match_migrated_schema(store: Store) -> None:
     insp = inspect(store._engine)
-    for model in (Generation, Asset, GenerationAsset):
+    for model in (Generation, Asset, GenerationAsset, Tag, GenerationTag, Collection, CollectionItem):
         db_cols = {c["name"] for c in insp.get_columns(model.__tablename__)}
         assert db_cols == set(model.__table__.columns.keys())
 

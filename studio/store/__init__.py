@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from studio.store.gallery import GalleryFilter, TrashReport, fts_query, settings_diff
 from studio.store.models import GenerationRecord, ImageRecord
-from studio.store.repository import Store, fts_query
+from studio.store.repository import Store
 
-__all__ = ["GenerationRecord", "ImageRecord", "Store", "fts_query"]
+__all__ = ["GalleryFilter", "GenerationRecord", "ImageRecord", "Store", "TrashReport", "fts_query", "settings_diff"]

@@ -167,6 +167,79 @@ CREATE INDEX ix_generation_rating ON generation (rating, id);;
 CREATE INDEX ix_generation_created ON generation (created_at)
 """)
 
+
+@migration
+def m003_gallery_stats(conn: Connection) -> None:
+    """Facet counts and totals at a million rows: a small cube kept exact by triggers.
+
+    Counting 1 M rows per facet takes 0.5-1.6 s even with indexes; the cube has one row per
+    (live, status, model, ratio, size) combination, so unfiltered or facet-filtered counts are a
+    sum over a few hundred rows. ``n_images`` (output images per generation) is kept by triggers on
+    ``generation_asset`` so totals need no join.
+    """
+    _run(conn, """
+ALTER TABLE generation ADD COLUMN n_images INTEGER NOT NULL DEFAULT 0;;
+UPDATE generation SET n_images = (SELECT count(*) FROM generation_asset a
+                                  WHERE a.generation_id = generation.id AND a.role = 'output');;
+CREATE TABLE generation_stats (
+    live INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    model TEXT NOT NULL,
+    aspect_ratio TEXT NOT NULL,
+    image_size TEXT NOT NULL,
+    n INTEGER NOT NULL DEFAULT 0,
+    images INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL NOT NULL DEFAULT 0,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    total_tokens INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (live, status, model, aspect_ratio, image_size)
+);;
+INSERT INTO generation_stats (live, status, model, aspect_ratio, image_size, n, images, cost_usd, prompt_tokens, output_tokens, total_tokens)
+    SELECT deleted_at IS NULL, status, model, coalesce(aspect_ratio, ''), coalesce(image_size, ''), count(*),
+           total(n_images), total(cost_usd), total(prompt_tokens), total(output_tokens), total(total_tokens)
+    FROM generation GROUP BY 1, 2, 3, 4, 5;;
+CREATE TRIGGER generation_stats_ai AFTER INSERT ON generation BEGIN
+    INSERT INTO generation_stats (live, status, model, aspect_ratio, image_size, n, images, cost_usd, prompt_tokens, output_tokens, total_tokens)
+    VALUES (new.deleted_at IS NULL, new.status, new.model, coalesce(new.aspect_ratio, ''),
+            coalesce(new.image_size, ''), 1, new.n_images, coalesce(new.cost_usd, 0),
+            coalesce(new.prompt_tokens, 0), coalesce(new.output_tokens, 0), coalesce(new.total_tokens, 0))
+    ON CONFLICT (live, status, model, aspect_ratio, image_size) DO UPDATE SET n = n + 1, images = images + excluded.images,
+        cost_usd = cost_usd + excluded.cost_usd, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+        output_tokens = output_tokens + excluded.output_tokens, total_tokens = total_tokens + excluded.total_tokens;
+END;;
+CREATE TRIGGER generation_stats_ad AFTER DELETE ON generation BEGIN
+    UPDATE generation_stats SET n = n - 1, images = images - old.n_images,
+        cost_usd = cost_usd - coalesce(old.cost_usd, 0), prompt_tokens = prompt_tokens - coalesce(old.prompt_tokens, 0),
+        output_tokens = output_tokens - coalesce(old.output_tokens, 0),
+        total_tokens = total_tokens - coalesce(old.total_tokens, 0)
+    WHERE live = (old.deleted_at IS NULL) AND status = old.status AND model = old.model
+      AND aspect_ratio = coalesce(old.aspect_ratio, '') AND image_size = coalesce(old.image_size, '');
+END;;
+CREATE TRIGGER generation_stats_au AFTER UPDATE OF status, model, settings_json, deleted_at, cost_usd,
+        prompt_tokens, output_tokens, total_tokens, n_images ON generation BEGIN
+    UPDATE generation_stats SET n = n - 1, images = images - old.n_images,
+        cost_usd = cost_usd - coalesce(old.cost_usd, 0), prompt_tokens = prompt_tokens - coalesce(old.prompt_tokens, 0),
+        output_tokens = output_tokens - coalesce(old.output_tokens, 0),
+        total_tokens = total_tokens - coalesce(old.total_tokens, 0)
+    WHERE live = (old.deleted_at IS NULL) AND status = old.status AND model = old.model
+      AND aspect_ratio = coalesce(old.aspect_ratio, '') AND image_size = coalesce(old.image_size, '');
+    INSERT INTO generation_stats (live, status, model, aspect_ratio, image_size, n, images, cost_usd, prompt_tokens, output_tokens, total_tokens)
+    VALUES (new.deleted_at IS NULL, new.status, new.model, coalesce(new.aspect_ratio, ''),
+            coalesce(new.image_size, ''), 1, new.n_images, coalesce(new.cost_usd, 0),
+            coalesce(new.prompt_tokens, 0), coalesce(new.output_tokens, 0), coalesce(new.total_tokens, 0))
+    ON CONFLICT (live, status, model, aspect_ratio, image_size) DO UPDATE SET n = n + 1, images = images + excluded.images,
+        cost_usd = cost_usd + excluded.cost_usd, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+        output_tokens = output_tokens + excluded.output_tokens, total_tokens = total_tokens + excluded.total_tokens;
+END;;
+CREATE TRIGGER generation_asset_images_ai AFTER INSERT ON generation_asset WHEN new.role = 'output' BEGIN
+    UPDATE generation SET n_images = n_images + 1 WHERE id = new.generation_id;
+END;;
+CREATE TRIGGER generation_asset_images_ad AFTER DELETE ON generation_asset WHEN old.role = 'output' BEGIN
+    UPDATE generation SET n_images = n_images - 1 WHERE id = old.generation_id;
+END
+""")
+
 LATEST = len(MIGRATIONS)
 
 

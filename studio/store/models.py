@@ -51,6 +51,7 @@ class Generation(SQLModel, table=True):
     favourite: bool = False
     rating: int | None = None
     deleted_at: str | None = None
+    n_images: int = 0  # output images; kept by triggers (migration 3), never written by the ORM
     cell_key: str | None = None  # a run's cell identity: a resumed batch skips cells already paid for
     # Facet columns computed by SQLite from settings_json (migration 2); the ORM never writes them.
     aspect_ratio: str | None = Field(
@@ -85,6 +86,40 @@ class GenerationAsset(SQLModel, table=True):
     position: int = Field(primary_key=True)
     asset_id: int = Field(foreign_key="asset.id")
     name: str = ""
+
+
+class Tag(SQLModel, table=True):
+    """A free-form label; names are unique ignoring case (``COLLATE NOCASE`` in the DDL)."""
+
+    __tablename__ = "tag"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+
+
+class GenerationTag(SQLModel, table=True):
+    __tablename__ = "generation_tag"
+
+    generation_id: int = Field(foreign_key="generation.id", primary_key=True)
+    tag_id: int = Field(foreign_key="tag.id", primary_key=True)
+
+
+class Collection(SQLModel, table=True):
+    """A named board; deleting it removes its items, never the generations."""
+
+    __tablename__ = "collection"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    created_at: str
+
+
+class CollectionItem(SQLModel, table=True):
+    __tablename__ = "collection_item"
+
+    collection_id: int = Field(foreign_key="collection.id", primary_key=True)
+    generation_id: int = Field(foreign_key="generation.id", primary_key=True)
+    added_at: str
 
 
 @dataclass
@@ -142,6 +177,8 @@ class GenerationRecord:
     references: list[ImageRecord] = field(default_factory=list)
     grounding: dict[str, Any] | None = None
     has_model_content: bool = False
+    tags: list[str] = field(default_factory=list)
+    collections: list[int] = field(default_factory=list)  # collection ids
 
     @property
     def error(self) -> dict[str, str] | None:
@@ -167,6 +204,9 @@ class GenerationRecord:
             "latency_ms": self.latency_ms,
             "cost_usd": self.cost_usd,
             "parent_id": self.parent_id,
+            "favourite": self.favourite,
+            "rating": self.rating,
+            "tags": self.tags,
         }
 
 

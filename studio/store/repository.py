@@ -7,8 +7,8 @@ points at a missing or partial file.
 
 from __future__ import annotations
 
+import functools
 import json
-import re
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import column, func, table, text, update
+from sqlalchemy import update
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from studio import files, images
+from studio.crashpoints import crashpoint
 from studio.domain import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -34,24 +35,22 @@ from studio.domain import (
     Reference,
 )
 from studio.errors import BadResponse, ImageRejected, StoreError, StudioError
-from studio.store import db, migrations
+from studio.store import db, journal, migrations
+from studio.store.gallery import GalleryMixin, fts_query  # noqa: F401 - re-exported
 from studio.store.models import (
     Asset,
     Generation,
     GenerationAsset,
     GenerationRecord,
     ImageRecord,
-    generation_record,
     image_record,
 )
 
 STATUSES = ACTIVE_STATUSES + FINAL_STATUSES
 DIRS = ("images", "thumbs", "turns", "quarantine", "backups")
-_TOKEN_CHAR = re.compile(r"[^\W_]")  # what FTS5's unicode61 tokenizer keeps
-_fts = table("generation_fts", column("rowid"))
 INTERRUPTED_MESSAGE = (
-    "Studio stopped before this generation finished. The request may still have been billed; "
-    "run it again if you still want the image."
+    "The studio stopped while this was generating; if the endpoint charged for it, the image was not "
+    "received. Retry it from History."
 )
 
 
@@ -61,15 +60,6 @@ def _now() -> str:
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def fts_query(search: str | None) -> str | None:
-    """User text as a safe FTS5 query: every word a quoted phrase, prefix match on the last one."""
-    words = [w for w in (search or "").split() if _TOKEN_CHAR.search(w)]
-    if not words:
-        return None
-    phrases = ['"' + w.replace('"', '""') + '"' for w in words]
-    return " ".join(phrases) + "*"
 
 
 @dataclass(frozen=True)
@@ -103,7 +93,7 @@ def _outcome_fields(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-class Store:
+class Store(GalleryMixin):
     """The history. Thread-safe: every method uses its own short session from a shared pool."""
 
     def __init__(self, data_dir: Path) -> None:
@@ -225,29 +215,12 @@ class Store:
             out.setdefault(link.generation_id, []).append(image_record(link, asset, self.data_dir))
         return out
 
-    def _records(self, session: Session, rows: Sequence[Generation]) -> list[GenerationRecord]:
-        by_gen = self._images(session, [r.id for r in rows if r.id is not None])
-        return [generation_record(row, by_gen.get(row.id or 0, [])) for row in rows]
-
-    def _filtered(self, stmt: Any, *, search: str | None, status: str | None, model: str | None,
-                  include_deleted: bool = False) -> Any:
-        if not include_deleted:
-            stmt = stmt.where(col(Generation.deleted_at).is_(None))
-        if status:
-            stmt = stmt.where(col(Generation.status) == status)
-        if model:
-            stmt = stmt.where(col(Generation.model) == model)
-        query = fts_query(search)
-        if query:
-            matches = select(_fts.c.rowid).where(text("generation_fts MATCH :fts_query").bindparams(fts_query=query))
-            stmt = stmt.where(col(Generation.id).in_(matches))
-        return stmt
-
     # -- public API ------------------------------------------------------------------------
 
     def create_pending(self, *, prompt: str, model: str, settings: dict[str, Any], owner: str,
                        composition: dict[str, Any] | None = None, references: Sequence[Reference] = (),
-                       parent_id: int | None = None, run_id: int | None = None, variant_index: int = 0) -> int:
+                       parent_id: int | None = None, run_id: int | None = None, variant_index: int = 0,
+                       cell_key: str | None = None) -> int:
         """Record a generation before its paid call; reference files are written first."""
         self._write_check()
         stored = [s for s in (self._save_image(r.data, r.name) for r in references) if s is not None]
@@ -255,7 +228,7 @@ class Store:
         row = Generation(
             created_at=now, updated_at=now, status=PENDING, prompt=prompt, model=model,
             settings_json=_json(settings), composition_json=_json(composition) if composition is not None else None,
-            parent_id=parent_id, run_id=run_id, variant_index=variant_index, owner=owner,
+            parent_id=parent_id, run_id=run_id, variant_index=variant_index, owner=owner, cell_key=cell_key,
         )
         with self._write() as session:
             session.add(row)
@@ -279,12 +252,26 @@ class Store:
             error = BadResponse("The endpoint's image data could not be read, so no image was saved "
                                 "(the raw bytes are kept in the quarantine folder). Try again.")
             return self.save_failure(gen_id, status="failed", error=error, outcome=outcome, latency_ms=latency_ms)
+        crashpoint("after_files")
+        values = dict(latency_ms=latency_ms, cost_usd=cost_usd, model_content_sha=turn, **_outcome_fields(outcome))
+        journal.write(self.data_dir, gen_id, values, outputs, thoughts)  # lets a restart adopt the files
+        crashpoint("after_journal")
+        self._commit_success(gen_id, values, outputs, thoughts)
+        crashpoint("after_commit")
+        journal.remove(self.data_dir, gen_id)
+        return self._get_existing(gen_id)
+
+    def _commit_success(self, gen_id: int, values: dict[str, Any], outputs: Sequence[_Stored],
+                        thoughts: Sequence[_Stored], *conditions: Any) -> bool:
         with self._write() as session:
-            self._require(session, gen_id, status=SUCCEEDED, latency_ms=latency_ms, cost_usd=cost_usd,
-                          model_content_sha=turn, error_kind=None, error_message=None, **_outcome_fields(outcome))
+            if not self._update(session, gen_id, *conditions, status=SUCCEEDED, error_kind=None,
+                                error_message=None, **values):
+                if conditions:
+                    return False
+                raise StoreError(f"Generation {gen_id} is not in the history.")
             self._link(session, gen_id, "output", outputs)
             self._link(session, gen_id, "thought", thoughts)
-        return self._get_existing(gen_id)
+        return True
 
     def save_failure(self, gen_id: int, *, status: str, error: StudioError, outcome: Outcome | None = None,
                      latency_ms: int | None = None) -> GenerationRecord:
@@ -310,7 +297,17 @@ class Store:
             self._require(session, gen_id, **values)
 
     def interrupt_orphans(self, is_alive: Callable[[str], bool]) -> list[int]:
-        """Mark pending/running rows whose owning process is gone as interrupted; returns their ids."""
+        """Resolve pending/running rows whose owning process is gone; returns the ids now interrupted.
+
+        A row whose adoption journal names complete files is adopted (finished as succeeded) first.
+        """
+        is_alive = functools.cache(is_alive)  # each owner is asked once
+        self.adopt_orphans(is_alive)
+        interrupted = self._interrupt_dead(is_alive)
+        self._drop_stale_journals()
+        return interrupted
+
+    def _interrupt_dead(self, is_alive: Callable[[str], bool]) -> list[int]:
         with self._read() as session:
             rows = session.exec(
                 select(Generation.id, Generation.owner).where(col(Generation.status).in_(ACTIVE_STATUSES))
@@ -328,9 +325,43 @@ class Store:
                 status=INTERRUPTED, error_kind="interrupted", error_message=INTERRUPTED_MESSAGE, updated_at=_now()))
         return [i for i in ids if i is not None]
 
+    def orphans(self, is_alive: Callable[[str], bool]) -> list[tuple[int, journal.Entry | None]]:
+        """Active rows of dead owners, each with its adoptable journal entry (None: would be interrupted)."""
+        with self._read() as session:
+            rows = session.exec(
+                select(Generation.id, Generation.owner).where(col(Generation.status).in_(ACTIVE_STATUSES))
+            ).all()
+        alive = {owner: bool(is_alive(owner)) for owner in {owner for _, owner in rows}}
+        return [(gen_id, journal.adoptable(self.data_dir, gen_id))
+                for gen_id, owner in rows if gen_id is not None and not alive[owner]]
+
+    def adopt_orphans(self, is_alive: Callable[[str], bool]) -> list[int]:
+        """Finish (as succeeded) the orphans whose journal proves a complete save; returns their ids."""
+        adopted = []
+        for gen_id, entry in self.orphans(is_alive):
+            if entry is None:
+                continue
+            outputs = [_Stored(**s) for s in entry.outputs]
+            thoughts = [_Stored(**s) for s in entry.thoughts]
+            if self._commit_success(gen_id, entry.values, outputs, thoughts,
+                                    col(Generation.status).in_(ACTIVE_STATUSES)):
+                adopted.append(gen_id)
+        return adopted
+
+    def _drop_stale_journals(self) -> None:
+        """A journal whose row is final (committed, or resolved by a restart) only says what the row says."""
+        found = journal.listing(self.data_dir)
+        if not found:
+            return
+        with self._read() as session:
+            final = set(session.exec(select(Generation.id).where(
+                col(Generation.id).in_(list(found)), col(Generation.status).in_(FINAL_STATUSES))).all())
+        for gen_id in final:
+            journal.remove(self.data_dir, gen_id)
+
     def get(self, gen_id: int) -> GenerationRecord | None:
         with self._read() as session:
-            row = session.get(Generation, gen_id)
+            row = session.exec(self._select().where(col(Generation.id) == gen_id)).first()
             return self._records(session, [row])[0] if row is not None else None
 
     def _get_existing(self, gen_id: int) -> GenerationRecord:
@@ -352,25 +383,7 @@ class Store:
             raise StoreError(f"The saved model turn of generation {gen_id} ({path}) could not be read; "
                              "start a new conversation from its image instead.") from exc
 
-    def list(self, *, search: str | None = None, limit: int = 48, before_id: int | None = None,
-             status: str | None = None, model: str | None = None,
-             include_deleted: bool = False) -> list[GenerationRecord]:
-        """Newest first; page with ``before_id`` = the last id of the previous page (keyset, no OFFSET)."""
-        stmt = self._filtered(select(Generation), search=search, status=status, model=model,
-                              include_deleted=include_deleted)
-        if before_id is not None:
-            stmt = stmt.where(col(Generation.id) < before_id)
-        stmt = stmt.order_by(col(Generation.id).desc()).limit(max(1, min(limit, 1000)))
-        with self._read() as session:
-            return self._records(session, session.exec(stmt).all())
-
-    def count(self, *, search: str | None = None, status: str | None = None, model: str | None = None) -> int:
-        stmt = self._filtered(select(func.count()).select_from(Generation), search=search, status=status,
-                              model=model)
-        with self._read() as session:
-            return int(session.exec(stmt).one())
-
     def active(self) -> list[GenerationRecord]:
-        stmt = select(Generation).where(col(Generation.status).in_(ACTIVE_STATUSES)).order_by(col(Generation.id))
+        stmt = self._select().where(col(Generation.status).in_(ACTIVE_STATUSES)).order_by(col(Generation.id))
         with self._read() as session:
             return self._records(session, session.exec(stmt).all())

@@ -1,5 +1,8 @@
 """The Generate form's stateful widgets. Each function owns its ``gen_*`` session keys and returns
 plain values; ``compose`` assembles them into a GenerationRequest (or None when one is impossible).
+
+The prompt is written as plain text (``gen_prompt``) or as a form of fields (``gen_f_*``); the switch
+happens in a callback, before either widget exists in the run, so nothing is lost either way.
 """
 
 from __future__ import annotations
@@ -8,12 +11,26 @@ from dataclasses import replace
 
 import streamlit as st
 
-from studio import catalogue
+from studio import catalogue, composer, prompts
 from studio.catalogue import ModelSpec
-from studio.domain import GenerationRequest, Reference
-from studio.ui import references
+from studio.domain import GenerationRequest
+from studio.errors import StudioError
+from studio.service import Studio
+from studio.ui import references, sketch
+from studio.ui.components import escape_md
 
 CUSTOM = "__custom__"
+MODE, TEXT, FORM = "gen_mode", "Text", "Form"
+EXTRA = "gen_f_extra"
+PROPOSALS = "gen_proposals"
+CHOSEN = "gen_chosen"
+PER_PROPOSAL = "gen_per_proposal"
+PLACEHOLDERS = {
+    "subject": "a red fox", "action": "reading a folded paper map", "scene": "misty pine forest at dawn",
+    "composition": "medium shot, rule of thirds", "camera": "35 mm, f/2, shallow depth of field",
+    "style": "watercolour illustration", "lighting": "soft backlight", "palette": "moss green, rust, cream",
+    "text": "“TRAIL 7” on a wooden sign", "constraints": "no people, no watermark",
+}
 OUTPUTS = {"Image only": ("IMAGE",), "Text and image": ("TEXT", "IMAGE")}
 MAX_VARIANTS = 8
 
@@ -24,7 +41,13 @@ def consume_remix() -> GenerationRequest | None:
     if req is None:
         return None
     ss = st.session_state
-    ss["gen_prompt"] = req.prompt
+    fields = (req.composition or {}).get("fields")
+    if (req.composition or {}).get("mode") == FORM.lower() and isinstance(fields, dict):
+        ss[MODE] = FORM
+        _set_form({k: str(fields.get(k, "")) for k in composer.FIELD_KEYS}, str(req.composition.get("extra", "")))
+    else:
+        ss[MODE] = TEXT
+        ss["gen_prompt"] = req.prompt
     known = catalogue.is_known(req.model)
     ss["gen_model"] = req.model if known else CUSTOM
     ss["gen_custom_model"] = "" if known else req.model
@@ -40,6 +63,120 @@ def consume_remix() -> GenerationRequest | None:
 def clear_remix() -> None:
     st.session_state.pop("gen_base", None)
     references.carry([])
+
+
+# -- prompt: text or form -------------------------------------------------------------------------
+
+
+def _field_key(key: str) -> str:
+    return f"gen_f_{key}"
+
+
+def _form_values() -> dict[str, str]:
+    return {key: st.session_state.get(_field_key(key)) or "" for key in composer.FIELD_KEYS}
+
+
+def _set_form(fields: dict[str, str], extra: str) -> None:
+    for key in composer.FIELD_KEYS:
+        st.session_state[_field_key(key)] = fields.get(key, "")
+    st.session_state[EXTRA] = extra
+
+
+def current_prompt() -> str:
+    if st.session_state.get(MODE) == FORM:
+        return composer.to_text(_form_values(), st.session_state.get(EXTRA) or "")
+    return st.session_state.get("gen_prompt") or ""
+
+
+def set_prompt(text: str) -> None:
+    """Replace the prompt in whichever mode is shown (call from callbacks only)."""
+    if st.session_state.get(MODE) == FORM:
+        _set_form(*composer.to_form(text))
+    else:
+        st.session_state["gen_prompt"] = text
+
+
+def append_instruction(instruction: str) -> None:
+    set_prompt(composer.with_instruction(current_prompt(), instruction))
+
+
+def _switch_mode() -> None:
+    if st.session_state.get(MODE) == FORM:
+        _set_form(*composer.to_form(st.session_state.get("gen_prompt") or ""))
+    else:
+        st.session_state["gen_prompt"] = composer.to_text(_form_values(), st.session_state.get(EXTRA) or "")
+
+
+def prompt_editor() -> str:
+    st.session_state.setdefault(MODE, TEXT)
+    st.radio("Write the prompt as", [TEXT, FORM], key=MODE, horizontal=True, on_change=_switch_mode,
+             help="The form assembles a clean, labelled prompt; switching back and forth loses nothing.")
+    if st.session_state[MODE] == TEXT:
+        return st.text_area("Prompt", key="gen_prompt", height=140,
+                            placeholder="A watercolour fox reading a map in a misty forest, soft morning light")
+    st.text_area("Idea and anything else", key=EXTRA, height=68,
+                 placeholder="Free text; it goes first in the prompt")
+    columns = st.columns(2)
+    for index, (key, label) in enumerate(prompts.FIELDS):
+        columns[index % 2].text_input(label, key=_field_key(key), placeholder=PLACEHOLDERS.get(key, ""))
+    prompt = current_prompt()
+    with st.expander("Assembled prompt", expanded=False):
+        st.code(prompt or " ", language=None, wrap_lines=True)
+    return prompt
+
+
+# -- enhancement ----------------------------------------------------------------------------------
+
+
+def _use_proposal(index: int) -> None:
+    proposal = st.session_state[PROPOSALS]
+    text = st.session_state.get(f"gen_prop_{index}") or proposal["items"][index]
+    st.session_state[MODE] = TEXT
+    st.session_state["gen_prompt"] = text
+    st.session_state[CHOSEN] = {"index": index, "text": text, "idea": proposal["idea"],
+                                "text_model": proposal["text_model"],
+                                "edited": text != proposal["items"][index]}
+
+
+def _dismiss() -> None:
+    st.session_state.pop(PROPOSALS, None)
+
+
+def proposal_texts() -> list[str]:
+    proposal = st.session_state.get(PROPOSALS) or {"items": []}
+    texts = [st.session_state.get(f"gen_prop_{i}") or p for i, p in enumerate(proposal["items"])]
+    return [t.strip() for t in texts if t.strip()]
+
+
+def enhancer(studio: Studio, idea: str) -> None:
+    left, right = st.columns([2, 3], vertical_alignment="center")
+    pressed = left.button("Enhance", key="gen_enhance", icon=":material/auto_fix_high:", width="stretch",
+                          disabled=not studio.settings.has_key)
+    right.caption(f"3 proposals from the text model **{escape_md(studio.settings.text_model)}** "
+                  "(set with `STUDIO_TEXT_MODEL`)")
+    if pressed:
+        try:
+            items = studio.enhance(idea, n=3)
+        except StudioError as exc:
+            st.warning(f"Enhancement failed; your prompt is unchanged. {escape_md(str(exc))}",
+                       icon=":material/warning:")
+        else:
+            st.session_state[PROPOSALS] = {"idea": idea, "text_model": studio.settings.text_model, "items": items}
+            for index, text in enumerate(items):
+                st.session_state[f"gen_prop_{index}"] = text
+    proposal = st.session_state.get(PROPOSALS)
+    if not proposal:
+        return
+    with st.container(border=True, key="gen_proposals_box"):
+        st.markdown("**Proposals** · edit any, then use one or generate them all")
+        for index in range(len(proposal["items"])):
+            st.text_area(f"Proposal {index + 1}", key=f"gen_prop_{index}", height=110)
+            st.button("Use this", key=f"gen_use_{index}", icon=":material/check:", on_click=_use_proposal,
+                      args=(index,))
+        left, right = st.columns(2)
+        left.button("Generate one image per proposal", key=PER_PROPOSAL, icon=":material/burst_mode:",
+                    disabled=not studio.settings.has_key, width="stretch")
+        right.button("Dismiss", key="gen_dismiss", icon=":material/close:", on_click=_dismiss, width="stretch")
 
 
 def _option_label(model_id: str) -> str:
@@ -89,33 +226,63 @@ def output_and_variants() -> tuple[tuple[str, ...], int]:
     return OUTPUTS[output], int(variants or 1)
 
 
-def estimate(model: str, ratio: str, size: str | None, variants: int, refs: list[Reference],
-             prompt: str) -> None:
-    est = catalogue.estimate(model, size=size, ratio=ratio, variants=variants,
-                             references=len(refs), prompt_chars=len(prompt))
-    pixels = f"{est.pixels[0]} × {est.pixels[1]} px" if est.pixels else "size decided by the endpoint"
-    images = "1 image" if est.images == 1 else f"{est.images} images"
-    with st.container(border=True):
-        st.markdown(f":material/payments: **\\${est.usd:.3f}** estimated · :material/aspect_ratio: "
-                    f"**{pixels}** · {images}")
+
+
+def estimate(model: str, ratio: str, size: str | None, variants: int, refs: int, prompt: str) -> None:
+    total = composer.summary(model, ratio=ratio, size=size, variants=variants, references=refs, texts=[prompt])
+    with st.container(border=True, key="gen_estimate"):
+        st.markdown(f":material/payments: **{escape_md(f'${total.usd:.3f}')}** estimated · "
+                    f":material/aspect_ratio: **{escape_md(_pixels(total.pixels))}**")
+        st.caption(escape_md(total.line()))
+        texts = proposal_texts()
+        if texts:
+            each = composer.summary(model, ratio=ratio, size=size, variants=1, references=refs, texts=texts)
+            st.caption("One image per proposal: " + escape_md(each.line()))
         st.caption("List prices; the endpoint decides the final bill and pixel size.")
 
 
-def compose() -> GenerationRequest | None:
+def _pixels(pixels: tuple[int, int] | None) -> str:
+    return f"{pixels[0]} × {pixels[1]} px" if pixels else "size decided by the endpoint"
+
+
+def _composition(base: GenerationRequest | None, refs: tuple) -> dict | None:
+    ss = st.session_state
+    shas = {ref.sha256 for ref in refs}
+    made = composer.composition(
+        mode=FORM.lower() if ss.get(MODE) == FORM else TEXT.lower(),
+        fields=_form_values(), extra=ss.get(EXTRA) or "", proposal=ss.get(CHOSEN),
+        sketches=[s for s in ss.get(references.SKETCHES) or [] if s["sha256"] in shas],
+    )
+    earlier = dict((base.composition if base else None) or {})
+    return {**earlier, **made} if made else (earlier or None)
+
+
+def compose(studio: Studio) -> GenerationRequest | None:
     """Render the form; return the request it describes, or None (with the reason shown)."""
-    prompt = st.text_area("Prompt", key="gen_prompt", height=140,
-                          placeholder="A watercolour fox reading a map in a misty forest, soft morning light")
+    prompt = prompt_editor()
+    enhancer(studio, prompt)
     model = model_picker()
     spec = catalogue.lookup(model or catalogue.DEFAULT_MODEL)
     if spec.notes:
         st.caption(spec.notes)
     ratio, size = ratio_and_size(spec)
     modalities, variants = output_and_variants()
-    refs = references.uploader(spec)
-    estimate(model or catalogue.DEFAULT_MODEL, ratio, size, variants, refs, prompt)
+    refs = tuple(references.section(studio, spec))
+    pad = st.expander("Sketch and annotate", icon=":material/draw:", key="gen_sketch_pad", on_change="rerun")
+    if pad.open:  # the canvas (and its backdrop) is sent only while the pad is open
+        with pad:
+            sketch.section(spec, append_instruction)
+    estimate(model or catalogue.DEFAULT_MODEL, ratio, size, variants, len(refs), prompt)
     if not model:
         st.warning("Type a model id, or pick one from the list.", icon=":material/edit:")
         return None
-    base = st.session_state.get("gen_base") or GenerationRequest(prompt="", model=model)
-    return replace(base, prompt=prompt, model=model, aspect_ratio=ratio, image_size=size,
-                   modalities=modalities, references=tuple(refs), variants=variants)
+    base = st.session_state.get("gen_base")
+    return replace(base or GenerationRequest(prompt="", model=model), prompt=prompt, model=model,
+                   aspect_ratio=ratio, image_size=size, modalities=modalities, references=refs,
+                   variants=variants, composition=_composition(base, refs))
+
+
+def per_proposal(request: GenerationRequest, studio: Studio) -> list[GenerationRequest]:
+    proposal = st.session_state.get(PROPOSALS) or {}
+    return composer.per_proposal(request, proposal_texts(), idea=proposal.get("idea", ""),
+                                 text_model=proposal.get("text_model", studio.settings.text_model))

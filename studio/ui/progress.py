@@ -12,7 +12,7 @@ import streamlit as st
 
 from studio.domain import PENDING, RUNNING
 from studio.service import Studio
-from studio.ui import components
+from studio.ui import components, viewer
 
 POLL_SECONDS = 1.0
 BATCH = "gen_ids"
@@ -42,7 +42,7 @@ def _live(studio: Studio, ids: list[int]) -> None:
     head.subheader(f"Generating {len(active)} of {len(ids)}", anchor=False)
     button.button("Cancel all", icon=":material/stop_circle:", key="gen_cancel_all",
                   on_click=_cancel_all, args=(studio, active), width="stretch")
-    _grid(studio, ids)
+    _grid(studio, ids, viewable=False)
 
 
 def _static(studio: Studio, ids: Sequence[int]) -> None:
@@ -51,7 +51,7 @@ def _static(studio: Studio, ids: Sequence[int]) -> None:
     if button.button("Clear", icon=":material/clear_all:", key="gen_clear", width="stretch"):
         st.session_state.pop(BATCH, None)
         st.rerun()
-    _grid(studio, ids)
+    _grid(studio, ids, viewable=True)
 
 
 def _cancel_all(studio: Studio, ids: Sequence[int]) -> None:
@@ -59,14 +59,15 @@ def _cancel_all(studio: Studio, ids: Sequence[int]) -> None:
         studio.cancel(gen_id)
 
 
-def _grid(studio: Studio, ids: Sequence[int]) -> None:
+def _grid(studio: Studio, ids: Sequence[int], *, viewable: bool) -> None:
     columns = st.columns(1 if len(ids) == 1 else 2)
+    shown = 0  # index of each generation's first image among all results, for the viewer
     for index, gen_id in enumerate(ids):
         with columns[index % len(columns)], st.container(border=True):
             if studio.is_active(gen_id):
                 _running(studio, gen_id)
             else:
-                _finished(studio, gen_id)
+                shown += _finished(studio, gen_id, first=shown if viewable else None)
 
 
 def _running(studio: Studio, gen_id: int) -> None:
@@ -81,15 +82,23 @@ def _running(studio: Studio, gen_id: int) -> None:
               args=(gen_id,))
 
 
-def _finished(studio: Studio, gen_id: int) -> None:
+def _finished(studio: Studio, gen_id: int, *, first: int | None) -> int:
+    """Render one finished generation; return how many viewable images it has."""
     record = studio.get(gen_id)
     if record is None:
         st.warning(f"Generation #{gen_id} is no longer in the history.")
-        return
-    components.status_badge(record.status)
+        return 0
+    count = len(viewer.entries(studio, [gen_id]))
+    head, button = st.columns([3, 1], vertical_alignment="center")
+    with head:
+        components.status_badge(record.status)
+    if first is not None and count:
+        button.button("View", key=f"gen_view_{gen_id}", icon=":material/fullscreen:", width="stretch",
+                      on_click=viewer.request_open, args=(first,), help="Full screen, zoom, ← → to step")
     components.image_viewer(record, key=f"gen_result_{gen_id}")
     components.error_box(record)
     if record.text:
         st.caption("Text reply")
         st.text(record.text)
     st.caption(components.run_facts(record))
+    return count

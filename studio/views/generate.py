@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from studio.domain import GenerationRequest
 from studio.errors import StudioError
-from studio.ui import components, composer, progress, resources
+from studio.service import Studio
+from studio.ui import components, composer, jscomponents, progress, resources, viewer
 
 NO_KEY_HELP = (
     "**No API key is set**, so Generate is disabled. Set `STUDIO_API_KEY` in the environment, or put "
@@ -11,9 +13,21 @@ NO_KEY_HELP = (
     "To try the studio without a key, run `studio run --demo`."
 )
 
+
+def _submit(studio: Studio, requests: list[GenerationRequest]) -> None:
+    ids: list[int] = []
+    try:
+        for request in requests:
+            ids += studio.submit(request)
+    except StudioError as exc:
+        st.error(components.escape_md(str(exc)), icon=":material/error:")
+    if ids:
+        st.session_state[progress.BATCH] = ids
+
+
 studio = resources.studio_or_stop()
-components.page_header("Generate", "Describe an image, pick a model, and generate up to 8 variants at once.",
-                       demo=studio.is_demo)
+components.page_header("Generate", "Describe an image, pick a model, and generate up to 8 variants at once. "
+                       "Ctrl+Enter (⌘+Enter) generates.", demo=studio.is_demo)
 has_key = studio.settings.has_key
 if not has_key:
     st.info(NO_KEY_HELP, icon=":material/key_off:")
@@ -23,17 +37,21 @@ if remixed is not None:
 
 form, results = st.columns([5, 7], gap="large")
 with form, st.container(border=True):
-    request = composer.compose()
+    request = composer.compose(studio)
     if st.session_state.get("gen_base") is not None and st.button("Start fresh", icon=":material/restart_alt:"):
         composer.clear_remix()
         st.rerun()
     pressed = st.button("Generate", type="primary", icon=":material/auto_awesome:", width="stretch",
-                        disabled=not has_key or request is None, key="gen_submit")
+                        disabled=not has_key or request is None, key="gen_submit",
+                        help="Ctrl+Enter (⌘+Enter) anywhere on the page")
+    jscomponents.shortcuts()
 
 with results:
-    if pressed and request is not None:
-        try:
-            st.session_state[progress.BATCH] = studio.submit(request)
-        except StudioError as exc:
-            st.error(components.escape_md(str(exc)), icon=":material/error:")
-    progress.results(studio, st.session_state.get(progress.BATCH, []))
+    if request is not None and pressed:
+        _submit(studio, [request])
+    elif request is not None and st.session_state.get(composer.PER_PROPOSAL):
+        _submit(studio, composer.per_proposal(request, studio))
+    batch = st.session_state.get(progress.BATCH, [])
+    progress.results(studio, batch)
+    if st.session_state.pop(viewer.OPEN, False) and batch:
+        viewer.show(studio, batch)

@@ -1,0 +1,132 @@
+"""Edit: refine an image in conversation. Each turn is a generation linked to its parent; any turn can
+be branched. The real multi-turn request is built by ``studio.conversation``."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from studio import catalogue, conversation, images
+from studio.domain import SUCCEEDED
+from studio.errors import StudioError
+from studio.store import GenerationRecord
+from studio.ui import components, resources
+
+HEAD = "edit_head"          # the turn the next instruction continues from
+EDIT_MODELS = [m for m, spec in catalogue.MODELS.items() if spec.stage != "retired"]
+
+studio = resources.studio_or_stop()
+components.page_header("Edit", "Refine an image turn by turn. Branch from any earlier turn.", demo=studio.is_demo)
+
+
+def _error(exc: StudioError) -> None:
+    st.error(components.escape_md(str(exc)), icon=":material/error:")
+
+
+def _refs(files) -> list:
+    out = []
+    for upload in files or []:
+        try:
+            out.append(images.sanitize_upload(upload.getvalue(), upload.name))
+        except StudioError as exc:
+            _error(exc)
+    return out
+
+
+def _start() -> None:
+    source = st.radio("Start from", ["A prompt", "An uploaded image", "A history image"], horizontal=True,
+                      key="edit_source")
+    model = st.selectbox("Model", EDIT_MODELS, key="edit_model", format_func=components.model_label)
+    upload, from_id = None, None
+    if source == "An uploaded image":
+        upload = st.file_uploader("Image to edit", type=["png", "jpg", "jpeg", "webp"], key="edit_upload")
+    elif source == "A history image":
+        from_id = st.number_input("Generation #", min_value=1, step=1, key="edit_from_id")
+    instruction = st.text_area("Instruction", key="edit_first", placeholder="A ceramic teapot on a wooden table")
+    if st.button("Start", type="primary", icon=":material/play_arrow:", key="edit_start"):
+        try:
+            image = _refs([upload])[0] if upload is not None else None
+            ids = conversation.start_edit(studio, instruction, model=model, image=image,
+                                          from_generation=int(from_id) if from_id else None)
+        except StudioError as exc:
+            _error(exc)
+            return
+        st.session_state[HEAD] = ids[0]
+        st.rerun()
+
+
+def _turn(record: GenerationRecord, head: int) -> None:
+    with st.chat_message("user"):
+        st.text(record.prompt or "(no instruction)")
+        if record.references:
+            cols = st.columns(6)
+            for i, image in enumerate(record.references):
+                with cols[i % 6]:
+                    components.thumbnail(image)
+    with st.chat_message("assistant"):
+        note = ((record.composition or {}).get("conversation") or {}).get("trimmed")
+        if note:
+            st.info(components.escape_md(note), icon=":material/compress:")
+        components.status_badge(record.status)
+        if studio.is_active(record.id):
+            progress = studio.progress(record.id)
+            st.caption(components.escape_md(progress.message if progress else "Queued"))
+            return
+        components.image_viewer(record, key=f"edit_img_{record.id}")
+        components.error_box(record)
+        if record.text:
+            st.text(record.text)
+        for title, uri in conversation.sources(record):
+            st.caption(f"Source: {components.escape_md(title)} ({components.escape_md(uri)})")
+        if record.id != head and record.status == SUCCEEDED:
+            st.button("Branch from here", key=f"edit_branch_{record.id}", icon=":material/call_split:",
+                      on_click=st.session_state.__setitem__, args=(HEAD, record.id))
+
+
+@st.fragment(run_every=1.0)
+def _live(head: int) -> None:
+    if not studio.is_active(head):
+        st.rerun()
+    record = studio.get(head)
+    if record is not None:
+        _turn(record, head)
+
+
+def _thread(head: int) -> None:
+    try:
+        turns = conversation.chain(studio.store, head)
+    except StudioError as exc:
+        _error(exc)
+        st.session_state.pop(HEAD, None)
+        return
+    top, new = st.columns([4, 1], vertical_alignment="center")
+    top.subheader(f"Conversation · {len(turns)} turn{'s' if len(turns) != 1 else ''}", anchor=False)
+    new.button("New conversation", key="edit_new", icon=":material/add:",
+               on_click=lambda: st.session_state.pop(HEAD, None))
+    for record in turns[:-1]:
+        _turn(record, head)
+    if studio.is_active(head):
+        _live(head)
+        return
+    _turn(turns[-1], head)
+    if turns[-1].status != SUCCEEDED:
+        st.caption("This turn has no image to continue from: branch from an earlier turn.")
+        return
+    instruction = st.text_area("Next instruction", key="edit_instruction", placeholder="Make the teapot blue")
+    extra = st.file_uploader("More reference images (optional)", type=["png", "jpg", "jpeg", "webp"],
+                             accept_multiple_files=True, key="edit_extra")
+    if st.button("Send", type="primary", icon=":material/send:", key="edit_send"):
+        try:
+            ids = conversation.continue_edit(studio, head, instruction, _refs(extra))
+        except StudioError as exc:
+            _error(exc)
+            return
+        st.session_state[HEAD] = ids[0]
+        st.session_state.pop("edit_instruction", None)
+        st.rerun()
+
+
+head_id = st.session_state.get(HEAD)
+if head_id is None:
+    _start()
+else:
+    _thread(int(head_id))

@@ -1,0 +1,74 @@
+"""The prompt library: templates and presets on the real SQLite history."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from studio import library, prompts
+from studio.errors import InputError
+from studio.store import Store
+
+NAME = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True)
+VALUE = st.text(alphabet="abc xyz-{}", min_size=1, max_size=10).filter(lambda v: v.strip())
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "data")
+    yield s
+    s.close()
+
+
+@given(st.lists(NAME, min_size=1, max_size=4, unique=True), st.data())
+def test_fill_puts_every_value_in_and_leaves_no_variable(names, data):
+    template = " and ".join(f"{{{n}}}" for n in names) + " {{literal}}"
+    values = {n: data.draw(VALUE) for n in names}
+    filled = prompts.fill(template, values)
+    assert filled.endswith(" {literal}")
+    for name in names:
+        assert " ".join(values[name].split()) in filled
+    assert prompts.variables(template) == names
+
+
+def test_templates_crud_tags_and_search(store):
+    t = library.save(store, "Animal  portrait", "a {animal} in {style} style", tags=["pets", "pets", "a,b"],
+                     notes="for the zine")
+    assert (t.name, t.kind, t.tags) == ("Animal portrait", "template", ("pets", "a b"))
+    assert library.variables(t.body) == ["animal", "style"]
+    with pytest.raises(InputError, match="already exists"):
+        library.save(store, "Animal portrait", "other")
+    other = library.save(store, "Landscape", "a {place} at dawn")
+    assert [x.name for x in library.templates(store)] == ["Animal portrait", "Landscape"]
+    assert [x.name for x in library.templates(store, tag="pets")] == ["Animal portrait"]
+    assert [x.name for x in library.templates(store, search="dawn")] == ["Landscape"]
+    updated = library.save(store, "Landscape", "a {place} at dusk", template_id=other.id)
+    assert updated.body == "a {place} at dusk" and updated.id == other.id
+    with pytest.raises(InputError, match="already exists"):
+        library.save(store, "Animal portrait", "x", template_id=other.id)
+    assert library.delete(store, other.id) and library.get(store, other.id) is None
+    with pytest.raises(InputError, match="name"):
+        library.save(store, "  ", "x")
+
+
+def test_presets_are_separate_and_append_once(store):
+    library.save(store, "Golden hour", "warm golden-hour light", kind="preset")
+    library.save(store, "Golden hour", "a {thing}")  # same name, other kind: allowed
+    [preset] = library.presets(store)
+    [template] = library.templates(store)
+    text = library.render(template.body, {"thing": "kite"}, [preset.body, preset.body])
+    assert text == "a kite, warm golden-hour light"
+    req = library.request_from(template, {"thing": "kite"}, "gemini-2.5-flash-image", [preset])
+    assert req.prompt == text and req.composition["template"]["values"] == {"thing": "kite"}
+    assert req.composition["presets"] == ["Golden hour"]
+    with pytest.raises(InputError, match=r"\{thing\}"):
+        library.render(template.body, {})
+
+
+def test_start_a_template_from_a_past_prompt(store):
+    gen_id = store.create_pending(prompt="a paper crane on a desk", model="m", settings={}, owner="test")
+    t = library.from_generation(store, gen_id, "Crane")
+    assert t.body == "a paper crane on a desk" and f"#{gen_id}" in t.notes
+    with pytest.raises(InputError, match="not in the history"):
+        library.from_generation(store, 9999, "Nope")

@@ -1,0 +1,51 @@
+"""The real studio in Debian's Chromium (demo mode): a 2×2 matrix run and a two-turn edit."""
+
+from __future__ import annotations
+
+import pytest
+
+from .test_browser import _shot, page, studio_url  # noqa: F401  (fixtures reused: server + browser)
+
+pytestmark = pytest.mark.browser
+
+
+def _nav(page, title: str) -> None:  # noqa: F811
+    page.locator("[data-testid='stSidebarNav']").get_by_text(title, exact=True).click()
+
+
+def _type(page, label: str, text: str) -> None:  # noqa: F811
+    field = page.get_by_label(label, exact=True)
+    field.wait_for(timeout=30_000)
+    field.fill(text)
+    field.press("Control+Enter" if field.evaluate("e => e.tagName") == "TEXTAREA" else "Enter")
+
+
+def test_a_two_by_two_matrix_runs_into_a_grid(page):  # noqa: F811
+    main = page.locator("[data-testid='stMain']")
+    page.locator("textarea").first.wait_for(timeout=30_000)
+    _nav(page, "Experiment")
+    _type(page, "Prompt or template", "a {animal} at dusk")
+    _type(page, "Values for {animal} (one per line)", "cat\ndog")
+    _type(page, "Seeds (comma-separated, optional)", "1, 2")
+    main.get_by_text("4 cells").wait_for(timeout=15_000)
+    main.get_by_role("button", name="Run", exact=True).click()
+    main.get_by_text("4 done").wait_for(timeout=60_000)
+    main.get_by_role("button", name="Contact sheet (PNG)").wait_for(timeout=15_000)
+    assert main.locator("[data-testid='stImage'] img").count() >= 4
+    assert main.get_by_text("cat", exact=True).count() >= 1 and main.get_by_text("dog", exact=True).count() >= 1
+    _shot(page, "experiment")
+
+
+def test_a_two_turn_edit_shows_the_thread(page):  # noqa: F811
+    main = page.locator("[data-testid='stMain']")
+    page.locator("textarea").first.wait_for(timeout=30_000)
+    _nav(page, "Edit")
+    _type(page, "Instruction", "a ceramic teapot on a table")
+    main.get_by_role("button", name="Start").click()
+    _type(page, "Next instruction", "make the teapot blue")
+    main.get_by_role("button", name="Send").click()
+    main.get_by_text("Conversation · 2 turns").wait_for(timeout=30_000)
+    main.get_by_label("Next instruction", exact=True).wait_for(timeout=60_000)  # the second turn finished
+    assert main.locator("[data-testid='stImage'] img").count() >= 2
+    assert main.get_by_role("button", name="Branch from here").count() == 1
+    _shot(page, "edit")
