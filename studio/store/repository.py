@@ -35,7 +35,7 @@ from studio.domain import (
     Reference,
 )
 from studio.errors import BadResponse, ImageRejected, StoreError, StudioError
-from studio.store import db, journal, migrations
+from studio.store import db, journal, migrations, turns
 from studio.store.gallery import GalleryMixin, fts_query  # noqa: F401 - re-exported
 from studio.store.models import (
     Asset,
@@ -170,9 +170,11 @@ class Store(GalleryMixin):
     def _save_images(self, parts: Sequence[ImagePart]) -> list[_Stored]:
         return [s for s in (self._save_image(p.data) for p in parts) if s is not None]
 
-    def _save_turn(self, content: dict[str, Any] | None) -> str | None:
+    def _save_turn(self, content: dict[str, Any] | None, outputs: Sequence[_Stored] = (),
+                   thoughts: Sequence[_Stored] = ()) -> str | None:
         if content is None:
             return None
+        content = turns.slim(content, [s.sha256 for s in outputs], [s.sha256 for s in thoughts])
         data = _json(content).encode("utf-8")
         sha = images.sha256_hex(data)
         path = self.data_dir / files.turn_relpath(sha)
@@ -247,7 +249,9 @@ class Store(GalleryMixin):
         self._write_check()
         outputs = self._save_images(outcome.images)
         thoughts = self._save_images(outcome.thought_images)
-        turn = self._save_turn(outcome.model_content)
+        # Parts map to saved files by position only when nothing was dropped; otherwise keep the turn verbatim.
+        complete = len(outputs) == len(outcome.images) and len(thoughts) == len(outcome.thought_images)
+        turn = self._save_turn(outcome.model_content, *((outputs, thoughts) if complete else ((), ())))
         if not outputs:
             error = BadResponse("The endpoint's image data could not be read, so no image was saved "
                                 "(the raw bytes are kept in the quarantine folder). Try again.")
@@ -378,10 +382,18 @@ class Store(GalleryMixin):
             return None
         path = self.data_dir / files.turn_relpath(sha)
         try:
-            return json.loads(path.read_bytes())
-        except (OSError, ValueError) as exc:
+            return turns.restore(json.loads(path.read_bytes()), self._blob)
+        except (OSError, ValueError, StoreError) as exc:
             raise StoreError(f"The saved model turn of generation {gen_id} ({path}) could not be read; "
                              "start a new conversation from its image instead.") from exc
+
+    def _blob(self, sha: str) -> bytes:
+        """The bytes of a stored image by hash (for rebuilding a model turn)."""
+        with self._read() as session:
+            rel = session.exec(select(Asset.path).where(Asset.sha256 == sha)).first()
+        if rel is None:
+            raise StoreError(f"The image {sha[:12]}… of a saved model turn is missing.")
+        return (self.data_dir / rel).read_bytes()
 
     def active(self) -> list[GenerationRecord]:
         stmt = self._select().where(col(Generation.status).in_(ACTIVE_STATUSES)).order_by(col(Generation.id))

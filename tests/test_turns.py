@@ -1,0 +1,37 @@
+"""Stored model turns keep no second copy of their images, and read back exactly as received."""
+
+from __future__ import annotations
+
+import base64
+import sqlite3
+
+from studio import files
+from studio.domain import GenerationRequest
+from studio.store import turns
+
+
+def test_turn_file_holds_hashes_and_reads_back_verbatim(studio):
+    req = GenerationRequest(prompt="a lamp", model="gemini-3-pro-image", image_size="2K",
+                            modalities=("TEXT", "IMAGE"), include_thoughts=True)
+    [record] = studio.generate(req, timeout=30)
+    raw = (studio.store.data_dir / files.turn_relpath(_turn_sha(studio, record.id))).read_text()
+    assert turns.BLOB in raw and len(raw) < 64 * 1024  # signatures only, not MBs of base64
+    content = studio.store.model_content(record.id)
+    images = [p for p in content["parts"] if "inlineData" in p]
+    assert len(images) == 2 and all("thoughtSignature" in p for p in images if not p.get("thought"))
+    final = [p for p in images if not p.get("thought")][0]
+    assert base64.b64decode(final["inlineData"]["data"]) == record.images[0].path.read_bytes()
+
+
+def _turn_sha(studio, gen_id: int) -> str:
+    with sqlite3.connect(studio.store.db_path) as con:
+        return con.execute("SELECT model_content_sha FROM generation WHERE id = ?", (gen_id,)).fetchone()[0]
+
+
+def test_slim_keeps_the_turn_when_parts_and_files_do_not_line_up():
+    content = {"role": "model", "parts": [{"inlineData": {"mimeType": "image/png", "data": "AAAA"}}]}
+    assert turns.slim(content, [], []) is content
+    slim = turns.slim(content, ["ab" * 32], [])
+    assert slim["parts"][0]["inlineData"] == {"mimeType": "image/png", turns.BLOB: "ab" * 32}
+    assert content["parts"][0]["inlineData"]["data"] == "AAAA"  # the original is not mutated
+    assert turns.restore(slim, lambda sha: b"\x00\x00\x00")["parts"][0]["inlineData"]["data"] == "AAAA"
