@@ -33,6 +33,7 @@ from studio.errors import (
     RequestRejected,
     ServerError,
 )
+from studio.images import sniff as sniff_mime
 
 MAX_VARIANTS = 8
 #: How much of a server's own message we quote inside our sentence.
@@ -50,7 +51,8 @@ def build_body(req: GenerationRequest) -> dict[str, Any]:
     if req.system_instruction:
         body["systemInstruction"] = {"parts": [{"text": req.system_instruction}]}
     if req.google_search:
-        body["tools"] = [{"googleSearch": {}}]
+        search = {"searchTypes": {"webSearch": {}, "imageSearch": {}}} if req.image_search else {}
+        body["tools"] = [{"googleSearch": search}]
     if req.safety_settings:
         body["safetySettings"] = [dict(s) for s in req.safety_settings]
     return body
@@ -215,19 +217,6 @@ def decode_base64(text: str) -> bytes:
         return base64.b64decode(cleaned, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise BadResponse("The endpoint sent image data that is not valid base64. Try again.") from exc
-
-
-def sniff_mime(data: bytes) -> str | None:
-    """The image type from its magic bytes, or None when it is none of the four we expect."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    return None
 
 
 # -- streaming -------------------------------------------------------------------------------------
