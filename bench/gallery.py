@@ -91,11 +91,11 @@ def _cold(data_dir: Path, n: int) -> tuple[list[float], list[float]]:
     return ours, peer
 
 
-def _facet(store, column: str) -> list[tuple]:
-    from sqlalchemy import text
+def _facets(store, **filters: Any) -> dict:
+    """Every facet the History page shows (model, status, ratio, size, tag, collection) in one call."""
+    from studio.store import GalleryFilter
 
-    with store._engine.connect() as conn:  # no facet API in the Store yet: the same GROUP BY on its engine
-        return conn.execute(text(_FACET_SQL.format(col=column))).all()
+    return store.facets(GalleryFilter(**filters))
 
 
 def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
@@ -124,12 +124,21 @@ def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
         for kind, word in (("common", seeding.COMMON_WORD), ("rare", seeding.RARE_WORD)):
             add(f"search_{kind}", lambda w=word: store.list(search=w, limit=PAGE), f"LIKE '%{word}%'",
                 lambda w=word: conn.execute(_LIKE_SQL, (f"%{w}%", f"%{w}%", PAGE)).fetchall(), "search")
-        add("count_search_common", lambda: store.count(search=seeding.COMMON_WORD), "LIKE count",
-            lambda: conn.execute("SELECT count(*) FROM generation WHERE prompt LIKE ?",
-                                 (f"%{seeding.COMMON_WORD}%",)).fetchall(), "facet")
-        for column in ("status", "model"):
-            add(f"facet_{column}", lambda c=column: _facet(store, c), "raw sqlite3, same GROUP BY",
-                lambda c=column: conn.execute(_FACET_SQL.format(col=c)).fetchall(), "facet")
+        like_count = ("SELECT count(*) FROM generation WHERE prompt LIKE ?", (f"%{seeding.COMMON_WORD}%",))
+        add("count_search_common_capped", lambda: store.count(search=seeding.COMMON_WORD, cap=1000),
+            "LIKE count", lambda: conn.execute(*like_count).fetchall(), "facet")
+        add("count_search_common_exact", lambda: store.count(search=seeding.COMMON_WORD), "LIKE count",
+            lambda: conn.execute(*like_count).fetchall(), None)
+        add("facets_all", lambda: _facets(store), "raw sqlite3, GROUP BY status",
+            lambda: conn.execute(_FACET_SQL.format(col="status")).fetchall(), "facet")
+        add("facets_status_filtered", lambda: _facets(store, status="succeeded"), "raw sqlite3, GROUP BY model",
+            lambda: conn.execute(_FACET_SQL.format(col="model") .replace("WHERE", "WHERE status='succeeded' AND"))
+            .fetchall(), "facet")
+        add("facets_search_common", lambda: _facets(store, search=seeding.COMMON_WORD), "LIKE count",
+            lambda: conn.execute(*like_count).fetchall(), "facet")
+        add("totals_all", lambda: store.totals(), "raw sqlite3, sum(cost_usd)",
+            lambda: conn.execute("SELECT count(*), total(cost_usd) FROM generation WHERE deleted_at IS NULL")
+            .fetchall(), "facet")
         add("count_status", lambda: store.count(status="failed"), "raw sqlite3 count",
             lambda: conn.execute("SELECT count(*) FROM generation WHERE status='failed' AND deleted_at IS NULL")
             .fetchall(), "facet")

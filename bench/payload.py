@@ -22,6 +22,21 @@ SIDE = 4096
 
 def heavy_png(variant: int, side: int = SIDE) -> bytes:
     """A detailed-looking ``side``² PNG; ``variant`` changes a corner so every variant has its own hash."""
+    return _encode(_detailed(variant, side), "PNG", compress_level=1)
+
+
+def heavy_jpeg(variant: int, side: int = SIDE) -> bytes:
+    """The same picture as a quality-90 JPEG: what Gemini 3 Pro / 3.1 Flash return at 4K (they send JPEG)."""
+    return _encode(_detailed(variant, side), "JPEG", quality=90)
+
+
+def _encode(im, fmt: str, **options) -> bytes:
+    out = io.BytesIO()
+    im.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def _detailed(variant: int, side: int):
     from PIL import Image, ImageDraw, ImageFilter
 
     coarse = Image.effect_noise((side // 8, side // 8), 60).filter(ImageFilter.GaussianBlur(2))
@@ -30,9 +45,7 @@ def heavy_png(variant: int, side: int = SIDE) -> bytes:
     green = Image.blend(coarse, Image.effect_noise((side, side), 10), 0.5)
     im = Image.merge("RGB", (grad, green, Image.blend(coarse, grad, 0.5)))
     ImageDraw.Draw(im).rectangle((0, 0, 63, 63), fill=(variant * 37 % 256, variant * 91 % 256, 7))
-    out = io.BytesIO()
-    im.save(out, "PNG", compress_level=1)
-    return out.getvalue()
+    return im
 
 
 def envelope(image: bytes, mime: str = "image/png") -> bytes:

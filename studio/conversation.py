@@ -125,14 +125,16 @@ def continue_edit(studio, parent_id: int, instruction: str, extra_refs: Sequence
 def start_edit(studio, instruction: str, *, model: str = catalogue.DEFAULT_MODEL, image: Reference | None = None,
                from_generation: int | None = None, references: Sequence[Reference] = (),
                aspect_ratio: str | None = None, image_size: str | None = None,
-               modalities: tuple[str, ...] = ("TEXT", "IMAGE")) -> list[int]:
-    """Start a conversation from an uploaded image, a history image or a prompt alone."""
+               modalities: tuple[str, ...] = ("TEXT", "IMAGE"), **changes: Any) -> list[int]:
+    """Start a conversation from an uploaded image, a history image or a prompt alone.
+
+    ``changes`` are further GenerationRequest fields (system instruction, thinking, ...)."""
     if from_generation is not None:
         source = studio.get(from_generation)
         if source is None:
             raise InputError(f"Generation {from_generation} is not in the history.")
         if source.status == SUCCEEDED and source.has_model_content:
-            return continue_edit(studio, from_generation, instruction, references)
+            return continue_edit(studio, from_generation, instruction, references, **changes)
         if not source.images:
             raise InputError(f"Generation #{from_generation} has no image to start from.")
         image = _reference(source)
@@ -140,7 +142,7 @@ def start_edit(studio, instruction: str, *, model: str = catalogue.DEFAULT_MODEL
     req = GenerationRequest(prompt=instruction.strip(), model=model, aspect_ratio=aspect_ratio,
                             image_size=image_size, modalities=modalities, references=refs,
                             composition={"conversation": {"started_from": from_generation}}
-                            if from_generation is not None else None)
+                            if from_generation is not None else None, **changes)
     return studio.submit(req)
 
 

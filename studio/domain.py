@@ -46,6 +46,8 @@ class GenerationRequest:
     thinking_level: str | None = None
     include_thoughts: bool = False
     google_search: bool = False
+    #: with google_search: also image search (3.1 Flash Image only)
+    image_search: bool = False
     #: earlier turns for conversational editing: Gemini ``contents`` entries, model turns verbatim
     history: tuple[dict[str, Any], ...] = ()
     parent_id: int | None = None

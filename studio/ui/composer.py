@@ -16,6 +16,7 @@ from studio.catalogue import ModelSpec
 from studio.domain import GenerationRequest
 from studio.errors import StudioError
 from studio.service import Studio
+from studio.ui import controls as advanced
 from studio.ui import references, sketch
 from studio.ui.components import escape_md
 
@@ -56,6 +57,7 @@ def consume_remix() -> GenerationRequest | None:
     ss["gen_output"] = "Text and image" if "TEXT" in req.modalities else "Image only"
     ss["gen_variants"] = max(1, min(MAX_VARIANTS, req.variants))
     ss["gen_base"] = replace(req, references=(), history=())
+    advanced.prefill("gen", req.settings())
     references.carry(list(req.references))
     return req
 
@@ -272,6 +274,7 @@ def compose(studio: Studio) -> GenerationRequest | None:
     if pad.open:  # the canvas (and its backdrop) is sent only while the pad is open
         with pad:
             sketch.section(spec, append_instruction)
+    extra = advanced.section("gen", model or catalogue.DEFAULT_MODEL)
     estimate(model or catalogue.DEFAULT_MODEL, ratio, size, variants, len(refs), prompt)
     if not model:
         st.warning("Type a model id, or pick one from the list.", icon=":material/edit:")
@@ -279,7 +282,7 @@ def compose(studio: Studio) -> GenerationRequest | None:
     base = st.session_state.get("gen_base")
     return replace(base or GenerationRequest(prompt="", model=model), prompt=prompt, model=model,
                    aspect_ratio=ratio, image_size=size, modalities=modalities, references=refs,
-                   variants=variants, composition=_composition(base, refs))
+                   variants=variants, composition=_composition(base, refs), **extra)
 
 
 def per_proposal(request: GenerationRequest, studio: Studio) -> list[GenerationRequest]:

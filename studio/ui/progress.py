@@ -12,7 +12,7 @@ import streamlit as st
 
 from studio.domain import PENDING, RUNNING
 from studio.service import Studio
-from studio.ui import components, viewer
+from studio.ui import components, controls, viewer
 
 POLL_SECONDS = 1.0
 BATCH = "gen_ids"
@@ -100,5 +100,6 @@ def _finished(studio: Studio, gen_id: int, *, first: int | None) -> int:
     if record.text:
         st.caption("Text reply")
         st.text(record.text)
+    controls.outputs(record, key_prefix="gen")
     st.caption(components.run_facts(record))
     return count

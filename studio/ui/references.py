@@ -27,6 +27,8 @@ TRAY = "gen_tray"
 NOTICES = "gen_tray_notices"
 SKETCHES = "gen_sketches"
 _ROUND = "gen_upload_round"
+#: generation ids another page (History's "Use as reference") wants added; consumed by ``section``
+INCOMING = "gen_tray_incoming"
 HISTORY_PICKS = 12
 
 
@@ -192,6 +194,8 @@ def _history_picker(studio: Studio, spec: ModelSpec) -> None:
 
 def section(studio: Studio, spec: ModelSpec) -> list[Reference]:
     """Render the tray and its sources; return the references this model will be sent."""
+    for gen_id in st.session_state.pop(INCOMING, None) or []:
+        _from_history(studio, int(gen_id), spec)  # checked against this model's limits like any add
     refs = tray()
     used = composer.counts(refs, spec)
     st.markdown(f"**References** · {len(refs)} in the tray")

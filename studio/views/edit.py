@@ -9,9 +9,11 @@ from studio import catalogue, conversation, images
 from studio.domain import SUCCEEDED
 from studio.errors import StudioError
 from studio.store import GenerationRecord
-from studio.ui import components, resources
+from studio.ui import components, controls, resources
 
 HEAD = "edit_head"          # the turn the next instruction continues from
+SOURCE = "edit_source_id"   # a history generation another page sent here to start from
+PREFILLED = "edit_adv_for"  # the turn whose settings the Advanced controls were filled from
 EDIT_MODELS = [m for m, spec in catalogue.MODELS.items() if spec.stage != "retired"]
 
 studio = resources.studio_or_stop()
@@ -32,6 +34,60 @@ def _refs(files) -> list:
     return out
 
 
+def _source_start(source_id: int) -> None:
+    """Start from the generation another page sent: continue its conversation, or edit its image."""
+    record = studio.get(source_id)
+    if record is None or not record.images:
+        st.warning(f"Generation #{source_id} has no image to start from.", icon=":material/broken_image:")
+        st.button("Start another way", key="edit_source_clear", on_click=st.session_state.pop, args=(SOURCE, None))
+        return
+    continues = record.status == SUCCEEDED and record.has_model_content
+    st.markdown(f"**Starting from generation #{record.id}**"
+                + (" · continues its conversation" if continues else " · its image is the first reference"))
+    left, right = st.columns([1, 3])
+    with left:
+        components.thumbnail(record.images[0])
+    right.caption(components.escape_md(components.excerpt(record.prompt or "(no prompt)", 200)))
+    right.button("Start another way", key="edit_source_clear", icon=":material/close:",
+                 on_click=st.session_state.pop, args=(SOURCE, None))
+    if continues:
+        model = record.model
+        st.caption(f"Model: {components.escape_md(components.model_label(model))}")
+        _prefill(record)
+    else:
+        model = st.selectbox("Model", EDIT_MODELS, key="edit_model", format_func=components.model_label)
+    instruction = st.text_area("Instruction", key="edit_first", placeholder="Make the background a sunset")
+    extra = controls.section("edit", model)
+    if st.button("Start", type="primary", icon=":material/play_arrow:", key="edit_start"):
+        _begin(instruction, model=model, from_generation=record.id, **extra)
+
+
+def _begin(instruction: str, **kwargs) -> None:
+    try:
+        ids = conversation.start_edit(studio, instruction, **kwargs)
+    except StudioError as exc:
+        _error(exc)
+        return
+    st.session_state[HEAD] = ids[0]
+    st.session_state.pop(SOURCE, None)
+    st.rerun()
+
+
+def _prefill(record: GenerationRecord) -> None:
+    """Fill the Advanced controls from the turn being continued, once per turn."""
+    if st.session_state.get(PREFILLED) != record.id:
+        controls.prefill("edit", record.settings)
+        st.session_state[PREFILLED] = record.id
+
+
+def _continued_model(gen_id: int) -> str:
+    """A history generation with a model reply is continued on its own model, whatever is selected."""
+    record = studio.get(gen_id)
+    if record is not None and record.status == SUCCEEDED and record.has_model_content:
+        return record.model
+    return st.session_state.get("edit_model") or catalogue.DEFAULT_MODEL
+
+
 def _start() -> None:
     source = st.radio("Start from", ["A prompt", "An uploaded image", "A history image"], horizontal=True,
                       key="edit_source")
@@ -42,16 +98,13 @@ def _start() -> None:
     elif source == "A history image":
         from_id = st.number_input("Generation #", min_value=1, step=1, key="edit_from_id")
     instruction = st.text_area("Instruction", key="edit_first", placeholder="A ceramic teapot on a wooden table")
+    extra = controls.section("edit", _continued_model(int(from_id)) if from_id else model)
     if st.button("Start", type="primary", icon=":material/play_arrow:", key="edit_start"):
         try:
             image = _refs([upload])[0] if upload is not None else None
-            ids = conversation.start_edit(studio, instruction, model=model, image=image,
-                                          from_generation=int(from_id) if from_id else None)
-        except StudioError as exc:
-            _error(exc)
+        except IndexError:  # the upload was refused; _refs said why
             return
-        st.session_state[HEAD] = ids[0]
-        st.rerun()
+        _begin(instruction, model=model, image=image, from_generation=int(from_id) if from_id else None, **extra)
 
 
 def _turn(record: GenerationRecord, head: int) -> None:
@@ -75,8 +128,7 @@ def _turn(record: GenerationRecord, head: int) -> None:
         components.error_box(record)
         if record.text:
             st.text(record.text)
-        for title, uri in conversation.sources(record):
-            st.caption(f"Source: {components.escape_md(title)} ({components.escape_md(uri)})")
+        controls.outputs(record, key_prefix="edit")
         if record.id != head and record.status == SUCCEEDED:
             st.button("Branch from here", key=f"edit_branch_{record.id}", icon=":material/call_split:",
                       on_click=st.session_state.__setitem__, args=(HEAD, record.id))
@@ -114,9 +166,11 @@ def _thread(head: int) -> None:
     instruction = st.text_area("Next instruction", key="edit_instruction", placeholder="Make the teapot blue")
     extra = st.file_uploader("More reference images (optional)", type=["png", "jpg", "jpeg", "webp"],
                              accept_multiple_files=True, key="edit_extra")
+    _prefill(turns[-1])
+    changes = controls.section("edit", turns[-1].model)
     if st.button("Send", type="primary", icon=":material/send:", key="edit_send"):
         try:
-            ids = conversation.continue_edit(studio, head, instruction, _refs(extra))
+            ids = conversation.continue_edit(studio, head, instruction, _refs(extra), **changes)
         except StudioError as exc:
             _error(exc)
             return
@@ -126,7 +180,9 @@ def _thread(head: int) -> None:
 
 
 head_id = st.session_state.get(HEAD)
-if head_id is None:
+if st.session_state.get(SOURCE) is not None:
+    _source_start(int(st.session_state[SOURCE]))
+elif head_id is None:
     _start()
 else:
     _thread(int(head_id))

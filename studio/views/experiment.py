@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from studio import catalogue, contact_sheet, images, library, runs
+from studio import catalogue, contact_sheet, controls, images, library, runs
 from studio.errors import StudioError
 from studio.store import runs as run_store
 from studio.ui import components, gallery, resources
+from studio.ui import controls as advanced
 
 RUN = "exp_run"
 MAX_SETS = 3
@@ -50,6 +51,17 @@ def _reference_sets(count: int) -> list[dict]:
     return sets
 
 
+def _advanced(models: list[str]) -> dict:
+    """Controls every chosen model accepts; the others are disabled with the first model's reason."""
+    with st.expander("Advanced", icon=":material/tune:", key="exp_adv_box"):
+        if len(models) > 1:
+            st.caption("Only what every chosen model accepts can be set for the whole run.")
+        chosen = advanced.advanced("exp", controls.supported_by_all(models), controls.common_levels(models),
+                                   skip=(controls.SEED, controls.IMAGE_SEARCH))
+    # unset values stay out of the cells' settings, so cell keys of plain runs do not change
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in chosen.items() if v not in (None, False, ())}
+
+
 def _builder() -> runs.RunSpec | None:
     saved = library.templates(studio.store)
     if saved:
@@ -74,10 +86,11 @@ def _builder() -> runs.RunSpec | None:
     seeds_text = left.text_input("Seeds (comma-separated, optional)", key="exp_seeds")
     repeats = right.number_input("Repeats", min_value=1, max_value=8, value=1, key="exp_repeats")
     n_sets = st.number_input("Reference-image sets", min_value=0, max_value=MAX_SETS, value=0, key="exp_nsets")
+    extra = _advanced(models or [catalogue.DEFAULT_MODEL])
     try:
         return runs.RunSpec(template=template, variables=variables, models=models or [catalogue.DEFAULT_MODEL],
                             ratios=ratios, sizes=sizes, seeds=_seeds(seeds_text), repeats=int(repeats),
-                            reference_sets=_reference_sets(int(n_sets)))
+                            reference_sets=_reference_sets(int(n_sets)), settings=extra)
     except StudioError as exc:
         _error(exc)
         return None

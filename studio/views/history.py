@@ -1,14 +1,37 @@
+"""History: the gallery (search, filters with counts, bulk organising, export, trash), one generation in
+full (``?id=``), or 2-4 generations compared side by side (``hist_compare``)."""
+
 from __future__ import annotations
 
 import streamlit as st
 
 from studio.errors import StudioError
-from studio.ui import components, detail, gallery, progress, resources
+from studio.ui import compare, components, detail, gallery, organise, progress, references, resources
+
+EDIT_SOURCE = "edit_source_id"
 
 studio = resources.studio_or_stop()
-components.page_header("History", "Every generation, newest first. Open one to see all its settings.",
+components.page_header("History", "Every generation, newest first. Search, filter, organise, compare and re-use.",
                        demo=studio.is_demo)
 
+
+def _reuse(action: str, gen_id: int) -> None:
+    """Re-run, remix, use as reference or continue editing: each hands over to another page."""
+    if action == "rerun":
+        st.session_state[progress.BATCH] = studio.retry(gen_id)
+        st.switch_page("views/generate.py")
+    elif action == "remix":
+        st.session_state["remix"] = studio.request_for(gen_id)
+        st.switch_page("views/generate.py")
+    elif action == "reference":
+        st.session_state[references.INCOMING] = [*st.session_state.get(references.INCOMING, []), gen_id]
+        st.switch_page("views/generate.py")
+    elif action == "edit":
+        st.session_state[EDIT_SOURCE] = gen_id
+        st.switch_page("views/edit.py")
+
+
+gallery.keep_state()
 chosen = gallery.selected_id()
 if chosen is not None:
     record = studio.get(chosen)
@@ -16,23 +39,26 @@ if chosen is not None:
         st.warning(f"Generation #{chosen} is not in the history.", icon=":material/search_off:")
         st.button("Back to history", on_click=gallery.select, args=(None,), icon=":material/arrow_back:")
         st.stop()
-    action = detail.show(record)
-    try:
-        if action == "rerun":
-            st.session_state[progress.BATCH] = studio.retry(record.id)
-            st.switch_page("views/generate.py")
-        elif action == "remix":
-            st.session_state["remix"] = studio.request_for(record.id)
-            st.switch_page("views/generate.py")
-    except StudioError as exc:
-        st.error(components.escape_md(str(exc)), icon=":material/error:")
+    action = detail.show(studio, record)
+    if action:
+        try:
+            _reuse(action, record.id)
+        except StudioError as exc:
+            st.error(components.escape_md(str(exc)), icon=":material/error:")
     st.stop()
 
-filters = gallery.filters()
-try:
-    records = studio.history(limit=gallery.PAGE_SIZE + 1, before_id=gallery.cursor(), **filters)
-except StudioError as exc:
-    st.error(components.escape_md(str(exc)), icon=":material/error:")
+comparing = st.session_state.get(organise.COMPARE)
+if comparing:
+    compare.show(studio, list(comparing))
     st.stop()
-gallery.grid(records[: gallery.PAGE_SIZE])
-gallery.pager(records[: gallery.PAGE_SIZE], has_older=len(records) > gallery.PAGE_SIZE)
+
+f = gallery.current_filter()
+with st.sidebar:
+    gallery.filter_panel(studio, f)
+    organise.collections_panel(studio.store)
+columns = gallery.toolbar()
+organise.show_flash()
+gallery.totals_line(studio, f)
+if f.deleted:
+    organise.trash_panel(studio.store)
+gallery.browse(studio, f, columns)

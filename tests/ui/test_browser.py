@@ -95,11 +95,11 @@ def _shot(page, name: str) -> None:
 
 def test_generate_then_find_it_in_history(page):
     main = page.locator("[data-testid='stMain']")
-    prompt = page.locator("textarea")
+    prompt = page.get_by_label("Prompt", exact=True)
     prompt.wait_for(timeout=30_000)
     assert page.get_by_text("DEMO — images are rendered locally by the emulator").first.is_visible()
     prompt.fill("A paper crane on a desk, morning light")
-    prompt.press("Control+Enter")  # commit the text area before pressing the button
+    prompt.press("Tab")  # blur commits the text area before the button is pressed (Ctrl+Enter would generate)
     page.get_by_role("button", name="Generate").click()
     main.locator("[data-testid='stImage'] img").first.wait_for(timeout=30_000)
     _shot(page, "generate")

@@ -1,0 +1,162 @@
+"""The History gallery in Debian's Chromium: search, favourite, compare two, export a ZIP.
+
+The history is made by the real service in demo mode (the emulator renders the images), then the app
+is started on it. Screenshots go to docs/screenshots/ only when STUDIO_SCREENSHOTS is set.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import studio as studio_pkg
+from studio.cli import STREAMLIT_FLAGS
+from studio.config import Settings
+from studio.domain import GenerationRequest
+from studio.service import Studio
+from studio.store import Store
+
+from .test_browser import LAUNCH_ARGS, _free_port, _wait_for_port
+
+try:
+    from tests.conftest import chromium_or_skip
+except ImportError:  # tests/ is not a package: pytest put it on sys.path as a rootdir
+    from conftest import chromium_or_skip
+
+pytestmark = pytest.mark.browser
+
+APP = Path(studio_pkg.__file__).parent / "app.py"
+SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+TAKE_SHOTS = bool(os.environ.get("STUDIO_SCREENSHOTS"))  # read at import: isolated_env clears STUDIO_*
+SEED = [
+    ("a paper crane on a desk, morning light", "gemini-2.5-flash-image", "1:1", None),
+    ("a lighthouse at dusk, long exposure", "gemini-3-pro-image", "16:9", "1K"),
+    ("a paper lantern festival, night market", "gemini-3.1-flash-image", "3:4", "512"),
+    ("a ceramic teapot, studio product shot", "gemini-2.5-flash-image", "4:3", None),
+    ("[[fault:blocked]] a forbidden door", "gemini-2.5-flash-image", "1:1", None),
+    ("a fox in a snowy forest, watercolour", "gemini-3-pro-image", "2:3", "1K"),
+]
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    path = tmp_path / "data"
+    seeded = Studio(Settings(data_dir=path, demo=True, workers=4))
+    try:
+        ids = [i for prompt, model, ratio, size in SEED
+               for i in seeded.submit(GenerationRequest(prompt=prompt, model=model, aspect_ratio=ratio,
+                                                        image_size=size))]
+        seeded.wait(ids, timeout=60)
+        seeded.store.set_rating(ids[1:2], 4)
+        seeded.store.add_tags(ids[:3], ["series-a"])
+    finally:
+        seeded.close()
+    return path
+
+
+@pytest.fixture
+def server(tmp_path, data_dir) -> Iterator[str]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env.update(STUDIO_DEMO="1", STUDIO_DATA_DIR=str(data_dir))
+    flags = {**STREAMLIT_FLAGS, "server.address": "127.0.0.1", "server.port": str(port)}
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), *(f"--{k}={v}" for k, v in flags.items())]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def page(server):
+    executable = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
+        try:
+            tab = browser.new_page(viewport={"width": 1440, "height": 1100}, accept_downloads=True)
+            tab.goto(f"{server}/history")
+            yield tab
+        finally:
+            browser.close()
+
+
+def _shot(page, name: str, height: int = 1100) -> None:
+    if TAKE_SHOTS:
+        page.set_viewport_size({"width": 1440, "height": height})  # Streamlit scrolls inside its main
+        page.wait_for_timeout(400)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _cards(main) -> int:
+    return main.locator("[class*='st-key-hist_card_']").count()
+
+
+def test_search_favourite_compare_and_export(page, data_dir):
+    main = page.locator("[data-testid='stMain']")
+    main.get_by_text("a paper crane on a desk, morning light").wait_for(timeout=30_000)
+    main.locator("[data-testid='stImage'] img").nth(4).wait_for(timeout=15_000)  # stored thumbnails
+    assert _cards(main) == len(SEED)
+    page.wait_for_timeout(500)
+    _shot(page, "history")
+
+    search = main.get_by_label("Search prompts and replies")
+    search.fill("paper")
+    search.press("Enter")
+    main.get_by_text("a lighthouse at dusk, long exposure").wait_for(state="detached", timeout=15_000)
+    assert _cards(main) == 2
+
+    main.locator(".st-key-hist_star_1 button").first.click()  # the crane (generation #1)
+    store = Store(data_dir)
+    try:
+        for _ in range(50):  # the click reaches the server asynchronously
+            if store.get(1).favourite:
+                break
+            page.wait_for_timeout(100)
+        assert store.get(1).favourite
+    finally:
+        store.close()
+
+    for n, gen_id in enumerate((1, 3), start=1):
+        main.locator(f".st-key-hist_sel_{gen_id} label").first.click()
+        main.get_by_text(f"{n} selected", exact=True).wait_for(timeout=10_000)
+    main.get_by_role("button", name="Compare").click()
+    main.get_by_text("Comparing 2 generations").wait_for(timeout=15_000)
+    main.locator("[data-testid='stDataFrame']").wait_for(timeout=15_000)
+    main.locator("[data-testid='stImage'] img").nth(1).wait_for(timeout=15_000)
+    page.wait_for_timeout(500)
+    _shot(page, "compare", 1500)
+    page.set_viewport_size({"width": 1440, "height": 1100})
+
+    main.get_by_role("button", name="Back").click()
+    export = main.locator(".st-key-hist_export_sel button")
+    export.wait_for(timeout=15_000)
+    with page.expect_download(timeout=30_000) as info:
+        export.click()
+    with zipfile.ZipFile(io.BytesIO(Path(info.value.path()).read_bytes())) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        assert sorted(g["prompt"] for g in manifest["generations"]) == sorted([SEED[0][0], SEED[2][0]])
+        assert all(g["images"][0]["path"] in zf.namelist() for g in manifest["generations"])
+
+    main.locator(".st-key-hist_open_3 button").first.click()
+    main.get_by_text("Generation #3").wait_for(timeout=15_000)
+    main.locator("[data-testid='stCode']").get_by_text(SEED[2][0]).wait_for(timeout=15_000)
+    main.locator("[data-testid='stImage'] img").first.wait_for(timeout=15_000)
+    page.wait_for_timeout(500)
+    _shot(page, "detail", 1500)

@@ -1,0 +1,283 @@
+"""AppTest of the History gallery against the real emulator: search, filters with counts, density,
+paging, organising, bulk actions, compare, trash, export, downloads and hand-overs to other pages."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+from PIL import Image
+from streamlit.runtime.media_file_manager import MediaFileManager
+
+from studio import conversation
+from studio.domain import GenerationRequest
+from studio.ui import gallery
+
+from .helpers import all_text, texts
+
+FLASH, PRO = "gemini-2.5-flash-image", "gemini-3-pro-image"
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict:
+    """file name -> the deferred data callable a download button registered (called by the test)."""
+    seen: dict = {}
+    original = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        seen[file_name] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    return seen
+
+
+def _make(studio, prompt: str, model: str = FLASH, **kw) -> int:
+    [record] = studio.generate(GenerationRequest(prompt=prompt, model=model, **kw), timeout=20)
+    return record.id
+
+
+def _history(make_app, studio):
+    at = make_app(studio).run()
+    at.switch_page("views/history.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _select(at, *ids: int):
+    for gen_id in ids:
+        at.checkbox(key=f"hist_sel_{gen_id}").check().run()
+    assert set(ids) <= set(at.session_state["hist_selected"])
+    return at
+
+
+def _captions(at) -> str:
+    return "\n".join(c.value.replace("\\", "") for c in at.caption)
+
+
+def test_filters_show_counts_and_combine(make_app, studio):
+    _make(studio, "a fox in snow", FLASH, aspect_ratio="1:1")
+    _make(studio, "a fox in rain", PRO, aspect_ratio="16:9", image_size="2K")
+    _make(studio, "a heron at dawn", PRO, aspect_ratio="16:9", image_size="1K")
+    at = _history(make_app, studio)
+    assert set(texts(at)) == {"a fox in snow", "a fox in rain", "a heron at dawn"}
+    assert "3 generations · 3 images" in _captions(at).replace("**", "")
+    models = at.multiselect(key="hist_model").options
+    assert any(o.endswith("(2)") and "Pro" in o for o in models) and any(o.endswith("(1)") for o in models)
+    at.multiselect(key="hist_model").set_value([PRO]).run()
+    assert set(texts(at)) == {"a fox in rain", "a heron at dawn"}
+    assert "2 generations" in _captions(at).replace("**", "")
+    # the model facet ignores its own filter; the size facet honours the model filter
+    assert any(o.endswith("(1)") for o in at.multiselect(key="hist_model").options)
+    assert sorted(at.multiselect(key="hist_size").options) == ["1K (1)", "2K (1)"]
+    at.multiselect(key="hist_size").set_value(["2K"]).run()
+    assert texts(at) == ["a fox in rain"]
+    at.button(key="hist_clear_filters").click().run()
+    at.text_input(key="hist_search").input("fox").run()
+    assert set(texts(at)) == {"a fox in snow", "a fox in rain"}
+    at.multiselect(key="hist_ratio").set_value(["1:1"]).run()
+    assert texts(at) == ["a fox in snow"]
+    at.multiselect(key="hist_status").set_value(["blocked"]).run()
+    assert not texts(at) and any("Nothing matches" in i.value for i in at.info)
+    assert not at.exception
+
+
+def test_failed_cards_show_status_and_error_kind_and_density_changes_columns(make_app, studio):
+    _make(studio, "a calm lake")
+    _make(studio, "[[fault:blocked]] a dragon")
+    at = _history(make_app, studio)
+    assert "Blocked · blocked" in _captions(at) or "Blocked" in _captions(at)
+    assert len(at.image) == 1  # the succeeded one's thumbnail; the blocked one has a placeholder
+    medium = len(at.columns)
+    at.button_group(key="hist_density").set_value("Small").run()
+    assert len(at.columns) == medium + 2
+    at.button_group(key="hist_density").set_value("Large").run()
+    assert len(at.columns) == medium - 2
+
+
+def test_paging_is_keyset_and_survives_a_filter(make_app, studio, monkeypatch):
+    monkeypatch.setattr(gallery, "PAGE_SIZE", 2)
+    for n in range(5):
+        _make(studio, f"tile {n}")
+    at = _history(make_app, studio)
+    assert texts(at) == ["tile 4", "tile 3"]
+    at.button(key="hist_older").click().run()
+    assert texts(at) == ["tile 2", "tile 1"] and at.session_state["hist_cursors"] == [4]
+    at.button(key="hist_older").click().run()
+    assert texts(at) == ["tile 0"] and at.button(key="hist_older").disabled
+    at.text_input(key="hist_search").input("tile").run()  # a new filter starts at the first page
+    assert texts(at) == ["tile 4", "tile 3"]
+
+
+def test_favourite_and_rating_then_filter_by_them(make_app, studio):
+    a, b = _make(studio, "star me"), _make(studio, "leave me")
+    at = _history(make_app, studio)
+    at.button(key=f"hist_star_{a}").click().run()
+    assert studio.get(a).favourite and not studio.get(b).favourite
+    at.toggle(key="hist_fav_only").set_value(True).run()
+    assert texts(at) == ["star me"]
+    at.toggle(key="hist_fav_only").set_value(False).run()
+    at.button(key=f"hist_open_{b}").click().run()
+    at.feedback(key=f"hist_rate_{b}").set_value(3).run()  # the 4th star
+    assert studio.get(b).rating == 4
+    at.button(key="hist_back").click().run()
+    at.selectbox(key="hist_min_rating").set_value(4).run()
+    assert texts(at) == ["leave me"]
+
+
+def test_tags_and_collections_from_detail_and_bulk(make_app, studio):
+    a, b, c = _make(studio, "moodboard one"), _make(studio, "moodboard two"), _make(studio, "elsewhere")
+    at = _history(make_app, studio)
+    at.text_input(key="hist_new_coll").input("Client A").run()
+    at.button(key="hist_create_coll").click().run()
+    [(cid, name, _)] = studio.store.collections()
+    assert name == "Client A"
+    at.selectbox(key="hist_collection").set_value(None).run()
+    _select(at, a, b)
+    at.selectbox(key="hist_bulk_coll").set_value(cid)
+    at.button(key="hist_bulk_coll_add").click().run()
+    assert [r.collections for r in studio.store.records([a, b, c])] == [[cid], [cid], []]
+    at.text_input(key="hist_bulk_tag").input("hero")
+    at.button(key="hist_bulk_tag_add").click().run()
+    assert studio.get(a).tags == ["hero"] and studio.get(b).tags == ["hero"] and studio.get(c).tags == []
+    assert "hero (2)" in at.selectbox(key="hist_tag").options
+    at.selectbox(key="hist_collection").set_value(cid).run()
+    assert set(texts(at)) == {"moodboard one", "moodboard two"}
+    at.selectbox(key="hist_collection").set_value(None).run()
+    at.selectbox(key="hist_tag").set_value("hero").run()
+    assert set(texts(at)) == {"moodboard one", "moodboard two"}
+    at.selectbox(key="hist_tag").set_value(None).run()
+    # in the detail view: add a tag, remove it, put the third one in the board
+    at.button(key=f"hist_open_{c}").click().run()
+    at.text_input(key=f"hist_tag_new_{c}").input("b-side")
+    at.button(key=f"hist_tag_add_{c}").click().run()
+    assert studio.get(c).tags == ["b-side"]
+    at.button(key=f"hist_untag_{c}_b-side").click().run()
+    assert studio.get(c).tags == []
+    at.button(key=f"hist_coll_add_{c}").click().run()
+    assert studio.get(c).collections == [cid]
+    at.button(key="hist_back").click().run()
+    at.text_input(key=f"hist_rename_{cid}").input("Client B")
+    at.button(key=f"hist_rename_btn_{cid}").click().run()
+    assert studio.store.collections()[0][1] == "Client B"
+    at.button(key=f"hist_delete_coll_{cid}").click().run()
+    assert studio.store.collections() == [] and studio.get(c) is not None
+
+
+def test_bulk_favourite_rate_trash_restore_and_empty(make_app, studio):
+    a, b, c = _make(studio, "keep"), _make(studio, "bin one"), _make(studio, "bin two")
+    at = _history(make_app, studio)
+    at.button(key="hist_select_page").click().run()
+    assert sorted(at.session_state["hist_selected"]) == [a, b, c]
+    at.button(key="hist_bulk_fav").click().run()
+    assert all(r.favourite for r in studio.store.records([a, b, c]))
+    at.selectbox(key="hist_bulk_stars").set_value(2)
+    at.button(key="hist_bulk_rate").click().run()
+    assert [r.rating for r in studio.store.records([a, b, c])] == [2, 2, 2]
+    at.button(key="hist_clear_sel").click().run()
+    _select(at, b, c)
+    at.button(key="hist_bulk_trash").click().run()
+    assert texts(at) == ["keep"] and any("trash" in s.value for s in at.success)
+    at.toggle(key="hist_trash").set_value(True).run()
+    assert set(texts(at)) == {"bin one", "bin two"}
+    _select(at, b)
+    at.button(key="hist_bulk_restore").click().run()
+    assert studio.get(b).deleted_at is None and texts(at) == ["bin two"]
+    path = studio.get(c).images[0].path
+    at.button(key="hist_empty").click().run()
+    warning = " ".join(w.value for w in at.warning)
+    assert "1 generation" in warning and "cannot be undone" in warning
+    assert "#%d · bin two" % c in texts(at)
+    at.button(key="hist_empty_yes").click().run()
+    assert studio.get(c) is None and not path.exists()
+    assert any("Deleted 1 generation" in s.value for s in at.success)
+
+
+def test_compare_two_shows_both_and_the_diff(make_app, studio):
+    a = _make(studio, "a chair", FLASH, aspect_ratio="1:1")
+    b = _make(studio, "a chair", PRO, aspect_ratio="16:9", image_size="2K")
+    at = _history(make_app, studio)
+    at.checkbox(key=f"hist_sel_{a}").check().run()
+    assert at.button(key="hist_compare_btn").disabled  # needs 2-4
+    _select(at, b)
+    at.button(key="hist_compare_btn").click().run()
+    assert not at.exception
+    assert len(at.image) == 2
+    frame = at.dataframe[0].value
+    assert list(frame.columns) == ["Setting", f"#{a}", f"#{b}"]
+    rows = dict(zip(frame["Setting"], zip(frame[f"#{a}"], frame[f"#{b}"], strict=True), strict=True))
+    assert rows["aspect_ratio"] == ("1:1", "16:9") and rows["model"] == (FLASH, PRO)
+    assert "prompt" not in rows  # the same in both: only differences are listed
+    at.button(key="hist_compare_back").click().run()
+    assert len(texts(at)) == 2
+
+
+def _manifest_prompts(data: bytes) -> list[str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        for g in manifest["generations"]:
+            assert g["images"][0]["path"] in zf.namelist()
+    return sorted(g["prompt"] for g in manifest["generations"])
+
+
+def test_export_zip_of_selection_and_of_search(make_app, studio, downloads):
+    a, b = _make(studio, "export alpha"), _make(studio, "export beta")
+    _make(studio, "not this")
+    at = _history(make_app, studio)
+    _select(at, a, b)
+    assert at.download_button(key="hist_export_sel").label == "Export 2"
+    assert _manifest_prompts(downloads["studio-selection.zip"]()) == ["export alpha", "export beta"]
+    at.button(key="hist_clear_sel").click().run()
+    at.text_input(key="hist_search").input("export").run()
+    assert _manifest_prompts(downloads["studio-export.zip"]()) == ["export alpha", "export beta"]  # the search
+
+
+def test_download_carries_prompt_and_settings(make_app, studio, downloads):
+    gen_id = _make(studio, "a tin robot", FLASH, aspect_ratio="3:2")
+    at = _history(make_app, studio)
+    at.button(key=f"hist_open_{gen_id}").click().run()
+    [name] = [n for n in downloads if n.startswith(f"studio-{gen_id}-")]
+    data = downloads[name]()
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.text["prompt"] == "a tin robot"
+        assert json.loads(im.text["parameters"])["settings"]["aspect_ratio"] == "3:2"
+
+
+def test_detail_shows_lineage_sources_and_inert_text(make_app, studio):
+    root = _make(studio, "a teapot <b>bold</b>", FLASH)
+    [child] = studio.wait(conversation.continue_edit(studio, root, "make it blue"), timeout=20)
+    at = _history(make_app, studio)
+    at.button(key=f"hist_open_{child.id}").click().run()
+    assert not at.exception
+    assert at.button(key=f"hist_tree_{root}") and at.button(key=f"hist_tree_{child.id}").disabled
+    at.button(key=f"hist_tree_{root}").click().run()
+    assert [c.value for c in at.code][0] == "a teapot <b>bold</b>"
+    assert not at.get("html") and "<b>bold</b>" not in " ".join(m.value for m in at.markdown)
+    assert "Traceback" not in all_text(at)
+
+
+def test_remix_reference_and_continue_editing_hand_over(make_app, studio):
+    gen_id = _make(studio, "a paper boat", PRO, aspect_ratio="4:3", image_size="1K")
+    at = _history(make_app, studio)
+    at.button(key=f"hist_open_{gen_id}").click().run()
+    at.button(key="hist_remix").click().run()
+    assert at.text_area(key="gen_prompt").value == "a paper boat"
+    assert at.selectbox(key="gen_ratio").value == "4:3"
+
+    at.switch_page("views/history.py").run()
+    at.query_params["id"] = str(gen_id)
+    at.run()
+    at.button(key="hist_use_ref").click().run()
+    assert not at.exception
+    assert len(at.session_state["gen_tray"]) == 1
+    assert any(f"#{gen_id}" in s.value for s in at.success)
+
+    at.switch_page("views/history.py").run()
+    at.query_params["id"] = str(gen_id)
+    at.run()
+    at.button(key="hist_continue_edit").click().run()
+    assert not at.exception
+    assert at.session_state["edit_source_id"] == gen_id
+    assert any(f"generation #{gen_id}" in m.value for m in at.markdown)
