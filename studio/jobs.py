@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 
 log = logging.getLogger(__name__)
@@ -81,12 +82,16 @@ class JobRunner:
         return True
 
     def wait(self, gen_ids, timeout: float | None = None) -> None:
+        """Until every job has finished, or ``timeout`` seconds have passed (then return quietly)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         for gen_id in gen_ids:
             future = self._futures.get(gen_id)
             if future is not None:
                 remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-                future.exception(timeout=remaining)
+                try:
+                    future.exception(timeout=remaining)
+                except FutureTimeout:  # still running: the caller reads progress instead
+                    return
 
     def shutdown(self, wait: bool = True) -> None:
         with self._lock:

@@ -113,3 +113,11 @@ def test_demo_mode_needs_no_key_and_no_network(monkeypatch):
         assert record.status == "succeeded"
     finally:
         studio.close()
+
+
+def test_wait_with_a_timeout_returns_while_the_job_runs(studio):
+    [gen_id] = studio.submit(GenerationRequest(prompt="patience [[latency:2]]", model=MODEL))
+    [record] = studio.wait([gen_id], timeout=0.2)
+    assert record.status in ("pending", "running") and studio.is_active(gen_id)
+    assert studio.cancel(gen_id)
+    assert studio.wait([gen_id], timeout=10)[0].status == "cancelled"

@@ -14,17 +14,25 @@ from studio.domain import PENDING, RUNNING
 from studio.service import Studio
 from studio.ui import components, controls, viewer
 
-POLL_SECONDS = 1.0
+POLL_SECONDS = 0.5
+#: A fast generation (a small image, the demo) finishes within this; waiting for it renders the result in
+#: the same run instead of one polling tick later.
+SETTLE_SECONDS = 0.4
 BATCH = "gen_ids"
 
 
 def results(studio: Studio, ids: Sequence[int]) -> None:
     if not ids:
         _empty()
-    elif any(studio.is_active(gen_id) for gen_id in ids):
+    elif any(studio.is_active(gen_id) for gen_id in ids) and not _settled(studio, ids):
         _live(studio, list(ids))
     else:
         _static(studio, ids)
+
+
+def _settled(studio: Studio, ids: Sequence[int]) -> bool:
+    studio.wait(ids, timeout=SETTLE_SECONDS)
+    return not any(studio.is_active(gen_id) for gen_id in ids)
 
 
 def _empty() -> None:
