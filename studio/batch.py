@@ -24,7 +24,7 @@ from typing import Any
 from studio import runs
 from studio.config import load_settings
 from studio.domain import SUCCEEDED
-from studio.errors import InputError, StudioError
+from studio.errors import InputError
 from studio.store import GenerationRecord
 from studio.store import runs as run_store
 
@@ -224,37 +224,22 @@ def execute(studio, path: Path, *, concurrency: int, as_json: bool) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``studio batch``; StudioErrors go up to ``studio.cli.main``, which maps them to exit 2 (bad usage) or 1."""
     if args.concurrency < 1:
-        print("studio: --concurrency must be at least 1", file=sys.stderr)
-        return 2
-    try:
-        demo = args.demo or os.environ.get("STUDIO_DEMO", "").strip().lower() in ("1", "true", "yes", "on")
-        read_rows(args.file)  # bad usage is reported before anything is opened or paid for
-        studio = _open_studio(demo)
-    except InputError as exc:
-        print(f"studio: {exc}", file=sys.stderr)
-        return 2
-    except StudioError as exc:
-        print(f"studio: {exc}", file=sys.stderr)
-        return 1
+        raise InputError("--concurrency must be at least 1")
+    demo = args.demo or os.environ.get("STUDIO_DEMO", "").strip().lower() in ("1", "true", "yes", "on")
+    read_rows(args.file)  # bad usage is reported before anything is opened or paid for
+    studio = _open_studio(demo)
     try:
         return execute(studio, args.file, concurrency=args.concurrency, as_json=args.json)
-    except InputError as exc:
-        print(f"studio: {exc}", file=sys.stderr)
-        return 2
-    except StudioError as exc:
-        print(f"studio: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
     finally:
         studio.close()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="studio batch")
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    from studio import cli
+
+    return cli.main(["batch", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -7,30 +7,19 @@ Screenshots go to docs/screenshots/ only when STUDIO_SCREENSHOTS is set (the REA
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import studio as studio_pkg
-from studio.cli import STREAMLIT_FLAGS
 from studio.config import Settings
 from studio.domain import GenerationRequest
 from studio.service import Studio
 from studio.store import Store
-
-from .test_browser import LAUNCH_ARGS, _free_port, _wait_for_port
-
-try:
-    from tests.conftest import chromium_or_skip
-except ImportError:  # tests/ is not a package: pytest put it on sys.path as a rootdir
-    from conftest import chromium_or_skip
+from tests.ui.browser import chromium_page, studio_server
 
 pytestmark = pytest.mark.browser
 
-APP = Path(studio_pkg.__file__).parent / "app.py"
 SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 TAKE_SHOTS = bool(os.environ.get("STUDIO_SCREENSHOTS"))
 
@@ -49,36 +38,14 @@ def data_dir(tmp_path) -> Path:
 
 @pytest.fixture
 def server(tmp_path, data_dir) -> Iterator[str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
-    env.update(STUDIO_DEMO="1", STUDIO_DATA_DIR=str(data_dir))
-    flags = {**STREAMLIT_FLAGS, "server.address": "127.0.0.1", "server.port": str(port)}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), *(f"--{k}={v}" for k, v in flags.items())]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        _wait_for_port(port, proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with studio_server(data_dir, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
 def page(server):
-    executable = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=LAUNCH_ARGS)
-        try:
-            tab = browser.new_page(viewport={"width": 1440, "height": 2300})
-            tab.goto(server)
-            yield tab
-        finally:
-            browser.close()
+    with chromium_page(server, height=2300) as tab:
+        yield tab
 
 
 def _shot(page, name: str, *, full: bool = True) -> None:
