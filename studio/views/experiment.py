@@ -97,6 +97,9 @@ def _builder() -> runs.RunSpec | None:
 
 
 def _launch(spec: runs.RunSpec) -> None:
+    if not spec.template.strip() and not spec.reference_sets:
+        st.caption(":material/info: Write a prompt or a template with `{variables}` to see the cells and their cost.")
+        return
     try:
         cells, estimate = runs.plan(spec)
     except StudioError as exc:
