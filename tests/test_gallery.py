@@ -373,3 +373,15 @@ def test_settings_diff(store: Store) -> None:
         with pytest.raises(InputError):
             settings_diff(wrong)
     assert ids(store.records([c, 9999, a])) == [c, a]
+
+
+def test_facets_of_a_search_count_its_newest_matches(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.store import queries
+
+    ids = [make(store, f"lantern number {i}", model="m1" if i % 2 else "m2") for i in range(6)]
+    assert sum(n for _, n in store.facets(GalleryFilter(search="lantern"))["model"]) == 6
+    monkeypatch.setattr(queries, "SEARCH_WINDOW", 3)
+    facets = store.facets(GalleryFilter(search="lantern"))
+    assert sum(n for _, n in facets["model"]) == 3  # the three newest: ids[5], ids[4], ids[3]
+    assert dict(facets["model"]) == {"m1": 2, "m2": 1}
+    assert store.list(GalleryFilter(search="lantern"))[-1].id == ids[0]  # the list itself is not windowed
