@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import seed as seeding
-from bench.common import RESULTS, Row, child_env, measure, python
+from bench.common import RESULTS, Row, Timing, child_env, measure, python
 
 PAGE = 48
 GOALS = {"page": 0.100, "search": 0.050, "facet": 0.050, "cold": 3.0}
@@ -142,6 +142,12 @@ def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
         add("count_status", lambda: store.count(status="failed"), "raw sqlite3 count",
             lambda: conn.execute("SELECT count(*) FROM generation WHERE status='failed' AND deleted_at IS NULL")
             .fetchall(), "facet")
+        page_thumbs = [str(data_dir / r[-1]) for r in conn.execute(_PAGE_SQL.format(limit=PAGE, offset=0)) if r[-1]]
+        script, floor = _script_times(data_dir, page_thumbs, n)
+        out.append(Row(f"gallery.{rows}.history_page_script", script.p50, "s",
+                       f"bare script: {len(page_thumbs)} st.image thumbnails", floor.p50, "≤ 100 ms",
+                       script.p50 <= GOALS["page"], note="AppTest rerun of studio/views/history.py, warm",
+                       extra=script.extra()))
         ours, peer = _cold(data_dir, max(1, min(n, 3)))
         med = sorted(ours)[len(ours) // 2]
         peer_med = sorted(peer)[len(peer) // 2]
@@ -152,6 +158,39 @@ def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
         conn.close()
         store.close()
     return out
+
+
+_BARE_PAGE = """
+import json, os
+import streamlit as st
+cols = st.columns(6)
+for i, path in enumerate(json.loads(os.environ["BENCH_THUMBS"])):
+    cols[i % 6].image(path)
+"""
+
+
+def _script_times(data_dir: Path, thumbs: list[str], n: int) -> tuple[Timing, Timing]:
+    """Script time of the real History page (48 cards with filters, counts, totals) and of a bare page
+    showing the same thumbnails: Streamlit's own floor for a gallery page."""
+    import json
+    import os
+
+    from streamlit.testing.v1 import AppTest
+
+    import studio
+
+    saved = {k: os.environ.get(k) for k in ("STUDIO_DATA_DIR", "BENCH_THUMBS")}
+    os.environ.update(STUDIO_DATA_DIR=str(data_dir), BENCH_THUMBS=json.dumps(thumbs))
+    try:
+        history = AppTest.from_file(str(Path(studio.__file__).parent / "views" / "history.py"), default_timeout=120)
+        bare = AppTest.from_string(_BARE_PAGE, default_timeout=60)
+        return measure(history.run, n, warmup=1), measure(bare.run, n, warmup=1)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def run(quick: bool = False, rows: tuple[int, ...] | None = None, cache_dir: Path | None = None,

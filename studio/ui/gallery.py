@@ -162,7 +162,8 @@ def toolbar() -> int:
     search.text_input("Search prompts and replies", key="hist_search", on_change=reset_paging,
                       placeholder="fox, watercolour, logo…", icon=":material/search:")
     view.toggle("Trash", key="hist_trash", on_change=_leave_view, help="Show what was deleted.")
-    choice = density.segmented_control("Density", list(DENSITY), key="hist_density", default="Medium")
+    st.session_state.setdefault("hist_density", "Medium")  # kept across pages by keep_state(): no default=
+    choice = density.segmented_control("Density", list(DENSITY), key="hist_density")
     return DENSITY.get(choice or "Medium", 6)
 
 
