@@ -15,7 +15,7 @@ from studio import conversation
 from studio.domain import GenerationRequest
 from studio.ui import gallery
 
-from .helpers import all_text, texts
+from .helpers import all_text, texts, walk
 
 FLASH, PRO = "gemini-2.5-flash-image", "gemini-3-pro-image"
 
@@ -281,3 +281,19 @@ def test_remix_reference_and_continue_editing_hand_over(make_app, studio):
     assert not at.exception
     assert at.session_state["edit_source_id"] == gen_id
     assert any(f"generation #{gen_id}" in m.value for m in at.markdown)
+
+
+def test_a_gallery_rerun_encodes_no_image(make_app, studio, monkeypatch):
+    """Thumbnails are JPEG files made once at save time: browsing re-encodes nothing (goal P5)."""
+    for prompt in ("a red kite", "a blue kite", "a green kite"):
+        _make(studio, prompt)
+    at = _history(make_app, studio)
+    assert sum(type(node).__name__ == "Image" for node in walk(at._tree)) == 3  # the three thumbnails
+    saves: list[str] = []
+    original = Image.Image.save
+    monkeypatch.setattr(Image.Image, "save", lambda self, *a, **kw: saves.append(repr(self)) or original(self, *a, **kw))
+    for _ in range(3):
+        at.run()
+        assert not at.exception
+    at.text_input(key="hist_search").input("kite").run()
+    assert saves == []
