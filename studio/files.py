@@ -121,6 +121,12 @@ def image_relpath(sha256: str, mime: str) -> str:
     return f"images/{sha[:2]}/{sha}.{ext}"
 
 
+def preview_relpath(sha256: str) -> str:
+    """``previews/ab/<sha>.jpg``: an on-screen copy of a large original, made once on first view."""
+    sha = _check_sha(sha256)
+    return f"previews/{sha[:2]}/{sha}.jpg"
+
+
 def thumb_relpath(sha256: str) -> str:
     sha = _check_sha(sha256)
     return f"thumbs/{sha[:2]}/{sha}.jpg"

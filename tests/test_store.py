@@ -523,3 +523,30 @@ def test_concurrent_writers_never_lock(store: Store) -> None:
     assert sql(store, "SELECT count(*) FROM generation_asset") == [(640,)]
     assert sql(store, "PRAGMA integrity_check") == [("ok",)]
     assert sql(store, "INSERT INTO generation_fts(generation_fts) VALUES ('integrity-check')") == []
+
+
+def test_large_originals_get_a_preview_made_once(tmp_path: Path) -> None:
+    from PIL import Image as PILImage
+
+    from studio.domain import ImagePart, Outcome
+    from studio.store import repository
+
+    s = Store(tmp_path)
+    buf = io.BytesIO()
+    PILImage.new("RGB", (3000, 1500), (30, 90, 160)).save(buf, "JPEG", quality=90)
+    small = png(64, 64)
+    gen = pending(s)
+    record = s.save_success(gen, Outcome(images=[ImagePart(buf.getvalue(), "image/jpeg"),
+                                                 ImagePart(small, "image/png")]), latency_ms=1, cost_usd=None)
+    big, tiny = record.images
+    preview = s.preview(big)
+    assert preview != big.path and preview.parent.parent.name == "previews"
+    with PILImage.open(preview) as im:
+        assert im.format == "JPEG" and im.size == (repository.PREVIEW_SIDE, repository.PREVIEW_SIDE // 2)
+    stamp = preview.stat().st_mtime_ns
+    assert s.preview(big) == preview and preview.stat().st_mtime_ns == stamp  # made once
+    assert s.preview(tiny) == tiny.path  # small originals are shown as they are
+    s.trash([gen])
+    s.empty_trash()
+    assert not preview.exists() and not big.path.exists()
+    s.close()

@@ -63,6 +63,8 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+#: Longest side of an on-screen preview: sharp on a 4K monitor's half-width column, a tenth of a 4K original.
+PREVIEW_SIDE = 2048
 _THUMBNAILER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="studio-thumb")
 
 
@@ -393,6 +395,20 @@ class Store(GalleryMixin):
         except (OSError, ValueError, StoreError) as exc:
             raise StoreError(f"The saved model turn of generation {gen_id} ({path}) could not be read; "
                              "start a new conversation from its image instead.") from exc
+
+    def preview(self, image: ImageRecord) -> Path:
+        """What to show on screen for an image: the original when it is at most PREVIEW_SIDE px, else a JPEG
+        copy made once on first view. Streamlit re-reads a shown file on every rerun: a 4K original costs
+        0.13-0.23 s each time, its preview a tenth of that."""
+        if max(image.width, image.height) <= PREVIEW_SIDE or not image.path.exists():
+            return image.path
+        path = self.data_dir / files.preview_relpath(image.sha256)
+        if not path.exists():
+            try:
+                files.write_atomic(path, images.make_thumbnail(image.path.read_bytes(), PREVIEW_SIDE))
+            except (OSError, StudioError):  # a preview is a convenience: show the original instead
+                return image.path
+        return path
 
     def _blob(self, sha: str) -> bytes:
         """The bytes of a stored image by hash (for rebuilding a model turn)."""

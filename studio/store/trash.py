@@ -80,7 +80,7 @@ class TrashMixin:
             for chunk in chunks(turns):
                 used_turns.update(session.exec(select(Generation.model_content_sha)
                                                .where(col(Generation.model_content_sha).in_(chunk))).all())
-        paths = [p for a in orphans for p in (a.path, a.thumb_path) if p]
+        paths = [p for a in orphans for p in (a.path, a.thumb_path, files.preview_relpath(a.sha256)) if p]
         paths += [files.turn_relpath(t) for t in turns if t not in used_turns]
         removed, freed = self._remove_files(paths)
         kept = len(assets) - len(orphans) + len(used_turns)
@@ -108,6 +108,8 @@ class TrashMixin:
         with self._read() as session:  # type: ignore[attr-defined]
             hit = session.exec(select(Asset.id).where((col(Asset.path) == rel) | (col(Asset.thumb_path) == rel))
                                .limit(1)).first()
+            if hit is None and rel.startswith("previews/"):
+                hit = session.exec(select(Asset.id).where(col(Asset.sha256) == Path(rel).stem).limit(1)).first()
             if hit is None and rel.startswith("turns/"):
                 sha = Path(rel).stem
                 hit = session.exec(select(Generation.id).where(col(Generation.model_content_sha) == sha)

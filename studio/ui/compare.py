@@ -16,7 +16,7 @@ import streamlit as st
 
 from studio.errors import StudioError
 from studio.service import Studio
-from studio.store import GenerationRecord, settings_diff
+from studio.store import GenerationRecord, Store, settings_diff
 from studio.ui import components, gallery, organise
 
 HIGHLIGHT = "background-color: rgba(255, 189, 69, 0.35)"
@@ -52,10 +52,10 @@ def _highlight(frame: pd.DataFrame) -> pd.DataFrame:
     return styles
 
 
-def _image(record: GenerationRecord) -> None:
+def _image(store: Store, record: GenerationRecord) -> None:
     image = record.images[0] if record.images else None
     if image is not None and Path(image.path).exists():
-        st.image(str(image.path), width="stretch")  # opened on purpose: compare needs the real pixels
+        st.image(str(store.preview(image)), width="stretch")  # same scale: every preview is ≤ 2048 px
         st.caption(f"{image.width} × {image.height} px")
     else:
         components.placeholder(":material/hide_image:", components.status_label(record.status))
@@ -73,7 +73,7 @@ def show(studio: Studio, ids: list[int]) -> None:
         return
     for column, record in zip(st.columns(len(records), gap="medium"), records, strict=True):
         with column, st.container(border=True):
-            _image(record)
+            _image(studio.store, record)
             with st.container(horizontal=True, vertical_alignment="center"):
                 components.status_badge(record.status)
                 st.caption(f"#{record.id} · {components.escape_md(components.model_label(record.model))}")

@@ -13,7 +13,7 @@ import streamlit as st
 from studio import catalogue
 from studio.domain import BLOCKED, CANCELLED, FAILED, INTERRUPTED, NO_IMAGE, PENDING, RUNNING, SUCCEEDED
 from studio.files import EXTENSIONS
-from studio.store import GenerationRecord, ImageRecord
+from studio.store import GenerationRecord, ImageRecord, Store
 
 DEMO_BADGE = "DEMO — images are rendered locally by the emulator"
 
@@ -96,13 +96,13 @@ def download_button(record_id: int, image: ImageRecord, *, key: str) -> None:
     )
 
 
-def image_viewer(record: GenerationRecord, *, key: str) -> None:
-    """Every final image of a generation at full size, each with its own download button."""
+def image_viewer(record: GenerationRecord, store: Store, *, key: str) -> None:
+    """Every final image of a generation (its on-screen preview), each downloading the original."""
     for index, image in enumerate(record.images):
         if not Path(image.path).exists():
             st.warning("This image file is missing from the data directory.", icon=":material/broken_image:")
             continue
-        st.image(str(image.path), width="stretch")
+        st.image(str(store.preview(image)), width="stretch")
         st.caption(f"{image.width} × {image.height} px · {image.mime_type}")
         download_button(record.id, image, key=f"{key}-dl-{index}")
 

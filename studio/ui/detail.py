@@ -30,7 +30,7 @@ def show(studio: Studio, record: GenerationRecord) -> str | None:
     action = _header(studio.store, record)
     left, right = st.columns([3, 2], gap="large")
     with left:
-        _images(record)
+        _images(studio.store, record)
     with right:
         _summary(record)
         _organise(studio.store, record)
@@ -99,7 +99,7 @@ def download_with_metadata(record: GenerationRecord, image: ImageRecord, *, key:
                        help="The prompt and settings are embedded in the file (PNG text chunks / JPEG XMP).")
 
 
-def _images(record: GenerationRecord) -> None:
+def _images(store: Store, record: GenerationRecord) -> None:
     if not record.images:
         label = components.status_label(record.status)
         kind = f" · {record.error_kind}" if record.error_kind else ""
@@ -108,7 +108,7 @@ def _images(record: GenerationRecord) -> None:
         if not Path(image.path).exists():
             st.warning("This image file is missing from the data directory.", icon=":material/broken_image:")
             continue
-        st.image(str(image.path), width="stretch")  # the original, opened on purpose
+        st.image(str(store.preview(image)), width="stretch")  # downloads below give the original
         st.caption(f"{image.width} × {image.height} px · {image.mime_type} · {image.bytes / 1e6:.1f} MB")
         download_with_metadata(record, image, key=f"hist_dl_{index}")
     if record.thought_images:

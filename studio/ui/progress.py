@@ -103,7 +103,7 @@ def _finished(studio: Studio, gen_id: int, *, first: int | None) -> int:
     if first is not None and count:
         button.button("View", key=f"gen_view_{gen_id}", icon=":material/fullscreen:", width="stretch",
                       on_click=viewer.request_open, args=(first,), help="Full screen, zoom, ← → to step")
-    components.image_viewer(record, key=f"gen_result_{gen_id}")
+    components.image_viewer(record, studio.store, key=f"gen_result_{gen_id}")
     components.error_box(record)
     if record.text:
         st.caption("Text reply")

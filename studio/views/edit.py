@@ -124,7 +124,7 @@ def _turn(record: GenerationRecord, head: int) -> None:
             progress = studio.progress(record.id)
             st.caption(components.escape_md(progress.message if progress else "Queued"))
             return
-        components.image_viewer(record, key=f"edit_img_{record.id}")
+        components.image_viewer(record, studio.store, key=f"edit_img_{record.id}")
         components.error_box(record)
         if record.text:
             st.text(record.text)
