@@ -36,10 +36,13 @@ from studio.errors import (
     QuotaError,
     RequestRejected,
     ServerError,
+    StudioError,
 )
 
 #: How often the waiting thread looks at ``cancel`` and the deadline.
 POLL_S = 0.1
+#: After a cancel, how long an answer that already started with 2xx (a paid image) may take to finish.
+CANCEL_GRACE_S = 20.0
 #: Longest server-requested wait we honour automatically; longer ones go back to the designer.
 MAX_RETRY_AFTER_S = 60.0
 #: Total automatic waiting per call, so one job never sits in retries for minutes.
@@ -136,7 +139,7 @@ class GeminiClient:
             return (f"Reached {self.host}, but it does not list models (HTTP {exchange.status}), so the key "
                     "could not be checked this way. Try a small generation to test it.")
         if not 200 <= exchange.status <= 299:
-            raise wire.error_from_response(exchange.status, exchange.body, exchange.headers)
+            raise self._scrub(wire.error_from_response(exchange.status, exchange.body, exchange.headers))
         try:
             models = json.loads(exchange.body).get("models")
         except (ValueError, AttributeError):
@@ -170,8 +173,24 @@ class GeminiClient:
             )
         return content
 
+    def _scrub(self, exc: StudioError) -> StudioError:
+        """A relay may echo the key back in its error text ("invalid token: sk-..."): never pass it on."""
+        key = self._key.get() if self._key else ""
+        if len(key) >= 4:
+            exc.message = exc.message.replace(key, "REDACTED")
+            exc.args = (exc.message,)
+            exc.details = {k: v.replace(key, "REDACTED") if isinstance(v, str) else v for k, v in exc.details.items()}
+        return exc
+
     def _attempt(self, url: str, content: bytes, params: dict[str, str], cancel: threading.Event | None,
                  stream: bool) -> Outcome:
+        try:
+            return self._attempt_unscrubbed(url, content, params, cancel, stream)
+        except StudioError as exc:
+            raise self._scrub(exc)  # noqa: B904 - the same exception, re-raised with the key removed
+
+    def _attempt_unscrubbed(self, url: str, content: bytes, params: dict[str, str],
+                            cancel: threading.Event | None, stream: bool) -> Outcome:
         exchange = self._exchange("POST", url, content, params, cancel)
         if not 200 <= exchange.status <= 299:
             raise wire.error_from_response(exchange.status, exchange.body, exchange.headers)
@@ -203,8 +222,14 @@ class GeminiClient:
                                   name="studio-http")
         worker.start()
         deadline = time.monotonic() + self.overall_timeout
+        cancelled_at: float | None = None
         while not ex.done.wait(POLL_S):
-            if cancel is not None and cancel.is_set():
+            if cancel is not None and cancel.is_set() and cancelled_at is None:
+                cancelled_at = time.monotonic()
+            # Once a 2xx has started to arrive the image is generated and billed: keep reading it for a grace
+            # period rather than throw a paid image away; a body that stalls is still cut then.
+            paid = 200 <= ex.status <= 299
+            if cancelled_at is not None and (not paid or time.monotonic() - cancelled_at > CANCEL_GRACE_S):
                 ex.abort()
                 raise Cancelled("Cancelled while waiting for the endpoint; the server may still bill the "
                                 "image it was generating.")

@@ -162,9 +162,15 @@ def _read_candidate(cand: dict[str, Any], outcome: Outcome) -> None:
     outcome.model_content = content if isinstance(content, dict) else None
     texts: list[str] = []
     thoughts: list[str] = []
+    unreadable: BadResponse | None = None
     for part in as_list(as_dict(content).get("parts")):
         if isinstance(part, dict):
-            _read_part(part, outcome, texts, thoughts)
+            try:
+                _read_part(part, outcome, texts, thoughts)
+            except BadResponse as exc:  # one damaged part must not cost the paid images beside it
+                unreadable = exc
+    if unreadable is not None and not outcome.images:
+        raise unreadable
     outcome.text = "".join(texts)
     outcome.thoughts_text = "".join(thoughts)
 

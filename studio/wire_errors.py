@@ -218,6 +218,7 @@ _REDACTIONS = (
     (re.compile(r"(?i)(bearer\s+)[^\s\"',;]+"), r"\1REDACTED"),
     (re.compile(r"(?i)(x-goog-api-key[\"']?\s*[:=]\s*[\"']?)[^\s\"',;}]+"), r"\1REDACTED"),
     (re.compile(r"AIza[0-9A-Za-z_\-]{35}"), "REDACTED"),
+    (re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}"), "sk-REDACTED"),  # relay (new-api / one-api) tokens
 )
 
 

@@ -686,3 +686,49 @@ def test_emulator_with_a_required_key_rejects_another():
         assert "wrong-key" not in info.value.message
     finally:
         emu.stop()
+
+
+def test_a_key_echoed_back_by_a_relay_never_reaches_the_message() -> None:
+    import httpx
+
+    from studio.client import GeminiClient
+    from studio.config import Secret
+    from studio.errors import AuthError
+
+    key = "relay-canary-73c1d2"
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"error": {"message": f"invalid token: {key}", "type": "new_api_error"}})
+
+    client = GeminiClient("http://relay.test", Secret(key), transport=httpx.MockTransport(echo), max_retries=0)
+    with pytest.raises(AuthError) as excinfo:
+        client.generate("gemini-2.5-flash-image", {"contents": []})
+    assert key not in str(excinfo.value) and key not in repr(excinfo.value.details)
+    assert "REDACTED" in str(excinfo.value)
+    from studio.wire import redact
+
+    assert redact("bad token sk-abcdefghijklmnop1234 here") == "bad token sk-REDACTED here"
+
+
+@pytest.mark.timeout(20)
+def test_real_http_cancel_after_a_200_started_keeps_the_paid_image(server):
+    def slow_body(h):
+        data = json.dumps(success_json()).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data[:10])
+        h.wfile.flush()
+        time.sleep(0.8)  # the designer presses Cancel meanwhile
+        h.wfile.write(data[10:])
+        h.wfile.flush()
+
+    server.behaviour = slow_body
+    cancel = threading.Event()
+    timer = threading.Timer(0.3, cancel.set)
+    timer.start()
+    with real_client(server.url) as client:
+        outcome = client.generate(MODEL, BODY, cancel=cancel)
+    timer.cancel()
+    assert cancel.is_set() and outcome.images  # billed already: kept, not thrown away

@@ -561,3 +561,26 @@ def test_parse_never_raises_anything_but_studio_errors(data):
 def test_error_from_response_always_returns_an_endpoint_error(status, body):
     exc = wire.error_from_response(status, body, {"Retry-After": "x"})
     assert isinstance(exc, EndpointError) and exc.message
+
+
+def test_a_damaged_part_does_not_cost_the_good_image_beside_it() -> None:
+    good = base64.b64encode(_png_for_damage_test()).decode()
+    data = {"candidates": [{"finishReason": "STOP", "content": {"parts": [
+        {"inlineData": {"mimeType": "image/png", "data": "!!!not base64!!!"}},
+        {"inlineData": {"mimeType": "image/png", "data": good}}]}}]}
+    outcome = wire.parse_success(data)
+    assert len(outcome.images) == 1 and outcome.images[0].mime_type == "image/png"
+    only_bad = {"candidates": [{"finishReason": "STOP", "content": {"parts": [
+        {"inlineData": {"mimeType": "image/png", "data": "!!!not base64!!!"}}]}}]}
+    with pytest.raises(BadResponse):
+        wire.parse_success(only_bad)
+
+
+def _png_for_damage_test() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(buf, "PNG")
+    return buf.getvalue()
