@@ -99,6 +99,7 @@ class _Library:
     statuses: dict[int, str]
     live_owners: dict[int, bool]                         # active generation id -> its owner is alive
     live_work: bool                                      # a live studio has generations in flight
+    store_failed: set[int] = field(default_factory=set)  # failed only because the history could not be written
 
 
 def _read_library(db_path: Path, is_alive: Callable[[str], bool]) -> _Library:
@@ -111,11 +112,13 @@ def _read_library(db_path: Path, is_alive: Callable[[str], bool]) -> _Library:
             turns.setdefault(sha, []).append(gen_id)
         statuses = dict(conn.execute("SELECT id, status FROM generation").fetchall())
         active = conn.execute("SELECT id, owner FROM generation WHERE status IN ('pending', 'running')").fetchall()
+        store_failed = {gen_id for (gen_id,) in conn.execute(
+            "SELECT id FROM generation WHERE status = 'failed' AND error_kind IN ('store', 'disk_full')")}
     finally:
         conn.close()
     alive = {owner: is_alive(owner) for owner in {o for _, o in active}}
     live_owners = {gen_id: alive[owner] for gen_id, owner in active}
-    return _Library(assets, turns, statuses, live_owners, any(alive.values()))
+    return _Library(assets, turns, statuses, live_owners, any(alive.values()), store_failed)
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -129,10 +132,10 @@ def _claimed_by_journals(data_dir: Path, lib: _Library) -> set[str]:
     """Files named by the journal of a row still in flight or about to be adopted: not orphans."""
     claimed: set[str] = set()
     for gen_id in journal.listing(data_dir):
-        if gen_id not in lib.live_owners:
+        if gen_id not in lib.live_owners and gen_id not in lib.store_failed:
             continue
         entry = journal.read(data_dir, gen_id)
-        if entry is None or not (lib.live_owners[gen_id] or not journal.missing(data_dir, entry)):
+        if entry is None or not (lib.live_owners.get(gen_id) or not journal.missing(data_dir, entry)):
             continue  # a dead row that will be interrupted: its files are orphans like any other
         for image in entry.outputs + entry.thoughts:
             claimed.add(image["path"])
@@ -227,7 +230,11 @@ class Doctor:
         status = lib.statuses.get(gen_id) if gen_id is not None else None
         if status in ("pending", "running"):
             return  # in flight, or reported above as an orphan row
-        if status is not None:
+        if gen_id in lib.store_failed and journal.adoptable(self.data_dir, gen_id) is not None:
+            self.add(Problem("unsaved_row", f"Generation {gen_id} is marked failed because the history could not "
+                             "be written, but its image files were saved.", "adopt it (mark it succeeded)",
+                             id=gen_id, path=rel))
+        elif status is not None:
             self.add(Problem("stale_journal", f"{rel} belongs to generation {gen_id}, which is already "
                              f"{status}.", "remove it (the row already records the same)", id=gen_id, path=rel))
         else:
@@ -255,6 +262,9 @@ class Doctor:
                 problem.action = ("adopted" if problem.id in adopted else "interrupted"
                                   if problem.id in interrupted else "none: it finished or was resolved meanwhile")
                 problem.fixed = True
+            elif problem.kind == "unsaved_row":  # interrupt_orphans above adopted it from its journal
+                record = store.get(problem.id or 0)
+                problem.fixed = record is not None and record.status == "succeeded"
             elif problem.kind == "stale_journal":
                 journal.remove(self.data_dir, problem.id or 0)
                 problem.fixed = True

@@ -273,3 +273,37 @@ def test_two_hundred_random_kills(studio_env):
           f"{len(check.verified)} files verified, rows by status: {counts}")
     assert counts.get("succeeded", 0) > kills // 4  # the workers did real work between kills
     assert set(counts) <= {"succeeded", "failed", "interrupted"}
+
+
+def test_a_row_that_could_not_be_committed_is_adopted_on_the_next_start(tmp_path, monkeypatch):
+    """The files and journal of a paid image are written, then the database refuses the commit (locked
+    past every retry): the row ends failed for now, and the next start adopts the image from its journal."""
+    from studio.domain import ImagePart, Outcome
+    from studio.errors import StoreError
+    from studio.store import Store, repository
+    from tests.conftest import make_image
+
+    store = Store(tmp_path)
+    gen = store.create_pending(prompt="a paid fox", model="gemini-2.5-flash-image", settings={}, owner="x:1:y")
+    monkeypatch.setattr(repository, "COMMIT_RETRY_DELAYS", (0.0,))
+    calls = []
+
+    def locked(*args, **kwargs):
+        calls.append(1)
+        raise StoreError("The history database stayed busy for more than 5 seconds; try again in a moment.")
+
+    commit = store._commit_success
+    monkeypatch.setattr(store, "_commit_success", locked)
+    with pytest.raises(StoreError):
+        store.save_success(gen, Outcome(images=[ImagePart(make_image(), "image/png")]), latency_ms=5, cost_usd=0.04)
+    assert len(calls) == 2  # tried, waited, tried again
+    monkeypatch.setattr(store, "_commit_success", commit)
+    store.save_failure(gen, status="failed", error=StoreError("busy"))  # what the worker records
+    store.close()
+
+    reopened = Store(tmp_path)
+    reopened.interrupt_orphans(lambda owner: False)
+    record = reopened.get(gen)
+    assert record.status == "succeeded" and len(record.images) == 1 and record.images[0].path.exists()
+    assert not (tmp_path / "journal" / f"{gen}.json").exists()
+    reopened.close()

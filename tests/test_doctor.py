@@ -134,3 +134,34 @@ def test_text_output_and_in_process_api(library):
     done = subprocess.run([sys.executable, "-m", "studio.doctor"], capture_output=True, text=True,
                           timeout=60, cwd=ROOT)
     assert done.returncode == 0 and "Healthy." in done.stdout
+
+
+def test_a_row_that_failed_only_to_be_written_is_adopted_not_quarantined(tmp_path, monkeypatch):
+    from studio.domain import ImagePart, Outcome
+    from studio.errors import StoreError
+    from studio.store import repository
+    from tests.conftest import make_image
+
+    data_dir = tmp_path / "lib"
+    store = Store(data_dir)
+    gen = store.create_pending(prompt="a paid lamp", model=MODEL, settings={}, owner="x:1:y")
+    monkeypatch.setattr(repository, "COMMIT_RETRY_DELAYS", ())
+    commit = store._commit_success
+    monkeypatch.setattr(store, "_commit_success", lambda *a, **k: (_ for _ in ()).throw(StoreError("busy")))
+    with pytest.raises(StoreError):
+        store.save_success(gen, Outcome(images=[ImagePart(make_image(), "image/png")]), latency_ms=1, cost_usd=None)
+    monkeypatch.setattr(store, "_commit_success", commit)
+    store.save_failure(gen, status="failed", error=StoreError("busy"))
+    store.close()
+    before = _files(data_dir / "images")
+
+    code, report = _doctor_cli("--data-dir", str(data_dir))
+    assert code == 1 and [p["kind"] for p in report["problems"]] == ["unsaved_row"]
+    code, report = _doctor_cli("--data-dir", str(data_dir), "--repair")
+    assert report["problems"][0]["fixed"] is True
+    reopened = Store(data_dir)
+    record = reopened.get(gen)
+    assert record.status == "succeeded" and record.images[0].path.exists()
+    assert _files(data_dir / "images") == before  # nothing went to quarantine
+    reopened.close()
+    assert _doctor_cli("--data-dir", str(data_dir))[0] == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -35,7 +36,7 @@ from studio.domain import (
     Outcome,
     Reference,
 )
-from studio.errors import BadResponse, ImageRejected, StoreError, StudioError
+from studio.errors import BadResponse, DiskFull, ImageRejected, StoreError, StudioError
 from studio.store import db, journal, migrations, turns
 from studio.store.gallery import GalleryMixin, fts_query  # noqa: F401 - re-exported
 from studio.store.models import (
@@ -63,6 +64,11 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+#: Waits before retrying the commit of a saved image when the database is busy (each try also waits
+#: busy_timeout, 5 s).
+COMMIT_RETRY_DELAYS = (0.5, 1.0, 2.0)
+#: Error kinds of a row that failed after its files were saved, because the history could not be written.
+STORE_FAILURES = ("store", "disk_full")
 #: Longest side of an on-screen preview: sharp on a 4K monitor's half-width column, a tenth of a 4K original.
 PREVIEW_SIDE = 2048
 _THUMBNAILER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="studio-thumb")
@@ -269,10 +275,25 @@ class Store(GalleryMixin):
         values = dict(latency_ms=latency_ms, cost_usd=cost_usd, model_content_sha=turn, **_outcome_fields(outcome))
         journal.write(self.data_dir, gen_id, values, outputs, thoughts)  # lets a restart adopt the files
         crashpoint("after_journal")
-        self._commit_success(gen_id, values, outputs, thoughts)
+        self._commit_with_retries(gen_id, values, outputs, thoughts)
         crashpoint("after_commit")
         journal.remove(self.data_dir, gen_id)
         return self._get_existing(gen_id)
+
+    def _commit_with_retries(self, gen_id: int, values: dict[str, Any], outputs: Sequence[_Stored],
+                             thoughts: Sequence[_Stored]) -> None:
+        """The files of a paid image are on disk: a busy database is waited out rather than failed. If the
+        row still cannot be written, the journal stays and the next start adopts it (``_drop_stale_journals``)."""
+        for delay in (*COMMIT_RETRY_DELAYS, None):
+            try:
+                self._commit_success(gen_id, values, outputs, thoughts)
+                return
+            except DiskFull:
+                raise
+            except StoreError:
+                if delay is None:
+                    raise
+                time.sleep(delay)
 
     def _commit_success(self, gen_id: int, values: dict[str, Any], outputs: Sequence[_Stored],
                         thoughts: Sequence[_Stored], *conditions: Any) -> bool:
@@ -362,14 +383,20 @@ class Store(GalleryMixin):
         return adopted
 
     def _drop_stale_journals(self) -> None:
-        """A journal whose row is final (committed, or resolved by a restart) only says what the row says."""
+        """A journal whose row is final (committed, or resolved by a restart) only says what the row says,
+        except for a row that failed only because the history could not be written after its files were
+        saved: that row is adopted from its journal, so the paid image is not lost."""
         found = journal.listing(self.data_dir)
         if not found:
             return
         with self._read() as session:
-            final = set(session.exec(select(Generation.id).where(
-                col(Generation.id).in_(list(found)), col(Generation.status).in_(FINAL_STATUSES))).all())
-        for gen_id in final:
+            final = session.exec(select(Generation.id, Generation.status, Generation.error_kind).where(
+                col(Generation.id).in_(list(found)), col(Generation.status).in_(FINAL_STATUSES))).all()
+        for gen_id, status, error_kind in final:
+            entry = journal.adoptable(self.data_dir, gen_id) if error_kind in STORE_FAILURES else None
+            if entry is not None:
+                self._commit_success(gen_id, entry.values, [_Stored(**o) for o in entry.outputs],
+                                     [_Stored(**t) for t in entry.thoughts], col(Generation.status) == status)
             journal.remove(self.data_dir, gen_id)
 
     def get(self, gen_id: int) -> GenerationRecord | None:
