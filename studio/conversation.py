@@ -13,7 +13,6 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from studio import catalogue, wire
@@ -50,7 +49,7 @@ def chain(store: Store, gen_id: int) -> list[GenerationRecord]:
 def _user_turn(record: GenerationRecord) -> dict[str, Any]:
     parts: list[dict[str, Any]] = [{"text": record.prompt}] if record.prompt else []
     for image in record.references:
-        data = base64.b64encode(Path(image.path).read_bytes()).decode("ascii")
+        data = base64.b64encode(image.read()).decode("ascii")
         parts.append({"inlineData": {"mimeType": image.mime_type, "data": data}})
     return {"role": "user", "parts": parts}
 
@@ -147,9 +146,7 @@ def start_edit(studio, instruction: str, *, model: str = catalogue.DEFAULT_MODEL
 
 
 def _reference(record: GenerationRecord) -> Reference:
-    image = record.images[0]
-    return Reference(data=Path(image.path).read_bytes(), mime_type=image.mime_type, sha256=image.sha256,
-                     width=image.width, height=image.height, name=f"generation-{record.id}")
+    return record.images[0].reference(name=f"generation-{record.id}")
 
 
 # -- lineage -------------------------------------------------------------------------------------

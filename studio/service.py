@@ -15,7 +15,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from studio import catalogue, wire
 from studio.client import GeminiClient
@@ -27,7 +26,6 @@ from studio.domain import (
     FAILED,
     NO_IMAGE,
     GenerationRequest,
-    Reference,
 )
 from studio.errors import Cancelled, ConfigError, GenerationRefused, InputError, StoreError, StudioError
 from studio.jobs import JobProgress, JobRunner
@@ -176,7 +174,7 @@ class Studio:
             raise InputError(f"Generation {gen_id} is not in the history.")
         s = dict(record.settings)
         roles = s.pop("reference_roles", [])
-        refs = tuple(_reference_from_file(image, roles[i] if i < len(roles) else "object")
+        refs = tuple(image.reference(roles[i] if i < len(roles) else "object")
                      for i, image in enumerate(record.references))
         known = set(GenerationRequest.__dataclass_fields__)
         kwargs = {k: v for k, v in s.items() if k in known}
@@ -228,12 +226,6 @@ def _cost(req: GenerationRequest, outcome) -> float:
     est = catalogue.estimate(req.model, size=req.image_size, ratio=req.aspect_ratio, variants=1,
                              references=len(req.references), prompt_chars=len(req.prompt))
     return est.usd * max(1, len(outcome.images))
-
-
-def _reference_from_file(image, role: str) -> Reference:
-    data = Path(image.path).read_bytes()
-    return Reference(data=data, mime_type=image.mime_type, sha256=image.sha256, width=image.width,
-                     height=image.height, role=role, name=image.name)
 
 
 def open_studio(settings: Settings | None = None) -> Studio:

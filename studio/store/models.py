@@ -16,6 +16,9 @@ from typing import Any
 from sqlalchemy import Column, Computed, String
 from sqlmodel import Field, SQLModel
 
+from studio.domain import Reference
+from studio.errors import StoreError
+
 
 class Generation(SQLModel, table=True):
     """One image generation request and what came back; a row exists before the paid call."""
@@ -135,6 +138,19 @@ class ImageRecord:
     role: str
     position: int
     name: str = ""
+
+    def read(self) -> bytes:
+        """The stored bytes; a missing or unreadable file is a StoreError with a sentence, not a traceback."""
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise StoreError(f"The image file {self.path.name} is missing or unreadable in the data directory "
+                             "(run `studio doctor`); pick another image or generate it again.") from exc
+
+    def reference(self, role: str = "object", name: str | None = None) -> Reference:
+        """This stored image as a reference for a new request."""
+        return Reference(data=self.read(), mime_type=self.mime_type, sha256=self.sha256, width=self.width,
+                         height=self.height, role=role, name=self.name if name is None else name)
 
     def to_json(self) -> dict[str, Any]:
         return {
