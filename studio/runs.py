@@ -280,7 +280,9 @@ class Feeder:
                 run_store.update_run(self.studio.store, self.run_id, status=status)
             except StudioError:
                 log.exception("run %s: could not record its end", self.run_id)
-            _FEEDERS.pop((self.studio.owner, self.run_id), None)
+            with _FEEDERS_LOCK:  # only this feeder's own entry: a resume may have registered a newer one
+                if _FEEDERS.get((self.studio.owner, self.run_id)) is self:
+                    del _FEEDERS[(self.studio.owner, self.run_id)]
 
     def _submit(self, cell: Cell) -> None:
         try:
@@ -341,6 +343,8 @@ class Feeder:
 
 #: Live feeders of this process, by (studio owner, run id).
 _FEEDERS: dict[tuple[str, int], Feeder] = {}
+#: Checking that a run is idle and registering its feeder is one step: two resumes at once would pay twice.
+_FEEDERS_LOCK = threading.RLock()
 
 
 def feeder(studio, run_id: int) -> Feeder | None:
@@ -367,13 +371,14 @@ def resume(studio, run_id: int, *, concurrency: int = DEFAULT_CONCURRENCY,
            on_done: Callable[[GenerationRecord], None] | None = None) -> int:
     """Submit the run's cells that have no succeeded or running generation; returns how many."""
     run = _get(studio.store, run_id)
-    if is_running(studio, run_id):
-        raise InputError(f"Run {run_id} is still running; wait for it or cancel it first.")
-    cells, _ = plan(RunSpec.from_json(run.spec))
-    settled = run_store.settled_cells(studio.store, run_id)
-    todo = [cell for cell in cells if cell.key not in settled]
     _require_key(studio)
-    _feed(studio, run_id, todo, concurrency, on_done)
+    with _FEEDERS_LOCK:
+        if is_running(studio, run_id):
+            raise InputError(f"Run {run_id} is still running; wait for it or cancel it first.")
+        cells, _ = plan(RunSpec.from_json(run.spec))
+        settled = run_store.settled_cells(studio.store, run_id)
+        todo = [cell for cell in cells if cell.key not in settled]
+        _feed(studio, run_id, todo, concurrency, on_done)
     return len(todo)
 
 
@@ -417,7 +422,8 @@ def wait(studio, run_id: int, timeout: float | None = None) -> bool:
 
 def _feed(studio, run_id: int, cells: list[Cell], concurrency: int, on_done) -> Feeder:
     f = Feeder(studio, run_id, cells, concurrency, on_done)
-    _FEEDERS[(studio.owner, run_id)] = f
+    with _FEEDERS_LOCK:
+        _FEEDERS[(studio.owner, run_id)] = f
     run_store.update_run(studio.store, run_id, status="running")
     f.thread.start()
     return f

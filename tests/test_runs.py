@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import zipfile
 
 import pytest
@@ -196,3 +197,29 @@ def test_reference_sets_are_an_axis(studio, tmp_path):
     assert red.status == blue.status == "succeeded"
     assert len(red.references) == len(blue.references) == 1
     assert red.references[0].sha256 != blue.references[0].sha256
+
+
+def test_two_resumes_at_once_pay_once(studio, emu):
+    spec = runs.RunSpec(prompts=["twice a [[fault:500*1]]", "twice b [[fault:500*1]]"], seeds=[3])
+    run_id = runs.start(studio, spec, concurrency=2)
+    runs.wait(studio, run_id, timeout=30)
+    assert runs.progress(studio, run_id).failed == 2
+    before = len(generate_requests(emu, "twice "))
+    outcomes: list[object] = []
+
+    def resume() -> None:
+        try:
+            outcomes.append(runs.resume(studio, run_id))
+        except InputError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=resume) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    runs.wait(studio, run_id, timeout=30)
+    # one resume fed both cells; the others found it running (or, if it had already ended, nothing left)
+    assert [o for o in outcomes if isinstance(o, int) and o > 0] == [2]
+    assert all(isinstance(o, InputError) or o in (0, 2) for o in outcomes) and len(outcomes) == 4
+    assert len(generate_requests(emu, "twice ")) == before + 2
