@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -10,6 +12,32 @@ from studio.errors import StudioError
 from studio.ui import components, resources
 
 VIEWS = Path(__file__).parent / "views"
+
+#: The builders' value widgets (inputs, selects, toggles), kept across page switches. Streamlit drops the
+#: state of every widget a run does not draw; re-assigning a key makes it plain session state, which stays.
+#: Buttons, uploaders, expanders and form submits must never match: assigning their keys raises.
+KEPT = re.compile(
+    r"gen_(prompt|mode|f_\w+|model|custom_model|ratio|size|output|variants|prop_\d+|adv_\w+)"
+    r"|edit_(source|model|from_id|first|instruction|adv_\w+)"
+    r"|exp_(template|var_\w+|models|ratios|sizes|seeds|repeats|nsets|concurrency|threshold|adv_\w+)"
+)
+_NOT_KEPT = ("_box",)  # "Advanced" expanders: {prefix}_adv_box
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return all(isinstance(item, _PLAIN) for item in value)
+    return isinstance(value, _PLAIN)
+
+
+def keep_builder_state() -> None:
+    """Re-assign the builders' widget values so a visit to another page does not wipe them."""
+    ss = st.session_state
+    for name in [k for k in ss if isinstance(k, str) and KEPT.fullmatch(k) and not k.endswith(_NOT_KEPT)]:
+        if _plain(ss[name]):
+            ss[name] = ss[name]
+
 
 st.set_page_config(page_title="Studio", page_icon=":material/palette:", layout="wide",
                    initial_sidebar_state="expanded")
@@ -31,4 +59,5 @@ with st.sidebar:
     except StudioError:
         pass  # the page itself explains the configuration problem
 
+keep_builder_state()
 page.run()

@@ -13,10 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from studio import catalogue
+from studio import catalogue, wire
 from studio.config import load_settings
 from studio.domain import SUCCEEDED, GenerationRequest
-from studio.errors import ConfigError, InputError, StudioError
+from studio.errors import InputError, StudioError
 
 APP = Path(__file__).with_name("app.py")
 
@@ -142,14 +142,14 @@ def _load_refs(paths: list[Path]):
 
 
 def cmd_generate(args) -> int:
-    if not 1 <= args.variants <= 8:
-        raise UsageError("--variants must be between 1 and 8")
+    if not 1 <= args.variants <= wire.MAX_VARIANTS:
+        raise UsageError(f"--variants must be between 1 and {wire.MAX_VARIANTS}")
     req = GenerationRequest(
         prompt=args.prompt, model=args.model, aspect_ratio=args.aspect, image_size=args.size,
         modalities=("TEXT", "IMAGE") if args.text else ("IMAGE",), references=_load_refs(args.ref),
         variants=args.variants, seed=args.seed,
     )
-    studio = _open(args.demo or os.environ.get("STUDIO_DEMO") == "1")
+    studio = _open(args.demo)  # STUDIO_DEMO itself is read by load_settings
     try:
         records = studio.generate(req)
     finally:
@@ -164,11 +164,7 @@ def cmd_history(args) -> int:
         raise UsageError("--limit must be at least 1")
     from studio.store import Store
 
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-    store = Store(settings.data_dir)
+    store = Store(load_settings().data_dir)
     try:
         for record in store.list(search=args.search, limit=args.limit):
             _print_record(record, as_json=args.json)

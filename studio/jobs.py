@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 
@@ -33,6 +33,10 @@ class JobProgress:
         return (self.finished_at or time.monotonic()) - start
 
 
+#: Finished jobs are remembered this long for the progress panel, then only their history rows remain.
+FORGET_AFTER_S = 3600.0
+
+
 class JobRunner:
     def __init__(self, workers: int = 8) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="studio-job")
@@ -44,6 +48,7 @@ class JobRunner:
     def submit(self, gen_id: int, work: Callable[[threading.Event, Callable[[str], None]], None]) -> None:
         """Queue ``work(cancel_event, report)``; ``report(sentence)`` updates the job's progress message."""
         cancel = threading.Event()
+        self._forget_finished()
         with self._lock:
             self._cancel[gen_id] = cancel
             self._progress[gen_id] = JobProgress(gen_id, "queued", "Queued", time.monotonic())
@@ -63,6 +68,18 @@ class JobRunner:
             current = self._progress.get(gen_id)
             if current is not None:
                 self._progress[gen_id] = replace(current, **changes)
+
+    def _forget_finished(self) -> None:
+        """Drop the bookkeeping of jobs that ended long ago (their rows say everything), so a studio left
+        open for weeks does not grow without bound."""
+        horizon = time.monotonic() - FORGET_AFTER_S
+        with self._lock:
+            old = [gen_id for gen_id, p in self._progress.items()
+                   if p.finished_at is not None and p.finished_at < horizon]
+            for gen_id in old:
+                self._progress.pop(gen_id, None)
+                self._cancel.pop(gen_id, None)
+                self._futures.pop(gen_id, None)
 
     def progress(self, gen_id: int) -> JobProgress | None:
         with self._lock:
@@ -92,6 +109,8 @@ class JobRunner:
                     future.exception(timeout=remaining)
                 except FutureTimeout:  # still running: the caller reads progress instead
                     return
+                except CancelledError:  # never started: the pool was shut down
+                    continue
 
     def shutdown(self, wait: bool = True) -> None:
         with self._lock:

@@ -223,9 +223,11 @@ def _variant(req: GenerationRequest, index: int) -> GenerationRequest:
 
 
 def _cost(req: GenerationRequest, outcome) -> float:
+    """List price of one call: its input once, plus every output image it returned."""
     est = catalogue.estimate(req.model, size=req.image_size, ratio=req.aspect_ratio, variants=1,
                              references=len(req.references), prompt_chars=len(req.prompt))
-    return est.usd * max(1, len(outcome.images))
+    extra_images = max(0, len(outcome.images) - 1)
+    return round(est.usd + extra_images * catalogue.lookup(req.model).price(req.image_size), 6)
 
 
 def open_studio(settings: Settings | None = None) -> Studio:

@@ -45,16 +45,15 @@ def show(studio: Studio, record: GenerationRecord) -> str | None:
 # -- header and actions -----------------------------------------------------------------------------
 
 def _set_favourite(store: Store, gen_id: int, value: bool) -> None:
-    store.set_favourite([gen_id], value)
+    organise.safely(store.set_favourite, [gen_id], value)
 
 
 def _trash(store: Store, gen_id: int, restore: bool) -> None:
     if restore:
-        store.restore([gen_id])
-        organise.flash(f"Generation #{gen_id} was restored.")
+        organise.safely(store.restore, [gen_id], done=f"Generation #{gen_id} was restored.")
     else:
-        store.trash([gen_id])
-        organise.flash(f"Generation #{gen_id} is in the trash; restore it from the Trash view.")
+        organise.safely(store.trash, [gen_id],
+                        done=f"Generation #{gen_id} is in the trash; restore it from the Trash view.")
 
 
 def _header(store: Store, record: GenerationRecord) -> str | None:
@@ -113,8 +112,9 @@ def _images(store: Store, record: GenerationRecord) -> None:
         download_with_metadata(record, image, key=f"hist_dl_{index}")
     if record.thought_images:
         with st.expander(f"Interim thought images ({len(record.thought_images)})", icon=":material/psychology:"):
-            for column, image in zip(st.columns(3), record.thought_images, strict=False):
-                with column:
+            columns = st.columns(3)
+            for index, image in enumerate(record.thought_images):
+                with columns[index % 3]:
                     components.thumbnail(image)
 
 
@@ -140,7 +140,7 @@ def _summary(record: GenerationRecord) -> None:
 
 def _rate(store: Store, gen_id: int) -> None:
     value = st.session_state.get(f"hist_rate_{gen_id}")
-    store.set_rating([gen_id], None if value is None else int(value) + 1)
+    organise.safely(store.set_rating, [gen_id], None if value is None else int(value) + 1)
 
 
 def _add_tag(store: Store, gen_id: int) -> None:
@@ -156,7 +156,7 @@ def _add_tag(store: Store, gen_id: int) -> None:
 def _add_to(store: Store, gen_id: int) -> None:
     cid = st.session_state.get(f"hist_coll_pick_{gen_id}")
     if cid is not None:
-        store.add_to_collection([gen_id], cid)
+        organise.safely(store.add_to_collection, [gen_id], cid)
 
 
 def _organise(store: Store, record: GenerationRecord) -> None:
@@ -169,7 +169,7 @@ def _organise(store: Store, record: GenerationRecord) -> None:
     with st.container(horizontal=True, gap="small"):
         for name in record.tags:
             st.button(components.escape_md(name), key=f"hist_untag_{record.id}_{name}", icon=":material/close:",
-                      on_click=store.remove_tag, args=([record.id], name), help="Remove this tag")
+                      on_click=organise.safely, args=(store.remove_tag, [record.id], name), help="Remove this tag")
         if not record.tags:
             st.caption("No tags yet.")
     tag, add = st.columns([3, 1], vertical_alignment="bottom")
@@ -182,7 +182,8 @@ def _organise(store: Store, record: GenerationRecord) -> None:
     with st.container(horizontal=True, gap="small"):
         for cid in record.collections:
             st.button(components.escape_md(boards.get(cid, f"#{cid}")), key=f"hist_uncoll_{record.id}_{cid}",
-                      icon=":material/close:", on_click=store.remove_from_collection, args=([record.id], cid),
+                      icon=":material/close:", on_click=organise.safely,
+                      args=(store.remove_from_collection, [record.id], cid),
                       help="Take it out of this collection")
     others = [cid for cid in boards if cid not in record.collections]
     if others:
@@ -247,19 +248,27 @@ def _references(studio: Studio, record: GenerationRecord) -> None:
     if not record.references:
         return
     st.subheader(f"References ({len(record.references)})", anchor=False)
-    for index, (column, image) in enumerate(zip(st.columns(6), record.references, strict=False)):
-        with column:
-            components.thumbnail(image)
-            source = source_generation(image)
-            if source is not None and source != record.id and studio.get(source) is not None:
-                st.button(f"Open #{source}", key=f"hist_ref_open_{index}", icon=":material/open_in_new:",
-                          on_click=gallery.select, args=(source,), type="tertiary")
-            else:
-                with st.popover("View", icon=":material/zoom_in:", key=f"hist_ref_view_{index}"):
-                    st.image(str(image.path), width="stretch")
-                    st.caption(f"{image.width} × {image.height} px")
-            if image.name:
-                st.text(components.excerpt(image.name, 40))
+    columns = st.columns(6)
+    for index, image in enumerate(record.references):
+        with columns[index % 6]:
+            _reference(studio, record, image, index)
+
+
+def _reference(studio: Studio, record: GenerationRecord, image: ImageRecord, index: int) -> None:
+    components.thumbnail(image)
+    source = source_generation(image)
+    if source is not None and source != record.id and studio.get(source) is not None:
+        st.button(f"Open #{source}", key=f"hist_ref_open_{index}", icon=":material/open_in_new:",
+                  on_click=gallery.select, args=(source,), type="tertiary")
+    elif not Path(image.path).exists():
+        st.caption("The original file is missing from the data directory.")
+    else:
+        # a popover's body runs even while it is closed: show the on-screen preview, not a 4K original
+        with st.popover("View", icon=":material/zoom_in:", key=f"hist_ref_view_{index}"):
+            st.image(str(studio.store.preview(image)), width="stretch")
+            st.caption(f"{image.width} × {image.height} px")
+    if image.name:
+        st.text(components.excerpt(image.name, 40))
 
 
 def _replies(record: GenerationRecord) -> None:

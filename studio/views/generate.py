@@ -5,7 +5,7 @@ import streamlit as st
 from studio.domain import GenerationRequest
 from studio.errors import StudioError
 from studio.service import Studio
-from studio.ui import components, composer, jscomponents, progress, resources, viewer
+from studio.ui import components, composer, guard, jscomponents, progress, resources, viewer
 
 NO_KEY_HELP = (
     "**No API key is set**, so Generate is disabled. Set `STUDIO_API_KEY` in the environment, or put "
@@ -15,11 +15,18 @@ NO_KEY_HELP = (
 
 
 def _submit(studio: Studio, requests: list[GenerationRequest]) -> None:
+    """Submit once per intent: the same requests again within seconds (double click, held shortcut) are refused.
+
+    A new batch replaces the one shown; the earlier one stays in History."""
+    if not guard.allow("generate", guard.request_fingerprint(requests)):
+        return
     ids: list[int] = []
     try:
         for request in requests:
             ids += studio.submit(request)
     except StudioError as exc:
+        if not ids:
+            guard.forget("generate")
         st.error(components.escape_md(str(exc)), icon=":material/error:")
     if ids:
         st.session_state[progress.BATCH] = ids

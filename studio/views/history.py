@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from studio.errors import StudioError
-from studio.ui import compare, components, detail, gallery, organise, progress, references, resources
+from studio.ui import compare, components, detail, gallery, guard, organise, progress, references, resources
 
 EDIT_SOURCE = "edit_source_id"
 
@@ -18,7 +18,13 @@ components.page_header("History", "Every generation, newest first. Search, filte
 def _reuse(action: str, gen_id: int) -> None:
     """Re-run, remix, use as reference or continue editing: each hands over to another page."""
     if action == "rerun":
-        st.session_state[progress.BATCH] = studio.retry(gen_id)
+        if not guard.allow("rerun", guard.fingerprint("rerun", gen_id)):
+            return
+        try:
+            st.session_state[progress.BATCH] = studio.retry(gen_id)
+        except StudioError:
+            guard.forget("rerun")
+            raise
         st.switch_page("views/generate.py")
     elif action == "remix":
         st.session_state["remix"] = studio.request_for(gen_id)
@@ -39,12 +45,13 @@ if chosen is not None:
         st.warning(f"Generation #{chosen} is not in the history.", icon=":material/search_off:")
         st.button("Back to history", on_click=gallery.select, args=(None,), icon=":material/arrow_back:")
         st.stop()
+    notice = st.empty()  # a re-use that fails says why at the top, where the button was pressed
     action = detail.show(studio, record)
     if action:
         try:
             _reuse(action, record.id)
         except StudioError as exc:
-            st.error(components.escape_md(str(exc)), icon=":material/error:")
+            notice.error(components.escape_md(str(exc)), icon=":material/error:")
     st.stop()
 
 comparing = st.session_state.get(organise.COMPARE)
