@@ -240,6 +240,14 @@ CREATE TRIGGER generation_asset_images_ad AFTER DELETE ON generation_asset WHEN 
 END
 """)
 
+
+@migration
+def m004_turn_index(conn: Connection) -> None:
+    """Emptying the trash asks which generations still use a model turn; without an index that scans
+    every row while holding the write lock."""
+    conn.exec_driver_sql("CREATE INDEX ix_generation_model_content ON generation (model_content_sha)")
+
+
 LATEST = len(MIGRATIONS)
 
 

@@ -69,8 +69,9 @@ def _json(value: Any) -> str:
 COMMIT_RETRY_DELAYS = (0.5, 1.0, 2.0)
 #: Error kinds of a row that failed after its files were saved, because the history could not be written.
 STORE_FAILURES = ("store", "disk_full")
-#: Longest side of an on-screen preview: sharp on a 4K monitor's half-width column, a tenth of a 4K original.
-PREVIEW_SIDE = 2048
+#: Longest side of an on-screen preview. At most Streamlit's widest image (MAXIMUM_CONTENT_WIDTH, 1460 px),
+#: or st.image decodes and re-encodes the file on every rerun.
+PREVIEW_SIDE = 1440
 _THUMBNAILER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="studio-thumb")
 
 

@@ -106,10 +106,9 @@ class TrashMixin:
     def _still_referenced(self, rel: str) -> bool:
         """A file another generation started using since the rows were deleted (same bytes saved again)."""
         with self._read() as session:  # type: ignore[attr-defined]
-            hit = session.exec(select(Asset.id).where((col(Asset.path) == rel) | (col(Asset.thumb_path) == rel))
-                               .limit(1)).first()
-            if hit is None and rel.startswith("previews/"):
-                hit = session.exec(select(Asset.id).where(col(Asset.sha256) == Path(rel).stem).limit(1)).first()
+            # Originals, thumbnails and previews are all named by the image's sha256: one indexed lookup.
+            hit = None if rel.startswith("turns/") else session.exec(
+                select(Asset.id).where(col(Asset.sha256) == Path(rel).stem).limit(1)).first()
             if hit is None and rel.startswith("turns/"):
                 sha = Path(rel).stem
                 hit = session.exec(select(Generation.id).where(col(Generation.model_content_sha) == sha)

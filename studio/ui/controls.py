@@ -18,7 +18,7 @@ import streamlit as st
 from studio import controls
 from studio.controls import Support
 from studio.conversation import sources
-from studio.store import GenerationRecord
+from studio.store import GenerationRecord, Store
 from studio.ui.components import escape_md
 
 DEFAULT = "Model default"
@@ -164,8 +164,9 @@ def section(prefix: str, model: str, *, skip: tuple[str, ...] = ()) -> dict[str,
 # -- what came back ----------------------------------------------------------------------------------
 
 
-def thoughts(record: GenerationRecord, *, key_prefix: str) -> None:
-    """Thought text and interim images, apart from the final image (they are not billed as output)."""
+def thoughts(record: GenerationRecord, *, key_prefix: str, store: Store | None = None) -> None:
+    """Thought text and interim images, apart from the final image (they are not billed as output).
+    With ``store``, each image is shown from its preview: st.image re-encodes a wide original every rerun."""
     if not record.thoughts_text and not record.thought_images:
         return
     with st.expander(THOUGHTS_TITLE, icon=":material/psychology:", key=f"{key_prefix}_thoughts_{record.id}"):
@@ -173,7 +174,8 @@ def thoughts(record: GenerationRecord, *, key_prefix: str) -> None:
             st.text(record.thoughts_text)  # plain text: the model's words are never rendered as Markdown
         for image in record.thought_images:
             if Path(image.path).exists():
-                st.image(str(image.path), width="stretch", caption="Interim thought image")
+                shown = store.preview(image) if store is not None else image.path
+                st.image(str(shown), width="stretch", caption="Interim thought image")
 
 
 def is_web_url(uri: str) -> bool:
@@ -197,7 +199,7 @@ def grounding_sources(record: GenerationRecord, *, key_prefix: str) -> None:
             button.caption("not a web link")
 
 
-def outputs(record: GenerationRecord, *, key_prefix: str) -> None:
+def outputs(record: GenerationRecord, *, key_prefix: str, store: Store | None = None) -> None:
     """Everything shown under a final image: grounding sources, then the thoughts."""
     grounding_sources(record, key_prefix=key_prefix)
-    thoughts(record, key_prefix=key_prefix)
+    thoughts(record, key_prefix=key_prefix, store=store)

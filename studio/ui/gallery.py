@@ -201,7 +201,7 @@ def _thumb(record: GenerationRecord) -> None:
 
 
 def _toggle_favourite(studio: Studio, gen_id: int, value: bool) -> None:
-    studio.store.set_favourite([gen_id], value)
+    organise.safely(studio.store.set_favourite, [gen_id], value)
 
 
 def card(studio: Studio, record: GenerationRecord) -> None:
@@ -255,6 +255,7 @@ def browse(studio: Studio, f: GalleryFilter, columns: int) -> None:
         st.error(components.escape_md(str(exc)), icon=":material/error:")
         return
     page = records[:PAGE_SIZE]
+    organise.show_flash()  # a card callback's error, when only this fragment reruns
     organise.bulk_bar(studio, page, f)
     grid(studio, page, columns)
     pager(page, has_older=len(records) > PAGE_SIZE)

@@ -7,8 +7,9 @@ the whole page (counts and totals change); ZIP downloads are built only when cli
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
+from typing import Any
 
 import streamlit as st
 
@@ -58,6 +59,20 @@ def clear_selection() -> None:
 
 def flash(message: str, level: str = "success") -> None:
     st.session_state[FLASH] = (level, message)
+
+
+def safely(action: Callable[..., Any], *args: Any, done: str | None = None) -> bool:
+    """Run a store change from a widget callback: a StudioError becomes the page's notice, not a traceback.
+
+    Callbacks run before the script, outside any ``try``; the notice is shown by ``show_flash``."""
+    try:
+        action(*args)
+    except StudioError as exc:
+        flash(str(exc), "error")
+        return False
+    if done:
+        flash(done)
+    return True
 
 
 def show_flash() -> None:
@@ -185,10 +200,10 @@ def _rename(store: Store, cid: int) -> None:
 
 
 def _delete(store: Store, cid: int) -> None:
-    store.delete_collection(cid)
+    if not safely(store.delete_collection, cid, done="Collection deleted; its images are still in the history."):
+        return
     if st.session_state.get("hist_collection") == cid:
         st.session_state["hist_collection"] = None
-    flash("Collection deleted; its images are still in the history.")
 
 
 def collections_panel(store: Store) -> None:
@@ -229,9 +244,13 @@ def trash_panel(store: Store) -> None:
         yes, no = st.columns(2)
         if yes.button("Delete forever", key="hist_empty_yes", type="primary", icon=":material/delete_forever:"):
             st.session_state[CONFIRM_EMPTY] = False
-            report = store.empty_trash()
-            flash(f"Deleted {_plural(report.generations, 'generation')} and {_plural(report.files_removed, 'file')}"
-                  f" ({report.bytes_freed / 1e6:.1f} MB freed).")
-            clear_selection()
+            try:
+                report = store.empty_trash()
+            except StudioError as exc:
+                flash(str(exc), "error")
+            else:
+                flash(f"Deleted {_plural(report.generations, 'generation')} and "
+                      f"{_plural(report.files_removed, 'file')} ({report.bytes_freed / 1e6:.1f} MB freed).")
+                clear_selection()
             st.rerun()
         no.button("Cancel", key="hist_empty_no", on_click=st.session_state.__setitem__, args=(CONFIRM_EMPTY, False))

@@ -96,7 +96,7 @@ def _finished(studio: Studio, gen_id: int, *, first: int | None) -> int:
     if record is None:
         st.warning(f"Generation #{gen_id} is no longer in the history.")
         return 0
-    count = len(viewer.entries(studio, [gen_id]))
+    count = len(viewer.viewable(record))  # the record in hand: no second read of the history per poll
     head, button = st.columns([3, 1], vertical_alignment="center")
     with head:
         components.status_badge(record.status)
@@ -108,6 +108,6 @@ def _finished(studio: Studio, gen_id: int, *, first: int | None) -> int:
     if record.text:
         st.caption("Text reply")
         st.text(record.text)
-    controls.outputs(record, key_prefix="gen")
+    controls.outputs(record, key_prefix="gen", store=studio.store)
     st.caption(components.run_facts(record))
     return count

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from studio import wire
 from studio.config import load_settings
 from studio.errors import StudioError
 from studio.service import Studio
@@ -24,7 +25,8 @@ def studio_or_stop() -> Studio:
     try:
         return get_studio()
     except StudioError as exc:
-        st.error(str(exc), icon=":material/settings_alert:")
+        # a bad STUDIO_BASE_URL may carry ?key=…: never put the key on the page
+        st.error(components.escape_md(wire.redact(str(exc))), icon=":material/settings_alert:")
         st.caption("Fix the setting, then restart `studio run`. The variables are listed below.")
         components.env_table()
         st.stop()

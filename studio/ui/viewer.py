@@ -12,7 +12,7 @@ from studio import catalogue, composer, images
 from studio.domain import Reference
 from studio.errors import StudioError
 from studio.service import Studio
-from studio.store import GenerationRecord, ImageRecord
+from studio.store import GenerationRecord, ImageRecord, Store
 from studio.ui import components, jscomponents, references
 
 INDEX = "gen_view_index"
@@ -20,15 +20,22 @@ OPEN = "gen_view_open"
 EDIT_PAGE = Path(__file__).parent.parent / "views" / "edit.py"
 #: Larger files are shown from a downscaled copy (the download is always the original).
 INLINE_MAX_BYTES = 8 * 2**20
+#: Data URLs of the last images shown, by sha256: a dialog rerun (zoom, a button) does not re-read the file.
+SRC_CACHE = "gen_view_src"
+SRC_CACHE_SIZE = 4
+
+
+def viewable(record: GenerationRecord) -> list[ImageRecord]:
+    """The final images of a generation whose file is still on disk."""
+    return [image for image in record.images if Path(image.path).exists()]
 
 
 def entries(studio: Studio, ids: Sequence[int]) -> list[tuple[GenerationRecord, ImageRecord]]:
     out = []
     for gen_id in ids:
         record = studio.get(gen_id)
-        for image in (record.images if record else []):
-            if Path(image.path).exists():
-                out.append((record, image))
+        if record is not None:
+            out.extend((record, image) for image in viewable(record))
     return out
 
 
@@ -41,11 +48,22 @@ def _step(delta: int, count: int) -> None:
     st.session_state[INDEX] = (st.session_state.get(INDEX, 0) + delta) % max(1, count)
 
 
-def _src(image: ImageRecord) -> str:
-    data = Path(image.path).read_bytes()
+def _src(store: Store, image: ImageRecord) -> str:
+    """The image's on-screen preview as a data URL, made once per image and kept for the dialog's reruns."""
+    cache: dict[str, str] = st.session_state.setdefault(SRC_CACHE, {})
+    if image.sha256 not in cache:
+        while len(cache) >= SRC_CACHE_SIZE:
+            cache.pop(next(iter(cache)))  # the oldest: a data URL is a few hundred KB
+        cache[image.sha256] = _data_url(store.preview(image), image)
+    return cache[image.sha256]
+
+
+def _data_url(path: Path, image: ImageRecord) -> str:
+    data = path.read_bytes()
+    mime = image.mime_type if path == Path(image.path) else "image/jpeg"  # a preview is always a JPEG
     if len(data) <= INLINE_MAX_BYTES:
-        return jscomponents.data_url(data, image.mime_type)
-    ref = Reference(data, image.mime_type, image.sha256, image.width, image.height)
+        return jscomponents.data_url(data, mime)
+    ref = Reference(data, mime, image.sha256, image.width, image.height)
     small = images.downscale_reference(ref, 2048)
     return jscomponents.data_url(small.data, small.mime_type)
 
@@ -90,7 +108,7 @@ def show(studio: Studio, ids: Sequence[int]) -> None:
                    text_alignment="center")
     nxt.button("Next", key="gen_view_next", icon=":material/chevron_right:", width="stretch",
                disabled=len(items) < 2, on_click=_step, args=(1, len(items)))
-    jscomponents.viewer(_src(image), key="gen_viewer")
+    jscomponents.viewer(_src(studio.store, image), key="gen_viewer")
     st.code(record.prompt or " ", language=None, wrap_lines=True)
     message = st.session_state.pop("gen_view_msg", None)
     if message:

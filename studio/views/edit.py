@@ -9,7 +9,7 @@ from studio import catalogue, conversation, images
 from studio.domain import SUCCEEDED
 from studio.errors import StudioError
 from studio.store import GenerationRecord
-from studio.ui import components, controls, resources
+from studio.ui import components, controls, guard, resources
 
 HEAD = "edit_head"          # the turn the next instruction continues from
 SOURCE = "edit_source_id"   # a history generation another page sent here to start from
@@ -62,10 +62,20 @@ def _source_start(source_id: int) -> None:
         _begin(instruction, model=model, from_generation=record.id, **extra)
 
 
+def _print(*parts, refs=()) -> str:
+    """What makes two presses the same request: the text, every setting and the images' hashes."""
+    return guard.fingerprint(*parts, [ref.sha256 for ref in refs if ref is not None])
+
+
 def _begin(instruction: str, **kwargs) -> None:
+    image, references = kwargs.get("image"), kwargs.get("references") or ()
+    plain = {k: v for k, v in kwargs.items() if k not in ("image", "references")}
+    if not guard.allow("edit", _print("start", instruction, plain, refs=(image, *references))):
+        return
     try:
         ids = conversation.start_edit(studio, instruction, **kwargs)
     except StudioError as exc:
+        guard.forget("edit")
         _error(exc)
         return
     st.session_state[HEAD] = ids[0]
@@ -169,9 +179,13 @@ def _thread(head: int) -> None:
     _prefill(turns[-1])
     changes = controls.section("edit", turns[-1].model)
     if st.button("Send", type="primary", icon=":material/send:", key="edit_send"):
+        refs = _refs(extra)
+        if not guard.allow("edit", _print("continue", head, instruction, changes, refs=refs)):
+            return
         try:
-            ids = conversation.continue_edit(studio, head, instruction, _refs(extra), **changes)
+            ids = conversation.continue_edit(studio, head, instruction, refs, **changes)
         except StudioError as exc:
+            guard.forget("edit")
             _error(exc)
             return
         st.session_state[HEAD] = ids[0]

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import streamlit as st
 
 from studio import catalogue, contact_sheet, controls, images, library, runs
 from studio.errors import StudioError
 from studio.store import runs as run_store
-from studio.ui import components, gallery, resources
+from studio.ui import components, gallery, guard, resources
 from studio.ui import controls as advanced
 
 RUN = "exp_run"
 MAX_SETS = 3
+REF_CACHE = "exp_ref_cache"  # sha256 of the uploaded bytes -> stashed path of its sanitised copy
 
 studio = resources.studio_or_stop()
 components.page_header("Experiment", "Vary one thing at a time and compare the results side by side.",
@@ -45,10 +49,19 @@ def _reference_sets(count: int) -> list[dict]:
         label = f"set {chr(65 + i)}"
         files = st.file_uploader(f"Reference {label}", type=["png", "jpg", "jpeg", "webp"],
                                  accept_multiple_files=True, key=f"exp_refs_{i}")
-        refs = [images.sanitize_upload(f.getvalue(), f.name) for f in files or []]
-        if refs:
-            sets.append({"label": label, "paths": runs.stash_references(studio.store, refs)})
+        paths = [_stashed(f.getvalue(), f.name) for f in files or []]
+        if paths:
+            sets.append({"label": label, "paths": paths})
     return sets
+
+
+def _stashed(data: bytes, name: str) -> str:
+    """Sanitise and stash an upload once: every widget change reruns the page with the same files."""
+    cache: dict[str, str] = st.session_state.setdefault(REF_CACHE, {})
+    digest = hashlib.sha256(data).hexdigest()
+    if digest not in cache or not Path(cache[digest]).exists():
+        cache[digest] = runs.stash_references(studio.store, [images.sanitize_upload(data, name)])[0]
+    return cache[digest]
 
 
 def _advanced(models: list[str]) -> dict:
@@ -71,7 +84,8 @@ def _builder() -> runs.RunSpec | None:
             st.session_state["exp_template"] = next(t.body for t in saved if t.id == pick)
     template = st.text_area("Prompt or template", key="exp_template", height=90,
                             placeholder="a {animal} in {style} style")
-    variables = {name: _values(st.text_area(f"Values for {{{name}}} (one per line)", key=f"exp_var_{name}",
+    variables = {name: _values(st.text_area(components.escape_md(f"Values for {{{name}}} (one per line)"),
+                                            key=f"exp_var_{name}",
                                             height=80))
                  for name in library.variables(template)}
     models = st.multiselect("Models", list(catalogue.MODELS), default=[catalogue.DEFAULT_MODEL], key="exp_models",
@@ -118,9 +132,12 @@ def _launch(spec: runs.RunSpec) -> None:
                                 key="exp_confirm")
     if st.button("Run", type="primary", icon=":material/play_arrow:", key="exp_start",
                  disabled=not confirmed or not studio.settings.has_key or not spec.template.strip()):
+        if not guard.allow("run_start", guard.fingerprint(spec.to_json(), int(concurrency))):
+            return
         try:
             st.session_state[RUN] = runs.start(studio, spec, concurrency=int(concurrency))
         except StudioError as exc:
+            guard.forget("run_start")
             _error(exc)
 
 
@@ -202,22 +219,28 @@ def _after(run_id: int, progress: runs.RunProgress) -> None:
     if progress.waiting or progress.failed:
         if c.button(f"Run the {progress.waiting + progress.failed} missing cells", key="exp_resume",
                     icon=":material/replay:"):
-            _guarded(runs.resume, studio, run_id)
+            _guarded("run_resume", guard.fingerprint(run_id), runs.resume, studio, run_id)
     with st.expander("Extend this run", icon=":material/add_box:"):
         more = st.text_input("More seeds (comma-separated)", key="exp_more_seeds")
         repeats = st.number_input("Repeats", min_value=1, max_value=8, key="exp_more_repeats",
                                   value=int(runs.RunSpec.from_json(run_store.get_run(studio.store, run_id).spec).repeats))
         if st.button("Extend", key="exp_extend"):
             try:
-                _guarded(runs.extend, studio, run_id, {"seeds": _seeds(more), "repeats": int(repeats)})
+                change = {"seeds": _seeds(more), "repeats": int(repeats)}
             except StudioError as exc:
                 _error(exc)
+                return
+            _guarded("run_extend", guard.fingerprint(run_id, change), runs.extend, studio, run_id, change)
 
 
-def _guarded(fn, *args) -> None:
+def _guarded(action: str, print_: str, fn, *args) -> None:
+    """A paid run action, once per intent (a double click within seconds is refused)."""
+    if not guard.allow(action, print_):
+        return
     try:
         fn(*args)
     except StudioError as exc:
+        guard.forget(action)
         _error(exc)
         return
     st.rerun()

@@ -48,7 +48,7 @@ def _editor(kind: str, record: TemplateRecord | None = None) -> None:
 def _use(record: TemplateRecord, presets: list[TemplateRecord]) -> None:
     names = library.variables(record.body)
     with st.form(f"lib_use_{record.id}", border=False):
-        values = {n: st.text_input(f"{{{n}}}", key=f"lib_use_{record.id}_{n}") for n in names}
+        values = {n: st.text_input(components.escape_md(f"{{{n}}}"), key=f"lib_use_{record.id}_{n}") for n in names}
         chosen = st.multiselect("Style presets", [p.id for p in presets], key=f"lib_use_{record.id}_presets",
                                 format_func=lambda i: next(p.name for p in presets if p.id == i))
         model = st.selectbox("Model", list(catalogue.MODELS), key=f"lib_use_{record.id}_model",
@@ -65,7 +65,7 @@ def _use(record: TemplateRecord, presets: list[TemplateRecord]) -> None:
 
 
 def _item(record: TemplateRecord, presets: list[TemplateRecord]) -> None:
-    with st.expander(record.name, icon=":material/description:"):
+    with st.expander(components.escape_md(record.name), icon=":material/description:"):
         st.code(record.body, language=None, wrap_lines=True)
         if record.tags:
             st.caption("Tags: " + components.escape_md(", ".join(record.tags)))
@@ -75,8 +75,8 @@ def _item(record: TemplateRecord, presets: list[TemplateRecord]) -> None:
             _use(record, presets)
         with st.popover("Edit", icon=":material/edit:"):
             _editor(record.kind, record)
-        if st.button("Delete", key=f"lib_delete_{record.id}", icon=":material/delete:"):
-            library.delete(store, record.id)
+        if st.button("Delete", key=f"lib_delete_{record.id}", icon=":material/delete:") and _guard(
+                library.delete, store, record.id):
             st.rerun()
 
 
