@@ -317,6 +317,14 @@ def _default_alive(owner: str) -> bool:
 
 def check(data_dir: Path, *, repair: bool = False, is_alive: Callable[[str], bool] | None = None) -> Report:
     """Inspect (and with ``repair`` fix) the data directory. Raises StoreError if it cannot be opened."""
+    try:
+        return _check(data_dir, repair=repair, is_alive=is_alive)
+    except (sqlite3.Error, OSError) as exc:  # a locked database or an unreadable folder: a sentence, not a traceback
+        raise StoreError(f"The doctor could not read {data_dir} ({exc}). If the studio is busy saving, try again "
+                         "in a moment; otherwise check the folder's permissions.") from exc
+
+
+def _check(data_dir: Path, *, repair: bool, is_alive: Callable[[str], bool] | None) -> Report:
     doctor = Doctor(data_dir, is_alive or _default_alive)
     db_path = doctor.data_dir / "studio.db"
     if db_path.exists():
