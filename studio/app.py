@@ -13,9 +13,9 @@ from studio.ui import components, resources
 
 VIEWS = Path(__file__).parent / "views"
 
-#: The builders' value widgets (inputs, selects, toggles), kept across page switches. Streamlit drops the
-#: state of every widget a run does not draw; re-assigning a key makes it plain session state, which stays.
-#: Buttons, uploaders, expanders and form submits must never match: assigning their keys raises.
+#: The builders' value widgets (inputs, selects, toggles), kept across page switches: Streamlit drops the
+#: state of every widget a run does not draw. Buttons, uploaders, expanders and form submits must never
+#: match (assigning their keys raises).
 KEPT = re.compile(
     r"gen_(prompt|mode|f_\w+|model|custom_model|ratio|size|output|variants|prop_\d+|adv_\w+)"
     r"|edit_(source|model|from_id|first|instruction|adv_\w+)"
@@ -23,6 +23,9 @@ KEPT = re.compile(
 )
 _NOT_KEPT = ("_box",)  # "Advanced" expanders: {prefix}_adv_box
 _PLAIN = (str, int, float, bool, type(None))
+_PAGE = "studio_page"  # the page of the previous run
+_SAVED = "studio_kept"  # plain session state (no widget's), which Streamlit never drops
+OWNER = {"gen": "Generate", "edit": "Edit", "exp": "Experiment"}  # key prefix -> the page drawing it
 
 
 def _plain(value: Any) -> bool:
@@ -31,12 +34,26 @@ def _plain(value: Any) -> bool:
     return isinstance(value, _PLAIN)
 
 
-def keep_builder_state() -> None:
-    """Re-assign the builders' widget values so a visit to another page does not wipe them."""
+def keep_builder_state(page_title: str) -> None:
+    """Copy the builders' widget values aside on every run; on the first run of a page, put back those
+    Streamlit dropped while another page was shown.
+
+    Values are written back only then: a widget value set from code is pushed to the browser, and on
+    every run it could overwrite text typed while the run was in flight."""
     ss = st.session_state
+    saved: dict[str, Any] = ss.setdefault(_SAVED, {})
+    if ss.get(_PAGE) != page_title:
+        ss[_PAGE] = page_title
+        for name, value in saved.items():
+            if name not in ss:
+                ss[name] = list(value) if isinstance(value, list) else value
+    else:  # gone while its own page is shown: deleted on purpose (a sent instruction), or not drawn
+        for name in [n for n in saved if n not in ss and OWNER.get(n.split("_", 1)[0]) == page_title]:
+            del saved[name]
     for name in [k for k in ss if isinstance(k, str) and KEPT.fullmatch(k) and not k.endswith(_NOT_KEPT)]:
-        if _plain(ss[name]):
-            ss[name] = ss[name]
+        value = ss[name]
+        if _plain(value):
+            saved[name] = list(value) if isinstance(value, list) else value
 
 
 st.set_page_config(page_title="Studio", page_icon=":material/palette:", layout="wide",
@@ -59,5 +76,5 @@ with st.sidebar:
     except StudioError:
         pass  # the page itself explains the configuration problem
 
-keep_builder_state()
+keep_builder_state(page.title)
 page.run()

@@ -84,7 +84,8 @@ def _builder() -> runs.RunSpec | None:
             st.session_state["exp_template"] = next(t.body for t in saved if t.id == pick)
     template = st.text_area("Prompt or template", key="exp_template", height=90,
                             placeholder="a {animal} in {style} style")
-    variables = {name: _values(st.text_area(components.escape_md(f"Values for {{{name}}} (one per line)"),
+    # a variable name is [A-Za-z0-9_]: escaping it only escapes "_", so the label reads the same
+    variables = {name: _values(st.text_area(f"Values for {{{components.escape_md(name)}}} (one per line)",
                                             key=f"exp_var_{name}",
                                             height=80))
                  for name in library.variables(template)}

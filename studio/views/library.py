@@ -48,7 +48,7 @@ def _editor(kind: str, record: TemplateRecord | None = None) -> None:
 def _use(record: TemplateRecord, presets: list[TemplateRecord]) -> None:
     names = library.variables(record.body)
     with st.form(f"lib_use_{record.id}", border=False):
-        values = {n: st.text_input(components.escape_md(f"{{{n}}}"), key=f"lib_use_{record.id}_{n}") for n in names}
+        values = {n: st.text_input(f"{{{components.escape_md(n)}}}", key=f"lib_use_{record.id}_{n}") for n in names}
         chosen = st.multiselect("Style presets", [p.id for p in presets], key=f"lib_use_{record.id}_presets",
                                 format_func=lambda i: next(p.name for p in presets if p.id == i))
         model = st.selectbox("Model", list(catalogue.MODELS), key=f"lib_use_{record.id}_model",
