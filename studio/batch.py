@@ -25,7 +25,6 @@ from studio import runs
 from studio.config import load_settings
 from studio.domain import SUCCEEDED
 from studio.errors import InputError
-from studio.store import GenerationRecord
 from studio.store import runs as run_store
 
 COLUMNS = ("prompt", "model", "aspect", "size", "seed", "variants", "text", "refs")
@@ -172,19 +171,6 @@ def _row(record: dict[str, Any], base: Path) -> dict[str, Any]:
 # -- running ------------------------------------------------------------------------------------
 
 
-def _print(record: GenerationRecord, as_json: bool, out=None) -> None:
-    out = out or sys.stdout
-    if as_json:
-        print(json.dumps(record.to_json(), ensure_ascii=False), file=out, flush=True)
-        return
-    line = f"#{record.id} {record.status:<11} {record.model}  {record.prompt[:60]!r}"
-    for image in record.images:
-        line += f"\n    {image.path} ({image.width}x{image.height} {image.mime_type})"
-    if record.error_message and record.status != SUCCEEDED:
-        line += f"\n    {record.error_message}"
-    print(line, file=out, flush=True)
-
-
 def _open_studio(demo: bool):
     from studio.service import Studio
 
@@ -198,7 +184,9 @@ def execute(studio, path: Path, *, concurrency: int, as_json: bool) -> int:
     rows, sha = read_rows(path)
     spec = runs.RunSpec(name=path.name, rows=rows)
     cells, _ = runs.plan(spec)
-    on_done = lambda record: _print(record, as_json)  # noqa: E731
+    from studio.cli import print_record
+
+    on_done = lambda record: print_record(record, as_json=as_json)  # noqa: E731
     existing = run_store.find_by_source(studio.store, sha)
     if existing is None:
         run_id = runs.start(studio, spec, concurrency=concurrency, kind="batch", source_sha=sha, on_done=on_done)

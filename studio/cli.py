@@ -155,7 +155,7 @@ def cmd_generate(args) -> int:
     finally:
         studio.close()
     for record in records:
-        _print_record(record, as_json=args.json)
+        print_record(record, as_json=args.json)
     return 0 if records and all(r.status == SUCCEEDED for r in records) else 1
 
 
@@ -167,22 +167,23 @@ def cmd_history(args) -> int:
     store = Store(load_settings().data_dir)
     try:
         for record in store.list(search=args.search, limit=args.limit):
-            _print_record(record, as_json=args.json)
+            print_record(record, as_json=args.json)
     finally:
         store.close()
     return 0
 
 
-def _print_record(record, *, as_json: bool) -> None:
+def print_record(record, *, as_json: bool, out=None) -> None:
+    """One generation on stdout: the public ``--json`` shape, or a line for people."""
     if as_json:
-        print(json.dumps(record.to_json(), ensure_ascii=False), flush=True)
+        print(json.dumps(record.to_json(), ensure_ascii=False), file=out, flush=True)
         return
     line = f"#{record.id} {record.status:<11} {record.model}  {record.prompt[:60]!r}"
     for image in record.images:
         line += f"\n    {image.path} ({image.width}x{image.height} {image.mime_type})"
     if record.error_message and record.status != SUCCEEDED:
         line += f"\n    {record.error_message}"
-    print(line, flush=True)
+    print(line, file=out, flush=True)
 
 
 def _lazy(module: str, function: str):
