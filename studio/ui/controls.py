@@ -164,7 +164,7 @@ def section(prefix: str, model: str, *, skip: tuple[str, ...] = ()) -> dict[str,
 # -- what came back ----------------------------------------------------------------------------------
 
 
-def thoughts(record: GenerationRecord, *, key_prefix: str, store: Store | None = None) -> None:
+def thoughts(record: GenerationRecord, store: Store, *, key_prefix: str) -> None:
     """Thought text and interim images, apart from the final image (they are not billed as output).
     With ``store``, each image is shown from its preview: st.image re-encodes a wide original every rerun."""
     if not record.thoughts_text and not record.thought_images:
@@ -174,7 +174,7 @@ def thoughts(record: GenerationRecord, *, key_prefix: str, store: Store | None =
             st.text(record.thoughts_text)  # plain text: the model's words are never rendered as Markdown
         for image in record.thought_images:
             if Path(image.path).exists():
-                shown = store.preview(image) if store is not None else image.path
+                shown = store.preview(image)
                 st.image(str(shown), width="stretch", caption="Interim thought image")
 
 
@@ -199,7 +199,7 @@ def grounding_sources(record: GenerationRecord, *, key_prefix: str) -> None:
             button.caption("not a web link")
 
 
-def outputs(record: GenerationRecord, *, key_prefix: str, store: Store | None = None) -> None:
+def outputs(record: GenerationRecord, store: Store, *, key_prefix: str) -> None:
     """Everything shown under a final image: grounding sources, then the thoughts."""
     grounding_sources(record, key_prefix=key_prefix)
-    thoughts(record, key_prefix=key_prefix, store=store)
+    thoughts(record, store, key_prefix=key_prefix)

@@ -108,6 +108,6 @@ def _finished(studio: Studio, gen_id: int, *, first: int | None) -> int:
     if record.text:
         st.caption("Text reply")
         st.text(record.text)
-    controls.outputs(record, key_prefix="gen", store=studio.store)
+    controls.outputs(record, studio.store, key_prefix="gen")
     st.caption(components.run_facts(record))
     return count

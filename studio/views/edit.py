@@ -138,7 +138,7 @@ def _turn(record: GenerationRecord, head: int) -> None:
         components.error_box(record)
         if record.text:
             st.text(record.text)
-        controls.outputs(record, key_prefix="edit")
+        controls.outputs(record, studio.store, key_prefix="edit")
         if record.id != head and record.status == SUCCEEDED:
             st.button("Branch from here", key=f"edit_branch_{record.id}", icon=":material/call_split:",
                       on_click=st.session_state.__setitem__, args=(HEAD, record.id))
