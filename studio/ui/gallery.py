@@ -200,8 +200,13 @@ def _thumb(record: GenerationRecord) -> None:
         components.placeholder(":material/hide_image:", components.escape_md(label + kind))
 
 
+_FULL_RERUN = "hist_full_rerun"
+
+
 def _toggle_favourite(studio: Studio, gen_id: int, value: bool) -> None:
     organise.safely(studio.store.set_favourite, [gen_id], value)
+    if st.session_state.get("hist_fav_only"):  # the counts and totals outside the grid change too
+        st.session_state[_FULL_RERUN] = True
 
 
 def card(studio: Studio, record: GenerationRecord) -> None:
@@ -249,6 +254,8 @@ def pager(records: list[GenerationRecord], has_older: bool) -> None:
 @st.fragment
 def browse(studio: Studio, f: GalleryFilter, columns: int) -> None:
     """Bulk bar, grid and pager: reruns on its own when a card is ticked, starred or a page turned."""
+    if st.session_state.pop(_FULL_RERUN, False):
+        st.rerun(scope="app")
     try:
         records = studio.store.list(f, limit=PAGE_SIZE + 1, before_id=cursor())
     except StudioError as exc:

@@ -297,3 +297,14 @@ def test_a_gallery_rerun_encodes_no_image(make_app, studio, monkeypatch):
         assert not at.exception
     at.text_input(key="hist_search").input("kite").run()
     assert saves == []
+
+
+def test_unstarring_under_the_favourites_filter_refreshes_the_totals(make_app, studio):
+    a, b = _make(studio, "a starred fox"), _make(studio, "a starred owl")
+    studio.store.set_favourite([a, b], True)
+    at = _history(make_app, studio)
+    at.toggle(key="hist_fav_only").set_value(True).run()
+    assert "2 generations" in _captions(at).replace("**", "")
+    at.button(key=f"hist_star_{a}").click().run()
+    assert not at.exception
+    assert "1 generation" in _captions(at).replace("**", "")  # the header, not only the grid, is current
