@@ -265,13 +265,13 @@ class Store(GalleryMixin):
         self._write_check()
         outputs = self._save_images(outcome.images)
         thoughts = self._save_images(outcome.thought_images)
-        # Parts map to saved files by position only when nothing was dropped; otherwise keep the turn verbatim.
-        complete = len(outputs) == len(outcome.images) and len(thoughts) == len(outcome.thought_images)
-        turn = self._save_turn(outcome.model_content, *((outputs, thoughts) if complete else ((), ())))
         if not outputs:
             error = BadResponse("The endpoint's image data could not be read, so no image was saved "
                                 "(the raw bytes are kept in the quarantine folder). Try again.")
             return self.save_failure(gen_id, status="failed", error=error, outcome=outcome, latency_ms=latency_ms)
+        # Parts map to saved files by position only when nothing was dropped; otherwise keep the turn verbatim.
+        complete = len(outputs) == len(outcome.images) and len(thoughts) == len(outcome.thought_images)
+        turn = self._save_turn(outcome.model_content, *((outputs, thoughts) if complete else ((), ())))
         crashpoint("after_files")
         values = dict(latency_ms=latency_ms, cost_usd=cost_usd, model_content_sha=turn, **_outcome_fields(outcome))
         journal.write(self.data_dir, gen_id, values, outputs, thoughts)  # lets a restart adopt the files
