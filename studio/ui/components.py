@@ -44,9 +44,23 @@ ENV_VARS = (
 )
 
 
+#: Bare addresses that Markdown would turn into live links (GFM autolinks survive backslash escapes).
+_URL = re.compile(r"(?i)\b(?:https?://|ftp://|www\.)\S+")
+
+
 def escape_md(text: str) -> str:
-    """``text`` as Markdown that renders literally (for st.error/st.caption, which parse Markdown)."""
-    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
+    """``text`` as Markdown that renders literally (for st.error/st.caption, which parse Markdown).
+
+    Addresses become inline code, so a URL in a server's or a prompt's text is shown, never made clickable.
+    """
+    pieces, last = [], 0
+    for match in _URL.finditer(text):
+        url = match.group(0).rstrip(".,;:!?)")  # a sentence's full stop is not part of the address
+        pieces.append(_MD_SPECIAL.sub(r"\\\1", text[last:match.start()]))
+        pieces.append("`" + url.replace("`", "%60") + "`")
+        last = match.start() + len(url)
+    pieces.append(_MD_SPECIAL.sub(r"\\\1", text[last:]))
+    return "".join(pieces).replace("\n", "  \n")
 
 
 def excerpt(text: str, limit: int = 90) -> str:
