@@ -18,7 +18,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from bench.common import ROOT, Row, Timing, child_env, free_port, python, skipped
+from bench.common import ROOT, Row, Timing, child_env, free_port, python, skipped, stop
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -134,12 +134,7 @@ def run(quick: bool = False, n: int | None = None) -> list[Row]:
                 finally:
                     browser.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
     return [Row(name, ours.p50, "s", "static <img> of the same file", floor.p50, "", None,
                 note="demo mode (emulator latency 0): UI polling + Streamlit rerun + media serving",
                 extra=ours.extra() | {"image_bytes": image_bytes})]

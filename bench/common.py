@@ -180,9 +180,16 @@ def emulator_process(latency: float = 0.0) -> Iterator[_Remote]:
                 time.sleep(0.05)
         yield _Remote(f"http://127.0.0.1:{port}")
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=5)
+
+
+def stop(proc, timeout: float = 10) -> None:
+    """Terminate a child server, killing it if it does not exit in ``timeout`` seconds."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
