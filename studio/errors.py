@@ -41,9 +41,6 @@ class StudioError(Exception):
     def __str__(self) -> str:
         return self.message
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "message": self.message}
-
 
 class ConfigError(StudioError):
     kind = "config"

@@ -24,7 +24,6 @@ from studio.store.models import GenerationRecord, ImageRecord
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 STUDIO_NS = "urn:studio:ns:1.0"
-KEYWORDS = ("prompt", "parameters", "studio:generation_id")
 _SECRET_KEY = re.compile(r"(api[_-]?key|secret|token$|password|authorization|^key$)", re.IGNORECASE)
 _XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _APP1_MAX = 65533  # segment length field (2 bytes) counts itself
