@@ -712,6 +712,8 @@ def test_a_key_echoed_back_by_a_relay_never_reaches_the_message() -> None:
 
 @pytest.mark.timeout(20)
 def test_real_http_cancel_after_a_200_started_keeps_the_paid_image(server):
+    cancel = threading.Event()
+
     def slow_body(h):
         data = json.dumps(success_json()).encode()
         h.send_response(200)
@@ -720,15 +722,13 @@ def test_real_http_cancel_after_a_200_started_keeps_the_paid_image(server):
         h.end_headers()
         h.wfile.write(data[:10])
         h.wfile.flush()
-        time.sleep(0.8)  # the designer presses Cancel meanwhile
+        time.sleep(0.3)  # the first bytes have reached the client
+        cancel.set()  # the designer presses Cancel while the paid answer is still arriving
+        time.sleep(0.5)
         h.wfile.write(data[10:])
         h.wfile.flush()
 
     server.behaviour = slow_body
-    cancel = threading.Event()
-    timer = threading.Timer(0.3, cancel.set)
-    timer.start()
     with real_client(server.url) as client:
         outcome = client.generate(MODEL, BODY, cancel=cancel)
-    timer.cancel()
     assert cancel.is_set() and outcome.images  # billed already: kept, not thrown away

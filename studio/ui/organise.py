@@ -24,6 +24,7 @@ FLASH = "hist_flash"
 COMPARE = "hist_compare"
 CONFIRM_EMPTY = "hist_confirm_empty"
 MAX_COMPARE = 4
+_EPOCH = "hist_sel_epoch"
 
 
 # -- selection --------------------------------------------------------------------------------------
@@ -32,9 +33,13 @@ def selection() -> list[int]:
     return list(st.session_state.get(SELECTED) or [])
 
 
-def _toggle(gen_id: int) -> None:
+def _box_key(gen_id: int) -> str:
+    return f"hist_sel_{st.session_state.get(_EPOCH, 0)}_{gen_id}"
+
+
+def _toggle(gen_id: int, key: str) -> None:
     chosen = selection()
-    if st.session_state.get(f"hist_sel_{gen_id}"):
+    if st.session_state.get(key):
         chosen = [*chosen, gen_id] if gen_id not in chosen else chosen
     else:
         chosen = [i for i in chosen if i != gen_id]
@@ -42,19 +47,26 @@ def _toggle(gen_id: int) -> None:
 
 
 def select_box(gen_id: int) -> None:
-    key = f"hist_sel_{gen_id}"
-    st.session_state[key] = gen_id in selection()  # the list is the truth; the box mirrors it
-    st.checkbox("Select", key=key, on_change=_toggle, args=(gen_id,), label_visibility="collapsed",
-                help="Select for bulk actions")
+    """The card's tick box. The list is the truth; the box is never written from the script (a write would
+    send an old value back to the browser and undo a tick made while a run was busy). When the selection
+    changes from outside the boxes, the epoch in their keys changes, so fresh boxes start from the list."""
+    key = _box_key(gen_id)
+    st.checkbox("Select", value=gen_id in selection(), key=key, on_change=_toggle, args=(gen_id, key),
+                label_visibility="collapsed", help="Select for bulk actions")
+
+
+def _set_selection(ids: list[int]) -> None:
+    st.session_state[SELECTED] = ids
+    st.session_state[_EPOCH] = st.session_state.get(_EPOCH, 0) + 1
 
 
 def select_page(ids: Sequence[int]) -> None:
     chosen = selection()
-    st.session_state[SELECTED] = chosen + [i for i in ids if i not in chosen]
+    _set_selection(chosen + [i for i in ids if i not in chosen])
 
 
 def clear_selection() -> None:
-    st.session_state[SELECTED] = []
+    _set_selection([])
 
 
 def flash(message: str, level: str = "success") -> None:

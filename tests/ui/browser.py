@@ -26,11 +26,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+def wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited early:\n{proc.stdout.read() if proc.stdout else ''}")
+            raise RuntimeError(f"streamlit exited early:\n{log.read_text(errors='replace')}")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -46,9 +46,11 @@ def studio_server(data_dir: Path, cwd: Path) -> Iterator[str]:
     env.update(STUDIO_DEMO="1", STUDIO_DATA_DIR=str(data_dir))
     flags = {**STREAMLIT_FLAGS, "server.address": "127.0.0.1", "server.port": str(port)}
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), *(f"--{k}={v}" for k, v in flags.items())]
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = cwd / "streamlit.log"  # a file, not a pipe nobody reads: a full pipe would stall the server
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
     try:
-        wait_for_port(port, proc)
+        wait_for_port(port, proc, log)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
@@ -56,6 +58,11 @@ def studio_server(data_dir: Path, cwd: Path) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def settle(page, timeout: float = 30_000) -> None:
+    """Wait until Streamlit has finished its script run, as a person waits for the page before clicking on."""
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=timeout)
 
 
 @contextmanager

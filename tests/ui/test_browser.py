@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.ui.browser import chromium_page, studio_server
 
@@ -42,7 +43,7 @@ def test_generate_then_find_it_in_history(page):
     main = page.locator("[data-testid='stMain']")
     prompt = page.get_by_label("Prompt", exact=True)
     prompt.wait_for(timeout=30_000)
-    assert page.get_by_text("DEMO — images are rendered locally by the emulator").first.is_visible()
+    expect(page.get_by_text("DEMO — images are rendered locally by the emulator").first).to_be_visible()
     prompt.fill("A paper crane on a desk, morning light")
     prompt.press("Tab")  # blur commits the text area before the button is pressed (Ctrl+Enter would generate)
     page.get_by_role("button", name="Generate").click()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from .test_browser import _shot, page, studio_url  # noqa: F401  (fixtures reused: server + browser)
 
@@ -31,8 +32,9 @@ def test_a_two_by_two_matrix_runs_into_a_grid(page):  # noqa: F811
     main.get_by_role("button", name="Run", exact=True).click()
     main.get_by_text("4 done").wait_for(timeout=60_000)
     main.get_by_role("button", name="Contact sheet (PNG)").wait_for(timeout=15_000)
-    assert main.locator("[data-testid='stImage'] img").count() >= 4
-    assert main.get_by_text("cat", exact=True).count() >= 1 and main.get_by_text("dog", exact=True).count() >= 1
+    main.locator("[data-testid='stImage'] img").nth(3).wait_for(timeout=15_000)
+    expect(main.get_by_text("cat", exact=True).first).to_be_visible(timeout=15_000)
+    expect(main.get_by_text("dog", exact=True).first).to_be_visible(timeout=15_000)
     _shot(page, "experiment")
 
 
@@ -45,7 +47,9 @@ def test_a_two_turn_edit_shows_the_thread(page):  # noqa: F811
     _type(page, "Next instruction", "make the teapot blue")
     main.get_by_role("button", name="Send").click()
     main.get_by_text("Conversation · 2 turns").wait_for(timeout=30_000)
-    main.get_by_label("Next instruction", exact=True).wait_for(timeout=60_000)  # the second turn finished
-    assert main.locator("[data-testid='stImage'] img").count() >= 2
-    assert main.get_by_role("button", name="Branch from here").count() == 1
+    # The first turn's stale widgets stay in the DOM while the rerun starts, so wait on what only the
+    # finished second turn draws: its image and the branch button under the first turn.
+    main.locator("[data-testid='stImage'] img").nth(1).wait_for(timeout=60_000)
+    expect(main.get_by_role("button", name="Branch from here")).to_have_count(1, timeout=30_000)
+    main.get_by_label("Next instruction", exact=True).wait_for(timeout=30_000)
     _shot(page, "edit")

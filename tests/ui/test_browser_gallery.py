@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from studio.config import Settings
 from studio.domain import GenerationRequest
 from studio.service import Studio
 from studio.store import Store
-from tests.ui.browser import chromium_page, studio_server
+from tests.ui.browser import chromium_page, settle, studio_server
 
 pytestmark = pytest.mark.browser
 
@@ -71,15 +72,15 @@ def _shot(page, name: str, height: int = 1100) -> None:
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def _cards(main) -> int:
-    return main.locator("[class*='st-key-hist_card_']").count()
+def _cards(main):
+    return main.locator("[class*='st-key-hist_card_']")
 
 
 def test_search_favourite_compare_and_export(page, data_dir):
     main = page.locator("[data-testid='stMain']")
     main.get_by_text("a paper crane on a desk, morning light").wait_for(timeout=30_000)
     main.locator("[data-testid='stImage'] img").nth(4).wait_for(timeout=15_000)  # stored thumbnails
-    assert _cards(main) == len(SEED)
+    expect(_cards(main)).to_have_count(len(SEED), timeout=15_000)
     page.wait_for_timeout(500)
     _shot(page, "history")
 
@@ -87,7 +88,8 @@ def test_search_favourite_compare_and_export(page, data_dir):
     search.fill("paper")
     search.press("Enter")
     main.get_by_text("a lighthouse at dusk, long exposure").wait_for(state="detached", timeout=15_000)
-    assert _cards(main) == 2
+    expect(_cards(main)).to_have_count(2, timeout=15_000)
+    settle(page)
 
     main.locator(".st-key-hist_star_1 button").first.click()  # the crane (generation #1)
     store = Store(data_dir)
@@ -101,7 +103,7 @@ def test_search_favourite_compare_and_export(page, data_dir):
         store.close()
 
     for n, gen_id in enumerate((1, 3), start=1):
-        main.locator(f".st-key-hist_sel_{gen_id} label").first.click()
+        main.locator(f".st-key-hist_card_{gen_id} [class*='st-key-hist_sel_'] label").first.click()
         main.get_by_text(f"{n} selected", exact=True).wait_for(timeout=10_000)
     main.get_by_role("button", name="Compare").click()
     main.get_by_text("Comparing 2 generations").wait_for(timeout=15_000)
@@ -114,6 +116,7 @@ def test_search_favourite_compare_and_export(page, data_dir):
     main.get_by_role("button", name="Back").click()
     export = main.locator(".st-key-hist_export_sel button")
     export.wait_for(timeout=15_000)
+    settle(page)  # a deferred download pressed mid-run can be dropped by Streamlit; a person sees the page settle
     with page.expect_download(timeout=30_000) as info:
         export.click()
     with zipfile.ZipFile(io.BytesIO(Path(info.value.path()).read_bytes())) as zf:

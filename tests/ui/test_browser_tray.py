@@ -11,6 +11,7 @@ import base64
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import make_image
 from tests.ui.browser import chromium_page, studio_server
@@ -104,7 +105,7 @@ def test_a_text_file_is_refused_with_its_reason(page, main, how):
     reason.wait_for(timeout=15_000)
     assert reason.is_visible()
     assert main.get_by_text("0 in the tray").is_visible()
-    assert main.locator("[class*='st-key-gen_tray_item_']").count() == 0
+    expect(main.locator("[class*='st-key-gen_tray_item_']")).to_have_count(0)
 
 
 def test_plain_text_paste_is_left_to_the_page(page, main):

@@ -46,9 +46,14 @@ def _history(make_app, studio):
     return at
 
 
+def _box(at, gen_id: int):
+    """A card's tick box (its key carries an epoch that changes when the selection is set from outside)."""
+    return next(c for c in at.checkbox if c.key.startswith("hist_sel_") and c.key.endswith(f"_{gen_id}"))
+
+
 def _select(at, *ids: int):
     for gen_id in ids:
-        at.checkbox(key=f"hist_sel_{gen_id}").check().run()
+        _box(at, gen_id).check().run()
     assert set(ids) <= set(at.session_state["hist_selected"])
     return at
 
@@ -199,7 +204,7 @@ def test_compare_two_shows_both_and_the_diff(make_app, studio):
     a = _make(studio, "a chair", FLASH, aspect_ratio="1:1")
     b = _make(studio, "a chair", PRO, aspect_ratio="16:9", image_size="2K")
     at = _history(make_app, studio)
-    at.checkbox(key=f"hist_sel_{a}").check().run()
+    _box(at, a).check().run()
     assert at.button(key="hist_compare_btn").disabled  # needs 2-4
     _select(at, b)
     at.button(key="hist_compare_btn").click().run()
