@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from studio.store.gallery import GalleryFilter, TrashReport, fts_query, settings_diff
+from studio.store.gallery import SEARCH_WINDOW, GalleryFilter, TrashReport, fts_query, settings_diff
 from studio.store.models import GenerationRecord, ImageRecord
 from studio.store.repository import Store
 
-__all__ = ["GalleryFilter", "GenerationRecord", "ImageRecord", "Store", "TrashReport", "fts_query", "settings_diff"]
+__all__ = ["SEARCH_WINDOW", "GalleryFilter", "GenerationRecord", "ImageRecord", "Store", "TrashReport", "fts_query", "settings_diff"]

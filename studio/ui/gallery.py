@@ -15,6 +15,7 @@ from typing import Any
 
 import streamlit as st
 
+from studio import store as store_pkg
 from studio.errors import StudioError
 from studio.service import Studio
 from studio.store import GalleryFilter, GenerationRecord
@@ -180,9 +181,13 @@ def totals_line(studio: Studio, f: GalleryFilter) -> None:
         return
     tokens = t["total_tokens"]
     tok = f"{tokens / 1e6:.1f} M" if tokens >= 1e6 else f"{tokens / 1e3:.1f} k" if tokens >= 1e3 else str(tokens)
-    words = "in the trash" if f.deleted else "generations"
-    st.caption(f":material/functions: **{count_text(t['count'])}** {words} · {count_text(t['images'])} images · "
-               f"\\${t['cost_usd']:,.2f} · {tok} tokens")
+    n, images = t["count"], t["images"]
+    words = "in the trash" if f.deleted else "generation" if n == 1 else "generations"
+    # A search's counts and totals cover its newest matches only (they stay fast at a million rows): say so.
+    window = store_pkg.SEARCH_WINDOW
+    capped = f" · counted over the newest {count_text(window)} matches" if f.search and n >= window else ""
+    st.caption(f":material/functions: **{count_text(n)}** {words} · {count_text(images)} image{'s' * (images != 1)} · "
+               f"\\${t['cost_usd']:,.2f} · {tok} tokens{capped}")
 
 
 # -- the grid ---------------------------------------------------------------------------------------
