@@ -74,12 +74,22 @@ def clear_filters() -> None:
 
 # -- the filter -------------------------------------------------------------------------------------
 
-def keep_state() -> None:
-    """Keep filter widget values while the detail or compare view hides the widgets.
+_RESTORE = "hist_restore_filters"
+
+
+def keep_state(*, hidden: bool) -> None:
+    """Keep the filter widgets' values while the detail or compare view hides them (``hidden``), and push
+    them back to the browser on the gallery's first run after (the remounted widgets start empty there).
 
     Streamlit drops a widget's state on a run that does not draw it; writing the value back keeps it.
+    Not on the gallery's other runs: a value written from code is pushed to the browser and could undo a
+    filter changed while that run was in flight.
     """
     ss = st.session_state
+    if hidden:
+        ss[_RESTORE] = True
+    elif not ss.pop(_RESTORE, False):
+        return
     for key in (*_FILTER_KEYS, "hist_trash", "hist_density"):
         if key in ss:
             ss[key] = ss[key]

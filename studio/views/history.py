@@ -37,9 +37,9 @@ def _reuse(action: str, gen_id: int) -> None:
         st.switch_page("views/edit.py")
 
 
-gallery.keep_state()
 chosen = gallery.selected_id()
 if chosen is not None:
+    gallery.keep_state(hidden=True)
     record = studio.get(chosen)
     if record is None:
         st.warning(f"Generation #{chosen} is not in the history.", icon=":material/search_off:")
@@ -56,9 +56,11 @@ if chosen is not None:
 
 comparing = st.session_state.get(organise.COMPARE)
 if comparing:
+    gallery.keep_state(hidden=True)
     compare.show(studio, list(comparing))
     st.stop()
 
+gallery.keep_state(hidden=False)
 f = gallery.current_filter()
 with st.sidebar:
     gallery.filter_panel(studio, f)

@@ -117,6 +117,8 @@ def test_search_favourite_compare_and_export(page, data_dir):
     export = main.locator(".st-key-hist_export_sel button")
     export.wait_for(timeout=15_000)
     settle(page)  # a deferred download pressed mid-run can be dropped by Streamlit; a person sees the page settle
+    expect(main.get_by_label("Search prompts and replies")).to_have_value("paper")  # kept through compare
+    expect(_cards(main)).to_have_count(2)
     with page.expect_download(timeout=30_000) as info:
         export.click()
     with zipfile.ZipFile(io.BytesIO(Path(info.value.path()).read_bytes())) as zf:

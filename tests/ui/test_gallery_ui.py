@@ -331,3 +331,23 @@ def test_totals_under_a_broad_search_say_they_cover_the_newest_matches(make_app,
     assert "counted over the newest 2 matches" in _captions(at)
     at.text_input(key="hist_search").input("whale").run()
     assert "1 generation · 1 image ·" in _captions(at).replace("**", "") and "counted over" not in _captions(at)
+
+
+def test_filters_survive_the_detail_and_compare_views(make_app, studio):
+    a, b = _make(studio, "a kite over the dunes"), _make(studio, "a kite at the beach")
+    _make(studio, "a whale")
+    at = _history(make_app, studio)
+    at.text_input(key="hist_search").input("kite").run()
+    at.segmented_control(key="hist_density").set_value("Small").run()
+    at.button(key=f"hist_open_{a}").click().run()
+    at.run()  # several runs with the filter widgets hidden
+    at.button(key="hist_back").click().run()
+    assert at.text_input(key="hist_search").value == "kite"
+    assert sorted(texts(at)) == ["a kite at the beach", "a kite over the dunes"]
+    _select(at, a, b)
+    at.button(key="hist_compare_btn").click().run()
+    at.run()
+    at.button(key="hist_compare_back").click().run()
+    assert at.text_input(key="hist_search").value == "kite"
+    assert at.segmented_control(key="hist_density").value == "Small"
+    assert "a whale" not in " ".join(texts(at))
