@@ -149,9 +149,7 @@ def _notices() -> None:
 def _role_picker(index: int, ref: Reference, spec: ModelSpec, col) -> None:
     roles = composer.roles_for(spec)
     key = f"gen_role_{ref.sha256[:16]}"
-    role = ref.role if ref.role in roles else "object"
-    if st.session_state.get(key) != role:  # written only when it disagrees, so a busy run cannot undo a pick
-        st.session_state[key] = role
+    st.session_state[key] = ref.role if ref.role in roles else "object"
     col.selectbox("Role", roles, format_func=ROLES.get, key=key, label_visibility="collapsed",
                   disabled=len(roles) == 1, on_change=_on_role, args=(index, key, spec))
 
