@@ -13,6 +13,9 @@ from pathlib import Path
 
 import studio as studio_pkg
 from studio.cli import STREAMLIT_FLAGS
+from studio.config import Settings
+from studio.domain import GenerationRequest
+from studio.service import Studio
 from tests.conftest import chromium_or_skip
 
 APP = Path(studio_pkg.__file__).parent / "app.py"
@@ -36,6 +39,17 @@ def wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float =
                 return
         time.sleep(0.1)
     raise TimeoutError(f"streamlit did not listen on {port} within {timeout} s")
+
+
+def seed_history(data_dir: Path, requests: list[GenerationRequest], *, workers: int = 4) -> list[int]:
+    """Make a history with the real service against the demo emulator; returns the generation ids."""
+    seeded = Studio(Settings(data_dir=data_dir, demo=True, workers=workers))
+    try:
+        ids = [i for request in requests for i in seeded.submit(request)]
+        seeded.wait(ids, timeout=60)
+        return ids
+    finally:
+        seeded.close()
 
 
 @contextmanager

@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from studio.config import Settings
 from studio.domain import GenerationRequest
-from studio.service import Studio
 from studio.store import Store
-from tests.ui.browser import chromium_page, studio_server
+from tests.ui.browser import chromium_page, seed_history, studio_server
 
 pytestmark = pytest.mark.browser
 
@@ -28,11 +26,7 @@ TAKE_SHOTS = bool(os.environ.get("STUDIO_SCREENSHOTS"))
 def data_dir(tmp_path) -> Path:
     """A history with one image in it, made by the real service against the demo emulator."""
     path = tmp_path / "data"
-    seeded = Studio(Settings(data_dir=path, demo=True, workers=1))
-    try:
-        seeded.generate(GenerationRequest(prompt="a teal armchair", model="gemini-2.5-flash-image"), timeout=30)
-    finally:
-        seeded.close()
+    seed_history(path, [GenerationRequest(prompt="a teal armchair", model="gemini-2.5-flash-image")], workers=1)
     return path
 
 

@@ -16,11 +16,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from studio.config import Settings
 from studio.domain import GenerationRequest
-from studio.service import Studio
 from studio.store import Store
-from tests.ui.browser import chromium_page, settle, studio_server
+from tests.ui.browser import chromium_page, seed_history, settle, studio_server
 
 pytestmark = pytest.mark.browser
 
@@ -39,16 +37,14 @@ SEED = [
 @pytest.fixture
 def data_dir(tmp_path) -> Path:
     path = tmp_path / "data"
-    seeded = Studio(Settings(data_dir=path, demo=True, workers=4))
+    ids = seed_history(path, [GenerationRequest(prompt=prompt, model=model, aspect_ratio=ratio, image_size=size)
+                              for prompt, model, ratio, size in SEED])
+    store = Store(path)
     try:
-        ids = [i for prompt, model, ratio, size in SEED
-               for i in seeded.submit(GenerationRequest(prompt=prompt, model=model, aspect_ratio=ratio,
-                                                        image_size=size))]
-        seeded.wait(ids, timeout=60)
-        seeded.store.set_rating(ids[1:2], 4)
-        seeded.store.add_tags(ids[:3], ["series-a"])
+        store.set_rating(ids[1:2], 4)
+        store.add_tags(ids[:3], ["series-a"])
     finally:
-        seeded.close()
+        store.close()
     return path
 
 

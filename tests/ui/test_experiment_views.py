@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 from studio import conversation, library, runs
-from studio.config import load_settings
-from studio.emulator import Emulator
-from studio.service import Studio
 
 from .helpers import all_text
 
 MALICIOUS = "<img src=x onerror=alert(1)> **bold**"
-
-
-@pytest.fixture(scope="module")
-def emu():
-    with Emulator(port=0) as server:
-        yield server
-
-
-@pytest.fixture
-def studio(emu, tmp_path):
-    s = Studio(load_settings({"STUDIO_BASE_URL": emu.url, "STUDIO_API_KEY": "k",
-                              "STUDIO_DATA_DIR": str(tmp_path / "d")}))
-    yield s
-    s.close()
 
 
 def open_page(make_app, studio, page: str):
