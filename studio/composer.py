@@ -214,7 +214,9 @@ def with_instruction(prompt: str, instruction: str) -> str:
 def composition(*, mode: str, fields: Mapping[str, str] | None = None, extra: str = "",
                 proposal: Mapping[str, Any] | None = None,
                 sketches: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any] | None:
-    """The JSON stored with the generation, or None when the composer added nothing to plain text."""
+    """The JSON stored with the generation, or None when the composer added nothing to plain text.
+
+    This only assembles what it is given; ``at_submit`` decides what still holds."""
     out: dict[str, Any] = {"mode": mode}
     if mode == "form" and fields is not None:
         out["fields"] = {k: v for k, v in fields.items() if k in FIELD_KEYS and v.strip()}
@@ -226,12 +228,88 @@ def composition(*, mode: str, fields: Mapping[str, str] | None = None, extra: st
     return out if len(out) > 1 else None
 
 
+#: Pieces of a stored composition that come with the prompt text they produced (a Library template
+#: with its presets, an Enhance proposal). Anything else a remixed generation recorded (an experiment
+#: cell, an edit conversation) describes how *that* generation was made and is never inherited.
+PROMPT_SOURCES = ("template", "presets")
+
+
+def _words(text: Any) -> str:
+    return " ".join(str(text or "").split())
+
+
+def _still_in(text: Any, prompt_words: str) -> bool:
+    """``text`` appears in the prompt word for word (line breaks and runs of spaces aside)."""
+    words = _words(text)
+    return bool(words) and words in prompt_words
+
+
+def origin(prompt: str, stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a remix or a Library template brings into the form: the prompt text it loaded, the pieces
+    that produced that text (template and values, presets, proposal) and its sketches."""
+    stored = stored or {}
+    out: dict[str, Any] = {"prompt": prompt}
+    out.update({key: stored[key] for key in PROMPT_SOURCES if key in stored})
+    if isinstance(stored.get("proposal"), Mapping):
+        out["proposal"] = dict(stored["proposal"])
+    sketches = stored.get("sketches")
+    if isinstance(sketches, list):
+        out["sketches"] = [dict(s) for s in sketches if isinstance(s, Mapping)]
+    return out
+
+
+def at_submit(*, prompt: str, mode: str, fields: Mapping[str, str] | None = None, extra: str = "",
+              chosen: Mapping[str, Any] | None = None, came_from: Mapping[str, Any] | None = None,
+              sketches: Sequence[Mapping[str, Any]] = (),
+              references: Sequence[Reference] = ()) -> dict[str, Any] | None:
+    """The composition of the request the form holds at the moment of submission, or None.
+
+    Session state outlives the text it produced, so each piece is recorded only while the form still
+    holds what it made:
+
+    - structured fields and free text: as the form shows them (form mode only);
+    - the proposal chosen with "Use this" (``chosen``): while its text is still in the prompt word for
+      word; appending to it (a sketch's instruction, a preset) keeps it, rewriting or replacing it,
+      or emptying the prompt, drops it;
+    - a Library template with its values and presets, or what a remixed generation recorded
+      (``came_from``, see ``origin``): while the prompt text it loaded is still in the prompt word for
+      word. Change a variable's value, remove a preset or type a new prompt and it is not recorded.
+      A remixed generation's proposal follows the proposal rule above;
+    - sketches: those whose drawing is among the references sent; a sketch's instruction only while
+      it is still in the prompt (otherwise it is recorded as "").
+
+    "Word for word" ignores line breaks and runs of spaces only: switching between text and form
+    keeps a piece whose text the form does not reorder.
+    """
+    said = _words(prompt)
+    proposal = chosen if chosen and _still_in(chosen.get("text"), said) else None
+    came_from = came_from or {}
+    if proposal is None and isinstance(came_from.get("proposal"), Mapping) and _still_in(
+            came_from["proposal"].get("text"), said):
+        proposal = came_from["proposal"]
+    sent = {ref.sha256 for ref in references}
+    drawn: list[dict[str, Any]] = []
+    for sketch in [*(came_from.get("sketches") or []), *sketches]:
+        if sketch.get("sha256") in sent and all(d["sha256"] != sketch["sha256"] for d in drawn):
+            instruction = sketch.get("instruction") or ""
+            drawn.append({**sketch, "instruction": instruction if _still_in(instruction, said) else ""})
+    out = composition(mode=mode, fields=fields, extra=extra, proposal=proposal, sketches=drawn) or {}
+    if _still_in(came_from.get("prompt"), said):
+        out.update({key: came_from[key] for key in PROMPT_SOURCES if key in came_from})
+    return out or None
+
+
 def per_proposal(request: GenerationRequest, proposals: Sequence[str], *, idea: str,
-                 text_model: str) -> list[GenerationRequest]:
-    """One single-image request per proposal, each recording which proposal it came from."""
+                 text_model: str, came_from: Mapping[str, Any] | None = None) -> list[GenerationRequest]:
+    """One single-image request per proposal, each recording which proposal it came from.
+
+    Each prompt is the proposal's text alone, so its composition is derived for that text (plain text,
+    not the form's fields); the references, and the sketches among them, are the request's."""
+    sketches = (request.composition or {}).get("sketches") or []
     out = []
     for index, text in enumerate(proposals):
-        comp = dict(request.composition or {"mode": "text"})
-        comp["proposal"] = {"index": index, "text": text, "idea": idea, "text_model": text_model}
+        chosen = {"index": index, "text": text, "idea": idea, "text_model": text_model}
+        comp = at_submit(prompt=text, mode="text", chosen=chosen, came_from=came_from, sketches=sketches,
+                         references=request.references)
         out.append(replace(request, prompt=text, variants=1, composition=comp))
     return out

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import base64
 import io
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from studio import catalogue, composer, prompts
+from studio import catalogue, composer, library, prompts
 from studio.domain import GenerationRequest, Reference
 from studio.errors import ImageRejected, InputError, StudioError
+from studio.store.templates import TemplateRecord
 
 from .conftest import make_image
 
@@ -196,6 +198,93 @@ def test_one_request_per_proposal():
     assert [r.prompt for r in out] == ["p1", "p2", "p3"] and {r.variants for r in out} == {1}
     assert out[2].composition["proposal"] == {"index": 2, "text": "p3", "idea": "idea",
                                               "text_model": "gemini-2.5-flash"}
+
+
+# -- what a submission records: only what the form still holds (issue 10, item 2) ------------------
+
+_NOW = datetime(2026, 1, 1, tzinfo=UTC)
+_ANIMAL = TemplateRecord(id=7, kind="template", name="Animal", body="a {animal} reading", tags=(), notes="",
+                         created_at=_NOW, updated_at=_NOW)
+_WARM = TemplateRecord(id=8, kind="preset", name="Warm", body="warm golden-hour light", tags=(), notes="",
+                       created_at=_NOW, updated_at=_NOW)
+_CHOSEN = {"index": 1, "text": "a lighthouse, wide 24mm view, soft overcast light", "idea": "a lighthouse",
+           "text_model": "gemini-2.5-flash", "edited": False}
+
+
+def _from_library(values: dict[str, str]) -> tuple[str, dict]:
+    """What Library's "Send to Generate" loads: the rendered prompt and where it came from."""
+    req = library.request_from(_ANIMAL, values, "gemini-2.5-flash-image", [_WARM])
+    return req.prompt, composer.origin(req.prompt, req.composition)
+
+
+def test_a_used_proposal_is_recorded_while_the_prompt_is_its_text():
+    assert composer.at_submit(prompt=_CHOSEN["text"], mode="text", chosen=_CHOSEN) == {
+        "mode": "text", "proposal": _CHOSEN}
+    # appended to (a sketch's instruction on its own line, spaces aside) it still came from the proposal
+    grown = composer.with_instruction("a lighthouse,  wide 24mm view, soft overcast light", "add a moon")
+    assert composer.at_submit(prompt=grown, mode="text", chosen=_CHOSEN)["proposal"] == _CHOSEN
+
+
+@pytest.mark.parametrize("prompt", ["a red bicycle leaning on a fence", "", "a lighthouse, wide 24mm view",
+                                    "a lighthouse, wide 35mm view, soft overcast light"])
+def test_a_used_proposal_is_not_recorded_once_the_prompt_is_replaced_or_rewritten(prompt):
+    assert composer.at_submit(prompt=prompt, mode="text", chosen=_CHOSEN) is None
+
+
+def test_a_proposal_in_form_mode_keeps_the_fields_the_form_shows():
+    fields, extra = composer.to_form(_CHOSEN["text"])
+    fields["style"] = "watercolour"
+    prompt = composer.to_text(fields, extra)
+    assert composer.at_submit(prompt=prompt, mode="form", fields=fields, extra=extra, chosen=_CHOSEN) == {
+        "mode": "form", "fields": {"style": "watercolour"}, "extra": _CHOSEN["text"], "proposal": _CHOSEN}
+
+
+def test_a_library_template_is_recorded_while_the_prompt_is_its_rendering():
+    prompt, came_from = _from_library({"animal": "fox"})
+    assert prompt == "a fox reading, warm golden-hour light"
+    assert composer.at_submit(prompt=prompt, mode="text", came_from=came_from) == {
+        "template": {"id": 7, "name": "Animal", "values": {"animal": "fox"}}, "presets": ["Warm"]}
+    more = composer.at_submit(prompt=prompt + ", at dusk", mode="text", came_from=came_from)
+    assert more["template"]["values"] == {"animal": "fox"}
+
+
+@pytest.mark.parametrize("prompt", ["", "   ", "a red bicycle leaning on a fence",
+                                    "a cat reading, warm golden-hour light", "a fox reading"])
+def test_a_library_template_is_not_recorded_once_the_prompt_no_longer_renders_it(prompt):
+    """Emptied, replaced, a value changed by hand, a preset removed: the template no longer describes it."""
+    _, came_from = _from_library({"animal": "fox"})
+    assert composer.at_submit(prompt=prompt, mode="text", came_from=came_from) is None
+
+
+def test_a_remix_inherits_only_what_made_its_prompt():
+    """An experiment cell or an edit conversation describes how the remixed generation was made, not the new one."""
+    stored = {"mode": "text", "proposal": _CHOSEN, "run_id": 3, "cell": {"seed": 1},
+              "conversation": {"started_from": 2}, "template": {"id": 7, "name": "Animal", "values": {}}}
+    came_from = composer.origin(_CHOSEN["text"], stored)
+    assert composer.at_submit(prompt=_CHOSEN["text"], mode="text", came_from=came_from) == {
+        "mode": "text", "proposal": _CHOSEN, "template": {"id": 7, "name": "Animal", "values": {}}}
+    assert composer.at_submit(prompt="a teapot", mode="text", came_from=came_from) is None
+
+
+def test_sketches_are_recorded_while_their_drawing_is_sent_and_their_instruction_while_in_the_prompt():
+    kept, dropped = _ref(1), _ref(2)
+    sketches = [{"sha256": kept.sha256, "name": "sketch-1.png", "instruction": "add a moon"},
+                {"sha256": dropped.sha256, "name": "sketch-2.png", "instruction": "remove the boat"}]
+    comp = composer.at_submit(prompt="a harbour\nadd a moon", mode="text", sketches=sketches, references=[kept])
+    assert comp == {"mode": "text", "sketches": [sketches[0]]}
+    comp = composer.at_submit(prompt="a harbour", mode="text", sketches=sketches, references=[kept])
+    assert comp == {"mode": "text", "sketches": [{**sketches[0], "instruction": ""}]}
+    assert composer.at_submit(prompt="a harbour\nadd a moon", mode="text", sketches=sketches) is None
+
+
+def test_one_request_per_proposal_records_each_as_plain_text_not_the_forms_fields():
+    base = GenerationRequest(prompt="Subject: a fox", model="gemini-2.5-flash-image", composition={
+        "mode": "form", "fields": {"subject": "a fox"}, "extra": ""})
+    _, came_from = _from_library({"animal": "fox"})
+    [first] = composer.per_proposal(base, ["a fox at dawn"], idea="Subject: a fox", text_model="t",
+                                    came_from=came_from)
+    assert first.composition == {"mode": "text", "proposal": {"index": 0, "text": "a fox at dawn",
+                                                              "idea": "Subject: a fox", "text_model": "t"}}
 
 
 # -- enhancement against the emulator --------------------------------------------------------------

@@ -25,6 +25,8 @@ MODE, TEXT, FORM = "gen_mode", "Text", "Form"
 EXTRA = "gen_f_extra"
 PROPOSALS = "gen_proposals"
 CHOSEN = "gen_chosen"
+#: what a remix or a Library template loaded (``composer.origin``); recorded only while its text holds
+ORIGIN = "gen_origin"
 PER_PROPOSAL = "gen_per_proposal"
 PLACEHOLDERS = {
     "subject": "a red fox", "action": "reading a folded paper map", "scene": "misty pine forest at dawn",
@@ -56,7 +58,9 @@ def consume_remix() -> GenerationRequest | None:
     ss["gen_size"] = req.image_size
     ss["gen_output"] = "Text and image" if "TEXT" in req.modalities else "Image only"
     ss["gen_variants"] = max(1, min(MAX_VARIANTS, req.variants))
-    ss["gen_base"] = replace(req, references=(), history=())
+    # the base keeps the settings; provenance is derived again at submit (a remix is not a run's cell)
+    ss["gen_base"] = replace(req, references=(), history=(), composition=None, run_id=None, cell_key=None)
+    ss[ORIGIN] = composer.origin(current_prompt(), req.composition)
     advanced.prefill("gen", req.settings())
     references.carry(list(req.references))
     return req
@@ -64,6 +68,7 @@ def consume_remix() -> GenerationRequest | None:
 
 def clear_remix() -> None:
     st.session_state.pop("gen_base", None)
+    st.session_state.pop(ORIGIN, None)
     references.carry([])
 
 
@@ -247,16 +252,13 @@ def _pixels(pixels: tuple[int, int] | None) -> str:
     return f"{pixels[0]} × {pixels[1]} px" if pixels else "size decided by the endpoint"
 
 
-def _composition(base: GenerationRequest | None, refs: tuple) -> dict | None:
+def _composition(prompt: str, refs: tuple) -> dict | None:
+    """Derived from what the form holds now (see ``composer.at_submit``), never carried from an earlier run."""
     ss = st.session_state
-    shas = {ref.sha256 for ref in refs}
-    made = composer.composition(
-        mode=FORM.lower() if ss.get(MODE) == FORM else TEXT.lower(),
-        fields=_form_values(), extra=ss.get(EXTRA) or "", proposal=ss.get(CHOSEN),
-        sketches=[s for s in ss.get(references.SKETCHES) or [] if s["sha256"] in shas],
-    )
-    earlier = dict((base.composition if base else None) or {})
-    return {**earlier, **made} if made else (earlier or None)
+    return composer.at_submit(
+        prompt=prompt, mode=FORM.lower() if ss.get(MODE) == FORM else TEXT.lower(), fields=_form_values(),
+        extra=ss.get(EXTRA) or "", chosen=ss.get(CHOSEN), came_from=ss.get(ORIGIN),
+        sketches=ss.get(references.SKETCHES) or [], references=refs)
 
 
 def compose(studio: Studio) -> GenerationRequest | None:
@@ -282,10 +284,11 @@ def compose(studio: Studio) -> GenerationRequest | None:
     base = st.session_state.get("gen_base")
     return replace(base or GenerationRequest(prompt="", model=model), prompt=prompt, model=model,
                    aspect_ratio=ratio, image_size=size, modalities=modalities, references=refs,
-                   variants=variants, composition=_composition(base, refs), **extra)
+                   variants=variants, composition=_composition(prompt, refs), **extra)
 
 
 def per_proposal(request: GenerationRequest, studio: Studio) -> list[GenerationRequest]:
     proposal = st.session_state.get(PROPOSALS) or {}
     return composer.per_proposal(request, proposal_texts(), idea=proposal.get("idea", ""),
-                                 text_model=proposal.get("text_model", studio.settings.text_model))
+                                 text_model=proposal.get("text_model", studio.settings.text_model),
+                                 came_from=st.session_state.get(ORIGIN))

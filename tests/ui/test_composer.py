@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from studio.domain import GenerationRequest
+
 from .helpers import png
 
 
@@ -54,6 +56,19 @@ def test_enhance_then_pick_a_proposal_and_it_is_stored(make_app, studio):
     assert record.composition["proposal"]["index"] == 1
     assert record.composition["proposal"]["idea"] == "a lighthouse"
     assert record.composition["proposal"]["edited"] is True
+
+
+def test_a_remixed_experiment_cell_is_not_recorded_as_part_of_its_run(make_app, studio):
+    """A remix loads the cell's prompt and settings; the new generation is the form's, not the run's."""
+    [cell] = studio.submit(GenerationRequest(prompt="a teapot", model="gemini-2.5-flash-image", run_id=9,
+                                             cell_key="k1", composition={"run_id": 9, "cell": {"seed": 1}}))
+    studio.wait([cell], timeout=20)
+    at = make_app(studio)
+    at.session_state["remix"] = studio.request_for(cell)
+    at.run()
+    assert at.text_area(key="gen_prompt").value == "a teapot"
+    record = studio.get(_generate(at, studio)[0])
+    assert (record.prompt, record.run_id, record.composition) == ("a teapot", None, None)
 
 
 def test_one_image_per_proposal(make_app, studio):
