@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from studio import cli
+from studio.domain import GenerationRequest
 from tests.conftest import make_image
 
 JSON_KEYS = {"id", "status", "model", "prompt", "finish_reason", "text", "images", "usage", "error"}
@@ -68,6 +69,21 @@ def test_history_lists_newest_first_and_searches(studio_env, capsys):
     assert [r["prompt"] for r in _lines(capsys)] == ["beta teapot", "alpha lighthouse"]
     assert cli.main(["history", "--search", "lighthouse", "--json"]) == 0
     assert [r["prompt"] for r in _lines(capsys)] == ["alpha lighthouse"]
+
+
+def test_history_json_carries_each_generations_composition(studio, capsys):
+    """Provenance can be checked from outside: a composed generation says how; a typed one says null."""
+    composed = {"mode": "text", "template": {"id": 1, "name": "Animal", "values": {"animal": "fox"}},
+                "presets": ["Warm"]}
+    ids = studio.submit(GenerationRequest(prompt="a fox reading", model="gemini-2.5-flash-image",
+                                          composition=composed))
+    ids += studio.submit(GenerationRequest(prompt="a plain teapot", model="gemini-2.5-flash-image"))
+    studio.wait(ids, timeout=30)
+    assert cli.main(["history", "--json"]) == 0
+    rows = {row["id"]: row for row in _lines(capsys)}
+    assert rows[ids[0]]["composition"] == composed
+    assert rows[ids[1]]["composition"] is None
+    assert JSON_KEYS <= set(rows[ids[0]])  # extended, nothing renamed
 
 
 def test_installed_entry_point_and_emulator_help():

@@ -223,6 +223,8 @@ class GenerationRecord:
             "favourite": self.favourite,
             "rating": self.rating,
             "tags": self.tags,
+            # how the prompt was composed (form fields, proposal, template, sketches); null when typed plainly
+            "composition": self.composition,
         }
 
 
