@@ -73,6 +73,21 @@ def test_generate_says_how_many_were_interrupted_and_retry_sends_them_again(make
     assert studio.interrupted_work() == []
 
 
+def test_history_offers_the_same_retry(make_app, restart):
+    studio = restart(_prompt("a glass bird"), variants=2)
+    at = make_app(studio)
+    at.switch_page("views/history.py").run()
+    assert "2 generations were interrupted when the studio stopped." in _notice(at)
+    at.button(key="interrupted_retry").click().run()
+    assert not at.exception, at.exception
+    assert "Retrying 2 generations." in [t.value for t in at.toast]
+    new = at.session_state["gen_ids"]  # Generate follows them when the designer goes there
+    assert [r.status for r in studio.wait(new, timeout=30)] == ["succeeded", "succeeded"]
+    at.run()
+    assert not _notice(at)
+    assert studio.interrupted_work() == []
+
+
 def test_history_dismiss_hides_the_notice_after_a_reload_and_a_restart(make_app, restart):
     studio = restart(_prompt("a tin robot"))
     [gen_id] = studio.interrupted_on_start
