@@ -187,6 +187,45 @@ class Studio:
     def retry(self, gen_id: int) -> list[int]:
         return self.submit(self.request_for(gen_id))
 
+    # -- work a stopped studio left unfinished (the notice on Generate and History) ---------------
+
+    def interrupted_work(self) -> list[int]:
+        """Generations interrupted when a studio stopped that the designer has neither retried nor dismissed,
+        oldest first. Reading this changes nothing."""
+        from studio.store import notices
+
+        return notices.open_ids(self.store)
+
+    def retry_interrupted(self, ids: Sequence[int]) -> list[int]:
+        """Resubmit each of ``ids`` still open, exactly as it was asked for; returns the new generation ids.
+
+        Each is claimed before it is sent, so a second click or another tab sends nothing again. One that
+        cannot be sent (no key, a model no longer offered) stays open; its error is raised when none was sent."""
+        from dataclasses import replace
+
+        from studio.store import notices
+
+        sent: list[int] = []
+        error: StudioError | None = None
+        for gen_id in notices.acknowledge(self.store, ids, notices.RETRIED):
+            try:
+                record = self.store.get(gen_id)
+                req = replace(self.request_for(gen_id), cell_key=notices.cell_key(self.store, gen_id))
+                sent += self.submit(_variant(req, record.variant_index if record else 0))  # its own seed
+            except StudioError as exc:
+                notices.release(self.store, [gen_id])
+                error = error or exc
+        if error is not None and not sent:
+            raise error
+        return sent
+
+    def dismiss_interrupted(self, ids: Sequence[int]) -> int:
+        """Stop telling the designer about ``ids`` (kept in the database, so for every later start too);
+        the rows themselves stay in the history as they are. Returns how many were still open."""
+        from studio.store import notices
+
+        return len(notices.acknowledge(self.store, ids, notices.DISMISSED))
+
     # -- browsing ---------------------------------------------------------------------------------
 
     def get(self, gen_id: int) -> GenerationRecord | None:

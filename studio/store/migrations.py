@@ -248,6 +248,24 @@ def m004_turn_index(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_generation_model_content ON generation (model_content_sha)")
 
 
+@migration
+def m005_interruption_notices(conn: Connection) -> None:
+    """Which interrupted generations the designer has retried or dismissed from the notice on Generate and
+    History. A mark of its own, so the history row (status, error) stays exactly as it was. Rows interrupted
+    before notices existed are marked as seen: a first start after upgrading must not offer to pay again for
+    work stopped months ago."""
+    _run(conn, """
+CREATE TABLE interruption_ack (
+    generation_id INTEGER PRIMARY KEY REFERENCES generation(id) ON DELETE CASCADE,
+    action TEXT NOT NULL,
+    at TEXT NOT NULL
+);;
+INSERT INTO interruption_ack (generation_id, action, at)
+    SELECT id, 'before_notices', strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now') FROM generation
+    WHERE status = 'interrupted'
+""")
+
+
 LATEST = len(MIGRATIONS)
 
 

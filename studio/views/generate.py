@@ -6,6 +6,7 @@ from studio.domain import GenerationRequest
 from studio.errors import StudioError
 from studio.service import Studio
 from studio.ui import components, composer, guard, jscomponents, progress, resources, viewer
+from studio.ui.notices import interrupted_notice
 
 NO_KEY_HELP = (
     "**No API key is set**, so Generate is disabled. Set `STUDIO_API_KEY` in the environment, or put "
@@ -35,6 +36,7 @@ def _submit(studio: Studio, requests: list[GenerationRequest]) -> None:
 studio = resources.studio_or_stop()
 components.page_header("Generate", "Describe an image, pick a model, and generate up to 8 variants at once. "
                        "Ctrl+Enter (⌘+Enter) generates.", demo=studio.is_demo)
+interrupted_notice(studio)  # work a stopped studio left unfinished: Retry · Dismiss
 has_key = studio.settings.has_key
 if not has_key:
     st.info(NO_KEY_HELP, icon=":material/key_off:")

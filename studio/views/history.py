@@ -7,12 +7,14 @@ import streamlit as st
 
 from studio.errors import StudioError
 from studio.ui import compare, components, detail, gallery, guard, organise, progress, references, resources
+from studio.ui.notices import interrupted_notice
 
 EDIT_SOURCE = "edit_source_id"
 
 studio = resources.studio_or_stop()
 components.page_header("History", "Every generation, newest first. Search, filter, organise, compare and re-use.",
                        demo=studio.is_demo)
+interrupted_notice(studio)  # work a stopped studio left unfinished: Retry · Dismiss
 
 
 def _reuse(action: str, gen_id: int) -> None:
