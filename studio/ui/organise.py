@@ -193,12 +193,11 @@ def bulk_bar(studio: Studio, page: list[GenerationRecord], f: GalleryFilter) -> 
 
 def _create(store: Store) -> None:
     try:
-        cid = store.create_collection(st.session_state.get("hist_new_coll") or "")
+        store.create_collection(st.session_state.get("hist_new_coll") or "")
     except StudioError as exc:
         flash(str(exc), "error")
         return
-    st.session_state["hist_new_coll"] = ""
-    st.session_state["hist_collection"] = cid  # show the new (empty) board's filter right away
+    st.session_state["hist_new_coll"] = ""  # the filter stays as it is: the new board is empty
     flash("Collection created. Select images and use “Collection” to fill it.")
 
 
@@ -215,7 +214,7 @@ def _delete(store: Store, cid: int) -> None:
     if not safely(store.delete_collection, cid, done="Collection deleted; its images are still in the history."):
         return
     if st.session_state.get("hist_collection") == cid:
-        st.session_state["hist_collection"] = None
+        st.session_state["hist_collection"] = 0  # "Any collection" (None would draw the box blank)
 
 
 def collections_panel(store: Store) -> None:
