@@ -87,3 +87,22 @@ def test_generate_edit_and_experiment_start_on_the_same_default_model(make_app, 
     assert at.multiselect(key="exp_models").value == [catalogue.DEFAULT_MODEL]
     at.multiselect(key="exp_models").set_value([]).run()  # an empty list runs on the default: it says so
     assert components.model_label(catalogue.DEFAULT_MODEL) in all_text(at)
+
+
+def _says_each_thing_once(label: str) -> bool:
+    words = re.findall(r"[a-z]+", label.lower())
+    stages = [w for w in words if w in ("retired", "preview", "stable")]
+    return len(stages) == len(set(stages))
+
+
+def test_no_model_label_says_a_thing_twice(make_app, studio):
+    at = make_app(studio).run()
+    generate = at.selectbox(key="gen_model").options
+    assert any("retired" in o for o in generate)  # the retired model is listed, and said to be retired once
+    at.switch_page("views/edit.py").run()
+    edit = at.selectbox(key="edit_model").options
+    at.switch_page("views/experiment.py").run()
+    experiment = at.multiselect(key="exp_models").options
+    for label in (*generate, *edit, *experiment):
+        assert _says_each_thing_once(label), label
+    assert all(_says_each_thing_once(catalogue.display_label(m)) for m in catalogue.MODELS)
