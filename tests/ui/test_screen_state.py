@@ -10,6 +10,7 @@ from studio.domain import GenerationRequest
 from studio.ui import components
 
 from .helpers import all_text
+from .test_gallery_ui import _box, _history, _make, _select
 
 PRO, NB2 = "gemini-3-pro-image", "gemini-3.1-flash-image"
 
@@ -106,3 +107,26 @@ def test_no_model_label_says_a_thing_twice(make_app, studio):
     for label in (*generate, *edit, *experiment):
         assert _says_each_thing_once(label), label
     assert all(_says_each_thing_once(catalogue.display_label(m)) for m in catalogue.MODELS)
+
+
+def test_a_history_selection_is_not_carried_back_from_another_page(make_app, studio):
+    a, b = _make(studio, "a kite"), _make(studio, "a whale")
+    at = _history(make_app, studio)
+    _select(at, a, b)
+    assert "2 selected" in all_text(at)
+    at.switch_page("views/experiment.py").run()
+    at.switch_page("views/history.py").run()
+    assert not at.exception, at.exception
+    assert at.session_state["hist_selected"] == [] and "0 selected" in all_text(at)
+    assert not _box(at, a).value and not _box(at, b).value
+    assert not [x for x in at.button if x.key in ("hist_bulk_trash", "hist_bulk_fav", "hist_compare_btn")]
+
+
+def test_a_selection_that_the_grid_does_not_show_is_said_to_be_there(make_app, studio):
+    a, b = _make(studio, "a kite"), _make(studio, "a whale")
+    at = _history(make_app, studio)
+    _select(at, a, b)
+    at.text_input(key="hist_search").input("kite").run()
+    assert "2 selected** · 1 not shown here" in all_text(at)
+    at.run()  # reruns of History itself keep the selection
+    assert sorted(at.session_state["hist_selected"]) == sorted([a, b])
