@@ -130,3 +130,20 @@ def test_a_selection_that_the_grid_does_not_show_is_said_to_be_there(make_app, s
     assert "2 selected** · 1 not shown here" in all_text(at)
     at.run()  # reruns of History itself keep the selection
     assert sorted(at.session_state["hist_selected"]) == sorted([a, b])
+
+
+def test_advanced_boxes_filled_from_a_remix_or_an_edit_turn_say_model_default(make_app, studio):
+    from .test_gallery_ui import _browser_shows
+
+    at = make_app(studio)
+    at.session_state["remix"] = GenerationRequest(prompt="a lantern", model=NB2)  # no level, no safety
+    at.run()
+    assert not at.exception, at.exception
+    for name in ("gen_adv_thinking", "gen_adv_safety_harassment", "gen_adv_safety_dangerous_content"):
+        assert _browser_shows(at.selectbox(key=name), "Model default") == "Model default", name
+    [first] = studio.generate(GenerationRequest(prompt="a teapot", model=NB2), timeout=30)
+    at.session_state["edit_head"] = first.id  # the thread fills Edit's controls from the turn it continues
+    at.switch_page("views/edit.py").run()
+    assert not at.exception, at.exception
+    for name in ("edit_adv_thinking", "edit_adv_safety_hate_speech"):
+        assert _browser_shows(at.selectbox(key=name), "Model default") == "Model default", name
