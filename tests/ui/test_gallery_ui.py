@@ -434,3 +434,16 @@ def test_after_the_detail_view_the_tag_and_collection_boxes_say_any_not_blank(ma
     at.button(key="hist_back").click().run()  # the filter values are sent back to the remounted widgets
     assert _browser_shows(at.selectbox(key="hist_tag")) == "Any tag"
     assert _browser_shows(at.selectbox(key="hist_collection")) == "Any collection"
+
+
+def test_deleting_the_filtered_collection_shows_any_collection_and_everything(make_app, studio):
+    a = _make(studio, "a kite")
+    _make(studio, "a whale")
+    cid = studio.store.create_collection("Client A")
+    studio.store.add_to_collection([a], cid)
+    at = _history(make_app, studio)
+    at.selectbox(key="hist_collection").set_value(cid).run()
+    assert texts(at) == ["a kite"]
+    at.button(key=f"hist_delete_coll_{cid}").click().run()
+    assert sorted(texts(at)) == ["a kite", "a whale"]
+    assert _browser_shows(at.selectbox(key="hist_collection")) == "Any collection"
