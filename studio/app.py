@@ -24,6 +24,7 @@ KEPT = re.compile(
 _NOT_KEPT = ("_box",)  # "Advanced" expanders: {prefix}_adv_box
 _PLAIN = (str, int, float, bool, type(None))
 _PAGE = "studio_page"  # the page of the previous run
+PREVIOUS = "studio_previous_page"  # the same, kept for the page itself (History drops its selection on arrival)
 _SAVED = "studio_kept"  # plain session state (no widget's), which Streamlit never drops
 OWNER = {"gen": "Generate", "edit": "Edit", "exp": "Experiment"}  # key prefix -> the page drawing it
 
@@ -41,6 +42,7 @@ def keep_builder_state(page_title: str) -> None:
     Values are written back only then: a widget value set from code is pushed to the browser, and on
     every run it could overwrite text typed while the run was in flight."""
     ss = st.session_state
+    ss[PREVIOUS] = ss.get(_PAGE)
     saved: dict[str, Any] = ss.setdefault(_SAVED, {})
     if ss.get(_PAGE) != page_title:
         ss[_PAGE] = page_title

@@ -150,6 +150,15 @@ def is_known(model_id: str) -> bool:
     return model_id in MODELS
 
 
+def display_label(model_id: str) -> str:
+    """The name a model list shows: its label, and its stage only when the label does not already say it
+    ("Nano Banana 2 preview", never "Nano Banana 2 preview (preview)")."""
+    spec = lookup(model_id)
+    if spec.stage in ("stable", "unknown") or spec.stage in spec.label.lower():
+        return spec.label
+    return f"{spec.label} ({spec.stage})"
+
+
 @dataclass(frozen=True)
 class Estimate:
     images: int

@@ -189,9 +189,7 @@ def enhancer(studio: Studio, idea: str) -> None:
 def _option_label(model_id: str) -> str:
     if model_id == CUSTOM:
         return "Custom model id…"
-    spec = catalogue.MODELS[model_id]
-    stage = "" if spec.stage == "stable" else f" ({spec.stage})"
-    return f"{spec.label}{stage}"
+    return catalogue.display_label(model_id)
 
 
 def model_picker() -> str:

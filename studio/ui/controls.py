@@ -22,6 +22,9 @@ from studio.store import GenerationRecord, Store
 from studio.ui.components import escape_md
 
 DEFAULT = "Model default"
+#: The "Model default" choice of a select box. Not None: a select box whose value is set to None from code
+#: (a remix, the turn an edit continues) is drawn blank instead of showing "Model default".
+DEFAULT_CHOICE = ""
 THOUGHTS_TITLE = "Thoughts (not billed as output)"
 
 
@@ -39,13 +42,13 @@ def prefill(prefix: str, settings: Mapping[str, Any]) -> None:
     ss[key(prefix, "system")] = settings.get(controls.SYSTEM) or ""
     for name in (controls.TEMPERATURE, controls.TOP_P, controls.SEED):
         ss[key(prefix, name)] = settings.get(name)
-    ss[key(prefix, "thinking")] = settings.get(controls.THINKING)
+    ss[key(prefix, "thinking")] = settings.get(controls.THINKING) or DEFAULT_CHOICE
     for name in (controls.THOUGHTS, controls.SEARCH, controls.IMAGE_SEARCH):
         ss[key(prefix, name)] = bool(settings.get(name))
     chosen = {s.get("category"): s.get("threshold") for s in settings.get(controls.SAFETY) or []
               if isinstance(s, Mapping)}
     for category in controls.HARM_CATEGORIES:
-        ss[_safety_key(prefix, category)] = chosen.get(category)
+        ss[_safety_key(prefix, category)] = chosen.get(category) or DEFAULT_CHOICE
 
 
 def _why_not(support: Support) -> None:
@@ -87,20 +90,20 @@ def _sampling(prefix: str, support: Mapping[str, Support], skip: tuple[str, ...]
 
 def _thinking(prefix: str, support: Mapping[str, Support], levels: tuple[str, ...]) -> dict[str, Any]:
     level_support, thoughts_support = support[controls.THINKING], support[controls.THOUGHTS]
-    options = [None, *levels] if level_support.ok else [None]
-    if st.session_state.get(key(prefix, "thinking")) not in options:
-        st.session_state[key(prefix, "thinking")] = None  # a level chosen for another model
+    options = [DEFAULT_CHOICE, *levels] if level_support.ok else [DEFAULT_CHOICE]
+    if key(prefix, "thinking") in st.session_state and st.session_state[key(prefix, "thinking")] not in options:
+        st.session_state[key(prefix, "thinking")] = DEFAULT_CHOICE  # a level chosen for another model
     left, right = st.columns(2)
     with left:
         level = st.selectbox("Thinking level", options, key=key(prefix, "thinking"),
-                             format_func=lambda v: DEFAULT if v is None else v.title(),
+                             format_func=lambda v: DEFAULT if not v else v.title(),
                              disabled=not level_support.ok, help=_help(level_support))
         _why_not(level_support)
     with right:
         thoughts = st.checkbox("Show thoughts", key=key(prefix, controls.THOUGHTS), disabled=not thoughts_support.ok,
                                help=_help(thoughts_support, "Sends thinkingConfig.includeThoughts."))
         _why_not(thoughts_support)
-    return {controls.THINKING: level if level_support.ok else None,
+    return {controls.THINKING: (level or None) if level_support.ok else None,
             controls.THOUGHTS: bool(thoughts) and thoughts_support.ok}
 
 
@@ -129,8 +132,9 @@ def _safety(prefix: str, support: Support) -> tuple[dict[str, str], ...]:
     chosen: dict[str, str | None] = {}
     for index, (category, label) in enumerate(controls.HARM_CATEGORIES.items()):
         chosen[category] = columns[index % 2].selectbox(
-            label, [None, *controls.THRESHOLDS], key=_safety_key(prefix, category), disabled=not support.ok,
-            format_func=lambda v: DEFAULT if v is None else v.replace("_", " ").capitalize())
+            label, [DEFAULT_CHOICE, *controls.THRESHOLDS], key=_safety_key(prefix, category),
+            disabled=not support.ok,
+            format_func=lambda v: DEFAULT if not v else v.replace("_", " ").capitalize()) or None
     st.caption(escape_md(controls.SAFETY_NOTE))
     return controls.safety(chosen) if support.ok else ()
 

@@ -66,9 +66,21 @@ def _newer() -> None:
         cursors.pop()
 
 
+#: What each filter widget holds when it filters nothing. The tag and collection lists use "" and 0 for
+#: "any", never None: a select box whose value is set to None from code is drawn blank, not as "Any tag".
+ANY_TAG, ANY_COLLECTION = "", 0
+_EMPTY: dict[str, Any] = {"hist_search": "", "hist_model": [], "hist_status": [], "hist_ratio": [], "hist_size": [],
+                          "hist_from": None, "hist_to": None, "hist_fav_only": False, "hist_min_rating": 0,
+                          "hist_tag": ANY_TAG, "hist_collection": ANY_COLLECTION}
+
+
 def clear_filters() -> None:
+    """Set every filter to its empty value (a callback, so before the widgets are drawn).
+
+    Set, not deleted: a deleted key leaves the browser showing the old value, and the browser sends that
+    value back with the next change, so the old filter would return."""
     for key in _FILTER_KEYS:
-        st.session_state.pop(key, None)
+        st.session_state[key] = _EMPTY[key]
     reset_paging()
 
 
@@ -108,7 +120,7 @@ def current_filter() -> GalleryFilter:
         favourite=True if ss.get("hist_fav_only") else None,
         min_rating=ss.get("hist_min_rating") or None,
         tag=ss.get("hist_tag") or None,
-        collection_id=ss.get("hist_collection"),
+        collection_id=ss.get("hist_collection") or None,
         deleted=in_trash(),
     )
 
@@ -153,14 +165,14 @@ def filter_panel(studio: Studio, f: GalleryFilter) -> None:
     st.selectbox("Rating", [0, 1, 2, 3, 4, 5], key="hist_min_rating", on_change=reset_paging,
                  format_func=lambda n: "Any rating" if not n else "★" * n + (" or more" if n < 5 else ""))
     tags = dict(facets.get("tag", []))
-    tag_options = [None, *_options(facets.get("tag", []), [st.session_state.get("hist_tag")] if
-                                   st.session_state.get("hist_tag") else [])]
+    tag_options = [ANY_TAG, *_options(facets.get("tag", []), [st.session_state.get("hist_tag")] if
+                                      st.session_state.get("hist_tag") else [])]
     st.selectbox("Tag", tag_options, key="hist_tag", on_change=reset_paging,
-                 format_func=lambda t: "Any tag" if t is None else f"{t} ({count_text(tags.get(t, 0))})")
+                 format_func=lambda t: "Any tag" if not t else f"{t} ({count_text(tags.get(t, 0))})")
     names = {cid: name for cid, name, _ in studio.store.collections()}
     in_board = dict(facets.get("collection", []))
-    st.selectbox("Collection", [None, *names], key="hist_collection", on_change=reset_paging,
-                 format_func=lambda c: "Any collection" if c is None
+    st.selectbox("Collection", [ANY_COLLECTION, *names], key="hist_collection", on_change=reset_paging,
+                 format_func=lambda c: "Any collection" if not c
                  else f"{names.get(c, c)} ({count_text(in_board.get(c, 0))})")
     st.toggle("Favourites only", key="hist_fav_only", on_change=reset_paging)
     st.button("Clear filters", key="hist_clear_filters", icon=":material/filter_alt_off:", on_click=clear_filters,

@@ -69,6 +69,17 @@ def clear_selection() -> None:
     _set_selection([])
 
 
+#: the page of the run before this one (app.py keeps it)
+PREVIOUS_PAGE = "studio_previous_page"
+
+
+def drop_selection_on_arrival() -> None:
+    """A selection belongs to the History screen it was made on. Coming back from another page starts with
+    none, so a bulk action never acts on ticks made earlier and no longer in mind."""
+    if st.session_state.get(PREVIOUS_PAGE) != "History" and selection():
+        clear_selection()
+
+
 def flash(message: str, level: str = "success") -> None:
     st.session_state[FLASH] = (level, message)
 
@@ -159,7 +170,9 @@ def bulk_bar(studio: Studio, page: list[GenerationRecord], f: GalleryFilter) -> 
     """Selection controls and what can be done to the selection (inside the grid's fragment)."""
     store, ids = studio.store, selection()
     with st.container(horizontal=True, vertical_alignment="center", gap="small", key="hist_bulk"):
-        st.markdown(f"**{len(ids)} selected**")
+        hidden = len(set(ids) - {r.id for r in page})
+        # ticks on another grid page or outside the filter are still acted on: say so
+        st.markdown(f"**{len(ids)} selected**" + (f" · {hidden} not shown here" if hidden else ""))
         st.button("Select page", key="hist_select_page", icon=":material/select_all:", on_click=select_page,
                   args=([r.id for r in page],), disabled=not page)
         st.button("Clear", key="hist_clear_sel", icon=":material/deselect:", on_click=clear_selection,
@@ -193,12 +206,11 @@ def bulk_bar(studio: Studio, page: list[GenerationRecord], f: GalleryFilter) -> 
 
 def _create(store: Store) -> None:
     try:
-        cid = store.create_collection(st.session_state.get("hist_new_coll") or "")
+        store.create_collection(st.session_state.get("hist_new_coll") or "")
     except StudioError as exc:
         flash(str(exc), "error")
         return
-    st.session_state["hist_new_coll"] = ""
-    st.session_state["hist_collection"] = cid  # show the new (empty) board's filter right away
+    st.session_state["hist_new_coll"] = ""  # the filter stays as it is: the new board is empty
     flash("Collection created. Select images and use “Collection” to fill it.")
 
 
@@ -215,7 +227,7 @@ def _delete(store: Store, cid: int) -> None:
     if not safely(store.delete_collection, cid, done="Collection deleted; its images are still in the history."):
         return
     if st.session_state.get("hist_collection") == cid:
-        st.session_state["hist_collection"] = None
+        st.session_state["hist_collection"] = 0  # "Any collection" (None would draw the box blank)
 
 
 def collections_panel(store: Store) -> None:

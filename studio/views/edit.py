@@ -15,6 +15,8 @@ HEAD = "edit_head"          # the turn the next instruction continues from
 SOURCE = "edit_source_id"   # a history generation another page sent here to start from
 PREFILLED = "edit_adv_for"  # the turn whose settings the Advanced controls were filled from
 EDIT_MODELS = [m for m, spec in catalogue.MODELS.items() if spec.stage != "retired"]
+#: the picker starts where Generate and Experiment start
+DEFAULT_INDEX = EDIT_MODELS.index(catalogue.DEFAULT_MODEL) if catalogue.DEFAULT_MODEL in EDIT_MODELS else 0
 
 studio = resources.studio_or_stop()
 components.page_header("Edit", "Refine an image turn by turn. Branch from any earlier turn.", demo=studio.is_demo)
@@ -52,10 +54,10 @@ def _source_start(source_id: int) -> None:
                  on_click=st.session_state.pop, args=(SOURCE, None))
     if continues:
         model = record.model
-        st.caption(f"Model: {components.escape_md(components.model_label(model))}")
+        _model_line(model, "continues on the model of its conversation")
         _prefill(record)
     else:
-        model = st.selectbox("Model", EDIT_MODELS, key="edit_model", format_func=components.model_label)
+        model = _picker()
     instruction = st.text_area("Instruction", key="edit_first", placeholder="Make the background a sunset")
     extra = controls.section("edit", model)
     if st.button("Start", type="primary", icon=":material/play_arrow:", key="edit_start"):
@@ -90,25 +92,41 @@ def _prefill(record: GenerationRecord) -> None:
         st.session_state[PREFILLED] = record.id
 
 
-def _continued_model(gen_id: int) -> str:
-    """A history generation with a model reply is continued on its own model, whatever is selected."""
+def _continued_model(gen_id: int) -> str | None:
+    """The model a history generation with a model reply is continued on (its own); None for any other."""
     record = studio.get(gen_id)
     if record is not None and record.status == SUCCEEDED and record.has_model_content:
         return record.model
-    return st.session_state.get("edit_model") or catalogue.DEFAULT_MODEL
+    return None
+
+
+def _picker() -> str:
+    return st.selectbox("Model", EDIT_MODELS, index=DEFAULT_INDEX, key="edit_model",
+                        format_func=components.model_label)
+
+
+def _model_line(model: str, why: str) -> None:
+    """The model a turn runs on where no picker decides it: the page shows what the turn uses."""
+    st.markdown(f":material/memory: Model: **{components.escape_md(components.model_label(model))}** · {why}")
 
 
 def _start() -> None:
     source = st.radio("Start from", ["A prompt", "An uploaded image", "A history image"], horizontal=True,
                       key="edit_source")
-    model = st.selectbox("Model", EDIT_MODELS, key="edit_model", format_func=components.model_label)
     upload, from_id = None, None
     if source == "An uploaded image":
         upload = st.file_uploader("Image to edit", type=["png", "jpg", "jpeg", "webp"], key="edit_upload")
     elif source == "A history image":
         from_id = st.number_input("Generation #", min_value=1, step=1, key="edit_from_id")
+    # a history generation with a model reply continues its conversation, so on its own model: no picker
+    continued = _continued_model(int(from_id)) if from_id else None
+    if continued:
+        model = continued
+        _model_line(model, f"generation #{int(from_id)} continues on the model of its conversation")
+    else:
+        model = _picker()
     instruction = st.text_area("Instruction", key="edit_first", placeholder="A ceramic teapot on a wooden table")
-    extra = controls.section("edit", _continued_model(int(from_id)) if from_id else model)
+    extra = controls.section("edit", model)
     if st.button("Start", type="primary", icon=":material/play_arrow:", key="edit_start"):
         try:
             image = _refs([upload])[0] if upload is not None else None
@@ -177,6 +195,7 @@ def _thread(head: int) -> None:
     extra = st.file_uploader("More reference images (optional)", type=["png", "jpg", "jpeg", "webp"],
                              accept_multiple_files=True, key="edit_extra")
     _prefill(turns[-1])
+    _model_line(turns[-1].model, "a conversation keeps its model")
     changes = controls.section("edit", turns[-1].model)
     if st.button("Send", type="primary", icon=":material/send:", key="edit_send"):
         refs = _refs(extra)

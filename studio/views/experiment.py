@@ -91,6 +91,9 @@ def _builder() -> runs.RunSpec | None:
                  for name in library.variables(template)}
     models = st.multiselect("Models", list(catalogue.MODELS), default=[catalogue.DEFAULT_MODEL], key="exp_models",
                             format_func=components.model_label)
+    if not models:  # the run uses the default: say so rather than show an empty list
+        default = components.escape_md(components.model_label(catalogue.DEFAULT_MODEL))
+        st.caption(f"No model chosen: the run uses **{default}**.")
     specs = [catalogue.lookup(m) for m in models] or [catalogue.lookup(catalogue.DEFAULT_MODEL)]
     ratio_options = [r for r in catalogue.RATIOS_14 if all(r in s.ratios for s in specs)]
     size_options = list(dict.fromkeys(z for s in specs for z in s.sizes))

@@ -39,6 +39,7 @@ def _reuse(action: str, gen_id: int) -> None:
         st.switch_page("views/edit.py")
 
 
+organise.drop_selection_on_arrival()
 chosen = gallery.selected_id()
 if chosen is not None:
     gallery.keep_state(hidden=True)

@@ -128,3 +128,37 @@ def test_search_favourite_compare_and_export(page, data_dir):
     main.locator("[data-testid='stImage'] img").first.wait_for(timeout=15_000)
     page.wait_for_timeout(500)
     _shot(page, "detail", 1500)
+
+
+def test_clear_filters_empties_every_widget_and_the_tag_stays_gone(page):
+    """As a person does it: a tag filter and a search, Clear filters, then another change. The widgets show
+    no filter and the old tag does not come back (the browser keeps a widget's value unless told otherwise)."""
+    main, sidebar = page.locator("[data-testid='stMain']"), page.locator("[data-testid='stSidebar']")
+    expect(_cards(main)).to_have_count(len(SEED), timeout=30_000)
+    settle(page)
+    tag = sidebar.get_by_role("combobox", name="Tag", exact=True)
+    tag.fill("series-a")  # typing opens the list (a click can land while the sidebar redraws and be lost)
+    page.get_by_role("option", name="series-a (3)").click()
+    expect(_cards(main)).to_have_count(3, timeout=15_000)
+    settle(page)
+    search = main.get_by_label("Search prompts and replies")
+    search.fill("paper")
+    search.press("Enter")
+    expect(_cards(main)).to_have_count(2, timeout=15_000)
+    settle(page)
+
+    page.set_viewport_size({"width": 1440, "height": 900})
+    sidebar.get_by_role("button", name="Clear filters").click()
+    expect(_cards(main)).to_have_count(len(SEED), timeout=15_000)
+    settle(page)
+    expect(tag).to_have_value("Any tag")
+    expect(search).to_have_value("")
+    page.screenshot(path="/tmp/history_after_clear_filters.png")
+
+    search.fill("fox")  # not tagged series-a: with the old tag back, nothing would match
+    search.press("Enter")
+    expect(main.get_by_text("a lighthouse at dusk, long exposure")).to_have_count(0, timeout=15_000)
+    expect(_cards(main)).to_have_count(1, timeout=15_000)
+    settle(page)
+    expect(main.get_by_text("a fox in a snowy forest, watercolour")).to_be_visible()
+    expect(tag).to_have_value("Any tag")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import UTC, datetime
 
 import pytest
 from PIL import Image
@@ -139,7 +140,6 @@ def test_tags_and_collections_from_detail_and_bulk(make_app, studio):
     at.button(key="hist_create_coll").click().run()
     [(cid, name, _)] = studio.store.collections()
     assert name == "Client A"
-    at.selectbox(key="hist_collection").set_value(None).run()
     _select(at, a, b)
     at.selectbox(key="hist_bulk_coll").set_value(cid)
     at.button(key="hist_bulk_coll_add").click().run()
@@ -150,10 +150,10 @@ def test_tags_and_collections_from_detail_and_bulk(make_app, studio):
     assert "hero (2)" in at.selectbox(key="hist_tag").options
     at.selectbox(key="hist_collection").set_value(cid).run()
     assert set(texts(at)) == {"moodboard one", "moodboard two"}
-    at.selectbox(key="hist_collection").set_value(None).run()
+    at.selectbox(key="hist_collection").set_value(gallery.ANY_COLLECTION).run()
     at.selectbox(key="hist_tag").set_value("hero").run()
     assert set(texts(at)) == {"moodboard one", "moodboard two"}
-    at.selectbox(key="hist_tag").set_value(None).run()
+    at.selectbox(key="hist_tag").set_value(gallery.ANY_TAG).run()
     # in the detail view: add a tag, remove it, put the third one in the board
     at.button(key=f"hist_open_{c}").click().run()
     at.text_input(key=f"hist_tag_new_{c}").input("b-side")
@@ -351,3 +351,99 @@ def test_filters_survive_the_detail_and_compare_views(make_app, studio):
     assert at.text_input(key="hist_search").value == "kite"
     assert at.segmented_control(key="hist_density").value == "Small"
     assert "a whale" not in " ".join(texts(at))
+
+
+# -- what the filter widgets show ---------------------------------------------------------------------
+
+_STALE = object()  # what the browser still shows when the page did not send the widget a value
+
+
+def _browser_shows(widget, before=_STALE):
+    """What the browser shows after a run. It keeps its own value for a widget unless the page sends one
+    (``set_value``); a select box sent no value is drawn blank."""
+    proto = widget.proto
+    if not proto.set_value:
+        return before
+    kind = type(proto).__name__
+    if kind == "Selectbox":
+        return proto.raw_value if proto.HasField("raw_value") else ""
+    if kind == "MultiSelect":
+        return list(proto.raw_values)
+    if kind == "DateInput":
+        return list(proto.value)
+    return proto.value
+
+
+def test_clear_filters_shows_every_filter_empty_and_the_old_tag_stays_gone(make_app, studio):
+    a = _make(studio, "a fox in snow", PRO, aspect_ratio="16:9", image_size="2K")
+    _make(studio, "a fox in rain", PRO, aspect_ratio="16:9", image_size="2K")
+    _make(studio, "a heron at dawn")
+    studio.store.add_tags([a], ["hero"])
+    studio.store.set_rating([a], 3)
+    studio.store.set_favourite([a], True)
+    cid = studio.store.create_collection("Client A")
+    studio.store.add_to_collection([a], cid)
+    today = datetime.now(UTC).date()
+    at = _history(make_app, studio)
+    at.text_input(key="hist_search").input("fox").run()
+    for key, value in (("hist_model", [PRO]), ("hist_status", ["succeeded"]), ("hist_ratio", ["16:9"]),
+                       ("hist_size", ["2K"])):
+        at.multiselect(key=key).set_value(value).run()
+    at.date_input(key="hist_from").set_value(today).run()
+    at.date_input(key="hist_to").set_value(today).run()
+    at.selectbox(key="hist_min_rating").set_value(3).run()
+    at.selectbox(key="hist_tag").set_value("hero").run()
+    at.selectbox(key="hist_collection").set_value(cid).run()
+    at.toggle(key="hist_fav_only").set_value(True).run()
+    assert texts(at) == ["a fox in snow"]
+
+    at.button(key="hist_clear_filters").click().run()
+    assert sorted(texts(at)) == ["a fox in rain", "a fox in snow", "a heron at dawn"]
+    shown = {w.key: _browser_shows(w) for w in (*at.text_input, *at.multiselect, *at.date_input, *at.selectbox,
+                                                *at.toggle) if w.key in gallery._FILTER_KEYS}
+    assert shown == {"hist_search": "", "hist_model": [], "hist_status": [], "hist_ratio": [], "hist_size": [],
+                     "hist_from": [], "hist_to": [], "hist_min_rating": "Any rating", "hist_tag": "Any tag",
+                     "hist_collection": "Any collection", "hist_fav_only": False}
+    # the next change sends every widget's value as the browser shows it: the tag must not come back
+    tag = at.selectbox(key="hist_tag")
+    tag.set_value("hero" if _browser_shows(tag) is _STALE else tag.value)
+    at.multiselect(key="hist_ratio").set_value(["16:9"]).run()
+    assert sorted(texts(at)) == ["a fox in rain", "a fox in snow"]
+    assert at.selectbox(key="hist_tag").value == gallery.ANY_TAG
+
+
+def test_creating_a_collection_leaves_the_filter_as_it_was(make_app, studio):
+    a, b = _make(studio, "a kite"), _make(studio, "a kite again")
+    _make(studio, "a whale")
+    studio.store.add_tags([a, b], ["hero"])
+    at = _history(make_app, studio)
+    at.selectbox(key="hist_tag").set_value("hero").run()
+    at.text_input(key="hist_new_coll").input("Client A").run()
+    at.button(key="hist_create_coll").click().run()
+    assert [name for _, name, _ in studio.store.collections()] == ["Client A"]
+    assert sorted(texts(at)) == ["a kite", "a kite again"]  # not the new, empty board
+    assert at.selectbox(key="hist_collection").value == gallery.ANY_COLLECTION
+    assert _browser_shows(at.selectbox(key="hist_collection"), "Any collection") == "Any collection"
+    assert at.selectbox(key="hist_tag").value == "hero"
+
+
+def test_after_the_detail_view_the_tag_and_collection_boxes_say_any_not_blank(make_app, studio):
+    a = _make(studio, "a kite")
+    at = _history(make_app, studio)
+    at.button(key=f"hist_open_{a}").click().run()
+    at.button(key="hist_back").click().run()  # the filter values are sent back to the remounted widgets
+    assert _browser_shows(at.selectbox(key="hist_tag")) == "Any tag"
+    assert _browser_shows(at.selectbox(key="hist_collection")) == "Any collection"
+
+
+def test_deleting_the_filtered_collection_shows_any_collection_and_everything(make_app, studio):
+    a = _make(studio, "a kite")
+    _make(studio, "a whale")
+    cid = studio.store.create_collection("Client A")
+    studio.store.add_to_collection([a], cid)
+    at = _history(make_app, studio)
+    at.selectbox(key="hist_collection").set_value(cid).run()
+    assert texts(at) == ["a kite"]
+    at.button(key=f"hist_delete_coll_{cid}").click().run()
+    assert sorted(texts(at)) == ["a kite", "a whale"]
+    assert _browser_shows(at.selectbox(key="hist_collection")) == "Any collection"
