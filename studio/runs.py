@@ -76,16 +76,20 @@ class Cell:
         return self.settings["prompt"]
 
     def request(self, run_id: int | None = None) -> GenerationRequest:
-        s = self.settings
-        extra = {k: s[k] for k in EXTRA_SETTINGS if s.get(k) is not None}
-        if "safety_settings" in extra:
-            extra["safety_settings"] = tuple(extra["safety_settings"])
-        return GenerationRequest(
-            prompt=s["prompt"], model=s["model"], aspect_ratio=s.get("aspect_ratio"),
-            image_size=s.get("image_size"), modalities=tuple(s.get("modalities") or ("IMAGE",)),
-            references=load_references(s.get("refs") or ()), seed=s.get("seed"), run_id=run_id,
-            cell_key=self.key, composition={"run_id": run_id, "cell": _jsonable(self.values)}, **extra,
-        )
+        return replace(_draft(self.settings), references=load_references(self.settings.get("refs") or ()),
+                       run_id=run_id, cell_key=self.key,
+                       composition={"run_id": run_id, "cell": _jsonable(self.values)})
+
+
+def _draft(s: Mapping[str, Any], variants: int = 1) -> GenerationRequest:
+    """A cell's request without its reference images (they are loaded only when the cell is sent)."""
+    extra = {k: s[k] for k in EXTRA_SETTINGS if s.get(k) is not None}
+    if "safety_settings" in extra:
+        extra["safety_settings"] = tuple(extra["safety_settings"])
+    return GenerationRequest(
+        prompt=s["prompt"], model=s["model"], aspect_ratio=s.get("aspect_ratio"), image_size=s.get("image_size"),
+        modalities=tuple(s.get("modalities") or ("IMAGE",)), seed=s.get("seed"), variants=variants, **extra,
+    )
 
 
 @dataclass(frozen=True)
@@ -174,11 +178,17 @@ def _row_cells(spec: RunSpec) -> list[Cell]:
         prompt = prompts.fill(row.get("prompt", ""), variables) if variables or prompts.variables(
             row.get("prompt", "")) else row.get("prompt", "")
         modalities = ["TEXT", "IMAGE"] if row.get("text") else ["IMAGE"]
-        for variant in range(int(row.get("variants") or 1)):
+        model, refs = row.get("model") or catalogue.DEFAULT_MODEL, list(row.get("refs") or [])
+        variants = 1 if row.get("variants") is None else int(row["variants"])
+        # the row as written, before a 1K-only model's size is dropped: a size it cannot make is refused
+        asked = {"prompt": prompt, "model": model, "aspect_ratio": row.get("aspect"), "image_size": row.get("size"),
+                 "seed": row.get("seed"), "modalities": modalities}
+        catalogue.validate(_draft(asked, variants), reference_roles=["object"] * len(refs))
+        for variant in range(variants):
             seed = row.get("seed")
             seed = seed + variant if seed is not None and variant else seed
-            settings = _settings(prompt, row.get("model") or catalogue.DEFAULT_MODEL, row.get("aspect"),
-                                 row.get("size"), seed, list(row.get("refs") or []), variant, modalities, {})
+            settings = _settings(prompt, model, row.get("aspect"), row.get("size"), seed, refs, variant,
+                                 modalities, {})
             values = {"row": row.get("line"), "variant": variant}
             cells.append(Cell(cell_key(settings), values, settings))
     return cells
@@ -189,25 +199,11 @@ def _settings(prompt: str, model: str, ratio: str | None, size: str | None, seed
     spec = catalogue.lookup(model)
     if size is not None and not spec.sizes:
         size = None  # a 1K-only model in a run that varies sizes: it makes its one size
-    _check(prompt, model, ratio, size, refs)
-    return {"prompt": prompt, "model": model, "aspect_ratio": ratio, "image_size": size, "seed": seed,
-            "refs": refs, "repeat": repeat, "modalities": list(modalities), **extra}
-
-
-def _check(prompt: str, model: str, ratio: str | None, size: str | None, refs: list[str]) -> None:
-    spec = catalogue.lookup(model)
-    if not prompt.strip() and not refs:
-        raise InputError("Every cell needs a prompt or at least one reference image.")
-    if len(refs) > spec.max_references:
-        raise InputError(f"{spec.label} accepts at most {spec.max_references} reference images; a reference "
-                         f"set has {len(refs)}.")
-    if not catalogue.is_known(model):
-        return
-    if ratio and ratio not in spec.ratios:
-        raise InputError(f"{spec.label} does not accept the aspect ratio {ratio}; remove it from the run or "
-                         "choose another model.")
-    if size and size not in spec.sizes:
-        raise InputError(f"{spec.label} does not accept the image size {size} ({', '.join(spec.sizes)}).")
+    settings = {"prompt": prompt, "model": model, "aspect_ratio": ratio, "image_size": size, "seed": seed,
+                "refs": refs, "repeat": repeat, "modalities": list(modalities), **extra}
+    # the one rule every path shares; the references are counted here and loaded only when sent
+    catalogue.validate(_draft(settings), reference_roles=["object"] * len(refs))
+    return settings
 
 
 def _unique_keys(cells: list[Cell]) -> list[Cell]:
