@@ -219,6 +219,17 @@ def test_experiment_runs_refuse_at_plan_and_start(studio, emulator, tmp_path):
     assert rows_written(studio.store.data_dir) == 0 and sent(emulator, mark) == []
 
 
+def test_a_stored_run_the_rule_now_refuses_still_opens_but_is_not_resumed(studio, emulator):
+    mark = marker()
+    spec = runs.RunSpec(name="old.csv", rows=[{"prompt": f"old {mark}", "model": FLASH25, "size": "4K", "line": 2}])
+    run_id = run_store.create_run(studio.store, kind="batch", name="old.csv", spec=spec.to_json())
+    assert runs.progress(studio, run_id).waiting == 1  # History and Experiment can still show it
+    assert runs.grid(studio.store, run_id, rows="row").row_labels == ["2"]
+    with pytest.raises(InputError, match="image size 4K"):
+        runs.resume(studio, run_id)
+    assert rows_written(studio.store.data_dir) == 0 and sent(emulator, mark) == []
+
+
 # -- Edit (conversation) ---------------------------------------------------------------------------------
 
 def test_edit_refuses_before_a_row_or_a_request(studio, emulator, tmp_path):
