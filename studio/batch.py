@@ -276,7 +276,8 @@ def execute(studio, path: Path, *, concurrency: int, as_json: bool) -> int:
     done = {key for key, rows_ in run_store.cell_statuses(studio.store, run_id).items()
             if any(status == SUCCEEDED for _, status in rows_)}
     ok = sum(1 for cell in cells if cell.key in done)
-    refused = f"; {len(batch.refused)} of the file's rows were refused" if batch.refused else ""
+    n = len(batch.refused)
+    refused = f"; {n} of the file's rows {'was' if n == 1 else 'were'} refused" if n else ""
     print(f"studio: {ok} of {len(cells)} cells produced an image (run {run_id}){refused}.", file=sys.stderr,
           flush=True)
     return 0 if ok == len(cells) and not batch.refused else 1
