@@ -1,12 +1,18 @@
 """``studio batch FILE``: run a CSV (header row) or JSON Lines file of prompts and settings.
 
-Columns (CSV) or keys (JSON Lines): prompt, model, aspect, size, seed, variants, text, refs (paths
-separated by ``;``, relative to the file), and template values as ``var.NAME`` for ``{NAME}`` in the
-prompt. Each row is a cell of a run keyed by the file's sha256; every variant of a row has its own
-``cell_key``. Running the same file again skips cells that already succeeded (or are still running
-in a live process) and re-runs the rest, so an interrupted batch never pays twice for an image.
+Each row is a cell of a run keyed by the file's sha256; every variant of a row has its own ``cell_key``.
+Running the same file again skips cells that already succeeded (or are still running in a live process)
+and re-runs the rest, so an interrupted batch never pays twice for an image.
 
-Exit status: 0 when every cell produced an image, 1 otherwise, 2 for bad usage (with the line number).
+Every row passes the same rule as ``studio generate`` and the studio's pages (the model's sizes, ratios,
+reference limits, variants) before anything is paid for. A row that does not is named on stderr with
+its line and the reason, and the other rows still run. Editing the file makes it a new batch (its rows
+that already ran would be paid again), so put fixed rows in a file of their own.
+
+Exit status: 0 when every row ran and every cell produced an image; 1 when a row was refused or a cell
+failed (the other rows still ran); 2 for bad usage, before anything is opened or paid for: the file
+cannot be read, is not UTF-8, has an unknown CSV column or broken CSV quoting, or has no row that can
+run (each bad row is then named with its line).
 """
 
 from __future__ import annotations
@@ -18,23 +24,41 @@ import io
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio import runs
+from studio import catalogue, runs
 from studio.config import load_settings
 from studio.domain import SUCCEEDED
 from studio.errors import InputError
 from studio.store import runs as run_store
 
 COLUMNS = ("prompt", "model", "aspect", "size", "seed", "variants", "text", "refs")
-MAX_VARIANTS = 8
+#: One line each in ``studio batch --help``.
+COLUMN_HELP = {
+    "prompt": "the prompt; {NAME} is filled from the var.NAME column",
+    "model": "a model id, display name or alias, any case: gemini-3-pro-image, \"Nano Banana Pro\" or "
+             f"nano-banana-pro (default {catalogue.DEFAULT_MODEL})",
+    "aspect": "aspect ratio the model accepts, e.g. 16:9 (default: the model's)",
+    "size": "image size the model accepts: 512, 1K, 2K or 4K (default: the model's)",
+    "seed": "a whole number; variants after the first use seed+1, seed+2, ...",
+    "variants": f"images for this row, 1-{catalogue.MAX_VARIANTS} (default 1)",
+    "text": "yes to ask for text and image (default no: image only)",
+    "refs": "reference image paths separated by ';', relative to the file",
+    "var.NAME": "a value for {NAME} in the prompt (JSON Lines: also \"vars\": {\"NAME\": ...})",
+}
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"", "0", "false", "no", "n", "off"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.split("\n\n")[0] if __doc__ else None
+    width = max(map(len, COLUMN_HELP))
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = ("columns (CSV header) or keys (JSON Lines); only prompt is needed:\n"
+                     + "\n".join(f"  {name:<{width}}  {text}" for name, text in COLUMN_HELP.items())
+                     + "\n\n" + "\n\n".join(__doc__.split("\n\n")[1:]) if __doc__ else None)
     parser.add_argument("file", type=Path, help="a .csv file with a header row, or a .jsonl file")
     parser.add_argument("--json", action="store_true", help="print one JSON object per generation per line")
     parser.add_argument("--concurrency", type=int, default=runs.DEFAULT_CONCURRENCY,
@@ -45,8 +69,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # -- reading the file ---------------------------------------------------------------------------
 
 
-def read_rows(path: Path) -> tuple[list[dict[str, Any]], str]:
-    """(rows, sha256 of the file). Raises InputError naming the line of the first bad row."""
+@dataclass
+class BatchFile:
+    rows: list[dict[str, Any]]        # the rows that pass the rule, each with its "line"
+    sha256: str
+    refused: list[tuple[int, str]]    # (line, sentence) of each row that will not run
+
+
+def read_batch(path: Path) -> BatchFile:
+    """Every row of the file, checked against the one rule (``catalogue.validate``) before anything is paid.
+
+    A bad row is listed in ``refused`` and the others still run; raises InputError (bad usage) when the
+    file cannot be read as a whole or has no row that can run."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -58,21 +92,47 @@ def read_rows(path: Path) -> tuple[list[dict[str, Any]], str]:
     jsonl = path.suffix.lower() in (".jsonl", ".ndjson", ".json") or (
         path.suffix.lower() != ".csv" and text.lstrip().startswith("{"))
     records = _jsonl(text) if jsonl else _csv(text)
-    rows = []
+    rows, refused = [], []
     for line, record in records:
         try:
+            if isinstance(record, InputError):
+                raise record
             row = _row(record, path.parent)
-            runs.plan(runs.RunSpec(rows=[row]))  # the model accepts this ratio, size, reference count
+            runs.plan(runs.RunSpec(rows=[row]))  # the one rule: ratio, size, references, variants
         except InputError as exc:
-            raise InputError(f"{path.name}, line {line}: {exc.message}") from None
+            refused.append((line, exc.message))
+            continue
         row["line"] = line
         rows.append(row)
     if not rows:
-        raise InputError(f"{path.name} has no rows to run.")
-    return rows, hashlib.sha256(raw).hexdigest()
+        if not refused:
+            raise InputError(f"{path.name} has no rows to run.")
+        raise InputError(f"{path.name} has no row that can run:\n"
+                         + "\n".join(f"  {path.name}, line {line}: {sentence}" for line, sentence in refused))
+    return BatchFile(rows, hashlib.sha256(raw).hexdigest(), refused)
 
 
-def _csv(text: str) -> list[tuple[int, dict[str, Any]]]:
+def read_rows(path: Path) -> tuple[list[dict[str, Any]], str]:
+    """(rows, sha256 of the file), all or nothing: raises InputError naming the line of the first bad row."""
+    batch = read_batch(path)
+    if batch.refused:
+        line, sentence = batch.refused[0]
+        raise InputError(f"{path.name}, line {line}: {sentence}")
+    return batch.rows, batch.sha256
+
+
+def report_refused(path: Path, batch: BatchFile) -> None:
+    """On stderr (stdout keeps one JSON object per generation): each refused row, its line and why."""
+    for line, sentence in batch.refused:
+        print(f"studio: {path.name}, line {line}: {sentence}", file=sys.stderr, flush=True)
+    if batch.refused:
+        lines = ", ".join(str(line) for line, _ in batch.refused)
+        rows = "1 row" if len(batch.refused) == 1 else f"{len(batch.refused)} rows"
+        print(f"studio: {rows} of {path.name} will not run (line {lines}); running the other "
+              f"{len(batch.rows)}.", file=sys.stderr, flush=True)
+
+
+def _csv(text: str) -> list[tuple[int, dict[str, Any] | InputError]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in reader.fieldnames or []]
     if not header:
@@ -86,8 +146,8 @@ def _csv(text: str) -> list[tuple[int, dict[str, Any]]]:
     try:
         for record in reader:
             if None in record:
-                raise InputError(f"line {start}: this row has more values than the header has columns.")
-            if any((v or "").strip() for v in record.values()):
+                out.append((start, InputError("this row has more values than the header has columns.")))
+            elif any((v or "").strip() for v in record.values()):
                 out.append((start, record))
             start = reader.line_num + 1
     except csv.Error as exc:
@@ -95,25 +155,32 @@ def _csv(text: str) -> list[tuple[int, dict[str, Any]]]:
     return out
 
 
-def _jsonl(text: str) -> list[tuple[int, dict[str, Any]]]:
-    out = []
+def _jsonl(text: str) -> list[tuple[int, dict[str, Any] | InputError]]:
+    """Each line stands alone: a bad one is that row's problem, not the file's."""
+    out: list[tuple[int, dict[str, Any] | InputError]] = []
     for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError as exc:
-            raise InputError(f"line {number}: not valid JSON ({exc.msg}).") from None
-        if not isinstance(record, dict):
-            raise InputError(f"line {number}: each line must be a JSON object.")
-        vars_ = record.pop("vars", None)
-        if isinstance(vars_, dict):
-            record.update({f"var.{k}": v for k, v in vars_.items()})
-        for name in record:
-            if name not in COLUMNS and not name.startswith("var."):
-                raise InputError(f"line {number}: unknown key {name!r}. Known: {', '.join(COLUMNS)}, var.NAME.")
-        out.append((number, record))
+        if line.strip():
+            try:
+                out.append((number, _json_record(line)))
+            except InputError as exc:
+                out.append((number, exc))
     return out
+
+
+def _json_record(line: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except ValueError as exc:
+        raise InputError(f"not valid JSON ({exc.msg}).") from None
+    if not isinstance(record, dict):
+        raise InputError("each line must be a JSON object.")
+    vars_ = record.pop("vars", None)
+    if isinstance(vars_, dict):
+        record.update({f"var.{k}": v for k, v in vars_.items()})
+    for name in record:
+        if name not in COLUMNS and not name.startswith("var."):
+            raise InputError(f"unknown key {name!r}. Known: {', '.join(COLUMNS)}, var.NAME.")
+    return record
 
 
 def _str(value: Any) -> str:
@@ -156,14 +223,15 @@ def _refs(value: Any, base: Path) -> list[str]:
 
 
 def _row(record: dict[str, Any], base: Path) -> dict[str, Any]:
-    variants = _int(record.get("variants"), "variants") or 1
-    if not 1 <= variants <= MAX_VARIANTS:
-        raise InputError(f"variants must be between 1 and {MAX_VARIANTS} (got {variants}).")
+    """The row's values, parsed; whether its model accepts them is the one rule's call (``runs.plan``)."""
+    variants = _int(record.get("variants"), "variants")
     values = {k[4:]: _str(v) for k, v in record.items() if k.startswith("var.")}
+    model = _str(record.get("model"))
     return {
-        "prompt": _str(record.get("prompt")), "model": _str(record.get("model")) or None,
+        "prompt": _str(record.get("prompt")), "model": catalogue.resolve_model(model) if model else None,
         "aspect": _str(record.get("aspect")) or None, "size": _str(record.get("size")) or None,
-        "seed": _int(record.get("seed"), "seed"), "variants": variants, "text": _bool(record.get("text")),
+        "seed": _int(record.get("seed"), "seed"), "variants": 1 if variants is None else variants,
+        "text": _bool(record.get("text")),
         "refs": _refs(record.get("refs"), base), "vars": values,
     }
 
@@ -181,7 +249,8 @@ def _open_studio(demo: bool):
 
 
 def execute(studio, path: Path, *, concurrency: int, as_json: bool) -> int:
-    rows, sha = read_rows(path)
+    batch = read_batch(path)  # refused rows were reported by ``run``; the others run
+    rows, sha = batch.rows, batch.sha256
     spec = runs.RunSpec(name=path.name, rows=rows)
     cells, _ = runs.plan(spec)
     from studio.cli import print_record
@@ -207,8 +276,11 @@ def execute(studio, path: Path, *, concurrency: int, as_json: bool) -> int:
     done = {key for key, rows_ in run_store.cell_statuses(studio.store, run_id).items()
             if any(status == SUCCEEDED for _, status in rows_)}
     ok = sum(1 for cell in cells if cell.key in done)
-    print(f"studio: {ok} of {len(cells)} cells produced an image (run {run_id}).", file=sys.stderr, flush=True)
-    return 0 if ok == len(cells) else 1
+    n = len(batch.refused)
+    refused = f"; {n} of the file's rows {'was' if n == 1 else 'were'} refused" if n else ""
+    print(f"studio: {ok} of {len(cells)} cells produced an image (run {run_id}){refused}.", file=sys.stderr,
+          flush=True)
+    return 0 if ok == len(cells) and not batch.refused else 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -216,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise InputError("--concurrency must be at least 1")
     demo = args.demo or os.environ.get("STUDIO_DEMO", "").strip().lower() in ("1", "true", "yes", "on")
-    read_rows(args.file)  # bad usage is reported before anything is opened or paid for
+    report_refused(args.file, read_batch(args.file))  # bad usage (exit 2) before anything is opened or paid for
     studio = _open_studio(demo)
     try:
         return execute(studio, args.file, concurrency=args.concurrency, as_json=args.json)

@@ -3,11 +3,23 @@
 Figures come from ../shared/reference/gemini-image-api.md (sections 1.4, 3.6, 3.7). They are nominal:
 the studio measures every decoded image rather than trusting these tables. A model id that is not in
 the catalogue can still be used; it gets permissive defaults (``lookup`` never fails).
+
+``validate`` is the one rule a request must pass before a pending row is written or anything is paid for,
+on every path (Generate, Edit, Experiment, ``studio batch``, ``studio generate``); ``resolve_model`` turns
+what a person types (an id, a display name, an alias, any case) into the catalogue id.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from studio.errors import InputError
+
+if TYPE_CHECKING:
+    from studio.domain import GenerationRequest
 
 RATIOS_10 = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 RATIOS_14 = RATIOS_10 + ("1:4", "4:1", "1:8", "8:1")
@@ -181,3 +193,129 @@ def estimate(model_id: str, *, size: str | None, ratio: str | None, variants: in
         usd=round(per_call * variants, 4),
         pixels=spec.pixel_size(ratio, size),
     )
+
+
+# -- the one rule: what a request may ask of its model -------------------------------------------
+
+MAX_VARIANTS = 8
+MODALITIES = ("TEXT", "IMAGE")
+
+
+def validate(req: GenerationRequest, *, reference_roles: Sequence[str] | None = None) -> None:
+    """Raise InputError, with a sentence, for a request its model is documented not to accept.
+
+    The single home of the rule: ``Studio.submit`` enforces it before a pending row is written, and every
+    path calls it earlier for its own messages (a batch per line, a run's plan per cell). ``reference_roles``
+    stands in for ``req.references`` when the images are not loaded yet (a run knows them by path). An id
+    the catalogue does not know is checked only for what holds for every model.
+    """
+    spec = lookup(req.model)
+    roles = [ref.role for ref in req.references] if reference_roles is None else list(reference_roles)
+    if not req.prompt.strip() and not roles:
+        raise InputError("Write a prompt or add at least one reference image.")
+    if not 1 <= req.variants <= MAX_VARIANTS:
+        raise InputError(f"Ask for between 1 and {MAX_VARIANTS} variants (got {req.variants}).")
+    modalities = {str(m).upper() for m in req.modalities}
+    if "IMAGE" not in modalities or not modalities <= set(MODALITIES):
+        asked = ", ".join(map(str, req.modalities)) or "nothing"
+        raise InputError(f"Ask for an image, or for text and an image (this request asks for {asked}).")
+    _check_references(spec, roles)
+    if not is_known(req.model):
+        return
+    if req.aspect_ratio and req.aspect_ratio not in spec.ratios:
+        raise InputError(
+            f"{spec.label} does not accept the aspect ratio {req.aspect_ratio}. "
+            f"Choose one of {', '.join(spec.ratios)}."
+        )
+    if req.image_size and req.image_size not in (spec.sizes or ("1K",)):
+        accepted = ", ".join(spec.sizes) if spec.sizes else "1K only"
+        raise InputError(
+            f"{spec.label} does not accept the image size {req.image_size} ({accepted}). "
+            "Pick a listed size or another model."
+        )
+    _check_features(spec, req)
+
+
+def _check_references(spec: ModelSpec, roles: list[str]) -> None:
+    if len(roles) > spec.max_references:
+        raise InputError(
+            f"{spec.label} accepts at most {spec.max_references} reference images; "
+            f"remove {len(roles) - spec.max_references} of the {len(roles)}."
+        )
+    if not spec.max_characters:  # no distinction between objects and characters
+        return
+    characters = sum(1 for role in roles if role == "character")
+    for what, used, cap in (("character", characters, spec.max_characters),
+                            ("object", len(roles) - characters, spec.max_objects)):
+        if used > cap:
+            raise InputError(f"{spec.label} accepts at most {cap} {what} reference images; "
+                             f"remove {used - cap} of the {used}.")
+
+
+def _check_features(spec: ModelSpec, req: GenerationRequest) -> None:
+    level = (req.thinking_level or "").upper()
+    if level and level not in spec.thinking_levels:
+        if spec.thinking_levels:
+            raise InputError(f"{spec.label} takes the thinking level {' or '.join(spec.thinking_levels)}, "
+                             f"not {req.thinking_level}.")
+        raise InputError(f"{spec.label} has no thinking level to set; leave it empty.")
+    if req.google_search and not spec.google_search:
+        raise InputError(f"{spec.label} has no Google Search grounding; turn it off or pick Nano Banana Pro "
+                         "or Nano Banana 2.")
+    if req.google_search and req.image_search and not spec.image_search:
+        raise InputError(f"Image search is available on Nano Banana 2 (3.1 Flash Image) only, not on {spec.label}; "
+                         "turn it off.")
+
+
+# -- what a person types: ids, display names, aliases --------------------------------------------
+
+#: A model id as a relay may name one the catalogue does not know (no spaces).
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]*")
+
+
+def _norm(name: str) -> str:
+    """'Nano-Banana_PRO', 'nano banana pro' and ' models/nano-banana-pro ' compare equal."""
+    text = name.strip().lower().removeprefix("models/")
+    return " ".join(re.split(r"[\s_-]+", text)).strip()
+
+
+def _names(spec: ModelSpec) -> list[str]:
+    """How the studio shows a model: its id, its label, the label's parts, the picker's 'label (stage)'."""
+    names = [spec.id, spec.label, spec.label.split(" (")[0]]
+    names += [part for part in re.findall(r"\(([^()]*)\)", spec.label) if "retired" not in part.lower()]
+    if spec.stage != "stable":
+        names.append(f"{spec.label} ({spec.stage})")
+    return names
+
+
+def _name_index() -> dict[str, str]:
+    index: dict[str, str] = {}
+    for spec in MODELS.values():  # stable models come first and keep a name they share
+        for name in _names(spec):
+            index.setdefault(_norm(name), spec.id)
+    return index
+
+
+def find_model(name: str) -> str | None:
+    """The catalogue id for an id, a display name or an alias (any case, '-' or ' '), or None."""
+    return _name_index().get(_norm(name or ""))
+
+
+def resolve_model(name: str) -> str:
+    """The model id to record for what a person typed (``--model``, a batch's model column).
+
+    "Nano Banana Pro", ``nano-banana-pro`` and ``GEMINI-3-PRO-IMAGE`` all give ``gemini-3-pro-image``. An id
+    the catalogue does not know is kept as typed when it names an image model (it contains "image": a relay
+    may serve newer ones); anything else is refused with a sentence listing the known models.
+    """
+    found = find_model(name)
+    if found is not None:
+        return found
+    typed = (name or "").strip().removeprefix("models/")
+    if _ID.fullmatch(typed) and "image" in typed.lower():
+        return typed
+    known = "; ".join(f"{spec.id} ({spec.label.split(' (')[0]}{', retired' if spec.stage == 'retired' else ''})"
+                      for spec in MODELS.values())
+    what = f"“{typed}” is not a model the studio knows" if typed else "No model was named"
+    raise InputError(f"{what}. Use one of: {known}. An id the studio does not list is sent as typed "
+                     "only when it names an image model (it contains “image”).")

@@ -1,6 +1,7 @@
 """The `studio` command: start the UI, run the emulator, generate and browse from a terminal.
 
-Exit codes: 0 when every generation produced an image, 1 otherwise, 2 for bad usage.
+Exit codes: 0 when every generation produced an image, 1 otherwise, 2 for bad usage (an unknown model, a
+request the model does not accept, an id that is not in the history), with nothing written or sent.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from studio import catalogue, wire
+from studio import catalogue
 from studio.config import load_settings
 from studio.domain import SUCCEEDED, GenerationRequest
 from studio.errors import InputError, StudioError
@@ -59,7 +60,9 @@ def _parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="generate images from a prompt and wait for them")
     gen.add_argument("prompt")
-    gen.add_argument("--model", default=catalogue.DEFAULT_MODEL)
+    gen.add_argument("--model", default=catalogue.DEFAULT_MODEL,
+                     help='a model id, display name or alias, any case: gemini-3-pro-image, "Nano Banana Pro", '
+                          f"nano-banana-pro (default {catalogue.DEFAULT_MODEL})")
     gen.add_argument("--aspect", default=None, help="aspect ratio, e.g. 16:9")
     gen.add_argument("--size", default=None, help="image size: 512, 1K, 2K or 4K (what the model accepts)")
     gen.add_argument("--ref", action="append", default=[], type=Path, help="reference image (repeatable)")
@@ -142,13 +145,12 @@ def _load_refs(paths: list[Path]):
 
 
 def cmd_generate(args) -> int:
-    if not 1 <= args.variants <= wire.MAX_VARIANTS:
-        raise UsageError(f"--variants must be between 1 and {wire.MAX_VARIANTS}")
     req = GenerationRequest(
-        prompt=args.prompt, model=args.model, aspect_ratio=args.aspect, image_size=args.size,
-        modalities=("TEXT", "IMAGE") if args.text else ("IMAGE",), references=_load_refs(args.ref),
-        variants=args.variants, seed=args.seed,
+        prompt=args.prompt, model=catalogue.resolve_model(args.model), aspect_ratio=args.aspect,
+        image_size=args.size, modalities=("TEXT", "IMAGE") if args.text else ("IMAGE",),
+        references=_load_refs(args.ref), variants=args.variants, seed=args.seed,
     )
+    catalogue.validate(req)  # the one rule, before anything is opened: exit 2, no row written, nothing sent
     studio = _open(args.demo)  # STUDIO_DEMO itself is read by load_settings
     try:
         records = studio.generate(req)
@@ -166,11 +168,24 @@ def cmd_history(args) -> int:
 
     store = Store(load_settings().data_dir)
     try:
-        for record in store.list(search=args.search, limit=args.limit):
+        records = store.list(search=args.search, limit=args.limit)
+        for record in records:
             print_record(record, as_json=args.json)
+        if not records and not args.json:  # --json keeps its contract: one object per generation, so nothing
+            print(_no_history(store, args.search))
     finally:
         store.close()
     return 0
+
+
+def _no_history(store, search: str | None) -> str:
+    if search and search.strip():
+        return f"No generations match “{search.strip()}”."
+    from studio.store import GalleryFilter
+
+    if store.count(GalleryFilter(deleted=True)):
+        return "The history is empty; its trash still holds generations (restore them in History)."
+    return "The history is empty."
 
 
 def print_record(record, *, as_json: bool, out=None) -> None:

@@ -114,6 +114,7 @@ def continue_edit(studio, parent_id: int, instruction: str, extra_refs: Sequence
     base = studio.request_for(parent_id)
     req = replace(base, prompt=instruction.strip(), references=tuple(extra_refs), parent_id=parent_id,
                   run_id=None, cell_key=None, variants=1, history=(), composition=None, **changes)
+    catalogue.validate(req)  # the one rule (Studio.submit enforces it too), before the history is read
     reserve = body_bytes(wire.build_body(req))
     contents, note = build_history(studio.store, parent_id, max_request_mb=studio.settings.max_request_mb,
                                    reserve_bytes=reserve)

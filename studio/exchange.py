@@ -547,7 +547,9 @@ def import_zip(store: Store, zip_path: Path | str, *, limits: Limits = Limits())
 def add_export_arguments(p: Any) -> None:
     p.add_argument("--out", required=True, type=Path, help="the ZIP file to write")
     p.add_argument("--search", default=None, help="export the generations matching this search")
-    p.add_argument("ids", nargs="*", type=int, help="generation ids (default: every generation shown in History)")
+    p.add_argument("ids", nargs="*", type=int,
+                   help="generation ids (default: every generation shown in History); an id that is not in the "
+                        "history is named and nothing is written (exit status 2, as for any bad usage)")
 
 
 def add_import_arguments(p: Any) -> None:
@@ -560,9 +562,20 @@ def _open_store() -> Store:
     return Store(load_settings().data_dir)
 
 
+def _missing(store: Store, ids: Sequence[int]) -> list[int]:
+    found = {record.id for record in store.records(ids)}
+    return list(dict.fromkeys(i for i in ids if i not in found))
+
+
 def run_export(args: Any) -> int:
+    """Exit status 0; 2 (bad usage, like every InputError) when an id is not in the history: nothing is written."""
     store = _open_store()
     try:
+        missing = _missing(store, args.ids or [])
+        if missing:
+            names = ", ".join(map(str, missing))
+            raise InputError(f"Generation {names} is not in the history; nothing was exported." if len(missing) == 1
+                             else f"Generations {names} are not in the history; nothing was exported.")
         report = export_zip(store, args.out, ids=args.ids or None, filter=GalleryFilter(search=args.search))
     finally:
         store.close()

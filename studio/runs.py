@@ -76,16 +76,20 @@ class Cell:
         return self.settings["prompt"]
 
     def request(self, run_id: int | None = None) -> GenerationRequest:
-        s = self.settings
-        extra = {k: s[k] for k in EXTRA_SETTINGS if s.get(k) is not None}
-        if "safety_settings" in extra:
-            extra["safety_settings"] = tuple(extra["safety_settings"])
-        return GenerationRequest(
-            prompt=s["prompt"], model=s["model"], aspect_ratio=s.get("aspect_ratio"),
-            image_size=s.get("image_size"), modalities=tuple(s.get("modalities") or ("IMAGE",)),
-            references=load_references(s.get("refs") or ()), seed=s.get("seed"), run_id=run_id,
-            cell_key=self.key, composition={"run_id": run_id, "cell": _jsonable(self.values)}, **extra,
-        )
+        return replace(_draft(self.settings), references=load_references(self.settings.get("refs") or ()),
+                       run_id=run_id, cell_key=self.key,
+                       composition={"run_id": run_id, "cell": _jsonable(self.values)})
+
+
+def _draft(s: Mapping[str, Any], variants: int = 1) -> GenerationRequest:
+    """A cell's request without its reference images (they are loaded only when the cell is sent)."""
+    extra = {k: s[k] for k in EXTRA_SETTINGS if s.get(k) is not None}
+    if "safety_settings" in extra:
+        extra["safety_settings"] = tuple(extra["safety_settings"])
+    return GenerationRequest(
+        prompt=s["prompt"], model=s["model"], aspect_ratio=s.get("aspect_ratio"), image_size=s.get("image_size"),
+        modalities=tuple(s.get("modalities") or ("IMAGE",)), seed=s.get("seed"), variants=variants, **extra,
+    )
 
 
 @dataclass(frozen=True)
@@ -135,9 +139,17 @@ def varying_axes(spec: RunSpec) -> list[str]:
     return [name for name, values in axes_of(spec).items() if len(values) > 1]
 
 
-def plan(spec: RunSpec) -> tuple[list[Cell], PlanEstimate]:
-    """Every cell of the run and what it should cost at list prices. Raises InputError for a bad spec."""
+def plan(spec: RunSpec, *, check: bool = True) -> tuple[list[Cell], PlanEstimate]:
+    """Every cell of the run and what it should cost at list prices. Raises InputError for a bad spec.
+
+    ``check`` applies the one rule (``catalogue.validate``) to every cell, and to every batch row as written;
+    showing a stored run (progress, grid) skips it, so a run stored before a rule changed still opens."""
     cells = _row_cells(spec) if spec.rows else _product_cells(spec)
+    if check:
+        for row in spec.rows:  # as written, before a 1K-only model's size is dropped: a size it cannot make
+            catalogue.validate(_row_draft(row), reference_roles=["object"] * len(row.get("refs") or []))
+        for cell in cells:  # the references are counted here and loaded only when the cell is sent
+            catalogue.validate(_draft(cell.settings), reference_roles=["object"] * len(cell.settings["refs"]))
     cells = _unique_keys(cells)
     by_model: dict[str, int] = {}
     usd = 0.0
@@ -170,18 +182,25 @@ def _product_cells(spec: RunSpec) -> list[Cell]:
 def _row_cells(spec: RunSpec) -> list[Cell]:
     cells = []
     for row in spec.rows:
-        variables = row.get("vars") or {}
-        prompt = prompts.fill(row.get("prompt", ""), variables) if variables or prompts.variables(
-            row.get("prompt", "")) else row.get("prompt", "")
-        modalities = ["TEXT", "IMAGE"] if row.get("text") else ["IMAGE"]
-        for variant in range(int(row.get("variants") or 1)):
-            seed = row.get("seed")
-            seed = seed + variant if seed is not None and variant else seed
-            settings = _settings(prompt, row.get("model") or catalogue.DEFAULT_MODEL, row.get("aspect"),
-                                 row.get("size"), seed, list(row.get("refs") or []), variant, modalities, {})
+        asked = _row_draft(row)
+        for variant in range(asked.variants):
+            seed = asked.seed + variant if asked.seed is not None and variant else asked.seed
+            settings = _settings(asked.prompt, asked.model, asked.aspect_ratio, asked.image_size, seed,
+                                 list(row.get("refs") or []), variant, asked.modalities, {})
             values = {"row": row.get("line"), "variant": variant}
             cells.append(Cell(cell_key(settings), values, settings))
     return cells
+
+
+def _row_draft(row: Mapping[str, Any]) -> GenerationRequest:
+    """A batch row's request as written (all its variants, references not loaded)."""
+    variables = row.get("vars") or {}
+    prompt = prompts.fill(row.get("prompt", ""), variables) if variables or prompts.variables(
+        row.get("prompt", "")) else row.get("prompt", "")
+    asked = {"prompt": prompt, "model": row.get("model") or catalogue.DEFAULT_MODEL, "aspect_ratio": row.get("aspect"),
+             "image_size": row.get("size"), "seed": row.get("seed"),
+             "modalities": ["TEXT", "IMAGE"] if row.get("text") else ["IMAGE"]}
+    return _draft(asked, 1 if row.get("variants") is None else int(row["variants"]))
 
 
 def _settings(prompt: str, model: str, ratio: str | None, size: str | None, seed: int | None,
@@ -189,25 +208,8 @@ def _settings(prompt: str, model: str, ratio: str | None, size: str | None, seed
     spec = catalogue.lookup(model)
     if size is not None and not spec.sizes:
         size = None  # a 1K-only model in a run that varies sizes: it makes its one size
-    _check(prompt, model, ratio, size, refs)
     return {"prompt": prompt, "model": model, "aspect_ratio": ratio, "image_size": size, "seed": seed,
             "refs": refs, "repeat": repeat, "modalities": list(modalities), **extra}
-
-
-def _check(prompt: str, model: str, ratio: str | None, size: str | None, refs: list[str]) -> None:
-    spec = catalogue.lookup(model)
-    if not prompt.strip() and not refs:
-        raise InputError("Every cell needs a prompt or at least one reference image.")
-    if len(refs) > spec.max_references:
-        raise InputError(f"{spec.label} accepts at most {spec.max_references} reference images; a reference "
-                         f"set has {len(refs)}.")
-    if not catalogue.is_known(model):
-        return
-    if ratio and ratio not in spec.ratios:
-        raise InputError(f"{spec.label} does not accept the aspect ratio {ratio}; remove it from the run or "
-                         "choose another model.")
-    if size and size not in spec.sizes:
-        raise InputError(f"{spec.label} does not accept the image size {size} ({', '.join(spec.sizes)}).")
 
 
 def _unique_keys(cells: list[Cell]) -> list[Cell]:
@@ -467,7 +469,7 @@ class RunProgress:
 
 def progress(studio, run_id: int) -> RunProgress:
     run = _get(studio.store, run_id)
-    cells, _ = plan(RunSpec.from_json(run.spec))
+    cells, _ = plan(RunSpec.from_json(run.spec), check=False)
     statuses = run_store.cell_statuses(studio.store, run_id)
     counts = {"succeeded": 0, "failed": 0, "active": 0, "waiting": 0}
     for cell in cells:
@@ -517,7 +519,7 @@ def grid(store: Store, run_id: int, rows: str | None = None, cols: str | None = 
     """The run's cells laid out by two axes; other axes stack inside a grid cell."""
     run = _get(store, run_id)
     spec = RunSpec.from_json(run.spec)
-    cells, _ = plan(spec)
+    cells, _ = plan(spec, check=False)
     axes = axes_of(spec)
     for axis in (rows, cols):
         if axis is not None and axis not in axes:

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from studio import catalogue, wire
 from studio.client import GeminiClient
@@ -82,8 +83,14 @@ class Studio:
     # -- generating -------------------------------------------------------------------------------
 
     def submit(self, req: GenerationRequest) -> list[int]:
-        """Record one pending row per variant, then queue them. Returns the generation ids."""
-        wire.validate(req)
+        """Record one pending row per variant, then queue them. Returns the generation ids.
+
+        Every path (Generate, Edit, Experiment, batch, CLI) comes through here: the one rule
+        (``catalogue.validate``) is enforced before a row is written or anything is paid for."""
+        model = catalogue.find_model(req.model)
+        if model is not None and model != req.model:  # a display name typed as a custom id: record the id
+            req = replace(req, model=model)
+        catalogue.validate(req)
         if not self.settings.has_key:
             raise ConfigError(
                 "No API key is set. Set STUDIO_API_KEY (or put it in .streamlit/secrets.toml) and restart, "

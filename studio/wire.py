@@ -18,7 +18,7 @@ from typing import Any
 
 from studio import catalogue
 from studio.domain import GenerationRequest, ImagePart, Outcome
-from studio.errors import BadResponse, Blocked, GenerationRefused, InputError, NoImage
+from studio.errors import BadResponse, Blocked, GenerationRefused, NoImage
 from studio.images import sniff as sniff_mime
 from studio.wire_errors import (  # re-exported: callers and tests use studio.wire.<name>
     BODY_EXCERPT_CHARS,
@@ -38,7 +38,7 @@ __all__ = [
     "redact", "refusal", "validate",
 ]
 
-MAX_VARIANTS = 8
+MAX_VARIANTS = catalogue.MAX_VARIANTS
 
 # -- request ---------------------------------------------------------------------------------------
 
@@ -98,31 +98,8 @@ def build_text_body(prompt: str, *, system: str | None = None, json_mode: bool =
     return body
 
 
-def validate(req: GenerationRequest) -> None:
-    """Raise InputError for a request the model is documented not to accept."""
-    spec = catalogue.lookup(req.model)
-    if not req.prompt.strip() and not req.references:
-        raise InputError("Write a prompt or add at least one reference image.")
-    if not 1 <= req.variants <= MAX_VARIANTS:
-        raise InputError(f"Ask for between 1 and {MAX_VARIANTS} variants (got {req.variants}).")
-    if len(req.references) > spec.max_references:
-        raise InputError(
-            f"{spec.label} accepts at most {spec.max_references} reference images; "
-            f"remove {len(req.references) - spec.max_references} of the {len(req.references)}."
-        )
-    if not catalogue.is_known(req.model):
-        return
-    if req.aspect_ratio and req.aspect_ratio not in spec.ratios:
-        raise InputError(
-            f"{spec.label} does not accept the aspect ratio {req.aspect_ratio}. "
-            f"Choose one of {', '.join(spec.ratios)}."
-        )
-    if req.image_size and req.image_size not in (spec.sizes or ("1K",)):
-        accepted = ", ".join(spec.sizes) if spec.sizes else "1K only"
-        raise InputError(
-            f"{spec.label} does not accept the image size {req.image_size} ({accepted}). "
-            "Pick a listed size or another model."
-        )
+#: The one rule a request must pass (``studio.catalogue.validate``); kept here under its old name.
+validate = catalogue.validate
 
 
 # -- success bodies --------------------------------------------------------------------------------

@@ -44,24 +44,38 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 @pytest.mark.parametrize("name, text, expected", [
     ("a.csv", "prompt,colour\nx,red\n", "line 1: unknown column 'colour'"),
-    ("b.csv", "prompt,aspect\nfine,1:1\nnot fine,7:3\n", "line 3:"),
     ("c.csv", "prompt,seed\nx,one\n", "line 2: seed must be a whole number"),
     ("d.csv", "prompt,refs\nx,missing.png\n", "line 2: the reference image missing.png does not exist"),
-    ("e.csv", 'prompt,model,size\n"multi\nline",gemini-2.5-flash-image,\nx,gemini-3.1-flash-image,8K\n',
-     "line 4:"),
-    ("f.csv", "prompt,variants\nx,9\n", "line 2: variants must be between 1 and 8"),
+    ("f.csv", "prompt,variants\nx,9\n", "line 2: Ask for between 1 and 8 variants (got 9)"),
+    ("f0.csv", "prompt,variants\nx,0\n", "line 2: Ask for between 1 and 8 variants (got 0)"),
     ("g.csv", "prompt,var.animal\n\"a {animal}\",\n", "line 2: Fill in the template's variables: {animal}"),
-    ("h.jsonl", '{"prompt": "ok"}\n\n{"prompt": "x", "text": "maybe"}\n', "line 3: text must be yes or no"),
-    ("i.jsonl", '{"prompt": "ok"}\n{"prompt": \n', "line 2: not valid JSON"),
     ("j.jsonl", '{"prompt": "ok", "ratio": "1:1"}\n', "line 1: unknown key 'ratio'"),
     ("k.csv", "prompt\n", "has no rows"),
+    ("l.csv", "prompt,size\nx,4K,extra\n", "line 2: this row has more values than the header has columns"),
+    ("m.csv", "prompt,model\nx,dall-e-3\n", "line 2: “dall-e-3” is not a model the studio knows"),
 ])
 def test_bad_files_exit_2_naming_the_line(tmp_path, capsys, name, text, expected):
+    """A file no row of which can run is bad usage: nothing is opened or paid for."""
     path = write(tmp_path, name, text)
     assert batch.main([str(path)]) == 2
     err = capsys.readouterr().err
     assert expected in err
     assert not (tmp_path / "data" / "studio.db").exists()  # nothing opened, nothing paid
+
+
+@pytest.mark.parametrize("name, text, expected, good", [
+    ("b.csv", "prompt,aspect\nfine,1:1\nnot fine,7:3\n", "line 3: Nano Banana", ["fine"]),
+    ("e.csv", 'prompt,model,size\n"multi\nline",gemini-2.5-flash-image,\nx,gemini-3.1-flash-image,8K\n',
+     "line 4: Nano Banana 2", ["multi\nline"]),
+    ("h.jsonl", '{"prompt": "ok"}\n\n{"prompt": "x", "text": "maybe"}\n', "line 3: text must be yes or no", ["ok"]),
+    ("i.jsonl", '{"prompt": "ok"}\n{"prompt": \n', "line 2: not valid JSON", ["ok"]),
+])
+def test_a_bad_row_is_named_and_the_others_run(env, tmp_path, capsys, name, text, expected, good):
+    path = write(tmp_path, name, text)
+    assert batch.main([str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{name}, {expected}" in err and "will not run" in err
+    assert generate_prompts(env) == good
 
 
 def test_rows_read_templates_refs_and_variants(tmp_path):

@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 
 from studio import catalogue
+from studio.domain import GenerationRequest, Reference
+from studio.errors import InputError
 
 
 def test_spec_models_are_all_in_the_catalogue():
@@ -51,3 +53,63 @@ def test_estimates_follow_list_prices():
 def test_unknown_model_gets_permissive_defaults():
     spec = catalogue.lookup("gemini-9-ultra-image")
     assert spec.stage == "unknown" and "1:8" in spec.ratios and "4K" in spec.sizes
+
+
+# -- the one rule and the model resolver ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("typed", "model"), [
+    ("Nano Banana Pro", "gemini-3-pro-image"),
+    ("nano-banana-pro", "gemini-3-pro-image"),
+    ("  NANO_BANANA_PRO ", "gemini-3-pro-image"),
+    ("Nano Banana Pro (3 Pro Image)", "gemini-3-pro-image"),
+    ("3 Pro Image", "gemini-3-pro-image"),
+    ("models/gemini-3-pro-image", "gemini-3-pro-image"),
+    ("Nano Banana", "gemini-2.5-flash-image"),
+    ("nano-banana-2", "gemini-3.1-flash-image"),
+    ("Nano Banana 2 Lite", "gemini-3.1-flash-lite-image"),
+    ("Nano Banana 2 preview (preview)", "gemini-3.1-flash-image-preview"),  # as the Generate picker shows it
+    ("my-relay/gemini-next-image", "my-relay/gemini-next-image"),  # a relay's image model: kept as typed
+])
+def test_resolve_model_accepts_ids_display_names_and_aliases(typed, model):
+    assert catalogue.resolve_model(typed) == model
+
+
+@pytest.mark.parametrize("typed", ["Nano Banana 9", "gemini-2.5-flash", "dall-e-3", ""])
+def test_resolve_model_refuses_anything_else_listing_the_known_models(typed):
+    with pytest.raises(InputError) as exc:
+        catalogue.resolve_model(typed)
+    for model_id in catalogue.MODELS:
+        assert model_id in exc.value.message
+
+
+def _refs(roles):
+    return tuple(Reference(b"x", "image/png", f"{i:064x}", 1, 1, role=role) for i, role in enumerate(roles))
+
+
+@pytest.mark.parametrize(("changes", "words"), [
+    ({"model": "gemini-3-pro-image", "references": _refs(["object"] * 7)}, "at most 6 object"),
+    ({"model": "gemini-3-pro-image", "references": _refs(["character"] * 6)}, "at most 5 character"),
+    ({"model": "gemini-3.1-flash-image", "references": _refs(["object"] * 10 + ["character"] * 5)},
+     "at most 14 reference"),
+    ({"modalities": ("TEXT",)}, "Ask for an image"),
+    ({"modalities": ()}, "Ask for an image"),
+    ({"thinking_level": "HIGH"}, "no thinking level"),
+    ({"model": "gemini-3.1-flash-image", "thinking_level": "MEDIUM"}, "MINIMAL or HIGH"),
+    ({"google_search": True}, "no Google Search"),
+    ({"model": "gemini-3-pro-image", "google_search": True, "image_search": True}, "Image search"),
+])
+def test_validate_refuses_what_the_catalogue_says_the_model_does_not_take(changes, words):
+    req = GenerationRequest(**({"prompt": "x", "model": "gemini-2.5-flash-image"} | changes))
+    with pytest.raises(InputError, match=words):
+        catalogue.validate(req)
+
+
+@pytest.mark.parametrize("req", [
+    GenerationRequest(prompt="x", model="gemini-3-pro-image", references=_refs(["object"] * 6 + ["character"] * 5)),
+    GenerationRequest(prompt="x", model="gemini-3.1-flash-image", modalities=("text", "image"), thinking_level="high",
+                      google_search=True, image_search=True),
+    GenerationRequest(prompt="x", model="gemini-2.5-flash-image", image_size="1K"),  # its one size, named
+    GenerationRequest(prompt="x", model="my-relay-model", references=_refs(["character"] * 14), thinking_level="LOW"),
+])
+def test_validate_accepts_what_the_model_takes(req):
+    catalogue.validate(req)

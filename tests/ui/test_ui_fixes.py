@@ -157,7 +157,8 @@ def test_a_config_error_never_shows_the_key(make_app, monkeypatch):
 # -- everything is shown ----------------------------------------------------------------------------
 
 def test_all_eight_references_are_shown(make_app, studio):
-    [record] = studio.generate(GenerationRequest(prompt="eight refs", model="gemini-3-pro-image",
+    # eight object references: Nano Banana 2 takes 10 (Pro takes 6 objects + 5 characters)
+    [record] = studio.generate(GenerationRequest(prompt="eight refs", model="gemini-3.1-flash-image",
                                                  references=_refs(8)), timeout=20)
     assert len(record.references) == 8
     at = _detail(make_app, studio, record.id)
