@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -139,13 +140,15 @@ def test_resume_after_sigkill_pays_only_for_unfinished_cells(emu, tmp_path):
         proc.stdout.close()
         proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
-    paid_first = generate_prompts(emu)
     done = _studio_succeeded(tmp_path / "data")
     assert 3 <= len(done) < len(rows)
 
     rerun = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert rerun.returncode == 0, rerun.stderr
-    paid_second = generate_prompts(emu)[len(paid_first):]
-    assert sorted(paid_second) == sorted(set(rows) - done)  # nothing finished was paid for again
+    # Counted per prompt, not sliced by position: the emulator logs a request's body a moment after the
+    # request itself, so a call in flight at the kill can land in the log after the rerun's first calls.
+    paid = Counter(generate_prompts(emu))
+    assert {row: paid[row] for row in done} == dict.fromkeys(done, 1)  # nothing finished was paid for again
+    assert all(paid[row] >= 1 for row in set(rows) - done)
     assert _studio_succeeded(tmp_path / "data") == set(rows)
     assert f"{len(done)} of {len(rows)} cells already done" in rerun.stderr
