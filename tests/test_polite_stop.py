@@ -124,10 +124,10 @@ def test_generate_waits_for_the_paid_call_and_saves_it(emu, tmp_path, signum):
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
 
-    assert "Waiting for 1 generation already paid for (Ctrl+C again to abandon it)" in err
-    assert proc.returncode == 128 + signum, err
     [row] = rows(tmp_path / "data")
     assert_saved(tmp_path / "data", row)  # saved before the process exited: it is gone now
+    assert "Waiting for 1 generation already paid for (Ctrl+C again to abandon it)" in err
+    assert proc.returncode == 128 + signum, err
     [printed] = [json.loads(line) for line in out.splitlines()]
     assert printed["status"] == "succeeded" and printed["id"] == row["id"]
     assert len(sent(emu, prompt)) == 1
@@ -143,11 +143,11 @@ def test_generate_does_not_send_variants_that_were_only_queued(emu, tmp_path, si
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
 
-    assert "Waiting for 1 generation already paid for" in err
     first, second = rows(tmp_path / "data")
     assert_saved(tmp_path / "data", first)
     assert second["status"] == "cancelled" and "nothing was charged" in second["error_message"]
     assert len(sent(emu, prompt)) == 1  # the queued variant was never sent
+    assert "Waiting for 1 generation already paid for" in err
 
 
 @pytest.mark.parametrize("signum", SIGNALS)
@@ -182,13 +182,13 @@ def test_batch_saves_the_rows_in_flight_sends_no_more_and_resumes(emu, tmp_path,
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
 
-    assert "Waiting for 2 generations already paid for (Ctrl+C again to abandon them)" in err
-    assert proc.returncode == 128 + signum, err
-    assert len(sent(emu, marker)) == 2  # the two rows not sent yet were not sent after the signal
     saved = rows(tmp_path / "data")
     assert len(saved) == 2
     for row in saved:
         assert_saved(tmp_path / "data", row)
+    assert len(sent(emu, marker)) == 2  # the two rows not sent yet were not sent after the signal
+    assert "Waiting for 2 generations already paid for (Ctrl+C again to abandon them)" in err
+    assert proc.returncode == 128 + signum, err
 
     rerun = subprocess.run([sys.executable, "-m", "studio", "batch", str(path), "--concurrency", "2"], env=env,
                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
@@ -216,6 +216,25 @@ def test_batch_second_signal_leaves_its_rows_interrupted(emu, tmp_path, signum):
     assert proc.returncode == 128 + signum
     assert [row["status"] for row in rows(tmp_path / "data")] == ["interrupted", "interrupted"]
     assert len(sent(emu, marker)) == 2
+
+
+# -- the save path at interpreter exit ----------------------------------------------------------------
+
+
+def test_a_paid_image_is_saved_while_the_interpreter_shuts_down(emu, tmp_path):
+    # What `python -m streamlit run` does on a stop: the script returns while a call is out, and the
+    # interpreter's exit waits for the job's thread. Its save must not need a pool that exit has closed.
+    prompt = f"saved at exit {LATENCY}"
+    script = ("from studio.config import load_settings\n"
+              "from studio.domain import GenerationRequest\n"
+              "from studio.service import Studio\n"
+              f"Studio(load_settings()).submit(GenerationRequest(prompt={prompt!r}, model='gemini-2.5-flash-image'))\n")
+    done = subprocess.run([sys.executable, "-c", script], env=studio_env(tmp_path, emu), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    [row] = rows(tmp_path / "data")
+    assert_saved(tmp_path / "data", row)
+    assert "cannot schedule new futures" not in done.stderr
 
 
 # -- studio run, driven from Chromium -----------------------------------------------------------------
@@ -267,11 +286,11 @@ def test_studio_run_saves_the_generation_in_flight_before_it_exits(tmp_path, sig
             wait_until(lambda: any(r["status"] == "running" for r in rows(data)), "the call is out", proc)
             proc.send_signal(signum)
             proc.wait(timeout=90)  # it exits by itself
-        text = log.read_text(errors="replace")
-        assert "Waiting for 1 generation already paid for (Ctrl+C again to abandon it)" in text, text
         [row] = rows(data)
         assert_saved(data, row)  # the process is gone: it saved before it exited
         assert not listening(port)  # the server stopped with it (not left behind as an orphan)
+        text = log.read_text(errors="replace")
+        assert "Waiting for 1 generation already paid for (Ctrl+C again to abandon it)" in text, text
     finally:
         stop_group(proc)
 
@@ -308,12 +327,12 @@ def test_an_experiment_run_stops_politely_and_resumes(emu, tmp_path, monkeypatch
             wait_until(lambda: len(sent(emu, marker)) == 2, "two cells are in flight", proc)
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=90)
-        assert "Waiting for 2 generations already paid for (Ctrl+C again to abandon them)" in log.read_text()
-        assert len(sent(emu, marker)) == 2  # the three cells not sent yet were not sent after the signal
         saved = rows(tmp_path / "data")
         assert len(saved) == 2
         for row in saved:
             assert_saved(tmp_path / "data", row)
+        assert len(sent(emu, marker)) == 2  # the three cells not sent yet were not sent after the signal
+        assert "Waiting for 2 generations already paid for (Ctrl+C again to abandon them)" in log.read_text()
     finally:
         stop_group(proc)
 
