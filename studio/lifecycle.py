@@ -30,8 +30,6 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 #: The Studio instances alive in this process (``Studio.__init__`` registers, ``Studio.close`` forgets).
 _STUDIOS: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
 #: Helper threads (a run's feeder) that record how their work ended once the calls are saved.
 _HELPERS: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 #: How long the drain gives those helpers after the last call was saved.
@@ -106,7 +104,10 @@ class Stop:
         self._thread.start()
 
     def unlisten(self) -> None:
-        signal.set_wakeup_fd(self._previous_fd, warn_on_full_buffer=False)
+        try:
+            signal.set_wakeup_fd(self._previous_fd, warn_on_full_buffer=False)
+        except ValueError:  # the previous owner (a closed event loop) has closed its fd
+            signal.set_wakeup_fd(-1)
         if self._fds is not None:
             os.write(self._fds[1], b"\0")  # wakes the helper thread, which ends
             self._thread.join(5)
@@ -116,7 +117,11 @@ class Stop:
 
     def _loop(self, read: int) -> None:
         while True:
-            for signum in os.read(read, 64):
+            try:
+                received = os.read(read, 64)
+            except OSError:
+                return
+            for signum in received or b"\0":
                 if signum == 0:
                     return
                 if signum in STOP_SIGNALS:

@@ -285,12 +285,38 @@ def test_studio_run_saves_the_generation_in_flight_before_it_exits(tmp_path, sig
             page.get_by_role("button", name="Generate").click()
             wait_until(lambda: any(r["status"] == "running" for r in rows(data)), "the call is out", proc)
             proc.send_signal(signum)
-            proc.wait(timeout=90)  # it exits by itself
+            status = proc.wait(timeout=90)  # it exits by itself
         [row] = rows(data)
         assert_saved(data, row)  # the process is gone: it saved before it exited
+        assert status == 0
         assert not listening(port)  # the server stopped with it (not left behind as an orphan)
         text = log.read_text(errors="replace")
         assert "Waiting for 1 generation already paid for (Ctrl+C again to abandon it)" in text, text
+        assert "Traceback" not in text, text
+    finally:
+        stop_group(proc)
+
+
+@pytest.mark.browser
+def test_studio_run_second_ctrl_c_abandons_the_call_as_interrupted(tmp_path):
+    from tests.ui.browser import chromium_page
+
+    data = tmp_path / "data"
+    proc, port, log = start_studio_run(tmp_path, studio_env(tmp_path, None), "--demo")
+    try:
+        with chromium_page(f"http://127.0.0.1:{port}") as page:
+            prompt = page.get_by_label("Prompt", exact=True)
+            prompt.wait_for(timeout=60_000)
+            prompt.fill("A paper crane, abandoned [[latency:6]]")
+            prompt.press("Tab")
+            page.get_by_role("button", name="Generate").click()
+            wait_until(lambda: any(r["status"] == "running" for r in rows(data)), "the call is out", proc)
+            proc.send_signal(signal.SIGINT)
+            wait_until(lambda: "already paid for" in log.read_text(errors="replace"), "the stop waits", proc)
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=60) == 128 + signal.SIGINT
+        [row] = rows(data)
+        assert row["status"] == "interrupted" and row["error_message"] == INTERRUPTED_MESSAGE, row
     finally:
         stop_group(proc)
 
