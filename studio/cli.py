@@ -1,6 +1,7 @@
 """The `studio` command: start the UI, run the emulator, generate and browse from a terminal.
 
-Exit codes: 0 when every generation produced an image, 1 otherwise, 2 for bad usage.
+Exit codes: 0 when every generation produced an image, 1 otherwise, 2 for bad usage; 130 (SIGINT) or
+143 (SIGTERM) when a stop signal ended it, after the calls already sent were saved (studio.lifecycle).
 """
 
 from __future__ import annotations
