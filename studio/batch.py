@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio import catalogue, runs
+from studio import catalogue, lifecycle, runs
 from studio.config import load_settings
 from studio.domain import SUCCEEDED
 from studio.errors import InputError
@@ -290,10 +290,12 @@ def run(args: argparse.Namespace) -> int:
     demo = args.demo or os.environ.get("STUDIO_DEMO", "").strip().lower() in ("1", "true", "yes", "on")
     report_refused(args.file, read_batch(args.file))  # bad usage (exit 2) before anything is opened or paid for
     studio = _open_studio(demo)
-    try:
-        return execute(studio, args.file, concurrency=args.concurrency, as_json=args.json)
-    finally:
-        studio.close()
+    with lifecycle.polite_stop() as stop:  # a stop signal sends no more rows and saves the paid ones
+        try:
+            status = execute(studio, args.file, concurrency=args.concurrency, as_json=args.json)
+        finally:
+            studio.close()
+    return stop.exit_status(status)
 
 
 def main(argv: list[str] | None = None) -> int:

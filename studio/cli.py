@@ -1,7 +1,8 @@
 """The `studio` command: start the UI, run the emulator, generate and browse from a terminal.
 
 Exit codes: 0 when every generation produced an image, 1 otherwise, 2 for bad usage (an unknown model, a
-request the model does not accept, an id that is not in the history), with nothing written or sent.
+request the model does not accept, an id that is not in the history), with nothing written or sent; 130 (SIGINT)
+or 143 (SIGTERM) when a stop signal ended it, after the calls already sent were saved (studio.lifecycle).
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ import argparse
 import json
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-from studio import catalogue
+from studio import catalogue, lifecycle
 from studio.config import load_settings
 from studio.domain import SUCCEEDED, GenerationRequest
 from studio.errors import InputError, StudioError
@@ -105,15 +105,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_run(args) -> int:
-    env = dict(os.environ)
     if args.demo:
-        env["STUDIO_DEMO"] = "1"
+        os.environ["STUDIO_DEMO"] = "1"
     flags = {**STREAMLIT_FLAGS, "server.port": str(args.port), "server.address": args.host}
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"studio: listening on {args.host}: anyone who can reach this machine can use the studio "
               "and spend your key's credit.", file=sys.stderr)
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP)] + [f"--{k}={v}" for k, v in flags.items()]
-    return subprocess.call(cmd, env=env)
+    # The server runs in this process, not a child: a stop signal reaches the process that holds the paid
+    # calls, which waits for them and saves them before it exits (studio.lifecycle).
+    from studio.ui import serve
+
+    return serve.run(["run", str(APP)] + [f"--{k}={v}" for k, v in flags.items()])
 
 
 def cmd_emulate(args) -> int:
@@ -152,13 +154,14 @@ def cmd_generate(args) -> int:
     )
     catalogue.validate(req)  # the one rule, before anything is opened: exit 2, no row written, nothing sent
     studio = _open(args.demo)  # STUDIO_DEMO itself is read by load_settings
-    try:
-        records = studio.generate(req)
-    finally:
-        studio.close()
+    with lifecycle.polite_stop() as stop:  # a stop signal waits for the paid calls and saves them
+        try:
+            records = studio.generate(req)
+        finally:
+            studio.close()
     for record in records:
         print_record(record, as_json=args.json)
-    return 0 if records and all(r.status == SUCCEEDED for r in records) else 1
+    return stop.exit_status(0 if records and all(r.status == SUCCEEDED for r in records) else 1)
 
 
 def cmd_history(args) -> int:

@@ -3,6 +3,9 @@
 Streamlit abandons a running script when the user clicks anything, so a paid call made from the script
 thread can lose its image. Jobs therefore run here, in threads owned by the process; pages only read
 their progress. Each job has a cancel event the client checks between reads and during waits.
+
+A polite stop (``stop``) takes no new work: jobs that have not started are cancelled before they send
+anything, jobs already started keep their call and save what it returns. ``abandon`` cancels those too.
 """
 
 from __future__ import annotations
@@ -44,17 +47,44 @@ class JobRunner:
         self._futures: dict[int, Future] = {}
         self._cancel: dict[int, threading.Event] = {}
         self._progress: dict[int, JobProgress] = {}
+        self._work: dict[int, Callable] = {}  # queued jobs' work, run cancelled if a stop skips them
+        self._started: set[int] = set()  # jobs that began before any stop: their calls are (being) sent
+        self._stopping = False
+        self._abandoned = False
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
+    def abandoned(self) -> bool:
+        return self._abandoned
 
     def submit(self, gen_id: int, work: Callable[[threading.Event, Callable[[str], None]], None]) -> None:
-        """Queue ``work(cancel_event, report)``; ``report(sentence)`` updates the job's progress message."""
+        """Queue ``work(cancel_event, report)``; ``report(sentence)`` updates the job's progress message.
+
+        After ``stop`` the work still runs, at once and with its cancel event set, so it records itself
+        cancelled before sending anything."""
         cancel = threading.Event()
         self._forget_finished()
         with self._lock:
             self._cancel[gen_id] = cancel
             self._progress[gen_id] = JobProgress(gen_id, "queued", "Queued", time.monotonic())
-        self._futures[gen_id] = self._pool.submit(self._run, gen_id, work, cancel)
+            stopping = self._stopping
+            if not stopping:
+                self._work[gen_id] = work
+                self._futures[gen_id] = self._pool.submit(self._run, gen_id, work, cancel)
+        if stopping:
+            cancel.set()
+            self._run(gen_id, work, cancel)
 
     def _run(self, gen_id: int, work, cancel: threading.Event) -> None:
+        with self._lock:
+            self._work.pop(gen_id, None)
+            if self._stopping:
+                cancel.set()  # picked up after a stop: it must not send anything
+            else:
+                self._started.add(gen_id)
         self._update(gen_id, state="running", message="Generating…", started_at=time.monotonic())
         try:
             work(cancel, lambda message: self._update(gen_id, message=message))
@@ -80,6 +110,7 @@ class JobRunner:
                 self._progress.pop(gen_id, None)
                 self._cancel.pop(gen_id, None)
                 self._futures.pop(gen_id, None)
+                self._started.discard(gen_id)
 
     def progress(self, gen_id: int) -> JobProgress | None:
         with self._lock:
@@ -111,6 +142,55 @@ class JobRunner:
                     return
                 except CancelledError:  # never started: the pool was shut down
                     continue
+
+    def in_flight(self) -> list[int]:
+        """Jobs started before any stop and not finished: their calls are out (and will be billed)."""
+        with self._lock:
+            return sorted(gen_id for gen_id in self._started
+                          if gen_id in self._futures and not self._futures[gen_id].done())
+
+    def stop(self) -> list[int]:
+        """Take no new work. Jobs not started yet are cancelled before they send anything (their rows are
+        recorded here, now); jobs already started keep going. Returns those (``in_flight``)."""
+        with self._lock:
+            self._stopping = True
+            queued = [(gen_id, future) for gen_id, future in self._futures.items() if not future.done()]
+        for gen_id, future in queued:
+            if future.cancel():  # never started: record it as cancelled, nothing was sent
+                with self._lock:
+                    work, cancel = self._work.pop(gen_id, None), self._cancel.get(gen_id)
+                if work is not None and cancel is not None:
+                    cancel.set()
+                    self._run(gen_id, work, cancel)
+        return self.in_flight()
+
+    def abandon(self) -> list[int]:
+        """After a stop, give up on the calls still out: every job is cancelled. Returns their ids."""
+        with self._lock:
+            self._stopping = self._abandoned = True
+            events = list(self._cancel.values())
+        ids = self.in_flight()
+        for event in events:
+            event.set()
+        return ids
+
+    def wait_all(self, timeout: float | None = None) -> bool:
+        """Until every job has finished (True), or ``timeout`` seconds have passed (False)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                pending = [future for future in self._futures.values() if not future.done()]
+            if not pending:
+                return True
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            try:
+                pending[0].exception(timeout=remaining)
+            except FutureTimeout:
+                return False
+            except CancelledError:
+                continue
 
     def shutdown(self, wait: bool = True) -> None:
         with self._lock:

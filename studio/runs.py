@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from studio import catalogue, files, images, prompts
+from studio import catalogue, files, images, lifecycle, prompts
 from studio.domain import ACTIVE_STATUSES, SUCCEEDED, GenerationRequest, Reference
 from studio.errors import InputError, StudioError
 from studio.store import GenerationRecord, Store
@@ -264,6 +264,7 @@ class Feeder:
         self.submitted = 0
         self.max_in_flight = 0
         self.errors: list[str] = []
+        self.stopped = False  # the studio is stopping: cells not sent yet stay unsent (a resume runs them)
         self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._loop, name=f"studio-run-{run_id}", daemon=True)
 
@@ -277,7 +278,7 @@ class Feeder:
         except Exception:  # a bug must not leave the run marked running forever
             log.exception("run %s: the feeder failed", self.run_id)
         finally:
-            status = "cancelled" if self.cancelled.is_set() else "done"
+            status = "cancelled" if self.cancelled.is_set() or self.stopped else "done"
             try:
                 run_store.update_run(self.studio.store, self.run_id, status=status)
             except StudioError:
@@ -290,6 +291,9 @@ class Feeder:
         try:
             ids = self.studio.submit(cell.request(self.run_id))
         except StudioError as exc:
+            if self.studio.stopping:  # the stop came between the slot and the send: nothing was sent
+                self.stopped = True
+                return
             self.errors.append(f"Cell {cell.key}: {exc}")
             return
         with self._lock:
@@ -313,6 +317,9 @@ class Feeder:
         while True:
             self._reap()
             if self.cancelled.is_set():
+                return False
+            if self.studio.stopping:  # a polite stop: cells in flight finish and are saved (``_drain``)
+                self.stopped = True
                 return False
             if len(self.in_flight) < self.concurrency:
                 return True
@@ -428,6 +435,7 @@ def _feed(studio, run_id: int, cells: list[Cell], concurrency: int, on_done) -> 
         _FEEDERS[(studio.owner, run_id)] = f
     run_store.update_run(studio.store, run_id, status="running")
     f.thread.start()
+    lifecycle.track(f.thread)  # a polite stop lets it record how the run ended
     return f
 
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from studio import catalogue, wire
+from studio import catalogue, lifecycle, wire
 from studio.client import GeminiClient
 from studio.config import Secret, Settings, load_settings
 from studio.crashpoints import crashpoint
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 #: Owner tokens of the Studio instances alive in this process (rows they own are not orphans).
 _LIVE_OWNERS: set[str] = set()
 _HOST = socket.gethostname()
+#: ``close`` waits for calls already sent up to the client's overall deadline plus this, then abandons them.
+CLOSE_MARGIN_S = 10.0
 
 
 def _owner_alive(owner: str) -> bool:
@@ -66,6 +68,7 @@ class Studio:
         self.jobs = JobRunner(settings.workers)
         self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         _LIVE_OWNERS.add(self.owner)
+        lifecycle.register(self)
         self.adopted_on_start = self.store.adopt_orphans(_owner_alive)
         self.interrupted_on_start = self.store.interrupt_orphans(_owner_alive)
 
@@ -91,6 +94,8 @@ class Studio:
         if model is not None and model != req.model:  # a display name typed as a custom id: record the id
             req = replace(req, model=model)
         catalogue.validate(req)
+        if self.jobs.stopping:
+            raise Cancelled("The studio is stopping, so this was not sent; nothing was charged.")
         if not self.settings.has_key:
             raise ConfigError(
                 "No API key is set. Set STUDIO_API_KEY (or put it in .streamlit/secrets.toml) and restart, "
@@ -148,6 +153,9 @@ class Studio:
     def _record_failure(self, gen_id: int, status: str, error: StudioError, latency_ms: int):
         outcome = getattr(error, "outcome", None)
         try:
+            if self.jobs.abandoned:  # a call given up by a second stop signal: interrupted, not failed
+                self.store.interrupt_owned(self.owner)
+                return self.store.get(gen_id)
             return self.store.save_failure(gen_id, status=status, error=error, outcome=outcome,
                                            latency_ms=latency_ms)
         except StoreError:
@@ -250,11 +258,35 @@ class Studio:
 
         return enhance(self.client, self.settings.text_model, idea, n=n)
 
+    # -- stopping ---------------------------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self.jobs.stopping
+
+    def stop_taking_work(self) -> list[int]:
+        """A polite stop: nothing new is sent (queued generations end ``cancelled``, nothing charged);
+        returns the ids of the calls already sent, which go on and are saved."""
+        return self.jobs.stop()
+
+    def abandon(self) -> list[int]:
+        """Give up on the calls still out (a second stop signal): their rows end ``interrupted`` first,
+        then the calls are cancelled. Returns their ids."""
+        ids = self.jobs.abandon()
+        self.store.interrupt_owned(self.owner)
+        return ids
+
     def close(self) -> None:
+        """Stop politely: queued work is cancelled before it is sent, calls already sent are waited for
+        (as long as the client's own deadline allows) and saved; only then is anything closed."""
+        self.stop_taking_work()
+        if not self.jobs.wait_all(timeout=self.settings.overall_timeout + CLOSE_MARGIN_S):
+            self.abandon()
         self.jobs.shutdown(wait=False)
         self.client.close()
         self.store.close()
         _LIVE_OWNERS.discard(self.owner)
+        lifecycle.unregister(self)
         if self.emulator is not None:
             self.emulator.stop()
 

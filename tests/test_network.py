@@ -79,8 +79,10 @@ def test_studio_run_listens_on_loopback_only(tmp_path):
 
 
 def _command(monkeypatch, *args: str) -> list[str]:
+    from studio.ui import serve
+
     seen: list[list[str]] = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, env=None: seen.append(cmd) or 0)
+    monkeypatch.setattr(serve, "run", lambda argv: seen.append(argv) or 0)  # the server runs in-process
     assert cli.main(["run", *args]) == 0
     return seen[0]
 

@@ -75,6 +75,16 @@ PREVIEW_SIDE = 1440
 _THUMBNAILER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="studio-thumb")
 
 
+def _thumbnail_soon(data: bytes) -> Callable[[], bytes]:
+    """The thumbnail, made alongside the write of its original when the shared pool takes work. Once the
+    interpreter is shutting down (a stop while a paid call was out) the pool refuses new work: the paid
+    image is still saved, its thumbnail made in this thread."""
+    try:
+        return _THUMBNAILER.submit(images.make_thumbnail, data).result
+    except RuntimeError:  # "cannot schedule new futures after (interpreter) shutdown"
+        return lambda: images.make_thumbnail(data)
+
+
 @dataclass(frozen=True)
 class _Stored:
     sha256: str
@@ -173,12 +183,12 @@ class Store(GalleryMixin):
         thumb: str | None = files.thumb_relpath(sha)
         # Decoding a 4K PNG for its thumbnail takes ~0.2 s and Pillow releases the GIL while it decodes,
         # so the thumbnail is made while the original is written and fsynced.
-        pending = None if (self.data_dir / thumb).exists() else _THUMBNAILER.submit(images.make_thumbnail, data)
+        pending = None if (self.data_dir / thumb).exists() else _thumbnail_soon(data)
         if not (self.data_dir / rel).exists():  # same name means same bytes: the write was atomic
             files.write_atomic(self.data_dir / rel, data)
         if pending is not None:
             try:
-                files.write_atomic(self.data_dir / thumb, pending.result())
+                files.write_atomic(self.data_dir / thumb, pending())
             except ImageRejected:
                 thumb = None
         return _Stored(sha, mime, width, height, len(data), rel, thumb, name)
@@ -359,6 +369,11 @@ class Store(GalleryMixin):
             session.exec(update(Generation).where(*still_active).values(
                 status=INTERRUPTED, error_kind="interrupted", error_message=INTERRUPTED_MESSAGE, updated_at=_now()))
         return [i for i in ids if i is not None]
+
+    def interrupt_owned(self, owner: str) -> list[int]:
+        """Resolve the pending/running rows of one live owner that gave up on them (a stop abandoned its
+        calls): they end ``interrupted`` with the sentence a restart would give them."""
+        return self._interrupt_dead(lambda other: other != owner)
 
     def orphans(self, is_alive: Callable[[str], bool]) -> list[tuple[int, journal.Entry | None]]:
         """Active rows of dead owners, each with its adoptable journal entry (None: would be interrupted)."""
