@@ -38,7 +38,9 @@ def run_one(name: str, quick: bool, **options: Any) -> tuple[list[Row], float]:
         rows = module.run(quick=quick, **options)
     except Exception as exc:  # report and carry on with the next benchmark
         traceback.print_exc()
-        rows = [Row(f"{name}.error", None, "", "", None, "", False, note=f"error: {type(exc).__name__}: {exc}")]
+        rows = [
+            Row(f"{name}.error", None, "", "", None, "", False, note=f"error: {type(exc).__name__}: {exc}")
+        ]
     return rows, time.perf_counter() - started
 
 
@@ -47,8 +49,17 @@ def table(rows: list[Row]) -> str:
     lines = [head]
     for r in rows:
         ratio = "-" if r.ratio is None else f"{r.ratio:.3g}×"
-        lines.append((r.name, fmt(r.value, r.unit), r.peer or "-", fmt(r.peer_value, r.unit), ratio, r.goal or "-",
-                      r.verdict if not r.note.startswith(("skipped", "error")) else r.note))
+        lines.append(
+            (
+                r.name,
+                fmt(r.value, r.unit),
+                r.peer or "-",
+                fmt(r.peer_value, r.unit),
+                ratio,
+                r.goal or "-",
+                r.verdict if not r.note.startswith(("skipped", "error")) else r.note,
+            )
+        )
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
     out = []
     for i, line in enumerate(lines):
@@ -62,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (the smoke test's mode)")
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
-    parser.add_argument("--rows", help="gallery DB sizes, comma-separated (default 100000,1000000; quick 2000)")
+    parser.add_argument(
+        "--rows", help="gallery DB sizes, comma-separated (default 100000,1000000; quick 2000)"
+    )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",")] if args.only else list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -76,10 +89,16 @@ def main(argv: list[str] | None = None) -> int:
         rows += got
     print(table(rows))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    report = {"when": datetime.now(UTC).isoformat(timespec="seconds"), "quick": args.quick,
-              "machine": {"python": platform.python_version(), "platform": platform.platform()},
-              "durations_s": durations, "rows": [r.to_json() for r in rows]}
-    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "machine": {"python": platform.python_version(), "platform": platform.platform()},
+        "durations_s": durations,
+        "rows": [r.to_json() for r in rows],
+    }
+    (RESULTS / "latest.json").write_text(
+        json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     print(f"\nwrote {RESULTS / 'latest.json'}", file=sys.stderr)
     return 1 if any(r.passed is False for r in rows) else 0
 

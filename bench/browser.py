@@ -41,8 +41,17 @@ def _srcs(page) -> list[str]:
 def _start_app(data_dir: Path, port: int) -> subprocess.Popen:
     env = child_env() | {"STUDIO_DEMO": "1", "STUDIO_DATA_DIR": str(data_dir)}
     env.pop("STUDIO_API_KEY", None)
-    cmd = [python(), "-m", "streamlit", "run", "studio/app.py", "--server.headless=true",
-           f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false"]
+    cmd = [
+        python(),
+        "-m",
+        "streamlit",
+        "run",
+        "studio/app.py",
+        "--server.headless=true",
+        f"--server.port={port}",
+        "--server.address=127.0.0.1",
+        "--browser.gatherUsageStats=false",
+    ]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -121,13 +130,18 @@ def run(quick: bool = False, n: int | None = None) -> list[Row]:
                     page = browser.new_page(viewport={"width": 1400, "height": 1000})
                     page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
                     try:
-                        page.get_by_role("button", name="Generate", exact=False).first.wait_for(timeout=20_000)
+                        page.get_by_role("button", name="Generate", exact=False).first.wait_for(
+                            timeout=20_000
+                        )
                         page.locator("textarea").first.wait_for(timeout=5_000)
                     except PlaywrightError:
                         return [skipped(name, "UI not ready (no prompt box or Generate button)")]
                     _generate_once(page, "warm-up: a teapot", 60_000)
-                    ours = Timing(tuple(_generate_once(page, f"a lighthouse at dusk, run {i}", 60_000)
-                                        for i in range(n)))
+                    ours = Timing(
+                        tuple(
+                            _generate_once(page, f"a lighthouse at dusk, run {i}", 60_000) for i in range(n)
+                        )
+                    )
                     images = sorted((Path(tmp) / "images").rglob("*.*"), key=lambda f: f.stat().st_mtime)
                     floor = _static_floor(browser, images[-1], n)
                     image_bytes = images[-1].stat().st_size
@@ -135,6 +149,16 @@ def run(quick: bool = False, n: int | None = None) -> list[Row]:
                     browser.close()
         finally:
             stop(proc)
-    return [Row(name, ours.p50, "s", "static <img> of the same file", floor.p50, "", None,
-                note="demo mode (emulator latency 0): UI polling + Streamlit rerun + media serving",
-                extra=ours.extra() | {"image_bytes": image_bytes})]
+    return [
+        Row(
+            name,
+            ours.p50,
+            "s",
+            "static <img> of the same file",
+            floor.p50,
+            "",
+            None,
+            note="demo mode (emulator latency 0): UI polling + Streamlit rerun + media serving",
+            extra=ours.extra() | {"image_bytes": image_bytes},
+        )
+    ]

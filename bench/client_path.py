@@ -24,8 +24,12 @@ import httpx
 from bench import payload
 from bench.common import TYPICAL_SERVER_S, Row, Timing, emulator
 
-CASES = (("gemini-3-pro-image", "1K"), ("gemini-3-pro-image", "2K"), ("gemini-3-pro-image", "4K"),
-         ("gemini-2.5-flash-image", "1K"))
+CASES = (
+    ("gemini-3-pro-image", "1K"),
+    ("gemini-3-pro-image", "2K"),
+    ("gemini-3-pro-image", "4K"),
+    ("gemini-2.5-flash-image", "1K"),
+)
 #: reliability-performance.md P1: client overhead p95 by size.
 OVERHEAD_LIMIT_S = {"1K": 0.1, "2K": 0.35, "4K": 1.0}
 SDK_MARGIN_4K_S = 0.3
@@ -41,8 +45,9 @@ def _request(model: str, size: str, run: int):
     from studio.domain import GenerationRequest
 
     image_size = size if lookup(model).sizes else None
-    return GenerationRequest(prompt=_prompt(size, run), model=model, aspect_ratio="1:1",
-                             image_size=image_size, seed=1000 + run)
+    return GenerationRequest(
+        prompt=_prompt(size, run), model=model, aspect_ratio="1:1", image_size=image_size, seed=1000 + run
+    )
 
 
 class _Clients:
@@ -59,15 +64,20 @@ class _Clients:
         self.http = httpx.Client(timeout=120)
         self.studio = Studio(Settings(data_dir=data_dir, base_url=url, api_key=Secret(KEY), max_retries=0))
         self.types = types
-        self.sdk = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=url, api_version="v1beta"))
+        self.sdk = genai.Client(
+            api_key=KEY, http_options=types.HttpOptions(base_url=url, api_version="v1beta")
+        )
 
     def close(self) -> None:
         self.http.close()
         self.studio.close()
 
     def floor(self, model: str, body: dict[str, Any]) -> bytes:
-        r = self.http.post(f"{self.url}/v1beta/models/{model}:generateContent", content=json.dumps(body),
-                           headers={"x-goog-api-key": KEY, "Content-Type": "application/json"})
+        r = self.http.post(
+            f"{self.url}/v1beta/models/{model}:generateContent",
+            content=json.dumps(body),
+            headers={"x-goog-api-key": KEY, "Content-Type": "application/json"},
+        )
         r.raise_for_status()
         parts = json.loads(r.content)["candidates"][0]["content"]["parts"]
         return next(base64.b64decode(p["inlineData"]["data"]) for p in parts if "inlineData" in p)
@@ -92,8 +102,11 @@ def _server_time(emu) -> float:
 
 
 def _time_clients(clients: _Clients, req, body: dict[str, Any], samples: dict[str, list[float]]) -> None:
-    for name, call in (("floor", lambda: clients.floor(req.model, body)), ("sdk", lambda: clients.sdk_call(req)),
-                       ("studio", lambda: clients.studio_call(req))):
+    for name, call in (
+        ("floor", lambda: clients.floor(req.model, body)),
+        ("sdk", lambda: clients.sdk_call(req)),
+        ("studio", lambda: clients.studio_call(req)),
+    ):
         started = time.perf_counter()
         call()
         samples[name].append(time.perf_counter() - started)
@@ -113,7 +126,9 @@ def _one_case(clients: _Clients, emu, model: str, size: str, n: int) -> dict[str
     return {k: Timing(tuple(v)) for k, v in samples.items()} | {"bytes": nbytes}
 
 
-def _heavy_case(data_dir: Path, n: int, side: int, make=payload.heavy_png, mime: str = "image/png") -> dict[str, Any]:
+def _heavy_case(
+    data_dir: Path, n: int, side: int, make=payload.heavy_png, mime: str = "image/png"
+) -> dict[str, Any]:
     """A detailed 4K image (payload.py) from a fixed-body server; server time is ~0 there."""
     from studio import wire
 
@@ -142,20 +157,53 @@ def _rows(model: str, size: str, t: dict[str, Any]) -> list[Row]:
     limit = min(OVERHEAD_LIMIT_S.get(size, 1.0), 0.05 * typical)
     info = {"image_bytes": t["bytes"]}
     rows = [
-        Row(f"{base}.studio", studio.p50, "s", "google-genai SDK", sdk.p50,
+        Row(
+            f"{base}.studio",
+            studio.p50,
+            "s",
+            "google-genai SDK",
+            sdk.p50,
             f"≤ SDK + {SDK_MARGIN_4K_S} s" if size == "4K" else "",
             studio.p50 <= sdk.p50 + SDK_MARGIN_4K_S if size == "4K" else None,
-            extra=studio.extra() | info),
+            extra=studio.extra() | info,
+        ),
         Row(f"{base}.sdk", sdk.p50, "s", "httpx+base64 floor", floor.p50, "", None, extra=sdk.extra()),
-        Row(f"{base}.studio_vs_floor", studio.p50, "s", "httpx+base64 floor", floor.p50, "", None,
-            extra=studio.extra()),
-        Row(f"{base}.overhead", overhead, "s", f"typical {model} generation", typical,
-            f"≤ {limit:.2f} s (P1, and ≤ 5 % of {typical:.0f} s)", overhead <= limit,
-            note="studio p50 − server p50; typical = the reference's recorded server duration"),
+        Row(
+            f"{base}.studio_vs_floor",
+            studio.p50,
+            "s",
+            "httpx+base64 floor",
+            floor.p50,
+            "",
+            None,
+            extra=studio.extra(),
+        ),
+        Row(
+            f"{base}.overhead",
+            overhead,
+            "s",
+            f"typical {model} generation",
+            typical,
+            f"≤ {limit:.2f} s (P1, and ≤ 5 % of {typical:.0f} s)",
+            overhead <= limit,
+            note="studio p50 − server p50; typical = the reference's recorded server duration",
+        ),
     ]
     if server.p50 > 0:  # the fixed-body server of the heavy case does no work worth reporting
-        rows.insert(3, Row(f"{base}.emulator_server", server.p50, "s", "", None, "", None,
-                           note="emulator render cache hit", extra=server.extra()))
+        rows.insert(
+            3,
+            Row(
+                f"{base}.emulator_server",
+                server.p50,
+                "s",
+                "",
+                None,
+                "",
+                None,
+                note="emulator render cache hit",
+                extra=server.extra(),
+            ),
+        )
     return rows
 
 
@@ -177,6 +225,10 @@ def run(quick: bool = False, n: int | None = None) -> list[Row]:
         jpeg = _heavy_case(Path(tmp) / "heavy-jpeg", n, side, payload.heavy_jpeg, "image/jpeg")
         rows += _rows("gemini-3-pro-image", "4K-heavy-jpeg", jpeg)
         png = _heavy_case(Path(tmp) / "heavy-png", n, side)
-        rows += [replace(r, goal="", passed=None, note=(r.note + " worst case, informational").strip())
-                 if r.goal else r for r in _rows("gemini-3-pro-image", "4K-heavy-png", png)]
+        rows += [
+            replace(r, goal="", passed=None, note=(r.note + " worst case, informational").strip())
+            if r.goal
+            else r
+            for r in _rows("gemini-3-pro-image", "4K-heavy-png", png)
+        ]
     return rows

@@ -166,8 +166,13 @@ def emulator_process(latency: float = 0.0) -> Iterator[_Remote]:
     import subprocess
 
     port = free_port()
-    proc = subprocess.Popen([python(), "-m", "studio", "emulate", "--port", str(port), "--latency", str(latency)],
-                            cwd=ROOT, env=child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [python(), "-m", "studio", "emulate", "--port", str(port), "--latency", str(latency)],
+        cwd=ROOT,
+        env=child_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:

@@ -24,17 +24,25 @@ from bench.common import RESULTS, Row, Timing, child_env, measure, python
 
 PAGE = 48
 GOALS = {"page": 0.100, "search": 0.050, "facet": 0.050, "cold": 3.0}
-_PAGE_SQL = ("SELECT g.*, a.thumb_path FROM (SELECT * FROM generation WHERE deleted_at IS NULL "
-             "ORDER BY id DESC LIMIT {limit} OFFSET {offset}) g "
-             "LEFT JOIN generation_asset ga ON ga.generation_id = g.id "
-             "LEFT JOIN asset a ON a.id = ga.asset_id ORDER BY g.id DESC")
-_LIKE_SQL = ("SELECT * FROM generation WHERE deleted_at IS NULL AND (prompt LIKE ? OR text LIKE ?) "
-             "ORDER BY id DESC LIMIT ?")
+_PAGE_SQL = (
+    "SELECT g.*, a.thumb_path FROM (SELECT * FROM generation WHERE deleted_at IS NULL "
+    "ORDER BY id DESC LIMIT {limit} OFFSET {offset}) g "
+    "LEFT JOIN generation_asset ga ON ga.generation_id = g.id "
+    "LEFT JOIN asset a ON a.id = ga.asset_id ORDER BY g.id DESC"
+)
+_LIKE_SQL = (
+    "SELECT * FROM generation WHERE deleted_at IS NULL AND (prompt LIKE ? OR text LIKE ?) "
+    "ORDER BY id DESC LIMIT ?"
+)
 _FACET_SQL = "SELECT {col}, count(*) FROM generation WHERE deleted_at IS NULL GROUP BY {col}"
-_COLD_STUDIO = ("import sys, time; t = time.perf_counter(); from studio.store import Store; "
-                "s = Store(sys.argv[1]); page = s.list(limit=48); assert page; print(time.perf_counter() - t)")
-_COLD_PEER = ("import sys, sqlite3, time; t = time.perf_counter(); c = sqlite3.connect(sys.argv[1]); "
-              "page = c.execute(sys.argv[2]).fetchall(); assert page; print(time.perf_counter() - t)")
+_COLD_STUDIO = (
+    "import sys, time; t = time.perf_counter(); from studio.store import Store; "
+    "s = Store(sys.argv[1]); page = s.list(limit=48); assert page; print(time.perf_counter() - t)"
+)
+_COLD_PEER = (
+    "import sys, sqlite3, time; t = time.perf_counter(); c = sqlite3.connect(sys.argv[1]); "
+    "page = c.execute(sys.argv[2]).fetchall(); assert page; print(time.perf_counter() - t)"
+)
 
 
 def schema_fingerprint() -> str:
@@ -82,9 +90,10 @@ def _read_thumbs(records: list[Any]) -> int:
 def _cold(data_dir: Path, n: int) -> tuple[list[float], list[float]]:
     ours, peer = [], []
     for _ in range(n):
-        for code, args, out in ((_COLD_STUDIO, [str(data_dir)], ours),
-                                (_COLD_PEER, [str(data_dir / "studio.db"), _PAGE_SQL.format(limit=PAGE, offset=0)],
-                                 peer)):
+        for code, args, out in (
+            (_COLD_STUDIO, [str(data_dir)], ours),
+            (_COLD_PEER, [str(data_dir / "studio.db"), _PAGE_SQL.format(limit=PAGE, offset=0)], peer),
+        ):
             started = time.perf_counter()
             subprocess.run([python(), "-c", code, *args], check=True, capture_output=True, env=child_env())
             out.append(time.perf_counter() - started)
@@ -106,54 +115,147 @@ def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
     mid = rows // 2
     out: list[Row] = []
 
-    def add(name: str, ours: Callable[[], Any], peer_name: str, peer: Callable[[], Any], goal: str | None) -> None:
+    def add(
+        name: str, ours: Callable[[], Any], peer_name: str, peer: Callable[[], Any], goal: str | None
+    ) -> None:
         t, p = measure(ours, n, warmup=1), measure(peer, n, warmup=1)
         limit = GOALS.get(goal or "")
-        out.append(Row(f"gallery.{rows}.{name}", t.p50, "s", peer_name, p.p50,
-                       f"≤ {limit * 1000:.0f} ms" if limit else "", t.p50 <= limit if limit else None,
-                       extra=t.extra() | {"peer_max": p.max}))
+        out.append(
+            Row(
+                f"gallery.{rows}.{name}",
+                t.p50,
+                "s",
+                peer_name,
+                p.p50,
+                f"≤ {limit * 1000:.0f} ms" if limit else "",
+                t.p50 <= limit if limit else None,
+                extra=t.extra() | {"peer_max": p.max},
+            )
+        )
 
     try:
-        add("page_first", lambda: store.list(limit=PAGE), "raw sqlite3, same query",
-            lambda: conn.execute(_PAGE_SQL.format(limit=PAGE, offset=0)).fetchall(), "page")
-        add("page_first+thumbs", lambda: _read_thumbs(store.list(limit=PAGE)), "raw sqlite3 + thumbs",
-            lambda: [Path(data_dir / r[-1]).read_bytes() for r in
-                     conn.execute(_PAGE_SQL.format(limit=PAGE, offset=0)).fetchall() if r[-1]], "page")
-        add("page_deep_keyset", lambda: store.list(limit=PAGE, before_id=mid), "OFFSET paging, same depth",
-            lambda: conn.execute(_PAGE_SQL.format(limit=PAGE, offset=rows - mid)).fetchall(), "page")
+        add(
+            "page_first",
+            lambda: store.list(limit=PAGE),
+            "raw sqlite3, same query",
+            lambda: conn.execute(_PAGE_SQL.format(limit=PAGE, offset=0)).fetchall(),
+            "page",
+        )
+        add(
+            "page_first+thumbs",
+            lambda: _read_thumbs(store.list(limit=PAGE)),
+            "raw sqlite3 + thumbs",
+            lambda: [
+                Path(data_dir / r[-1]).read_bytes()
+                for r in conn.execute(_PAGE_SQL.format(limit=PAGE, offset=0)).fetchall()
+                if r[-1]
+            ],
+            "page",
+        )
+        add(
+            "page_deep_keyset",
+            lambda: store.list(limit=PAGE, before_id=mid),
+            "OFFSET paging, same depth",
+            lambda: conn.execute(_PAGE_SQL.format(limit=PAGE, offset=rows - mid)).fetchall(),
+            "page",
+        )
         for kind, word in (("common", seeding.COMMON_WORD), ("rare", seeding.RARE_WORD)):
-            add(f"search_{kind}", lambda w=word: store.list(search=w, limit=PAGE), f"LIKE '%{word}%'",
-                lambda w=word: conn.execute(_LIKE_SQL, (f"%{w}%", f"%{w}%", PAGE)).fetchall(), "search")
+            add(
+                f"search_{kind}",
+                lambda w=word: store.list(search=w, limit=PAGE),
+                f"LIKE '%{word}%'",
+                lambda w=word: conn.execute(_LIKE_SQL, (f"%{w}%", f"%{w}%", PAGE)).fetchall(),
+                "search",
+            )
         like_count = ("SELECT count(*) FROM generation WHERE prompt LIKE ?", (f"%{seeding.COMMON_WORD}%",))
-        add("count_search_common_capped", lambda: store.count(search=seeding.COMMON_WORD, cap=1000),
-            "LIKE count", lambda: conn.execute(*like_count).fetchall(), "facet")
-        add("count_search_common_exact", lambda: store.count(search=seeding.COMMON_WORD), "LIKE count",
-            lambda: conn.execute(*like_count).fetchall(), None)
-        add("facets_all", lambda: _facets(store), "raw sqlite3, GROUP BY status",
-            lambda: conn.execute(_FACET_SQL.format(col="status")).fetchall(), "facet")
-        add("facets_status_filtered", lambda: _facets(store, status="succeeded"), "raw sqlite3, GROUP BY model",
-            lambda: conn.execute(_FACET_SQL.format(col="model") .replace("WHERE", "WHERE status='succeeded' AND"))
-            .fetchall(), "facet")
-        add("facets_search_common", lambda: _facets(store, search=seeding.COMMON_WORD), "LIKE count",
-            lambda: conn.execute(*like_count).fetchall(), "facet")
-        add("totals_all", lambda: store.totals(), "raw sqlite3, sum(cost_usd)",
-            lambda: conn.execute("SELECT count(*), total(cost_usd) FROM generation WHERE deleted_at IS NULL")
-            .fetchall(), "facet")
-        add("count_status", lambda: store.count(status="failed"), "raw sqlite3 count",
-            lambda: conn.execute("SELECT count(*) FROM generation WHERE status='failed' AND deleted_at IS NULL")
-            .fetchall(), "facet")
-        page_thumbs = [str(data_dir / r[-1]) for r in conn.execute(_PAGE_SQL.format(limit=PAGE, offset=0)) if r[-1]]
+        add(
+            "count_search_common_capped",
+            lambda: store.count(search=seeding.COMMON_WORD, cap=1000),
+            "LIKE count",
+            lambda: conn.execute(*like_count).fetchall(),
+            "facet",
+        )
+        add(
+            "count_search_common_exact",
+            lambda: store.count(search=seeding.COMMON_WORD),
+            "LIKE count",
+            lambda: conn.execute(*like_count).fetchall(),
+            None,
+        )
+        add(
+            "facets_all",
+            lambda: _facets(store),
+            "raw sqlite3, GROUP BY status",
+            lambda: conn.execute(_FACET_SQL.format(col="status")).fetchall(),
+            "facet",
+        )
+        add(
+            "facets_status_filtered",
+            lambda: _facets(store, status="succeeded"),
+            "raw sqlite3, GROUP BY model",
+            lambda: conn.execute(
+                _FACET_SQL.format(col="model").replace("WHERE", "WHERE status='succeeded' AND")
+            ).fetchall(),
+            "facet",
+        )
+        add(
+            "facets_search_common",
+            lambda: _facets(store, search=seeding.COMMON_WORD),
+            "LIKE count",
+            lambda: conn.execute(*like_count).fetchall(),
+            "facet",
+        )
+        add(
+            "totals_all",
+            lambda: store.totals(),
+            "raw sqlite3, sum(cost_usd)",
+            lambda: conn.execute(
+                "SELECT count(*), total(cost_usd) FROM generation WHERE deleted_at IS NULL"
+            ).fetchall(),
+            "facet",
+        )
+        add(
+            "count_status",
+            lambda: store.count(status="failed"),
+            "raw sqlite3 count",
+            lambda: conn.execute(
+                "SELECT count(*) FROM generation WHERE status='failed' AND deleted_at IS NULL"
+            ).fetchall(),
+            "facet",
+        )
+        page_thumbs = [
+            str(data_dir / r[-1]) for r in conn.execute(_PAGE_SQL.format(limit=PAGE, offset=0)) if r[-1]
+        ]
         script, floor = _script_times(data_dir, page_thumbs, n)
-        out.append(Row(f"gallery.{rows}.history_page_script", script.p50, "s",
-                       f"bare script: {len(page_thumbs)} st.image thumbnails", floor.p50, "≤ 100 ms",
-                       script.p50 <= GOALS["page"], note="AppTest rerun of studio/views/history.py, warm",
-                       extra=script.extra()))
+        out.append(
+            Row(
+                f"gallery.{rows}.history_page_script",
+                script.p50,
+                "s",
+                f"bare script: {len(page_thumbs)} st.image thumbnails",
+                floor.p50,
+                "≤ 100 ms",
+                script.p50 <= GOALS["page"],
+                note="AppTest rerun of studio/views/history.py, warm",
+                extra=script.extra(),
+            )
+        )
         ours, peer = _cold(data_dir, max(1, min(n, 3)))
         med = sorted(ours)[len(ours) // 2]
         peer_med = sorted(peer)[len(peer) // 2]
-        out.append(Row(f"gallery.{rows}.cold_start", med, "s", "python + sqlite3 first page", peer_med,
-                       "≤ 3 s", med <= GOALS["cold"], note="new process: import + Store() + first page",
-                       extra={"p50": med, "max": max(ours), "n": len(ours)}))
+        out.append(
+            Row(
+                f"gallery.{rows}.cold_start",
+                med,
+                "s",
+                "python + sqlite3 first page",
+                peer_med,
+                "≤ 3 s",
+                med <= GOALS["cold"],
+                note="new process: import + Store() + first page",
+                extra={"p50": med, "max": max(ours), "n": len(ours)},
+            )
+        )
     finally:
         conn.close()
         store.close()
@@ -182,7 +284,9 @@ def _script_times(data_dir: Path, thumbs: list[str], n: int) -> tuple[Timing, Ti
     saved = {k: os.environ.get(k) for k in ("STUDIO_DATA_DIR", "BENCH_THUMBS")}
     os.environ.update(STUDIO_DATA_DIR=str(data_dir), BENCH_THUMBS=json.dumps(thumbs))
     try:
-        history = AppTest.from_file(str(Path(studio.__file__).parent / "views" / "history.py"), default_timeout=120)
+        history = AppTest.from_file(
+            str(Path(studio.__file__).parent / "views" / "history.py"), default_timeout=120
+        )
         bare = AppTest.from_string(_BARE_PAGE, default_timeout=60)
         return measure(history.run, n, warmup=1), measure(bare.run, n, warmup=1)
     finally:
@@ -193,8 +297,13 @@ def _script_times(data_dir: Path, thumbs: list[str], n: int) -> tuple[Timing, Ti
                 os.environ[key] = value
 
 
-def run(quick: bool = False, rows: tuple[int, ...] | None = None, cache_dir: Path | None = None,
-        n: int | None = None, log: Callable[[str], None] | None = None) -> list[Row]:
+def run(
+    quick: bool = False,
+    rows: tuple[int, ...] | None = None,
+    cache_dir: Path | None = None,
+    n: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[Row]:
     sizes = rows or ((2000,) if quick else (100_000, 1_000_000))
     n = n or (3 if quick else 7)
     out: list[Row] = []

@@ -34,8 +34,13 @@ MODEL = "gemini-3-pro-image"
 def _req(size: str, seed: int):
     from studio.domain import GenerationRequest
 
-    return GenerationRequest(prompt=f"a dense forest canopy from above, photograph, memory {seed}", model=MODEL,
-                             aspect_ratio="1:1", image_size=size, seed=seed)
+    return GenerationRequest(
+        prompt=f"a dense forest canopy from above, photograph, memory {seed}",
+        model=MODEL,
+        aspect_ratio="1:1",
+        image_size=size,
+        seed=seed,
+    )
 
 
 def _studio(url: str, data_dir: str):
@@ -80,8 +85,11 @@ def child_sdk(url: str, _data_dir: str) -> dict[str, float]:
 
     def call(seed: int, size: str = "4K") -> None:
         req = _req(size, seed)
-        config = types.GenerateContentConfig(response_modalities=["IMAGE"], seed=seed, image_config=types.ImageConfig(
-            aspect_ratio=req.aspect_ratio, image_size=req.image_size))
+        config = types.GenerateContentConfig(
+            response_modalities=["IMAGE"],
+            seed=seed,
+            image_config=types.ImageConfig(aspect_ratio=req.aspect_ratio, image_size=req.image_size),
+        )
         resp = client.models.generate_content(model=MODEL, contents=[req.prompt], config=config)
         data = next(p.inline_data.data for p in resp.candidates[0].content.parts if p.inline_data)
         assert len(data) > 1000
@@ -126,8 +134,14 @@ CHILDREN = {"studio": child_studio, "sdk": child_sdk, "soak": child_soak}
 
 
 def _child(name: str, *args: str) -> dict[str, float]:
-    proc = subprocess.run([python(), "-m", "bench.memory", name, *args], cwd=ROOT, env=child_env(),
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [python(), "-m", "bench.memory", name, *args],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"memory child {name} failed: {proc.stderr.strip()[-800:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -159,27 +173,86 @@ def run(quick: bool = False) -> list[Row]:
     gen_growth = soak["gen_end_rss_mb"] - soak["gen_warm_rss_mb"]
     page_growth = soak["page_end_rss_mb"] - soak["page_warm_rss_mb"]
     return [
-        Row("memory.4k_generation.rss_peak", ours["rss_mb"], "MB", "google-genai SDK (RSS peak)", sdk["rss_mb"],
-            f"≤ {GOAL_PER_GEN_MB:.0f} MB", worst <= GOAL_PER_GEN_MB, extra={"base_rss_mb": ours["base_rss_mb"]}),
-        Row("memory.4k_generation.tracemalloc_peak", ours["tracemalloc_mb"], "MB", "google-genai SDK (tracemalloc)",
-            sdk["tracemalloc_mb"], f"≤ {GOAL_PER_GEN_MB:.0f} MB", ours["tracemalloc_mb"] <= GOAL_PER_GEN_MB),
-        Row("memory.4k_heavy_jpeg.rss_peak", heavy_jpeg["rss_mb"], "MB", "google-genai SDK (RSS peak)",
-            heavy_jpeg_sdk["rss_mb"], f"≤ {GOAL_PER_GEN_MB:.0f} MB", jpeg_worst <= GOAL_PER_GEN_MB,
+        Row(
+            "memory.4k_generation.rss_peak",
+            ours["rss_mb"],
+            "MB",
+            "google-genai SDK (RSS peak)",
+            sdk["rss_mb"],
+            f"≤ {GOAL_PER_GEN_MB:.0f} MB",
+            worst <= GOAL_PER_GEN_MB,
+            extra={"base_rss_mb": ours["base_rss_mb"]},
+        ),
+        Row(
+            "memory.4k_generation.tracemalloc_peak",
+            ours["tracemalloc_mb"],
+            "MB",
+            "google-genai SDK (tracemalloc)",
+            sdk["tracemalloc_mb"],
+            f"≤ {GOAL_PER_GEN_MB:.0f} MB",
+            ours["tracemalloc_mb"] <= GOAL_PER_GEN_MB,
+        ),
+        Row(
+            "memory.4k_heavy_jpeg.rss_peak",
+            heavy_jpeg["rss_mb"],
+            "MB",
+            "google-genai SDK (RSS peak)",
+            heavy_jpeg_sdk["rss_mb"],
+            f"≤ {GOAL_PER_GEN_MB:.0f} MB",
+            jpeg_worst <= GOAL_PER_GEN_MB,
             note=f"payload.py: detailed {side}² JPEG q90, what Gemini 3 models send at 4K",
-            extra={"base_rss_mb": heavy_jpeg["base_rss_mb"]}),
-        Row("memory.4k_heavy_jpeg.tracemalloc_peak", heavy_jpeg["tracemalloc_mb"], "MB",
-            "google-genai SDK (tracemalloc)", heavy_jpeg_sdk["tracemalloc_mb"], f"≤ {GOAL_PER_GEN_MB:.0f} MB",
-            heavy_jpeg["tracemalloc_mb"] <= GOAL_PER_GEN_MB),
-        Row("memory.4k_heavy_png.rss_peak", heavy["rss_mb"], "MB", "google-genai SDK (RSS peak)",
-            heavy_sdk["rss_mb"], "", None, note=f"payload.py: {side}² PNG, ~1.2 B/px; worst case, informational "
-            "(no current model sends PNG at 4K)", extra={"base_rss_mb": heavy["base_rss_mb"]}),
-        Row("memory.4k_heavy_png.tracemalloc_peak", heavy["tracemalloc_mb"], "MB", "google-genai SDK (tracemalloc)",
-            heavy_sdk["tracemalloc_mb"], "", None),
-        Row(f"memory.soak.{gens}_generations_growth", gen_growth, "MB", "RSS when warm", soak["gen_warm_rss_mb"],
-            f"≤ {GOAL_GROWTH_MB:.0f} MB", gen_growth <= GOAL_GROWTH_MB, extra={"end_rss_mb": soak["gen_end_rss_mb"]}),
-        Row(f"memory.soak.{pages}_page_loads_growth", page_growth, "MB", "RSS when warm", soak["page_warm_rss_mb"],
-            f"≤ {GOAL_GROWTH_MB:.0f} MB", page_growth <= GOAL_GROWTH_MB,
-            extra={"end_rss_mb": soak["page_end_rss_mb"], "peak_rss_mb": soak["peak_rss_mb"]}),
+            extra={"base_rss_mb": heavy_jpeg["base_rss_mb"]},
+        ),
+        Row(
+            "memory.4k_heavy_jpeg.tracemalloc_peak",
+            heavy_jpeg["tracemalloc_mb"],
+            "MB",
+            "google-genai SDK (tracemalloc)",
+            heavy_jpeg_sdk["tracemalloc_mb"],
+            f"≤ {GOAL_PER_GEN_MB:.0f} MB",
+            heavy_jpeg["tracemalloc_mb"] <= GOAL_PER_GEN_MB,
+        ),
+        Row(
+            "memory.4k_heavy_png.rss_peak",
+            heavy["rss_mb"],
+            "MB",
+            "google-genai SDK (RSS peak)",
+            heavy_sdk["rss_mb"],
+            "",
+            None,
+            note=f"payload.py: {side}² PNG, ~1.2 B/px; worst case, informational "
+            "(no current model sends PNG at 4K)",
+            extra={"base_rss_mb": heavy["base_rss_mb"]},
+        ),
+        Row(
+            "memory.4k_heavy_png.tracemalloc_peak",
+            heavy["tracemalloc_mb"],
+            "MB",
+            "google-genai SDK (tracemalloc)",
+            heavy_sdk["tracemalloc_mb"],
+            "",
+            None,
+        ),
+        Row(
+            f"memory.soak.{gens}_generations_growth",
+            gen_growth,
+            "MB",
+            "RSS when warm",
+            soak["gen_warm_rss_mb"],
+            f"≤ {GOAL_GROWTH_MB:.0f} MB",
+            gen_growth <= GOAL_GROWTH_MB,
+            extra={"end_rss_mb": soak["gen_end_rss_mb"]},
+        ),
+        Row(
+            f"memory.soak.{pages}_page_loads_growth",
+            page_growth,
+            "MB",
+            "RSS when warm",
+            soak["page_warm_rss_mb"],
+            f"≤ {GOAL_GROWTH_MB:.0f} MB",
+            page_growth <= GOAL_GROWTH_MB,
+            extra={"end_rss_mb": soak["page_end_rss_mb"], "peak_rss_mb": soak["peak_rss_mb"]},
+        ),
     ]
 
 

@@ -50,11 +50,21 @@ def _detailed(variant: int, side: int):
 
 def envelope(image: bytes, mime: str = "image/png") -> bytes:
     body = {
-        "candidates": [{"content": {"role": "model", "parts": [
-            {"inlineData": {"mimeType": mime, "data": base64.b64encode(image).decode("ascii")}}]},
-            "finishReason": "STOP", "index": 0}],
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [
+                        {"inlineData": {"mimeType": mime, "data": base64.b64encode(image).decode("ascii")}}
+                    ],
+                },
+                "finishReason": "STOP",
+                "index": 0,
+            }
+        ],
         "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 2000, "totalTokenCount": 2012},
-        "modelVersion": "gemini-3-pro-image", "responseId": "bench-heavy",
+        "modelVersion": "gemini-3-pro-image",
+        "responseId": "bench-heavy",
     }
     return json.dumps(body, indent=2).encode()
 

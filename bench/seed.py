@@ -26,27 +26,106 @@ RARE_EVERY = 10_000
 ASSET_COUNT = 24
 BATCH = 50_000
 
-SUBJECTS = ("a red fox", "an old lighthouse", "a cyberpunk street", "a bowl of ramen", "a mountain cabin",
-            "a portrait of a woman", "a vintage car", "a koi pond", "a robot gardener", "a desert caravan",
-            "a glass teapot", "a city skyline", "a sleeping cat", "a sailing ship", "a sunflower field",
-            "a medieval castle", "a jazz musician", "a bamboo forest", "a space station", "a bakery window")
-SETTINGS = ("at dusk", "in the rain", "under a starry sky", "on a foggy morning", "in autumn", "at noon",
-            "in a snowstorm", "by the sea", "in a neon-lit alley", "inside a greenhouse")
-STYLES = ("oil painting", "watercolour", "35mm photograph", "isometric 3D render", "ink sketch",
-          "studio photograph", "anime illustration", "cinematic still", "paper cut-out", "pixel art")
-LIGHT = ("soft golden light", "dramatic rim light", "diffuse overcast light", "warm candle light",
-         "cold moonlight", "harsh midday sun")
-DETAILS = ("highly detailed", "shallow depth of field", "wide angle", "muted palette", "vivid colours",
-           "film grain", "symmetrical composition", "bokeh", "long exposure", "high contrast",
-           "minimalist", "intricate textures", "volumetric fog", "reflections", "8k")
-MODELS = (("gemini-2.5-flash-image", 40), ("gemini-3-pro-image", 30), ("gemini-3.1-flash-image", 25),
-          ("gemini-3.1-flash-lite-image", 5))
+SUBJECTS = (
+    "a red fox",
+    "an old lighthouse",
+    "a cyberpunk street",
+    "a bowl of ramen",
+    "a mountain cabin",
+    "a portrait of a woman",
+    "a vintage car",
+    "a koi pond",
+    "a robot gardener",
+    "a desert caravan",
+    "a glass teapot",
+    "a city skyline",
+    "a sleeping cat",
+    "a sailing ship",
+    "a sunflower field",
+    "a medieval castle",
+    "a jazz musician",
+    "a bamboo forest",
+    "a space station",
+    "a bakery window",
+)
+SETTINGS = (
+    "at dusk",
+    "in the rain",
+    "under a starry sky",
+    "on a foggy morning",
+    "in autumn",
+    "at noon",
+    "in a snowstorm",
+    "by the sea",
+    "in a neon-lit alley",
+    "inside a greenhouse",
+)
+STYLES = (
+    "oil painting",
+    "watercolour",
+    "35mm photograph",
+    "isometric 3D render",
+    "ink sketch",
+    "studio photograph",
+    "anime illustration",
+    "cinematic still",
+    "paper cut-out",
+    "pixel art",
+)
+LIGHT = (
+    "soft golden light",
+    "dramatic rim light",
+    "diffuse overcast light",
+    "warm candle light",
+    "cold moonlight",
+    "harsh midday sun",
+)
+DETAILS = (
+    "highly detailed",
+    "shallow depth of field",
+    "wide angle",
+    "muted palette",
+    "vivid colours",
+    "film grain",
+    "symmetrical composition",
+    "bokeh",
+    "long exposure",
+    "high contrast",
+    "minimalist",
+    "intricate textures",
+    "volumetric fog",
+    "reflections",
+    "8k",
+)
+MODELS = (
+    ("gemini-2.5-flash-image", 40),
+    ("gemini-3-pro-image", 30),
+    ("gemini-3.1-flash-image", 25),
+    ("gemini-3.1-flash-lite-image", 5),
+)
 STATUSES = (("succeeded", 90), ("failed", 5), ("blocked", 3), ("no_image", 2))
 RATIOS = ("1:1", "16:9", "9:16", "4:3", "3:2")
 
-_COLUMNS = ("created_at", "updated_at", "status", "prompt", "model", "settings_json", "text", "error_kind",
-            "error_message", "usage_json", "prompt_tokens", "output_tokens", "total_tokens", "cost_usd",
-            "latency_ms", "variant_index", "owner", "finish_reason")
+_COLUMNS = (
+    "created_at",
+    "updated_at",
+    "status",
+    "prompt",
+    "model",
+    "settings_json",
+    "text",
+    "error_kind",
+    "error_message",
+    "usage_json",
+    "prompt_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cost_usd",
+    "latency_ms",
+    "variant_index",
+    "owner",
+    "finish_reason",
+)
 
 
 def _zipf(rng: random.Random, items: tuple[str, ...]) -> str:
@@ -68,14 +147,38 @@ def _row(rng: random.Random, index: int, start: datetime) -> tuple:
     created = (start + timedelta(seconds=index * 7)).isoformat(timespec="microseconds")
     status = rng.choices([s for s, _ in STATUSES], [w for _, w in STATUSES])[0]
     model = rng.choices([m for m, _ in MODELS], [w for _, w in MODELS])[0]
-    settings = {"model": model, "aspect_ratio": rng.choice(RATIOS), "image_size": "1K", "variants": 1,
-                "modalities": ["IMAGE"], "seed": None, "reference_roles": []}
+    settings = {
+        "model": model,
+        "aspect_ratio": rng.choice(RATIOS),
+        "image_size": "1K",
+        "variants": 1,
+        "modalities": ["IMAGE"],
+        "seed": None,
+        "reference_roles": [],
+    }
     ok = status == "succeeded"
     usage = {"promptTokenCount": 40, "candidatesTokenCount": 1290 if ok else 0, "totalTokenCount": 1330}
     error = None if ok else (status, "The model did not return an image.")
-    return (created, created, status, prompt(rng, index), model, json.dumps(settings), "",
-            error and error[0], error and error[1], json.dumps(usage), 40, 1290 if ok else 0, 1330,
-            0.039 if ok else None, rng.randint(4000, 40000), 0, "seed:0:bench", "STOP" if ok else "NO_IMAGE")
+    return (
+        created,
+        created,
+        status,
+        prompt(rng, index),
+        model,
+        json.dumps(settings),
+        "",
+        error and error[0],
+        error and error[1],
+        json.dumps(usage),
+        40,
+        1290 if ok else 0,
+        1330,
+        0.039 if ok else None,
+        rng.randint(4000, 40000),
+        0,
+        "seed:0:bench",
+        "STOP" if ok else "NO_IMAGE",
+    )
 
 
 def _assets(data_dir: Path) -> list[tuple]:
@@ -103,15 +206,19 @@ def _assets(data_dir: Path) -> list[tuple]:
 
 def _fts_trigger(conn: sqlite3.Connection) -> tuple[str, str]:
     """The FTS trigger on INSERT into generation (name, SQL), as the migrations created it."""
-    rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name='generation' "
-                        "AND sql LIKE '%AFTER INSERT%' AND sql LIKE '%_fts%'").fetchall()
+    rows = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name='generation' "
+        "AND sql LIKE '%AFTER INSERT%' AND sql LIKE '%_fts%'"
+    ).fetchall()
     if len(rows) != 1:
         raise RuntimeError(f"expected one FTS insert trigger on generation, found {len(rows)}")
     return rows[0]
 
 
 def _fts_table(conn: sqlite3.Connection) -> str:
-    rows = conn.execute("SELECT name FROM sqlite_master WHERE type='table' AND sql LIKE '%USING fts5%'").fetchall()
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type='table' AND sql LIKE '%USING fts5%'"
+    ).fetchall()
     return rows[0][0]
 
 
@@ -134,20 +241,25 @@ def seed(data_dir: Path, rows: int, *, seed_value: int = 7, log=None) -> Path:
         start = datetime(2024, 1, 1, tzinfo=UTC)
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(f'DROP TRIGGER "{trigger_name}"')
-        conn.executemany("INSERT INTO asset (sha256, mime_type, width, height, bytes, path, thumb_path, created_at) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _assets(data_dir))
+        conn.executemany(
+            "INSERT INTO asset (sha256, mime_type, width, height, bytes, path, thumb_path, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            _assets(data_dir),
+        )
         asset_ids = [r[0] for r in conn.execute("SELECT id FROM asset ORDER BY id")]
         insert = f"INSERT INTO generation ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
         started = time.perf_counter()
         for first in range(0, rows, BATCH):
             batch = [_row(rng, i, start) for i in range(first, min(rows, first + BATCH))]
             conn.executemany(insert, batch)
-            conn.execute("INSERT INTO generation_asset (generation_id, role, position, asset_id) "
-                         "SELECT id, 'output', 0, ? + (id % ?) FROM generation WHERE id > ? AND status='succeeded'",
-                         (asset_ids[0], len(asset_ids), first))
+            conn.execute(
+                "INSERT INTO generation_asset (generation_id, role, position, asset_id) "
+                "SELECT id, 'output', 0, ? + (id % ?) FROM generation WHERE id > ? AND status='succeeded'",
+                (asset_ids[0], len(asset_ids), first),
+            )
             if log:
                 log(f"seeded {first + len(batch):,} / {rows:,} rows ({time.perf_counter() - started:.0f} s)")
-        conn.execute(f"INSERT INTO \"{fts}\" (\"{fts}\") VALUES ('rebuild')")
+        conn.execute(f'INSERT INTO "{fts}" ("{fts}") VALUES (\'rebuild\')')
         conn.execute(trigger_sql)
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

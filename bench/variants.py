@@ -23,8 +23,14 @@ KEY = "bench-key"
 def _studio_wall(studio, variants: int, run: int) -> float:
     from studio.domain import GenerationRequest
 
-    req = GenerationRequest(prompt=f"a paper boat on a pond, watercolour, variants {variants} run {run}",
-                            model=MODEL, aspect_ratio="1:1", image_size=SIZE, variants=variants, seed=50 * run)
+    req = GenerationRequest(
+        prompt=f"a paper boat on a pond, watercolour, variants {variants} run {run}",
+        model=MODEL,
+        aspect_ratio="1:1",
+        image_size=SIZE,
+        variants=variants,
+        seed=50 * run,
+    )
     started = time.perf_counter()
     records = studio.wait(studio.submit(req), timeout=120)
     wall = time.perf_counter() - started
@@ -35,8 +41,9 @@ def _studio_wall(studio, variants: int, run: int) -> float:
 
 
 def _sdk_wall(client, types, variants: int, run: int) -> float:
-    config = types.GenerateContentConfig(response_modalities=["IMAGE"],
-                                         image_config=types.ImageConfig(aspect_ratio="1:1", image_size=SIZE))
+    config = types.GenerateContentConfig(
+        response_modalities=["IMAGE"], image_config=types.ImageConfig(aspect_ratio="1:1", image_size=SIZE)
+    )
 
     def one(i: int) -> bytes:
         prompt = f"a paper boat on a pond, watercolour, sdk {variants} run {run} variant {i}"
@@ -62,7 +69,9 @@ def run(quick: bool = False, latency: float | None = None, n: int | None = None)
     sdk_t: dict[int, Timing] = {}
     with emulator_process(latency) as emu, tempfile.TemporaryDirectory(prefix="bench-variants-") as tmp:
         studio = Studio(Settings(data_dir=Path(tmp), base_url=emu.url, api_key=Secret(KEY), max_retries=0))
-        sdk = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=emu.url, api_version="v1beta"))
+        sdk = genai.Client(
+            api_key=KEY, http_options=types.HttpOptions(base_url=emu.url, api_version="v1beta")
+        )
         try:
             _studio_wall(studio, 1, -1)  # warm-up: imports, connection pool, schema
             for count in COUNTS:
@@ -75,11 +84,31 @@ def run(quick: bool = False, latency: float | None = None, n: int | None = None)
     for count in COUNTS[1:]:
         t = studio_t[count]
         goal = f"≤ {GOAL_RATIO} × 1 variant" if count == 8 else ""
-        rows.append(Row(f"variants.{count}", t.p50, "s", "1 variant (studio)", one, goal,
-                        t.p50 <= GOAL_RATIO * one if count == 8 else None, extra=t.extra()))
+        rows.append(
+            Row(
+                f"variants.{count}",
+                t.p50,
+                "s",
+                "1 variant (studio)",
+                one,
+                goal,
+                t.p50 <= GOAL_RATIO * one if count == 8 else None,
+                extra=t.extra(),
+            )
+        )
     for count in COUNTS:
-        rows.append(Row(f"variants.{count}.vs_sdk", studio_t[count].p50, "s", f"google-genai SDK, {count} threads",
-                        sdk_t[count].p50, "", None, extra=sdk_t[count].extra()))
+        rows.append(
+            Row(
+                f"variants.{count}.vs_sdk",
+                studio_t[count].p50,
+                "s",
+                f"google-genai SDK, {count} threads",
+                sdk_t[count].p50,
+                "",
+                None,
+                extra=sdk_t[count].extra(),
+            )
+        )
     for row in rows:
         row.extra["latency_s"] = latency
     return rows

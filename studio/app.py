@@ -24,7 +24,9 @@ KEPT = re.compile(
 _NOT_KEPT = ("_box",)  # "Advanced" expanders: {prefix}_adv_box
 _PLAIN = (str, int, float, bool, type(None))
 _PAGE = "studio_page"  # the page of the previous run
-PREVIOUS = "studio_previous_page"  # the same, kept for the page itself (History drops its selection on arrival)
+PREVIOUS = (
+    "studio_previous_page"  # the same, kept for the page itself (History drops its selection on arrival)
+)
 _SAVED = "studio_kept"  # plain session state (no widget's), which Streamlit never drops
 OWNER = {"gen": "Generate", "edit": "Edit", "exp": "Experiment"}  # key prefix -> the page drawing it
 
@@ -58,17 +60,20 @@ def keep_builder_state(page_title: str) -> None:
             saved[name] = list(value) if isinstance(value, list) else value
 
 
-st.set_page_config(page_title="Studio", page_icon=":material/palette:", layout="wide",
-                   initial_sidebar_state="expanded")
+st.set_page_config(
+    page_title="Studio", page_icon=":material/palette:", layout="wide", initial_sidebar_state="expanded"
+)
 
-page = st.navigation([
-    st.Page(VIEWS / "generate.py", title="Generate", icon=":material/auto_awesome:", default=True),
-    st.Page(VIEWS / "history.py", title="History", icon=":material/photo_library:"),
-    st.Page(VIEWS / "experiment.py", title="Experiment", icon=":material/grid_view:"),
-    st.Page(VIEWS / "edit.py", title="Edit", icon=":material/forum:"),
-    st.Page(VIEWS / "library.py", title="Library", icon=":material/menu_book:"),
-    st.Page(VIEWS / "settings.py", title="Settings", icon=":material/settings:"),
-])
+page = st.navigation(
+    [
+        st.Page(VIEWS / "generate.py", title="Generate", icon=":material/auto_awesome:", default=True),
+        st.Page(VIEWS / "history.py", title="History", icon=":material/photo_library:"),
+        st.Page(VIEWS / "experiment.py", title="Experiment", icon=":material/grid_view:"),
+        st.Page(VIEWS / "edit.py", title="Edit", icon=":material/forum:"),
+        st.Page(VIEWS / "library.py", title="Library", icon=":material/menu_book:"),
+        st.Page(VIEWS / "settings.py", title="Settings", icon=":material/settings:"),
+    ]
+)
 
 with st.sidebar:
     st.caption("Gemini image studio")

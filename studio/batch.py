@@ -38,15 +38,15 @@ COLUMNS = ("prompt", "model", "aspect", "size", "seed", "variants", "text", "ref
 #: One line each in ``studio batch --help``.
 COLUMN_HELP = {
     "prompt": "the prompt; {NAME} is filled from the var.NAME column",
-    "model": "a model id, display name or alias, any case: gemini-3-pro-image, \"Nano Banana Pro\" or "
-             f"nano-banana-pro (default {catalogue.DEFAULT_MODEL})",
+    "model": 'a model id, display name or alias, any case: gemini-3-pro-image, "Nano Banana Pro" or '
+    f"nano-banana-pro (default {catalogue.DEFAULT_MODEL})",
     "aspect": "aspect ratio the model accepts, e.g. 16:9 (default: the model's)",
     "size": "image size the model accepts: 512, 1K, 2K or 4K (default: the model's)",
     "seed": "a whole number; variants after the first use seed+1, seed+2, ...",
     "variants": f"images for this row, 1-{catalogue.MAX_VARIANTS} (default 1)",
     "text": "yes to ask for text and image (default no: image only)",
     "refs": "reference image paths separated by ';', relative to the file",
-    "var.NAME": "a value for {NAME} in the prompt (JSON Lines: also \"vars\": {\"NAME\": ...})",
+    "var.NAME": 'a value for {NAME} in the prompt (JSON Lines: also "vars": {"NAME": ...})',
 }
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"", "0", "false", "no", "n", "off"}
@@ -56,14 +56,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.split("\n\n")[0] if __doc__ else None
     width = max(map(len, COLUMN_HELP))
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = ("columns (CSV header) or keys (JSON Lines); only prompt is needed:\n"
-                     + "\n".join(f"  {name:<{width}}  {text}" for name, text in COLUMN_HELP.items())
-                     + "\n\n" + "\n\n".join(__doc__.split("\n\n")[1:]) if __doc__ else None)
+    parser.epilog = (
+        "columns (CSV header) or keys (JSON Lines); only prompt is needed:\n"
+        + "\n".join(f"  {name:<{width}}  {text}" for name, text in COLUMN_HELP.items())
+        + "\n\n"
+        + "\n\n".join(__doc__.split("\n\n")[1:])
+        if __doc__
+        else None
+    )
     parser.add_argument("file", type=Path, help="a .csv file with a header row, or a .jsonl file")
     parser.add_argument("--json", action="store_true", help="print one JSON object per generation per line")
-    parser.add_argument("--concurrency", type=int, default=runs.DEFAULT_CONCURRENCY,
-                        help=f"how many requests run at once (default {runs.DEFAULT_CONCURRENCY})")
-    parser.add_argument("--demo", action="store_true", help="use the built-in emulator instead of the endpoint")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=runs.DEFAULT_CONCURRENCY,
+        help=f"how many requests run at once (default {runs.DEFAULT_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="use the built-in emulator instead of the endpoint"
+    )
 
 
 # -- reading the file ---------------------------------------------------------------------------
@@ -71,9 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class BatchFile:
-    rows: list[dict[str, Any]]        # the rows that pass the rule, each with its "line"
+    rows: list[dict[str, Any]]  # the rows that pass the rule, each with its "line"
     sha256: str
-    refused: list[tuple[int, str]]    # (line, sentence) of each row that will not run
+    refused: list[tuple[int, str]]  # (line, sentence) of each row that will not run
 
 
 def read_batch(path: Path) -> BatchFile:
@@ -90,7 +101,8 @@ def read_batch(path: Path) -> BatchFile:
     except UnicodeDecodeError:
         raise InputError(f"{path} is not UTF-8 text; save it as UTF-8 (CSV or JSON Lines).") from None
     jsonl = path.suffix.lower() in (".jsonl", ".ndjson", ".json") or (
-        path.suffix.lower() != ".csv" and text.lstrip().startswith("{"))
+        path.suffix.lower() != ".csv" and text.lstrip().startswith("{")
+    )
     records = _jsonl(text) if jsonl else _csv(text)
     rows, refused = [], []
     for line, record in records:
@@ -107,8 +119,10 @@ def read_batch(path: Path) -> BatchFile:
     if not rows:
         if not refused:
             raise InputError(f"{path.name} has no rows to run.")
-        raise InputError(f"{path.name} has no row that can run:\n"
-                         + "\n".join(f"  {path.name}, line {line}: {sentence}" for line, sentence in refused))
+        raise InputError(
+            f"{path.name} has no row that can run:\n"
+            + "\n".join(f"  {path.name}, line {line}: {sentence}" for line, sentence in refused)
+        )
     return BatchFile(rows, hashlib.sha256(raw).hexdigest(), refused)
 
 
@@ -128,8 +142,12 @@ def report_refused(path: Path, batch: BatchFile) -> None:
     if batch.refused:
         lines = ", ".join(str(line) for line, _ in batch.refused)
         rows = "1 row" if len(batch.refused) == 1 else f"{len(batch.refused)} rows"
-        print(f"studio: {rows} of {path.name} will not run (line {lines}); running the other "
-              f"{len(batch.rows)}.", file=sys.stderr, flush=True)
+        print(
+            f"studio: {rows} of {path.name} will not run (line {lines}); running the other "
+            f"{len(batch.rows)}.",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _csv(text: str) -> list[tuple[int, dict[str, Any] | InputError]]:
@@ -228,11 +246,15 @@ def _row(record: dict[str, Any], base: Path) -> dict[str, Any]:
     values = {k[4:]: _str(v) for k, v in record.items() if k.startswith("var.")}
     model = _str(record.get("model"))
     return {
-        "prompt": _str(record.get("prompt")), "model": catalogue.resolve_model(model) if model else None,
-        "aspect": _str(record.get("aspect")) or None, "size": _str(record.get("size")) or None,
-        "seed": _int(record.get("seed"), "seed"), "variants": 1 if variants is None else variants,
+        "prompt": _str(record.get("prompt")),
+        "model": catalogue.resolve_model(model) if model else None,
+        "aspect": _str(record.get("aspect")) or None,
+        "size": _str(record.get("size")) or None,
+        "seed": _int(record.get("seed"), "seed"),
+        "variants": 1 if variants is None else variants,
         "text": _bool(record.get("text")),
-        "refs": _refs(record.get("refs"), base), "vars": values,
+        "refs": _refs(record.get("refs"), base),
+        "vars": values,
     }
 
 
@@ -258,14 +280,19 @@ def execute(studio, path: Path, *, concurrency: int, as_json: bool) -> int:
     on_done = lambda record: print_record(record, as_json=as_json)  # noqa: E731
     existing = run_store.find_by_source(studio.store, sha)
     if existing is None:
-        run_id = runs.start(studio, spec, concurrency=concurrency, kind="batch", source_sha=sha, on_done=on_done)
+        run_id = runs.start(
+            studio, spec, concurrency=concurrency, kind="batch", source_sha=sha, on_done=on_done
+        )
         skipped = 0
     else:
         run_id = existing.id
         skipped = len(cells) - runs.resume(studio, run_id, concurrency=concurrency, on_done=on_done)
         if skipped:
-            print(f"studio: resuming run {run_id}: {skipped} of {len(cells)} cells already done, not paid again.",
-                  file=sys.stderr, flush=True)
+            print(
+                f"studio: resuming run {run_id}: {skipped} of {len(cells)} cells already done, not paid again.",
+                file=sys.stderr,
+                flush=True,
+            )
     try:
         while not runs.wait(studio, run_id, timeout=0.5):
             pass
@@ -273,13 +300,19 @@ def execute(studio, path: Path, *, concurrency: int, as_json: bool) -> int:
         runs.cancel(studio, run_id)
         runs.wait(studio, run_id, timeout=30)
         raise
-    done = {key for key, rows_ in run_store.cell_statuses(studio.store, run_id).items()
-            if any(status == SUCCEEDED for _, status in rows_)}
+    done = {
+        key
+        for key, rows_ in run_store.cell_statuses(studio.store, run_id).items()
+        if any(status == SUCCEEDED for _, status in rows_)
+    }
     ok = sum(1 for cell in cells if cell.key in done)
     n = len(batch.refused)
     refused = f"; {n} of the file's rows {'was' if n == 1 else 'were'} refused" if n else ""
-    print(f"studio: {ok} of {len(cells)} cells produced an image (run {run_id}){refused}.", file=sys.stderr,
-          flush=True)
+    print(
+        f"studio: {ok} of {len(cells)} cells produced an image (run {run_id}){refused}.",
+        file=sys.stderr,
+        flush=True,
+    )
     return 0 if ok == len(cells) and not batch.refused else 1
 
 
@@ -288,7 +321,9 @@ def run(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise InputError("--concurrency must be at least 1")
     demo = args.demo or os.environ.get("STUDIO_DEMO", "").strip().lower() in ("1", "true", "yes", "on")
-    report_refused(args.file, read_batch(args.file))  # bad usage (exit 2) before anything is opened or paid for
+    report_refused(
+        args.file, read_batch(args.file)
+    )  # bad usage (exit 2) before anything is opened or paid for
     studio = _open_studio(demo)
     with lifecycle.polite_stop() as stop:  # a stop signal sends no more rows and saves the paid ones
         try:

@@ -26,23 +26,51 @@ RATIOS_14 = RATIOS_10 + ("1:4", "4:1", "1:8", "8:1")
 
 # Gemini 2.5 Flash Image: one size (1K), pixel sizes per ratio.
 _FLASH25_1K = {
-    "1:1": (1024, 1024), "2:3": (832, 1248), "3:2": (1248, 832), "3:4": (864, 1184),
-    "4:3": (1184, 864), "4:5": (896, 1152), "5:4": (1152, 896), "9:16": (768, 1344),
-    "16:9": (1344, 768), "21:9": (1536, 672),
+    "1:1": (1024, 1024),
+    "2:3": (832, 1248),
+    "3:2": (1248, 832),
+    "3:4": (864, 1184),
+    "4:3": (1184, 864),
+    "4:5": (896, 1152),
+    "5:4": (1152, 896),
+    "9:16": (768, 1344),
+    "16:9": (1344, 768),
+    "21:9": (1536, 672),
 }
 # Gemini 3 Pro / 3.1 Flash at 1K; 2K and 4K are exact multiples (x2, x4).
 _G3_1K = {
-    "1:1": (1024, 1024), "2:3": (848, 1264), "3:2": (1264, 848), "3:4": (896, 1200),
-    "4:3": (1200, 896), "4:5": (928, 1152), "5:4": (1152, 928), "9:16": (768, 1376),
-    "16:9": (1376, 768), "21:9": (1584, 672),
-    "1:4": (512, 2048), "4:1": (2048, 512), "1:8": (384, 3072), "8:1": (3072, 384),
+    "1:1": (1024, 1024),
+    "2:3": (848, 1264),
+    "3:2": (1264, 848),
+    "3:4": (896, 1200),
+    "4:3": (1200, 896),
+    "4:5": (928, 1152),
+    "5:4": (1152, 928),
+    "9:16": (768, 1376),
+    "16:9": (1376, 768),
+    "21:9": (1584, 672),
+    "1:4": (512, 2048),
+    "4:1": (2048, 512),
+    "1:8": (384, 3072),
+    "8:1": (3072, 384),
 }
 # 3.1 Flash's 512 tier is not an exact half of 1K for every ratio; 21:9 is printed as 792x168 in
 # the docs, which is a typo for the ratio-true 792x336.
 _G31_512 = {
-    "1:1": (512, 512), "2:3": (424, 632), "3:2": (632, 424), "3:4": (448, 600), "4:3": (600, 448),
-    "4:5": (464, 576), "5:4": (576, 464), "9:16": (384, 688), "16:9": (688, 384), "21:9": (792, 336),
-    "1:4": (256, 1024), "4:1": (1024, 256), "1:8": (192, 1536), "8:1": (1536, 192),
+    "1:1": (512, 512),
+    "2:3": (424, 632),
+    "3:2": (632, 424),
+    "3:4": (448, 600),
+    "4:3": (600, 448),
+    "4:5": (464, 576),
+    "5:4": (576, 464),
+    "9:16": (384, 688),
+    "16:9": (688, 384),
+    "21:9": (792, 336),
+    "1:4": (256, 1024),
+    "4:1": (1024, 256),
+    "1:8": (192, 1536),
+    "8:1": (1536, 192),
 }
 
 
@@ -54,21 +82,21 @@ def _scaled(table: dict[str, tuple[int, int]], factor: int, ratios: tuple[str, .
 class ModelSpec:
     id: str
     label: str
-    sizes: tuple[str, ...]                 # values for imageConfig.imageSize; () = do not send it
+    sizes: tuple[str, ...]  # values for imageConfig.imageSize; () = do not send it
     ratios: tuple[str, ...]
     pixels: dict[str, dict[str, tuple[int, int]]]  # size -> ratio -> (w, h); size "1K" when sizes == ()
-    max_objects: int                       # reference images of objects
-    max_characters: int                    # reference images of people/characters (0: no distinction)
-    output_tokens: dict[str, int]          # size -> output tokens per image
-    usd_per_image: dict[str, float]        # size -> list price per output image
+    max_objects: int  # reference images of objects
+    max_characters: int  # reference images of people/characters (0: no distinction)
+    output_tokens: dict[str, int]  # size -> output tokens per image
+    usd_per_image: dict[str, float]  # size -> list price per output image
     usd_per_input_image: float = 0.0
     usd_per_m_text_in: float = 0.30
     thinking_levels: tuple[str, ...] = ()  # () = no thinkingConfig.thinkingLevel
-    signs_parts: bool = False              # Gemini 3: thoughtSignature on parts, must be sent back
+    signs_parts: bool = False  # Gemini 3: thoughtSignature on parts, must be sent back
     google_search: bool = False
     image_search: bool = False
     supports_seed: bool = True
-    stage: str = "stable"                  # stable | preview | retired
+    stage: str = "stable"  # stable | preview | retired
     notes: str = ""
     output_mime: str = "image/png"
 
@@ -92,33 +120,68 @@ class ModelSpec:
 
 
 _FLASH25 = dict(
-    sizes=(), ratios=RATIOS_10, pixels={"1K": _FLASH25_1K}, max_objects=3, max_characters=0,
-    output_tokens={"1K": 1290}, usd_per_image={"1K": 0.039}, usd_per_input_image=0.0004,
+    sizes=(),
+    ratios=RATIOS_10,
+    pixels={"1K": _FLASH25_1K},
+    max_objects=3,
+    max_characters=0,
+    output_tokens={"1K": 1290},
+    usd_per_image={"1K": 0.039},
+    usd_per_input_image=0.0004,
     output_mime="image/png",
 )
 _PRO3 = dict(
-    sizes=("1K", "2K", "4K"), ratios=RATIOS_10,
-    pixels={"1K": _scaled(_G3_1K, 1, RATIOS_10), "2K": _scaled(_G3_1K, 2, RATIOS_10),
-            "4K": _scaled(_G3_1K, 4, RATIOS_10)},
-    max_objects=6, max_characters=5, output_tokens={"1K": 1120, "2K": 1120, "4K": 2000},
-    usd_per_image={"1K": 0.134, "2K": 0.134, "4K": 0.24}, usd_per_input_image=0.0011,
-    usd_per_m_text_in=2.0, signs_parts=True, google_search=True, supports_seed=True,
-    output_mime="image/jpeg", notes="Thinking is always on; up to two interim thought images.",
+    sizes=("1K", "2K", "4K"),
+    ratios=RATIOS_10,
+    pixels={
+        "1K": _scaled(_G3_1K, 1, RATIOS_10),
+        "2K": _scaled(_G3_1K, 2, RATIOS_10),
+        "4K": _scaled(_G3_1K, 4, RATIOS_10),
+    },
+    max_objects=6,
+    max_characters=5,
+    output_tokens={"1K": 1120, "2K": 1120, "4K": 2000},
+    usd_per_image={"1K": 0.134, "2K": 0.134, "4K": 0.24},
+    usd_per_input_image=0.0011,
+    usd_per_m_text_in=2.0,
+    signs_parts=True,
+    google_search=True,
+    supports_seed=True,
+    output_mime="image/jpeg",
+    notes="Thinking is always on; up to two interim thought images.",
 )
 _FLASH31 = dict(
-    sizes=("512", "1K", "2K", "4K"), ratios=RATIOS_14,
-    pixels={"512": _G31_512, "1K": _scaled(_G3_1K, 1, RATIOS_14), "2K": _scaled(_G3_1K, 2, RATIOS_14),
-            "4K": _scaled(_G3_1K, 4, RATIOS_14)},
-    max_objects=10, max_characters=4,
+    sizes=("512", "1K", "2K", "4K"),
+    ratios=RATIOS_14,
+    pixels={
+        "512": _G31_512,
+        "1K": _scaled(_G3_1K, 1, RATIOS_14),
+        "2K": _scaled(_G3_1K, 2, RATIOS_14),
+        "4K": _scaled(_G3_1K, 4, RATIOS_14),
+    },
+    max_objects=10,
+    max_characters=4,
     output_tokens={"512": 747, "1K": 1120, "2K": 1680, "4K": 2520},
-    usd_per_image={"512": 0.045, "1K": 0.067, "2K": 0.101, "4K": 0.151}, usd_per_input_image=0.0006,
-    usd_per_m_text_in=0.50, thinking_levels=("MINIMAL", "HIGH"), signs_parts=True,
-    google_search=True, image_search=True, output_mime="image/jpeg",
+    usd_per_image={"512": 0.045, "1K": 0.067, "2K": 0.101, "4K": 0.151},
+    usd_per_input_image=0.0006,
+    usd_per_m_text_in=0.50,
+    thinking_levels=("MINIMAL", "HIGH"),
+    signs_parts=True,
+    google_search=True,
+    image_search=True,
+    output_mime="image/jpeg",
 )
 _LITE31 = dict(
-    sizes=(), ratios=RATIOS_14, pixels={"1K": _scaled(_G3_1K, 1, RATIOS_14)}, max_objects=3,
-    max_characters=0, output_tokens={"1K": 1120}, usd_per_image={"1K": 0.039},
-    thinking_levels=("MINIMAL", "HIGH"), signs_parts=True, output_mime="image/jpeg",
+    sizes=(),
+    ratios=RATIOS_14,
+    pixels={"1K": _scaled(_G3_1K, 1, RATIOS_14)},
+    max_objects=3,
+    max_characters=0,
+    output_tokens={"1K": 1120},
+    usd_per_image={"1K": 0.039},
+    thinking_levels=("MINIMAL", "HIGH"),
+    signs_parts=True,
+    output_mime="image/jpeg",
     notes="1K only; reference limits are not documented, 3 assumed.",
 )
 
@@ -131,14 +194,22 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("gemini-3.1-flash-lite-image", "Nano Banana 2 Lite (3.1 Flash-Lite Image)", **_LITE31),
         ModelSpec("gemini-3.1-flash-image-preview", "Nano Banana 2 preview", stage="preview", **_FLASH31),
         ModelSpec("gemini-3-pro-image-preview", "Nano Banana Pro preview", stage="preview", **_PRO3),
-        ModelSpec("gemini-2.5-flash-image-preview", "Nano Banana preview (retired by Google)",
-                  stage="retired", **{**_FLASH25, "notes": "Google answers 404 since 2025-10-31; relays may still serve it."}),
+        ModelSpec(
+            "gemini-2.5-flash-image-preview",
+            "Nano Banana preview (retired by Google)",
+            stage="retired",
+            **{**_FLASH25, "notes": "Google answers 404 since 2025-10-31; relays may still serve it."},
+        ),
     )
 }
 
 #: The spec's relay documents these four ids; the default is the first stable id that a relay also serves.
-SPEC_MODELS = ("gemini-2.5-flash-image", "gemini-2.5-flash-image-preview",
-               "gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview")
+SPEC_MODELS = (
+    "gemini-2.5-flash-image",
+    "gemini-2.5-flash-image-preview",
+    "gemini-3-pro-image-preview",
+    "gemini-3.1-flash-image-preview",
+)
 DEFAULT_MODEL = "gemini-2.5-flash-image"
 #: Text model used for prompt enhancement (a setting; the emulator answers it too).
 DEFAULT_TEXT_MODEL = "gemini-2.5-flash"
@@ -147,9 +218,16 @@ DEFAULT_TEXT_MODEL = "gemini-2.5-flash"
 def _fallback(model_id: str) -> ModelSpec:
     """Permissive defaults for an id we do not know: every ratio and size, 14 references."""
     return ModelSpec(
-        model_id, model_id, sizes=_FLASH31["sizes"], ratios=RATIOS_14, pixels=_FLASH31["pixels"],
-        max_objects=14, max_characters=0, output_tokens=_FLASH31["output_tokens"],
-        usd_per_image=_FLASH31["usd_per_image"], stage="unknown",
+        model_id,
+        model_id,
+        sizes=_FLASH31["sizes"],
+        ratios=RATIOS_14,
+        pixels=_FLASH31["pixels"],
+        max_objects=14,
+        max_characters=0,
+        output_tokens=_FLASH31["output_tokens"],
+        usd_per_image=_FLASH31["usd_per_image"],
+        stage="unknown",
         notes="Not in the studio's catalogue: settings are passed through unchecked.",
     )
 
@@ -180,8 +258,15 @@ class Estimate:
     notes: list[str] = field(default_factory=list)
 
 
-def estimate(model_id: str, *, size: str | None, ratio: str | None, variants: int = 1,
-             references: int = 0, prompt_chars: int = 0) -> Estimate:
+def estimate(
+    model_id: str,
+    *,
+    size: str | None,
+    ratio: str | None,
+    variants: int = 1,
+    references: int = 0,
+    prompt_chars: int = 0,
+) -> Estimate:
     """List-price estimate of a request of ``variants`` calls: output images + input images + text."""
     spec = lookup(model_id)
     size = size if size in spec.sizes else spec.default_size
@@ -245,26 +330,36 @@ def _check_references(spec: ModelSpec, roles: list[str]) -> None:
     if not spec.max_characters:  # no distinction between objects and characters
         return
     characters = sum(1 for role in roles if role == "character")
-    for what, used, cap in (("character", characters, spec.max_characters),
-                            ("object", len(roles) - characters, spec.max_objects)):
+    for what, used, cap in (
+        ("character", characters, spec.max_characters),
+        ("object", len(roles) - characters, spec.max_objects),
+    ):
         if used > cap:
-            raise InputError(f"{spec.label} accepts at most {cap} {what} reference images; "
-                             f"remove {used - cap} of the {used}.")
+            raise InputError(
+                f"{spec.label} accepts at most {cap} {what} reference images; "
+                f"remove {used - cap} of the {used}."
+            )
 
 
 def _check_features(spec: ModelSpec, req: GenerationRequest) -> None:
     level = (req.thinking_level or "").upper()
     if level and level not in spec.thinking_levels:
         if spec.thinking_levels:
-            raise InputError(f"{spec.label} takes the thinking level {' or '.join(spec.thinking_levels)}, "
-                             f"not {req.thinking_level}.")
+            raise InputError(
+                f"{spec.label} takes the thinking level {' or '.join(spec.thinking_levels)}, "
+                f"not {req.thinking_level}."
+            )
         raise InputError(f"{spec.label} has no thinking level to set; leave it empty.")
     if req.google_search and not spec.google_search:
-        raise InputError(f"{spec.label} has no Google Search grounding; turn it off or pick Nano Banana Pro "
-                         "or Nano Banana 2.")
+        raise InputError(
+            f"{spec.label} has no Google Search grounding; turn it off or pick Nano Banana Pro "
+            "or Nano Banana 2."
+        )
     if req.google_search and req.image_search and not spec.image_search:
-        raise InputError(f"Image search is available on Nano Banana 2 (3.1 Flash Image) only, not on {spec.label}; "
-                         "turn it off.")
+        raise InputError(
+            f"Image search is available on Nano Banana 2 (3.1 Flash Image) only, not on {spec.label}; "
+            "turn it off."
+        )
 
 
 # -- what a person types: ids, display names, aliases --------------------------------------------
@@ -314,8 +409,12 @@ def resolve_model(name: str) -> str:
     typed = (name or "").strip().removeprefix("models/")
     if _ID.fullmatch(typed) and "image" in typed.lower():
         return typed
-    known = "; ".join(f"{spec.id} ({spec.label.split(' (')[0]}{', retired' if spec.stage == 'retired' else ''})"
-                      for spec in MODELS.values())
+    known = "; ".join(
+        f"{spec.id} ({spec.label.split(' (')[0]}{', retired' if spec.stage == 'retired' else ''})"
+        for spec in MODELS.values()
+    )
     what = f"“{typed}” is not a model the studio knows" if typed else "No model was named"
-    raise InputError(f"{what}. Use one of: {known}. An id the studio does not list is sent as typed "
-                     "only when it names an image model (it contains “image”).")
+    raise InputError(
+        f"{what}. Use one of: {known}. An id the studio does not list is sent as typed "
+        "only when it names an image model (it contains “image”)."
+    )

@@ -41,28 +41,42 @@ class UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="studio", description="Generate, iterate on and review images with Gemini.")
+    p = argparse.ArgumentParser(
+        prog="studio", description="Generate, iterate on and review images with Gemini."
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="start the studio in the browser (127.0.0.1 by default)")
     run.add_argument("--port", type=int, default=8501)
-    run.add_argument("--host", default="127.0.0.1",
-                     help="address to listen on; anything but 127.0.0.1 exposes the studio to your network")
-    run.add_argument("--demo", action="store_true",
-                     help="offline demo: a built-in emulator renders images locally, no key needed")
+    run.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; anything but 127.0.0.1 exposes the studio to your network",
+    )
+    run.add_argument(
+        "--demo",
+        action="store_true",
+        help="offline demo: a built-in emulator renders images locally, no key needed",
+    )
 
     from studio import emulator
 
-    emu = sub.add_parser("emulate", help="run the built-in emulator of the Gemini endpoint (a DEMO server)",
-                         formatter_class=argparse.RawDescriptionHelpFormatter,
-                         description=emulator.__doc__)
+    emu = sub.add_parser(
+        "emulate",
+        help="run the built-in emulator of the Gemini endpoint (a DEMO server)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=emulator.__doc__,
+    )
     emulator.add_arguments(emu)
 
     gen = sub.add_parser("generate", help="generate images from a prompt and wait for them")
     gen.add_argument("prompt")
-    gen.add_argument("--model", default=catalogue.DEFAULT_MODEL,
-                     help='a model id, display name or alias, any case: gemini-3-pro-image, "Nano Banana Pro", '
-                          f"nano-banana-pro (default {catalogue.DEFAULT_MODEL})")
+    gen.add_argument(
+        "--model",
+        default=catalogue.DEFAULT_MODEL,
+        help='a model id, display name or alias, any case: gemini-3-pro-image, "Nano Banana Pro", '
+        f"nano-banana-pro (default {catalogue.DEFAULT_MODEL})",
+    )
     gen.add_argument("--aspect", default=None, help="aspect ratio, e.g. 16:9")
     gen.add_argument("--size", default=None, help="image size: 512, 1K, 2K or 4K (what the model accepts)")
     gen.add_argument("--ref", action="append", default=[], type=Path, help="reference image (repeatable)")
@@ -81,7 +95,9 @@ def _parser() -> argparse.ArgumentParser:
 
     batch.add_arguments(sub.add_parser("batch", help="run a CSV or JSON Lines file of prompts (resumable)"))
     doctor.add_arguments(sub.add_parser("doctor", help="check (and --repair) the history and its files"))
-    exchange.add_export_arguments(sub.add_parser("export", help="export generations as a ZIP with manifest.json"))
+    exchange.add_export_arguments(
+        sub.add_parser("export", help="export generations as a ZIP with manifest.json")
+    )
     exchange.add_import_arguments(sub.add_parser("import", help="import a ZIP made by `studio export`"))
     return p
 
@@ -109,8 +125,11 @@ def cmd_run(args) -> int:
         os.environ["STUDIO_DEMO"] = "1"
     flags = {**STREAMLIT_FLAGS, "server.port": str(args.port), "server.address": args.host}
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"studio: listening on {args.host}: anyone who can reach this machine can use the studio "
-              "and spend your key's credit.", file=sys.stderr)
+        print(
+            f"studio: listening on {args.host}: anyone who can reach this machine can use the studio "
+            "and spend your key's credit.",
+            file=sys.stderr,
+        )
     # The server runs in this process, not a child: a stop signal reaches the process that holds the paid
     # calls, which waits for them and saves them before it exits (studio.lifecycle).
     from studio.ui import serve
@@ -148,9 +167,14 @@ def _load_refs(paths: list[Path]):
 
 def cmd_generate(args) -> int:
     req = GenerationRequest(
-        prompt=args.prompt, model=catalogue.resolve_model(args.model), aspect_ratio=args.aspect,
-        image_size=args.size, modalities=("TEXT", "IMAGE") if args.text else ("IMAGE",),
-        references=_load_refs(args.ref), variants=args.variants, seed=args.seed,
+        prompt=args.prompt,
+        model=catalogue.resolve_model(args.model),
+        aspect_ratio=args.aspect,
+        image_size=args.size,
+        modalities=("TEXT", "IMAGE") if args.text else ("IMAGE",),
+        references=_load_refs(args.ref),
+        variants=args.variants,
+        seed=args.seed,
     )
     catalogue.validate(req)  # the one rule, before anything is opened: exit 2, no row written, nothing sent
     studio = _open(args.demo)  # STUDIO_DEMO itself is read by load_settings
@@ -214,9 +238,14 @@ def _lazy(module: str, function: str):
 
 
 COMMANDS = {
-    "run": cmd_run, "emulate": cmd_emulate, "generate": cmd_generate, "history": cmd_history,
-    "batch": _lazy("batch", "run"), "doctor": _lazy("doctor", "run"),
-    "export": _lazy("exchange", "run_export"), "import": _lazy("exchange", "run_import"),
+    "run": cmd_run,
+    "emulate": cmd_emulate,
+    "generate": cmd_generate,
+    "history": cmd_history,
+    "batch": _lazy("batch", "run"),
+    "doctor": _lazy("doctor", "run"),
+    "export": _lazy("exchange", "run_export"),
+    "import": _lazy("exchange", "run_import"),
 }
 
 if __name__ == "__main__":

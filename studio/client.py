@@ -53,8 +53,10 @@ BACKOFF_BASE_S, BACKOFF_JITTER_S = 1.0, 0.25
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 #: The error kinds that mean "the endpoint is struggling" for the breaker.
 _BREAKER_KINDS = (ConnectFailed, EndpointTimeout, ServerError, QuotaError)
-_NO_KEY = ("No API key is set. Set STUDIO_API_KEY (or put it in .streamlit/secrets.toml) and restart, "
-           "or start the offline demo with `studio run --demo`.")
+_NO_KEY = (
+    "No API key is set. Set STUDIO_API_KEY (or put it in .streamlit/secrets.toml) and restart, "
+    "or start the offline demo with `studio run --demo`."
+)
 
 OnWait = Callable[[float, str], None]
 
@@ -62,12 +64,25 @@ OnWait = Callable[[float, str], None]
 class GeminiClient:
     """One pooled ``httpx.Client``; safe to share between worker threads."""
 
-    def __init__(self, base_url: str, api_key: Secret | None, auth: str = "bearer", *, transport=None,
-                 connect_timeout: float = 10.0, read_timeout: float = 180.0, write_timeout: float = 60.0,
-                 overall_timeout: float = 240.0, max_retries: int = 2,
-                 max_request_bytes: int | None = 32 * 1024 * 1024, sleep: Callable[[float], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic, breaker_threshold: int = 5,
-                 breaker_window: float = 120.0, breaker_cooldown: float = 60.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: Secret | None,
+        auth: str = "bearer",
+        *,
+        transport=None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 180.0,
+        write_timeout: float = 60.0,
+        overall_timeout: float = 240.0,
+        max_retries: int = 2,
+        max_request_bytes: int | None = 32 * 1024 * 1024,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        breaker_threshold: int = 5,
+        breaker_window: float = 120.0,
+        breaker_cooldown: float = 60.0,
+    ) -> None:
         if auth not in ("bearer", "goog", "query"):
             raise ConfigError(f"STUDIO_AUTH must be bearer, goog or query, not {auth!r}.")
         self.base_url = base_url.rstrip("/")
@@ -79,10 +94,12 @@ class GeminiClient:
         self.max_request_bytes = max_request_bytes
         self._sleep = sleep
         self.breaker = Breaker(breaker_threshold, breaker_window, breaker_cooldown, clock)
-        timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=write_timeout,
-                                pool=connect_timeout)
-        self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False,
-                                  headers={"User-Agent": "studio/0.1"})
+        timeout = httpx.Timeout(
+            connect=connect_timeout, read=read_timeout, write=write_timeout, pool=connect_timeout
+        )
+        self._http = httpx.Client(
+            timeout=timeout, transport=transport, follow_redirects=False, headers={"User-Agent": "studio/0.1"}
+        )
         # httpx logs every URL at INFO; with auth=query the URL holds the key.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         _redact_http_logs()
@@ -90,8 +107,10 @@ class GeminiClient:
     @classmethod
     def from_settings(cls, settings: Settings, **kw: Any) -> GeminiClient:
         options: dict[str, Any] = dict(
-            connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout,
-            write_timeout=settings.write_timeout, overall_timeout=settings.overall_timeout,
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            write_timeout=settings.write_timeout,
+            overall_timeout=settings.overall_timeout,
             max_retries=settings.max_retries,
             max_request_bytes=int(settings.max_request_mb * 1024 * 1024),
         )
@@ -99,8 +118,15 @@ class GeminiClient:
 
     # -- public --------------------------------------------------------------------------------------
 
-    def generate(self, model: str, body: dict[str, Any], *, cancel: threading.Event | None = None,
-                 on_wait: OnWait | None = None, stream: bool = False) -> Outcome:
+    def generate(
+        self,
+        model: str,
+        body: dict[str, Any],
+        *,
+        cancel: threading.Event | None = None,
+        on_wait: OnWait | None = None,
+        stream: bool = False,
+    ) -> Outcome:
         """POST the body and return the parsed Outcome; raises EndpointError subclasses or Cancelled."""
         content = self._serialise(body)
         action = "streamGenerateContent" if stream else "generateContent"
@@ -123,21 +149,26 @@ class GeminiClient:
             self.breaker.record(None)
             return outcome
 
-    def generate_text(self, model: str, prompt: str, *, system: str | None = None,
-                      json_mode: bool = False) -> str:
+    def generate_text(
+        self, model: str, prompt: str, *, system: str | None = None, json_mode: bool = False
+    ) -> str:
         """The text model's answer (non-thought text), for prompt enhancement."""
         outcome = self.generate(model, wire.build_text_body(prompt, system=system, json_mode=json_mode))
         if not outcome.text.strip():
             why = outcome.block_reason or outcome.finish_reason or "no candidates"
-            raise BadResponse(f"The text model {model} returned no text ({why}). Try again or edit the prompt.")
+            raise BadResponse(
+                f"The text model {model} returned no text ({why}). Try again or edit the prompt."
+            )
         return outcome.text
 
     def check(self) -> str:
         """Connection test: list models with the key. Returns a sentence; raises on auth or network errors."""
         exchange = self._exchange("GET", f"{self.base_url}/v1beta/models", None, {"pageSize": "50"}, None)
         if exchange.status in (404, 405):
-            return (f"Reached {self.host}, but it does not list models (HTTP {exchange.status}), so the key "
-                    "could not be checked this way. Try a small generation to test it.")
+            return (
+                f"Reached {self.host}, but it does not list models (HTTP {exchange.status}), so the key "
+                "could not be checked this way. Try a small generation to test it."
+            )
         if not 200 <= exchange.status <= 299:
             raise self._scrub(wire.error_from_response(exchange.status, exchange.body, exchange.headers))
         try:
@@ -169,7 +200,8 @@ class GeminiClient:
             raise RequestRejected(
                 f"The request is {_mb(len(content))}, above the {_mb(limit)} limit (STUDIO_MAX_REQUEST_MB). "
                 "Use fewer or smaller reference images, or start a shorter conversation.",
-                size=len(content), limit=limit,
+                size=len(content),
+                limit=limit,
             )
         return content
 
@@ -179,36 +211,49 @@ class GeminiClient:
         if len(key) >= 4:
             exc.message = exc.message.replace(key, "REDACTED")
             exc.args = (exc.message,)
-            exc.details = {k: v.replace(key, "REDACTED") if isinstance(v, str) else v for k, v in exc.details.items()}
+            exc.details = {
+                k: v.replace(key, "REDACTED") if isinstance(v, str) else v for k, v in exc.details.items()
+            }
         return exc
 
-    def _attempt(self, url: str, content: bytes, params: dict[str, str], cancel: threading.Event | None,
-                 stream: bool) -> Outcome:
+    def _attempt(
+        self, url: str, content: bytes, params: dict[str, str], cancel: threading.Event | None, stream: bool
+    ) -> Outcome:
         try:
             return self._attempt_unscrubbed(url, content, params, cancel, stream)
         except StudioError as exc:
             raise self._scrub(exc)  # noqa: B904 - the same exception, re-raised with the key removed
 
-    def _attempt_unscrubbed(self, url: str, content: bytes, params: dict[str, str],
-                            cancel: threading.Event | None, stream: bool) -> Outcome:
+    def _attempt_unscrubbed(
+        self, url: str, content: bytes, params: dict[str, str], cancel: threading.Event | None, stream: bool
+    ) -> Outcome:
         exchange = self._exchange("POST", url, content, params, cancel)
         if not 200 <= exchange.status <= 299:
             raise wire.error_from_response(exchange.status, exchange.body, exchange.headers)
         body, exchange.body = exchange.body, b""  # a 4K body is ~26 MB: keep one copy alive, not three
         if stream:
-            return wire.parse_success(wire.assemble_stream(wire.parse_sse(body.decode("utf-8", errors="replace"))))
+            return wire.parse_success(
+                wire.assemble_stream(wire.parse_sse(body.decode("utf-8", errors="replace")))
+            )
         try:
             data = json.loads(body)  # straight from bytes: no decoded str copy
         except ValueError as exc:
             head = bytes(body[:80]).decode("utf-8", errors="replace")
             raise BadResponse(
                 f"The endpoint answered HTTP {exchange.status} with a body that is not JSON "
-                f"(“{wire.redact(head)}”). Check STUDIO_BASE_URL; try again.") from exc
+                f"(“{wire.redact(head)}”). Check STUDIO_BASE_URL; try again."
+            ) from exc
         del body
         return wire.parse_success(data)
 
-    def _exchange(self, method: str, url: str, content: bytes | None, params: dict[str, str],
-                  cancel: threading.Event | None) -> _Exchange:
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        content: bytes | None,
+        params: dict[str, str],
+        cancel: threading.Event | None,
+    ) -> _Exchange:
         """Run one HTTP exchange in a helper thread; return it complete or raise a StudioError."""
         headers, params = self._auth_headers(params)
         if content is not None:
@@ -216,10 +261,10 @@ class GeminiClient:
         if cancel is not None and cancel.is_set():
             raise Cancelled("Cancelled before the request was sent; nothing was charged.")
         ex = _Exchange(max_bytes=MAX_RESPONSE_BYTES)
-        request = self._http.build_request(method, url, content=content, params=params,
-                                           headers=headers, extensions={"trace": ex.trace})
-        worker = threading.Thread(target=ex.run, args=(self._http, request), daemon=True,
-                                  name="studio-http")
+        request = self._http.build_request(
+            method, url, content=content, params=params, headers=headers, extensions={"trace": ex.trace}
+        )
+        worker = threading.Thread(target=ex.run, args=(self._http, request), daemon=True, name="studio-http")
         worker.start()
         deadline = time.monotonic() + self.overall_timeout
         cancelled_at: float | None = None
@@ -231,13 +276,16 @@ class GeminiClient:
             paid = 200 <= ex.status <= 299
             if cancelled_at is not None and (not paid or time.monotonic() - cancelled_at > CANCEL_GRACE_S):
                 ex.abort()
-                raise Cancelled("Cancelled while waiting for the endpoint; the server may still bill the "
-                                "image it was generating.")
+                raise Cancelled(
+                    "Cancelled while waiting for the endpoint; the server may still bill the "
+                    "image it was generating."
+                )
             if time.monotonic() >= deadline:
                 ex.abort()
                 raise EndpointTimeout(
                     f"The endpoint did not finish answering within {self.overall_timeout:.0f} s. The server may "
-                    "still have generated (and billed) the image; retry from History if you want another try.")
+                    "still have generated (and billed) the image; retry from History if you want another try."
+                )
         if ex.error is not None:
             raise self._map_transport_error(ex.error) from ex.error
         return ex
@@ -257,21 +305,26 @@ class GeminiClient:
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
             return ConnectFailed(
                 f"Could not connect to {self.host} ({reason}). Check STUDIO_BASE_URL and your network; "
-                "nothing was sent, so nothing was billed.")
+                "nothing was sent, so nothing was billed."
+            )
         if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
             which = "read" if isinstance(exc, httpx.ReadTimeout) else "write"
             return EndpointTimeout(
                 f"The endpoint stopped responding ({which} timeout). The server may still have generated "
-                "(and billed) the image; retry from History if you want another try.")
+                "(and billed) the image; retry from History if you want another try."
+            )
         if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
             return ConfigError(f"STUDIO_BASE_URL is not a usable http(s) address ({reason}).")
         if isinstance(exc, _TooLarge):
-            return BadResponse(f"The endpoint's answer was larger than {_mb(MAX_RESPONSE_BYTES)}; "
-                               "it is not an image answer. Check STUDIO_BASE_URL.")
+            return BadResponse(
+                f"The endpoint's answer was larger than {_mb(MAX_RESPONSE_BYTES)}; "
+                "it is not an image answer. Check STUDIO_BASE_URL."
+            )
         if isinstance(exc, httpx.HTTPError):
             return BadResponse(
                 f"The connection to {self.host} broke before the whole answer arrived ({reason}). "
-                "The server may have billed the image; retry from History if you want another try.")
+                "The server may have billed the image; retry from History if you want another try."
+            )
         return exc if isinstance(exc, Exception) else RuntimeError(reason)
 
     # -- retries -------------------------------------------------------------------------------------
@@ -282,15 +335,16 @@ class GeminiClient:
             return None
         delay: float | None = None
         if isinstance(exc, ConnectFailed) or (isinstance(exc, ServerError) and exc.status_code == 503):
-            delay = BACKOFF_BASE_S * 2 ** attempt + random.uniform(0, BACKOFF_JITTER_S)
+            delay = BACKOFF_BASE_S * 2**attempt + random.uniform(0, BACKOFF_JITTER_S)
         elif isinstance(exc, QuotaError) and exc.status_code == 429 and exc.retry_after is not None:
             delay = exc.retry_after if exc.retry_after <= MAX_RETRY_AFTER_S else None
         if delay is None or waited + delay > RETRY_BUDGET_S:
             return None
         return delay
 
-    def _wait(self, delay: float, sentence: str, cancel: threading.Event | None,
-              on_wait: OnWait | None) -> None:
+    def _wait(
+        self, delay: float, sentence: str, cancel: threading.Event | None, on_wait: OnWait | None
+    ) -> None:
         if on_wait is not None:
             on_wait(delay, sentence)
         if self._sleep is not None:
@@ -411,7 +465,9 @@ class Breaker:
         if left is not None:
             raise CircuitOpen(
                 f"The endpoint failed {self.threshold} times in a row; new calls are paused for "
-                f"{max(1, round(left))} s.", retry_after=left)
+                f"{max(1, round(left))} s.",
+                retry_after=left,
+            )
 
     def record(self, error: BaseException | None) -> None:
         """A success or a clean answer closes the breaker; a struggling-endpoint failure counts."""
@@ -457,7 +513,14 @@ class _RedactingFilter(logging.Filter):
         return True
 
 
-_HTTP_LOGGERS = ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy")
+_HTTP_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+)
 
 
 def _redact_http_logs() -> None:

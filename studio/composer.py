@@ -39,8 +39,10 @@ def _plural(n: int, word: str) -> str:
 def limit_sentence(spec: ModelSpec) -> str:
     """'6 objects + 5 characters on Nano Banana Pro (3 Pro Image)'."""
     if spec.max_characters:
-        return (f"{_plural(spec.max_objects, 'object')} + {_plural(spec.max_characters, 'character')} "
-                f"on {spec.label}")
+        return (
+            f"{_plural(spec.max_objects, 'object')} + {_plural(spec.max_characters, 'character')} "
+            f"on {spec.label}"
+        )
     return f"{_plural(spec.max_references, 'reference')} max on {spec.label}"
 
 
@@ -62,7 +64,9 @@ def _role(role: str, spec: ModelSpec) -> str:
 
 
 def _refusal(spec: ModelSpec, role: str, ref: Reference | None = None) -> str:
-    what = _plural(_cap(spec, role), role) if spec.max_characters else _plural(spec.max_references, "reference")
+    what = (
+        _plural(_cap(spec, role), role) if spec.max_characters else _plural(spec.max_references, "reference")
+    )
     who = f"“{display_name(ref)}” was not added: " if ref is not None else ""
     return f"{who}{spec.label} takes at most {what} ({limit_sentence(spec)}). Remove one first."
 
@@ -145,8 +149,9 @@ def decode_data_url(payload: str, name: str) -> bytes:
         raise ImageRejected(f"“{name}” could not be read; copy the image again.") from None
 
 
-def add_files(tray: Sequence[Reference], files: Sequence[tuple[str, bytes]],
-              spec: ModelSpec) -> tuple[Tray, list[str]]:
+def add_files(
+    tray: Sequence[Reference], files: Sequence[tuple[str, bytes]], spec: ModelSpec
+) -> tuple[Tray, list[str]]:
     """Judge each dropped/pasted file on its own: the good ones join the tray in order, each refused
     one (not an image, too large, over the limit) gets its reason and changes nothing."""
     out, reasons = tuple(tray), []
@@ -173,19 +178,31 @@ class Summary:
     def line(self) -> str:
         px = f"{self.pixels[0]} × {self.pixels[1]} px" if self.pixels else "size decided by the endpoint"
         inputs = f" + {_plural(self.input_images, 'input image')}" if self.input_images else ""
-        return (f"{px} · {_plural(self.images, 'image')}{inputs} · ~{self.output_tokens:,} output tokens · "
-                f"${self.usd:.3f}")
+        return (
+            f"{px} · {_plural(self.images, 'image')}{inputs} · ~{self.output_tokens:,} output tokens · "
+            f"${self.usd:.3f}"
+        )
 
 
-def summary(model: str, *, ratio: str | None, size: str | None, variants: int, references: int,
-            texts: Sequence[str]) -> Summary:
+def summary(
+    model: str, *, ratio: str | None, size: str | None, variants: int, references: int, texts: Sequence[str]
+) -> Summary:
     """What the whole request costs: ``variants`` calls for each prompt (one prompt, or one per proposal)."""
-    ests = [catalogue.estimate(model, size=size, ratio=ratio, variants=variants, references=references,
-                               prompt_chars=len(text)) for text in texts or [""]]
+    ests = [
+        catalogue.estimate(
+            model, size=size, ratio=ratio, variants=variants, references=references, prompt_chars=len(text)
+        )
+        for text in texts or [""]
+    ]
     calls = variants * len(ests)
-    return Summary(pixels=ests[0].pixels, calls=calls, images=sum(e.images for e in ests),
-                   input_images=references * calls, output_tokens=sum(e.output_tokens for e in ests),
-                   usd=round(sum(e.usd for e in ests), 4))
+    return Summary(
+        pixels=ests[0].pixels,
+        calls=calls,
+        images=sum(e.images for e in ests),
+        input_images=references * calls,
+        output_tokens=sum(e.output_tokens for e in ests),
+        usd=round(sum(e.usd for e in ests), 4),
+    )
 
 
 # -- structured prompt ----------------------------------------------------------------------------
@@ -211,9 +228,14 @@ def with_instruction(prompt: str, instruction: str) -> str:
     return f"{prompt.rstrip()}\n{instruction}" if prompt.strip() else instruction
 
 
-def composition(*, mode: str, fields: Mapping[str, str] | None = None, extra: str = "",
-                proposal: Mapping[str, Any] | None = None,
-                sketches: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any] | None:
+def composition(
+    *,
+    mode: str,
+    fields: Mapping[str, str] | None = None,
+    extra: str = "",
+    proposal: Mapping[str, Any] | None = None,
+    sketches: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any] | None:
     """The JSON stored with the generation, or None when the composer added nothing to plain text.
 
     This only assembles what it is given; ``at_submit`` decides what still holds."""
@@ -258,10 +280,17 @@ def origin(prompt: str, stored: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def at_submit(*, prompt: str, mode: str, fields: Mapping[str, str] | None = None, extra: str = "",
-              chosen: Mapping[str, Any] | None = None, came_from: Mapping[str, Any] | None = None,
-              sketches: Sequence[Mapping[str, Any]] = (),
-              references: Sequence[Reference] = ()) -> dict[str, Any] | None:
+def at_submit(
+    *,
+    prompt: str,
+    mode: str,
+    fields: Mapping[str, str] | None = None,
+    extra: str = "",
+    chosen: Mapping[str, Any] | None = None,
+    came_from: Mapping[str, Any] | None = None,
+    sketches: Sequence[Mapping[str, Any]] = (),
+    references: Sequence[Reference] = (),
+) -> dict[str, Any] | None:
     """The composition of the request the form holds at the moment of submission, or None.
 
     Session state outlives the text it produced, so each piece is recorded only while the form still
@@ -284,8 +313,11 @@ def at_submit(*, prompt: str, mode: str, fields: Mapping[str, str] | None = None
     said = _words(prompt)
     proposal = chosen if chosen and _still_in(chosen.get("text"), said) else None
     came_from = came_from or {}
-    if proposal is None and isinstance(came_from.get("proposal"), Mapping) and _still_in(
-            came_from["proposal"].get("text"), said):
+    if (
+        proposal is None
+        and isinstance(came_from.get("proposal"), Mapping)
+        and _still_in(came_from["proposal"].get("text"), said)
+    ):
         proposal = came_from["proposal"]
     sent = {ref.sha256 for ref in references}
     drawn: list[dict[str, Any]] = []
@@ -299,8 +331,14 @@ def at_submit(*, prompt: str, mode: str, fields: Mapping[str, str] | None = None
     return out or None
 
 
-def per_proposal(request: GenerationRequest, proposals: Sequence[str], *, idea: str,
-                 text_model: str, came_from: Mapping[str, Any] | None = None) -> list[GenerationRequest]:
+def per_proposal(
+    request: GenerationRequest,
+    proposals: Sequence[str],
+    *,
+    idea: str,
+    text_model: str,
+    came_from: Mapping[str, Any] | None = None,
+) -> list[GenerationRequest]:
     """One single-image request per proposal, each recording which proposal it came from.
 
     Each prompt is the proposal's text alone, so its composition is derived for that text (plain text,
@@ -309,7 +347,13 @@ def per_proposal(request: GenerationRequest, proposals: Sequence[str], *, idea: 
     out = []
     for index, text in enumerate(proposals):
         chosen = {"index": index, "text": text, "idea": idea, "text_model": text_model}
-        comp = at_submit(prompt=text, mode="text", chosen=chosen, came_from=came_from, sketches=sketches,
-                         references=request.references)
+        comp = at_submit(
+            prompt=text,
+            mode="text",
+            chosen=chosen,
+            came_from=came_from,
+            sketches=sketches,
+            references=request.references,
+        )
         out.append(replace(request, prompt=text, variants=1, composition=comp))
     return out

@@ -78,8 +78,9 @@ def render(grid: runs.Grid, *, side: int = 256, fmt: str = "PNG") -> bytes:
     return buf.getvalue()
 
 
-def _draw_cell(sheet: Image.Image, draw: ImageDraw.ImageDraw, cells: list[runs.GridCell], x: int, y: int,
-               side: int, font) -> None:
+def _draw_cell(
+    sheet: Image.Image, draw: ImageDraw.ImageDraw, cells: list[runs.GridCell], x: int, y: int, side: int, font
+) -> None:
     draw.rectangle((x, y, x + side - 1, y + side - 1), outline=(220, 220, 228), fill=(236, 236, 240))
     shown = next((t for t in (_thumb(c, side) for c in cells) if t is not None), None)
     if shown is not None:
@@ -103,8 +104,13 @@ def export_zip(store: Store, run_id: int, *, rows: str | None = None, cols: str 
     manifest_cells = []
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for cell in (c for cells in grid.cells.values() for c in cells):
-            entry = {"cell_key": cell.key, "values": cell.values, "status": cell.status, "generation": None,
-                     "images": []}
+            entry = {
+                "cell_key": cell.key,
+                "values": cell.values,
+                "status": cell.status,
+                "generation": None,
+                "images": [],
+            }
             if cell.record is not None:
                 entry["generation"] = cell.record.id
                 entry["prompt"] = cell.record.prompt
@@ -114,9 +120,17 @@ def export_zip(store: Store, run_id: int, *, rows: str | None = None, cols: str 
                     zf.write(image.path, name, compress_type=zipfile.ZIP_STORED)  # already compressed
                     entry["images"].append(name)
             manifest_cells.append(entry)
-        manifest = {"run": {"id": run.id, "kind": run.kind, "name": run.name, "status": run.status,
-                            "created_at": run.created_at.isoformat(), "spec": run.spec},
-                    "cells": manifest_cells}
+        manifest = {
+            "run": {
+                "id": run.id,
+                "kind": run.kind,
+                "name": run.name,
+                "status": run.status,
+                "created_at": run.created_at.isoformat(),
+                "spec": run.spec,
+            },
+            "cells": manifest_cells,
+        }
         zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2, default=str))
         zf.writestr("contact-sheet.png", render(grid, side=192))
     return buf.getvalue()

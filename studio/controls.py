@@ -22,9 +22,15 @@ THINKING, THOUGHTS = "thinking_level", "include_thoughts"
 SEARCH, IMAGE_SEARCH, SAFETY = "google_search", "image_search", "safety_settings"
 CONTROLS = (SYSTEM, TEMPERATURE, TOP_P, SEED, THINKING, THOUGHTS, SEARCH, IMAGE_SEARCH, SAFETY)
 LABELS = {
-    SYSTEM: "System instruction", TEMPERATURE: "Temperature", TOP_P: "Top-p", SEED: "Seed",
-    THINKING: "Thinking level", THOUGHTS: "Show thoughts", SEARCH: "Google Search grounding",
-    IMAGE_SEARCH: "Include image search", SAFETY: "Safety settings",
+    SYSTEM: "System instruction",
+    TEMPERATURE: "Temperature",
+    TOP_P: "Top-p",
+    SEED: "Seed",
+    THINKING: "Thinking level",
+    THOUGHTS: "Show thoughts",
+    SEARCH: "Google Search grounding",
+    IMAGE_SEARCH: "Include image search",
+    SAFETY: "Safety settings",
 }
 
 TEMPERATURE_RANGE = (0.0, 2.0)
@@ -41,9 +47,13 @@ HARM_CATEGORIES = {
 THRESHOLDS = ("BLOCK_LOW_AND_ABOVE", "BLOCK_MEDIUM_AND_ABOVE", "BLOCK_ONLY_HIGH", "BLOCK_NONE", "OFF")
 
 UNKNOWN = "Not in the catalogue; passed through unchecked."
-SAFETY_NOTE = ("These filter the text side only: image output filters (IMAGE_SAFETY, IMAGE_PROHIBITED_CONTENT) "
-               "are not controlled by them and still apply at BLOCK_NONE.")
-GEMINI3_TEMPERATURE = "Google advises keeping 1.0 on Gemini 3 models; lower values can degrade their reasoning."
+SAFETY_NOTE = (
+    "These filter the text side only: image output filters (IMAGE_SAFETY, IMAGE_PROHIBITED_CONTENT) "
+    "are not controlled by them and still apply at BLOCK_NONE."
+)
+GEMINI3_TEMPERATURE = (
+    "Google advises keeping 1.0 on Gemini 3 models; lower values can degrade their reasoning."
+)
 
 
 class Support(NamedTuple):
@@ -62,14 +72,22 @@ def supported(model_id: str) -> dict[str, Support]:
         TEMPERATURE: Support(True, GEMINI3_TEMPERATURE if gemini3 else ""),
         TOP_P: Support(True),
         SEED: Support(True, "Best-effort: the same seed usually, not always, gives the same image.")
-        if spec.supports_seed else Support(False, f"{spec.label} does not accept a seed."),
+        if spec.supports_seed
+        else Support(False, f"{spec.label} does not accept a seed."),
         THINKING: _thinking(spec),
         THOUGHTS: Support(True, "Interim thought images and text come back apart from the final image.")
-        if gemini3 else Support(False, f"{spec.label} returns no thoughts; only Gemini 3 image models do."),
-        SEARCH: Support(True) if spec.google_search else Support(
-            False, f"{spec.label} has no Google Search grounding; Nano Banana Pro and Nano Banana 2 do."),
-        IMAGE_SEARCH: Support(True) if spec.image_search else Support(
-            False, f"Image search is available on Nano Banana 2 (3.1 Flash Image) only, not on {spec.label}."),
+        if gemini3
+        else Support(False, f"{spec.label} returns no thoughts; only Gemini 3 image models do."),
+        SEARCH: Support(True)
+        if spec.google_search
+        else Support(
+            False, f"{spec.label} has no Google Search grounding; Nano Banana Pro and Nano Banana 2 do."
+        ),
+        IMAGE_SEARCH: Support(True)
+        if spec.image_search
+        else Support(
+            False, f"Image search is available on Nano Banana 2 (3.1 Flash Image) only, not on {spec.label}."
+        ),
         SAFETY: Support(True, SAFETY_NOTE),
     }
 
@@ -107,13 +125,23 @@ def common_levels(model_ids: Iterable[str]) -> tuple[str, ...]:
 
 def safety(thresholds: Mapping[str, str | None]) -> tuple[dict[str, str], ...]:
     """``safetySettings`` entries for the categories given a threshold, in HARM_CATEGORIES order."""
-    return tuple({"category": c, "threshold": thresholds[c]} for c in HARM_CATEGORIES
-                 if thresholds.get(c) in THRESHOLDS)
+    return tuple(
+        {"category": c, "threshold": thresholds[c]}
+        for c in HARM_CATEGORIES
+        if thresholds.get(c) in THRESHOLDS
+    )
 
 
 _CLEARED: dict[str, Any] = {
-    SYSTEM: None, TEMPERATURE: None, TOP_P: None, SEED: None, THINKING: None, THOUGHTS: False,
-    SEARCH: False, IMAGE_SEARCH: False, SAFETY: (),
+    SYSTEM: None,
+    TEMPERATURE: None,
+    TOP_P: None,
+    SEED: None,
+    THINKING: None,
+    THOUGHTS: False,
+    SEARCH: False,
+    IMAGE_SEARCH: False,
+    SAFETY: (),
 }
 
 

@@ -57,8 +57,10 @@ def _user_turn(record: GenerationRecord) -> dict[str, Any]:
 def _model_turn(store: Store, record: GenerationRecord) -> dict[str, Any]:
     content = store.model_content(record.id) if record.has_model_content else None
     if content is None:
-        raise InputError(f"Generation #{record.id} has no saved model reply to continue from; "
-                         "continue from a turn that produced an image.")
+        raise InputError(
+            f"Generation #{record.id} has no saved model reply to continue from; "
+            "continue from a turn that produced an image."
+        )
     return content  # verbatim: every thoughtSignature stays on the part that carried it
 
 
@@ -66,8 +68,9 @@ def _span(first: int, last: int) -> str:
     return f"turn {first}" if first == last else f"turns {first}–{last}"
 
 
-def build_history(store: Store, gen_id: int, *, max_request_mb: float = 32.0,
-                  reserve_bytes: int = 0) -> tuple[list[dict[str, Any]], str]:
+def build_history(
+    store: Store, gen_id: int, *, max_request_mb: float = 32.0, reserve_bytes: int = 0
+) -> tuple[list[dict[str, Any]], str]:
     """(contents, note): the conversation up to ``gen_id`` as Gemini turns, within the size limit.
 
     ``reserve_bytes`` is what the rest of the request (the new instruction, its references, the
@@ -84,7 +87,8 @@ def build_history(store: Store, gen_id: int, *, max_request_mb: float = 32.0,
         raise InputError(
             f"The image being edited, with its thought signatures, does not fit in a {max_request_mb:g} MB "
             "request on its own. Raise STUDIO_MAX_REQUEST_MB if your endpoint allows it, or start a new "
-            "conversation with this image as a reference.")
+            "conversation with this image as a reference."
+        )
     kept = [turn for pair in pairs[dropped:] for turn in pair]
     if not dropped:
         return kept, ""
@@ -100,32 +104,57 @@ def build_history(store: Store, gen_id: int, *, max_request_mb: float = 32.0,
     return kept, note
 
 
-def continue_edit(studio, parent_id: int, instruction: str, extra_refs: Sequence[Reference] = (),
-                  **changes: Any) -> list[int]:
+def continue_edit(
+    studio, parent_id: int, instruction: str, extra_refs: Sequence[Reference] = (), **changes: Any
+) -> list[int]:
     """The next turn after ``parent_id`` (any earlier turn: that is a branch). Returns the new ids."""
     parent = studio.get(parent_id)
     if parent is None:
         raise InputError(f"Generation {parent_id} is not in the history.")
     if parent.status != SUCCEEDED or not parent.has_model_content:
-        raise InputError(f"Generation #{parent_id} did not produce an image, so there is nothing to edit; "
-                         "continue from an earlier turn instead.")
+        raise InputError(
+            f"Generation #{parent_id} did not produce an image, so there is nothing to edit; "
+            "continue from an earlier turn instead."
+        )
     if not instruction.strip() and not extra_refs:
         raise InputError("Write what to change.")
     base = studio.request_for(parent_id)
-    req = replace(base, prompt=instruction.strip(), references=tuple(extra_refs), parent_id=parent_id,
-                  run_id=None, cell_key=None, variants=1, history=(), composition=None, **changes)
+    req = replace(
+        base,
+        prompt=instruction.strip(),
+        references=tuple(extra_refs),
+        parent_id=parent_id,
+        run_id=None,
+        cell_key=None,
+        variants=1,
+        history=(),
+        composition=None,
+        **changes,
+    )
     catalogue.validate(req)  # the one rule (Studio.submit enforces it too), before the history is read
     reserve = body_bytes(wire.build_body(req))
-    contents, note = build_history(studio.store, parent_id, max_request_mb=studio.settings.max_request_mb,
-                                   reserve_bytes=reserve)
-    req = replace(req, history=tuple(contents), composition={"conversation": {"trimmed": note}} if note else None)
+    contents, note = build_history(
+        studio.store, parent_id, max_request_mb=studio.settings.max_request_mb, reserve_bytes=reserve
+    )
+    req = replace(
+        req, history=tuple(contents), composition={"conversation": {"trimmed": note}} if note else None
+    )
     return studio.submit(req)
 
 
-def start_edit(studio, instruction: str, *, model: str = catalogue.DEFAULT_MODEL, image: Reference | None = None,
-               from_generation: int | None = None, references: Sequence[Reference] = (),
-               aspect_ratio: str | None = None, image_size: str | None = None,
-               modalities: tuple[str, ...] = ("TEXT", "IMAGE"), **changes: Any) -> list[int]:
+def start_edit(
+    studio,
+    instruction: str,
+    *,
+    model: str = catalogue.DEFAULT_MODEL,
+    image: Reference | None = None,
+    from_generation: int | None = None,
+    references: Sequence[Reference] = (),
+    aspect_ratio: str | None = None,
+    image_size: str | None = None,
+    modalities: tuple[str, ...] = ("TEXT", "IMAGE"),
+    **changes: Any,
+) -> list[int]:
     """Start a conversation from an uploaded image, a history image or a prompt alone.
 
     ``changes`` are further GenerationRequest fields (system instruction, thinking, ...)."""
@@ -139,10 +168,18 @@ def start_edit(studio, instruction: str, *, model: str = catalogue.DEFAULT_MODEL
             raise InputError(f"Generation #{from_generation} has no image to start from.")
         image = _reference(source)
     refs = ((image,) if image is not None else ()) + tuple(references)
-    req = GenerationRequest(prompt=instruction.strip(), model=model, aspect_ratio=aspect_ratio,
-                            image_size=image_size, modalities=modalities, references=refs,
-                            composition={"conversation": {"started_from": from_generation}}
-                            if from_generation is not None else None, **changes)
+    req = GenerationRequest(
+        prompt=instruction.strip(),
+        model=model,
+        aspect_ratio=aspect_ratio,
+        image_size=image_size,
+        modalities=modalities,
+        references=refs,
+        composition={"conversation": {"started_from": from_generation}}
+        if from_generation is not None
+        else None,
+        **changes,
+    )
     return studio.submit(req)
 
 

@@ -36,9 +36,9 @@ _SCANNED = ("images", "thumbs", "turns", journal.DIR, "backups")
 
 @dataclass
 class Problem:
-    kind: str       # integrity | missing_file | wrong_hash | orphan_row | orphan_file | temp_file | ...
-    detail: str     # a sentence
-    action: str     # what --repair does (or did)
+    kind: str  # integrity | missing_file | wrong_hash | orphan_row | orphan_file | temp_file | ...
+    detail: str  # a sentence
+    action: str  # what --repair does (or did)
     id: int | None = None
     path: str | None = None
     fixed: bool = False
@@ -64,9 +64,14 @@ class Report:
         return sum(p.fixed for p in self.problems)
 
     def to_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "integrity": self.integrity, "problems": [p.to_json() for p in self.problems],
-                "repaired": self.repaired, "backup": str(self.backup) if self.backup else None,
-                "data_dir": str(self.data_dir)}
+        return {
+            "ok": self.ok,
+            "integrity": self.integrity,
+            "problems": [p.to_json() for p in self.problems],
+            "repaired": self.repaired,
+            "backup": str(self.backup) if self.backup else None,
+            "data_dir": str(self.data_dir),
+        }
 
 
 # -- the scan -----------------------------------------------------------------------------------------
@@ -94,12 +99,14 @@ def _sha_ok(path: Path, sha256: str) -> bool:
 class _Library:
     """What the history says exists (read in one short read transaction)."""
 
-    assets: list[tuple[int, str, str, str | None]]      # id, sha256, path, thumb_path
-    turns: dict[str, list[int]]                          # turn sha -> generation ids
+    assets: list[tuple[int, str, str, str | None]]  # id, sha256, path, thumb_path
+    turns: dict[str, list[int]]  # turn sha -> generation ids
     statuses: dict[int, str]
-    live_owners: dict[int, bool]                         # active generation id -> its owner is alive
-    live_work: bool                                      # a live studio has generations in flight
-    store_failed: set[int] = field(default_factory=set)  # failed only because the history could not be written
+    live_owners: dict[int, bool]  # active generation id -> its owner is alive
+    live_work: bool  # a live studio has generations in flight
+    store_failed: set[int] = field(
+        default_factory=set
+    )  # failed only because the history could not be written
 
 
 def _read_library(db_path: Path, is_alive: Callable[[str], bool]) -> _Library:
@@ -107,13 +114,20 @@ def _read_library(db_path: Path, is_alive: Callable[[str], bool]) -> _Library:
     try:
         assets = conn.execute("SELECT id, sha256, path, thumb_path FROM asset ORDER BY id").fetchall()
         turns: dict[str, list[int]] = {}
-        for gen_id, sha in conn.execute("SELECT id, model_content_sha FROM generation "
-                                        "WHERE model_content_sha IS NOT NULL"):
+        for gen_id, sha in conn.execute(
+            "SELECT id, model_content_sha FROM generation WHERE model_content_sha IS NOT NULL"
+        ):
             turns.setdefault(sha, []).append(gen_id)
         statuses = dict(conn.execute("SELECT id, status FROM generation").fetchall())
-        active = conn.execute("SELECT id, owner FROM generation WHERE status IN ('pending', 'running')").fetchall()
-        store_failed = {gen_id for (gen_id,) in conn.execute(
-            "SELECT id FROM generation WHERE status = 'failed' AND error_kind IN ('store', 'disk_full')")}
+        active = conn.execute(
+            "SELECT id, owner FROM generation WHERE status IN ('pending', 'running')"
+        ).fetchall()
+        store_failed = {
+            gen_id
+            for (gen_id,) in conn.execute(
+                "SELECT id FROM generation WHERE status = 'failed' AND error_kind IN ('store', 'disk_full')"
+            )
+        }
     finally:
         conn.close()
     alive = {owner: is_alive(owner) for owner in {o for _, o in active}}
@@ -168,28 +182,61 @@ class Doctor:
     def _check_rows(self, store: Store) -> None:
         for gen_id, entry in store.orphans(self.is_alive):
             if entry is not None:
-                self.add(Problem("orphan_row", f"Generation {gen_id} was being saved when its studio stopped; "
-                                 "its image files are complete.", "adopt it (mark it succeeded)", id=gen_id))
+                self.add(
+                    Problem(
+                        "orphan_row",
+                        f"Generation {gen_id} was being saved when its studio stopped; "
+                        "its image files are complete.",
+                        "adopt it (mark it succeeded)",
+                        id=gen_id,
+                    )
+                )
             else:
-                self.add(Problem("orphan_row", f"Generation {gen_id} was in progress when its studio stopped; "
-                                 "no complete image was saved for it.", "mark it interrupted", id=gen_id))
+                self.add(
+                    Problem(
+                        "orphan_row",
+                        f"Generation {gen_id} was in progress when its studio stopped; "
+                        "no complete image was saved for it.",
+                        "mark it interrupted",
+                        id=gen_id,
+                    )
+                )
 
     def _check_assets(self, lib: _Library) -> None:
         for asset_id, sha, rel, thumb in lib.assets:
             path = self.data_dir / rel
             if not path.is_file():
-                self.add(Problem("missing_file", f"Image {rel} (asset {asset_id}) is missing.",
-                                 "none: restore it from a backup of the data directory", path=rel))
+                self.add(
+                    Problem(
+                        "missing_file",
+                        f"Image {rel} (asset {asset_id}) is missing.",
+                        "none: restore it from a backup of the data directory",
+                        path=rel,
+                    )
+                )
                 continue
             if not _sha_ok(path, sha):
-                self._quarantine(Problem("wrong_hash", f"Image {rel} does not match its recorded SHA-256; "
-                                         "it was changed or damaged after it was saved.",
-                                         "move it to quarantine; restore the original from a backup", path=rel),
-                                 path, fixes=False)
+                self._quarantine(
+                    Problem(
+                        "wrong_hash",
+                        f"Image {rel} does not match its recorded SHA-256; "
+                        "it was changed or damaged after it was saved.",
+                        "move it to quarantine; restore the original from a backup",
+                        path=rel,
+                    ),
+                    path,
+                    fixes=False,
+                )
                 continue
             if thumb and not (self.data_dir / thumb).is_file():
-                problem = self.add(Problem("missing_thumbnail", f"The thumbnail of {rel} is missing.",
-                                           "make it again from the original", path=thumb))
+                problem = self.add(
+                    Problem(
+                        "missing_thumbnail",
+                        f"The thumbnail of {rel} is missing.",
+                        "make it again from the original",
+                        path=thumb,
+                    )
+                )
                 self._thumbs.append((problem, rel, thumb))
 
     def _check_turns(self, lib: _Library) -> None:
@@ -197,13 +244,28 @@ class Doctor:
             rel = files.turn_relpath(sha)
             path = self.data_dir / rel
             if not path.is_file():
-                self.add(Problem("missing_file", f"The saved model turn {rel} of generation {gen_ids[0]} is "
-                                 "missing; conversational edits from it will not work.",
-                                 "none: restore it from a backup", id=gen_ids[0], path=rel))
+                self.add(
+                    Problem(
+                        "missing_file",
+                        f"The saved model turn {rel} of generation {gen_ids[0]} is "
+                        "missing; conversational edits from it will not work.",
+                        "none: restore it from a backup",
+                        id=gen_ids[0],
+                        path=rel,
+                    )
+                )
             elif not _sha_ok(path, sha):
-                self._quarantine(Problem("wrong_hash", f"The saved model turn {rel} does not match its hash.",
-                                         "move it to quarantine; restore it from a backup",
-                                         id=gen_ids[0], path=rel), path, fixes=False)
+                self._quarantine(
+                    Problem(
+                        "wrong_hash",
+                        f"The saved model turn {rel} does not match its hash.",
+                        "move it to quarantine; restore it from a backup",
+                        id=gen_ids[0],
+                        path=rel,
+                    ),
+                    path,
+                    fixes=False,
+                )
 
     def _check_files(self, lib: _Library) -> None:
         known = {rel for _, _, rel, _ in lib.assets} | {t for _, _, _, t in lib.assets if t}
@@ -217,13 +279,27 @@ class Doctor:
                 if lib.live_work and _mtime(path) > young:
                     continue  # a running studio may be between writing this file and committing its row
                 if path.name.endswith(".tmp"):
-                    self._quarantine(Problem("temp_file", f"{rel} is a leftover temporary file of an "
-                                             "interrupted write.", "move it to quarantine", path=rel), path)
+                    self._quarantine(
+                        Problem(
+                            "temp_file",
+                            f"{rel} is a leftover temporary file of an interrupted write.",
+                            "move it to quarantine",
+                            path=rel,
+                        ),
+                        path,
+                    )
                 elif top == journal.DIR:
                     self._check_journal(path, rel, journals, lib)
                 elif top != "backups" and rel not in known:
-                    self._quarantine(Problem("orphan_file", f"No generation points at {rel}.",
-                                             "move it to quarantine", path=rel), path)
+                    self._quarantine(
+                        Problem(
+                            "orphan_file",
+                            f"No generation points at {rel}.",
+                            "move it to quarantine",
+                            path=rel,
+                        ),
+                        path,
+                    )
 
     def _check_journal(self, path: Path, rel: str, journals: dict[int, Path], lib: _Library) -> None:
         gen_id = next((i for i, p in journals.items() if p == path), None)
@@ -231,15 +307,36 @@ class Doctor:
         if status in ("pending", "running"):
             return  # in flight, or reported above as an orphan row
         if gen_id in lib.store_failed and journal.adoptable(self.data_dir, gen_id) is not None:
-            self.add(Problem("unsaved_row", f"Generation {gen_id} is marked failed because the history could not "
-                             "be written, but its image files were saved.", "adopt it (mark it succeeded)",
-                             id=gen_id, path=rel))
+            self.add(
+                Problem(
+                    "unsaved_row",
+                    f"Generation {gen_id} is marked failed because the history could not "
+                    "be written, but its image files were saved.",
+                    "adopt it (mark it succeeded)",
+                    id=gen_id,
+                    path=rel,
+                )
+            )
         elif status is not None:
-            self.add(Problem("stale_journal", f"{rel} belongs to generation {gen_id}, which is already "
-                             f"{status}.", "remove it (the row already records the same)", id=gen_id, path=rel))
+            self.add(
+                Problem(
+                    "stale_journal",
+                    f"{rel} belongs to generation {gen_id}, which is already {status}.",
+                    "remove it (the row already records the same)",
+                    id=gen_id,
+                    path=rel,
+                )
+            )
         else:
-            self._quarantine(Problem("orphan_file", f"{rel} is not a journal of any generation in the history.",
-                                     "move it to quarantine", path=rel), path)
+            self._quarantine(
+                Problem(
+                    "orphan_file",
+                    f"{rel} is not a journal of any generation in the history.",
+                    "move it to quarantine",
+                    path=rel,
+                ),
+                path,
+            )
 
     def _quarantine(self, problem: Problem, path: Path, *, fixes: bool = True) -> None:
         self.add(problem)
@@ -259,8 +356,13 @@ class Doctor:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         for problem in self.report.problems:
             if problem.kind == "orphan_row":
-                problem.action = ("adopted" if problem.id in adopted else "interrupted"
-                                  if problem.id in interrupted else "none: it finished or was resolved meanwhile")
+                problem.action = (
+                    "adopted"
+                    if problem.id in adopted
+                    else "interrupted"
+                    if problem.id in interrupted
+                    else "none: it finished or was resolved meanwhile"
+                )
                 problem.fixed = True
             elif problem.kind == "unsaved_row":  # interrupt_orphans above adopted it from its journal
                 record = store.get(problem.id or 0)
@@ -319,9 +421,14 @@ def check(data_dir: Path, *, repair: bool = False, is_alive: Callable[[str], boo
     """Inspect (and with ``repair`` fix) the data directory. Raises StoreError if it cannot be opened."""
     try:
         return _check(data_dir, repair=repair, is_alive=is_alive)
-    except (sqlite3.Error, OSError) as exc:  # a locked database or an unreadable folder: a sentence, not a traceback
-        raise StoreError(f"The doctor could not read {data_dir} ({exc}). If the studio is busy saving, try again "
-                         "in a moment; otherwise check the folder's permissions.") from exc
+    except (
+        sqlite3.Error,
+        OSError,
+    ) as exc:  # a locked database or an unreadable folder: a sentence, not a traceback
+        raise StoreError(
+            f"The doctor could not read {data_dir} ({exc}). If the studio is busy saving, try again "
+            "in a moment; otherwise check the folder's permissions."
+        ) from exc
 
 
 def _check(data_dir: Path, *, repair: bool, is_alive: Callable[[str], bool] | None) -> Report:
@@ -330,9 +437,14 @@ def _check(data_dir: Path, *, repair: bool, is_alive: Callable[[str], bool] | No
     if db_path.exists():
         doctor.report.integrity = integrity(db_path)
         if doctor.report.integrity != "ok":
-            doctor.add(Problem("integrity", f"SQLite reports the history database is damaged "
-                               f"({doctor.report.integrity}).",
-                               f"none: restore a copy from {doctor.data_dir / 'backups'}", path="studio.db"))
+            doctor.add(
+                Problem(
+                    "integrity",
+                    f"SQLite reports the history database is damaged ({doctor.report.integrity}).",
+                    f"none: restore a copy from {doctor.data_dir / 'backups'}",
+                    path="studio.db",
+                )
+            )
             return doctor.report  # repairing on top of a damaged database could make it worse
     store = Store(doctor.data_dir)
     try:
@@ -345,12 +457,19 @@ def _check(data_dir: Path, *, repair: bool, is_alive: Callable[[str], bool] | No
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--repair", action="store_true",
-                        help="back up the database, then adopt or interrupt orphan rows, remake thumbnails and "
-                             "move unplaceable files to quarantine (never deletes an image or a row)")
+    parser.add_argument(
+        "--repair",
+        action="store_true",
+        help="back up the database, then adopt or interrupt orphan rows, remake thumbnails and "
+        "move unplaceable files to quarantine (never deletes an image or a row)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="data directory (default: STUDIO_DATA_DIR or ~/.local/share/studio)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data directory (default: STUDIO_DATA_DIR or ~/.local/share/studio)",
+    )
 
 
 def _print_text(report: Report) -> None:
@@ -364,20 +483,34 @@ def _print_text(report: Report) -> None:
     if report.ok:
         print("Healthy." if not report.problems else f"Repaired {report.repaired} problem(s).")
     elif not report.repair:
-        print(f"{len(report.problems)} problem(s) found; run `studio doctor --repair` to fix what can be fixed.")
+        print(
+            f"{len(report.problems)} problem(s) found; run `studio doctor --repair` to fix what can be fixed."
+        )
     else:
         print(f"{sum(not p.fixed for p in report.problems)} problem(s) remain.")
 
 
 def run(args: argparse.Namespace) -> int:
-    data_dir = args.data_dir or (Path(os.environ["STUDIO_DATA_DIR"]).expanduser()
-                                 if os.environ.get("STUDIO_DATA_DIR") else default_data_dir())
+    data_dir = args.data_dir or (
+        Path(os.environ["STUDIO_DATA_DIR"]).expanduser()
+        if os.environ.get("STUDIO_DATA_DIR")
+        else default_data_dir()
+    )
     try:
         report = check(data_dir, repair=args.repair)
     except StudioError as exc:
         if args.json:
-            print(json.dumps({"ok": False, "integrity": "unknown", "problems": [
-                {"kind": exc.kind, "detail": exc.message, "action": "none"}], "repaired": 0, "backup": None}))
+            print(
+                json.dumps(
+                    {
+                        "ok": False,
+                        "integrity": "unknown",
+                        "problems": [{"kind": exc.kind, "detail": exc.message, "action": "none"}],
+                        "repaired": 0,
+                        "backup": None,
+                    }
+                )
+            )
         else:
             print(f"studio doctor: {exc}", file=sys.stderr)
         return 1

@@ -11,7 +11,13 @@ from typing import Any
 
 #: History statuses. A generation is ``succeeded`` only when at least one image file was saved.
 PENDING, RUNNING, SUCCEEDED = "pending", "running", "succeeded"
-FAILED, BLOCKED, NO_IMAGE, CANCELLED, INTERRUPTED = "failed", "blocked", "no_image", "cancelled", "interrupted"
+FAILED, BLOCKED, NO_IMAGE, CANCELLED, INTERRUPTED = (
+    "failed",
+    "blocked",
+    "no_image",
+    "cancelled",
+    "interrupted",
+)
 FINAL_STATUSES = (SUCCEEDED, FAILED, BLOCKED, NO_IMAGE, CANCELLED, INTERRUPTED)
 ACTIVE_STATUSES = (PENDING, RUNNING)
 
@@ -26,7 +32,7 @@ class Reference:
     width: int
     height: int
     role: str = "object"  # "object" | "character"
-    name: str = ""        # the upload's display name; never used to build a path
+    name: str = ""  # the upload's display name; never used to build a path
 
 
 @dataclass
@@ -72,7 +78,7 @@ class GenerationRequest:
 @dataclass(frozen=True)
 class ImagePart:
     data: bytes
-    mime_type: str          # sniffed from the bytes, not trusted from the response
+    mime_type: str  # sniffed from the bytes, not trusted from the response
     thought: bool = False
     signature: str | None = None
 

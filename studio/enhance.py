@@ -31,7 +31,9 @@ def proposals_from_text(text: str, n: int) -> list[str]:
     items = [" ".join(str(item).split()) for item in data if isinstance(item, str | int | float)]
     items = [item for item in dict.fromkeys(items) if item]
     if not items:
-        raise BadResponse("The text model's answer could not be read as prompt proposals; your prompt is unchanged.")
+        raise BadResponse(
+            "The text model's answer could not be read as prompt proposals; your prompt is unchanged."
+        )
     return items[:n]
 
 

@@ -42,7 +42,15 @@ _SHA = re.compile(r"[0-9a-f]{64}")
 _EXT_MIME = {ext: mime for mime, ext in files.EXTENSIONS.items()}
 _ROLES = {"images": "output", "thought_images": "thought", "references": "reference"}
 _STATUSES = set(ACTIVE_STATUSES) | set(FINAL_STATUSES)
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError)
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+)
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,7 @@ class Limits:
     max_member_bytes: int = 64 * 2**20
     max_total_bytes: int = 4 * 2**30
     max_manifest_bytes: int = 64 * 2**20
-    max_ratio: int = 100          # uncompressed / compressed, for members over 1 MiB
+    max_ratio: int = 100  # uncompressed / compressed, for members over 1 MiB
     max_pixels: int = 64_000_000
     max_generations: int = 100_000
 
@@ -70,13 +78,14 @@ class ExportReport:
 @dataclass(frozen=True)
 class ImportReport:
     generations_added: int
-    generations_skipped: int   # already in this studio (imported before, or the original)
+    generations_skipped: int  # already in this studio (imported before, or the original)
     images_added: int
-    images_present: int        # same bytes already stored here
+    images_present: int  # same bytes already stored here
     ids: dict[int, int] = field(default_factory=dict)  # manifest id -> id in this studio
 
 
 # -- shared ---------------------------------------------------------------------------------
+
 
 def _utc_text(value: datetime | str) -> str:
     when = datetime.fromisoformat(value) if isinstance(value, str) else value
@@ -96,6 +105,7 @@ def _member(sha: str, mime: str) -> str:
 
 # -- export ---------------------------------------------------------------------------------
 
+
 def _chosen(store: Store, ids: Iterable[int] | None, filter: GalleryFilter | None) -> list[GenerationRecord]:
     if ids:
         records = store.records(ids)
@@ -108,8 +118,13 @@ def _chosen(store: Store, ids: Iterable[int] | None, filter: GalleryFilter | Non
 
 
 def _image_entry(image: Any, with_name: bool) -> dict[str, Any]:
-    entry = {"sha256": image.sha256, "mime_type": image.mime_type, "path": _member(image.sha256, image.mime_type),
-             "width": image.width, "height": image.height}
+    entry = {
+        "sha256": image.sha256,
+        "mime_type": image.mime_type,
+        "path": _member(image.sha256, image.mime_type),
+        "width": image.width,
+        "height": image.height,
+    }
     if with_name:
         entry["name"] = image.name
     return entry
@@ -117,15 +132,27 @@ def _image_entry(image: Any, with_name: bool) -> dict[str, Any]:
 
 def _entry(record: GenerationRecord, local: dict[int, int]) -> dict[str, Any]:
     return {
-        "id": local[record.id], "key": content_key(record.created_at, record.model, record.prompt,
-                                                   [i.sha256 for i in record.images]),
-        "prompt": record.prompt, "model": record.model, "settings": record.settings,
-        "composition": record.composition, "status": record.status, "text": record.text,
-        "thoughts_text": record.thoughts_text, "finish_reason": record.finish_reason,
-        "block_reason": record.block_reason, "error_kind": record.error_kind, "error_message": record.error_message,
-        "usage": record.usage, "cost_usd": record.cost_usd, "latency_ms": record.latency_ms,
-        "created_at": _utc_text(record.created_at), "tags": record.tags, "favourite": record.favourite,
-        "rating": record.rating, "parent": local.get(record.parent_id) if record.parent_id else None,
+        "id": local[record.id],
+        "key": content_key(record.created_at, record.model, record.prompt, [i.sha256 for i in record.images]),
+        "prompt": record.prompt,
+        "model": record.model,
+        "settings": record.settings,
+        "composition": record.composition,
+        "status": record.status,
+        "text": record.text,
+        "thoughts_text": record.thoughts_text,
+        "finish_reason": record.finish_reason,
+        "block_reason": record.block_reason,
+        "error_kind": record.error_kind,
+        "error_message": record.error_message,
+        "usage": record.usage,
+        "cost_usd": record.cost_usd,
+        "latency_ms": record.latency_ms,
+        "created_at": _utc_text(record.created_at),
+        "tags": record.tags,
+        "favourite": record.favourite,
+        "rating": record.rating,
+        "parent": local.get(record.parent_id) if record.parent_id else None,
         "images": [_image_entry(i, False) for i in record.images],
         "thought_images": [_image_entry(i, False) for i in record.thought_images],
         "references": [_image_entry(i, True) for i in record.references],
@@ -134,8 +161,12 @@ def _entry(record: GenerationRecord, local: dict[int, int]) -> dict[str, Any]:
 
 def _write_zip(fh: IO[bytes], records: list[GenerationRecord]) -> tuple[int, int]:
     local = {r.id: n for n, r in enumerate(records, start=1)}
-    manifest = {"format": FORMAT, "version": VERSION, "exported_at": _utc_text(datetime.now(UTC)),
-                "generations": [_entry(r, local) for r in records]}
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "exported_at": _utc_text(datetime.now(UTC)),
+        "generations": [_entry(r, local) for r in records],
+    }
     written: set[str] = set()
     with zipfile.ZipFile(fh, "w") as zf:
         zf.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1), zipfile.ZIP_DEFLATED)
@@ -147,15 +178,18 @@ def _write_zip(fh: IO[bytes], records: list[GenerationRecord]) -> tuple[int, int
                 try:
                     data = image.path.read_bytes()
                 except OSError as exc:
-                    raise StoreError(f"The image file {image.path} of generation {record.id} could not be "
-                                     f"read ({exc.strerror}); nothing was exported.") from exc
+                    raise StoreError(
+                        f"The image file {image.path} of generation {record.id} could not be "
+                        f"read ({exc.strerror}); nothing was exported."
+                    ) from exc
                 zf.writestr(name, data, zipfile.ZIP_STORED)  # already compressed: stored exactly
                 written.add(name)
     return len(records), len(written)
 
 
-def export_bytes(store: Store, ids: Iterable[int] | None = None,
-                 filter: GalleryFilter | None = None) -> tuple[bytes, ExportReport]:
+def export_bytes(
+    store: Store, ids: Iterable[int] | None = None, filter: GalleryFilter | None = None
+) -> tuple[bytes, ExportReport]:
     """The ZIP in memory (for a browser download)."""
     buf = io.BytesIO()
     generations, n_images = _write_zip(buf, _chosen(store, ids, filter))
@@ -163,8 +197,9 @@ def export_bytes(store: Store, ids: Iterable[int] | None = None,
     return data, ExportReport(None, generations, n_images, len(data))
 
 
-def export_zip(store: Store, out_path: Path | str, ids: Iterable[int] | None = None,
-               filter: GalleryFilter | None = None) -> ExportReport:
+def export_zip(
+    store: Store, out_path: Path | str, ids: Iterable[int] | None = None, filter: GalleryFilter | None = None
+) -> ExportReport:
     """Write the ZIP to a temp file next to ``out_path``, then rename it into place."""
     out = Path(out_path).expanduser().absolute()
     records = _chosen(store, ids, filter)
@@ -187,6 +222,7 @@ def export_zip(store: Store, out_path: Path | str, ids: Iterable[int] | None = N
 
 # -- import: validation (reads only) ------------------------------------------------------------
 
+
 def _refuse(reason: str) -> InputError:
     return InputError(f"The ZIP was refused and nothing was imported: {reason}")
 
@@ -197,12 +233,20 @@ def _show(name: str) -> str:
 
 def _check_name(name: str) -> None:
     parts = name.split("/")
-    if ("\x00" in name or "\\" in name or name.startswith("/") or re.match(r"[A-Za-z]:", name)
-            or ".." in parts or "" in parts[:-1]):
+    if (
+        "\x00" in name
+        or "\\" in name
+        or name.startswith("/")
+        or re.match(r"[A-Za-z]:", name)
+        or ".." in parts
+        or "" in parts[:-1]
+    ):
         raise _refuse(f"the member name {_show(name)} points outside the archive.")
     if name not in (MANIFEST, "images/") and not _IMAGE_MEMBER.fullmatch(name):
-        raise _refuse(f"the member {_show(name)} is not part of a studio export "
-                      "(only manifest.json and images/<sha256>.<ext> are allowed).")
+        raise _refuse(
+            f"the member {_show(name)} is not part of a studio export "
+            "(only manifest.json and images/<sha256>.<ext> are allowed)."
+        )
 
 
 def _check_members(zf: zipfile.ZipFile, limits: Limits) -> dict[str, zipfile.ZipInfo]:
@@ -222,11 +266,15 @@ def _check_members(zf: zipfile.ZipFile, limits: Limits) -> dict[str, zipfile.Zip
             raise _refuse(f"the member {_show(name)} is encrypted.")
         cap = limits.max_manifest_bytes if name == MANIFEST else limits.max_member_bytes
         if info.file_size > cap:
-            raise _refuse(f"the member {_show(name)} is {info.file_size / 2**20:.1f} MB; the limit is "
-                          f"{cap / 2**20:g} MB.")
+            raise _refuse(
+                f"the member {_show(name)} is {info.file_size / 2**20:.1f} MB; the limit is "
+                f"{cap / 2**20:g} MB."
+            )
         if info.file_size > 2**20 and info.file_size > limits.max_ratio * max(1, info.compress_size):
-            raise _refuse(f"the member {_show(name)} expands {info.file_size // max(1, info.compress_size)}-fold "
-                          "(a ZIP bomb).")
+            raise _refuse(
+                f"the member {_show(name)} expands {info.file_size // max(1, info.compress_size)}-fold "
+                "(a ZIP bomb)."
+            )
         total += info.file_size
         if total > limits.max_total_bytes:
             raise _refuse(f"it would expand to more than {limits.max_total_bytes / 2**30:g} GB.")
@@ -248,8 +296,9 @@ def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
     return data
 
 
-def _want(obj: dict[str, Any], key: str, types: type | tuple[type, ...], where: str, *,
-          optional: bool = False) -> Any:
+def _want(
+    obj: dict[str, Any], key: str, types: type | tuple[type, ...], where: str, *, optional: bool = False
+) -> Any:
     value = obj.get(key)
     if value is None and optional:
         return None
@@ -296,8 +345,10 @@ def _check_images(entry: dict[str, Any], where: str) -> list[_Image]:
             if not isinstance(sha, str) or not _SHA.fullmatch(sha) or mime not in files.EXTENSIONS:
                 raise _refuse(f"manifest.json: {where} names an image without a valid sha256 and type.")
             if item.get("path") != _member(sha, mime):
-                raise _refuse(f"manifest.json: {where} gives an image path {_show(str(item.get('path')))} that "
-                              "does not match its hash.")
+                raise _refuse(
+                    f"manifest.json: {where} gives an image path {_show(str(item.get('path')))} that "
+                    "does not match its hash."
+                )
             name = item.get("name") or ""
             if not isinstance(name, str):
                 raise _refuse(f"manifest.json: {where} has a malformed reference name.")
@@ -330,7 +381,9 @@ def _check_generation(entry: Any, n: int) -> _Gen:
         raise _refuse(f"manifest.json: {where} has a bad tag ({exc.message})") from None
     active = status in ACTIVE_STATUSES  # nothing is running it here
     fields_ = {
-        "prompt": _want(entry, "prompt", str, where), "model": model, "created_at": created_at,
+        "prompt": _want(entry, "prompt", str, where),
+        "model": model,
+        "created_at": created_at,
         "settings": _want(entry, "settings", dict, where),
         "composition": _want(entry, "composition", dict, where, optional=True),
         "status": INTERRUPTED if active else status,
@@ -339,8 +392,11 @@ def _check_generation(entry: Any, n: int) -> _Gen:
         "finish_reason": _want(entry, "finish_reason", str, where, optional=True),
         "block_reason": _want(entry, "block_reason", str, where, optional=True),
         "error_kind": "interrupted" if active else _want(entry, "error_kind", str, where, optional=True),
-        "error_message": ("It was still generating when it was exported." if active
-                          else _want(entry, "error_message", str, where, optional=True)),
+        "error_message": (
+            "It was still generating when it was exported."
+            if active
+            else _want(entry, "error_message", str, where, optional=True)
+        ),
         "usage": _want(entry, "usage", dict, where, optional=True) or {},
         "cost_usd": _want(entry, "cost_usd", (int, float), where, optional=True),
         "latency_ms": _want(entry, "latency_ms", int, where, optional=True),
@@ -362,8 +418,10 @@ def _check_manifest(data: bytes, limits: Limits) -> list[_Gen]:
         raise _refuse("manifest.json is not a studio export manifest.")
     version = manifest.get("version")
     if version != VERSION or isinstance(version, bool):
-        raise _refuse(f"manifest.json has version {_show(str(version))}; this studio reads version {VERSION}. "
-                      "Update the studio that imports it.")
+        raise _refuse(
+            f"manifest.json has version {_show(str(version))}; this studio reads version {VERSION}. "
+            "Update the studio that imports it."
+        )
     entries = manifest.get("generations")
     if not isinstance(entries, list) or len(entries) > limits.max_generations:
         raise _refuse("manifest.json has no list of generations (or far too many).")
@@ -377,8 +435,9 @@ def _check_manifest(data: bytes, limits: Limits) -> list[_Gen]:
     return gens
 
 
-def _check_image(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], image: _Image,
-                 limits: Limits) -> tuple[int, int, int]:
+def _check_image(
+    zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], image: _Image, limits: Limits
+) -> tuple[int, int, int]:
     """Read, hash, sniff and probe one image member; returns (width, height, bytes)."""
     name = _member(image.sha256, image.mime_type)
     info = members.get(name)
@@ -394,8 +453,10 @@ def _check_image(zf: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], image
     except ImageRejected:
         raise _refuse(f"the member {_show(name)} could not be read as an image.") from None
     if mime != image.mime_type or width * height > limits.max_pixels:
-        raise _refuse(f"the image {_show(name)} is {width}×{height} pixels; the limit is "
-                      f"{limits.max_pixels / 1e6:g} megapixels.")
+        raise _refuse(
+            f"the image {_show(name)} is {width}×{height} pixels; the limit is "
+            f"{limits.max_pixels / 1e6:g} megapixels."
+        )
     return width, height, len(data)
 
 
@@ -419,19 +480,27 @@ def _validate(zf: zipfile.ZipFile, limits: Limits) -> _Plan:
 
 # -- import: writing ----------------------------------------------------------------------------
 
+
 def _existing_keys(store: Store, gens: Sequence[_Gen]) -> dict[str, int]:
     """Content key -> id of generations already here, looked up by creation time (indexed)."""
     times = sorted({g.fields["created_at"] for g in gens})
     found: dict[str, int] = {}
     with store._read() as session:
         for start in range(0, len(times), 500):
-            rows = session.exec(select(Generation.id, Generation.created_at, Generation.model, Generation.prompt)
-                                .where(col(Generation.created_at).in_(times[start:start + 500]))).all()
+            rows = session.exec(
+                select(Generation.id, Generation.created_at, Generation.model, Generation.prompt).where(
+                    col(Generation.created_at).in_(times[start : start + 500])
+                )
+            ).all()
             for gen_id, created_at, model, prompt in rows:
-                shas = session.exec(select(Asset.sha256).join(GenerationAsset, col(GenerationAsset.asset_id) == Asset.id)
-                                    .where(col(GenerationAsset.generation_id) == gen_id,
-                                           col(GenerationAsset.role) == "output")
-                                    .order_by(col(GenerationAsset.position))).all()
+                shas = session.exec(
+                    select(Asset.sha256)
+                    .join(GenerationAsset, col(GenerationAsset.asset_id) == Asset.id)
+                    .where(
+                        col(GenerationAsset.generation_id) == gen_id, col(GenerationAsset.role) == "output"
+                    )
+                    .order_by(col(GenerationAsset.position))
+                ).all()
                 try:
                     found.setdefault(content_key(created_at, model, prompt, list(shas)), gen_id)
                 except ValueError:  # a row with a non-ISO created_at cannot be the same generation
@@ -439,8 +508,9 @@ def _existing_keys(store: Store, gens: Sequence[_Gen]) -> dict[str, int]:
     return found
 
 
-def _store_images(store: Store, zf: zipfile.ZipFile, plan: _Plan, shas: set[str],
-                  limits: Limits) -> tuple[dict[str, dict[str, Any]], int, int]:
+def _store_images(
+    store: Store, zf: zipfile.ZipFile, plan: _Plan, shas: set[str], limits: Limits
+) -> tuple[dict[str, dict[str, Any]], int, int]:
     """Write the originals (and thumbnails) that are not here yet; returns asset values per sha."""
     assets: dict[str, dict[str, Any]] = {}
     added = present = 0
@@ -464,8 +534,15 @@ def _store_images(store: Store, zf: zipfile.ZipFile, plan: _Plan, shas: set[str]
             except ImageRejected:
                 thumb_rel = None
         width, height, size = plan.sizes[sha]
-        assets[sha] = {"sha256": sha, "mime_type": mime, "width": width, "height": height, "bytes": size,
-                       "path": rel, "thumb_path": thumb_rel}
+        assets[sha] = {
+            "sha256": sha,
+            "mime_type": mime,
+            "width": width,
+            "height": height,
+            "bytes": size,
+            "path": rel,
+            "thumb_path": thumb_rel,
+        }
     return assets, added, present
 
 
@@ -474,29 +551,56 @@ def _insert(session: Session, gen: _Gen, assets: dict[str, dict[str, Any]]) -> i
     dumps = lambda v: json.dumps(v, ensure_ascii=False)  # noqa: E731
     usage = f["usage"]
     row = Generation(
-        created_at=f["created_at"], updated_at=_utc_text(datetime.now(UTC)), status=f["status"],
-        prompt=f["prompt"], model=f["model"], settings_json=dumps(f["settings"]),
+        created_at=f["created_at"],
+        updated_at=_utc_text(datetime.now(UTC)),
+        status=f["status"],
+        prompt=f["prompt"],
+        model=f["model"],
+        settings_json=dumps(f["settings"]),
         composition_json=dumps(f["composition"]) if f["composition"] is not None else None,
-        text=f["text"], thoughts_text=f["thoughts_text"], finish_reason=f["finish_reason"],
-        block_reason=f["block_reason"], error_kind=f["error_kind"], error_message=f["error_message"],
-        usage_json=dumps(usage), prompt_tokens=_int(usage.get("promptTokenCount")),
-        output_tokens=_int(usage.get("candidatesTokenCount")), total_tokens=_int(usage.get("totalTokenCount")),
-        cost_usd=f["cost_usd"], latency_ms=f["latency_ms"], owner="import", favourite=f["favourite"],
+        text=f["text"],
+        thoughts_text=f["thoughts_text"],
+        finish_reason=f["finish_reason"],
+        block_reason=f["block_reason"],
+        error_kind=f["error_kind"],
+        error_message=f["error_message"],
+        usage_json=dumps(usage),
+        prompt_tokens=_int(usage.get("promptTokenCount")),
+        output_tokens=_int(usage.get("candidatesTokenCount")),
+        total_tokens=_int(usage.get("totalTokenCount")),
+        cost_usd=f["cost_usd"],
+        latency_ms=f["latency_ms"],
+        owner="import",
+        favourite=f["favourite"],
         rating=f["rating"],
     )
     session.add(row)
     session.flush()
     assert row.id is not None
     for image in gen.images:
-        session.exec(insert(Asset).values(created_at=row.updated_at, **assets[image.sha256])
-                     .on_conflict_do_nothing(index_elements=["sha256"]))
+        session.exec(
+            insert(Asset)
+            .values(created_at=row.updated_at, **assets[image.sha256])
+            .on_conflict_do_nothing(index_elements=["sha256"])
+        )
         asset_id = session.exec(select(Asset.id).where(col(Asset.sha256) == image.sha256)).one()
-        session.exec(insert(GenerationAsset).values(generation_id=row.id, role=image.role, position=image.position,
-                                                    asset_id=asset_id, name=image.name).on_conflict_do_nothing())
+        session.exec(
+            insert(GenerationAsset)
+            .values(
+                generation_id=row.id,
+                role=image.role,
+                position=image.position,
+                asset_id=asset_id,
+                name=image.name,
+            )
+            .on_conflict_do_nothing()
+        )
     for tag in gen.tags:
         session.exec(insert(Tag).values(name=tag).on_conflict_do_nothing())
         tag_id = session.exec(select(Tag.id).where(col(Tag.name) == tag)).one()
-        session.exec(insert(GenerationTag).values(generation_id=row.id, tag_id=tag_id).on_conflict_do_nothing())
+        session.exec(
+            insert(GenerationTag).values(generation_id=row.id, tag_id=tag_id).on_conflict_do_nothing()
+        )
     return row.id
 
 
@@ -537,19 +641,27 @@ def import_zip(store: Store, zip_path: Path | str, *, limits: Limits = Limits())
                 ids[gen.local_id] = ids[first[gen.key].local_id]
         for gen in new:
             if gen.parent is not None:
-                session.exec(update(Generation).where(col(Generation.id) == ids[gen.local_id])
-                             .values(parent_id=ids[gen.parent]))
+                session.exec(
+                    update(Generation)
+                    .where(col(Generation.id) == ids[gen.local_id])
+                    .values(parent_id=ids[gen.parent])
+                )
     return ImportReport(len(new), len(plan.gens) - len(new), images_added, images_present, ids)
 
 
 # -- CLI (registered by studio.cli) -------------------------------------------------------------
 
+
 def add_export_arguments(p: Any) -> None:
     p.add_argument("--out", required=True, type=Path, help="the ZIP file to write")
     p.add_argument("--search", default=None, help="export the generations matching this search")
-    p.add_argument("ids", nargs="*", type=int,
-                   help="generation ids (default: every generation shown in History); an id that is not in the "
-                        "history is named and nothing is written (exit status 2, as for any bad usage)")
+    p.add_argument(
+        "ids",
+        nargs="*",
+        type=int,
+        help="generation ids (default: every generation shown in History); an id that is not in the "
+        "history is named and nothing is written (exit status 2, as for any bad usage)",
+    )
 
 
 def add_import_arguments(p: Any) -> None:
@@ -574,13 +686,18 @@ def run_export(args: Any) -> int:
         missing = _missing(store, args.ids or [])
         if missing:
             names = ", ".join(map(str, missing))
-            raise InputError(f"Generation {names} is not in the history; nothing was exported." if len(missing) == 1
-                             else f"Generations {names} are not in the history; nothing was exported.")
+            raise InputError(
+                f"Generation {names} is not in the history; nothing was exported."
+                if len(missing) == 1
+                else f"Generations {names} are not in the history; nothing was exported."
+            )
         report = export_zip(store, args.out, ids=args.ids or None, filter=GalleryFilter(search=args.search))
     finally:
         store.close()
-    print(f"Exported {report.generations} generations and {report.images} images to {report.path} "
-          f"({report.bytes / 2**20:.1f} MB).")
+    print(
+        f"Exported {report.generations} generations and {report.images} images to {report.path} "
+        f"({report.bytes / 2**20:.1f} MB)."
+    )
     return 0
 
 
@@ -590,6 +707,8 @@ def run_import(args: Any) -> int:
         report = import_zip(store, args.file)
     finally:
         store.close()
-    print(f"Imported {report.generations_added} generations ({report.generations_skipped} already here); "
-          f"{report.images_added} new images, {report.images_present} already stored.")
+    print(
+        f"Imported {report.generations_added} generations ({report.generations_skipped} already here); "
+        f"{report.images_added} new images, {report.images_present} already stored."
+    )
     return 0

@@ -35,7 +35,9 @@ def _store_error(exc: OSError, directory: Path) -> StoreError:
             f"The studio cannot write to {directory} ({exc.strerror or 'permission denied'}); "
             "check the folder's permissions or choose another data directory."
         )
-    return StoreError(f"Saving a file in {directory} failed ({exc.strerror or exc}); nothing already saved was lost.")
+    return StoreError(
+        f"Saving a file in {directory} failed ({exc.strerror or exc}); nothing already saved was lost."
+    )
 
 
 def _write_all(fd: int, data: bytes) -> None:

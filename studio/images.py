@@ -72,7 +72,9 @@ def probe(data: bytes) -> tuple[str, int, int]:
             with Image.open(io.BytesIO(data), formats=list(_FORMAT_MIME)) as im:
                 fmt, (width, height) = im.format, im.size
     except Exception as exc:
-        raise ImageRejected(f"The endpoint returned image data that could not be read ({_describe(data)}).") from exc
+        raise ImageRejected(
+            f"The endpoint returned image data that could not be read ({_describe(data)})."
+        ) from exc
     if fmt not in _FORMAT_MIME or width <= 0 or height <= 0:
         raise ImageRejected("The endpoint returned image data that could not be read.")
     return _FORMAT_MIME[fmt], width, height
@@ -113,7 +115,9 @@ def _decode(im: Image.Image, label: str) -> Image.Image:
                 alpha = "A" in clean.getbands() or "transparency" in clean.info
                 clean = clean.convert("RGBA" if alpha else "RGB")
     except Exception:
-        raise ImageRejected(f"{label} is damaged or truncated and could not be decoded. Export it again.") from None
+        raise ImageRejected(
+            f"{label} is damaged or truncated and could not be decoded. Export it again."
+        ) from None
     finally:
         im.close()
     clean.info = {}
@@ -170,7 +174,9 @@ def downscale_reference(ref: Reference, max_side: int = 2048) -> Reference:
         out = _encode(small, ref.mime_type)
     except Exception:
         raise ImageRejected(f"{_label(ref.name)} could not be resized.") from None
-    return Reference(out, ref.mime_type, sha256_hex(out), small.width, small.height, role=ref.role, name=ref.name)
+    return Reference(
+        out, ref.mime_type, sha256_hex(out), small.width, small.height, role=ref.role, name=ref.name
+    )
 
 
 def _flatten(im: Image.Image) -> Image.Image:

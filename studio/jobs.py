@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class JobProgress:
     gen_id: int
-    state: str            # "queued" | "running" | "done"
-    message: str          # a sentence for the page, e.g. "Quota reached; retrying in 5 s (retry 1 of 2)"
+    state: str  # "queued" | "running" | "done"
+    message: str  # a sentence for the page, e.g. "Quota reached; retrying in 5 s (retry 1 of 2)"
     queued_at: float
     started_at: float | None = None
     finished_at: float | None = None
@@ -104,8 +104,11 @@ class JobRunner:
         open for weeks does not grow without bound."""
         horizon = time.monotonic() - FORGET_AFTER_S
         with self._lock:
-            old = [gen_id for gen_id, p in self._progress.items()
-                   if p.finished_at is not None and p.finished_at < horizon]
+            old = [
+                gen_id
+                for gen_id, p in self._progress.items()
+                if p.finished_at is not None and p.finished_at < horizon
+            ]
             for gen_id in old:
                 self._progress.pop(gen_id, None)
                 self._cancel.pop(gen_id, None)
@@ -146,8 +149,11 @@ class JobRunner:
     def in_flight(self) -> list[int]:
         """Jobs started before any stop and not finished: their calls are out (and will be billed)."""
         with self._lock:
-            return sorted(gen_id for gen_id in self._started
-                          if gen_id in self._futures and not self._futures[gen_id].done())
+            return sorted(
+                gen_id
+                for gen_id in self._started
+                if gen_id in self._futures and not self._futures[gen_id].done()
+            )
 
     def stop(self) -> list[int]:
         """Take no new work. Jobs not started yet are cancelled before they send anything (their rows are

@@ -15,8 +15,18 @@ from studio.store import Store
 from studio.store import templates as table
 from studio.store.templates import TemplateRecord
 
-__all__ = ["TemplateRecord", "save", "get", "delete", "templates", "presets", "from_generation", "render",
-           "request_from", "variables"]
+__all__ = [
+    "TemplateRecord",
+    "save",
+    "get",
+    "delete",
+    "templates",
+    "presets",
+    "from_generation",
+    "render",
+    "request_from",
+    "variables",
+]
 
 MAX_NAME = 120
 MAX_BODY = 20_000
@@ -35,8 +45,16 @@ def _check(name: str, body: str) -> tuple[str, str]:
     return name, body
 
 
-def save(store: Store, name: str, body: str, *, tags: Iterable[str] = (), notes: str = "",
-         kind: str = "template", template_id: int | None = None) -> TemplateRecord:
+def save(
+    store: Store,
+    name: str,
+    body: str,
+    *,
+    tags: Iterable[str] = (),
+    notes: str = "",
+    kind: str = "template",
+    template_id: int | None = None,
+) -> TemplateRecord:
     """Create (or, with ``template_id``, update) a template or preset."""
     if kind not in table.KINDS:
         raise InputError(f"Unknown library kind {kind!r}; use one of {', '.join(table.KINDS)}.")
@@ -68,13 +86,17 @@ def presets(store: Store, *, search: str = "", tag: str | None = None) -> list[T
 
 def _filter(rows: list[TemplateRecord], search: str, tag: str | None) -> list[TemplateRecord]:
     needle = search.strip().lower()
-    return [r for r in rows
-            if (not needle or needle in r.name.lower() or needle in r.body.lower() or needle in r.notes.lower())
-            and (not tag or tag.lower() in (t.lower() for t in r.tags))]
+    return [
+        r
+        for r in rows
+        if (not needle or needle in r.name.lower() or needle in r.body.lower() or needle in r.notes.lower())
+        and (not tag or tag.lower() in (t.lower() for t in r.tags))
+    ]
 
 
-def from_generation(store: Store, gen_id: int, name: str, *, tags: Iterable[str] = (),
-                    notes: str = "") -> TemplateRecord:
+def from_generation(
+    store: Store, gen_id: int, name: str, *, tags: Iterable[str] = (), notes: str = ""
+) -> TemplateRecord:
     """Start a template from a past prompt (the designer then turns words into ``{variables}``)."""
     record = store.get(gen_id)
     if record is None:
@@ -91,10 +113,13 @@ def render(body: str, values: Mapping[str, str], presets: Sequence[str] = ()) ->
     return prompts.apply_presets(prompts.fill(body, values), presets)
 
 
-def request_from(template: TemplateRecord, values: Mapping[str, str], model: str,
-                 presets: Sequence[TemplateRecord] = ()) -> GenerationRequest:
+def request_from(
+    template: TemplateRecord, values: Mapping[str, str], model: str, presets: Sequence[TemplateRecord] = ()
+) -> GenerationRequest:
     """A request for the Generate form (``st.session_state['remix']``) with the template's provenance."""
     prompt = render(template.body, values, [p.body for p in presets])
-    composition = {"template": {"id": template.id, "name": template.name, "values": dict(values)},
-                   "presets": [p.name for p in presets]}
+    composition = {
+        "template": {"id": template.id, "name": template.name, "values": dict(values)},
+        "presets": [p.name for p in presets],
+    }
     return GenerationRequest(prompt=prompt, model=model, composition=composition)

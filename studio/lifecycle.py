@@ -60,8 +60,10 @@ def waiting_sentence(count: int) -> str:
 
 def abandoned_sentence(count: int) -> str:
     what = "1 generation" if count == 1 else f"{count} generations"
-    return (f"Abandoned {what} already paid for; History marks {'it' if count == 1 else 'them'} interrupted, "
-            "to retry from there.")
+    return (
+        f"Abandoned {what} already paid for; History marks {'it' if count == 1 else 'them'} interrupted, "
+        "to retry from there."
+    )
 
 
 class Stop:

@@ -35,8 +35,12 @@ def public_settings(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def parameters(record: GenerationRecord) -> dict[str, Any]:
-    return {"model": record.model, "settings": public_settings(record.settings), "generation_id": record.id,
-            "created_at": record.created_at.isoformat()}
+    return {
+        "model": record.model,
+        "settings": public_settings(record.settings),
+        "generation_id": record.id,
+        "created_at": record.created_at.isoformat(),
+    }
 
 
 def download_name(record: GenerationRecord, image: ImageRecord, mime: str) -> str:
@@ -52,8 +56,9 @@ def embed(record: GenerationRecord, image: ImageRecord) -> tuple[bytes, str, str
     mime = images.sniff(data) or image.mime_type
     params = json.dumps(parameters(record), ensure_ascii=False, default=str)
     if mime == "image/png":
-        out = png_with_text(data, {"prompt": record.prompt, "parameters": params,
-                                   "studio:generation_id": str(record.id)})
+        out = png_with_text(
+            data, {"prompt": record.prompt, "parameters": params, "studio:generation_id": str(record.id)}
+        )
     elif mime == "image/jpeg":
         out = jpeg_with_xmp(data, xmp_packet(record.prompt, params, record.id))
     else:  # WebP/GIF: handed out as stored
@@ -63,6 +68,7 @@ def embed(record: GenerationRecord, image: ImageRecord) -> tuple[bytes, str, str
 
 # -- PNG ---------------------------------------------------------------------------------------
 
+
 def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     """[(type, data)] of a PNG; ValueError if the chunk structure is broken."""
     if not data.startswith(PNG_SIGNATURE):
@@ -71,8 +77,8 @@ def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     while pos < len(data):
         if pos + 12 > len(data):
             raise ValueError("truncated chunk")
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
         if len(body) != length or pos + 12 + length > len(data):
             raise ValueError("truncated chunk")
         chunks.append((kind, body))
@@ -85,7 +91,9 @@ def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    )
 
 
 def itxt(keyword: str, value: str) -> bytes:
@@ -132,14 +140,15 @@ def _png_resave(data: bytes, entries: dict[str, str]) -> bytes:
 
 # -- JPEG --------------------------------------------------------------------------------------
 
+
 def _xml(value: str) -> str:
     clean = _XML_BAD.sub("", value)
-    return (clean.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+    return clean.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def xmp_packet(prompt: str, params_json: str, gen_id: int) -> bytes:
     """An XMP packet that fits one APP1 segment (the prompt and settings are cut if they are huge)."""
+
     def build(p: str, s: str) -> bytes:
         xml = (
             '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
@@ -178,10 +187,10 @@ def _jpeg_segments(data: bytes) -> tuple[list[bytes], int]:
             continue
         if marker == 0xDA:
             return segments, pos
-        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
         if length < 2 or pos + 2 + length > len(data):
             raise ValueError("truncated segment")
-        segments.append(data[pos:pos + 2 + length])
+        segments.append(data[pos : pos + 2 + length])
         pos += 2 + length
     raise ValueError("no scan")
 
@@ -195,7 +204,7 @@ def jpeg_with_xmp(data: bytes, packet: bytes) -> bytes:
         if not data.startswith(b"\xff\xd8"):
             raise ImageRejected("The stored JPEG could not be read to add its settings.") from None
         return data[:2] + app1 + data[2:]
-    kept = [s for s in segments if not (s[1] == 0xE1 and s[4:4 + len(XMP_HEADER)] == XMP_HEADER)]
+    kept = [s for s in segments if not (s[1] == 0xE1 and s[4 : 4 + len(XMP_HEADER)] == XMP_HEADER)]
     lead = kept[:1] if kept and kept[0][1] == 0xE0 else []  # JFIF APP0 must stay first
-    rest = kept[len(lead):]
+    rest = kept[len(lead) :]
     return b"".join([data[:2], *lead, app1, *rest, data[sos:]])

@@ -27,8 +27,15 @@ from studio.store import runs as run_store
 log = logging.getLogger(__name__)
 
 #: Settings a spec may fix for every cell (passed to GenerationRequest as they are).
-EXTRA_SETTINGS = ("system_instruction", "temperature", "top_p", "thinking_level", "include_thoughts",
-                  "google_search", "safety_settings")
+EXTRA_SETTINGS = (
+    "system_instruction",
+    "temperature",
+    "top_p",
+    "thinking_level",
+    "include_thoughts",
+    "google_search",
+    "safety_settings",
+)
 DEFAULT_CONCURRENCY = 4
 POLL_S = 0.05
 WAITING = "waiting"  # a cell with no generation yet
@@ -68,17 +75,21 @@ class RunSpec:
 @dataclass(frozen=True)
 class Cell:
     key: str
-    values: dict[str, Any]      # axis -> value, for labels and the grid
-    settings: dict[str, Any]    # what the key hashes: prompt, model, ratio, size, seed, refs, repeat, ...
+    values: dict[str, Any]  # axis -> value, for labels and the grid
+    settings: dict[str, Any]  # what the key hashes: prompt, model, ratio, size, seed, refs, repeat, ...
 
     @property
     def prompt(self) -> str:
         return self.settings["prompt"]
 
     def request(self, run_id: int | None = None) -> GenerationRequest:
-        return replace(_draft(self.settings), references=load_references(self.settings.get("refs") or ()),
-                       run_id=run_id, cell_key=self.key,
-                       composition={"run_id": run_id, "cell": _jsonable(self.values)})
+        return replace(
+            _draft(self.settings),
+            references=load_references(self.settings.get("refs") or ()),
+            run_id=run_id,
+            cell_key=self.key,
+            composition={"run_id": run_id, "cell": _jsonable(self.values)},
+        )
 
 
 def _draft(s: Mapping[str, Any], variants: int = 1) -> GenerationRequest:
@@ -87,8 +98,14 @@ def _draft(s: Mapping[str, Any], variants: int = 1) -> GenerationRequest:
     if "safety_settings" in extra:
         extra["safety_settings"] = tuple(extra["safety_settings"])
     return GenerationRequest(
-        prompt=s["prompt"], model=s["model"], aspect_ratio=s.get("aspect_ratio"), image_size=s.get("image_size"),
-        modalities=tuple(s.get("modalities") or ("IMAGE",)), seed=s.get("seed"), variants=variants, **extra,
+        prompt=s["prompt"],
+        model=s["model"],
+        aspect_ratio=s.get("aspect_ratio"),
+        image_size=s.get("image_size"),
+        modalities=tuple(s.get("modalities") or ("IMAGE",)),
+        seed=s.get("seed"),
+        variants=variants,
+        **extra,
     )
 
 
@@ -116,8 +133,10 @@ def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
 def axes_of(spec: RunSpec) -> dict[str, list[Any]]:
     """The axes of a product run, in order; each a list of values (a single value is a fixed setting)."""
     if spec.rows:
-        return {"row": [r.get("line", i + 1) for i, r in enumerate(spec.rows)],
-                "variant": list(range(max(int(r.get("variants") or 1) for r in spec.rows)))}
+        return {
+            "row": [r.get("line", i + 1) for i, r in enumerate(spec.rows)],
+            "variant": list(range(max(int(r.get("variants") or 1) for r in spec.rows))),
+        }
     texts = [t for t in (spec.prompts or [spec.template]) if t.strip()] or [""]
     axes: dict[str, list[Any]] = {"prompt": texts}
     used = {name for text in texts for name in prompts.variables(text)}
@@ -155,8 +174,13 @@ def plan(spec: RunSpec, *, check: bool = True) -> tuple[list[Cell], PlanEstimate
     usd = 0.0
     for cell in cells:
         s = cell.settings
-        usd += catalogue.estimate(s["model"], size=s.get("image_size"), ratio=s.get("aspect_ratio"),
-                                  references=len(s.get("refs") or ()), prompt_chars=len(s["prompt"])).usd
+        usd += catalogue.estimate(
+            s["model"],
+            size=s.get("image_size"),
+            ratio=s.get("aspect_ratio"),
+            references=len(s.get("refs") or ()),
+            prompt_chars=len(s["prompt"]),
+        ).usd
         by_model[s["model"]] = by_model.get(s["model"], 0) + 1
     return cells, PlanEstimate(cells=len(cells), images=len(cells), usd=round(usd, 4), by_model=by_model)
 
@@ -166,15 +190,26 @@ def _product_cells(spec: RunSpec) -> list[Cell]:
     missing = [name for name, values in axes.items() if name.startswith("var.") and not values]
     if missing:
         raise InputError("Give at least one value for " + ", ".join(f"{{{m[4:]}}}" for m in missing) + ".")
-    ref_paths = {(s.get("label") or f"set {i + 1}"): list(s.get("paths") or [])
-                 for i, s in enumerate(spec.reference_sets)}
+    ref_paths = {
+        (s.get("label") or f"set {i + 1}"): list(s.get("paths") or [])
+        for i, s in enumerate(spec.reference_sets)
+    }
     extra = {k: spec.settings[k] for k in EXTRA_SETTINGS if spec.settings.get(k) is not None}
     cells = []
     for values in prompts.expand(axes):
         variables = {name[4:]: value for name, value in values.items() if name.startswith("var.")}
         prompt = prompts.apply_presets(prompts.fill(values["prompt"], variables), spec.presets)
-        settings = _settings(prompt, values["model"], values["ratio"], values["size"], values["seed"],
-                             ref_paths.get(values["refs"], []), values["repeat"], spec.modalities, extra)
+        settings = _settings(
+            prompt,
+            values["model"],
+            values["ratio"],
+            values["size"],
+            values["seed"],
+            ref_paths.get(values["refs"], []),
+            values["repeat"],
+            spec.modalities,
+            extra,
+        )
         cells.append(Cell(cell_key(settings), values, settings))
     return cells
 
@@ -185,8 +220,17 @@ def _row_cells(spec: RunSpec) -> list[Cell]:
         asked = _row_draft(row)
         for variant in range(asked.variants):
             seed = asked.seed + variant if asked.seed is not None and variant else asked.seed
-            settings = _settings(asked.prompt, asked.model, asked.aspect_ratio, asked.image_size, seed,
-                                 list(row.get("refs") or []), variant, asked.modalities, {})
+            settings = _settings(
+                asked.prompt,
+                asked.model,
+                asked.aspect_ratio,
+                asked.image_size,
+                seed,
+                list(row.get("refs") or []),
+                variant,
+                asked.modalities,
+                {},
+            )
             values = {"row": row.get("line"), "variant": variant}
             cells.append(Cell(cell_key(settings), values, settings))
     return cells
@@ -195,21 +239,47 @@ def _row_cells(spec: RunSpec) -> list[Cell]:
 def _row_draft(row: Mapping[str, Any]) -> GenerationRequest:
     """A batch row's request as written (all its variants, references not loaded)."""
     variables = row.get("vars") or {}
-    prompt = prompts.fill(row.get("prompt", ""), variables) if variables or prompts.variables(
-        row.get("prompt", "")) else row.get("prompt", "")
-    asked = {"prompt": prompt, "model": row.get("model") or catalogue.DEFAULT_MODEL, "aspect_ratio": row.get("aspect"),
-             "image_size": row.get("size"), "seed": row.get("seed"),
-             "modalities": ["TEXT", "IMAGE"] if row.get("text") else ["IMAGE"]}
+    prompt = (
+        prompts.fill(row.get("prompt", ""), variables)
+        if variables or prompts.variables(row.get("prompt", ""))
+        else row.get("prompt", "")
+    )
+    asked = {
+        "prompt": prompt,
+        "model": row.get("model") or catalogue.DEFAULT_MODEL,
+        "aspect_ratio": row.get("aspect"),
+        "image_size": row.get("size"),
+        "seed": row.get("seed"),
+        "modalities": ["TEXT", "IMAGE"] if row.get("text") else ["IMAGE"],
+    }
     return _draft(asked, 1 if row.get("variants") is None else int(row["variants"]))
 
 
-def _settings(prompt: str, model: str, ratio: str | None, size: str | None, seed: int | None,
-              refs: list[str], repeat: int, modalities: Sequence[str], extra: dict[str, Any]) -> dict[str, Any]:
+def _settings(
+    prompt: str,
+    model: str,
+    ratio: str | None,
+    size: str | None,
+    seed: int | None,
+    refs: list[str],
+    repeat: int,
+    modalities: Sequence[str],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
     spec = catalogue.lookup(model)
     if size is not None and not spec.sizes:
         size = None  # a 1K-only model in a run that varies sizes: it makes its one size
-    return {"prompt": prompt, "model": model, "aspect_ratio": ratio, "image_size": size, "seed": seed,
-            "refs": refs, "repeat": repeat, "modalities": list(modalities), **extra}
+    return {
+        "prompt": prompt,
+        "model": model,
+        "aspect_ratio": ratio,
+        "image_size": size,
+        "seed": seed,
+        "refs": refs,
+        "repeat": repeat,
+        "modalities": list(modalities),
+        **extra,
+    }
 
 
 def _unique_keys(cells: list[Cell]) -> list[Cell]:
@@ -254,8 +324,14 @@ def stash_references(store: Store, refs: Sequence[Reference]) -> list[str]:
 class Feeder:
     """Feeds a run's cells to the studio with at most ``concurrency`` in flight; cancel-able."""
 
-    def __init__(self, studio, run_id: int, cells: list[Cell], concurrency: int,
-                 on_done: Callable[[GenerationRecord], None] | None = None) -> None:
+    def __init__(
+        self,
+        studio,
+        run_id: int,
+        cells: list[Cell],
+        concurrency: int,
+        on_done: Callable[[GenerationRecord], None] | None = None,
+    ) -> None:
         self.studio, self.run_id, self.cells = studio, run_id, cells
         self.concurrency = max(1, int(concurrency))
         self.on_done = on_done
@@ -365,19 +441,36 @@ def is_running(studio, run_id: int) -> bool:
     return f is not None and f.running
 
 
-def start(studio, spec: RunSpec, *, concurrency: int = DEFAULT_CONCURRENCY, kind: str = "matrix",
-          source_sha: str | None = None, on_done: Callable[[GenerationRecord], None] | None = None) -> int:
+def start(
+    studio,
+    spec: RunSpec,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    kind: str = "matrix",
+    source_sha: str | None = None,
+    on_done: Callable[[GenerationRecord], None] | None = None,
+) -> int:
     """Store the run, then feed its cells in the background. Returns the run id."""
     cells, _ = plan(spec)
     _require_key(studio)
-    run_id = run_store.create_run(studio.store, kind=kind, name=spec.name or _default_name(spec),
-                                  spec=spec.to_json(), source_sha=source_sha)
+    run_id = run_store.create_run(
+        studio.store,
+        kind=kind,
+        name=spec.name or _default_name(spec),
+        spec=spec.to_json(),
+        source_sha=source_sha,
+    )
     _feed(studio, run_id, cells, concurrency, on_done)
     return run_id
 
 
-def resume(studio, run_id: int, *, concurrency: int = DEFAULT_CONCURRENCY,
-           on_done: Callable[[GenerationRecord], None] | None = None) -> int:
+def resume(
+    studio,
+    run_id: int,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_done: Callable[[GenerationRecord], None] | None = None,
+) -> int:
     """Submit the run's cells that have no succeeded or running generation; returns how many."""
     run = _get(studio.store, run_id)
     _require_key(studio)
@@ -547,7 +640,9 @@ def grid(store: Store, run_id: int, rows: str | None = None, cols: str | None = 
 
 def _best_records(store: Store, run_id: int) -> dict[str, GenerationRecord]:
     """Per cell: its latest succeeded generation, else its latest one."""
-    key_of = {gen_id: key for key, rows in run_store.cell_statuses(store, run_id).items() for gen_id, _ in rows}
+    key_of = {
+        gen_id: key for key, rows in run_store.cell_statuses(store, run_id).items() for gen_id, _ in rows
+    }
     best: dict[str, GenerationRecord] = {}
     for record in run_store.run_generations(store, run_id):
         key = key_of.get(record.id)

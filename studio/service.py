@@ -77,7 +77,9 @@ class Studio:
         from studio.emulator import Emulator
 
         self.emulator = Emulator(port=0).start()
-        return settings.with_(base_url=self.emulator.url, auth="bearer", api_key=Secret("demo"), key_source="demo")
+        return settings.with_(
+            base_url=self.emulator.url, auth="bearer", api_key=Secret("demo"), key_source="demo"
+        )
 
     @property
     def is_demo(self) -> bool:
@@ -104,9 +106,16 @@ class Studio:
         settings = req.settings() | {"reference_roles": [r.role for r in req.references]}
         ids = [
             self.store.create_pending(
-                prompt=req.prompt, model=req.model, settings=settings, owner=self.owner,
-                composition=req.composition, references=req.references, parent_id=req.parent_id,
-                run_id=req.run_id, variant_index=index, cell_key=req.cell_key,
+                prompt=req.prompt,
+                model=req.model,
+                settings=settings,
+                owner=self.owner,
+                composition=req.composition,
+                references=req.references,
+                parent_id=req.parent_id,
+                run_id=req.run_id,
+                variant_index=index,
+                cell_key=req.cell_key,
             )
             for index in range(req.variants)
         ]
@@ -129,15 +138,19 @@ class Studio:
             self.store.mark_running(gen_id)
             body = wire.build_body(_variant(req, index))
             crashpoint("before_call")
-            outcome = self.client.generate(req.model, body, cancel=cancel,
-                                           on_wait=lambda seconds, sentence: report(sentence))
+            outcome = self.client.generate(
+                req.model, body, cancel=cancel, on_wait=lambda seconds, sentence: report(sentence)
+            )
             crashpoint("after_response")
             refusal = wire.refusal(outcome)
             if refusal is not None:
-                return self.store.save_failure(gen_id, status=refusal.status, error=refusal,
-                                               outcome=outcome, latency_ms=latency())
+                return self.store.save_failure(
+                    gen_id, status=refusal.status, error=refusal, outcome=outcome, latency_ms=latency()
+                )
             report("Saving…")
-            return self.store.save_success(gen_id, outcome, latency_ms=latency(), cost_usd=_cost(req, outcome))
+            return self.store.save_success(
+                gen_id, outcome, latency_ms=latency(), cost_usd=_cost(req, outcome)
+            )
         except Cancelled as exc:
             return self._record_failure(gen_id, CANCELLED, exc, latency())
         except GenerationRefused as exc:
@@ -146,8 +159,10 @@ class Studio:
             return self._record_failure(gen_id, FAILED, exc, latency())
         except Exception as exc:  # a bug: keep the row honest and the traceback in the log, not the page
             log.exception("generation %s failed unexpectedly", gen_id)
-            error = StudioError(f"An unexpected error stopped this generation ({type(exc).__name__}). "
-                                "It is recorded in the terminal log; please report it.")
+            error = StudioError(
+                f"An unexpected error stopped this generation ({type(exc).__name__}). "
+                "It is recorded in the terminal log; please report it."
+            )
             return self._record_failure(gen_id, FAILED, error, latency())
 
     def _record_failure(self, gen_id: int, status: str, error: StudioError, latency_ms: int):
@@ -156,8 +171,9 @@ class Studio:
             if self.jobs.abandoned:  # a call given up by a second stop signal: interrupted, not failed
                 self.store.interrupt_owned(self.owner)
                 return self.store.get(gen_id)
-            return self.store.save_failure(gen_id, status=status, error=error, outcome=outcome,
-                                           latency_ms=latency_ms)
+            return self.store.save_failure(
+                gen_id, status=status, error=error, outcome=outcome, latency_ms=latency_ms
+            )
         except StoreError:
             log.exception("could not record the failure of generation %s", gen_id)
             return None
@@ -189,14 +205,21 @@ class Studio:
             raise InputError(f"Generation {gen_id} is not in the history.")
         s = dict(record.settings)
         roles = s.pop("reference_roles", [])
-        refs = tuple(image.reference(roles[i] if i < len(roles) else "object")
-                     for i, image in enumerate(record.references))
+        refs = tuple(
+            image.reference(roles[i] if i < len(roles) else "object")
+            for i, image in enumerate(record.references)
+        )
         known = set(GenerationRequest.__dataclass_fields__)
         kwargs = {k: v for k, v in s.items() if k in known}
         kwargs["modalities"] = tuple(kwargs.get("modalities") or ("IMAGE",))
         kwargs["safety_settings"] = tuple(kwargs.get("safety_settings") or ())
-        kwargs.update(prompt=record.prompt, model=record.model, references=refs, variants=1,
-                      composition=record.composition)
+        kwargs.update(
+            prompt=record.prompt,
+            model=record.model,
+            references=refs,
+            variants=1,
+            composition=record.composition,
+        )
         return GenerationRequest(**kwargs)
 
     def retry(self, gen_id: int) -> list[int]:
@@ -302,8 +325,14 @@ def _variant(req: GenerationRequest, index: int) -> GenerationRequest:
 
 def _cost(req: GenerationRequest, outcome) -> float:
     """List price of one call: its input once, plus every output image it returned."""
-    est = catalogue.estimate(req.model, size=req.image_size, ratio=req.aspect_ratio, variants=1,
-                             references=len(req.references), prompt_chars=len(req.prompt))
+    est = catalogue.estimate(
+        req.model,
+        size=req.image_size,
+        ratio=req.aspect_ratio,
+        variants=1,
+        references=len(req.references),
+        prompt_chars=len(req.prompt),
+    )
     extra_images = max(0, len(outcome.images) - 1)
     return round(est.usd + extra_images * catalogue.lookup(req.model).price(req.image_size), 6)
 

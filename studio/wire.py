@@ -33,9 +33,21 @@ from studio.wire_fields import as_dict, as_list, as_str
 from studio.wire_stream import assemble_stream, parse_sse  # re-exported
 
 __all__ = [
-    "BLOCK_FINISH_REASONS", "BODY_EXCERPT_CHARS", "MAX_VARIANTS", "QUOTE_CHARS", "assemble_stream", "build_body",
-    "build_text_body", "decode_base64", "error_from_response", "parse_duration", "parse_sse", "parse_success",
-    "redact", "refusal", "validate",
+    "BLOCK_FINISH_REASONS",
+    "BODY_EXCERPT_CHARS",
+    "MAX_VARIANTS",
+    "QUOTE_CHARS",
+    "assemble_stream",
+    "build_body",
+    "build_text_body",
+    "decode_base64",
+    "error_from_response",
+    "parse_duration",
+    "parse_sse",
+    "parse_success",
+    "redact",
+    "refusal",
+    "validate",
 ]
 
 MAX_VARIANTS = catalogue.MAX_VARIANTS
@@ -211,11 +223,11 @@ BLOCK_FINISH_REASONS = frozenset(_TEXT_FILTERS | _IMAGE_FILTERS | _RECITATION)
 _NO_IMAGE_SENTENCES = {
     "NO_IMAGE": "The model did not produce an image this time (NO_IMAGE). Rephrase the prompt or try again.",
     "IMAGE_OTHER": "Image generation stopped for an unspecified reason (IMAGE_OTHER). Try again; "
-                   "a second attempt often works.",
+    "a second attempt often works.",
     "MAX_TOKENS": "The model ran out of output tokens before it finished the image (MAX_TOKENS). "
-                  "Try again with a shorter prompt or fewer references.",
+    "Try again with a shorter prompt or fewer references.",
     "MISSING_THOUGHT_SIGNATURE": "The conversation sent back to the model lost a thought signature "
-                                 "(MISSING_THOUGHT_SIGNATURE). Start a new conversation from this image.",
+    "(MISSING_THOUGHT_SIGNATURE). Start a new conversation from this image.",
     None: "The endpoint answered without any candidate or image. Try again.",
 }
 
@@ -226,29 +238,39 @@ def refusal(outcome: Outcome) -> GenerationRefused | None:
         return None
     reason = outcome.finish_reason
     if outcome.block_reason:
-        sentence = (f"The prompt was blocked by the model's safety filters ({outcome.block_reason}). "
-                    "Rephrase it and try again.")
+        sentence = (
+            f"The prompt was blocked by the model's safety filters ({outcome.block_reason}). "
+            "Rephrase it and try again."
+        )
         return Blocked(_with_server_words(sentence, outcome), outcome=outcome)
     if reason in BLOCK_FINISH_REASONS:
         return Blocked(_with_server_words(_blocked_sentence(reason), outcome), outcome=outcome)
     if reason == "STOP" and outcome.text.strip():
-        sentence = (f"The model answered with text only and no image: “{shorten(outcome.text)}”. "
-                    "Ask explicitly for an image, or try again.")
+        sentence = (
+            f"The model answered with text only and no image: “{shorten(outcome.text)}”. "
+            "Ask explicitly for an image, or try again."
+        )
         return NoImage(_with_server_words(sentence, outcome, quote_text=False), outcome=outcome)
     sentence = _NO_IMAGE_SENTENCES.get(reason) or (
-        f"The model stopped without an image ({reason}). Rephrase the prompt or try again.")
+        f"The model stopped without an image ({reason}). Rephrase the prompt or try again."
+    )
     return NoImage(_with_server_words(sentence, outcome), outcome=outcome)
 
 
 def _blocked_sentence(reason: str) -> str:
     if reason in _IMAGE_FILTERS:
-        return (f"The generated image was filtered out by the model's safety checks ({reason}). "
-                "Change the prompt (avoid real people, brands or sensitive subjects) and try again.")
+        return (
+            f"The generated image was filtered out by the model's safety checks ({reason}). "
+            "Change the prompt (avoid real people, brands or sensitive subjects) and try again."
+        )
     if reason in _RECITATION:
-        return (f"The result was withheld because it may copy an existing work ({reason}). "
-                "Describe something more original and try again.")
-    return (f"The answer was blocked by the model's safety filters ({reason}). "
-            "Rephrase the prompt and try again.")
+        return (
+            f"The result was withheld because it may copy an existing work ({reason}). "
+            "Describe something more original and try again."
+        )
+    return (
+        f"The answer was blocked by the model's safety filters ({reason}). Rephrase the prompt and try again."
+    )
 
 
 def _with_server_words(sentence: str, outcome: Outcome, *, quote_text: bool = True) -> str:

@@ -26,14 +26,31 @@ BODY_EXCERPT_CHARS = 300
 # -- error bodies ----------------------------------------------------------------------------------
 
 _GOOGLE_STATUS_HTTP = {
-    "INVALID_ARGUMENT": 400, "FAILED_PRECONDITION": 400, "OUT_OF_RANGE": 400, "UNAUTHENTICATED": 401,
-    "PERMISSION_DENIED": 403, "NOT_FOUND": 404, "ALREADY_EXISTS": 409, "ABORTED": 409,
-    "RESOURCE_EXHAUSTED": 429, "CANCELLED": 499, "INTERNAL": 500, "UNKNOWN": 500,
-    "UNIMPLEMENTED": 501, "UNAVAILABLE": 503, "DEADLINE_EXCEEDED": 504,
+    "INVALID_ARGUMENT": 400,
+    "FAILED_PRECONDITION": 400,
+    "OUT_OF_RANGE": 400,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "ABORTED": 409,
+    "RESOURCE_EXHAUSTED": 429,
+    "CANCELLED": 499,
+    "INTERNAL": 500,
+    "UNKNOWN": 500,
+    "UNIMPLEMENTED": 501,
+    "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 504,
 }
 #: Relay (new-api / one-api) string codes that say which failure a 2xx envelope stands for.
-_RELAY_CODE_HTTP = {"model_not_found": 404, "get_channel_failed": 404, "access_denied": 403,
-                    "invalid_api_key": 401, "insufficient_user_quota": 402, "read_request_body_failed": 413}
+_RELAY_CODE_HTTP = {
+    "model_not_found": 404,
+    "get_channel_failed": 404,
+    "access_denied": 403,
+    "invalid_api_key": 401,
+    "insufficient_user_quota": 402,
+    "read_request_body_failed": 413,
+}
 _RETRY_IN = re.compile(r"retry in\s+([\d.]+)\s*s", re.IGNORECASE)
 _AUTH_MESSAGE = re.compile(r"API key (not valid|expired)", re.IGNORECASE)
 _AUTH_HINT = "Check STUDIO_API_KEY or .streamlit/secrets.toml, and STUDIO_AUTH (bearer, goog or query) for your endpoint."
@@ -61,9 +78,17 @@ def error_from_payload(status: int, payload: Any, text: str, headers: Mapping[st
     if info.message:
         said += f": {shorten(info.message)}"
     cls, sentence = _classify(status, info, retry_after, said)
-    return cls(sentence, status_code=status, retry_after=retry_after, server_message=info.message,
-               google_status=info.status, reason=info.reason, error_type=info.type, error_code=info.code,
-               body_excerpt=info.excerpt)
+    return cls(
+        sentence,
+        status_code=status,
+        retry_after=retry_after,
+        server_message=info.message,
+        google_status=info.status,
+        reason=info.reason,
+        error_type=info.type,
+        error_code=info.code,
+        body_excerpt=info.excerpt,
+    )
 
 
 class _ErrorInfo:
@@ -71,10 +96,10 @@ class _ErrorInfo:
 
     def __init__(self) -> None:
         self.message = ""
-        self.status: str | None = None   # Google's status string
-        self.type: str | None = None     # relay (OpenAI-shaped) type
+        self.status: str | None = None  # Google's status string
+        self.type: str | None = None  # relay (OpenAI-shaped) type
         self.code: int | str | None = None
-        self.reason: str | None = None   # ErrorInfo.reason
+        self.reason: str | None = None  # ErrorInfo.reason
         self.retry_delay: float | None = None
         self.per_day = False
         self.excerpt = ""
@@ -143,24 +168,32 @@ class _ErrorInfo:
         return None
 
 
-def _classify(status: int, info: _ErrorInfo, retry_after: float | None,
-              said: str) -> tuple[type[EndpointError], str]:
+def _classify(
+    status: int, info: _ErrorInfo, retry_after: float | None, said: str
+) -> tuple[type[EndpointError], str]:
     if status in (401, 403) or (status == 400 and _is_key_problem(info)):
         return AuthError, f"The endpoint rejected the API key ({said}). {_AUTH_HINT}"
     if status == 402:
-        return QuotaError, (f"The endpoint says the account's credits are used up ({said}). "
-                            "Top up the account behind STUDIO_API_KEY, then try again.")
+        return QuotaError, (
+            f"The endpoint says the account's credits are used up ({said}). "
+            "Top up the account behind STUDIO_API_KEY, then try again."
+        )
     if status == 429:
         return QuotaError, _quota_sentence(said, info, retry_after)
     if status == 404:
-        return ModelNotFound, (f"The endpoint does not know this model ({said}). "
-                               "Pick another model, or check STUDIO_BASE_URL.")
+        return ModelNotFound, (
+            f"The endpoint does not know this model ({said}). Pick another model, or check STUDIO_BASE_URL."
+        )
     if status == 413 or "payload size exceeds" in info.message.lower():
-        return RequestRejected, (f"The request was too large for the endpoint ({said}). Use fewer or smaller "
-                                 "reference images, or start a shorter conversation (STUDIO_MAX_REQUEST_MB).")
+        return RequestRejected, (
+            f"The request was too large for the endpoint ({said}). Use fewer or smaller "
+            "reference images, or start a shorter conversation (STUDIO_MAX_REQUEST_MB)."
+        )
     if 400 <= status <= 499:
-        return RequestRejected, (f"The endpoint rejected the request ({said}). Check the model's settings "
-                                 "(ratio, size, thinking level) and references; retrying unchanged will not help.")
+        return RequestRejected, (
+            f"The endpoint rejected the request ({said}). Check the model's settings "
+            "(ratio, size, thinking level) and references; retrying unchanged will not help."
+        )
     if status >= 500:
         return ServerError, _server_sentence(status, said)
     return EndpointError, f"The endpoint gave an unexpected answer ({said}). Check STUDIO_BASE_URL."
@@ -172,8 +205,10 @@ def _is_key_problem(info: _ErrorInfo) -> bool:
 
 def _quota_sentence(said: str, info: _ErrorInfo, retry_after: float | None) -> str:
     if info.per_day:
-        return (f"The daily quota (or the free tier) for this model is used up ({said}); waiting a few "
-                "minutes will not help. Enable billing or raise the quota for this key, or use another model.")
+        return (
+            f"The daily quota (or the free tier) for this model is used up ({said}); waiting a few "
+            "minutes will not help. Enable billing or raise the quota for this key, or use another model."
+        )
     if retry_after is not None:
         return f"The endpoint's rate limit was reached ({said}). Try again in {retry_after:.0f} s."
     return f"The endpoint's rate limit or quota was reached ({said}). Wait a minute and try again."
@@ -183,12 +218,16 @@ def _server_sentence(status: int, said: str) -> str:
     if status == 503:
         return f"The model is overloaded ({said}). Try again in a minute."
     if status == 504:
-        return (f"The endpoint gave up waiting for the model ({said}). It may still have generated (and billed) "
-                "the image; retry from History if you want another try.")
+        return (
+            f"The endpoint gave up waiting for the model ({said}). It may still have generated (and billed) "
+            "the image; retry from History if you want another try."
+        )
     if status in (502, 520, 521, 522, 523, 524):
         return f"A gateway in front of the model failed ({said}). Try again in a minute."
-    return (f"The endpoint had an internal error ({said}). Try again; a very long prompt or many references "
-            "can cause this.")
+    return (
+        f"The endpoint had an internal error ({said}). Try again; a very long prompt or many references "
+        "can cause this."
+    )
 
 
 def parse_duration(value: Any) -> float | None:

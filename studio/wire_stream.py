@@ -56,4 +56,3 @@ def _loads(text: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise BadResponse(f"The endpoint sent malformed JSON ({exc.msg}). Try again.") from exc
-

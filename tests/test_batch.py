@@ -33,8 +33,11 @@ def env(emu, monkeypatch):
 
 
 def generate_prompts(emu: Emulator) -> list[str]:
-    return [r["body"]["contents"][-1]["parts"][0]["text"] for r in list(emu.requests)
-            if r["path"].endswith(":generateContent") and r.get("body")]
+    return [
+        r["body"]["contents"][-1]["parts"][0]["text"]
+        for r in list(emu.requests)
+        if r["path"].endswith(":generateContent") and r.get("body")
+    ]
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -43,18 +46,25 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("name, text, expected", [
-    ("a.csv", "prompt,colour\nx,red\n", "line 1: unknown column 'colour'"),
-    ("c.csv", "prompt,seed\nx,one\n", "line 2: seed must be a whole number"),
-    ("d.csv", "prompt,refs\nx,missing.png\n", "line 2: the reference image missing.png does not exist"),
-    ("f.csv", "prompt,variants\nx,9\n", "line 2: Ask for between 1 and 8 variants (got 9)"),
-    ("f0.csv", "prompt,variants\nx,0\n", "line 2: Ask for between 1 and 8 variants (got 0)"),
-    ("g.csv", "prompt,var.animal\n\"a {animal}\",\n", "line 2: Fill in the template's variables: {animal}"),
-    ("j.jsonl", '{"prompt": "ok", "ratio": "1:1"}\n', "line 1: unknown key 'ratio'"),
-    ("k.csv", "prompt\n", "has no rows"),
-    ("l.csv", "prompt,size\nx,4K,extra\n", "line 2: this row has more values than the header has columns"),
-    ("m.csv", "prompt,model\nx,dall-e-3\n", "line 2: “dall-e-3” is not a model the studio knows"),
-])
+@pytest.mark.parametrize(
+    "name, text, expected",
+    [
+        ("a.csv", "prompt,colour\nx,red\n", "line 1: unknown column 'colour'"),
+        ("c.csv", "prompt,seed\nx,one\n", "line 2: seed must be a whole number"),
+        ("d.csv", "prompt,refs\nx,missing.png\n", "line 2: the reference image missing.png does not exist"),
+        ("f.csv", "prompt,variants\nx,9\n", "line 2: Ask for between 1 and 8 variants (got 9)"),
+        ("f0.csv", "prompt,variants\nx,0\n", "line 2: Ask for between 1 and 8 variants (got 0)"),
+        ("g.csv", 'prompt,var.animal\n"a {animal}",\n', "line 2: Fill in the template's variables: {animal}"),
+        ("j.jsonl", '{"prompt": "ok", "ratio": "1:1"}\n', "line 1: unknown key 'ratio'"),
+        ("k.csv", "prompt\n", "has no rows"),
+        (
+            "l.csv",
+            "prompt,size\nx,4K,extra\n",
+            "line 2: this row has more values than the header has columns",
+        ),
+        ("m.csv", "prompt,model\nx,dall-e-3\n", "line 2: “dall-e-3” is not a model the studio knows"),
+    ],
+)
 def test_bad_files_exit_2_naming_the_line(tmp_path, capsys, name, text, expected):
     """A file no row of which can run is bad usage: nothing is opened or paid for."""
     path = write(tmp_path, name, text)
@@ -64,13 +74,25 @@ def test_bad_files_exit_2_naming_the_line(tmp_path, capsys, name, text, expected
     assert not (tmp_path / "data" / "studio.db").exists()  # nothing opened, nothing paid
 
 
-@pytest.mark.parametrize("name, text, expected, good", [
-    ("b.csv", "prompt,aspect\nfine,1:1\nnot fine,7:3\n", "line 3: Nano Banana", ["fine"]),
-    ("e.csv", 'prompt,model,size\n"multi\nline",gemini-2.5-flash-image,\nx,gemini-3.1-flash-image,8K\n',
-     "line 4: Nano Banana 2", ["multi\nline"]),
-    ("h.jsonl", '{"prompt": "ok"}\n\n{"prompt": "x", "text": "maybe"}\n', "line 3: text must be yes or no", ["ok"]),
-    ("i.jsonl", '{"prompt": "ok"}\n{"prompt": \n', "line 2: not valid JSON", ["ok"]),
-])
+@pytest.mark.parametrize(
+    "name, text, expected, good",
+    [
+        ("b.csv", "prompt,aspect\nfine,1:1\nnot fine,7:3\n", "line 3: Nano Banana", ["fine"]),
+        (
+            "e.csv",
+            'prompt,model,size\n"multi\nline",gemini-2.5-flash-image,\nx,gemini-3.1-flash-image,8K\n',
+            "line 4: Nano Banana 2",
+            ["multi\nline"],
+        ),
+        (
+            "h.jsonl",
+            '{"prompt": "ok"}\n\n{"prompt": "x", "text": "maybe"}\n',
+            "line 3: text must be yes or no",
+            ["ok"],
+        ),
+        ("i.jsonl", '{"prompt": "ok"}\n{"prompt": \n', "line 2: not valid JSON", ["ok"]),
+    ],
+)
 def test_a_bad_row_is_named_and_the_others_run(env, tmp_path, capsys, name, text, expected, good):
     path = write(tmp_path, name, text)
     assert batch.main([str(path)]) == 1
@@ -81,26 +103,49 @@ def test_a_bad_row_is_named_and_the_others_run(env, tmp_path, capsys, name, text
 
 def test_rows_read_templates_refs_and_variants(tmp_path):
     Image.new("RGB", (20, 20), (1, 2, 3)).save(tmp_path / "ref.png")
-    path = write(tmp_path, "rows.jsonl", json.dumps({
-        "prompt": "a {animal}", "vars": {"animal": "fox"}, "refs": "ref.png", "variants": 2, "seed": 5,
-        "text": True, "aspect": "16:9"}) + "\n")
+    path = write(
+        tmp_path,
+        "rows.jsonl",
+        json.dumps(
+            {
+                "prompt": "a {animal}",
+                "vars": {"animal": "fox"},
+                "refs": "ref.png",
+                "variants": 2,
+                "seed": 5,
+                "text": True,
+                "aspect": "16:9",
+            }
+        )
+        + "\n",
+    )
     rows, sha = batch.read_rows(path)
     assert rows[0]["refs"] == [str((tmp_path / "ref.png").resolve())] and len(sha) == 64
     from studio import runs
 
     cells, _ = runs.plan(runs.RunSpec(rows=rows))
     assert [c.prompt for c in cells] == ["a fox", "a fox"]
-    assert [c.settings["seed"] for c in cells] == [5, 6] and cells[0].settings["modalities"] == ["TEXT", "IMAGE"]
+    assert [c.settings["seed"] for c in cells] == [5, 6] and cells[0].settings["modalities"] == [
+        "TEXT",
+        "IMAGE",
+    ]
 
 
 def test_batch_runs_prints_json_and_a_rerun_pays_nothing(env, tmp_path, capsys):
-    path = write(tmp_path, "run.csv", "prompt,aspect,var.x\n\"batch {x}\",1:1,one\n\"batch {x}\",16:9,two\n"
-                                      "\"batch {x}\",16:9,two\n")
+    path = write(
+        tmp_path,
+        "run.csv",
+        'prompt,aspect,var.x\n"batch {x}",1:1,one\n"batch {x}",16:9,two\n"batch {x}",16:9,two\n',
+    )
     assert batch.main([str(path), "--json", "--concurrency", "2"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 3 and {line["status"] for line in lines} == {"succeeded"}
     assert {"id", "status", "images", "settings", "error"} <= set(lines[0])
-    assert sorted(generate_prompts(env)) == ["batch one", "batch two", "batch two"]  # a repeated row runs twice
+    assert sorted(generate_prompts(env)) == [
+        "batch one",
+        "batch two",
+        "batch two",
+    ]  # a repeated row runs twice
     assert batch.main([str(path), "--json"]) == 0
     assert len(generate_prompts(env)) == 3
     assert "3 of 3 cells already done" in capsys.readouterr().err
@@ -125,12 +170,18 @@ def _studio_succeeded(data_dir: Path) -> set[str]:
 
 def test_resume_after_sigkill_pays_only_for_unfinished_cells(emu, tmp_path):
     rows = [f"kill {i} [[latency:0.4]]" for i in range(8)]
-    path = write(tmp_path, "kill.csv", "prompt\n" + "".join(f"\"{r}\"\n" for r in rows))
+    path = write(tmp_path, "kill.csv", "prompt\n" + "".join(f'"{r}"\n' for r in rows))
     env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
-    env.update(STUDIO_BASE_URL=emu.url, STUDIO_API_KEY="k", STUDIO_DATA_DIR=str(tmp_path / "data"),
-               PYTHONPATH=str(ROOT))
+    env.update(
+        STUDIO_BASE_URL=emu.url,
+        STUDIO_API_KEY="k",
+        STUDIO_DATA_DIR=str(tmp_path / "data"),
+        PYTHONPATH=str(ROOT),
+    )
     cmd = [sys.executable, "-m", "studio.batch", str(path), "--json", "--concurrency", "2"]
-    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         for _ in range(3):  # three cells finished: kill it while others are in flight
             assert json.loads(proc.stdout.readline())["status"] == "succeeded"

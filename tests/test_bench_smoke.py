@@ -76,8 +76,10 @@ def test_seed_matches_the_store_schema(tmp_path) -> None:
     def schema(d):
         conn = sqlite3.connect(d / "studio.db")
         try:
-            return (conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall(),
-                    conn.execute("PRAGMA user_version").fetchone())
+            return (
+                conn.execute("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").fetchall(),
+                conn.execute("PRAGMA user_version").fetchone(),
+            )
         finally:
             conn.close()
 

@@ -57,19 +57,26 @@ def test_unknown_model_gets_permissive_defaults():
 
 # -- the one rule and the model resolver ---------------------------------------------------------------
 
-@pytest.mark.parametrize(("typed", "model"), [
-    ("Nano Banana Pro", "gemini-3-pro-image"),
-    ("nano-banana-pro", "gemini-3-pro-image"),
-    ("  NANO_BANANA_PRO ", "gemini-3-pro-image"),
-    ("Nano Banana Pro (3 Pro Image)", "gemini-3-pro-image"),
-    ("3 Pro Image", "gemini-3-pro-image"),
-    ("models/gemini-3-pro-image", "gemini-3-pro-image"),
-    ("Nano Banana", "gemini-2.5-flash-image"),
-    ("nano-banana-2", "gemini-3.1-flash-image"),
-    ("Nano Banana 2 Lite", "gemini-3.1-flash-lite-image"),
-    ("Nano Banana 2 preview (preview)", "gemini-3.1-flash-image-preview"),  # as the Generate picker shows it
-    ("my-relay/gemini-next-image", "my-relay/gemini-next-image"),  # a relay's image model: kept as typed
-])
+
+@pytest.mark.parametrize(
+    ("typed", "model"),
+    [
+        ("Nano Banana Pro", "gemini-3-pro-image"),
+        ("nano-banana-pro", "gemini-3-pro-image"),
+        ("  NANO_BANANA_PRO ", "gemini-3-pro-image"),
+        ("Nano Banana Pro (3 Pro Image)", "gemini-3-pro-image"),
+        ("3 Pro Image", "gemini-3-pro-image"),
+        ("models/gemini-3-pro-image", "gemini-3-pro-image"),
+        ("Nano Banana", "gemini-2.5-flash-image"),
+        ("nano-banana-2", "gemini-3.1-flash-image"),
+        ("Nano Banana 2 Lite", "gemini-3.1-flash-lite-image"),
+        (
+            "Nano Banana 2 preview (preview)",
+            "gemini-3.1-flash-image-preview",
+        ),  # as the Generate picker shows it
+        ("my-relay/gemini-next-image", "my-relay/gemini-next-image"),  # a relay's image model: kept as typed
+    ],
+)
 def test_resolve_model_accepts_ids_display_names_and_aliases(typed, model):
     assert catalogue.resolve_model(typed) == model
 
@@ -86,30 +93,48 @@ def _refs(roles):
     return tuple(Reference(b"x", "image/png", f"{i:064x}", 1, 1, role=role) for i, role in enumerate(roles))
 
 
-@pytest.mark.parametrize(("changes", "words"), [
-    ({"model": "gemini-3-pro-image", "references": _refs(["object"] * 7)}, "at most 6 object"),
-    ({"model": "gemini-3-pro-image", "references": _refs(["character"] * 6)}, "at most 5 character"),
-    ({"model": "gemini-3.1-flash-image", "references": _refs(["object"] * 10 + ["character"] * 5)},
-     "at most 14 reference"),
-    ({"modalities": ("TEXT",)}, "Ask for an image"),
-    ({"modalities": ()}, "Ask for an image"),
-    ({"thinking_level": "HIGH"}, "no thinking level"),
-    ({"model": "gemini-3.1-flash-image", "thinking_level": "MEDIUM"}, "MINIMAL or HIGH"),
-    ({"google_search": True}, "no Google Search"),
-    ({"model": "gemini-3-pro-image", "google_search": True, "image_search": True}, "Image search"),
-])
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"model": "gemini-3-pro-image", "references": _refs(["object"] * 7)}, "at most 6 object"),
+        ({"model": "gemini-3-pro-image", "references": _refs(["character"] * 6)}, "at most 5 character"),
+        (
+            {"model": "gemini-3.1-flash-image", "references": _refs(["object"] * 10 + ["character"] * 5)},
+            "at most 14 reference",
+        ),
+        ({"modalities": ("TEXT",)}, "Ask for an image"),
+        ({"modalities": ()}, "Ask for an image"),
+        ({"thinking_level": "HIGH"}, "no thinking level"),
+        ({"model": "gemini-3.1-flash-image", "thinking_level": "MEDIUM"}, "MINIMAL or HIGH"),
+        ({"google_search": True}, "no Google Search"),
+        ({"model": "gemini-3-pro-image", "google_search": True, "image_search": True}, "Image search"),
+    ],
+)
 def test_validate_refuses_what_the_catalogue_says_the_model_does_not_take(changes, words):
     req = GenerationRequest(**({"prompt": "x", "model": "gemini-2.5-flash-image"} | changes))
     with pytest.raises(InputError, match=words):
         catalogue.validate(req)
 
 
-@pytest.mark.parametrize("req", [
-    GenerationRequest(prompt="x", model="gemini-3-pro-image", references=_refs(["object"] * 6 + ["character"] * 5)),
-    GenerationRequest(prompt="x", model="gemini-3.1-flash-image", modalities=("text", "image"), thinking_level="high",
-                      google_search=True, image_search=True),
-    GenerationRequest(prompt="x", model="gemini-2.5-flash-image", image_size="1K"),  # its one size, named
-    GenerationRequest(prompt="x", model="my-relay-model", references=_refs(["character"] * 14), thinking_level="LOW"),
-])
+@pytest.mark.parametrize(
+    "req",
+    [
+        GenerationRequest(
+            prompt="x", model="gemini-3-pro-image", references=_refs(["object"] * 6 + ["character"] * 5)
+        ),
+        GenerationRequest(
+            prompt="x",
+            model="gemini-3.1-flash-image",
+            modalities=("text", "image"),
+            thinking_level="high",
+            google_search=True,
+            image_search=True,
+        ),
+        GenerationRequest(prompt="x", model="gemini-2.5-flash-image", image_size="1K"),  # its one size, named
+        GenerationRequest(
+            prompt="x", model="my-relay-model", references=_refs(["character"] * 14), thinking_level="LOW"
+        ),
+    ],
+)
 def test_validate_accepts_what_the_model_takes(req):
     catalogue.validate(req)

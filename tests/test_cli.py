@@ -22,8 +22,24 @@ def _lines(capsys) -> list[dict]:
 def test_generate_json_shape_and_exit_zero(studio_env, capsys, tmp_path):
     ref = tmp_path / "ref.jpg"
     ref.write_bytes(make_image(fmt="JPEG"))
-    code = cli.main(["generate", "a lighthouse", "--model", "gemini-3.1-flash-image", "--aspect", "4:1",
-                     "--size", "512", "--variants", "2", "--text", "--ref", str(ref), "--json"])
+    code = cli.main(
+        [
+            "generate",
+            "a lighthouse",
+            "--model",
+            "gemini-3.1-flash-image",
+            "--aspect",
+            "4:1",
+            "--size",
+            "512",
+            "--variants",
+            "2",
+            "--text",
+            "--ref",
+            str(ref),
+            "--json",
+        ]
+    )
     rows = _lines(capsys)
     assert code == 0 and len(rows) == 2
     for row in rows:
@@ -43,8 +59,13 @@ def test_generate_failure_exits_one_with_error_kind(studio_env, capsys):
 
 @pytest.mark.parametrize(
     "argv",
-    [["generate", "x", "--variants", "9"], ["generate", "x", "--aspect", "7:3"],
-     ["generate", "x", "--ref", "/nonexistent.png"], ["history", "--limit", "0"], ["frobnicate"]],
+    [
+        ["generate", "x", "--variants", "9"],
+        ["generate", "x", "--aspect", "7:3"],
+        ["generate", "x", "--ref", "/nonexistent.png"],
+        ["history", "--limit", "0"],
+        ["frobnicate"],
+    ],
 )
 def test_bad_usage_exits_two_with_a_sentence(studio_env, capsys, argv):
     try:
@@ -73,10 +94,14 @@ def test_history_lists_newest_first_and_searches(studio_env, capsys):
 
 def test_history_json_carries_each_generations_composition(studio, capsys):
     """Provenance can be checked from outside: a composed generation says how; a typed one says null."""
-    composed = {"mode": "text", "template": {"id": 1, "name": "Animal", "values": {"animal": "fox"}},
-                "presets": ["Warm"]}
-    ids = studio.submit(GenerationRequest(prompt="a fox reading", model="gemini-2.5-flash-image",
-                                          composition=composed))
+    composed = {
+        "mode": "text",
+        "template": {"id": 1, "name": "Animal", "values": {"animal": "fox"}},
+        "presets": ["Warm"],
+    }
+    ids = studio.submit(
+        GenerationRequest(prompt="a fox reading", model="gemini-2.5-flash-image", composition=composed)
+    )
     ids += studio.submit(GenerationRequest(prompt="a plain teapot", model="gemini-2.5-flash-image"))
     studio.wait(ids, timeout=30)
     assert cli.main(["history", "--json"]) == 0
@@ -87,8 +112,9 @@ def test_history_json_carries_each_generations_composition(studio, capsys):
 
 
 def test_installed_entry_point_and_emulator_help():
-    out = subprocess.run([sys.executable, "-m", "studio", "emulate", "--help"], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "studio", "emulate", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0
     for fault in ("429", "blocked", "no_image", "stall", "relay_error_200"):
         assert fault in out.stdout

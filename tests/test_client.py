@@ -49,9 +49,21 @@ def png() -> bytes:
 
 def success_json(image: bytes | None = None) -> dict:
     image = png() if image is None else image
-    return {"candidates": [{"content": {"role": "model", "parts": [
-        {"text": "Here"}, {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(image).decode()}}]},
-        "finishReason": "STOP"}], "usageMetadata": {"totalTokenCount": 1300}}
+    return {
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [
+                        {"text": "Here"},
+                        {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(image).decode()}},
+                    ],
+                },
+                "finishReason": "STOP",
+            }
+        ],
+        "usageMetadata": {"totalTokenCount": 1300},
+    }
 
 
 def google_error(code: int, status: str, message: str, *details) -> dict:
@@ -82,19 +94,27 @@ class Script:
 def make_client(script, **kw) -> tuple[GeminiClient, list[float]]:
     sleeps: list[float] = []
     kw.setdefault("sleep", sleeps.append)
-    client = GeminiClient("https://relay.example", Secret(KEY), kw.pop("auth", "bearer"),
-                          transport=httpx.MockTransport(script), **kw)
+    client = GeminiClient(
+        "https://relay.example",
+        Secret(KEY),
+        kw.pop("auth", "bearer"),
+        transport=httpx.MockTransport(script),
+        **kw,
+    )
     return client, sleeps
 
 
 # -- auth and URLs ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("auth", "header", "value", "query"), [
-    ("bearer", "authorization", f"Bearer {KEY}", None),
-    ("goog", "x-goog-api-key", KEY, None),
-    ("query", None, None, KEY),
-])
+@pytest.mark.parametrize(
+    ("auth", "header", "value", "query"),
+    [
+        ("bearer", "authorization", f"Bearer {KEY}", None),
+        ("goog", "x-goog-api-key", KEY, None),
+        ("query", None, None, KEY),
+    ],
+)
 def test_auth_modes(auth, header, value, query):
     script = Script(success_json())
     client, _ = make_client(script, auth=auth)
@@ -124,22 +144,33 @@ def test_bad_auth_mode_is_a_config_error():
 
 
 def test_stream_uses_sse_and_assembles_events():
-    events = [{"candidates": [{"content": {"parts": [{"text": "Here"}]}}]},
-              {"candidates": [{"content": {"parts": success_json()["candidates"][0]["content"]["parts"][1:]}}]},
-              {"candidates": [{"content": {"parts": [{"text": ""}]}, "finishReason": "STOP"}],
-               "usageMetadata": {"totalTokenCount": 9}}]
+    events = [
+        {"candidates": [{"content": {"parts": [{"text": "Here"}]}}]},
+        {"candidates": [{"content": {"parts": success_json()["candidates"][0]["content"]["parts"][1:]}}]},
+        {
+            "candidates": [{"content": {"parts": [{"text": ""}]}, "finishReason": "STOP"}],
+            "usageMetadata": {"totalTokenCount": 9},
+        },
+    ]
     sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events)
     script = Script(httpx.Response(200, text=sse, headers={"content-type": "text/event-stream"}))
     client, _ = make_client(script)
     outcome = client.generate(MODEL, BODY, stream=True)
     assert script.requests[0].url.path.endswith(":streamGenerateContent")
     assert script.requests[0].url.params["alt"] == "sse"
-    assert len(outcome.images) == 1 and outcome.finish_reason == "STOP" and outcome.usage["totalTokenCount"] == 9
+    assert (
+        len(outcome.images) == 1 and outcome.finish_reason == "STOP" and outcome.usage["totalTokenCount"] == 9
+    )
 
 
 def test_from_settings_uses_every_setting():
-    settings = Settings(base_url="https://relay.example/", auth="goog", api_key=Secret(KEY), max_request_mb=0.001,
-                        max_retries=0)
+    settings = Settings(
+        base_url="https://relay.example/",
+        auth="goog",
+        api_key=Secret(KEY),
+        max_request_mb=0.001,
+        max_retries=0,
+    )
     client = GeminiClient.from_settings(settings, transport=httpx.MockTransport(Script(success_json())))
     assert (client.base_url, client.auth, client.max_retries) == ("https://relay.example", "goog", 0)
     with pytest.raises(RequestRejected, match="STUDIO_MAX_REQUEST_MB"):
@@ -149,17 +180,27 @@ def test_from_settings_uses_every_setting():
 # -- status mapping and parsing --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("answer", "error"), [
-    (httpx.Response(401, json=google_error(401, "UNAUTHENTICATED", "bad token")), AuthError),
-    (httpx.Response(404, json=google_error(404, "NOT_FOUND", "models/x is not found")), ModelNotFound),
-    (httpx.Response(413, text="<html><body>413 Request Entity Too Large</body></html>"), RequestRejected),
-    (httpx.Response(200, text="{not json"), BadResponse),
-    (httpx.Response(200, text="<html>a login page</html>"), BadResponse),
-    (httpx.Response(200, json={"error": {"message": "no channel", "type": "new_api_error", "code": 503}}),
-     ServerError),
-    (httpx.RemoteProtocolError("peer closed connection without sending complete message body"), BadResponse),
-    (httpx.ReadError("connection reset"), BadResponse),
-])
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (httpx.Response(401, json=google_error(401, "UNAUTHENTICATED", "bad token")), AuthError),
+        (httpx.Response(404, json=google_error(404, "NOT_FOUND", "models/x is not found")), ModelNotFound),
+        (httpx.Response(413, text="<html><body>413 Request Entity Too Large</body></html>"), RequestRejected),
+        (httpx.Response(200, text="{not json"), BadResponse),
+        (httpx.Response(200, text="<html>a login page</html>"), BadResponse),
+        (
+            httpx.Response(
+                200, json={"error": {"message": "no channel", "type": "new_api_error", "code": 503}}
+            ),
+            ServerError,
+        ),
+        (
+            httpx.RemoteProtocolError("peer closed connection without sending complete message body"),
+            BadResponse,
+        ),
+        (httpx.ReadError("connection reset"), BadResponse),
+    ],
+)
 def test_answers_map_to_errors(answer, error):
     client, _ = make_client(Script(answer), max_retries=0)
     with pytest.raises(error) as info:
@@ -192,12 +233,23 @@ def test_a_refusal_is_returned_not_raised_and_not_retried():
 
 R429_3S = httpx.Response(429, json=google_error(429, "RESOURCE_EXHAUSTED", "slow down", retry_info("3s")))
 R429_61S = httpx.Response(429, json=google_error(429, "RESOURCE_EXHAUSTED", "slow down", retry_info("61s")))
-R429_HEADER = httpx.Response(429, headers={"Retry-After": "7"}, json={"error": {"message": "busy", "type": "x"}})
+R429_HEADER = httpx.Response(
+    429, headers={"Retry-After": "7"}, json={"error": {"message": "busy", "type": "x"}}
+)
 R429_NONE = httpx.Response(429, json={"error": {"message": "busy", "type": "x"}})
-R429_DAY = httpx.Response(429, json=google_error(
-    429, "RESOURCE_EXHAUSTED", "daily", retry_info("5s"),
-    {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
-     "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]}))
+R429_DAY = httpx.Response(
+    429,
+    json=google_error(
+        429,
+        "RESOURCE_EXHAUSTED",
+        "daily",
+        retry_info("5s"),
+        {
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}],
+        },
+    ),
+)
 R503 = httpx.Response(503, json=google_error(503, "UNAVAILABLE", "The model is overloaded."))
 R500 = httpx.Response(500, json=google_error(500, "INTERNAL", "An internal error has occurred."))
 R502 = httpx.Response(502, text="<html>Bad Gateway</html>")
@@ -300,8 +352,15 @@ class FakeClock:
 
 
 def breaker_client(script, clock, **kw):
-    return make_client(script, clock=clock, max_retries=0, breaker_threshold=3, breaker_window=120.0,
-                       breaker_cooldown=60.0, **kw)[0]
+    return make_client(
+        script,
+        clock=clock,
+        max_retries=0,
+        breaker_threshold=3,
+        breaker_window=120.0,
+        breaker_cooldown=60.0,
+        **kw,
+    )[0]
 
 
 def test_breaker_opens_after_consecutive_failures_and_recovers():
@@ -400,8 +459,16 @@ def test_breaker_is_thread_safe():
 def test_request_size_limit_rejects_before_sending():
     script = Script(OK)
     client, _ = make_client(script, max_request_bytes=1024 * 1024)
-    big = GenerationRequest(prompt="x", model=MODEL, history=(
-        {"role": "model", "parts": [{"inlineData": {"mimeType": "image/png", "data": "A" * (2 * 1024 * 1024)}}]},))
+    big = GenerationRequest(
+        prompt="x",
+        model=MODEL,
+        history=(
+            {
+                "role": "model",
+                "parts": [{"inlineData": {"mimeType": "image/png", "data": "A" * (2 * 1024 * 1024)}}],
+            },
+        ),
+    )
     with pytest.raises(RequestRejected) as info:
         client.generate(MODEL, wire.build_body(big))
     assert script.requests == []
@@ -429,12 +496,23 @@ def test_check_on_an_endpoint_without_a_model_list(status):
     assert "does not list models" in client.check()
 
 
-@pytest.mark.parametrize(("answer", "error"), [
-    (httpx.Response(401, json={"error": {"message": "invalid token", "type": "new_api_error"}}), AuthError),
-    (httpx.Response(400, json=google_error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid "
-                                           "API key.")), AuthError),
-    (httpx.ConnectError("refused"), ConnectFailed),
-])
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (
+            httpx.Response(401, json={"error": {"message": "invalid token", "type": "new_api_error"}}),
+            AuthError,
+        ),
+        (
+            httpx.Response(
+                400,
+                json=google_error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key."),
+            ),
+            AuthError,
+        ),
+        (httpx.ConnectError("refused"), ConnectFailed),
+    ],
+)
 def test_check_raises_for_auth_and_network(answer, error):
     client, _ = make_client(Script(answer))
     with pytest.raises(error):
@@ -442,11 +520,26 @@ def test_check_raises_for_auth_and_network(answer, error):
 
 
 def test_generate_text():
-    script = Script({"candidates": [{"content": {"parts": [{"text": "thinking", "thought": True},
-                                                           {"text": "A moody "}, {"text": "fox."}]},
-                                     "finishReason": "STOP"}]})
+    script = Script(
+        {
+            "candidates": [
+                {
+                    "content": {
+                        "parts": [
+                            {"text": "thinking", "thought": True},
+                            {"text": "A moody "},
+                            {"text": "fox."},
+                        ]
+                    },
+                    "finishReason": "STOP",
+                }
+            ]
+        }
+    )
     client, _ = make_client(script)
-    assert client.generate_text("gemini-2.5-flash", "fox", system="be brief", json_mode=True) == "A moody fox."
+    assert (
+        client.generate_text("gemini-2.5-flash", "fox", system="be brief", json_mode=True) == "A moody fox."
+    )
     sent = json.loads(script.requests[0].content)
     assert sent["systemInstruction"] == {"parts": [{"text": "be brief"}]}
     assert sent["generationConfig"] == {"responseMimeType": "application/json"}
@@ -519,7 +612,10 @@ def test_real_http_success_for_each_auth_mode(server, auth):
     assert json.loads(body) == BODY
     headers = {k.lower(): v for k, v in headers.items()}
     assert (headers.get("authorization"), headers.get("x-goog-api-key"), "key=" in path) == {
-        "bearer": (f"Bearer {KEY}", None, False), "goog": (None, KEY, False), "query": (None, None, True)}[auth]
+        "bearer": (f"Bearer {KEY}", None, False),
+        "goog": (None, KEY, False),
+        "query": (None, None, True),
+    }[auth]
 
 
 def test_real_http_connection_refused():
@@ -637,12 +733,28 @@ def test_emulator_429_then_success(request):
 
 
 EMULATOR_FAULTS = [
-    ("400", RequestRejected), ("401", AuthError), ("403", AuthError), ("404", ModelNotFound),
-    ("413", RequestRejected), ("429", QuotaError), ("429-daily", QuotaError), ("500", ServerError),
-    ("502", ServerError), ("503", ServerError), ("relay_401", AuthError), ("relay_error_200", ModelNotFound),
-    ("malformed", BadResponse), ("truncated", BadResponse), ("close", BadResponse),
-    ("blocked", Blocked), ("image_safety", Blocked), ("image_prohibited", Blocked), ("no_image", NoImage),
-    ("text_only", NoImage), ("max_tokens", NoImage), ("empty_candidates", NoImage),
+    ("400", RequestRejected),
+    ("401", AuthError),
+    ("403", AuthError),
+    ("404", ModelNotFound),
+    ("413", RequestRejected),
+    ("429", QuotaError),
+    ("429-daily", QuotaError),
+    ("500", ServerError),
+    ("502", ServerError),
+    ("503", ServerError),
+    ("relay_401", AuthError),
+    ("relay_error_200", ModelNotFound),
+    ("malformed", BadResponse),
+    ("truncated", BadResponse),
+    ("close", BadResponse),
+    ("blocked", Blocked),
+    ("image_safety", Blocked),
+    ("image_prohibited", Blocked),
+    ("no_image", NoImage),
+    ("text_only", NoImage),
+    ("max_tokens", NoImage),
+    ("empty_candidates", NoImage),
 ]
 
 
@@ -667,8 +779,9 @@ def test_emulator_stream_and_check(request):
     pytest.importorskip("studio.emulator")
     emulator = request.getfixturevalue("emulator")
     model = "gemini-3-pro-image"
-    body = wire.build_body(GenerationRequest(prompt="a fox", model=model, modalities=("TEXT", "IMAGE"),
-                                             include_thoughts=True))
+    body = wire.build_body(
+        GenerationRequest(prompt="a fox", model=model, modalities=("TEXT", "IMAGE"), include_thoughts=True)
+    )
     with _emulator_client(emulator, "bearer") as client:
         streamed = client.generate(model, body, stream=True)
         assert "the key was accepted" in client.check()
@@ -698,9 +811,13 @@ def test_a_key_echoed_back_by_a_relay_never_reaches_the_message() -> None:
     key = "relay-canary-73c1d2"
 
     def echo(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(401, json={"error": {"message": f"invalid token: {key}", "type": "new_api_error"}})
+        return httpx.Response(
+            401, json={"error": {"message": f"invalid token: {key}", "type": "new_api_error"}}
+        )
 
-    client = GeminiClient("http://relay.test", Secret(key), transport=httpx.MockTransport(echo), max_retries=0)
+    client = GeminiClient(
+        "http://relay.test", Secret(key), transport=httpx.MockTransport(echo), max_retries=0
+    )
     with pytest.raises(AuthError) as excinfo:
         client.generate("gemini-2.5-flash-image", {"contents": []})
     assert key not in str(excinfo.value) and key not in repr(excinfo.value.details)

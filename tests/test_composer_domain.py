@@ -29,7 +29,9 @@ def _ref(i: int, role: str = "object") -> Reference:
 
 
 def _tray(objects: int, characters: int = 0) -> tuple[Reference, ...]:
-    return tuple(_ref(i) for i in range(objects)) + tuple(_ref(100 + i, "character") for i in range(characters))
+    return tuple(_ref(i) for i in range(objects)) + tuple(
+        _ref(100 + i, "character") for i in range(characters)
+    )
 
 
 # -- structured prompt ----------------------------------------------------------------------------
@@ -131,9 +133,14 @@ def test_a_model_change_keeps_the_tray_but_says_what_is_not_sent():
 
 
 def test_files_are_judged_one_by_one_with_reasons():
-    files = [("a.png", make_image(color=(10, 20, 30))), ("notes.png", b"<html>no</html>"),
-             ("b.jpg", make_image(fmt="JPEG", color=(90, 20, 30))), ("huge.png", b"\x89PNG" + bytes(21 * 2**20)),
-             ("c.png", make_image(color=(10, 200, 30))), ("d.png", make_image(color=(200, 200, 30)))]
+    files = [
+        ("a.png", make_image(color=(10, 20, 30))),
+        ("notes.png", b"<html>no</html>"),
+        ("b.jpg", make_image(fmt="JPEG", color=(90, 20, 30))),
+        ("huge.png", b"\x89PNG" + bytes(21 * 2**20)),
+        ("c.png", make_image(color=(10, 200, 30))),
+        ("d.png", make_image(color=(200, 200, 30))),
+    ]
     tray, reasons = composer.add_files((), files, FLASH25)
     assert [r.name for r in tray] == ["a.png", "b.jpg", "c.png"]
     assert len(reasons) == 3
@@ -160,9 +167,14 @@ def test_data_urls_from_the_browser():
 # -- cost -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("model", "size", "ratio"), [("gemini-3-pro-image", "2K", "16:9"),
-                                                      ("gemini-2.5-flash-image", None, "3:4"),
-                                                      ("gemini-3.1-flash-image", "512", "21:9")])
+@pytest.mark.parametrize(
+    ("model", "size", "ratio"),
+    [
+        ("gemini-3-pro-image", "2K", "16:9"),
+        ("gemini-2.5-flash-image", None, "3:4"),
+        ("gemini-3.1-flash-image", "512", "21:9"),
+    ],
+)
 def test_summary_matches_the_catalogue(model, size, ratio):
     s = composer.summary(model, ratio=ratio, size=size, variants=3, references=2, texts=["a fox"])
     est = catalogue.estimate(model, size=size, ratio=ratio, variants=3, references=2, prompt_chars=5)
@@ -177,38 +189,79 @@ def test_one_image_per_proposal_costs_one_call_each():
     texts = ["one", "two two", "three three three"]
     s = composer.summary("gemini-3-pro-image", ratio="1:1", size="4K", variants=1, references=0, texts=texts)
     assert s.calls == 3 and s.images == 3
-    assert s.usd == pytest.approx(sum(catalogue.estimate("gemini-3-pro-image", size="4K", ratio="1:1",
-                                                         prompt_chars=len(t)).usd for t in texts))
+    assert s.usd == pytest.approx(
+        sum(
+            catalogue.estimate("gemini-3-pro-image", size="4K", ratio="1:1", prompt_chars=len(t)).usd
+            for t in texts
+        )
+    )
 
 
 # -- composition ----------------------------------------------------------------------------------
 
 
 def test_composition_records_fields_proposal_and_sketches():
-    comp = composer.composition(mode="form", fields={"subject": "a fox", "style": " "}, extra="idea",
-                                proposal={"index": 1, "text": "p"}, sketches=[{"sha256": "ab", "instruction": "x"}])
-    assert comp == {"mode": "form", "fields": {"subject": "a fox"}, "extra": "idea",
-                    "proposal": {"index": 1, "text": "p"}, "sketches": [{"sha256": "ab", "instruction": "x"}]}
+    comp = composer.composition(
+        mode="form",
+        fields={"subject": "a fox", "style": " "},
+        extra="idea",
+        proposal={"index": 1, "text": "p"},
+        sketches=[{"sha256": "ab", "instruction": "x"}],
+    )
+    assert comp == {
+        "mode": "form",
+        "fields": {"subject": "a fox"},
+        "extra": "idea",
+        "proposal": {"index": 1, "text": "p"},
+        "sketches": [{"sha256": "ab", "instruction": "x"}],
+    }
     assert composer.composition(mode="text", fields={"subject": "ignored"}) is None
 
 
 def test_one_request_per_proposal():
-    base = GenerationRequest(prompt="idea", model="gemini-2.5-flash-image", variants=4, composition={"mode": "text"})
+    base = GenerationRequest(
+        prompt="idea", model="gemini-2.5-flash-image", variants=4, composition={"mode": "text"}
+    )
     out = composer.per_proposal(base, ["p1", "p2", "p3"], idea="idea", text_model="gemini-2.5-flash")
     assert [r.prompt for r in out] == ["p1", "p2", "p3"] and {r.variants for r in out} == {1}
-    assert out[2].composition["proposal"] == {"index": 2, "text": "p3", "idea": "idea",
-                                              "text_model": "gemini-2.5-flash"}
+    assert out[2].composition["proposal"] == {
+        "index": 2,
+        "text": "p3",
+        "idea": "idea",
+        "text_model": "gemini-2.5-flash",
+    }
 
 
 # -- what a submission records: only what the form still holds (issue 10, item 2) ------------------
 
 _NOW = datetime(2026, 1, 1, tzinfo=UTC)
-_ANIMAL = TemplateRecord(id=7, kind="template", name="Animal", body="a {animal} reading", tags=(), notes="",
-                         created_at=_NOW, updated_at=_NOW)
-_WARM = TemplateRecord(id=8, kind="preset", name="Warm", body="warm golden-hour light", tags=(), notes="",
-                       created_at=_NOW, updated_at=_NOW)
-_CHOSEN = {"index": 1, "text": "a lighthouse, wide 24mm view, soft overcast light", "idea": "a lighthouse",
-           "text_model": "gemini-2.5-flash", "edited": False}
+_ANIMAL = TemplateRecord(
+    id=7,
+    kind="template",
+    name="Animal",
+    body="a {animal} reading",
+    tags=(),
+    notes="",
+    created_at=_NOW,
+    updated_at=_NOW,
+)
+_WARM = TemplateRecord(
+    id=8,
+    kind="preset",
+    name="Warm",
+    body="warm golden-hour light",
+    tags=(),
+    notes="",
+    created_at=_NOW,
+    updated_at=_NOW,
+)
+_CHOSEN = {
+    "index": 1,
+    "text": "a lighthouse, wide 24mm view, soft overcast light",
+    "idea": "a lighthouse",
+    "text_model": "gemini-2.5-flash",
+    "edited": False,
+}
 
 
 def _from_library(values: dict[str, str]) -> tuple[str, dict]:
@@ -219,14 +272,23 @@ def _from_library(values: dict[str, str]) -> tuple[str, dict]:
 
 def test_a_used_proposal_is_recorded_while_the_prompt_is_its_text():
     assert composer.at_submit(prompt=_CHOSEN["text"], mode="text", chosen=_CHOSEN) == {
-        "mode": "text", "proposal": _CHOSEN}
+        "mode": "text",
+        "proposal": _CHOSEN,
+    }
     # appended to (a sketch's instruction on its own line, spaces aside) it still came from the proposal
     grown = composer.with_instruction("a lighthouse,  wide 24mm view, soft overcast light", "add a moon")
     assert composer.at_submit(prompt=grown, mode="text", chosen=_CHOSEN)["proposal"] == _CHOSEN
 
 
-@pytest.mark.parametrize("prompt", ["a red bicycle leaning on a fence", "", "a lighthouse, wide 24mm view",
-                                    "a lighthouse, wide 35mm view, soft overcast light"])
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "a red bicycle leaning on a fence",
+        "",
+        "a lighthouse, wide 24mm view",
+        "a lighthouse, wide 35mm view, soft overcast light",
+    ],
+)
 def test_a_used_proposal_is_not_recorded_once_the_prompt_is_replaced_or_rewritten(prompt):
     assert composer.at_submit(prompt=prompt, mode="text", chosen=_CHOSEN) is None
 
@@ -236,20 +298,28 @@ def test_a_proposal_in_form_mode_keeps_the_fields_the_form_shows():
     fields["style"] = "watercolour"
     prompt = composer.to_text(fields, extra)
     assert composer.at_submit(prompt=prompt, mode="form", fields=fields, extra=extra, chosen=_CHOSEN) == {
-        "mode": "form", "fields": {"style": "watercolour"}, "extra": _CHOSEN["text"], "proposal": _CHOSEN}
+        "mode": "form",
+        "fields": {"style": "watercolour"},
+        "extra": _CHOSEN["text"],
+        "proposal": _CHOSEN,
+    }
 
 
 def test_a_library_template_is_recorded_while_the_prompt_is_its_rendering():
     prompt, came_from = _from_library({"animal": "fox"})
     assert prompt == "a fox reading, warm golden-hour light"
     assert composer.at_submit(prompt=prompt, mode="text", came_from=came_from) == {
-        "template": {"id": 7, "name": "Animal", "values": {"animal": "fox"}}, "presets": ["Warm"]}
+        "template": {"id": 7, "name": "Animal", "values": {"animal": "fox"}},
+        "presets": ["Warm"],
+    }
     more = composer.at_submit(prompt=prompt + ", at dusk", mode="text", came_from=came_from)
     assert more["template"]["values"] == {"animal": "fox"}
 
 
-@pytest.mark.parametrize("prompt", ["", "   ", "a red bicycle leaning on a fence",
-                                    "a cat reading, warm golden-hour light", "a fox reading"])
+@pytest.mark.parametrize(
+    "prompt",
+    ["", "   ", "a red bicycle leaning on a fence", "a cat reading, warm golden-hour light", "a fox reading"],
+)
 def test_a_library_template_is_not_recorded_once_the_prompt_no_longer_renders_it(prompt):
     """Emptied, replaced, a value changed by hand, a preset removed: the template no longer describes it."""
     _, came_from = _from_library({"animal": "fox"})
@@ -258,19 +328,32 @@ def test_a_library_template_is_not_recorded_once_the_prompt_no_longer_renders_it
 
 def test_a_remix_inherits_only_what_made_its_prompt():
     """An experiment cell or an edit conversation describes how the remixed generation was made, not the new one."""
-    stored = {"mode": "text", "proposal": _CHOSEN, "run_id": 3, "cell": {"seed": 1},
-              "conversation": {"started_from": 2}, "template": {"id": 7, "name": "Animal", "values": {}}}
+    stored = {
+        "mode": "text",
+        "proposal": _CHOSEN,
+        "run_id": 3,
+        "cell": {"seed": 1},
+        "conversation": {"started_from": 2},
+        "template": {"id": 7, "name": "Animal", "values": {}},
+    }
     came_from = composer.origin(_CHOSEN["text"], stored)
     assert composer.at_submit(prompt=_CHOSEN["text"], mode="text", came_from=came_from) == {
-        "mode": "text", "proposal": _CHOSEN, "template": {"id": 7, "name": "Animal", "values": {}}}
+        "mode": "text",
+        "proposal": _CHOSEN,
+        "template": {"id": 7, "name": "Animal", "values": {}},
+    }
     assert composer.at_submit(prompt="a teapot", mode="text", came_from=came_from) is None
 
 
 def test_sketches_are_recorded_while_their_drawing_is_sent_and_their_instruction_while_in_the_prompt():
     kept, dropped = _ref(1), _ref(2)
-    sketches = [{"sha256": kept.sha256, "name": "sketch-1.png", "instruction": "add a moon"},
-                {"sha256": dropped.sha256, "name": "sketch-2.png", "instruction": "remove the boat"}]
-    comp = composer.at_submit(prompt="a harbour\nadd a moon", mode="text", sketches=sketches, references=[kept])
+    sketches = [
+        {"sha256": kept.sha256, "name": "sketch-1.png", "instruction": "add a moon"},
+        {"sha256": dropped.sha256, "name": "sketch-2.png", "instruction": "remove the boat"},
+    ]
+    comp = composer.at_submit(
+        prompt="a harbour\nadd a moon", mode="text", sketches=sketches, references=[kept]
+    )
     assert comp == {"mode": "text", "sketches": [sketches[0]]}
     comp = composer.at_submit(prompt="a harbour", mode="text", sketches=sketches, references=[kept])
     assert comp == {"mode": "text", "sketches": [{**sketches[0], "instruction": ""}]}
@@ -278,13 +361,19 @@ def test_sketches_are_recorded_while_their_drawing_is_sent_and_their_instruction
 
 
 def test_one_request_per_proposal_records_each_as_plain_text_not_the_forms_fields():
-    base = GenerationRequest(prompt="Subject: a fox", model="gemini-2.5-flash-image", composition={
-        "mode": "form", "fields": {"subject": "a fox"}, "extra": ""})
+    base = GenerationRequest(
+        prompt="Subject: a fox",
+        model="gemini-2.5-flash-image",
+        composition={"mode": "form", "fields": {"subject": "a fox"}, "extra": ""},
+    )
     _, came_from = _from_library({"animal": "fox"})
-    [first] = composer.per_proposal(base, ["a fox at dawn"], idea="Subject: a fox", text_model="t",
-                                    came_from=came_from)
-    assert first.composition == {"mode": "text", "proposal": {"index": 0, "text": "a fox at dawn",
-                                                              "idea": "Subject: a fox", "text_model": "t"}}
+    [first] = composer.per_proposal(
+        base, ["a fox at dawn"], idea="Subject: a fox", text_model="t", came_from=came_from
+    )
+    assert first.composition == {
+        "mode": "text",
+        "proposal": {"index": 0, "text": "a fox at dawn", "idea": "Subject: a fox", "text_model": "t"},
+    }
 
 
 # -- enhancement against the emulator --------------------------------------------------------------

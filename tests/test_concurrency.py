@@ -44,8 +44,12 @@ def test_eight_sessions_generate_and_browse_at_once(studio_env, caplog):
     def session(i: int) -> None:
         studio = first if i % 2 else second
         for r in range(ROUNDS):
-            records = studio.generate(GenerationRequest(prompt=f"concurrent s{i} r{r}", model=MODEL,
-                                                        image_size="512", variants=1 + r % 2), timeout=60)
+            records = studio.generate(
+                GenerationRequest(
+                    prompt=f"concurrent s{i} r{r}", model=MODEL, image_size="512", variants=1 + r % 2
+                ),
+                timeout=60,
+            )
             assert all(rec.status == "succeeded" for rec in records), [rec.error_message for rec in records]
             with lock:
                 made.extend(rec.id for rec in records)

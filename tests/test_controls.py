@@ -24,8 +24,17 @@ LITE = "gemini-3.1-flash-lite-image"
 #: model -> the controls it accepts (everything else must be refused with a reason)
 ACCEPTS = {
     FLASH31: {SYSTEM, TEMPERATURE, TOP_P, SEED, THINKING, THOUGHTS, SEARCH, IMAGE_SEARCH, SAFETY},
-    "gemini-3.1-flash-image-preview": {SYSTEM, TEMPERATURE, TOP_P, SEED, THINKING, THOUGHTS, SEARCH, IMAGE_SEARCH,
-                                       SAFETY},
+    "gemini-3.1-flash-image-preview": {
+        SYSTEM,
+        TEMPERATURE,
+        TOP_P,
+        SEED,
+        THINKING,
+        THOUGHTS,
+        SEARCH,
+        IMAGE_SEARCH,
+        SAFETY,
+    },
     PRO: {SYSTEM, TEMPERATURE, TOP_P, SEED, THOUGHTS, SEARCH, SAFETY},
     "gemini-3-pro-image-preview": {SYSTEM, TEMPERATURE, TOP_P, SEED, THOUGHTS, SEARCH, SAFETY},
     FLASH25: {SYSTEM, TEMPERATURE, TOP_P, SEED, SAFETY},
@@ -88,16 +97,30 @@ def test_several_models_accept_only_what_all_accept():
 
 
 def test_safety_entries_skip_defaults_and_bad_values():
-    entries = controls.safety({"HARM_CATEGORY_HATE_SPEECH": "BLOCK_NONE", "HARM_CATEGORY_HARASSMENT": None,
-                               "HARM_CATEGORY_DANGEROUS_CONTENT": "NOT_A_THRESHOLD"})
+    entries = controls.safety(
+        {
+            "HARM_CATEGORY_HATE_SPEECH": "BLOCK_NONE",
+            "HARM_CATEGORY_HARASSMENT": None,
+            "HARM_CATEGORY_DANGEROUS_CONTENT": "NOT_A_THRESHOLD",
+        }
+    )
     assert entries == ({"category": "HARM_CATEGORY_HATE_SPEECH", "threshold": "BLOCK_NONE"},)
 
 
 def _everything(model: str) -> GenerationRequest:
     return GenerationRequest(
-        prompt="a fox", model=model, system_instruction="be terse", temperature=0.5, top_p=0.9, seed=7,
-        thinking_level="HIGH", include_thoughts=True, google_search=True, image_search=True,
-        safety_settings=({"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"},))
+        prompt="a fox",
+        model=model,
+        system_instruction="be terse",
+        temperature=0.5,
+        top_p=0.9,
+        seed=7,
+        thinking_level="HIGH",
+        include_thoughts=True,
+        google_search=True,
+        image_search=True,
+        safety_settings=({"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"},),
+    )
 
 
 def test_strip_removes_what_the_model_refuses_and_names_it():

@@ -36,8 +36,11 @@ def big_emu():
 
 
 def make_studio(url: str, tmp_path, **env) -> Studio:
-    return Studio(load_settings({"STUDIO_BASE_URL": url, "STUDIO_API_KEY": "k",
-                                 "STUDIO_DATA_DIR": str(tmp_path / "d"), **env}))
+    return Studio(
+        load_settings(
+            {"STUDIO_BASE_URL": url, "STUDIO_API_KEY": "k", "STUDIO_DATA_DIR": str(tmp_path / "d"), **env}
+        )
+    )
 
 
 @pytest.fixture
@@ -157,13 +160,21 @@ def test_safety_settings_are_sent_top_level(studio, emu):
 
 
 def test_sources_reads_grounding_chunks():
-    record = SimpleNamespace(grounding={"groundingChunks": [
-        {"web": {"uri": "https://example.org/a", "title": "Example A"}},
-        {"web": {"uri": "https://example.org/b"}},
-        {"web": {"uri": "https://example.org/a", "title": "Example A"}},
-        {"retrievedContext": {}}, "junk"]})
-    assert conversation.sources(record) == [("Example A", "https://example.org/a"),
-                                            ("https://example.org/b", "https://example.org/b")]
+    record = SimpleNamespace(
+        grounding={
+            "groundingChunks": [
+                {"web": {"uri": "https://example.org/a", "title": "Example A"}},
+                {"web": {"uri": "https://example.org/b"}},
+                {"web": {"uri": "https://example.org/a", "title": "Example A"}},
+                {"retrievedContext": {}},
+                "junk",
+            ]
+        }
+    )
+    assert conversation.sources(record) == [
+        ("Example A", "https://example.org/a"),
+        ("https://example.org/b", "https://example.org/b"),
+    ]
     assert conversation.sources(SimpleNamespace(grounding=None)) == []
 
 

@@ -98,9 +98,12 @@ class Invariants:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             links = conn.execute(
                 "SELECT g.id, g.status, l.role, a.sha256, a.path FROM generation g "
-                "JOIN generation_asset l ON l.generation_id = g.id JOIN asset a ON a.id = l.asset_id").fetchall()
+                "JOIN generation_asset l ON l.generation_id = g.id JOIN asset a ON a.id = l.asset_id"
+            ).fetchall()
             succeeded = {i for (i,) in conn.execute("SELECT id FROM generation WHERE status = 'succeeded'")}
-            turns = conn.execute("SELECT model_content_sha FROM generation WHERE model_content_sha IS NOT NULL")
+            turns = conn.execute(
+                "SELECT model_content_sha FROM generation WHERE model_content_sha IS NOT NULL"
+            )
             turn_files = [(sha, f"turns/{sha}.json") for (sha,) in turns]
         finally:
             conn.close()
@@ -146,15 +149,21 @@ def _requests_for(emulator, marker: str) -> int:
 
 def _run_child(prompt: str, point: str | None) -> subprocess.CompletedProcess:
     env = dict(os.environ, STUDIO_CRASH_AT=point or "")
-    return subprocess.run([sys.executable, "-c", CHILD, prompt], env=env, capture_output=True, text=True,
-                          timeout=60, cwd=Path(__file__).resolve().parents[1])
+    return subprocess.run(
+        [sys.executable, "-c", CHILD, prompt],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[1],
+    )
 
 
 EXPECTED = {  # crash point -> status after the next start
     "before_call": "interrupted",
     "after_response": "interrupted",
-    "after_files": "interrupted",   # files complete but no journal: they go to quarantine, never deleted
-    "after_journal": "succeeded",   # adopted from the journal
+    "after_files": "interrupted",  # files complete but no journal: they go to quarantine, never deleted
+    "after_journal": "succeeded",  # adopted from the journal
     "after_commit": "succeeded",
 }
 
@@ -194,8 +203,13 @@ def test_kill_while_the_server_holds_the_request(studio_env):
     emulator = studio_env
     prompt = _prompt("during") + " [[latency:5]]"
     env = dict(os.environ, STUDIO_CRASH_AT="")
-    child = subprocess.Popen([sys.executable, "-c", CHILD, prompt], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[1])
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, prompt],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     try:
         deadline = time.monotonic() + 30
         while _requests_for(emulator, prompt) == 0:
@@ -244,9 +258,14 @@ def test_two_hundred_random_kills(studio_env):
     rnd = random.Random(20260717)
     data_dir = _data_dir()
     check = Invariants(data_dir)
-    zygote = subprocess.Popen([sys.executable, "-c", ZYGOTE], env=dict(os.environ, STUDIO_CRASH_AT=""),
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                              cwd=Path(__file__).resolve().parents[1])
+    zygote = subprocess.Popen(
+        [sys.executable, "-c", ZYGOTE],
+        env=dict(os.environ, STUDIO_CRASH_AT=""),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     started = time.monotonic()
     try:
         for n in range(1, kills + 1):
@@ -269,8 +288,10 @@ def test_two_hundred_random_kills(studio_env):
     conn = sqlite3.connect(data_dir / "studio.db")
     counts = dict(conn.execute("SELECT status, count(*) FROM generation GROUP BY status").fetchall())
     conn.close()
-    print(f"\n{kills} kills in {time.monotonic() - started:.0f} s, {check.checks} invariant checks, "
-          f"{len(check.verified)} files verified, rows by status: {counts}")
+    print(
+        f"\n{kills} kills in {time.monotonic() - started:.0f} s, {check.checks} invariant checks, "
+        f"{len(check.verified)} files verified, rows by status: {counts}"
+    )
     assert counts.get("succeeded", 0) > kills // 4  # the workers did real work between kills
     assert set(counts) <= {"succeeded", "failed", "interrupted"}
 
@@ -284,7 +305,9 @@ def test_a_row_that_could_not_be_committed_is_adopted_on_the_next_start(tmp_path
     from tests.conftest import make_image
 
     store = Store(tmp_path)
-    gen = store.create_pending(prompt="a paid fox", model="gemini-2.5-flash-image", settings={}, owner="x:1:y")
+    gen = store.create_pending(
+        prompt="a paid fox", model="gemini-2.5-flash-image", settings={}, owner="x:1:y"
+    )
     monkeypatch.setattr(repository, "COMMIT_RETRY_DELAYS", (0.0,))
     calls = []
 
@@ -295,7 +318,9 @@ def test_a_row_that_could_not_be_committed_is_adopted_on_the_next_start(tmp_path
     commit = store._commit_success
     monkeypatch.setattr(store, "_commit_success", locked)
     with pytest.raises(StoreError):
-        store.save_success(gen, Outcome(images=[ImagePart(make_image(), "image/png")]), latency_ms=5, cost_usd=0.04)
+        store.save_success(
+            gen, Outcome(images=[ImagePart(make_image(), "image/png")]), latency_ms=5, cost_usd=0.04
+        )
     assert len(calls) == 2  # tried, waited, tried again
     monkeypatch.setattr(store, "_commit_success", commit)
     store.save_failure(gen, status="failed", error=StoreError("busy"))  # what the worker records

@@ -22,8 +22,13 @@ MODEL = "gemini-3.1-flash-image"
 
 
 def _doctor_cli(*args: str) -> tuple[int, dict]:
-    done = subprocess.run([sys.executable, "-m", "studio.doctor", "--json", *args], capture_output=True,
-                          text=True, timeout=60, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "studio.doctor", "--json", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, json.loads(done.stdout)
 
@@ -36,8 +41,12 @@ def _files(root: Path) -> set[str]:
 def library(studio_env):
     """Three real generations, then the studio is closed."""
     studio = Studio(load_settings())
-    records = [studio.generate(GenerationRequest(prompt=f"doctor sample {i}", model=MODEL, image_size="512"),
-                               timeout=30)[0] for i in range(3)]
+    records = [
+        studio.generate(
+            GenerationRequest(prompt=f"doctor sample {i}", model=MODEL, image_size="512"), timeout=30
+        )[0]
+        for i in range(3)
+    ]
     studio.close()
     assert all(r.status == "succeeded" for r in records)
     return load_settings().data_dir.resolve(), records
@@ -46,8 +55,14 @@ def library(studio_env):
 def test_a_healthy_library_is_reported_healthy(library):
     code, report = _doctor_cli()
     assert code == 0
-    assert report == {"ok": True, "integrity": "ok", "problems": [], "repaired": 0, "backup": None,
-                      "data_dir": str(library[0])}
+    assert report == {
+        "ok": True,
+        "integrity": "ok",
+        "problems": [],
+        "repaired": 0,
+        "backup": None,
+        "data_dir": str(library[0]),
+    }
 
 
 def test_an_empty_data_dir_is_healthy(tmp_path):
@@ -57,16 +72,19 @@ def test_an_empty_data_dir_is_healthy(tmp_path):
 
 def _damage(data_dir: Path, records) -> dict:
     first, second, _ = records
-    (data_dir / first.images[0].thumb_path).unlink()                      # missing thumbnail
+    (data_dir / first.images[0].thumb_path).unlink()  # missing thumbnail
     nested = data_dir / "images" / "zz" / "deeper"
     nested.mkdir(parents=True)
-    (nested / "stray.png").write_bytes(b"not referenced")                   # orphan in a nested folder
-    (data_dir / "thumbs" / ".x.jpg.123.tmp").write_bytes(b"half")          # leftover temp file
-    second.images[0].path.write_bytes(b"tampered")                         # wrong hash
+    (nested / "stray.png").write_bytes(b"not referenced")  # orphan in a nested folder
+    (data_dir / "thumbs" / ".x.jpg.123.tmp").write_bytes(b"half")  # leftover temp file
+    second.images[0].path.write_bytes(b"tampered")  # wrong hash
     store = Store(data_dir)  # only the store: a Studio start would resolve the orphan itself
-    dead = store.create_pending(prompt="dead", model=MODEL, settings={}, owner=f"{socket.gethostname()}:999999999:x")
-    live = store.create_pending(prompt="live", model=MODEL, settings={},
-                                owner=f"{socket.gethostname()}:{os.getppid()}:y")
+    dead = store.create_pending(
+        prompt="dead", model=MODEL, settings={}, owner=f"{socket.gethostname()}:999999999:x"
+    )
+    live = store.create_pending(
+        prompt="live", model=MODEL, settings={}, owner=f"{socket.gethostname()}:{os.getppid()}:y"
+    )
     store.close()
     return {"dead": dead, "live": live, "tampered": second.images[0], "thumb": first.images[0]}
 
@@ -97,8 +115,11 @@ def test_report_then_repair(library):
     assert report["repaired"] == 4
 
     quarantined = {p.split("/", 1)[1] for p in _files(data_dir / "quarantine") if "/" in p}
-    assert {"images/zz/deeper/stray.png", "thumbs/.x.jpg.123.tmp",
-            hurt["tampered"].path.relative_to(data_dir).as_posix()} <= quarantined
+    assert {
+        "images/zz/deeper/stray.png",
+        "thumbs/.x.jpg.123.tmp",
+        hurt["tampered"].path.relative_to(data_dir).as_posix(),
+    } <= quarantined
     assert (data_dir / hurt["thumb"].thumb_path).is_file()  # regenerated
 
     store = Store(data_dir)
@@ -131,8 +152,9 @@ def test_text_output_and_in_process_api(library):
     data_dir, _ = library
     report = doctor.check(data_dir)
     assert report.ok and report.to_json()["problems"] == []
-    done = subprocess.run([sys.executable, "-m", "studio.doctor"], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "studio.doctor"], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
     assert done.returncode == 0 and "Healthy." in done.stdout
 
 
@@ -149,7 +171,9 @@ def test_a_row_that_failed_only_to_be_written_is_adopted_not_quarantined(tmp_pat
     commit = store._commit_success
     monkeypatch.setattr(store, "_commit_success", lambda *a, **k: (_ for _ in ()).throw(StoreError("busy")))
     with pytest.raises(StoreError):
-        store.save_success(gen, Outcome(images=[ImagePart(make_image(), "image/png")]), latency_ms=1, cost_usd=None)
+        store.save_success(
+            gen, Outcome(images=[ImagePart(make_image(), "image/png")]), latency_ms=1, cost_usd=None
+        )
     monkeypatch.setattr(store, "_commit_success", commit)
     store.save_failure(gen, status="failed", error=StoreError("busy"))
     store.close()

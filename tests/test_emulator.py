@@ -23,7 +23,12 @@ from studio.emulator import FAULTS, SKIP_SIGNATURE, Emulator, add_arguments
 KEY = "test-key-123"
 RETRY_DELAY = 2.5
 SIG_BYTES = 256
-PRO, FLASH31, FLASH25, TEXT = "gemini-3-pro-image", "gemini-3.1-flash-image", "gemini-2.5-flash-image", "gemini-2.5-flash"
+PRO, FLASH31, FLASH25, TEXT = (
+    "gemini-3-pro-image",
+    "gemini-3.1-flash-image",
+    "gemini-2.5-flash-image",
+    "gemini-2.5-flash",
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +47,22 @@ def unique(prompt: str = "a lighthouse at dusk") -> str:
     return f"{prompt} {uuid.uuid4().hex[:8]}"
 
 
-def body(prompt: str, *, ratio: str | None = None, size: str | None = None, history: list | None = None,
-         references: list[bytes] = (), **config) -> dict:  # type: ignore[assignment]
+def body(
+    prompt: str,
+    *,
+    ratio: str | None = None,
+    size: str | None = None,
+    history: list | None = None,
+    references: list[bytes] = (),
+    **config,
+) -> dict:  # type: ignore[assignment]
     image_config = {k: v for k, v in (("aspectRatio", ratio), ("imageSize", size)) if v}
     if image_config:
         config["imageConfig"] = image_config
     parts: list[dict] = [{"text": prompt}]
-    parts += [{"inlineData": {"mimeType": "image/png", "data": base64.b64encode(r).decode()}} for r in references]
+    parts += [
+        {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(r).decode()}} for r in references
+    ]
     return {"contents": [*(history or []), {"role": "user", "parts": parts}], "generationConfig": config}
 
 
@@ -85,8 +99,13 @@ def test_each_auth_mode_is_accepted_and_the_key_is_never_recorded(emu: Emulator,
     else:
         params["key"] = KEY
     prompt = unique()
-    r = httpx.post(f"{emu.url}/v1beta/models/{FLASH25}:generateContent", json=body(prompt, responseModalities=["TEXT"]),
-                   headers=headers, params=params, timeout=20)
+    r = httpx.post(
+        f"{emu.url}/v1beta/models/{FLASH25}:generateContent",
+        json=body(prompt, responseModalities=["TEXT"]),
+        headers=headers,
+        params=params,
+        timeout=20,
+    )
     assert r.status_code == 200, r.text
     record = next(rec for rec in emu.requests if rec["body"] and prompt in json.dumps(rec["body"]))
     assert record["auth_mode"] == mode
@@ -102,8 +121,11 @@ def test_missing_key_is_google_403(emu: Emulator) -> None:
 
 
 def test_wrong_key_is_google_400_api_key_invalid(emu: Emulator) -> None:
-    r = httpx.post(f"{emu.url}/v1beta/models/{FLASH25}:generateContent", json=body("x"),
-                   headers={"x-goog-api-key": "nope"})
+    r = httpx.post(
+        f"{emu.url}/v1beta/models/{FLASH25}:generateContent",
+        json=body("x"),
+        headers={"x-goog-api-key": "nope"},
+    )
     assert r.status_code == 400
     error = r.json()["error"]
     assert error["status"] == "INVALID_ARGUMENT"
@@ -113,8 +135,11 @@ def test_wrong_key_is_google_400_api_key_invalid(emu: Emulator) -> None:
 
 def test_without_a_configured_key_any_key_works() -> None:
     with Emulator() as open_emu:
-        r = httpx.post(f"{open_emu.url}/v1/models/{TEXT}:generateContent", json=body("hi"),
-                       headers={"Authorization": "Bearer whatever"})
+        r = httpx.post(
+            f"{open_emu.url}/v1/models/{TEXT}:generateContent",
+            json=body("hi"),
+            headers={"Authorization": "Bearer whatever"},
+        )
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/json; charset=UTF-8"
     assert r.text.startswith('{\n  "candidates"')  # pretty-printed like Google
@@ -127,7 +152,8 @@ def test_unknown_model_and_path_are_404(client: httpx.Client) -> None:
     r = generate(client, "imagen-9", body("x"))
     assert r.status_code == 404
     assert r.json()["error"]["message"].startswith(
-        "models/imagen-9 is not found for API version v1beta, or is not supported for generateContent.")
+        "models/imagen-9 is not found for API version v1beta, or is not supported for generateContent."
+    )
     r = client.get("/v1beta/nothing/here")
     assert r.status_code == 404 and r.json()["error"]["status"] == "NOT_FOUND"
 
@@ -140,8 +166,11 @@ def test_model_listing_and_metadata(client: httpx.Client) -> None:
 
 
 def test_malformed_request_json_is_400(client: httpx.Client) -> None:
-    r = client.post(f"/v1beta/models/{FLASH25}:generateContent", content=b"{not json",
-                    headers={"Content-Type": "application/json"})
+    r = client.post(
+        f"/v1beta/models/{FLASH25}:generateContent",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 400 and r.json()["error"]["status"] == "INVALID_ARGUMENT"
     r = generate(client, FLASH25, {"contents": []})
     assert r.status_code == 400
@@ -163,11 +192,14 @@ def _size_cases() -> list[tuple[str, str, str]]:
 
 
 @pytest.mark.parametrize(("model", "ratio", "size"), _size_cases())
-def test_image_pixels_and_mime_match_the_catalogue(client: httpx.Client, model: str, ratio: str,
-                                                   size: str) -> None:
+def test_image_pixels_and_mime_match_the_catalogue(
+    client: httpx.Client, model: str, ratio: str, size: str
+) -> None:
     spec = catalogue.MODELS[model]
     send_size = size if spec.sizes else None
-    r = generate(client, model, body("a red bicycle", ratio=ratio, size=send_size, responseModalities=["IMAGE"]))
+    r = generate(
+        client, model, body("a red bicycle", ratio=ratio, size=send_size, responseModalities=["IMAGE"])
+    )
     assert r.status_code == 200, r.text
     [part] = parts_of(r.json())
     assert part["inlineData"]["mimeType"] == spec.output_mime
@@ -176,15 +208,19 @@ def test_image_pixels_and_mime_match_the_catalogue(client: httpx.Client, model: 
     assert im.format == {"image/png": "PNG", "image/jpeg": "JPEG"}[spec.output_mime]
 
 
-@pytest.mark.parametrize(("model", "ratio", "size", "culprit"), [
-    (PRO, "8:1", "1K", "8:1"),      # extreme ratios are 3.1-only
-    (PRO, "1:1", "512", "512"),     # 512 is 3.1 Flash only
-    (FLASH25, "1:1", "2K", "2K"),   # 2.5 is 1K only
-    (FLASH31, "1:1", "1k", "1k"),   # lowercase k is rejected by Google
-    (FLASH25, "7:5", None, "7:5"),
-])
-def test_unsupported_ratio_or_size_is_400(client: httpx.Client, model: str, ratio: str, size: str | None,
-                                          culprit: str) -> None:
+@pytest.mark.parametrize(
+    ("model", "ratio", "size", "culprit"),
+    [
+        (PRO, "8:1", "1K", "8:1"),  # extreme ratios are 3.1-only
+        (PRO, "1:1", "512", "512"),  # 512 is 3.1 Flash only
+        (FLASH25, "1:1", "2K", "2K"),  # 2.5 is 1K only
+        (FLASH31, "1:1", "1k", "1k"),  # lowercase k is rejected by Google
+        (FLASH25, "7:5", None, "7:5"),
+    ],
+)
+def test_unsupported_ratio_or_size_is_400(
+    client: httpx.Client, model: str, ratio: str, size: str | None, culprit: str
+) -> None:
     r = generate(client, model, body("x", ratio=ratio, size=size))
     assert r.status_code == 400
     assert r.json()["error"]["status"] == "INVALID_ARGUMENT"
@@ -207,6 +243,7 @@ def test_rendering_is_deterministic_in_prompt_and_seed(client: httpx.Client) -> 
     def image(seed: int) -> str:
         data = generate(client, FLASH25, body("a blue kite", seed=seed, responseModalities=["IMAGE"])).json()
         return parts_of(data)[0]["inlineData"]["data"]
+
     assert image(1) == image(1)
     assert image(1) != image(2)
 
@@ -217,8 +254,9 @@ def test_usage_metadata(client: httpx.Client) -> None:
     assert usage["candidatesTokensDetails"] == [{"modality": "IMAGE", "tokenCount": 2000}]
     assert usage["candidatesTokenCount"] > 2000  # image plus the text part
     assert usage["thoughtsTokenCount"] > 0
-    assert usage["totalTokenCount"] == (usage["promptTokenCount"] + usage["candidatesTokenCount"]
-                                        + usage["thoughtsTokenCount"])
+    assert usage["totalTokenCount"] == (
+        usage["promptTokenCount"] + usage["candidatesTokenCount"] + usage["thoughtsTokenCount"]
+    )
     assert usage["serviceTier"] == "standard"
     assert data["modelVersion"] == PRO and data["responseId"]
     assert data["candidates"][0]["finishReason"] == "STOP" and data["candidates"][0]["index"] == 0
@@ -228,11 +266,15 @@ def test_usage_metadata(client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(("model", "per_image"), [(FLASH25, 258), (PRO, 560), (FLASH31, 1120)])
-def test_reference_images_count_as_prompt_tokens_and_are_drawn(client: httpx.Client, model: str,
-                                                               per_image: int) -> None:
+def test_reference_images_count_as_prompt_tokens_and_are_drawn(
+    client: httpx.Client, model: str, per_image: int
+) -> None:
     plain = generate(client, model, body("a vase", seed=3, responseModalities=["IMAGE"])).json()
-    with_refs = generate(client, model, body("a vase", seed=3, references=[png(), png((0, 0, 250))],
-                                             responseModalities=["IMAGE"])).json()
+    with_refs = generate(
+        client,
+        model,
+        body("a vase", seed=3, references=[png(), png((0, 0, 250))], responseModalities=["IMAGE"]),
+    ).json()
     delta = with_refs["usageMetadata"]["promptTokenCount"] - plain["usageMetadata"]["promptTokenCount"]
     assert delta == 2 * per_image
     assert parts_of(plain)[0]["inlineData"]["data"] != parts_of(with_refs)[0]["inlineData"]["data"]
@@ -240,7 +282,9 @@ def test_reference_images_count_as_prompt_tokens_and_are_drawn(client: httpx.Cli
 
 def test_bad_reference_images_are_400(client: httpx.Client) -> None:
     payload = body("x")
-    payload["contents"][-1]["parts"].append({"inlineData": {"mimeType": "image/png", "data": "bm90IGFuIGltYWdl"}})
+    payload["contents"][-1]["parts"].append(
+        {"inlineData": {"mimeType": "image/png", "data": "bm90IGFuIGltYWdl"}}
+    )
     assert generate(client, FLASH25, payload).status_code == 400
     payload = body("x")
     payload["contents"][-1]["parts"].append({"inlineData": {"mimeType": "image/gif", "data": "R0lG"}})
@@ -276,7 +320,9 @@ def test_multi_turn_with_the_signatures_as_received_is_accepted(client: httpx.Cl
 def test_multi_turn_accepts_sdk_style_url_safe_base64(client: httpx.Client) -> None:
     history, turn = _model_turn(client, FLASH31, unique())
     for part in turn["parts"]:
-        part["thoughtSignature"] = base64.urlsafe_b64encode(base64.b64decode(part["thoughtSignature"])).decode()
+        part["thoughtSignature"] = base64.urlsafe_b64encode(
+            base64.b64decode(part["thoughtSignature"])
+        ).decode()
         if "inlineData" in part:
             raw = base64.b64decode(part["inlineData"]["data"])
             part["inlineData"]["data"] = base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -294,11 +340,15 @@ def test_multi_turn_with_a_bad_signature_is_rejected(client: httpx.Client, damag
     elif damage == "drop_text":
         del text["thoughtSignature"]
     else:
-        text["thoughtSignature"], image["thoughtSignature"] = image["thoughtSignature"], text["thoughtSignature"]
+        text["thoughtSignature"], image["thoughtSignature"] = (
+            image["thoughtSignature"],
+            text["thoughtSignature"],
+        )
     r = _edit(client, FLASH31, history, turn)
     assert r.status_code == 400
     assert r.json()["error"]["message"] == (
-        "Unable to submit request because it has an invalid thought signature for content at index 1")
+        "Unable to submit request because it has an invalid thought signature for content at index 1"
+    )
 
 
 def test_multi_turn_sentinel_bypasses_the_check(client: httpx.Client) -> None:
@@ -332,8 +382,10 @@ def test_the_official_sdk_can_chat_with_it(emu: Emulator) -> None:
     types = pytest.importorskip("google.genai.types")
     sdk = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=emu.url, api_version="v1beta"))
     config = types.GenerateContentConfig(
-        response_modalities=["TEXT", "IMAGE"], image_config=types.ImageConfig(aspect_ratio="3:2", image_size="1K"),
-        thinking_config=types.ThinkingConfig(include_thoughts=True))
+        response_modalities=["TEXT", "IMAGE"],
+        image_config=types.ImageConfig(aspect_ratio="3:2", image_size="1K"),
+        thinking_config=types.ThinkingConfig(include_thoughts=True),
+    )
     chat = sdk.chats.create(model=FLASH31, config=config)
     chat.send_message(unique("a dog"))
     reply = chat.send_message("make it blue")
@@ -370,7 +422,7 @@ def sse(response: httpx.Response) -> list[dict]:
     chunks = [c for c in response.text.split("\r\n\r\n") if c]
     assert all(c.startswith("data: ") for c in chunks)
     assert "[DONE]" not in response.text
-    return [json.loads(c[len("data: "):]) for c in chunks]
+    return [json.loads(c[len("data: ") :]) for c in chunks]
 
 
 def test_streaming_shape(client: httpx.Client) -> None:
@@ -387,14 +439,20 @@ def test_streaming_shape(client: httpx.Client) -> None:
 def test_streaming_errors_are_plain_json(client: httpx.Client) -> None:
     r = client.post("/v1beta/models/nope:streamGenerateContent?alt=sse", json=body("x"))
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/json")
-    r = client.post(f"/v1beta/models/{PRO}:streamGenerateContent?alt=sse", json=body("x"),
-                    headers={"X-Emulator-Fault": "429"})
+    r = client.post(
+        f"/v1beta/models/{PRO}:streamGenerateContent?alt=sse",
+        json=body("x"),
+        headers={"X-Emulator-Fault": "429"},
+    )
     assert r.status_code == 429 and r.json()["error"]["status"] == "RESOURCE_EXHAUSTED"
 
 
 def test_streaming_content_fault_is_one_event(client: httpx.Client) -> None:
-    r = client.post(f"/v1beta/models/{FLASH31}:streamGenerateContent?alt=sse", json=body("x"),
-                    headers={"X-Emulator-Fault": "blocked"})
+    r = client.post(
+        f"/v1beta/models/{FLASH31}:streamGenerateContent?alt=sse",
+        json=body("x"),
+        headers={"X-Emulator-Fault": "blocked"},
+    )
     [event] = sse(r)
     assert event["promptFeedback"]["blockReason"] == "PROHIBITED_CONTENT"
 
@@ -405,6 +463,7 @@ def test_streaming_content_fault_is_one_event(client: httpx.Client) -> None:
 def _google(status: str) -> Callable[[httpx.Response], None]:
     def check(r: httpx.Response) -> None:
         assert r.json()["error"]["status"] == status
+
     return check
 
 
@@ -412,6 +471,7 @@ def _relay(code: str, words: str) -> Callable[[httpx.Response], None]:
     def check(r: httpx.Response) -> None:
         error = r.json()["error"]
         assert error["type"] == "new_api_error" and error["code"] == code and words in error["message"]
+
     return check
 
 
@@ -428,6 +488,7 @@ def _quota(per_minute: bool) -> Callable[[httpx.Response], None]:
         else:
             assert quota_id == "GenerateRequestsPerDayPerProjectPerModel-FreeTier"
             assert "RetryInfo" not in types
+
     return check
 
 
@@ -438,6 +499,7 @@ def _candidate(finish: str, content: dict | None = None) -> Callable[[httpx.Resp
         if content is not None:
             assert cand["content"] == content
         assert not any("inlineData" in p for p in cand["content"].get("parts", []))
+
     return check
 
 
@@ -531,8 +593,10 @@ def test_unknown_fault_name_is_400(client: httpx.Client) -> None:
 
 
 def test_server_wide_faults_rotate_for_the_first_n_requests() -> None:
-    with Emulator(faults=["503", "429"], fault_count=3) as server, \
-            httpx.Client(base_url=server.url, headers={"x-goog-api-key": "k"}, timeout=20) as c:
+    with (
+        Emulator(faults=["503", "429"], fault_count=3) as server,
+        httpx.Client(base_url=server.url, headers={"x-goog-api-key": "k"}, timeout=20) as c,
+    ):
         statuses = [generate(c, TEXT, body("hi")).status_code for _ in range(5)]
         header_wins = generate(c, TEXT, body("hi"), headers={"X-Emulator-Fault": "500"}).status_code
     assert statuses == [503, 429, 503, 200, 200]
@@ -551,15 +615,23 @@ def test_close_sends_no_response(client: httpx.Client) -> None:
 
 def test_stall_sends_nothing(emu: Emulator) -> None:
     with pytest.raises(httpx.ReadTimeout):
-        httpx.post(f"{emu.url}/v1beta/models/{FLASH25}:generateContent", json=body("x"),
-                   headers={"x-goog-api-key": KEY, "X-Emulator-Fault": "stall"}, timeout=httpx.Timeout(5, read=0.3))
+        httpx.post(
+            f"{emu.url}/v1beta/models/{FLASH25}:generateContent",
+            json=body("x"),
+            headers={"x-goog-api-key": KEY, "X-Emulator-Fault": "stall"},
+            timeout=httpx.Timeout(5, read=0.3),
+        )
 
 
 def _read_until_timeout(emu: Emulator, fault: str, limit: int) -> tuple[httpx.Response, bytes]:
     got = b""
-    with httpx.stream("POST", f"{emu.url}/v1beta/models/{FLASH25}:generateContent", json=body("x"),
-                      headers={"x-goog-api-key": KEY, "X-Emulator-Fault": fault},
-                      timeout=httpx.Timeout(5, read=0.8)) as r:
+    with httpx.stream(
+        "POST",
+        f"{emu.url}/v1beta/models/{FLASH25}:generateContent",
+        json=body("x"),
+        headers={"x-goog-api-key": KEY, "X-Emulator-Fault": fault},
+        timeout=httpx.Timeout(5, read=0.8),
+    ) as r:
         try:
             for piece in r.iter_raw():
                 got += piece
@@ -587,8 +659,12 @@ def test_stop_returns_while_a_stall_is_in_progress() -> None:
 
     def stalled_call() -> None:
         try:
-            httpx.post(f"{server.url}/v1beta/models/{FLASH25}:generateContent", json=body("x"),
-                       headers={"x-goog-api-key": "k", "X-Emulator-Fault": "stall"}, timeout=60)
+            httpx.post(
+                f"{server.url}/v1beta/models/{FLASH25}:generateContent",
+                json=body("x"),
+                headers={"x-goog-api-key": "k", "X-Emulator-Fault": "stall"},
+                timeout=60,
+            )
         except httpx.HTTPError as exc:
             errors.append(exc)
 
@@ -614,10 +690,16 @@ def test_stop_returns_while_a_stall_is_in_progress() -> None:
 
 def test_concurrent_requests_overlap_under_latency() -> None:
     with Emulator(latency=1.0) as server:
+
         def call(i: int) -> None:
-            r = httpx.post(f"{server.url}/v1beta/models/{TEXT}:generateContent", json=body(f"idea {i}"),
-                           headers={"x-goog-api-key": "k"}, timeout=20)
+            r = httpx.post(
+                f"{server.url}/v1beta/models/{TEXT}:generateContent",
+                json=body(f"idea {i}"),
+                headers={"x-goog-api-key": "k"},
+                timeout=20,
+            )
             assert r.status_code == 200
+
         threads = [threading.Thread(target=call, args=(i,)) for i in range(4)]
         for t in threads:
             t.start()
@@ -650,15 +732,21 @@ def test_help_lists_every_fault_and_every_way_to_inject_one() -> None:
 
 
 def test_run_prints_the_url_and_serves_until_interrupted() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "studio.emulator", "--port", "0", "--key", "secret-demo"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "studio.emulator", "--port", "0", "--key", "secret-demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         banner = proc.stdout.readline()
         assert "DEMO" in banner and "STUDIO_BASE_URL=http://127.0.0.1:" in banner
         assert "secret-demo" not in banner
         url = banner.split("STUDIO_BASE_URL=")[1].split()[0]
-        r = httpx.post(f"{url}/v1beta/models/{TEXT}:generateContent?key=secret-demo", json=body("hi"), timeout=20)
+        r = httpx.post(
+            f"{url}/v1beta/models/{TEXT}:generateContent?key=secret-demo", json=body("hi"), timeout=20
+        )
         assert r.status_code == 200
     finally:
         proc.send_signal(signal.SIGINT)

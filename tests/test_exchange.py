@@ -41,13 +41,22 @@ def jpeg() -> bytes:
 
 
 def make(store: Store, prompt: str, *datas: bytes, status: str = "succeeded", parent_id=None, refs=()) -> int:
-    gen = store.create_pending(prompt=prompt, model="gemini-2.5-flash-image", owner="t", parent_id=parent_id,
-                               settings={"aspect_ratio": "1:1", "seed": 3}, composition={"subject": prompt},
-                               references=refs)
+    gen = store.create_pending(
+        prompt=prompt,
+        model="gemini-2.5-flash-image",
+        owner="t",
+        parent_id=parent_id,
+        settings={"aspect_ratio": "1:1", "seed": 3},
+        composition={"subject": prompt},
+        references=refs,
+    )
     if status == "succeeded":
-        out = Outcome(images=[ImagePart(d, images.sniff(d) or "") for d in datas], text=f"reply {prompt}",
-                      usage={"promptTokenCount": 5, "candidatesTokenCount": 50, "totalTokenCount": 55},
-                      finish_reason="STOP")
+        out = Outcome(
+            images=[ImagePart(d, images.sniff(d) or "") for d in datas],
+            text=f"reply {prompt}",
+            usage={"promptTokenCount": 5, "candidatesTokenCount": 50, "totalTokenCount": 55},
+            finish_reason="STOP",
+        )
         store.save_success(gen, out, latency_ms=9, cost_usd=0.039)
     elif status != "pending":
         store.save_failure(gen, status=status, error=StoreError("Simulated failure."))
@@ -86,18 +95,26 @@ def populated(src: Store) -> dict[str, int]:
 def snapshot(store: Store) -> tuple:
     con = sqlite3.connect(store.db_path)
     try:
-        counts = tuple(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                       for t in ("generation", "asset", "generation_asset", "tag", "generation_tag"))
+        counts = tuple(
+            con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("generation", "asset", "generation_asset", "tag", "generation_tag")
+        )
     finally:
         con.close()
-    on_disk = sorted(str(p.relative_to(store.data_dir)) for p in store.data_dir.rglob("*")
-                     if p.is_file() and not p.name.startswith("studio.db"))
+    on_disk = sorted(
+        str(p.relative_to(store.data_dir))
+        for p in store.data_dir.rglob("*")
+        if p.is_file() and not p.name.startswith("studio.db")
+    )
     return counts, on_disk
 
 
 # -- export ------------------------------------------------------------------------------------
 
-def test_export_writes_manifest_and_exact_originals(src: Store, populated: dict[str, int], tmp_path: Path) -> None:
+
+def test_export_writes_manifest_and_exact_originals(
+    src: Store, populated: dict[str, int], tmp_path: Path
+) -> None:
     out = tmp_path / "out" / "export.zip"
     out.parent.mkdir()
     report = export_zip(src, out)
@@ -117,9 +134,17 @@ def test_export_writes_manifest_and_exact_originals(src: Store, populated: dict[
     root, child = gens["a fox in snow"], gens["the fox, now at night"]
     assert child["parent"] == root["id"] and root["parent"] is None
     assert root["tags"] == ["client", "fox"] and root["rating"] == 4 and child["favourite"] is True
-    assert root["settings"] == {"aspect_ratio": "1:1", "seed": 3} and root["composition"] == {"subject": "a fox in snow"}
-    assert root["usage"]["totalTokenCount"] == 55 and root["cost_usd"] == 0.039 and root["text"] == "reply a fox in snow"
-    assert child["references"][0]["name"] == "face.png" and child["references"][0]["path"].startswith("images/")
+    assert root["settings"] == {"aspect_ratio": "1:1", "seed": 3} and root["composition"] == {
+        "subject": "a fox in snow"
+    }
+    assert (
+        root["usage"]["totalTokenCount"] == 55
+        and root["cost_usd"] == 0.039
+        and root["text"] == "reply a fox in snow"
+    )
+    assert child["references"][0]["name"] == "face.png" and child["references"][0]["path"].startswith(
+        "images/"
+    )
     assert gens["a blocked owl"]["status"] == "blocked" and gens["a blocked owl"]["images"] == []
     record = src.get(populated["root"])
     with zipfile.ZipFile(out) as zf:
@@ -139,8 +164,10 @@ def test_export_selection_and_search(src: Store, populated: dict[str, int]) -> N
 
 # -- import ------------------------------------------------------------------------------------
 
-def test_import_round_trip_without_duplicates(src: Store, dst: Store, populated: dict[str, int],
-                                              tmp_path: Path) -> None:
+
+def test_import_round_trip_without_duplicates(
+    src: Store, dst: Store, populated: dict[str, int], tmp_path: Path
+) -> None:
     zip_path = tmp_path / "x.zip"
     export_zip(src, zip_path)
     already = make(dst, "something of dst's own", png())
@@ -153,8 +180,13 @@ def test_import_round_trip_without_duplicates(src: Store, dst: Store, populated:
     assert child.parent_id == root.id and root.tags == ["client", "fox"] and root.rating == 4
     assert child.favourite and child.references[0].name == "face.png"
     assert (root.settings, root.composition, root.text, root.usage, root.cost_usd, root.created_at) == (
-        original.settings, original.composition, original.text, original.usage, original.cost_usd,
-        original.created_at)
+        original.settings,
+        original.composition,
+        original.text,
+        original.usage,
+        original.cost_usd,
+        original.created_at,
+    )
     for mine, theirs in zip(root.images, original.images, strict=True):
         assert mine.path.read_bytes() == theirs.path.read_bytes() and mine.sha256 == theirs.sha256
         assert mine.thumb_path is not None and mine.thumb_path.exists()
@@ -263,13 +295,15 @@ def duplicate(members: Members, manifest: dict) -> None:
 
 def drop(name: str) -> Callable:
     return lambda members, manifest: members.__setitem__(
-        slice(None), [(n, d) for n, d in members if n != name])
+        slice(None), [(n, d) for n, d in members if n != name]
+    )
 
 
 def replace_image(data: bytes) -> Callable:
     def go(members: Members, manifest: dict) -> None:
         i = first_image(members)
         members[i] = (members[i][0], data)
+
     return go
 
 
@@ -277,17 +311,21 @@ def manifest_edit(fn: Callable[[dict], None]) -> Callable:
     def go(members: Members, manifest: dict) -> None:
         fn(manifest)
         _manifest_placeholder(members)
+
     return go
 
 
 def with_image(data: bytes, mime: str = "image/png", ext: str = "png") -> Callable:
     """Add an image entry whose hash matches ``data`` (so only the content check can refuse it)."""
+
     def go(members: Members, manifest: dict) -> None:
         sha = hashlib.sha256(data).hexdigest()
         manifest["generations"][0]["images"].append(
-            {"sha256": sha, "mime_type": mime, "path": f"images/{sha}.{ext}"})
+            {"sha256": sha, "mime_type": mime, "path": f"images/{sha}.{ext}"}
+        )
         members.append((f"images/{sha}.{ext}", data))
         _manifest_placeholder(members)
+
     return go
 
 
@@ -328,17 +366,26 @@ HOSTILE: dict[str, tuple[Callable, str]] = {
     "wrong-format": (manifest_edit(lambda m: m.__setitem__("format", "other-tool")), "not a studio export"),
     "version": (manifest_edit(lambda m: m.__setitem__("version", 99)), "version '99'"),
     "version-bool": (manifest_edit(lambda m: m.__setitem__("version", True)), "version"),
-    "no-generations": (manifest_edit(lambda m: m.__setitem__("generations", {"a": 1})), "no list of generations"),
+    "no-generations": (
+        manifest_edit(lambda m: m.__setitem__("generations", {"a": 1})),
+        "no list of generations",
+    ),
     "bad-status": (gen0("status", "exploded"), "unknown status"),
     "bad-rating": (gen0("rating", 9), "rating outside"),
     "bool-id": (gen0("id", True), "'id'"),
     "prompt-not-text": (gen0("prompt", ["x"]), "'prompt'"),
     "bad-date": (gen0("created_at", "yesterday"), "created_at"),
     "unknown-parent": (gen0("parent", 999), "parent that is not in the export"),
-    "path-mismatch": (manifest_edit(lambda m: m["generations"][0]["images"][0].__setitem__(
-        "path", "images/../../../evil.png")), "does not match its hash"),
-    "duplicate-ids": (manifest_edit(lambda m: m["generations"][1].__setitem__("id", m["generations"][0]["id"])),
-                      "same generation id twice"),
+    "path-mismatch": (
+        manifest_edit(
+            lambda m: m["generations"][0]["images"][0].__setitem__("path", "images/../../../evil.png")
+        ),
+        "does not match its hash",
+    ),
+    "duplicate-ids": (
+        manifest_edit(lambda m: m["generations"][1].__setitem__("id", m["generations"][0]["id"])),
+        "same generation id twice",
+    ),
 }
 
 
@@ -350,7 +397,9 @@ def base_zip(src: Store, populated: dict[str, int], tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
-def test_hostile_zip_is_refused_and_changes_nothing(dst: Store, base_zip: Path, tmp_path: Path, case: str) -> None:
+def test_hostile_zip_is_refused_and_changes_nothing(
+    dst: Store, base_zip: Path, tmp_path: Path, case: str
+) -> None:
     mutate, message = HOSTILE[case]
     hostile = rebuild(base_zip, tmp_path / f"{case}.zip", mutate)
     make(dst, "dst's own work", png())
@@ -362,15 +411,18 @@ def test_hostile_zip_is_refused_and_changes_nothing(dst: Store, base_zip: Path, 
     assert not (tmp_path / "evil.txt").exists()
 
 
-@pytest.mark.parametrize("limits, message", [
-    (Limits(max_member_bytes=100), "the limit is"),
-    (Limits(max_total_bytes=1000), "would expand to more than"),
-    (Limits(max_members=2), "members; the limit is"),
-    (Limits(max_manifest_bytes=50), "the limit is"),
-    (Limits(max_pixels=100), "megapixels"),
-    (Limits(max_zip_bytes=100), "larger than"),
-    (Limits(max_generations=2), "far too many"),
-])
+@pytest.mark.parametrize(
+    "limits, message",
+    [
+        (Limits(max_member_bytes=100), "the limit is"),
+        (Limits(max_total_bytes=1000), "would expand to more than"),
+        (Limits(max_members=2), "members; the limit is"),
+        (Limits(max_manifest_bytes=50), "the limit is"),
+        (Limits(max_pixels=100), "megapixels"),
+        (Limits(max_zip_bytes=100), "larger than"),
+        (Limits(max_generations=2), "far too many"),
+    ],
+)
 def test_limits_are_enforced(dst: Store, base_zip: Path, limits: Limits, message: str) -> None:
     before = snapshot(dst)
     with pytest.raises(InputError, match=message):
@@ -394,12 +446,14 @@ def test_lying_header_size_is_caught(dst: Store, base_zip: Path, tmp_path: Path)
     with zipfile.ZipFile(base_zip) as zf:
         info = next(i for i in zf.infolist() if i.filename.startswith("images/"))
     offset = info.header_offset + 22  # local header: uncompressed size
-    raw[offset:offset + 4] = struct.pack("<I", 10)
+    raw[offset : offset + 4] = struct.pack("<I", 10)
     start = 0
-    while (pos := raw.find(b"PK\x01\x02", start)) != -1:  # central directory: uncompressed size of that member
-        name_len = struct.unpack("<H", raw[pos + 28:pos + 30])[0]
-        if raw[pos + 46:pos + 46 + name_len].decode() == info.filename:
-            raw[pos + 24:pos + 28] = struct.pack("<I", 10)
+    while (
+        pos := raw.find(b"PK\x01\x02", start)
+    ) != -1:  # central directory: uncompressed size of that member
+        name_len = struct.unpack("<H", raw[pos + 28 : pos + 30])[0]
+        if raw[pos + 46 : pos + 46 + name_len].decode() == info.filename:
+            raw[pos + 24 : pos + 28] = struct.pack("<I", 10)
         start = pos + 4
     lying = tmp_path / "lying.zip"
     lying.write_bytes(bytes(raw))

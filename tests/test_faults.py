@@ -48,8 +48,9 @@ class Harness:
 
     def run(self, text: str):
         marker = uuid.uuid4().hex[:10]
-        [record] = self.studio.generate(GenerationRequest(prompt=f"{text} {marker}", model=MODEL,
-                                                          image_size="512"), timeout=30)
+        [record] = self.studio.generate(
+            GenerationRequest(prompt=f"{text} {marker}", model=MODEL, image_size="512"), timeout=30
+        )
         return record, self.requests(marker)
 
     def requests(self, marker: str) -> int:
@@ -64,7 +65,9 @@ def harness(studio_env):
 
 
 def _sentence(record) -> None:
-    assert record.error_message and record.error_message.rstrip().endswith((".", ")", "”")), record.error_message
+    assert record.error_message and record.error_message.rstrip().endswith((".", ")", "”")), (
+        record.error_message
+    )
     assert "Traceback" not in record.error_message
 
 
@@ -74,8 +77,8 @@ CASES = [  # fault, status, error kind, requests the endpoint saw
     ("403", "failed", "auth", 1),
     ("404", "failed", "model_not_found", 1),
     ("500", "failed", "server", 1),
-    ("503", "failed", "server", 3),           # overloaded: nothing was generated, retried twice
-    ("429-daily", "failed", "quota", 1),      # waiting does not help: not retried
+    ("503", "failed", "server", 3),  # overloaded: nothing was generated, retried twice
+    ("429-daily", "failed", "quota", 1),  # waiting does not help: not retried
     ("malformed", "failed", "bad_response", 1),
     ("truncated", "failed", "bad_response", 1),
     ("close", "failed", "bad_response", 1),
@@ -215,8 +218,13 @@ def test_a_data_dir_that_cannot_be_created(tmp_path, monkeypatch, studio_env):
     assert "cannot create its data directory" in caught.value.message
 
     monkeypatch.setenv("STUDIO_DATA_DIR", str(blocker / "data"))
-    done = subprocess.run([sys.executable, "-m", "studio", "generate", "a fox"], capture_output=True,
-                          text=True, timeout=60, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "studio", "generate", "a fox"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     assert done.returncode == 1
     assert done.stderr.startswith("studio: The studio cannot create its data directory")
     assert "Traceback" not in done.stderr

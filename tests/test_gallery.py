@@ -28,9 +28,13 @@ def png(color: int | None = None) -> bytes:
 
 
 def outcome(*datas: bytes, text: str = "", turn: str = "t") -> Outcome:
-    return Outcome(images=[ImagePart(d, "image/png") for d in datas], text=text, finish_reason="STOP",
-                   usage={"promptTokenCount": 10, "candidatesTokenCount": 100, "totalTokenCount": 110},
-                   model_content={"role": "model", "parts": [{"text": turn}]})
+    return Outcome(
+        images=[ImagePart(d, "image/png") for d in datas],
+        text=text,
+        finish_reason="STOP",
+        usage={"promptTokenCount": 10, "candidatesTokenCount": 100, "totalTokenCount": 110},
+        model_content={"role": "model", "parts": [{"text": turn}]},
+    )
 
 
 @pytest.fixture
@@ -40,11 +44,28 @@ def store(tmp_path: Path):
     s.close()
 
 
-def make(store: Store, prompt: str = "a red cat", *, model: str = "m1", status: str = "succeeded",
-         ratio: str | None = "1:1", size: str | None = None, data: tuple[bytes, ...] | None = None,
-         parent_id: int | None = None, references=(), cost: float | None = 0.04, **settings) -> int:
-    gen = store.create_pending(prompt=prompt, model=model, owner="test", parent_id=parent_id, references=references,
-                               settings={"aspect_ratio": ratio, "image_size": size, **settings})
+def make(
+    store: Store,
+    prompt: str = "a red cat",
+    *,
+    model: str = "m1",
+    status: str = "succeeded",
+    ratio: str | None = "1:1",
+    size: str | None = None,
+    data: tuple[bytes, ...] | None = None,
+    parent_id: int | None = None,
+    references=(),
+    cost: float | None = 0.04,
+    **settings,
+) -> int:
+    gen = store.create_pending(
+        prompt=prompt,
+        model=model,
+        owner="test",
+        parent_id=parent_id,
+        references=references,
+        settings={"aspect_ratio": ratio, "image_size": size, **settings},
+    )
     if status == "succeeded":
         store.save_success(gen, outcome(*(data or (png(),)), turn=f"turn {gen}"), latency_ms=5, cost_usd=cost)
     elif status != "pending":
@@ -64,6 +85,7 @@ def set_created(store: Store, gen_id: int, when: str) -> None:
 
 
 # -- filters, facets, totals -------------------------------------------------------------------
+
 
 @pytest.fixture
 def corpus(store: Store) -> dict[str, int]:
@@ -137,8 +159,14 @@ def test_totals(store: Store, corpus: dict[str, int]) -> None:
     assert (t["count"], t["images"], t["cost_usd"]) == (2, 3, pytest.approx(0.12))
     store.trash([extra])
     assert store.totals()["count"] == 5
-    assert store.totals(GalleryFilter(model="nope")) == {"count": 0, "images": 0, "cost_usd": 0.0,
-                                                          "prompt_tokens": 0, "output_tokens": 0, "total_tokens": 0}
+    assert store.totals(GalleryFilter(model="nope")) == {
+        "count": 0,
+        "images": 0,
+        "cost_usd": 0.0,
+        "prompt_tokens": 0,
+        "output_tokens": 0,
+        "total_tokens": 0,
+    }
 
 
 def test_date_range(store: Store) -> None:
@@ -150,8 +178,9 @@ def test_date_range(store: Store) -> None:
     assert ids(store.list(F(date_from=date(2026, 3, 2)))) == [c, b]
     assert ids(store.list(F(date_to=date(2026, 3, 2)))) == [b, a]  # a whole day, inclusive
     assert ids(store.list(F(date_from="2026-03-02", date_to="2026-03-02"))) == [b]
-    assert ids(store.list(F(date_from=datetime(2026, 3, 1, 10, 0, tzinfo=UTC),
-                            date_to=datetime(2026, 3, 3)))) == [c, b, a]  # naive means UTC, both inclusive
+    assert ids(
+        store.list(F(date_from=datetime(2026, 3, 1, 10, 0, tzinfo=UTC), date_to=datetime(2026, 3, 3)))
+    ) == [c, b, a]  # naive means UTC, both inclusive
     assert ids(store.list(F(date_from="2026-03-01T11:00:00+01:00", date_to="2026-03-01T10:00:00Z"))) == [a]
     with pytest.raises(InputError, match="not a date"):
         store.list(F(date_from="last tuesday"))
@@ -174,7 +203,9 @@ def test_keyset_paging_with_filters(store: Store) -> None:
     assert ids(page1 + page2) == sorted((m for i, m in enumerate(made) if i % 3 == 0), reverse=True)[:10]
 
 
-@pytest.mark.parametrize("query", ['"', "fox AND", "NEAR(fox", "(", "*", "-fox", "fox:", "{prompt}: x", "\x00", "猫"])
+@pytest.mark.parametrize(
+    "query", ['"', "fox AND", "NEAR(fox", "(", "*", "-fox", "fox:", "{prompt}: x", "\x00", "猫"]
+)
 def test_hostile_search_with_filters(store: Store, corpus: dict[str, int], query: str) -> None:
     f = GalleryFilter(search=query, model="m1", favourite=True, tag="fox")
     assert isinstance(store.list(f), list)
@@ -195,18 +226,24 @@ def test_old_keyword_arguments_still_work(store: Store, corpus: dict[str, int]) 
 
 def test_page_loads_tags_and_collections_without_n_plus_one(store: Store, corpus: dict[str, int]) -> None:
     selects: list[str] = []
-    event.listen(store._engine, "before_cursor_execute",
-                 lambda c, cur, stmt, *a: selects.append(stmt) if stmt.lstrip().startswith("SELECT") else None)
+    event.listen(
+        store._engine,
+        "before_cursor_execute",
+        lambda c, cur, stmt, *a: selects.append(stmt) if stmt.lstrip().startswith("SELECT") else None,
+    )
     page = store.list()
     assert len(selects) == 2  # the page (with tags and collections) + its images
     by_id = {r.id: r for r in page}
-    assert by_id[corpus["b"]].tags == ["client", "fox"] and by_id[corpus["b"]].collections == [corpus["board"]]
+    assert by_id[corpus["b"]].tags == ["client", "fox"] and by_id[corpus["b"]].collections == [
+        corpus["board"]
+    ]
     assert by_id[corpus["e"]].tags == [] and by_id[corpus["e"]].collections == []
     assert store.get(corpus["b"]).tags == ["client", "fox"]
     assert store.get(corpus["b"]).to_json()["tags"] == ["client", "fox"]
 
 
 # -- organise ----------------------------------------------------------------------------------
+
 
 def test_favourite_and_rating_in_bulk(store: Store) -> None:
     a, b, c = (make(store, status="pending") for _ in range(3))
@@ -267,6 +304,7 @@ def test_collections(store: Store) -> None:
 
 
 # -- trash -------------------------------------------------------------------------------------
+
 
 def files_under(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "backups" not in p.parts}
@@ -342,6 +380,7 @@ def test_empty_trash_keeps_a_file_that_came_back(store: Store, monkeypatch: pyte
 
 # -- lineage and compare -----------------------------------------------------------------------
 
+
 def test_lineage(store: Store) -> None:
     root = make(store, "root", status="pending")
     mid = make(store, "mid", parent_id=root, status="pending")
@@ -351,7 +390,10 @@ def test_lineage(store: Store) -> None:
     assert ids(store.children(leaf1)) == []
     assert ids(store.ancestors(leaf2)) == [mid, root] and store.ancestors(root) == []
     store.trash([leaf2])
-    assert ids(store.children(mid)) == [leaf1] and ids(store.children(mid, include_deleted=True)) == [leaf1, leaf2]
+    assert ids(store.children(mid)) == [leaf1] and ids(store.children(mid, include_deleted=True)) == [
+        leaf1,
+        leaf2,
+    ]
     assert ids(store.list(GalleryFilter(parent_id=mid))) == [leaf1]
     con = sqlite3.connect(store.db_path)  # a damaged history with a cycle must not hang
     con.execute("UPDATE generation SET parent_id = ? WHERE id = ?", (leaf1, root))
@@ -366,8 +408,11 @@ def test_settings_diff(store: Store) -> None:
     c = make(store, "a dog", status="pending", model="m2", seed=1, temperature=0.5)
     recs = store.records([a, b, c])
     assert settings_diff(recs) == [
-        ("prompt", ["a cat", "a cat", "a dog"]), ("model", ["m1", "m1", "m2"]),
-        ("aspect_ratio", ["1:1", "16:9", "1:1"]), ("seed", [1, 2, 1])]
+        ("prompt", ["a cat", "a cat", "a dog"]),
+        ("model", ["m1", "m1", "m2"]),
+        ("aspect_ratio", ["1:1", "16:9", "1:1"]),
+        ("seed", [1, 2, 1]),
+    ]
     assert settings_diff(store.records([a, a])) == []
     for wrong in ([recs[0]], recs + recs[:2]):
         with pytest.raises(InputError):

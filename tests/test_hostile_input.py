@@ -25,8 +25,14 @@ SECRET = b"GPS-SECRET-LOCATION"
 
 def _image(mode: str, size=(48, 32), fmt="PNG", **save) -> bytes:
     im = Image.new(mode, size)
-    im.putdata([(i * 7) % 256 if mode in ("L", "P", "1") else tuple((i * k) % 256 for k in (3, 5, 7, 11)[:len(mode)])
-                for i in range(size[0] * size[1])])
+    im.putdata(
+        [
+            (i * 7) % 256
+            if mode in ("L", "P", "1")
+            else tuple((i * k) % 256 for k in (3, 5, 7, 11)[: len(mode)])
+            for i in range(size[0] * size[1])
+        ]
+    )
     buf = io.BytesIO()
     im.save(buf, fmt, **save)
     return buf.getvalue()
@@ -34,10 +40,14 @@ def _image(mode: str, size=(48, 32), fmt="PNG", **save) -> bytes:
 
 def _bases() -> dict[str, bytes]:
     return {
-        "png-rgb": _image("RGB"), "png-rgba": _image("RGBA"), "png-l": _image("L"), "png-p": _image("P"),
+        "png-rgb": _image("RGB"),
+        "png-rgba": _image("RGBA"),
+        "png-l": _image("L"),
+        "png-p": _image("P"),
         "jpeg": _image("RGB", fmt="JPEG", quality=80),
         "jpeg-progressive": _image("RGB", fmt="JPEG", progressive=True),
-        "webp": _image("RGB", fmt="WEBP"), "webp-lossless": _image("RGBA", fmt="WEBP", lossless=True),
+        "webp": _image("RGB", fmt="WEBP"),
+        "webp-lossless": _image("RGBA", fmt="WEBP", lossless=True),
     }
 
 
@@ -47,13 +57,18 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 def _png_header_only(width: int, height: int, idat: bytes = b"") -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(idat)) + _chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", ihdr)
+        + _chunk(b"IDAT", zlib.compress(idat))
+        + _chunk(b"IEND", b"")
+    )
 
 
 def _jpeg_with_size(width: int, height: int) -> bytes:
     data = bytearray(_image("RGB", fmt="JPEG"))
     at = data.find(b"\xff\xc0")
-    data[at + 5:at + 9] = struct.pack(">HH", height, width)
+    data[at + 5 : at + 9] = struct.pack(">HH", height, width)
     return bytes(data)
 
 
@@ -65,9 +80,20 @@ def _zip() -> bytes:
 
 
 def _bombs() -> list[tuple[str, bytes]]:
-    out = [(f"png {w}x{h}", _png_header_only(w, h)) for w, h in
-           [(100_000, 100_000), (65_535, 65_535), (2**31 - 1, 1), (1, 2**31 - 1), (8000, 6251), (7072, 7072),
-            (0, 10), (10, 0), (50_000_001, 1)]]
+    out = [
+        (f"png {w}x{h}", _png_header_only(w, h))
+        for w, h in [
+            (100_000, 100_000),
+            (65_535, 65_535),
+            (2**31 - 1, 1),
+            (1, 2**31 - 1),
+            (8000, 6251),
+            (7072, 7072),
+            (0, 10),
+            (10, 0),
+            (50_000_001, 1),
+        ]
+    ]
     out += [(f"jpeg {w}x{h}", _jpeg_with_size(w, h)) for w, h in [(65_500, 65_500), (60_000, 1000), (0, 0)]]
     real = io.BytesIO()
     Image.new("1", (10_000, 10_000)).save(real, "PNG")  # 100 Mpx in a few kilobytes
@@ -113,8 +139,11 @@ def _polyglots(bases: dict[str, bytes]) -> list[tuple[str, bytes, bool]]:
     return [
         ("PNG+ZIP", bases["png-rgb"] + _zip(), True),
         ("JPEG+HTML", bases["jpeg"] + html, True),
-        ("JPEG with HTML comment", bases["jpeg"][:2] + b"\xff\xfe" + struct.pack(">H", len(html) + 2) + html
-         + bases["jpeg"][2:], True),
+        (
+            "JPEG with HTML comment",
+            bases["jpeg"][:2] + b"\xff\xfe" + struct.pack(">H", len(html) + 2) + html + bases["jpeg"][2:],
+            True,
+        ),
         ("PNG with HTML text chunk", png_text, True),
         ("WebP+ZIP", bases["webp"] + _zip(), True),
         ("GIFAR", gif.getvalue() + _zip(), False),
@@ -126,8 +155,8 @@ def _polyglots(bases: dict[str, bytes]) -> list[tuple[str, bytes, bool]]:
 
 def _metadata_images() -> list[tuple[str, bytes]]:
     exif = Image.Exif()
-    exif[0x0112] = 6                       # orientation: rotate 90° when shown
-    exif[0x010E] = SECRET.decode()         # ImageDescription
+    exif[0x0112] = 6  # orientation: rotate 90° when shown
+    exif[0x010E] = SECRET.decode()  # ImageDescription
     exif[0x8825] = {1: "N", 2: (1.0, 2.0, 3.0)}  # GPS IFD
     xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/">' + SECRET + b"</x:xmpmeta>"
     info = PngImagePlugin.PngInfo()
@@ -153,8 +182,20 @@ def corpus() -> list[tuple[str, bytes, bool]]:
     bases = _bases()
     items: list[tuple[str, bytes, bool]] = [(f"base {k}", v, True) for k, v in bases.items()]
     for key, data in bases.items():
-        for cut in sorted({1, 8, 16, 33, 60, len(data) // 4, len(data) // 2, len(data) - 20, len(data) - 1,
-                           *(rnd.randrange(1, len(data)) for _ in range(8))}):
+        for cut in sorted(
+            {
+                1,
+                8,
+                16,
+                33,
+                60,
+                len(data) // 4,
+                len(data) // 2,
+                len(data) - 20,
+                len(data) - 1,
+                *(rnd.randrange(1, len(data)) for _ in range(8)),
+            }
+        ):
             items.append((f"{key} truncated at {cut}", data[:cut], True))
         for n in range(35):
             mangled = bytearray(data)
@@ -171,7 +212,13 @@ def corpus() -> list[tuple[str, bytes, bool]]:
     return items
 
 
-NAMES = ["upload.png", "x.png:Zone.Identifier", "../../etc/passwd.png", "a\x00b\x1b[31m.png", "<img src=x>.png"]
+NAMES = [
+    "upload.png",
+    "x.png:Zone.Identifier",
+    "../../etc/passwd.png",
+    "a\x00b\x1b[31m.png",
+    "<img src=x>.png",
+]
 
 
 def _check(name: str, data: bytes, may_accept: bool, upload_name: str) -> str:

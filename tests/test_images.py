@@ -36,7 +36,9 @@ def png_with_header(width: int, height: int) -> bytes:
     """A structurally valid PNG whose IHDR claims ``width`` x ``height`` but carries one tiny IDAT."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+    )
 
 
 def exif_with_gps(orientation: int | None = None) -> Image.Exif:
@@ -55,6 +57,7 @@ ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 # -- sniff / probe / sha -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("fmt", "mime"),
     [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp"), ("GIF", "image/gif")],
@@ -67,7 +70,13 @@ def test_sniff_and_probe_known_formats(fmt: str, mime: str) -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"hello", b"BM" + b"\x00" * 60, b"<svg xmlns='http://www.w3.org/2000/svg'/>", b"RIFF\x00\x00\x00\x00WAVE"],
+    [
+        b"",
+        b"hello",
+        b"BM" + b"\x00" * 60,
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+        b"RIFF\x00\x00\x00\x00WAVE",
+    ],
     ids=["empty", "text", "bmp", "svg", "riff-wave"],
 )
 def test_sniff_unknown_is_none(data: bytes) -> None:
@@ -91,11 +100,18 @@ def test_sha256_hex() -> None:
 
 # -- sanitize_upload: accepted formats --------------------------------------------------------
 
+
 def test_png_stays_png_and_lossless() -> None:
     src = gradient(40, 30, "RGBA")
     ref = images.sanitize_upload(encode(src, "PNG"), "a.png", role="character")
     assert isinstance(ref, Reference)
-    assert (ref.mime_type, ref.width, ref.height, ref.role, ref.name) == ("image/png", 40, 30, "character", "a.png")
+    assert (ref.mime_type, ref.width, ref.height, ref.role, ref.name) == (
+        "image/png",
+        40,
+        30,
+        "character",
+        "a.png",
+    )
     assert ref.sha256 == images.sha256_hex(ref.data)
     with Image.open(io.BytesIO(ref.data)) as out:
         assert out.format == "PNG"
@@ -169,10 +185,13 @@ def test_png_metadata_is_stripped() -> None:
 
 # -- sanitize_upload: rejections ----------------------------------------------------------------
 
+
 def test_gif_rejected_with_a_sentence() -> None:
     with pytest.raises(ImageRejected) as info:
         images.sanitize_upload(encode(gradient(), "GIF"), "photo.gif")
-    assert str(info.value) == "“photo.gif” is not a PNG, JPEG or WebP image (GIF). Convert it and upload again."
+    assert (
+        str(info.value) == "“photo.gif” is not a PNG, JPEG or WebP image (GIF). Convert it and upload again."
+    )
     assert info.value.kind == "bad_image"
 
 
@@ -244,6 +263,7 @@ def test_fuzzed_bytes_never_escape_as_other_exceptions() -> None:
 
 # -- downscale_reference / make_thumbnail -------------------------------------------------------
 
+
 def test_downscale_keeps_aspect() -> None:
     ref = images.sanitize_upload(encode(gradient(3000, 1000), "JPEG"), "wide.jpg", role="character")
     small = images.downscale_reference(ref, max_side=2048)
@@ -261,8 +281,13 @@ def test_downscale_returns_small_reference_unchanged() -> None:
 
 @pytest.mark.parametrize(
     ("fmt", "mode", "size"),
-    [("PNG", "RGBA", (1000, 500)), ("JPEG", "RGB", (2000, 3000)), ("WEBP", "RGB", (400, 400)),
-     ("GIF", "P", (500, 100)), ("PNG", "L", (100, 80))],
+    [
+        ("PNG", "RGBA", (1000, 500)),
+        ("JPEG", "RGB", (2000, 3000)),
+        ("WEBP", "RGB", (400, 400)),
+        ("GIF", "P", (500, 100)),
+        ("PNG", "L", (100, 80)),
+    ],
 )
 def test_thumbnail_is_small_jpeg(fmt: str, mode: str, size: tuple[int, int]) -> None:
     thumb = images.make_thumbnail(encode(gradient(*size, mode), fmt))

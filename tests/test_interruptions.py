@@ -21,8 +21,9 @@ DEAD = "a-stopped-host:1:gone"  # another host's owner: a starting studio counts
 def _left_behind(store: Store, prompt: str, **request) -> int:
     """A pending row as a studio that stopped before finishing it leaves behind."""
     req = GenerationRequest(prompt=prompt, model=MODEL, **request)
-    return store.create_pending(prompt=prompt, model=MODEL, settings=req.settings() | {"reference_roles": []},
-                                owner=DEAD)
+    return store.create_pending(
+        prompt=prompt, model=MODEL, settings=req.settings() | {"reference_roles": []}, owner=DEAD
+    )
 
 
 def _start() -> Studio:
@@ -42,7 +43,9 @@ def test_a_retry_is_sent_once_however_often_and_wherever_it_is_asked(studio_env)
     try:
         assert studio.interrupted_on_start == ids and studio.interrupted_work() == ids
         results: list[list[int]] = []
-        clicks = [threading.Thread(target=lambda: results.append(studio.retry_interrupted(ids))) for _ in range(4)]
+        clicks = [
+            threading.Thread(target=lambda: results.append(studio.retry_interrupted(ids))) for _ in range(4)
+        ]
         for click in clicks:  # a double click, or two tabs, at the same moment
             click.start()
         for click in clicks:
@@ -52,7 +55,10 @@ def test_a_retry_is_sent_once_however_often_and_wherever_it_is_asked(studio_env)
         assert [r.status for r in studio.wait(sent, timeout=20)] == ["succeeded", "succeeded"]
         assert _sent(studio_env, marker) == 2
         assert studio.interrupted_work() == []
-        assert [studio.get(i).status for i in ids] == ["interrupted", "interrupted"]  # the history is untouched
+        assert [studio.get(i).status for i in ids] == [
+            "interrupted",
+            "interrupted",
+        ]  # the history is untouched
     finally:
         studio.close()
 
@@ -60,9 +66,14 @@ def test_a_retry_is_sent_once_however_often_and_wherever_it_is_asked(studio_env)
 def test_a_retry_keeps_the_seed_of_each_variant(studio_env):
     store = Store(load_settings().data_dir)
     first = _left_behind(store, "two pears", seed=40, variants=2)
-    second = store.create_pending(prompt="two pears", model=MODEL, owner=DEAD, variant_index=1,
-                                  settings=GenerationRequest(prompt="two pears", model=MODEL, seed=40,
-                                                             variants=2).settings() | {"reference_roles": []})
+    second = store.create_pending(
+        prompt="two pears",
+        model=MODEL,
+        owner=DEAD,
+        variant_index=1,
+        settings=GenerationRequest(prompt="two pears", model=MODEL, seed=40, variants=2).settings()
+        | {"reference_roles": []},
+    )
     store.close()
     studio = _start()
     try:

@@ -31,8 +31,16 @@ from studio.service import Studio
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "gemini-3.1-flash-image"
 CANARY = "CANARY" + uuid.uuid4().hex
-PROMPTS = ["a canary", "[[fault:401]]", "[[fault:403]]", "[[fault:500]]", "[[fault:malformed]]",
-           "[[fault:relay_401]]", "[[fault:truncated]]", "[[fault:blocked]]"]
+PROMPTS = [
+    "a canary",
+    "[[fault:401]]",
+    "[[fault:403]]",
+    "[[fault:500]]",
+    "[[fault:malformed]]",
+    "[[fault:relay_401]]",
+    "[[fault:truncated]]",
+    "[[fault:blocked]]",
+]
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -40,10 +48,14 @@ class _Echo(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        said = (f"bad request to {self.path}; Authorization: {self.headers.get('Authorization')}; "
-                f"x-goog-api-key: {self.headers.get('x-goog-api-key')}")
+        said = (
+            f"bad request to {self.path}; Authorization: {self.headers.get('Authorization')}; "
+            f"x-goog-api-key: {self.headers.get('x-goog-api-key')}"
+        )
         status = 400 if "fault" not in self.path else 200
-        body = json.dumps({"error": {"code": 400, "message": said}}).encode() if status == 400 else said.encode()
+        body = (
+            json.dumps({"error": {"code": 400, "message": said}}).encode() if status == 400 else said.encode()
+        )
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -108,13 +120,22 @@ def test_the_canary_key_never_appears(studio_env, monkeypatch, caplog, echo_serv
     assert any("REDACTED" in s for s in said)  # the echoing relay really did quote the key back
 
     monkeypatch.setenv("STUDIO_AUTH", "query")
-    for args in (["generate", "cli canary [[fault:500]]", "--json"], ["generate", "cli canary ok"],
-                 ["history", "--json", "--limit", "100"]):
-        done = subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True, text=True,
-                              timeout=60, cwd=ROOT)
+    for args in (
+        ["generate", "cli canary [[fault:500]]", "--json"],
+        ["generate", "cli canary ok"],
+        ["history", "--json", "--limit", "100"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "studio", *args], capture_output=True, text=True, timeout=60, cwd=ROOT
+        )
         said += [done.stdout, done.stderr]
-    done = subprocess.run([sys.executable, "-m", "studio.doctor", "--json"], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "studio.doctor", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
     said += [done.stdout, done.stderr, json.dumps(doctor.check(load_settings().data_dir).to_json())]
 
     data_dir = load_settings().data_dir

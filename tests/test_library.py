@@ -33,8 +33,13 @@ def test_fill_puts_every_value_in_and_leaves_no_variable(names, data):
 
 
 def test_templates_crud_tags_and_search(store):
-    t = library.save(store, "Animal  portrait", "a {animal} in {style} style", tags=["pets", "pets", "a,b"],
-                     notes="for the zine")
+    t = library.save(
+        store,
+        "Animal  portrait",
+        "a {animal} in {style} style",
+        tags=["pets", "pets", "a,b"],
+        notes="for the zine",
+    )
     assert (t.name, t.kind, t.tags) == ("Animal portrait", "template", ("pets", "a b"))
     assert library.variables(t.body) == ["animal", "style"]
     with pytest.raises(InputError, match="already exists"):

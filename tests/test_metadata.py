@@ -35,11 +35,18 @@ def store(tmp_path: Path):
 
 
 def generation(store: Store, data: bytes, prompt: str = PROMPT, mime: str = "image/png"):
-    settings = {"aspect_ratio": "4:3", "image_size": "1K", "seed": 7, "temperature": 0.4,
-                "api_key": CANARY, "x-goog-api-key": CANARY}  # secret-looking keys never leave the studio
+    settings = {
+        "aspect_ratio": "4:3",
+        "image_size": "1K",
+        "seed": 7,
+        "temperature": 0.4,
+        "api_key": CANARY,
+        "x-goog-api-key": CANARY,
+    }  # secret-looking keys never leave the studio
     gen = store.create_pending(prompt=prompt, model="gemini-2.5-flash-image", settings=settings, owner="t")
-    record = store.save_success(gen, Outcome(images=[ImagePart(data, mime)], finish_reason="STOP"),
-                                latency_ms=1, cost_usd=0.04)
+    record = store.save_success(
+        gen, Outcome(images=[ImagePart(data, mime)], finish_reason="STOP"), latency_ms=1, cost_usd=0.04
+    )
     return record, record.images[0]
 
 
@@ -95,8 +102,11 @@ def test_jpeg_gets_xmp_without_reencoding(store: Store) -> None:
     import xml.etree.ElementTree as ET
 
     root = ET.fromstring(xmp.decode("utf-8").split("?>", 1)[1].rsplit("<?xpacket", 1)[0])
-    ns = {"rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "dc": "http://purl.org/dc/elements/1.1/",
-          "studio": metadata.STUDIO_NS}
+    ns = {
+        "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+        "dc": "http://purl.org/dc/elements/1.1/",
+        "studio": metadata.STUDIO_NS,
+    }
     desc = root.find(".//dc:description/rdf:Alt/rdf:li", ns)
     assert desc is not None and desc.text == PROMPT.replace("\x07", "")  # XML cannot carry control characters
     settings = json.loads(root.find(".//studio:settings", ns).text)
@@ -107,7 +117,7 @@ def test_jpeg_gets_xmp_without_reencoding(store: Store) -> None:
 def test_huge_prompt_still_fits_one_xmp_segment(store: Store) -> None:
     record, image = generation(store, picture("JPEG"), prompt="<&> " * 40_000, mime="image/jpeg")
     out, _, _ = metadata.embed(record, image)
-    (length,) = struct.unpack(">H", out[out.index(b"\xff\xe1") + 2:][:2])
+    (length,) = struct.unpack(">H", out[out.index(b"\xff\xe1") + 2 :][:2])
     assert length <= 65535
     with Image.open(io.BytesIO(out)) as im:
         assert b"truncated" in im.info["xmp"]

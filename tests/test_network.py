@@ -26,7 +26,7 @@ def _ipv4(hex_addr: str) -> str:
 
 def _ipv6(hex_addr: str) -> str:
     raw = bytes.fromhex(hex_addr)
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))  # four little-endian 32-bit words
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))  # four little-endian 32-bit words
     return socket.inet_ntop(socket.AF_INET6, words)
 
 
@@ -62,8 +62,14 @@ def test_socket_table_parser_sees_a_known_listener():
 def test_studio_run_listens_on_loopback_only(tmp_path):
     port = _free_port()
     env = dict(os.environ, STUDIO_DEMO="1", HOME=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, "-m", "studio", "run", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "studio", "run", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not listening_addresses(port):
@@ -91,8 +97,13 @@ def test_the_streamlit_command_keeps_cors_and_xsrf_on(monkeypatch, capsys):
     assert cli.STREAMLIT_FLAGS["server.enableCORS"] == "true"
     assert cli.STREAMLIT_FLAGS["server.enableXsrfProtection"] == "true"
     cmd = _command(monkeypatch, "--port", "8600")
-    for flag in ("--server.address=127.0.0.1", "--server.port=8600", "--server.enableCORS=true",
-                 "--server.enableXsrfProtection=true", "--server.headless=true"):
+    for flag in (
+        "--server.address=127.0.0.1",
+        "--server.port=8600",
+        "--server.enableCORS=true",
+        "--server.enableXsrfProtection=true",
+        "--server.headless=true",
+    ):
         assert flag in cmd
     assert capsys.readouterr().err == ""  # the default needs no warning
 

@@ -28,8 +28,11 @@ def marker() -> str:
 
 def sent(emulator, mark: str) -> list[str]:
     """Prompts of the generate requests carrying ``mark`` that reached the emulator."""
-    return [r["body"]["contents"][-1]["parts"][0].get("text", "") for r in list(emulator.requests)
-            if r["path"].endswith(":generateContent") and mark in json.dumps(r.get("body") or {})]
+    return [
+        r["body"]["contents"][-1]["parts"][0].get("text", "")
+        for r in list(emulator.requests)
+        if r["path"].endswith(":generateContent") and mark in json.dumps(r.get("body") or {})
+    ]
 
 
 def rows_written(data_dir: Path | None = None) -> int:
@@ -75,6 +78,7 @@ def request(tmp_path: Path, mark: str, fields: dict) -> GenerationRequest:
 
 # -- Studio.submit: the funnel every path goes through -------------------------------------------------------
 
+
 def test_studio_submit_refuses_before_a_row_or_a_request(studio, emulator, tmp_path):
     mark = marker()
     for what, fields, words in CASES:
@@ -92,11 +96,14 @@ def test_studio_submit_refuses_before_a_row_or_a_request(studio, emulator, tmp_p
 
 def test_studio_submit_records_the_catalogue_id_for_a_display_name(studio, emulator):
     mark = marker()
-    [record] = studio.generate(GenerationRequest(prompt=f"a kite {mark}", model="Nano Banana Pro"), timeout=60)
+    [record] = studio.generate(
+        GenerationRequest(prompt=f"a kite {mark}", model="Nano Banana Pro"), timeout=60
+    )
     assert record.model == PRO and record.status == "succeeded"
 
 
 # -- studio generate -------------------------------------------------------------------------------------
+
 
 def _cli_args(tmp_path: Path, mark: str, fields: dict) -> list[str]:
     argv = ["generate", f"a lantern {mark}", "--model", fields["model"]]
@@ -139,6 +146,7 @@ def test_cli_unknown_model_is_refused_before_a_row(studio_env, capsys):
 
 # -- studio batch -----------------------------------------------------------------------------------------
 
+
 def _batch_row(tmp_path: Path, mark: str, fields: dict) -> dict:
     row = {"prompt": f"bad {mark}", "model": fields["model"]}
     if fields.get("refs"):
@@ -153,19 +161,25 @@ def test_batch_reports_bad_rows_by_line_and_runs_the_good_ones(studio_env, capsy
     mark = marker()
     lines = [{"prompt": f"good one {mark}"}]
     lines += [_batch_row(tmp_path, mark, fields) for _, fields, _ in CASES]
-    lines += [{"prompt": f"unknown model {mark}", "model": "Nano Banana 9"},
-              {"prompt": f"good two {mark}", "model": "Nano Banana Pro", "size": "2K"}]
+    lines += [
+        {"prompt": f"unknown model {mark}", "model": "Nano Banana 9"},
+        {"prompt": f"good two {mark}", "model": "Nano Banana Pro", "size": "2K"},
+    ]
     path = tmp_path / "mixed.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
 
     assert batch.main([str(path), "--json"]) == 1
     out, err = capsys.readouterr()
-    generations = [json.loads(line) for line in out.splitlines()]  # stdout: one generation per line, as before
+    generations = [
+        json.loads(line) for line in out.splitlines()
+    ]  # stdout: one generation per line, as before
     assert sorted(g["prompt"] for g in generations) == [f"good one {mark}", f"good two {mark}"]
     assert {g["status"] for g in generations} == {"succeeded"}
     assert {g["prompt"]: g["model"] for g in generations}[f"good two {mark}"] == PRO
     for line, (_, _, words) in enumerate(CASES, start=2):
-        assert f"mixed.jsonl, line {line}: " in err and words in err.split(f"line {line}: ")[1].splitlines()[0]
+        assert (
+            f"mixed.jsonl, line {line}: " in err and words in err.split(f"line {line}: ")[1].splitlines()[0]
+        )
     assert "line 7: “Nano Banana 9” is not a model the studio knows" in err
     assert "Traceback" not in err
     assert sorted(sent(studio_env, mark)) == [f"good one {mark}", f"good two {mark}"]
@@ -174,8 +188,10 @@ def test_batch_reports_bad_rows_by_line_and_runs_the_good_ones(studio_env, capsy
 def test_batch_one_bad_csv_row_among_good_rows(studio_env, capsys, tmp_path):
     mark = marker()
     path = tmp_path / "sizes.csv"
-    path.write_text(f"prompt,model,size\nfirst {mark},,\nbig {mark},gemini-2.5-flash-image,4K\nlast {mark},,\n",
-                    encoding="utf-8")
+    path.write_text(
+        f"prompt,model,size\nfirst {mark},,\nbig {mark},gemini-2.5-flash-image,4K\nlast {mark},,\n",
+        encoding="utf-8",
+    )
     assert batch.main([str(path)]) == 1
     err = capsys.readouterr().err
     assert "sizes.csv, line 3: Nano Banana" in err and "does not accept the image size 4K" in err
@@ -195,18 +211,29 @@ def test_batch_help_lists_its_columns(capsys):
 
 # -- Experiment (runs) -----------------------------------------------------------------------------------
 
+
 def test_experiment_runs_refuse_at_plan_and_start(studio, emulator, tmp_path):
     mark = marker()
     seven = [str(p) for p in ref_files(tmp_path, 7)]
     specs = [
-        (runs.RunSpec(prompts=[f"a {mark}"], models=[PRO], reference_sets=[{"label": "A", "paths": seven}]),
-         "at most 6 object"),
-        (runs.RunSpec(prompts=[f"a {mark}"], models=[FLASH25], reference_sets=[{"label": "A", "paths": seven[:4]}]),
-         "at most 3 reference"),
+        (
+            runs.RunSpec(
+                prompts=[f"a {mark}"], models=[PRO], reference_sets=[{"label": "A", "paths": seven}]
+            ),
+            "at most 6 object",
+        ),
+        (
+            runs.RunSpec(
+                prompts=[f"a {mark}"], models=[FLASH25], reference_sets=[{"label": "A", "paths": seven[:4]}]
+            ),
+            "at most 3 reference",
+        ),
         (runs.RunSpec(prompts=[f"a {mark}"], models=[FLASH25], ratios=["1:8"]), "aspect ratio 1:8"),
         (runs.RunSpec(prompts=[f"a {mark}"], models=[PRO], modalities=["TEXT"]), "Ask for an image"),
-        (runs.RunSpec(prompts=[f"a {mark}"], models=[FLASH25], settings={"thinking_level": "HIGH"}),
-         "no thinking level"),
+        (
+            runs.RunSpec(prompts=[f"a {mark}"], models=[FLASH25], settings={"thinking_level": "HIGH"}),
+            "no thinking level",
+        ),
         (runs.RunSpec(rows=[{"prompt": f"a {mark}", "model": FLASH25, "size": "4K"}]), "image size 4K"),
         (runs.RunSpec(rows=[{"prompt": f"a {mark}", "model": FLASH25, "variants": 9}]), "between 1 and 8"),
     ]
@@ -221,7 +248,9 @@ def test_experiment_runs_refuse_at_plan_and_start(studio, emulator, tmp_path):
 
 def test_a_stored_run_the_rule_now_refuses_still_opens_but_is_not_resumed(studio, emulator):
     mark = marker()
-    spec = runs.RunSpec(name="old.csv", rows=[{"prompt": f"old {mark}", "model": FLASH25, "size": "4K", "line": 2}])
+    spec = runs.RunSpec(
+        name="old.csv", rows=[{"prompt": f"old {mark}", "model": FLASH25, "size": "4K", "line": 2}]
+    )
     run_id = run_store.create_run(studio.store, kind="batch", name="old.csv", spec=spec.to_json())
     assert runs.progress(studio, run_id).waiting == 1  # History and Experiment can still show it
     assert runs.grid(studio.store, run_id, rows="row").row_labels == ["2"]
@@ -232,6 +261,7 @@ def test_a_stored_run_the_rule_now_refuses_still_opens_but_is_not_resumed(studio
 
 # -- Edit (conversation) ---------------------------------------------------------------------------------
 
+
 def test_edit_refuses_before_a_row_or_a_request(studio, emulator, tmp_path):
     mark = marker()
     for what, fields, words in CASES:
@@ -239,8 +269,14 @@ def test_edit_refuses_before_a_row_or_a_request(studio, emulator, tmp_path):
             continue  # an edit turn is one image
         req = request(tmp_path, mark, fields)
         with pytest.raises(InputError, match=words):
-            conversation.start_edit(studio, req.prompt, model=req.model, references=req.references,
-                                    aspect_ratio=req.aspect_ratio, image_size=req.image_size)
+            conversation.start_edit(
+                studio,
+                req.prompt,
+                model=req.model,
+                references=req.references,
+                aspect_ratio=req.aspect_ratio,
+                image_size=req.image_size,
+            )
         assert rows_written(studio.store.data_dir) == 0, what
     [parent] = studio.generate(GenerationRequest(prompt=f"parent {mark}", model=PRO), timeout=60)
     assert parent.status == "succeeded"
@@ -253,6 +289,7 @@ def test_edit_refuses_before_a_row_or_a_request(studio, emulator, tmp_path):
 
 
 # -- studio export / studio history -----------------------------------------------------------------------
+
 
 def test_export_names_the_ids_it_could_not_find(studio_env, capsys, tmp_path):
     assert cli.main(["generate", f"to export {marker()}"]) == 0

@@ -43,8 +43,11 @@ def studio_env(tmp_path: Path, emu: Emulator | None) -> dict[str, str]:
 
 def sent(emu: Emulator, marker: str) -> list[dict]:
     """The generate requests the emulator has received whose body holds ``marker``."""
-    return [r for r in list(emu.requests)
-            if r["path"].endswith(":generateContent") and marker in json.dumps(r.get("body") or {})]
+    return [
+        r
+        for r in list(emu.requests)
+        if r["path"].endswith(":generateContent") and marker in json.dumps(r.get("body") or {})
+    ]
 
 
 def wait_until(condition, what: str, proc: subprocess.Popen | None = None, timeout: float = 60.0):
@@ -69,7 +72,9 @@ def rows(data_dir: Path) -> list[dict]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     conn.row_factory = sqlite3.Row
     try:
-        found = conn.execute("SELECT id, status, prompt, error_kind, error_message FROM generation ORDER BY id")
+        found = conn.execute(
+            "SELECT id, status, prompt, error_kind, error_message FROM generation ORDER BY id"
+        )
         return [dict(row) for row in found]
     except sqlite3.OperationalError:  # the schema is still being created
         return []
@@ -83,7 +88,9 @@ def saved_images(data_dir: Path, gen_id: int) -> list[tuple[Path, str]]:
     try:
         found = conn.execute(
             "SELECT a.path, a.sha256 FROM generation_asset g JOIN asset a ON a.id = g.asset_id "
-            "WHERE g.generation_id = ? AND g.role = 'output'", (gen_id,)).fetchall()
+            "WHERE g.generation_id = ? AND g.role = 'output'",
+            (gen_id,),
+        ).fetchall()
     finally:
         conn.close()
     return [(data_dir / path, sha) for path, sha in found]
@@ -109,8 +116,14 @@ def read_stderr_until(proc: subprocess.Popen, text: str) -> str:
 
 
 def spawn(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "studio", *args], env=env, cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "studio", *args],
+        env=env,
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 # -- studio generate ----------------------------------------------------------------------------------
@@ -190,8 +203,14 @@ def test_batch_saves_the_rows_in_flight_sends_no_more_and_resumes(emu, tmp_path,
     assert "Waiting for 2 generations already paid for (Ctrl+C again to abandon them)" in err
     assert proc.returncode == 128 + signum, err
 
-    rerun = subprocess.run([sys.executable, "-m", "studio", "batch", str(path), "--concurrency", "2"], env=env,
-                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "studio", "batch", str(path), "--concurrency", "2"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert rerun.returncode == 0, rerun.stderr
     assert "2 of 4 cells already done" in rerun.stderr
     assert len(sent(emu, marker)) == 4  # only the two missing rows were paid for
@@ -205,7 +224,9 @@ def test_batch_saves_the_rows_in_flight_sends_no_more_and_resumes(emu, tmp_path,
 def test_batch_second_signal_leaves_its_rows_interrupted(emu, tmp_path, signum):
     marker = f"polite batch abandon {signum.name}"
     path = tmp_path / "rows.csv"
-    path.write_text("prompt\n" + "".join(f'"{marker} {i} [[latency:4]]"\n' for i in range(3)), encoding="utf-8")
+    path.write_text(
+        "prompt\n" + "".join(f'"{marker} {i} [[latency:4]]"\n' for i in range(3)), encoding="utf-8"
+    )
     proc = spawn(["batch", str(path), "--concurrency", "2"], studio_env(tmp_path, emu), tmp_path)
     wait_until(lambda: len(sent(emu, marker)) == 2, "two rows are in flight", proc)
     proc.send_signal(signum)
@@ -225,12 +246,20 @@ def test_a_paid_image_is_saved_while_the_interpreter_shuts_down(emu, tmp_path):
     # What `python -m streamlit run` does on a stop: the script returns while a call is out, and the
     # interpreter's exit waits for the job's thread. Its save must not need a pool that exit has closed.
     prompt = f"saved at exit {LATENCY}"
-    script = ("from studio.config import load_settings\n"
-              "from studio.domain import GenerationRequest\n"
-              "from studio.service import Studio\n"
-              f"Studio(load_settings()).submit(GenerationRequest(prompt={prompt!r}, model='gemini-2.5-flash-image'))\n")
-    done = subprocess.run([sys.executable, "-c", script], env=studio_env(tmp_path, emu), cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    script = (
+        "from studio.config import load_settings\n"
+        "from studio.domain import GenerationRequest\n"
+        "from studio.service import Studio\n"
+        f"Studio(load_settings()).submit(GenerationRequest(prompt={prompt!r}, model='gemini-2.5-flash-image'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=studio_env(tmp_path, emu),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     [row] = rows(tmp_path / "data")
     assert_saved(tmp_path / "data", row)
@@ -254,9 +283,15 @@ def start_studio_run(tmp_path: Path, env: dict[str, str], *extra: str) -> tuple[
     log = tmp_path / "studio-run.log"  # a file, not a pipe nobody reads: a full pipe would stall the server
     with log.open("w") as out:
         # its own session, so whatever it leaves behind can be cleaned up as a group
-        proc = subprocess.Popen([sys.executable, "-m", "studio", "run", "--port", str(port), *extra], env=env,
-                                cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "studio", "run", "--port", str(port), *extra],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
     wait_for_port(port, proc, log, timeout=60)
     return proc, port, log
 

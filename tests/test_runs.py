@@ -30,20 +30,36 @@ def emu():
 
 @pytest.fixture
 def studio(emu, tmp_path):
-    s = Studio(load_settings({"STUDIO_BASE_URL": emu.url, "STUDIO_API_KEY": "k", "STUDIO_DATA_DIR": str(tmp_path / "d"),
-                              "STUDIO_WORKERS": "8"}))
+    s = Studio(
+        load_settings(
+            {
+                "STUDIO_BASE_URL": emu.url,
+                "STUDIO_API_KEY": "k",
+                "STUDIO_DATA_DIR": str(tmp_path / "d"),
+                "STUDIO_WORKERS": "8",
+            }
+        )
+    )
     yield s
     s.close()
 
 
 def generate_requests(emu: Emulator, marker: str) -> list[dict]:
-    return [r for r in list(emu.requests)
-            if r["path"].endswith(":generateContent") and marker in json.dumps(r.get("body") or {})]
+    return [
+        r
+        for r in list(emu.requests)
+        if r["path"].endswith(":generateContent") and marker in json.dumps(r.get("body") or {})
+    ]
 
 
 # -- expansion -------------------------------------------------------------------------------------
 
-@given(st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), st.lists(WORD, max_size=3, unique=True), max_size=4))
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["a", "b", "c", "d"]), st.lists(WORD, max_size=3, unique=True), max_size=4
+    )
+)
 def test_expand_is_the_full_product_without_duplicates(axes):
     cells = prompts.expand(axes)
     assert len(cells) == prompts.cell_count(axes)
@@ -53,11 +69,17 @@ def test_expand_is_the_full_product_without_duplicates(axes):
 
 
 @settings(max_examples=40)
-@given(st.lists(WORD, min_size=1, max_size=3, unique=True), st.lists(WORD, min_size=1, max_size=3, unique=True),
-       st.integers(1, 3))
+@given(
+    st.lists(WORD, min_size=1, max_size=3, unique=True),
+    st.lists(WORD, min_size=1, max_size=3, unique=True),
+    st.integers(1, 3),
+)
 def test_plan_fills_every_variable_value_and_keys_are_stable(animals, styles, repeats):
-    spec = runs.RunSpec(template="a {animal} in {style} style", variables={"animal": animals, "style": styles},
-                        repeats=repeats)
+    spec = runs.RunSpec(
+        template="a {animal} in {style} style",
+        variables={"animal": animals, "style": styles},
+        repeats=repeats,
+    )
     cells, estimate = runs.plan(spec)
     assert len(cells) == estimate.cells == len(animals) * len(styles) * repeats
     assert {c.prompt for c in cells} == {f"a {a} in {s} style" for a in animals for s in styles}
@@ -75,15 +97,28 @@ def test_cell_key_changes_with_any_setting_and_not_with_order():
 
 
 def test_plan_estimate_matches_the_catalogue():
-    spec = runs.RunSpec(prompts=["a fox"], models=["gemini-3.1-flash-image", "gemini-2.5-flash-image"],
-                        sizes=["1K", "4K"], ratios=["1:1", "16:9"])
+    spec = runs.RunSpec(
+        prompts=["a fox"],
+        models=["gemini-3.1-flash-image", "gemini-2.5-flash-image"],
+        sizes=["1K", "4K"],
+        ratios=["1:1", "16:9"],
+    )
     cells, est = runs.plan(spec)
-    expected = sum(catalogue.estimate(c.settings["model"], size=c.settings["image_size"],
-                                      ratio=c.settings["aspect_ratio"], prompt_chars=len("a fox")).usd for c in cells)
+    expected = sum(
+        catalogue.estimate(
+            c.settings["model"],
+            size=c.settings["image_size"],
+            ratio=c.settings["aspect_ratio"],
+            prompt_chars=len("a fox"),
+        ).usd
+        for c in cells
+    )
     assert est.cells == 8 and est.usd == pytest.approx(expected, abs=1e-3)
     assert est.by_model == {"gemini-3.1-flash-image": 4, "gemini-2.5-flash-image": 4}
     # the 1K-only model makes its one size: its 1K and 4K cells are the same request, so keys differ only by size
-    assert {c.settings["image_size"] for c in cells if c.settings["model"] == "gemini-2.5-flash-image"} == {None}
+    assert {c.settings["image_size"] for c in cells if c.settings["model"] == "gemini-2.5-flash-image"} == {
+        None
+    }
 
 
 def test_plan_refuses_what_a_model_does_not_accept():
@@ -94,6 +129,7 @@ def test_plan_refuses_what_a_model_does_not_accept():
 
 
 # -- running ---------------------------------------------------------------------------------------
+
 
 def _max_overlap(requests: list[dict]) -> int:
     events = sorted([(r["received_at"], 1) for r in requests] + [(r["answered_at"], -1) for r in requests])
@@ -130,7 +166,9 @@ def test_cancel_stops_feeding_and_cancels_in_flight(studio, emu):
     assert progress.succeeded == 0 and progress.active == 0
     assert progress.waiting >= 4  # never submitted: no row, nothing paid
     assert run_store.get_run(studio.store, run_id).status == "cancelled"
-    assert {s for rows in run_store.cell_statuses(studio.store, run_id).values() for _, s in rows} == {"cancelled"}
+    assert {s for rows in run_store.cell_statuses(studio.store, run_id).values() for _, s in rows} == {
+        "cancelled"
+    }
 
 
 def test_resume_and_extend_only_pay_for_missing_cells(studio, emu):
@@ -152,15 +190,23 @@ def test_resume_and_extend_only_pay_for_missing_cells(studio, emu):
 
 
 def test_grid_contact_sheet_and_zip(studio):
-    spec = runs.RunSpec(template="grid {animal}", variables={"animal": ["cat", "dog"]},
-                        ratios=["1:1", "16:9"], seeds=[1], repeats=2)
+    spec = runs.RunSpec(
+        template="grid {animal}",
+        variables={"animal": ["cat", "dog"]},
+        ratios=["1:1", "16:9"],
+        seeds=[1],
+        repeats=2,
+    )
     assert runs.varying_axes(spec) == ["var.animal", "ratio", "repeat"]
     run_id = runs.start(studio, spec, concurrency=4)
     runs.wait(studio, run_id, timeout=30)
     grid = runs.grid(studio.store, run_id, rows="var.animal", cols="ratio")
     assert (grid.row_labels, grid.col_labels) == (["cat", "dog"], ["1:1", "16:9"])
-    assert all(len(grid.at(r, c)) == 2 and {g.status for g in grid.at(r, c)} == {"succeeded"}
-               for r in range(2) for c in range(2))
+    assert all(
+        len(grid.at(r, c)) == 2 and {g.status for g in grid.at(r, c)} == {"succeeded"}
+        for r in range(2)
+        for c in range(2)
+    )
     assert grid.at(1, 0)[0].record.prompt == "grid dog" and grid.at(1, 0)[0].values["ratio"] == "1:1"
     with pytest.raises(InputError, match="no axis"):
         runs.grid(studio.store, run_id, rows="colour")
@@ -172,8 +218,9 @@ def test_grid_contact_sheet_and_zip(studio):
     cell_pixel = sheet.getpixel((contact_sheet.LABEL_W + 64, contact_sheet.HEADER_H + 64))
     assert cell_pixel != contact_sheet.BACKGROUND  # a thumbnail was pasted
 
-    with zipfile.ZipFile(io.BytesIO(contact_sheet.export_zip(studio.store, run_id, rows="var.animal",
-                                                             cols="ratio"))) as zf:
+    with zipfile.ZipFile(
+        io.BytesIO(contact_sheet.export_zip(studio.store, run_id, rows="var.animal", cols="ratio"))
+    ) as zf:
         manifest = json.loads(zf.read("manifest.json"))
         names = zf.namelist()
     assert manifest["run"]["id"] == run_id and len(manifest["cells"]) == 8
@@ -187,8 +234,10 @@ def test_reference_sets_are_an_axis(studio, tmp_path):
         Image.new("RGB", (40, 30), colour).save(tmp_path / name)
         paths.append(str(tmp_path / name))
     stashed = runs.stash_references(studio.store, runs.load_references(paths[1:]))
-    spec = runs.RunSpec(prompts=["refs axis"], reference_sets=[{"label": "red", "paths": paths[:1]},
-                                                                 {"label": "blue", "paths": stashed}])
+    spec = runs.RunSpec(
+        prompts=["refs axis"],
+        reference_sets=[{"label": "red", "paths": paths[:1]}, {"label": "blue", "paths": stashed}],
+    )
     run_id = runs.start(studio, spec, concurrency=2)
     runs.wait(studio, run_id, timeout=30)
     grid = runs.grid(studio.store, run_id, rows="refs")

@@ -62,8 +62,14 @@ def test_cancel_while_the_server_holds_the_request(studio):
 
 def test_references_are_sent_stored_and_reused(studio, emulator):
     ref = sanitize_upload(make_image(80, 60), "board.png")
-    req = GenerationRequest(prompt="use this palette", model="gemini-3-pro-image", aspect_ratio="16:9",
-                            image_size="2K", references=(ref,), modalities=("TEXT", "IMAGE"))
+    req = GenerationRequest(
+        prompt="use this palette",
+        model="gemini-3-pro-image",
+        aspect_ratio="16:9",
+        image_size="2K",
+        references=(ref,),
+        modalities=("TEXT", "IMAGE"),
+    )
     [record] = studio.generate(req, timeout=20)
     assert record.status == "succeeded" and record.text
     assert (record.images[0].width, record.images[0].height) == (2752, 1536)
@@ -73,15 +79,21 @@ def test_references_are_sent_stored_and_reused(studio, emulator):
 
     again = studio.request_for(record.id)
     assert (again.prompt, again.model, again.aspect_ratio, again.image_size) == (
-        "use this palette", "gemini-3-pro-image", "16:9", "2K")
+        "use this palette",
+        "gemini-3-pro-image",
+        "16:9",
+        "2K",
+    )
     assert again.references[0].data == ref.data and again.modalities == ("TEXT", "IMAGE")
     [rerun] = studio.wait(studio.retry(record.id), timeout=20)
     assert rerun.status == "succeeded" and rerun.id != record.id
 
 
 def test_refusals_and_errors_leave_a_row_with_a_sentence(studio):
-    blocked, server = (studio.generate(GenerationRequest(prompt=p, model=MODEL), timeout=20)[0]
-                       for p in ("x [[fault:blocked]]", "y [[fault:500]]"))
+    blocked, server = (
+        studio.generate(GenerationRequest(prompt=p, model=MODEL), timeout=20)[0]
+        for p in ("x [[fault:blocked]]", "y [[fault:500]]")
+    )
     assert blocked.status == "blocked" and "blocked" in blocked.error_message
     assert server.status == "failed" and server.error_kind == "server" and "500" in server.error_message
 

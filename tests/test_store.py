@@ -73,6 +73,7 @@ def sql(store: Store, query: str) -> list[tuple]:
 
 # -- files.write_atomic ------------------------------------------------------------------------
 
+
 def test_write_atomic_writes_and_leaves_no_temp(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b" / "f.bin"
     files.write_atomic(target, b"one")
@@ -118,7 +119,18 @@ def test_write_atomic_partial_writes_are_completed(tmp_path: Path, monkeypatch: 
 
 # -- files.contained and relpaths --------------------------------------------------------------
 
-TRAVERSAL = ["../x", "/etc/passwd", "a/../../b", "..", "C:\\x", "C:x", "\\\\server\\share", "x\x00y", "a\\..\\..\\b", ""]
+TRAVERSAL = [
+    "../x",
+    "/etc/passwd",
+    "a/../../b",
+    "..",
+    "C:\\x",
+    "C:x",
+    "\\\\server\\share",
+    "x\x00y",
+    "a\\..\\..\\b",
+    "",
+]
 
 
 @pytest.mark.parametrize("part", TRAVERSAL)
@@ -137,7 +149,9 @@ def test_contained_rejects_symlink_escape(tmp_path: Path) -> None:
 
 
 def test_contained_accepts_inner_paths(tmp_path: Path) -> None:
-    assert files.contained(tmp_path, "quarantine", "abc.bin") == (tmp_path / "quarantine" / "abc.bin").resolve()
+    assert (
+        files.contained(tmp_path, "quarantine", "abc.bin") == (tmp_path / "quarantine" / "abc.bin").resolve()
+    )
 
 
 def test_relpaths() -> None:
@@ -154,6 +168,7 @@ def test_relpaths() -> None:
 
 
 # -- engine, schema and migrations -------------------------------------------------------------
+
 
 def test_new_store_layout_and_pragmas(store: Store) -> None:
     for name in ("images", "thumbs", "turns", "quarantine", "backups"):
@@ -264,20 +279,34 @@ def test_garbage_database_is_a_store_error(tmp_path: Path) -> None:
 
 # -- create / run / save ----------------------------------------------------------------------
 
+
 def test_create_pending_round_trip_with_references(store: Store) -> None:
     ref = images.sanitize_upload(jpeg(40, 30), "face.jpg", role="character")
     parent = pending(store, prompt="parent")
-    gen = pending(store, composition={"subject": "cat"}, references=[ref], parent_id=parent, run_id=7,
-                  variant_index=2)
+    gen = pending(
+        store, composition={"subject": "cat"}, references=[ref], parent_id=parent, run_id=7, variant_index=2
+    )
     rec = store.get(gen)
     assert isinstance(rec, GenerationRecord)
     assert (rec.status, rec.prompt, rec.owner, rec.parent_id, rec.run_id, rec.variant_index) == (
-        "pending", "a red cat", "proc-1", parent, 7, 2)
+        "pending",
+        "a red cat",
+        "proc-1",
+        parent,
+        7,
+        2,
+    )
     assert rec.settings == {"aspect_ratio": "1:1"} and rec.composition == {"subject": "cat"}
     assert rec.created_at.tzinfo is not None and rec.images == []
     [r] = rec.references
-    assert (r.name, r.role, r.position, r.width, r.height, r.mime_type) == ("face.jpg", "reference", 0, 40, 30,
-                                                                          "image/jpeg")
+    assert (r.name, r.role, r.position, r.width, r.height, r.mime_type) == (
+        "face.jpg",
+        "reference",
+        0,
+        40,
+        30,
+        "image/jpeg",
+    )
     assert r.path.read_bytes() == ref.data and r.path.name == f"{ref.sha256}.jpg"
     assert store.get(9999) is None
 
@@ -289,7 +318,10 @@ def test_mark_running_only_moves_pending(store: Store) -> None:
     store.set_status(other, "cancelled", error=Cancelled("You cancelled this generation."))
     store.mark_running(other)
     rec = store.get(other)
-    assert rec.status == "cancelled" and rec.error == {"kind": "cancelled", "message": "You cancelled this generation."}
+    assert rec.status == "cancelled" and rec.error == {
+        "kind": "cancelled",
+        "message": "You cancelled this generation.",
+    }
 
 
 def test_save_success_stores_originals_thumbs_and_turn(store: Store) -> None:
@@ -302,8 +334,9 @@ def test_save_success_stores_originals_thumbs_and_turn(store: Store) -> None:
     rec = store.save_success(gen, out, latency_ms=1234, cost_usd=0.039)
     assert rec.status == "succeeded" and rec.text == "Here you go" and rec.finish_reason == "STOP"
     assert (rec.latency_ms, rec.cost_usd, rec.usage["candidatesTokenCount"]) == (1234, 0.039, 1290)
-    assert sql(store, f"SELECT prompt_tokens, output_tokens, total_tokens FROM generation WHERE id={gen}") == [
-        (14, 1290, 1304)]
+    assert sql(
+        store, f"SELECT prompt_tokens, output_tokens, total_tokens FROM generation WHERE id={gen}"
+    ) == [(14, 1290, 1304)]
     first, second = rec.images
     assert first.path.read_bytes() == big  # byte-identical original
     assert first.path == store.data_dir / files.image_relpath(images.sha256_hex(big), "image/png")
@@ -316,10 +349,30 @@ def test_save_success_stores_originals_thumbs_and_turn(store: Store) -> None:
     assert store.model_content(gen) == out.model_content
     assert rec.has_model_content
     data = rec.to_json()
-    assert set(data) >= {"id", "status", "model", "prompt", "finish_reason", "text", "images", "usage", "error",
-                         "created_at", "settings", "latency_ms", "cost_usd", "parent_id", "block_reason"}
+    assert set(data) >= {
+        "id",
+        "status",
+        "model",
+        "prompt",
+        "finish_reason",
+        "text",
+        "images",
+        "usage",
+        "error",
+        "created_at",
+        "settings",
+        "latency_ms",
+        "cost_usd",
+        "parent_id",
+        "block_reason",
+    }
     assert data["error"] is None and data["images"][0] == {
-        "path": str(first.path), "sha256": first.sha256, "mime_type": "image/png", "width": 1000, "height": 500}
+        "path": str(first.path),
+        "sha256": first.sha256,
+        "mime_type": "image/png",
+        "width": 1000,
+        "height": 500,
+    }
     assert not list(store.data_dir.rglob("*.tmp"))
 
 
@@ -369,12 +422,25 @@ def test_unreadable_image_bytes_are_quarantined(store: Store) -> None:
 
 def test_save_failure_keeps_text_and_usage(store: Store) -> None:
     gen = pending(store)
-    out = Outcome(text="I can't draw that.", finish_reason="IMAGE_SAFETY", block_reason="SAFETY",
-                  usage={"promptTokenCount": 9, "totalTokenCount": 9})
-    rec = store.save_failure(gen, status="blocked", error=Blocked("The request was blocked for safety."),
-                             outcome=out, latency_ms=300)
+    out = Outcome(
+        text="I can't draw that.",
+        finish_reason="IMAGE_SAFETY",
+        block_reason="SAFETY",
+        usage={"promptTokenCount": 9, "totalTokenCount": 9},
+    )
+    rec = store.save_failure(
+        gen,
+        status="blocked",
+        error=Blocked("The request was blocked for safety."),
+        outcome=out,
+        latency_ms=300,
+    )
     assert (rec.status, rec.error_kind, rec.block_reason, rec.finish_reason) == (
-        "blocked", "blocked", "SAFETY", "IMAGE_SAFETY")
+        "blocked",
+        "blocked",
+        "SAFETY",
+        "IMAGE_SAFETY",
+    )
     assert rec.text == "I can't draw that." and rec.usage["promptTokenCount"] == 9 and rec.latency_ms == 300
     assert rec.to_json()["error"] == {"kind": "blocked", "message": "The request was blocked for safety."}
     assert store.model_content(gen) is None
@@ -411,6 +477,7 @@ def test_active_and_interrupt_orphans(store: Store) -> None:
 
 # -- list, paging and search -------------------------------------------------------------------
 
+
 def test_keyset_paging_has_no_gaps_or_duplicates(store: Store) -> None:
     ids = [pending(store, prompt=f"prompt {i}") for i in range(200)]
     seen: list[int] = []
@@ -446,10 +513,15 @@ def test_list_filters_and_deleted(store: Store) -> None:
 def test_list_loads_images_without_n_plus_one(store: Store) -> None:
     for i in range(6):
         gen = pending(store)
-        store.save_success(gen, outcome(png(color=(i, 0, 0)), png(color=(0, i, 0))), latency_ms=1, cost_usd=None)
+        store.save_success(
+            gen, outcome(png(color=(i, 0, 0)), png(color=(0, i, 0))), latency_ms=1, cost_usd=None
+        )
     selects: list[str] = []
-    event.listen(store._engine, "before_cursor_execute",
-                 lambda c, cur, stmt, *a: selects.append(stmt) if stmt.lstrip().startswith("SELECT") else None)
+    event.listen(
+        store._engine,
+        "before_cursor_execute",
+        lambda c, cur, stmt, *a: selects.append(stmt) if stmt.lstrip().startswith("SELECT") else None,
+    )
     page = store.list(limit=6)
     assert len(selects) == 2
     assert all(len(r.images) == 2 for r in page)
@@ -467,16 +539,53 @@ def test_search_prompt_and_reply_newest_first(store: Store) -> None:
     assert [r.id for r in store.list(search="café")] == [cafe]
     assert store.list(search="zebra") == []
     assert store.count(search="cat") == 2
-    assert len(store.list(search="   ")) == 3 and len(store.list(search='"*()')) == 3  # nothing left: no filter
+    assert (
+        len(store.list(search="   ")) == 3 and len(store.list(search='"*()')) == 3
+    )  # nothing left: no filter
 
 
-@pytest.mark.parametrize("query", [
-    '"', '""', 'cat"', '"cat', "AND", "OR", "NOT", "cat AND", "OR dog", "NOT NOT", "(", ")", "(cat", "cat)",
-    "*", "cat*", "*cat", "NEAR", "NEAR(cat dog)", "NEAR(cat", "cat:dog", "prompt:cat", "-cat", "+", "^cat",
-    "{prompt}: cat", "'", "\\", "\x00", "猫", "🐈 cat", "ǅ", "a" * 5000, "c\u0301at", "x" + "\u202e" + "y",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"',
+        '""',
+        'cat"',
+        '"cat',
+        "AND",
+        "OR",
+        "NOT",
+        "cat AND",
+        "OR dog",
+        "NOT NOT",
+        "(",
+        ")",
+        "(cat",
+        "cat)",
+        "*",
+        "cat*",
+        "*cat",
+        "NEAR",
+        "NEAR(cat dog)",
+        "NEAR(cat",
+        "cat:dog",
+        "prompt:cat",
+        "-cat",
+        "+",
+        "^cat",
+        "{prompt}: cat",
+        "'",
+        "\\",
+        "\x00",
+        "猫",
+        "🐈 cat",
+        "ǅ",
+        "a" * 5000,
+        "c\u0301at",
+        "x" + "\u202e" + "y",
+    ],
+)
 def test_hostile_search_never_raises(store: Store, query: str) -> None:
-    pending(store, prompt="cat and dog (NEAR) \"quoted\" 猫")
+    pending(store, prompt='cat and dog (NEAR) "quoted" 猫')
     assert isinstance(store.list(search=query), list)
     assert isinstance(store.count(search=query), int)
 
@@ -489,6 +598,7 @@ def test_fts_query_quotes_words() -> None:
 
 # -- concurrency -------------------------------------------------------------------------------
 
+
 def test_concurrent_writers_never_lock(store: Store) -> None:
     errors: list[BaseException] = []
     made: list[int] = []
@@ -498,7 +608,9 @@ def test_concurrent_writers_never_lock(store: Store) -> None:
     def worker(t: int) -> None:
         try:
             for i in range(50):
-                gen = store.create_pending(prompt=f"thread {t} job {i}", model="m", settings={"i": i}, owner=f"t{t}")
+                gen = store.create_pending(
+                    prompt=f"thread {t} job {i}", model="m", settings={"i": i}, owner=f"t{t}"
+                )
                 store.mark_running(gen)
                 if i % 5 == 4:
                     store.save_failure(gen, status="failed", error=StoreError("Simulated."))
@@ -536,8 +648,12 @@ def test_large_originals_get_a_preview_made_once(tmp_path: Path) -> None:
     PILImage.new("RGB", (3000, 1500), (30, 90, 160)).save(buf, "JPEG", quality=90)
     small = png(64, 64)
     gen = pending(s)
-    record = s.save_success(gen, Outcome(images=[ImagePart(buf.getvalue(), "image/jpeg"),
-                                                 ImagePart(small, "image/png")]), latency_ms=1, cost_usd=None)
+    record = s.save_success(
+        gen,
+        Outcome(images=[ImagePart(buf.getvalue(), "image/jpeg"), ImagePart(small, "image/png")]),
+        latency_ms=1,
+        cost_usd=None,
+    )
     big, tiny = record.images
     preview = s.preview(big)
     assert preview != big.path and preview.parent.parent.name == "previews"

@@ -11,8 +11,13 @@ from studio.store import turns
 
 
 def test_turn_file_holds_hashes_and_reads_back_verbatim(studio):
-    req = GenerationRequest(prompt="a lamp", model="gemini-3-pro-image", image_size="2K",
-                            modalities=("TEXT", "IMAGE"), include_thoughts=True)
+    req = GenerationRequest(
+        prompt="a lamp",
+        model="gemini-3-pro-image",
+        image_size="2K",
+        modalities=("TEXT", "IMAGE"),
+        include_thoughts=True,
+    )
     [record] = studio.generate(req, timeout=30)
     raw = (studio.store.data_dir / files.turn_relpath(_turn_sha(studio, record.id))).read_text()
     assert turns.BLOB in raw and len(raw) < 64 * 1024  # signatures only, not MBs of base64

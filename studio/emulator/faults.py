@@ -63,34 +63,52 @@ def _quota_error(model: str, retry_delay: float | None) -> Reply:
         "You exceeded your current quota, please check your plan and billing details. For more "
         "information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits. \n"
         "* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, "
-        f"limit: {limit}, model: {model}")
+        f"limit: {limit}, model: {model}"
+    )
     details: list[dict] = [
-        {"@type": "type.googleapis.com/google.rpc.Help",
-         "links": [{"description": "Learn more about Gemini API quotas",
-                    "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
-        {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
-         "violations": [{"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
-                         "quotaId": f"GenerateRequestsPer{per}PerProjectPerModel-FreeTier",
-                         "quotaDimensions": {"location": "global", "model": model},
-                         "quotaValue": str(limit)}]},
+        {
+            "@type": "type.googleapis.com/google.rpc.Help",
+            "links": [
+                {
+                    "description": "Learn more about Gemini API quotas",
+                    "url": "https://ai.google.dev/gemini-api/docs/rate-limits",
+                }
+            ],
+        },
+        {
+            "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+            "violations": [
+                {
+                    "quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+                    "quotaId": f"GenerateRequestsPer{per}PerProjectPerModel-FreeTier",
+                    "quotaDimensions": {"location": "global", "model": model},
+                    "quotaValue": str(limit),
+                }
+            ],
+        },
     ]
     if retry_delay is not None:
         message += f"\nPlease retry in {_seconds(retry_delay)}s."
-        details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo",
-                        "retryDelay": f"{_seconds(retry_delay)}s"})
+        details.append(
+            {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{_seconds(retry_delay)}s"}
+        )
     return google_error(429, "RESOURCE_EXHAUSTED", message, details)
 
 
 _CONTENT_FINISH = {
-    "image_safety": ("IMAGE_SAFETY",
-                     "Unable to show the generated image. The image was filtered out because it violated "
-                     "Google's Generative AI Prohibited Use policy. You will not be charged for blocked "
-                     "images. Try rephrasing the prompt. If you think this was an error, send feedback. "
-                     "Support code: 11030041."),
-    "image_prohibited": ("IMAGE_PROHIBITED_CONTENT",
-                         "Unable to show the generated image due to interests of third-party content "
-                         "providers. Please edit your prompt and try again. If you think this was an "
-                         "error, send feedback. Support code: 35561575."),
+    "image_safety": (
+        "IMAGE_SAFETY",
+        "Unable to show the generated image. The image was filtered out because it violated "
+        "Google's Generative AI Prohibited Use policy. You will not be charged for blocked "
+        "images. Try rephrasing the prompt. If you think this was an error, send feedback. "
+        "Support code: 11030041.",
+    ),
+    "image_prohibited": (
+        "IMAGE_PROHIBITED_CONTENT",
+        "Unable to show the generated image due to interests of third-party content "
+        "providers. Please edit your prompt and try again. If you think this was an "
+        "error, send feedback. Support code: 35561575.",
+    ),
 }
 
 
@@ -98,22 +116,33 @@ def status_fault(name: str, model: str, retry_delay: float) -> Reply | None:
     """Faults that are a fixed error reply, or None."""
     simple = {
         "400": lambda: invalid("Request contains an invalid argument."),
-        "401": lambda: google_error(401, "UNAUTHENTICATED", (
-            "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
-            "other valid authentication credential.")),
+        "401": lambda: google_error(
+            401,
+            "UNAUTHENTICATED",
+            (
+                "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
+                "other valid authentication credential."
+            ),
+        ),
         "403": lambda: google_error(403, "PERMISSION_DENIED", "The caller does not have permission"),
         "404": lambda: not_found(model),
         "413": lambda: relay_error(413, "request body too large", "read_request_body_failed"),
         "429": lambda: _quota_error(model, retry_delay),
         "429-daily": lambda: _quota_error(model, None),
-        "500": lambda: google_error(500, "INTERNAL", (
-            "An internal error has occurred. Please retry or report in "
-            "https://developers.generativeai.google/guide/troubleshooting")),
+        "500": lambda: google_error(
+            500,
+            "INTERNAL",
+            (
+                "An internal error has occurred. Please retry or report in "
+                "https://developers.generativeai.google/guide/troubleshooting"
+            ),
+        ),
         "502": lambda: Reply(502, [b"<html><body>502 Bad Gateway</body></html>"], "text/html; charset=UTF-8"),
         "503": lambda: google_error(503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
         "relay_401": lambda: relay_error(401, "invalid token", ""),
         "relay_error_200": lambda: relay_error(
-            200, f"no available channel for model {model} under group default", "get_channel_failed"),
+            200, f"no available channel for model {model} under group default", "get_channel_failed"
+        ),
         "empty_candidates": lambda: json_reply(200, {"candidates": []}),
         "malformed": lambda: Reply(200, [b'{"candidates": [{"content": {"role": "model", "parts": [<html>']),
     }
@@ -133,8 +162,9 @@ def content_fault(name: str, model: str, data: dict, contents: list[dict]) -> di
         cand = {"content": {}, "finishReason": "NO_IMAGE", "index": 0}
         return envelope(model, [cand], usage(prompt))
     if name == "text_only":
-        text = ("I can't create that image, but here is a description of what it could look like: "
-                + (shorten(clean_prompt(turn_text(last_user_turn(contents))), 200) or "a quiet still life"))
+        text = "I can't create that image, but here is a description of what it could look like: " + (
+            shorten(clean_prompt(turn_text(last_user_turn(contents))), 200) or "a quiet still life"
+        )
         return envelope(model, [candidate([{"text": text}])], usage(prompt, text_tokens=count_tokens(text)))
     if name == "max_tokens":
         return envelope(model, [candidate(None, "MAX_TOKENS")], usage(prompt, thoughts=4096))

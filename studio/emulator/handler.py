@@ -93,9 +93,14 @@ class Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         record: dict[str, Any] = {
-            "method": method, "path": split.path,
+            "method": method,
+            "path": split.path,
             "query": {k: ("[redacted]" if k == "key" else v) for k, v in query.items()},
-            "auth_mode": None, "model": None, "body": None, "fault": None, "received_at": time.time(),
+            "auth_mode": None,
+            "model": None,
+            "body": None,
+            "fault": None,
+            "received_at": time.time(),
         }
         reply: Reply | None = None
         try:
@@ -113,9 +118,11 @@ class Handler(BaseHTTPRequestHandler):
         record["status"] = reply.status if reply else None
         if reply is not None:
             self._deliver(reply)
-        self.emulator._log(f"{method} {split.path} -> {record['status']}"
-                           f"{' fault=' + record['fault'] if record['fault'] else ''}"
-                           f" in {time.monotonic() - started:.2f}s")
+        self.emulator._log(
+            f"{method} {split.path} -> {record['status']}"
+            f"{' fault=' + record['fault'] if record['fault'] else ''}"
+            f" in {time.monotonic() - started:.2f}s"
+        )
 
     def _read_body(self) -> bytes:
         try:
@@ -259,7 +266,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _trickle(self, payload: bytes, frame: Callable[[bytes], bytes]) -> None:
         for i in range(len(payload)):
-            self.wfile.write(frame(payload[i:i + 1]))
+            self.wfile.write(frame(payload[i : i + 1]))
             if self.emulator._wait(TRICKLE_INTERVAL_S):
                 return self._abort()
         if frame is _chunk:

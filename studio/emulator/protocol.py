@@ -59,8 +59,12 @@ def google_error(code: int, status: str, message: str, details: list[dict] | Non
 
 def relay_error(status: int, message: str, code: str) -> Reply:
     request_id = hashlib.sha256(f"{time.time_ns()}".encode()).hexdigest()[:24]
-    envelope = {"message": f"{message} (request id: {request_id})", "type": "new_api_error",
-                "param": "", "code": code}
+    envelope = {
+        "message": f"{message} (request id: {request_id})",
+        "type": "new_api_error",
+        "param": "",
+        "code": code,
+    }
     return json_reply(status, {"error": envelope})
 
 
@@ -69,14 +73,20 @@ def invalid(message: str) -> Reply:
 
 
 def not_found(model: str, version: str = "v1beta", method: str = "generateContent") -> Reply:
-    return google_error(404, "NOT_FOUND", (
-        f"models/{model} is not found for API version {version}, or is not supported for {method}. "
-        "Call ModelService.ListModels to see the list of available models and their supported methods."))
+    return google_error(
+        404,
+        "NOT_FOUND",
+        (
+            f"models/{model} is not found for API version {version}, or is not supported for {method}. "
+            "Call ModelService.ListModels to see the list of available models and their supported methods."
+        ),
+    )
 
 
 MISSING_KEY_MESSAGE = (
     "Method doesn't allow unregistered callers (callers without established identity). "
-    "Please use API Key or other form of API consumer identity to call this API.")
+    "Please use API Key or other form of API consumer identity to call this API."
+)
 
 
 def missing_key() -> Reply:
@@ -84,12 +94,24 @@ def missing_key() -> Reply:
 
 
 def wrong_key() -> Reply:
-    return google_error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", [
-        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-         "domain": "googleapis.com", "metadata": {"service": "generativelanguage.googleapis.com"}},
-        {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US",
-         "message": "API key not valid. Please pass a valid API key."},
-    ])
+    return google_error(
+        400,
+        "INVALID_ARGUMENT",
+        "API key not valid. Please pass a valid API key.",
+        [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            },
+            {
+                "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+                "locale": "en-US",
+                "message": "API key not valid. Please pass a valid API key.",
+            },
+        ],
+    )
 
 
 def _snake(name: str) -> str:
@@ -137,7 +159,9 @@ def parts_of(turn: Any) -> list[dict]:
 
 
 def turn_text(turn: Any) -> str:
-    return "\n".join(p["text"] for p in parts_of(turn) if isinstance(p.get("text"), str) and not p.get("thought"))
+    return "\n".join(
+        p["text"] for p in parts_of(turn) if isinstance(p.get("text"), str) and not p.get("thought")
+    )
 
 
 def clean_prompt(text: str) -> str:
@@ -155,8 +179,9 @@ def validate_contents(data: dict) -> list[dict]:
             raise Rejected(invalid("Please use a valid role: user, model."))
         parts = field_of(content, "parts")
         if not isinstance(parts, list) or not parts or not all(isinstance(p, dict) for p in parts):
-            raise Rejected(invalid(
-                f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty.\n"))
+            raise Rejected(
+                invalid(f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty.\n")
+            )
     return contents
 
 
@@ -177,9 +202,12 @@ def reference_bytes(turn: dict, index: int) -> tuple[bytes, ...]:
             with Image.open(io.BytesIO(raw)) as im:
                 im.size  # noqa: B018 - the header parse is the check
         except (binascii.Error, ValueError, OSError, Image.DecompressionBombError):
-            raise Rejected(invalid(
-                f"Unable to process input image at contents[{index}]. Please retry or report in "
-                "https://developers.generativeai.google/guide/troubleshooting")) from None
+            raise Rejected(
+                invalid(
+                    f"Unable to process input image at contents[{index}]. Please retry or report in "
+                    "https://developers.generativeai.google/guide/troubleshooting"
+                )
+            ) from None
         images.append(raw)
     return tuple(images)
 

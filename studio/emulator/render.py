@@ -37,7 +37,7 @@ def _shapes(canvas: Image.Image, digest: bytes) -> Image.Image:
     draw = ImageDraw.Draw(overlay)
     w, h = canvas.size
     for i in range(6):
-        b = digest[(i * 5) % 27:(i * 5) % 27 + 5]
+        b = digest[(i * 5) % 27 : (i * 5) % 27 + 5]
         x, y, r = b[0] * w // 255, b[1] * h // 255, max(8, b[2] * min(w, h) // 600)
         box = (x - r, y - r, x + r, y + r)
         fill = (*_colour(digest, 12 + i), 110)
@@ -63,8 +63,10 @@ def _caption(canvas: Image.Image, prompt: str, footer: str) -> None:
     draw.text((unit // 2, unit // 2), "STUDIO EMULATOR · DEMO", font=label_font, fill=(255, 236, 120, 255))
     lines = _wrap(prompt, text_font, w - unit * 2, max_lines=max(1, (h - unit * 5) // (unit + 2)))
     top = max(unit * 3, (h - len(lines) * (unit + 2)) // 2)
-    draw.rectangle((unit // 2, top - unit // 2, w - unit // 2, top + len(lines) * (unit + 2) + unit // 2),
-                   fill=(0, 0, 0, 120))
+    draw.rectangle(
+        (unit // 2, top - unit // 2, w - unit // 2, top + len(lines) * (unit + 2) + unit // 2),
+        fill=(0, 0, 0, 120),
+    )
     for n, line in enumerate(lines):
         draw.text((unit, top + n * (unit + 2)), line, font=text_font, fill=(255, 255, 255, 255))
     draw.text((unit // 2, h - unit), footer, font=small, fill=(255, 255, 255, 230))
@@ -85,15 +87,23 @@ def _paste_references(canvas: Image.Image, references: tuple[bytes, ...]) -> Non
         except (OSError, ValueError, Image.DecompressionBombError):
             thumb = Image.new("RGB", (side, side), (90, 90, 90))
         y = h - side - side // 2
-        ImageDraw.Draw(canvas).rectangle((x - 2, y - 2, x + thumb.width + 1, y + thumb.height + 1),
-                                         fill=(255, 255, 255, 255))
+        ImageDraw.Draw(canvas).rectangle(
+            (x - 2, y - 2, x + thumb.width + 1, y + thumb.height + 1), fill=(255, 255, 255, 255)
+        )
         canvas.paste(thumb, (x, y))
         x += side + side // 4
 
 
 @functools.lru_cache(maxsize=16)
-def render_image(width: int, height: int, mime: str, prompt: str, seed: int | None, footer: str,
-                 references: tuple[bytes, ...] = ()) -> bytes:
+def render_image(
+    width: int,
+    height: int,
+    mime: str,
+    prompt: str,
+    seed: int | None,
+    footer: str,
+    references: tuple[bytes, ...] = (),
+) -> bytes:
     """Deterministic image of exactly width x height from the prompt and seed, encoded as ``mime``.
 
     Drawn small and scaled up so a 4K image costs a resize and an encode, not a 4K drawing.

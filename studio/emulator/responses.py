@@ -118,12 +118,19 @@ def _image_settings(spec: catalogue.ModelSpec, config: dict) -> tuple[str, str]:
     ratio = field_of(image_config, "aspectRatio") or "1:1"
     size = field_of(image_config, "imageSize") or "1K"
     if ratio not in spec.ratios:
-        raise Rejected(invalid(f"Aspect ratio {ratio!r} is not supported by models/{spec.id}. "
-                               f"Supported: {', '.join(spec.ratios)}."))
+        raise Rejected(
+            invalid(
+                f"Aspect ratio {ratio!r} is not supported by models/{spec.id}. "
+                f"Supported: {', '.join(spec.ratios)}."
+            )
+        )
     allowed = spec.sizes or ("1K",)
     if size not in allowed:
-        raise Rejected(invalid(f"Image size {size!r} is not supported by models/{spec.id}. "
-                               f"Supported: {', '.join(allowed)}."))
+        raise Rejected(
+            invalid(
+                f"Image size {size!r} is not supported by models/{spec.id}. Supported: {', '.join(allowed)}."
+            )
+        )
     return ratio, size
 
 
@@ -145,9 +152,14 @@ def image_job(spec: catalogue.ModelSpec, data: dict, contents: list[dict]) -> Im
     index = last_user_index(contents)
     turn = contents[index] if index is not None else {"parts": []}
     return ImageJob(
-        spec=spec, ratio=ratio, size=size, prompt=clean_prompt(turn_text(turn)), seed=_seed(config),
+        spec=spec,
+        ratio=ratio,
+        size=size,
+        prompt=clean_prompt(turn_text(turn)),
+        seed=_seed(config),
         references=reference_bytes(turn, index or 0),
-        want_text=want_text, want_image=want_image,
+        want_text=want_text,
+        want_image=want_image,
         thoughts=spec.signs_parts and bool(field_of(thinking, "includeThoughts")),
         prompt_usage=prompt_usage(spec.id, data, contents),
     )
@@ -185,8 +197,12 @@ def image_response(job: ImageJob, signature_bytes: int) -> dict:
         part = _image_part(data, spec.output_mime)
         parts.append(_sign(part, data, "image", signature_bytes) if spec.signs_parts else part)
         image_tokens = spec.tokens(job.size)
-    meta = usage(job.prompt_usage, image_tokens=image_tokens,
-                 text_tokens=count_tokens(text) if job.want_text else 0, thoughts=thoughts)
+    meta = usage(
+        job.prompt_usage,
+        image_tokens=image_tokens,
+        text_tokens=count_tokens(text) if job.want_text else 0,
+        thoughts=thoughts,
+    )
     return envelope(spec.id, [candidate(parts)], meta)
 
 
@@ -195,7 +211,9 @@ def _thought_parts(job: ImageJob, width: int, height: int, signature_bytes: int)
     w, h = max(1, round(width * scale)), max(1, round(height * scale))
     sketch = render_image(w, h, job.spec.output_mime, job.prompt, job.seed, "interim thought image")
     thought = f"**Planning the composition**\n\nSketching a layout for {shorten(job.prompt, 60)!r} first."
-    image = _sign({**_image_part(sketch, job.spec.output_mime), "thought": True}, sketch, "image", signature_bytes)
+    image = _sign(
+        {**_image_part(sketch, job.spec.output_mime), "thought": True}, sketch, "image", signature_bytes
+    )
     return [{"text": thought, "thought": True}, image]
 
 
@@ -211,15 +229,18 @@ def sse_events(body: dict) -> list[dict]:
     if thoughts:
         groups.append(thoughts)
     groups += [[p] for p in parts if not p.get("thought")]
-    events = [{"candidates": [{"content": {"role": "model", "parts": g}, "index": 0}], **meta} for g in groups]
+    events = [
+        {"candidates": [{"content": {"role": "model", "parts": g}, "index": 0}], **meta} for g in groups
+    ]
     final = {"content": {"role": "model", "parts": [{"text": ""}]}, "finishReason": "STOP", "index": 0}
     events.append({"candidates": [final], **meta})
     return events
 
 
 def sse_reply(body: dict) -> Reply:
-    pieces = [b"data: " + json.dumps(e, ensure_ascii=False).encode("utf-8") + b"\r\n\r\n"
-              for e in sse_events(body)]
+    pieces = [
+        b"data: " + json.dumps(e, ensure_ascii=False).encode("utf-8") + b"\r\n\r\n" for e in sse_events(body)
+    ]
     return Reply(200, pieces, content_type=SSE_TYPE, chunked=True)
 
 

@@ -39,9 +39,19 @@ class Server(ThreadingHTTPServer):
 class Emulator:
     """The emulator server. ``with Emulator() as emu: httpx.post(emu.url + ...)``."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, latency: float = 0.0, key: str | None = None,
-                 faults: Iterable[str] = (), fault_count: int | None = None, retry_delay: float = 1.0,
-                 signature_bytes: int = 4096, stall_seconds: float = 600.0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        latency: float = 0.0,
+        key: str | None = None,
+        faults: Iterable[str] = (),
+        fault_count: int | None = None,
+        retry_delay: float = 1.0,
+        signature_bytes: int = 4096,
+        stall_seconds: float = 600.0,
+    ) -> None:
         self.faults = list(faults)
         unknown = [f for f in self.faults if f not in FAULTS]
         if unknown:
@@ -69,8 +79,12 @@ class Emulator:
     def start(self) -> Emulator:
         self.bind()
         assert self._server is not None
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"studio-emulator-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"studio-emulator-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

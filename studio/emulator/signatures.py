@@ -41,9 +41,12 @@ def verify_signatures(contents: list[dict], size: int) -> None:
             if given == SKIP_SIGNATURE:
                 continue
             if not isinstance(given, str) or not _signature_matches(given, parts[i], size):
-                raise Rejected(invalid(
-                    "Unable to submit request because it has an invalid thought signature for content "
-                    f"at index {index}"))
+                raise Rejected(
+                    invalid(
+                        "Unable to submit request because it has an invalid thought signature for content "
+                        f"at index {index}"
+                    )
+                )
 
 
 def _signature_matches(given: str, part: dict, size: int) -> bool:

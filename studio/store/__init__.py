@@ -6,4 +6,13 @@ from studio.store.gallery import SEARCH_WINDOW, GalleryFilter, TrashReport, fts_
 from studio.store.models import GenerationRecord, ImageRecord
 from studio.store.repository import Store
 
-__all__ = ["SEARCH_WINDOW", "GalleryFilter", "GenerationRecord", "ImageRecord", "Store", "TrashReport", "fts_query", "settings_diff"]
+__all__ = [
+    "SEARCH_WINDOW",
+    "GalleryFilter",
+    "GenerationRecord",
+    "ImageRecord",
+    "Store",
+    "TrashReport",
+    "fts_query",
+    "settings_diff",
+]

@@ -96,4 +96,6 @@ def session_scope(engine: Engine, db_path: Path, *, write: bool) -> Iterator[Ses
     except sqlite3.Error as exc:
         raise map_db_error(exc, db_path) from exc
     except PoolTimeout as exc:
-        raise StoreError("The history database is overloaded (no free connection); try again in a moment.") from exc
+        raise StoreError(
+            "The history database is overloaded (no free connection); try again in a moment."
+        ) from exc

@@ -106,7 +106,9 @@ def match_ids(search: str | None, before_id: int | None = None, window: int | No
     query = fts_query(search)
     if not query:
         return None
-    stmt = select(fts_table.c.rowid).where(text("generation_fts MATCH :fts_query").bindparams(fts_query=query))
+    stmt = select(fts_table.c.rowid).where(
+        text("generation_fts MATCH :fts_query").bindparams(fts_query=query)
+    )
     if before_id is not None:
         stmt = stmt.where(fts_table.c.rowid < before_id)
     if window is not None:
@@ -114,15 +116,20 @@ def match_ids(search: str | None, before_id: int | None = None, window: int | No
     return stmt
 
 
-def conditions(f: GalleryFilter, *, before_id: int | None = None, search: bool = True,
-               window: int | None = None) -> list[Any]:
+def conditions(
+    f: GalleryFilter, *, before_id: int | None = None, search: bool = True, window: int | None = None
+) -> list[Any]:
     """The WHERE terms (on ``generation``) for a filter (``search=False``: the caller joins the FTS table)."""
     g = Generation
     out: list[Any] = []
     if f.deleted is not None:
         out.append(col(g.deleted_at).is_not(None) if f.deleted else col(g.deleted_at).is_(None))
-    for column_, value in ((g.model, f.model), (g.status, f.status), (g.aspect_ratio, f.aspect_ratio),
-                           (g.image_size, f.image_size)):
+    for column_, value in (
+        (g.model, f.model),
+        (g.status, f.status),
+        (g.aspect_ratio, f.aspect_ratio),
+        (g.image_size, f.image_size),
+    ):
         term = _any_of(column_, value)
         if term is not None:
             out.append(term)
@@ -141,11 +148,16 @@ def conditions(f: GalleryFilter, *, before_id: int | None = None, search: bool =
     if f.parent_id is not None:
         out.append(col(g.parent_id) == f.parent_id)
     if f.tag:
-        tagged = (select(GenerationTag.generation_id).join(Tag, col(Tag.id) == GenerationTag.tag_id)
-                  .where(col(Tag.name) == clean_name(f.tag, TAG_MAX, "tag")))
+        tagged = (
+            select(GenerationTag.generation_id)
+            .join(Tag, col(Tag.id) == GenerationTag.tag_id)
+            .where(col(Tag.name) == clean_name(f.tag, TAG_MAX, "tag"))
+        )
         out.append(col(g.id).in_(tagged))
     if f.collection_id is not None:
-        items = select(CollectionItem.generation_id).where(col(CollectionItem.collection_id) == f.collection_id)
+        items = select(CollectionItem.generation_id).where(
+            col(CollectionItem.collection_id) == f.collection_id
+        )
         out.append(col(g.id).in_(items))
     if f.ids is not None:
         out.append(col(g.id).in_(f.ids))
@@ -166,6 +178,7 @@ def clean_name(name: str, limit: int, what: str) -> str:
         raise InputError(f"A {what} name can be at most {limit} characters long.")
     return text_
 
+
 # -- id lists ----------------------------------------------------------------------------------------
 
 
@@ -178,4 +191,4 @@ def unique_ids(ids: Iterable[int]) -> list[int]:
 def chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
     """``ids`` in slices of at most ``CHUNK``, one IN (...) list each."""
     for start in range(0, len(ids), CHUNK):
-        yield ids[start:start + CHUNK]
+        yield ids[start : start + CHUNK]

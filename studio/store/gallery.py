@@ -33,8 +33,20 @@ from studio.store.queries import FACET_COLUMNS, MAX_PAGE, QueryMixin
 from studio.store.trash import TrashMixin, TrashReport
 
 __all__ = [
-    "COLLECTION_MAX", "FACET_COLUMNS", "MAX_PAGE", "SEARCH_WINDOW", "TAG_MAX", "GalleryFilter", "GalleryMixin",
-    "TrashReport", "clean_name", "conditions", "fts_query", "match_ids", "merge_filter", "settings_diff",
+    "COLLECTION_MAX",
+    "FACET_COLUMNS",
+    "MAX_PAGE",
+    "SEARCH_WINDOW",
+    "TAG_MAX",
+    "GalleryFilter",
+    "GalleryMixin",
+    "TrashReport",
+    "clean_name",
+    "conditions",
+    "fts_query",
+    "match_ids",
+    "merge_filter",
+    "settings_diff",
 ]
 
 
@@ -46,8 +58,10 @@ def settings_diff(records: Sequence[GenerationRecord]) -> list[tuple[str, list[A
     """For 2-4 records: (setting, value per record) for the prompt, model and every setting that differs."""
     if not 2 <= len(records) <= 4:
         raise InputError("Choose between 2 and 4 generations to compare.")
-    rows: list[tuple[str, list[Any]]] = [("prompt", [r.prompt for r in records]),
-                                         ("model", [r.model for r in records])]
+    rows: list[tuple[str, list[Any]]] = [
+        ("prompt", [r.prompt for r in records]),
+        ("model", [r.model for r in records]),
+    ]
     keys = sorted(set().union(*(r.settings.keys() for r in records)))
     rows += [(key, [r.settings.get(key) for r in records]) for key in keys]
     rows.append(("references", [[i.sha256[:12] for i in r.references] for r in records]))

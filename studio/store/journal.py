@@ -27,10 +27,22 @@ DIR = "journal"
 VERSION = 1
 _NAME = re.compile(r"([0-9]{1,12})\.json")
 #: The generation columns a journal may set (the status and error columns are set by the adopter).
-COLUMNS = frozenset({
-    "text", "thoughts_text", "finish_reason", "block_reason", "usage_json", "prompt_tokens",
-    "output_tokens", "total_tokens", "grounding_json", "latency_ms", "cost_usd", "model_content_sha",
-})
+COLUMNS = frozenset(
+    {
+        "text",
+        "thoughts_text",
+        "finish_reason",
+        "block_reason",
+        "usage_json",
+        "prompt_tokens",
+        "output_tokens",
+        "total_tokens",
+        "grounding_json",
+        "latency_ms",
+        "cost_usd",
+        "model_content_sha",
+    }
+)
 _IMAGE_KEYS = ("sha256", "mime_type", "width", "height", "size", "name")
 
 
@@ -38,7 +50,9 @@ _IMAGE_KEYS = ("sha256", "mime_type", "width", "height", "size", "name")
 class Entry:
     gen_id: int
     values: dict[str, Any]
-    outputs: list[dict[str, Any]]   # _Stored fields: sha256, mime_type, width, height, size, path, thumb_path, name
+    outputs: list[
+        dict[str, Any]
+    ]  # _Stored fields: sha256, mime_type, width, height, size, path, thumb_path, name
     thoughts: list[dict[str, Any]]
 
 
@@ -51,13 +65,16 @@ def _image(stored: Any) -> dict[str, Any]:
     return {k: d.get(k) for k in _IMAGE_KEYS} | {"thumb": bool(d.get("thumb_path"))}
 
 
-def write(data_dir: Path, gen_id: int, values: dict[str, Any], outputs: Sequence[Any],
-          thoughts: Sequence[Any]) -> None:
+def write(
+    data_dir: Path, gen_id: int, values: dict[str, Any], outputs: Sequence[Any], thoughts: Sequence[Any]
+) -> None:
     """Durably record what the row of ``gen_id`` is about to say (raises StoreError/DiskFull)."""
     doc = {
-        "version": VERSION, "generation_id": int(gen_id),
+        "version": VERSION,
+        "generation_id": int(gen_id),
         "values": {k: v for k, v in values.items() if k in COLUMNS},
-        "outputs": [_image(s) for s in outputs], "thoughts": [_image(s) for s in thoughts],
+        "outputs": [_image(s) for s in outputs],
+        "thoughts": [_image(s) for s in thoughts],
     }
     files.write_atomic(path(data_dir, gen_id), json.dumps(doc, ensure_ascii=False).encode("utf-8"))
 
@@ -94,8 +111,16 @@ def _clean_image(raw: Any) -> dict[str, Any]:
         raise ValueError("image sizes are not whole numbers")
     name = raw.get("name") if isinstance(raw.get("name"), str) else ""
     thumb = files.thumb_relpath(sha) if raw.get("thumb") else None
-    return {"sha256": sha, "mime_type": mime, "width": ints[0], "height": ints[1], "size": ints[2],
-            "path": rel, "thumb_path": thumb, "name": name}
+    return {
+        "sha256": sha,
+        "mime_type": mime,
+        "width": ints[0],
+        "height": ints[1],
+        "size": ints[2],
+        "path": rel,
+        "thumb_path": thumb,
+        "name": name,
+    }
 
 
 def read(data_dir: Path, gen_id: int) -> Entry | None:

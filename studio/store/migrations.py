@@ -34,7 +34,9 @@ def _run(conn: Connection, script: str) -> None:
 
 @migration
 def m001_initial(conn: Connection) -> None:
-    _run(conn, """
+    _run(
+        conn,
+        """
 CREATE TABLE generation (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     created_at TEXT NOT NULL,
@@ -102,14 +104,16 @@ CREATE TRIGGER generation_fts_au AFTER UPDATE OF prompt, text ON generation BEGI
     INSERT INTO generation_fts (generation_fts, rowid, prompt, text) VALUES ('delete', old.id, old.prompt, old.text);
     INSERT INTO generation_fts (rowid, prompt, text) VALUES (new.id, new.prompt, new.text);
 END
-""")
-
+""",
+    )
 
 
 @migration
 def m002_gallery_and_runs(conn: Connection) -> None:
     """Tags, collections (boards), runs (matrix/batch/conversation), templates and presets; facet columns."""
-    _run(conn, """
+    _run(
+        conn,
+        """
 CREATE TABLE tag (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL UNIQUE COLLATE NOCASE
@@ -165,7 +169,8 @@ CREATE INDEX ix_generation_size ON generation (image_size);;
 CREATE INDEX ix_generation_favourite ON generation (favourite, id);;
 CREATE INDEX ix_generation_rating ON generation (rating, id);;
 CREATE INDEX ix_generation_created ON generation (created_at)
-""")
+""",
+    )
 
 
 @migration
@@ -177,7 +182,9 @@ def m003_gallery_stats(conn: Connection) -> None:
     sum over a few hundred rows. ``n_images`` (output images per generation) is kept by triggers on
     ``generation_asset`` so totals need no join.
     """
-    _run(conn, """
+    _run(
+        conn,
+        """
 ALTER TABLE generation ADD COLUMN n_images INTEGER NOT NULL DEFAULT 0;;
 UPDATE generation SET n_images = (SELECT count(*) FROM generation_asset a
                                   WHERE a.generation_id = generation.id AND a.role = 'output');;
@@ -238,7 +245,8 @@ END;;
 CREATE TRIGGER generation_asset_images_ad AFTER DELETE ON generation_asset WHEN old.role = 'output' BEGIN
     UPDATE generation SET n_images = n_images - 1 WHERE id = old.generation_id;
 END
-""")
+""",
+    )
 
 
 @migration
@@ -254,7 +262,9 @@ def m005_interruption_notices(conn: Connection) -> None:
     History. A mark of its own, so the history row (status, error) stays exactly as it was. Rows interrupted
     before notices existed are marked as seen: a first start after upgrading must not offer to pay again for
     work stopped months ago."""
-    _run(conn, """
+    _run(
+        conn,
+        """
 CREATE TABLE interruption_ack (
     generation_id INTEGER PRIMARY KEY REFERENCES generation(id) ON DELETE CASCADE,
     action TEXT NOT NULL,
@@ -263,7 +273,8 @@ CREATE TABLE interruption_ack (
 INSERT INTO interruption_ack (generation_id, action, at)
     SELECT id, 'before_notices', strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now') FROM generation
     WHERE status = 'interrupted'
-""")
+""",
+    )
 
 
 LATEST = len(MIGRATIONS)

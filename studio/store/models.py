@@ -58,9 +58,11 @@ class Generation(SQLModel, table=True):
     cell_key: str | None = None  # a run's cell identity: a resumed batch skips cells already paid for
     # Facet columns computed by SQLite from settings_json (migration 2); the ORM never writes them.
     aspect_ratio: str | None = Field(
-        default=None, sa_column=Column(String, Computed("json_extract(settings_json, '$.aspect_ratio')")))
+        default=None, sa_column=Column(String, Computed("json_extract(settings_json, '$.aspect_ratio')"))
+    )
     image_size: str | None = Field(
-        default=None, sa_column=Column(String, Computed("json_extract(settings_json, '$.image_size')")))
+        default=None, sa_column=Column(String, Computed("json_extract(settings_json, '$.image_size')"))
+    )
 
 
 class Asset(SQLModel, table=True):
@@ -144,13 +146,22 @@ class ImageRecord:
         try:
             return self.path.read_bytes()
         except OSError as exc:
-            raise StoreError(f"The image file {self.path.name} is missing or unreadable in the data directory "
-                             "(run `studio doctor`); pick another image or generate it again.") from exc
+            raise StoreError(
+                f"The image file {self.path.name} is missing or unreadable in the data directory "
+                "(run `studio doctor`); pick another image or generate it again."
+            ) from exc
 
     def reference(self, role: str = "object", name: str | None = None) -> Reference:
         """This stored image as a reference for a new request."""
-        return Reference(data=self.read(), mime_type=self.mime_type, sha256=self.sha256, width=self.width,
-                         height=self.height, role=role, name=self.name if name is None else name)
+        return Reference(
+            data=self.read(),
+            mime_type=self.mime_type,
+            sha256=self.sha256,
+            width=self.width,
+            height=self.height,
+            role=role,
+            name=self.name if name is None else name,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -238,24 +249,49 @@ def _load(value: str | None) -> Any:
 
 def image_record(link: GenerationAsset, asset: Asset, data_dir: Path) -> ImageRecord:
     return ImageRecord(
-        id=asset.id or 0, sha256=asset.sha256, mime_type=asset.mime_type, width=asset.width,
-        height=asset.height, bytes=asset.bytes, path=data_dir / asset.path,
+        id=asset.id or 0,
+        sha256=asset.sha256,
+        mime_type=asset.mime_type,
+        width=asset.width,
+        height=asset.height,
+        bytes=asset.bytes,
+        path=data_dir / asset.path,
         thumb_path=data_dir / asset.thumb_path if asset.thumb_path else None,
-        role=link.role, position=link.position, name=link.name,
+        role=link.role,
+        position=link.position,
+        name=link.name,
     )
 
 
 def generation_record(row: Generation, images: list[ImageRecord]) -> GenerationRecord:
     return GenerationRecord(
-        id=row.id or 0, created_at=_time(row.created_at), updated_at=_time(row.updated_at),  # type: ignore[arg-type]
-        status=row.status, prompt=row.prompt, model=row.model, settings=_load(row.settings_json) or {},
-        composition=_load(row.composition_json), text=row.text, thoughts_text=row.thoughts_text,
-        finish_reason=row.finish_reason, block_reason=row.block_reason, error_kind=row.error_kind,
-        error_message=row.error_message, usage=_load(row.usage_json) or {}, cost_usd=row.cost_usd,
-        latency_ms=row.latency_ms, parent_id=row.parent_id, run_id=row.run_id, variant_index=row.variant_index,
-        owner=row.owner, favourite=bool(row.favourite), rating=row.rating, deleted_at=_time(row.deleted_at),
+        id=row.id or 0,
+        created_at=_time(row.created_at),
+        updated_at=_time(row.updated_at),  # type: ignore[arg-type]
+        status=row.status,
+        prompt=row.prompt,
+        model=row.model,
+        settings=_load(row.settings_json) or {},
+        composition=_load(row.composition_json),
+        text=row.text,
+        thoughts_text=row.thoughts_text,
+        finish_reason=row.finish_reason,
+        block_reason=row.block_reason,
+        error_kind=row.error_kind,
+        error_message=row.error_message,
+        usage=_load(row.usage_json) or {},
+        cost_usd=row.cost_usd,
+        latency_ms=row.latency_ms,
+        parent_id=row.parent_id,
+        run_id=row.run_id,
+        variant_index=row.variant_index,
+        owner=row.owner,
+        favourite=bool(row.favourite),
+        rating=row.rating,
+        deleted_at=_time(row.deleted_at),
         images=[i for i in images if i.role == "output"],
         thought_images=[i for i in images if i.role == "thought"],
         references=[i for i in images if i.role == "reference"],
-        grounding=_load(row.grounding_json), has_model_content=bool(row.model_content_sha),
+        grounding=_load(row.grounding_json),
+        has_model_content=bool(row.model_content_sha),
     )

@@ -17,9 +17,11 @@ from studio.store.repository import Store, _now
 RETRIED, DISMISSED = "retried", "dismissed"
 
 #: Interrupted when a studio stopped (not cancelled, not failed), live, and not yet acknowledged.
-_OPEN = ("FROM generation g WHERE g.status = 'interrupted' AND g.error_kind = 'interrupted' "
-         "AND g.deleted_at IS NULL "
-         "AND NOT EXISTS (SELECT 1 FROM interruption_ack a WHERE a.generation_id = g.id)")
+_OPEN = (
+    "FROM generation g WHERE g.status = 'interrupted' AND g.error_kind = 'interrupted' "
+    "AND g.deleted_at IS NULL "
+    "AND NOT EXISTS (SELECT 1 FROM interruption_ack a WHERE a.generation_id = g.id)"
+)
 
 
 def open_ids(store: Store) -> list[int]:
@@ -46,9 +48,13 @@ def acknowledge(store: Store, ids: Iterable[int], action: str) -> list[int]:
     now = _now()
     with store._write() as session:
         for gen_id in wanted:
-            result = session.execute(text(
-                "INSERT OR IGNORE INTO interruption_ack (generation_id, action, at) "
-                f"SELECT g.id, :action, :now {_OPEN} AND g.id = :id"), {"action": action, "now": now, "id": gen_id})
+            result = session.execute(
+                text(
+                    "INSERT OR IGNORE INTO interruption_ack (generation_id, action, at) "
+                    f"SELECT g.id, :action, :now {_OPEN} AND g.id = :id"
+                ),
+                {"action": action, "now": now, "id": gen_id},
+            )
             if result.rowcount:
                 claimed.append(gen_id)
     return claimed
@@ -61,5 +67,7 @@ def release(store: Store, ids: Iterable[int]) -> None:
         return
     with store._write() as session:
         for gen_id in wanted:
-            session.execute(text("DELETE FROM interruption_ack WHERE generation_id = :id AND action = :action"),
-                            {"id": gen_id, "action": RETRIED})
+            session.execute(
+                text("DELETE FROM interruption_ack WHERE generation_id = :id AND action = :action"),
+                {"id": gen_id, "action": RETRIED},
+            )

@@ -39,7 +39,11 @@ class OrganiseMixin:
         changed = 0
         with self._write() as session:  # type: ignore[attr-defined]
             for chunk in chunks(wanted):
-                stmt = update(Generation).where(col(Generation.id).in_(chunk)).values(updated_at=utc_now(), **values)
+                stmt = (
+                    update(Generation)
+                    .where(col(Generation.id).in_(chunk))
+                    .values(updated_at=utc_now(), **values)
+                )
                 changed += session.exec(stmt).rowcount  # type: ignore[call-overload]
         return changed
 
@@ -48,7 +52,9 @@ class OrganiseMixin:
         return self._set(ids, favourite=bool(favourite))
 
     def set_rating(self, ids: Iterable[int], rating: int | None) -> int:
-        if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5):
+        if rating is not None and (
+            isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5
+        ):
             raise InputError("A rating is a whole number of stars from 1 to 5 (or none).")
         return self._set(ids, rating=rating)
 
@@ -63,9 +69,17 @@ class OrganiseMixin:
             session.exec(insert(Tag).values([{"name": t} for t in tags]).on_conflict_do_nothing())
             tag_ids = select(Tag.id).where(col(Tag.name).in_(tags))
             for chunk in chunks(wanted):
-                pairs = (select(Generation.id, Tag.id).select_from(Generation).join(Tag, true())  # every pair
-                         .where(col(Generation.id).in_(chunk), col(Tag.id).in_(tag_ids)))
-                stmt = insert(GenerationTag).from_select(["generation_id", "tag_id"], pairs).prefix_with("OR IGNORE")
+                pairs = (
+                    select(Generation.id, Tag.id)
+                    .select_from(Generation)
+                    .join(Tag, true())  # every pair
+                    .where(col(Generation.id).in_(chunk), col(Tag.id).in_(tag_ids))
+                )
+                stmt = (
+                    insert(GenerationTag)
+                    .from_select(["generation_id", "tag_id"], pairs)
+                    .prefix_with("OR IGNORE")
+                )
                 added += session.exec(stmt).rowcount  # type: ignore[call-overload]
         return added
 
@@ -78,17 +92,22 @@ class OrganiseMixin:
             if tag_id is None:
                 return 0
             for chunk in chunks(unique_ids(ids)):
-                stmt = delete(GenerationTag).where(col(GenerationTag.tag_id) == tag_id,
-                                                   col(GenerationTag.generation_id).in_(chunk))
+                stmt = delete(GenerationTag).where(
+                    col(GenerationTag.tag_id) == tag_id, col(GenerationTag.generation_id).in_(chunk)
+                )
                 removed += session.exec(stmt).rowcount  # type: ignore[call-overload]
             drop_unused_tags(session)
         return removed
 
     def tags(self) -> list[tuple[str, int]]:
         """Every tag with the number of live generations carrying it, most used first."""
-        live = (select(GenerationTag.tag_id, func.count().label("n")).join(
-            Generation, col(Generation.id) == GenerationTag.generation_id)
-            .where(col(Generation.deleted_at).is_(None)).group_by(GenerationTag.tag_id).subquery())
+        live = (
+            select(GenerationTag.tag_id, func.count().label("n"))
+            .join(Generation, col(Generation.id) == GenerationTag.generation_id)
+            .where(col(Generation.deleted_at).is_(None))
+            .group_by(GenerationTag.tag_id)
+            .subquery()
+        )
         n = func.coalesce(live.c.n, 0)
         stmt = select(Tag.name, n).outerjoin(live, live.c.tag_id == Tag.id).order_by(n.desc(), Tag.name)
         with self._read() as session:  # type: ignore[attr-defined]
@@ -135,8 +154,11 @@ class OrganiseMixin:
             now = utc_now()
             for chunk in chunks(unique_ids(ids)):
                 rows = select(literal(cid), Generation.id, literal(now)).where(col(Generation.id).in_(chunk))
-                stmt = (insert(CollectionItem).from_select(["collection_id", "generation_id", "added_at"], rows)
-                        .prefix_with("OR IGNORE"))
+                stmt = (
+                    insert(CollectionItem)
+                    .from_select(["collection_id", "generation_id", "added_at"], rows)
+                    .prefix_with("OR IGNORE")
+                )
                 added += session.exec(stmt).rowcount  # type: ignore[call-overload]
         return added
 
@@ -144,17 +166,25 @@ class OrganiseMixin:
         removed = 0
         with self._write() as session:  # type: ignore[attr-defined]
             for chunk in chunks(unique_ids(ids)):
-                stmt = delete(CollectionItem).where(col(CollectionItem.collection_id) == cid,
-                                                    col(CollectionItem.generation_id).in_(chunk))
+                stmt = delete(CollectionItem).where(
+                    col(CollectionItem.collection_id) == cid, col(CollectionItem.generation_id).in_(chunk)
+                )
                 removed += session.exec(stmt).rowcount  # type: ignore[call-overload]
         return removed
 
     def collections(self) -> list[tuple[int, str, int]]:
         """(id, name, live item count) for every collection, by name."""
-        live = (select(CollectionItem.collection_id, func.count().label("n"))
-                .join(Generation, col(Generation.id) == CollectionItem.generation_id)
-                .where(col(Generation.deleted_at).is_(None)).group_by(CollectionItem.collection_id).subquery())
-        stmt = (select(Collection.id, Collection.name, func.coalesce(live.c.n, 0))
-                .outerjoin(live, live.c.collection_id == Collection.id).order_by(func.lower(Collection.name)))
+        live = (
+            select(CollectionItem.collection_id, func.count().label("n"))
+            .join(Generation, col(Generation.id) == CollectionItem.generation_id)
+            .where(col(Generation.deleted_at).is_(None))
+            .group_by(CollectionItem.collection_id)
+            .subquery()
+        )
+        stmt = (
+            select(Collection.id, Collection.name, func.coalesce(live.c.n, 0))
+            .outerjoin(live, live.c.collection_id == Collection.id)
+            .order_by(func.lower(Collection.name))
+        )
         with self._read() as session:  # type: ignore[attr-defined]
             return [(int(i), name, int(n)) for i, name, n in session.exec(stmt)]

@@ -39,8 +39,12 @@ from studio.store.models import (
 _SEP = "\x1f"  # unit separator: cannot occur in a tag name (control characters are removed)
 MAX_PAGE = 1000
 #: facet name -> the indexed column it groups by
-FACET_COLUMNS = {"model": Generation.model, "status": Generation.status,
-                 "aspect_ratio": Generation.aspect_ratio, "image_size": Generation.image_size}
+FACET_COLUMNS = {
+    "model": Generation.model,
+    "status": Generation.status,
+    "aspect_ratio": Generation.aspect_ratio,
+    "image_size": Generation.image_size,
+}
 
 
 def _live(count: Callable[[GalleryFilter], dict[Any, Any]], f: GalleryFilter) -> dict[Any, Any]:
@@ -52,8 +56,12 @@ def _live(count: Callable[[GalleryFilter], dict[Any, Any]], f: GalleryFilter) ->
     if f.deleted is not False or fts_query(f.search) or f.ids is not None:  # already a small, bounded set
         return count(f)
     every, trashed = count(replace(f, deleted=None)), count(replace(f, deleted=True))
-    out = {k: tuple(a - b for a, b in zip(v, trashed[k], strict=True)) if isinstance(v, tuple)
-           else v - trashed.get(k, 0) for k, v in every.items()}
+    out = {
+        k: tuple(a - b for a, b in zip(v, trashed[k], strict=True))
+        if isinstance(v, tuple)
+        else v - trashed.get(k, 0)
+        for k, v in every.items()
+    }
     return out
 
 
@@ -63,7 +71,9 @@ _CUBE_DIMS = ("model", "status", "aspect_ratio", "image_size")
 
 def _cube_filter(f: GalleryFilter) -> bool:
     """True when every filter in ``f`` is a cube dimension, so counts can come from generation_stats."""
-    return all(getattr(f, fl.name) in (None, "") for fl in fields(f) if fl.name not in (*_CUBE_DIMS, "deleted"))
+    return all(
+        getattr(f, fl.name) in (None, "") for fl in fields(f) if fl.name not in (*_CUBE_DIMS, "deleted")
+    )
 
 
 def _cube_where(f: GalleryFilter, *, skip: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -84,30 +94,44 @@ def _cube_where(f: GalleryFilter, *, skip: str | None = None) -> tuple[str, dict
 
 def _cube_sum(session: Session, f: GalleryFilter, columns: str) -> tuple:
     where, params = _cube_where(f)
-    return tuple(session.exec(text(f"SELECT {columns} FROM generation_stats{where}").bindparams(**params)).one())
+    return tuple(
+        session.exec(text(f"SELECT {columns} FROM generation_stats{where}").bindparams(**params)).one()
+    )
 
 
 def _cube_facet(session: Session, f: GalleryFilter, dim: str) -> list[tuple[Any, int]]:
     where, params = _cube_where(f, skip=dim)
-    rows = session.exec(text(f"SELECT {dim}, sum(n) FROM generation_stats{where} GROUP BY {dim} "
-                             "HAVING sum(n) > 0").bindparams(**params)).all()
+    rows = session.exec(
+        text(
+            f"SELECT {dim}, sum(n) FROM generation_stats{where} GROUP BY {dim} HAVING sum(n) > 0"
+        ).bindparams(**params)
+    ).all()
     return _ranked({(value or None): int(n) for value, n in rows})
 
 
 def _ranked(counts: dict[Any, int]) -> list[tuple[Any, int]]:
     """Most first, then by value (None last)."""
-    return sorted(((v, n) for v, n in counts.items() if n > 0), key=lambda vn: (-vn[1], vn[0] is None, str(vn[0])))
+    return sorted(
+        ((v, n) for v, n in counts.items() if n > 0), key=lambda vn: (-vn[1], vn[0] is None, str(vn[0]))
+    )
 
 
 def _tags_of() -> Any:
-    return (select(func.group_concat(Tag.name, _SEP)).select_from(GenerationTag)
-            .join(Tag, col(Tag.id) == GenerationTag.tag_id)
-            .where(col(GenerationTag.generation_id) == Generation.id).scalar_subquery())
+    return (
+        select(func.group_concat(Tag.name, _SEP))
+        .select_from(GenerationTag)
+        .join(Tag, col(Tag.id) == GenerationTag.tag_id)
+        .where(col(GenerationTag.generation_id) == Generation.id)
+        .scalar_subquery()
+    )
 
 
 def _collections_of() -> Any:
-    return (select(func.group_concat(CollectionItem.collection_id, ","))
-            .where(col(CollectionItem.generation_id) == Generation.id).scalar_subquery())
+    return (
+        select(func.group_concat(CollectionItem.collection_id, ","))
+        .where(col(CollectionItem.generation_id) == Generation.id)
+        .scalar_subquery()
+    )
 
 
 class QueryMixin:
@@ -130,9 +154,17 @@ class QueryMixin:
             out.append(record)
         return out
 
-    def list(self, filter: GalleryFilter | None = None, *, limit: int = 48, before_id: int | None = None,
-             search: str | None = None, status: str | None = None, model: str | None = None,
-             include_deleted: bool = False) -> list[GenerationRecord]:
+    def list(
+        self,
+        filter: GalleryFilter | None = None,
+        *,
+        limit: int = 48,
+        before_id: int | None = None,
+        search: str | None = None,
+        status: str | None = None,
+        model: str | None = None,
+        include_deleted: bool = False,
+    ) -> list[GenerationRecord]:
         """Newest first; page with ``before_id`` = the last id of the previous page (keyset, no OFFSET)."""
         f = merge_filter(filter, search=search, status=status, model=model)
         if include_deleted:
@@ -140,17 +172,28 @@ class QueryMixin:
         stmt = self._select()
         query = fts_query(f.search)
         if query:  # walk the matches newest first and join: bounded by LIMIT, not by the match count
-            stmt = (stmt.join(fts_table, fts_table.c.rowid == Generation.id)
-                    .where(text("generation_fts MATCH :fts_query").bindparams(fts_query=query))
-                    .order_by(fts_table.c.rowid.desc()))
+            stmt = (
+                stmt.join(fts_table, fts_table.c.rowid == Generation.id)
+                .where(text("generation_fts MATCH :fts_query").bindparams(fts_query=query))
+                .order_by(fts_table.c.rowid.desc())
+            )
         else:
             stmt = stmt.order_by(col(Generation.id).desc())
-        stmt = stmt.where(*conditions(f, before_id=before_id, search=False)).limit(max(1, min(limit, MAX_PAGE)))
+        stmt = stmt.where(*conditions(f, before_id=before_id, search=False)).limit(
+            max(1, min(limit, MAX_PAGE))
+        )
         with self._read() as session:  # type: ignore[attr-defined]
             return self._records(session, session.exec(stmt).all())
 
-    def count(self, filter: GalleryFilter | None = None, *, search: str | None = None, status: str | None = None,
-              model: str | None = None, cap: int | None = None) -> int:
+    def count(
+        self,
+        filter: GalleryFilter | None = None,
+        *,
+        search: str | None = None,
+        status: str | None = None,
+        model: str | None = None,
+        cap: int | None = None,
+    ) -> int:
         """How many generations match. With ``cap``, counting stops at ``cap + 1`` (the page says "1 000+"):
         a common word matches a quarter of a million prompts at 1 M rows, and counting them all costs 0.4 s."""
         f = merge_filter(filter, search=search, status=status, model=model)
@@ -159,14 +202,23 @@ class QueryMixin:
                 return int(_cube_sum(session, f, "coalesce(sum(n), 0)")[0])
             query = fts_query(f.search)
             if cap is not None and query:
-                hits = (select(literal(1)).select_from(fts_table).join(Generation, fts_table.c.rowid == Generation.id)
-                        .where(text("generation_fts MATCH :fts_query").bindparams(fts_query=query),
-                               *conditions(f, search=False)).limit(cap + 1).subquery())
+                hits = (
+                    select(literal(1))
+                    .select_from(fts_table)
+                    .join(Generation, fts_table.c.rowid == Generation.id)
+                    .where(
+                        text("generation_fts MATCH :fts_query").bindparams(fts_query=query),
+                        *conditions(f, search=False),
+                    )
+                    .limit(cap + 1)
+                    .subquery()
+                )
                 return int(session.exec(select(func.count()).select_from(hits)).one())
 
             def run(g: GalleryFilter) -> dict[Any, int]:
                 stmt = select(func.count()).select_from(Generation).where(*conditions(g))
                 return {None: int(session.exec(stmt).one())}
+
             return _live(run, f)[None]
 
     def records(self, ids: Iterable[int]) -> list[GenerationRecord]:
@@ -191,6 +243,7 @@ class QueryMixin:
             window = match_ids(f.search, window=SEARCH_WINDOW)
             if window is not None:  # read the search's newest matches once, not once per facet
                 f = replace(f, search=None, ids=tuple(session.exec(window).all()))
+
             def grouped(base: Any, key: Any, own: str, trash_key: Any = None) -> list[tuple[Any, int]]:
                 def run(g: GalleryFilter) -> dict[Any, int]:
                     # Trash side: group by an expression so SQLite walks the small deleted_at range
@@ -198,28 +251,40 @@ class QueryMixin:
                     by = trash_key if g.deleted and trash_key is not None else key
                     stmt = base(by).where(*conditions(g, window=SEARCH_WINDOW)).group_by(by)
                     return {value: int(n) for value, n in session.exec(stmt)}
+
                 return _ranked(_live(run, replace(f, **{own: None})))
 
             for name, column_ in FACET_COLUMNS.items():
                 if _cube_filter(f):
                     out[name] = _cube_facet(session, f, name)
                 else:
-                    out[name] = grouped(lambda by: select(by, func.count()), column_, name, col(column_).concat(""))
+                    out[name] = grouped(
+                        lambda by: select(by, func.count()), column_, name, col(column_).concat("")
+                    )
             # Tags and collections: walk the (small) link table and check each row's generation by primary
             # key. Joining lets SQLite start from ``generation`` instead, reading 0.9 M rows for a status filter.
 
             def matching(link_column: Any, own: str) -> Any:
-                return exists(select(literal(1)).where(col(Generation.id) == link_column,
-                                                       *conditions(replace(f, **{own: None}),
-                                                                   window=SEARCH_WINDOW)))
+                return exists(
+                    select(literal(1)).where(
+                        col(Generation.id) == link_column,
+                        *conditions(replace(f, **{own: None}), window=SEARCH_WINDOW),
+                    )
+                )
 
-            tags = (select(Tag.name, func.count()).select_from(GenerationTag)
-                    .join(Tag, col(Tag.id) == GenerationTag.tag_id)
-                    .where(matching(GenerationTag.generation_id, "tag")).group_by(Tag.id))
+            tags = (
+                select(Tag.name, func.count())
+                .select_from(GenerationTag)
+                .join(Tag, col(Tag.id) == GenerationTag.tag_id)
+                .where(matching(GenerationTag.generation_id, "tag"))
+                .group_by(Tag.id)
+            )
             out["tag"] = _ranked({name: int(n) for name, n in session.exec(tags)})
-            boards = (select(CollectionItem.collection_id, func.count())
-                      .where(matching(CollectionItem.generation_id, "collection_id"))
-                      .group_by(CollectionItem.collection_id))
+            boards = (
+                select(CollectionItem.collection_id, func.count())
+                .where(matching(CollectionItem.generation_id, "collection_id"))
+                .group_by(CollectionItem.collection_id)
+            )
             out["collection"] = _ranked({cid: int(n) for cid, n in session.exec(boards)})
         return out
 
@@ -229,22 +294,46 @@ class QueryMixin:
         with self._read() as session:  # type: ignore[attr-defined]
             if _cube_filter(filter or GalleryFilter()):
                 count, cost, prompt, output, total, images = _cube_sum(
-                    session, filter or GalleryFilter(), "coalesce(sum(n), 0), total(cost_usd), total(prompt_tokens), "
-                    "total(output_tokens), total(total_tokens), coalesce(sum(images), 0)")
-                return {"count": int(count), "images": int(images), "cost_usd": round(float(cost), 9),
-                        "prompt_tokens": int(prompt), "output_tokens": int(output), "total_tokens": int(total)}
+                    session,
+                    filter or GalleryFilter(),
+                    "coalesce(sum(n), 0), total(cost_usd), total(prompt_tokens), "
+                    "total(output_tokens), total(total_tokens), coalesce(sum(images), 0)",
+                )
+                return {
+                    "count": int(count),
+                    "images": int(images),
+                    "cost_usd": round(float(cost), 9),
+                    "prompt_tokens": int(prompt),
+                    "output_tokens": int(output),
+                    "total_tokens": int(total),
+                }
 
             def run(f: GalleryFilter) -> dict[Any, tuple]:
                 conds = conditions(f, window=SEARCH_WINDOW)
-                sums = select(func.count(), func.total(g.cost_usd), func.total(g.prompt_tokens),
-                              func.total(g.output_tokens), func.total(g.total_tokens)).where(*conds)
-                n_images = (select(func.count()).select_from(GenerationAsset)
-                            .join(Generation, col(Generation.id) == GenerationAsset.generation_id)
-                            .where(col(GenerationAsset.role) == "output", *conds))
+                sums = select(
+                    func.count(),
+                    func.total(g.cost_usd),
+                    func.total(g.prompt_tokens),
+                    func.total(g.output_tokens),
+                    func.total(g.total_tokens),
+                ).where(*conds)
+                n_images = (
+                    select(func.count())
+                    .select_from(GenerationAsset)
+                    .join(Generation, col(Generation.id) == GenerationAsset.generation_id)
+                    .where(col(GenerationAsset.role) == "output", *conds)
+                )
                 return {None: (*session.exec(sums).one(), session.exec(n_images).one())}
+
             count, cost, prompt, output, total, images = _live(run, filter or GalleryFilter())[None]
-        return {"count": int(count), "images": int(images), "cost_usd": round(float(cost), 9), "prompt_tokens": int(prompt),
-                "output_tokens": int(output), "total_tokens": int(total)}
+        return {
+            "count": int(count),
+            "images": int(images),
+            "cost_usd": round(float(cost), 9),
+            "prompt_tokens": int(prompt),
+            "output_tokens": int(output),
+            "total_tokens": int(total),
+        }
 
     # -- lineage -------------------------------------------------------------------------------
 

@@ -126,7 +126,9 @@ class Store(GalleryMixin):
             for name in DIRS:
                 (self.data_dir / name).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(f"The studio cannot create its data directory {self.data_dir} ({exc.strerror}).") from exc
+            raise StoreError(
+                f"The studio cannot create its data directory {self.data_dir} ({exc.strerror})."
+            ) from exc
         self._engine = db.make_engine(self.db_path)
         self.readonly = False
         self._found_version = 0
@@ -196,8 +198,12 @@ class Store(GalleryMixin):
     def _save_images(self, parts: Sequence[ImagePart]) -> list[_Stored]:
         return [s for s in (self._save_image(p.data) for p in parts) if s is not None]
 
-    def _save_turn(self, content: dict[str, Any] | None, outputs: Sequence[_Stored] = (),
-                   thoughts: Sequence[_Stored] = ()) -> str | None:
+    def _save_turn(
+        self,
+        content: dict[str, Any] | None,
+        outputs: Sequence[_Stored] = (),
+        thoughts: Sequence[_Stored] = (),
+    ) -> str | None:
         if content is None:
             return None
         content = turns.slim(content, [s.sha256 for s in outputs], [s.sha256 for s in thoughts])
@@ -212,14 +218,32 @@ class Store(GalleryMixin):
 
     def _link(self, session: Session, gen_id: int, role: str, stored: Sequence[_Stored]) -> None:
         for position, s in enumerate(stored):
-            session.exec(insert(Asset).values(
-                sha256=s.sha256, mime_type=s.mime_type, width=s.width, height=s.height, bytes=s.size,
-                path=s.path, thumb_path=s.thumb_path, created_at=_now(),
-            ).on_conflict_do_nothing(index_elements=["sha256"]))
+            session.exec(
+                insert(Asset)
+                .values(
+                    sha256=s.sha256,
+                    mime_type=s.mime_type,
+                    width=s.width,
+                    height=s.height,
+                    bytes=s.size,
+                    path=s.path,
+                    thumb_path=s.thumb_path,
+                    created_at=_now(),
+                )
+                .on_conflict_do_nothing(index_elements=["sha256"])
+            )
             asset_id = session.exec(select(Asset.id).where(Asset.sha256 == s.sha256)).one()
-            session.exec(insert(GenerationAsset).values(
-                generation_id=gen_id, role=role, position=position, asset_id=asset_id, name=s.name,
-            ).on_conflict_do_nothing())
+            session.exec(
+                insert(GenerationAsset)
+                .values(
+                    generation_id=gen_id,
+                    role=role,
+                    position=position,
+                    asset_id=asset_id,
+                    name=s.name,
+                )
+                .on_conflict_do_nothing()
+            )
 
     def _update(self, session: Session, gen_id: int, *conditions: Any, **values: Any) -> int:
         stmt = update(Generation).where(col(Generation.id) == gen_id, *conditions)
@@ -234,7 +258,8 @@ class Store(GalleryMixin):
         if not ids:
             return {}
         stmt = (
-            select(GenerationAsset, Asset).join(Asset, col(Asset.id) == GenerationAsset.asset_id)
+            select(GenerationAsset, Asset)
+            .join(Asset, col(Asset.id) == GenerationAsset.asset_id)
             .where(col(GenerationAsset.generation_id).in_(ids))
             .order_by(GenerationAsset.generation_id, GenerationAsset.role, GenerationAsset.position)
         )
@@ -245,18 +270,37 @@ class Store(GalleryMixin):
 
     # -- public API ------------------------------------------------------------------------
 
-    def create_pending(self, *, prompt: str, model: str, settings: dict[str, Any], owner: str,
-                       composition: dict[str, Any] | None = None, references: Sequence[Reference] = (),
-                       parent_id: int | None = None, run_id: int | None = None, variant_index: int = 0,
-                       cell_key: str | None = None) -> int:
+    def create_pending(
+        self,
+        *,
+        prompt: str,
+        model: str,
+        settings: dict[str, Any],
+        owner: str,
+        composition: dict[str, Any] | None = None,
+        references: Sequence[Reference] = (),
+        parent_id: int | None = None,
+        run_id: int | None = None,
+        variant_index: int = 0,
+        cell_key: str | None = None,
+    ) -> int:
         """Record a generation before its paid call; reference files are written first."""
         self._write_check()
         stored = [s for s in (self._save_image(r.data, r.name) for r in references) if s is not None]
         now = _now()
         row = Generation(
-            created_at=now, updated_at=now, status=PENDING, prompt=prompt, model=model,
-            settings_json=_json(settings), composition_json=_json(composition) if composition is not None else None,
-            parent_id=parent_id, run_id=run_id, variant_index=variant_index, owner=owner, cell_key=cell_key,
+            created_at=now,
+            updated_at=now,
+            status=PENDING,
+            prompt=prompt,
+            model=model,
+            settings_json=_json(settings),
+            composition_json=_json(composition) if composition is not None else None,
+            parent_id=parent_id,
+            run_id=run_id,
+            variant_index=variant_index,
+            owner=owner,
+            cell_key=cell_key,
         )
         with self._write() as session:
             session.add(row)
@@ -270,20 +314,27 @@ class Store(GalleryMixin):
         with self._write() as session:
             self._update(session, gen_id, col(Generation.status) == PENDING, status=RUNNING)
 
-    def save_success(self, gen_id: int, outcome: Outcome, *, latency_ms: int,
-                     cost_usd: float | None) -> GenerationRecord:
+    def save_success(
+        self, gen_id: int, outcome: Outcome, *, latency_ms: int, cost_usd: float | None
+    ) -> GenerationRecord:
         self._write_check()
         outputs = self._save_images(outcome.images)
         thoughts = self._save_images(outcome.thought_images)
         if not outputs:
-            error = BadResponse("The endpoint's image data could not be read, so no image was saved "
-                                "(the raw bytes are kept in the quarantine folder). Try again.")
-            return self.save_failure(gen_id, status="failed", error=error, outcome=outcome, latency_ms=latency_ms)
+            error = BadResponse(
+                "The endpoint's image data could not be read, so no image was saved "
+                "(the raw bytes are kept in the quarantine folder). Try again."
+            )
+            return self.save_failure(
+                gen_id, status="failed", error=error, outcome=outcome, latency_ms=latency_ms
+            )
         # Parts map to saved files by position only when nothing was dropped; otherwise keep the turn verbatim.
         complete = len(outputs) == len(outcome.images) and len(thoughts) == len(outcome.thought_images)
         turn = self._save_turn(outcome.model_content, *((outputs, thoughts) if complete else ((), ())))
         crashpoint("after_files")
-        values = dict(latency_ms=latency_ms, cost_usd=cost_usd, model_content_sha=turn, **_outcome_fields(outcome))
+        values = dict(
+            latency_ms=latency_ms, cost_usd=cost_usd, model_content_sha=turn, **_outcome_fields(outcome)
+        )
         journal.write(self.data_dir, gen_id, values, outputs, thoughts)  # lets a restart adopt the files
         crashpoint("after_journal")
         self._commit_with_retries(gen_id, values, outputs, thoughts)
@@ -291,8 +342,9 @@ class Store(GalleryMixin):
         journal.remove(self.data_dir, gen_id)
         return self._get_existing(gen_id)
 
-    def _commit_with_retries(self, gen_id: int, values: dict[str, Any], outputs: Sequence[_Stored],
-                             thoughts: Sequence[_Stored]) -> None:
+    def _commit_with_retries(
+        self, gen_id: int, values: dict[str, Any], outputs: Sequence[_Stored], thoughts: Sequence[_Stored]
+    ) -> None:
         """The files of a paid image are on disk: a busy database is waited out rather than failed. If the
         row still cannot be written, the journal stays and the next start adopts it (``_drop_stale_journals``)."""
         for delay in (*COMMIT_RETRY_DELAYS, None):
@@ -306,11 +358,18 @@ class Store(GalleryMixin):
                     raise
                 time.sleep(delay)
 
-    def _commit_success(self, gen_id: int, values: dict[str, Any], outputs: Sequence[_Stored],
-                        thoughts: Sequence[_Stored], *conditions: Any) -> bool:
+    def _commit_success(
+        self,
+        gen_id: int,
+        values: dict[str, Any],
+        outputs: Sequence[_Stored],
+        thoughts: Sequence[_Stored],
+        *conditions: Any,
+    ) -> bool:
         with self._write() as session:
-            if not self._update(session, gen_id, *conditions, status=SUCCEEDED, error_kind=None,
-                                error_message=None, **values):
+            if not self._update(
+                session, gen_id, *conditions, status=SUCCEEDED, error_kind=None, error_message=None, **values
+            ):
                 if conditions:
                     return False
                 raise StoreError(f"Generation {gen_id} is not in the history.")
@@ -318,8 +377,15 @@ class Store(GalleryMixin):
             self._link(session, gen_id, "thought", thoughts)
         return True
 
-    def save_failure(self, gen_id: int, *, status: str, error: StudioError, outcome: Outcome | None = None,
-                     latency_ms: int | None = None) -> GenerationRecord:
+    def save_failure(
+        self,
+        gen_id: int,
+        *,
+        status: str,
+        error: StudioError,
+        outcome: Outcome | None = None,
+        latency_ms: int | None = None,
+    ) -> GenerationRecord:
         """Finish a generation without an image, keeping any text and usage that came back."""
         if status not in FINAL_STATUSES or status == SUCCEEDED:
             raise ValueError(f"not a failure status: {status!r}")
@@ -365,9 +431,19 @@ class Store(GalleryMixin):
             return []
         still_active = (col(Generation.id).in_(dead), col(Generation.status).in_(ACTIVE_STATUSES))
         with self._write() as session:  # re-check inside the lock: a row may have finished meanwhile
-            ids = list(session.exec(select(Generation.id).where(*still_active).order_by(col(Generation.id))).all())
-            session.exec(update(Generation).where(*still_active).values(
-                status=INTERRUPTED, error_kind="interrupted", error_message=INTERRUPTED_MESSAGE, updated_at=_now()))
+            ids = list(
+                session.exec(select(Generation.id).where(*still_active).order_by(col(Generation.id))).all()
+            )
+            session.exec(
+                update(Generation)
+                .where(*still_active)
+                .values(
+                    status=INTERRUPTED,
+                    error_kind="interrupted",
+                    error_message=INTERRUPTED_MESSAGE,
+                    updated_at=_now(),
+                )
+            )
         return [i for i in ids if i is not None]
 
     def interrupt_owned(self, owner: str) -> list[int]:
@@ -382,8 +458,11 @@ class Store(GalleryMixin):
                 select(Generation.id, Generation.owner).where(col(Generation.status).in_(ACTIVE_STATUSES))
             ).all()
         alive = {owner: bool(is_alive(owner)) for owner in {owner for _, owner in rows}}
-        return [(gen_id, journal.adoptable(self.data_dir, gen_id))
-                for gen_id, owner in rows if gen_id is not None and not alive[owner]]
+        return [
+            (gen_id, journal.adoptable(self.data_dir, gen_id))
+            for gen_id, owner in rows
+            if gen_id is not None and not alive[owner]
+        ]
 
     def adopt_orphans(self, is_alive: Callable[[str], bool]) -> list[int]:
         """Finish (as succeeded) the orphans whose journal proves a complete save; returns their ids."""
@@ -393,8 +472,9 @@ class Store(GalleryMixin):
                 continue
             outputs = [_Stored(**s) for s in entry.outputs]
             thoughts = [_Stored(**s) for s in entry.thoughts]
-            if self._commit_success(gen_id, entry.values, outputs, thoughts,
-                                    col(Generation.status).in_(ACTIVE_STATUSES)):
+            if self._commit_success(
+                gen_id, entry.values, outputs, thoughts, col(Generation.status).in_(ACTIVE_STATUSES)
+            ):
                 adopted.append(gen_id)
         return adopted
 
@@ -406,13 +486,21 @@ class Store(GalleryMixin):
         if not found:
             return
         with self._read() as session:
-            final = session.exec(select(Generation.id, Generation.status, Generation.error_kind).where(
-                col(Generation.id).in_(list(found)), col(Generation.status).in_(FINAL_STATUSES))).all()
+            final = session.exec(
+                select(Generation.id, Generation.status, Generation.error_kind).where(
+                    col(Generation.id).in_(list(found)), col(Generation.status).in_(FINAL_STATUSES)
+                )
+            ).all()
         for gen_id, status, error_kind in final:
             entry = journal.adoptable(self.data_dir, gen_id) if error_kind in STORE_FAILURES else None
             if entry is not None:
-                self._commit_success(gen_id, entry.values, [_Stored(**o) for o in entry.outputs],
-                                     [_Stored(**t) for t in entry.thoughts], col(Generation.status) == status)
+                self._commit_success(
+                    gen_id,
+                    entry.values,
+                    [_Stored(**o) for o in entry.outputs],
+                    [_Stored(**t) for t in entry.thoughts],
+                    col(Generation.status) == status,
+                )
             journal.remove(self.data_dir, gen_id)
 
     def get(self, gen_id: int) -> GenerationRecord | None:
@@ -436,8 +524,10 @@ class Store(GalleryMixin):
         try:
             return turns.restore(json.loads(path.read_bytes()), self._blob)
         except (OSError, ValueError, StoreError) as exc:
-            raise StoreError(f"The saved model turn of generation {gen_id} ({path}) could not be read; "
-                             "start a new conversation from its image instead.") from exc
+            raise StoreError(
+                f"The saved model turn of generation {gen_id} ({path}) could not be read; "
+                "start a new conversation from its image instead."
+            ) from exc
 
     def preview(self, image: ImageRecord) -> Path:
         """What to show on screen for an image: the original when it is at most PREVIEW_SIDE px, else a JPEG

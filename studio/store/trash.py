@@ -22,11 +22,11 @@ from studio.store.organise import drop_unused_tags, utc_now
 class TrashReport:
     """What ``empty_trash`` did."""
 
-    generations: int = 0      # rows deleted
-    files_removed: int = 0    # originals, thumbnails and model turns no longer referenced
+    generations: int = 0  # rows deleted
+    files_removed: int = 0  # originals, thumbnails and model turns no longer referenced
     bytes_freed: int = 0
-    files_kept: int = 0       # files of trashed rows still used by another generation
-    skipped_active: int = 0   # trashed rows still pending/running: left for a later empty
+    files_kept: int = 0  # files of trashed rows still used by another generation
+    skipped_active: int = 0  # trashed rows still pending/running: left for a later empty
 
 
 class TrashMixin:
@@ -42,8 +42,11 @@ class TrashMixin:
         moved, now = 0, utc_now()
         with self._write() as session:  # type: ignore[attr-defined]
             for chunk in chunks(wanted):
-                stmt = (update(Generation).where(col(Generation.id).in_(chunk), col(Generation.deleted_at).is_(None))
-                        .values(deleted_at=now, updated_at=now))
+                stmt = (
+                    update(Generation)
+                    .where(col(Generation.id).in_(chunk), col(Generation.deleted_at).is_(None))
+                    .values(deleted_at=now, updated_at=now)
+                )
                 moved += session.exec(stmt).rowcount  # type: ignore[call-overload]
         return moved
 
@@ -52,9 +55,11 @@ class TrashMixin:
         restored = 0
         with self._write() as session:  # type: ignore[attr-defined]
             for chunk in chunks(wanted):
-                stmt = (update(Generation)
-                        .where(col(Generation.id).in_(chunk), col(Generation.deleted_at).is_not(None))
-                        .values(deleted_at=None, updated_at=utc_now()))
+                stmt = (
+                    update(Generation)
+                    .where(col(Generation.id).in_(chunk), col(Generation.deleted_at).is_not(None))
+                    .values(deleted_at=None, updated_at=utc_now())
+                )
                 restored += session.exec(stmt).rowcount  # type: ignore[call-overload]
         return restored
 
@@ -78,8 +83,13 @@ class TrashMixin:
             drop_unused_tags(session)
             used_turns: set[str] = set()
             for chunk in chunks(turns):
-                used_turns.update(session.exec(select(Generation.model_content_sha)
-                                               .where(col(Generation.model_content_sha).in_(chunk))).all())
+                used_turns.update(
+                    session.exec(
+                        select(Generation.model_content_sha).where(
+                            col(Generation.model_content_sha).in_(chunk)
+                        )
+                    ).all()
+                )
         paths = [p for a in orphans for p in (a.path, a.thumb_path, files.preview_relpath(a.sha256)) if p]
         paths += [files.turn_relpath(t) for t in turns if t not in used_turns]
         removed, freed = self._remove_files(paths)
@@ -90,10 +100,18 @@ class TrashMixin:
         assets: set[int] = set()
         turns: set[str] = set()
         for chunk in chunks(gen_ids):
-            assets.update(session.exec(select(GenerationAsset.asset_id)
-                                       .where(col(GenerationAsset.generation_id).in_(chunk))).all())
-            turns.update(t for t in session.exec(select(Generation.model_content_sha)
-                                                 .where(col(Generation.id).in_(chunk))).all() if t)
+            assets.update(
+                session.exec(
+                    select(GenerationAsset.asset_id).where(col(GenerationAsset.generation_id).in_(chunk))
+                ).all()
+            )
+            turns.update(
+                t
+                for t in session.exec(
+                    select(Generation.model_content_sha).where(col(Generation.id).in_(chunk))
+                ).all()
+                if t
+            )
         return sorted(assets), sorted(turns)
 
     def _unreferenced_assets(self, session: Session, asset_ids: Sequence[int]) -> list[Asset]:
@@ -107,12 +125,18 @@ class TrashMixin:
         """A file another generation started using since the rows were deleted (same bytes saved again)."""
         with self._read() as session:  # type: ignore[attr-defined]
             # Originals, thumbnails and previews are all named by the image's sha256: one indexed lookup.
-            hit = None if rel.startswith("turns/") else session.exec(
-                select(Asset.id).where(col(Asset.sha256) == Path(rel).stem).limit(1)).first()
+            hit = (
+                None
+                if rel.startswith("turns/")
+                else session.exec(
+                    select(Asset.id).where(col(Asset.sha256) == Path(rel).stem).limit(1)
+                ).first()
+            )
             if hit is None and rel.startswith("turns/"):
                 sha = Path(rel).stem
-                hit = session.exec(select(Generation.id).where(col(Generation.model_content_sha) == sha)
-                                   .limit(1)).first()
+                hit = session.exec(
+                    select(Generation.id).where(col(Generation.model_content_sha) == sha).limit(1)
+                ).first()
         return hit is not None
 
     def _remove_files(self, rels: Sequence[str]) -> tuple[int, int]:

@@ -18,8 +18,11 @@ BLOB = "studioSha256"
 
 def _image_parts(content: dict[str, Any]) -> list[dict[str, Any]]:
     parts = content.get("parts") if isinstance(content, dict) else None
-    return [p for p in parts if isinstance(p, dict) and isinstance(p.get("inlineData"), dict)] if isinstance(
-        parts, list) else []
+    return (
+        [p for p in parts if isinstance(p, dict) and isinstance(p.get("inlineData"), dict)]
+        if isinstance(parts, list)
+        else []
+    )
 
 
 def slim(content: dict[str, Any], finals: Sequence[str], thoughts: Sequence[str]) -> dict[str, Any]:

@@ -48,7 +48,9 @@ def _highlight(frame: pd.DataFrame) -> pd.DataFrame:
     first = frame.columns[1]
     styles = pd.DataFrame("", index=frame.index, columns=frame.columns)
     for column in frame.columns[2:]:
-        styles[column] = [HIGHLIGHT if a != b else "" for a, b in zip(frame[column], frame[first], strict=True)]
+        styles[column] = [
+            HIGHLIGHT if a != b else "" for a, b in zip(frame[column], frame[first], strict=True)
+        ]
     return styles
 
 
@@ -63,7 +65,9 @@ def _image(store: Store, record: GenerationRecord) -> None:
 
 def show(studio: Studio, ids: list[int]) -> None:
     back, title = st.columns([1, 6], vertical_alignment="center")
-    back.button("Back", icon=":material/arrow_back:", key="hist_compare_back", on_click=close, width="stretch")
+    back.button(
+        "Back", icon=":material/arrow_back:", key="hist_compare_back", on_click=close, width="stretch"
+    )
     records = studio.store.records(ids)
     title.subheader(f"Comparing {len(records)} generations", anchor=False)
     try:
@@ -77,13 +81,20 @@ def show(studio: Studio, ids: list[int]) -> None:
             with st.container(horizontal=True, vertical_alignment="center"):
                 components.status_badge(record.status)
                 st.caption(f"#{record.id} · {components.escape_md(components.model_label(record.model))}")
-            st.button("Open", key=f"hist_compare_open_{record.id}", icon=":material/open_in_full:",
-                      on_click=_open, args=(record.id,))
+            st.button(
+                "Open",
+                key=f"hist_compare_open_{record.id}",
+                icon=":material/open_in_full:",
+                on_click=_open,
+                args=(record.id,),
+            )
     st.subheader("What differs", anchor=False)
     keys = set().union(*(r.settings.keys() for r in records))
     same = len(keys - set(frame["Setting"]))
-    st.caption(f"Only what differs is listed; highlighted cells differ from #{records[0].id}. "
-               f"{same} other settings are the same in all.")
+    st.caption(
+        f"Only what differs is listed; highlighted cells differ from #{records[0].id}. "
+        f"{same} other settings are the same in all."
+    )
     st.dataframe(frame.style.apply(_highlight, axis=None), hide_index=True, width="stretch", key="hist_diff")
 
 

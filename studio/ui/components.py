@@ -56,7 +56,7 @@ def escape_md(text: str) -> str:
     pieces, last = [], 0
     for match in _URL.finditer(text):
         url = match.group(0).rstrip(".,;:!?)")  # a sentence's full stop is not part of the address
-        pieces.append(_MD_SPECIAL.sub(r"\\\1", text[last:match.start()]))
+        pieces.append(_MD_SPECIAL.sub(r"\\\1", text[last : match.start()]))
         pieces.append("`" + url.replace("`", "%60") + "`")
         last = match.start() + len(url)
     pieces.append(_MD_SPECIAL.sub(r"\\\1", text[last:]))
@@ -105,8 +105,13 @@ def download_name(record_id: int, image: ImageRecord) -> str:
 def download_button(record_id: int, image: ImageRecord, *, key: str) -> None:
     path = Path(image.path)
     st.download_button(
-        "Download", data=lambda: path.read_bytes(), file_name=download_name(record_id, image),
-        mime=image.mime_type, icon=":material/download:", key=key, on_click="ignore",
+        "Download",
+        data=lambda: path.read_bytes(),
+        file_name=download_name(record_id, image),
+        mime=image.mime_type,
+        icon=":material/download:",
+        key=key,
+        on_click="ignore",
     )
 
 
@@ -152,7 +157,9 @@ def key_value_table(rows: Iterable[tuple[str, object]], *, key: str | None = Non
     rows = [(name, "—" if value in (None, "", [], {}) else str(value)) for name, value in rows]
     st.dataframe(
         {"Setting": [r[0] for r in rows], "Value": [r[1] for r in rows]},
-        hide_index=True, width="stretch", key=key,
+        hide_index=True,
+        width="stretch",
+        key=key,
     )
 
 
@@ -163,7 +170,8 @@ def settings_table(settings: dict[str, object], *, key: str | None = None) -> No
 def env_table() -> None:
     st.dataframe(
         {"Variable": [n for n, _ in ENV_VARS], "Meaning": [m for _, m in ENV_VARS]},
-        hide_index=True, width="stretch",
+        hide_index=True,
+        width="stretch",
     )
 
 
@@ -182,5 +190,7 @@ def run_line(record: GenerationRecord) -> str:
     cost = "—" if record.cost_usd is None else f"\\${record.cost_usd:.3f}"
     latency = "—" if record.latency_ms is None else f"{record.latency_ms / 1000:.1f} s"
     tokens = escape_md(str(record.usage.get("totalTokenCount", "—")))
-    return (f":material/payments: **{cost}** · :material/timer: **{latency}** · "
-            f":material/token: **{tokens}** tokens")
+    return (
+        f":material/payments: **{cost}** · :material/timer: **{latency}** · "
+        f":material/token: **{tokens}** tokens"
+    )

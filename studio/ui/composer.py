@@ -29,10 +29,16 @@ CHOSEN = "gen_chosen"
 ORIGIN = "gen_origin"
 PER_PROPOSAL = "gen_per_proposal"
 PLACEHOLDERS = {
-    "subject": "a red fox", "action": "reading a folded paper map", "scene": "misty pine forest at dawn",
-    "composition": "medium shot, rule of thirds", "camera": "35 mm, f/2, shallow depth of field",
-    "style": "watercolour illustration", "lighting": "soft backlight", "palette": "moss green, rust, cream",
-    "text": "“TRAIL 7” on a wooden sign", "constraints": "no people, no watermark",
+    "subject": "a red fox",
+    "action": "reading a folded paper map",
+    "scene": "misty pine forest at dawn",
+    "composition": "medium shot, rule of thirds",
+    "camera": "35 mm, f/2, shallow depth of field",
+    "style": "watercolour illustration",
+    "lighting": "soft backlight",
+    "palette": "moss green, rust, cream",
+    "text": "“TRAIL 7” on a wooden sign",
+    "constraints": "no people, no watermark",
 }
 OUTPUTS = {"Image only": ("IMAGE",), "Text and image": ("TEXT", "IMAGE")}
 MAX_VARIANTS = 8
@@ -47,7 +53,9 @@ def consume_remix() -> GenerationRequest | None:
     fields = (req.composition or {}).get("fields")
     if (req.composition or {}).get("mode") == FORM.lower() and isinstance(fields, dict):
         ss[MODE] = FORM
-        _set_form({k: str(fields.get(k, "")) for k in composer.FIELD_KEYS}, str(req.composition.get("extra", "")))
+        _set_form(
+            {k: str(fields.get(k, "")) for k in composer.FIELD_KEYS}, str(req.composition.get("extra", ""))
+        )
     else:
         ss[MODE] = TEXT
         ss["gen_prompt"] = req.prompt
@@ -116,13 +124,24 @@ def _switch_mode() -> None:
 
 def prompt_editor() -> str:
     st.session_state.setdefault(MODE, TEXT)
-    st.radio("Write the prompt as", [TEXT, FORM], key=MODE, horizontal=True, on_change=_switch_mode,
-             help="The form assembles a clean, labelled prompt; switching back and forth loses nothing.")
+    st.radio(
+        "Write the prompt as",
+        [TEXT, FORM],
+        key=MODE,
+        horizontal=True,
+        on_change=_switch_mode,
+        help="The form assembles a clean, labelled prompt; switching back and forth loses nothing.",
+    )
     if st.session_state[MODE] == TEXT:
-        return st.text_area("Prompt", key="gen_prompt", height=140,
-                            placeholder="A watercolour fox reading a map in a misty forest, soft morning light")
-    st.text_area("Idea and anything else", key=EXTRA, height=68,
-                 placeholder="Free text; it goes first in the prompt")
+        return st.text_area(
+            "Prompt",
+            key="gen_prompt",
+            height=140,
+            placeholder="A watercolour fox reading a map in a misty forest, soft morning light",
+        )
+    st.text_area(
+        "Idea and anything else", key=EXTRA, height=68, placeholder="Free text; it goes first in the prompt"
+    )
     columns = st.columns(2)
     for index, (key, label) in enumerate(prompts.FIELDS):
         columns[index % 2].text_input(label, key=_field_key(key), placeholder=PLACEHOLDERS.get(key, ""))
@@ -140,9 +159,13 @@ def _use_proposal(index: int) -> None:
     text = st.session_state.get(f"gen_prop_{index}") or proposal["items"][index]
     st.session_state[MODE] = TEXT
     st.session_state["gen_prompt"] = text
-    st.session_state[CHOSEN] = {"index": index, "text": text, "idea": proposal["idea"],
-                                "text_model": proposal["text_model"],
-                                "edited": text != proposal["items"][index]}
+    st.session_state[CHOSEN] = {
+        "index": index,
+        "text": text,
+        "idea": proposal["idea"],
+        "text_model": proposal["text_model"],
+        "edited": text != proposal["items"][index],
+    }
 
 
 def _dismiss() -> None:
@@ -157,18 +180,31 @@ def proposal_texts() -> list[str]:
 
 def enhancer(studio: Studio, idea: str) -> None:
     left, right = st.columns([2, 3], vertical_alignment="center")
-    pressed = left.button("Enhance", key="gen_enhance", icon=":material/auto_fix_high:", width="stretch",
-                          disabled=not studio.settings.has_key)
-    right.caption(f"3 proposals from the text model **{escape_md(studio.settings.text_model)}** "
-                  "(set with `STUDIO_TEXT_MODEL`)")
+    pressed = left.button(
+        "Enhance",
+        key="gen_enhance",
+        icon=":material/auto_fix_high:",
+        width="stretch",
+        disabled=not studio.settings.has_key,
+    )
+    right.caption(
+        f"3 proposals from the text model **{escape_md(studio.settings.text_model)}** "
+        "(set with `STUDIO_TEXT_MODEL`)"
+    )
     if pressed:
         try:
             items = studio.enhance(idea, n=3)
         except StudioError as exc:
-            st.warning(f"Enhancement failed; your prompt is unchanged. {escape_md(str(exc))}",
-                       icon=":material/warning:")
+            st.warning(
+                f"Enhancement failed; your prompt is unchanged. {escape_md(str(exc))}",
+                icon=":material/warning:",
+            )
         else:
-            st.session_state[PROPOSALS] = {"idea": idea, "text_model": studio.settings.text_model, "items": items}
+            st.session_state[PROPOSALS] = {
+                "idea": idea,
+                "text_model": studio.settings.text_model,
+                "items": items,
+            }
             for index, text in enumerate(items):
                 st.session_state[f"gen_prop_{index}"] = text
     proposal = st.session_state.get(PROPOSALS)
@@ -178,12 +214,24 @@ def enhancer(studio: Studio, idea: str) -> None:
         st.markdown("**Proposals** · edit any, then use one or generate them all")
         for index in range(len(proposal["items"])):
             st.text_area(f"Proposal {index + 1}", key=f"gen_prop_{index}", height=110)
-            st.button("Use this", key=f"gen_use_{index}", icon=":material/check:", on_click=_use_proposal,
-                      args=(index,))
+            st.button(
+                "Use this",
+                key=f"gen_use_{index}",
+                icon=":material/check:",
+                on_click=_use_proposal,
+                args=(index,),
+            )
         left, right = st.columns(2)
-        left.button("Generate one image per proposal", key=PER_PROPOSAL, icon=":material/burst_mode:",
-                    disabled=not studio.settings.has_key, width="stretch")
-        right.button("Dismiss", key="gen_dismiss", icon=":material/close:", on_click=_dismiss, width="stretch")
+        left.button(
+            "Generate one image per proposal",
+            key=PER_PROPOSAL,
+            icon=":material/burst_mode:",
+            disabled=not studio.settings.has_key,
+            width="stretch",
+        )
+        right.button(
+            "Dismiss", key="gen_dismiss", icon=":material/close:", on_click=_dismiss, width="stretch"
+        )
 
 
 def _option_label(model_id: str) -> str:
@@ -200,8 +248,9 @@ def model_picker() -> str:
     if choice != CUSTOM:
         st.caption(f"`{choice}`")
         return choice
-    return st.text_input("Custom model id", key="gen_custom_model",
-                         placeholder="e.g. gemini-3-pro-image-preview").strip()
+    return st.text_input(
+        "Custom model id", key="gen_custom_model", placeholder="e.g. gemini-3-pro-image-preview"
+    ).strip()
 
 
 def _keep_valid(key: str, options: tuple[str, ...], default: str | None) -> None:
@@ -226,18 +275,26 @@ def output_and_variants() -> tuple[tuple[str, ...], int]:
     st.session_state.setdefault("gen_output", "Image only")
     output = left.radio("Output", list(OUTPUTS), key="gen_output", horizontal=True)
     st.session_state.setdefault("gen_variants", 1)
-    variants = right.number_input("Variants", min_value=1, max_value=MAX_VARIANTS, step=1, key="gen_variants",
-                                  help="Each variant is a separate call, run in parallel.")
+    variants = right.number_input(
+        "Variants",
+        min_value=1,
+        max_value=MAX_VARIANTS,
+        step=1,
+        key="gen_variants",
+        help="Each variant is a separate call, run in parallel.",
+    )
     return OUTPUTS[output], int(variants or 1)
 
 
-
-
 def estimate(model: str, ratio: str, size: str | None, variants: int, refs: int, prompt: str) -> None:
-    total = composer.summary(model, ratio=ratio, size=size, variants=variants, references=refs, texts=[prompt])
+    total = composer.summary(
+        model, ratio=ratio, size=size, variants=variants, references=refs, texts=[prompt]
+    )
     with st.container(border=True, key="gen_estimate"):
-        st.markdown(f":material/payments: **{escape_md(f'${total.usd:.3f}')}** estimated · "
-                    f":material/aspect_ratio: **{escape_md(_pixels(total.pixels))}**")
+        st.markdown(
+            f":material/payments: **{escape_md(f'${total.usd:.3f}')}** estimated · "
+            f":material/aspect_ratio: **{escape_md(_pixels(total.pixels))}**"
+        )
         st.caption(escape_md(total.line()))
         texts = proposal_texts()
         if texts:
@@ -254,9 +311,15 @@ def _composition(prompt: str, refs: tuple) -> dict | None:
     """Derived from what the form holds now (see ``composer.at_submit``), never carried from an earlier run."""
     ss = st.session_state
     return composer.at_submit(
-        prompt=prompt, mode=FORM.lower() if ss.get(MODE) == FORM else TEXT.lower(), fields=_form_values(),
-        extra=ss.get(EXTRA) or "", chosen=ss.get(CHOSEN), came_from=ss.get(ORIGIN),
-        sketches=ss.get(references.SKETCHES) or [], references=refs)
+        prompt=prompt,
+        mode=FORM.lower() if ss.get(MODE) == FORM else TEXT.lower(),
+        fields=_form_values(),
+        extra=ss.get(EXTRA) or "",
+        chosen=ss.get(CHOSEN),
+        came_from=ss.get(ORIGIN),
+        sketches=ss.get(references.SKETCHES) or [],
+        references=refs,
+    )
 
 
 def compose(studio: Studio) -> GenerationRequest | None:
@@ -280,13 +343,26 @@ def compose(studio: Studio) -> GenerationRequest | None:
         st.warning("Type a model id, or pick one from the list.", icon=":material/edit:")
         return None
     base = st.session_state.get("gen_base")
-    return replace(base or GenerationRequest(prompt="", model=model), prompt=prompt, model=model,
-                   aspect_ratio=ratio, image_size=size, modalities=modalities, references=refs,
-                   variants=variants, composition=_composition(prompt, refs), **extra)
+    return replace(
+        base or GenerationRequest(prompt="", model=model),
+        prompt=prompt,
+        model=model,
+        aspect_ratio=ratio,
+        image_size=size,
+        modalities=modalities,
+        references=refs,
+        variants=variants,
+        composition=_composition(prompt, refs),
+        **extra,
+    )
 
 
 def per_proposal(request: GenerationRequest, studio: Studio) -> list[GenerationRequest]:
     proposal = st.session_state.get(PROPOSALS) or {}
-    return composer.per_proposal(request, proposal_texts(), idea=proposal.get("idea", ""),
-                                 text_model=proposal.get("text_model", studio.settings.text_model),
-                                 came_from=st.session_state.get(ORIGIN))
+    return composer.per_proposal(
+        request,
+        proposal_texts(),
+        idea=proposal.get("idea", ""),
+        text_model=proposal.get("text_model", studio.settings.text_model),
+        came_from=st.session_state.get(ORIGIN),
+    )

@@ -45,8 +45,11 @@ def prefill(prefix: str, settings: Mapping[str, Any]) -> None:
     ss[key(prefix, "thinking")] = settings.get(controls.THINKING) or DEFAULT_CHOICE
     for name in (controls.THOUGHTS, controls.SEARCH, controls.IMAGE_SEARCH):
         ss[key(prefix, name)] = bool(settings.get(name))
-    chosen = {s.get("category"): s.get("threshold") for s in settings.get(controls.SAFETY) or []
-              if isinstance(s, Mapping)}
+    chosen = {
+        s.get("category"): s.get("threshold")
+        for s in settings.get(controls.SAFETY) or []
+        if isinstance(s, Mapping)
+    }
     for category in controls.HARM_CATEGORIES:
         ss[_safety_key(prefix, category)] = chosen.get(category) or DEFAULT_CHOICE
 
@@ -60,11 +63,30 @@ def _help(support: Support, text: str = "") -> str | None:
     return " ".join(t for t in (text, support.reason) if t) or None
 
 
-def _number(prefix: str, name: str, label: str, support: Support, *, lo, hi, step, fmt: str | None = None,
-            text: str = "") -> Any:
-    value = st.number_input(label, min_value=lo, max_value=hi, step=step, value=None, format=fmt,
-                            key=key(prefix, name), disabled=not support.ok, help=_help(support, text),
-                            placeholder=DEFAULT)
+def _number(
+    prefix: str,
+    name: str,
+    label: str,
+    support: Support,
+    *,
+    lo,
+    hi,
+    step,
+    fmt: str | None = None,
+    text: str = "",
+) -> Any:
+    value = st.number_input(
+        label,
+        min_value=lo,
+        max_value=hi,
+        step=step,
+        value=None,
+        format=fmt,
+        key=key(prefix, name),
+        disabled=not support.ok,
+        help=_help(support, text),
+        placeholder=DEFAULT,
+    )
     return value if support.ok else None
 
 
@@ -73,16 +95,34 @@ def _sampling(prefix: str, support: Mapping[str, Support], skip: tuple[str, ...]
     left, middle, right = st.columns(3)
     with left:
         lo, hi = controls.TEMPERATURE_RANGE
-        out[controls.TEMPERATURE] = _number(prefix, controls.TEMPERATURE, "Temperature", support[controls.TEMPERATURE],
-                                            lo=lo, hi=hi, step=0.1, text="0 to 2; default 1.0.")
+        out[controls.TEMPERATURE] = _number(
+            prefix,
+            controls.TEMPERATURE,
+            "Temperature",
+            support[controls.TEMPERATURE],
+            lo=lo,
+            hi=hi,
+            step=0.1,
+            text="0 to 2; default 1.0.",
+        )
     with middle:
         lo, hi = controls.TOP_P_RANGE
-        out[controls.TOP_P] = _number(prefix, controls.TOP_P, "Top-p", support[controls.TOP_P], lo=lo, hi=hi,
-                                      step=0.05, text="0 to 1; default 0.95.")
+        out[controls.TOP_P] = _number(
+            prefix,
+            controls.TOP_P,
+            "Top-p",
+            support[controls.TOP_P],
+            lo=lo,
+            hi=hi,
+            step=0.05,
+            text="0 to 1; default 0.95.",
+        )
     if controls.SEED not in skip:
         with right:
             lo, hi = controls.SEED_RANGE
-            seed = _number(prefix, controls.SEED, "Seed", support[controls.SEED], lo=lo, hi=hi, step=1, fmt="%d")
+            seed = _number(
+                prefix, controls.SEED, "Seed", support[controls.SEED], lo=lo, hi=hi, step=1, fmt="%d"
+            )
             out[controls.SEED] = int(seed) if seed is not None else None
             _why_not(support[controls.SEED])
     return out
@@ -91,36 +131,57 @@ def _sampling(prefix: str, support: Mapping[str, Support], skip: tuple[str, ...]
 def _thinking(prefix: str, support: Mapping[str, Support], levels: tuple[str, ...]) -> dict[str, Any]:
     level_support, thoughts_support = support[controls.THINKING], support[controls.THOUGHTS]
     options = [DEFAULT_CHOICE, *levels] if level_support.ok else [DEFAULT_CHOICE]
-    if key(prefix, "thinking") in st.session_state and st.session_state[key(prefix, "thinking")] not in options:
+    if (
+        key(prefix, "thinking") in st.session_state
+        and st.session_state[key(prefix, "thinking")] not in options
+    ):
         st.session_state[key(prefix, "thinking")] = DEFAULT_CHOICE  # a level chosen for another model
     left, right = st.columns(2)
     with left:
-        level = st.selectbox("Thinking level", options, key=key(prefix, "thinking"),
-                             format_func=lambda v: DEFAULT if not v else v.title(),
-                             disabled=not level_support.ok, help=_help(level_support))
+        level = st.selectbox(
+            "Thinking level",
+            options,
+            key=key(prefix, "thinking"),
+            format_func=lambda v: DEFAULT if not v else v.title(),
+            disabled=not level_support.ok,
+            help=_help(level_support),
+        )
         _why_not(level_support)
     with right:
-        thoughts = st.checkbox("Show thoughts", key=key(prefix, controls.THOUGHTS), disabled=not thoughts_support.ok,
-                               help=_help(thoughts_support, "Sends thinkingConfig.includeThoughts."))
+        thoughts = st.checkbox(
+            "Show thoughts",
+            key=key(prefix, controls.THOUGHTS),
+            disabled=not thoughts_support.ok,
+            help=_help(thoughts_support, "Sends thinkingConfig.includeThoughts."),
+        )
         _why_not(thoughts_support)
-    return {controls.THINKING: (level or None) if level_support.ok else None,
-            controls.THOUGHTS: bool(thoughts) and thoughts_support.ok}
+    return {
+        controls.THINKING: (level or None) if level_support.ok else None,
+        controls.THOUGHTS: bool(thoughts) and thoughts_support.ok,
+    }
 
 
 def _grounding(prefix: str, support: Mapping[str, Support], skip: tuple[str, ...]) -> dict[str, Any]:
     web, images = support[controls.SEARCH], support[controls.IMAGE_SEARCH]
     left, right = st.columns(2)
     with left:
-        search = st.checkbox("Google Search grounding", key=key(prefix, controls.SEARCH), disabled=not web.ok,
-                             help=_help(web, "The model may look things up; sources are listed under the image."))
+        search = st.checkbox(
+            "Google Search grounding",
+            key=key(prefix, controls.SEARCH),
+            disabled=not web.ok,
+            help=_help(web, "The model may look things up; sources are listed under the image."),
+        )
         _why_not(web)
     out = {controls.SEARCH: bool(search) and web.ok}
     if controls.IMAGE_SEARCH in skip:
         return out
     with right:
-        image = st.checkbox("Include image search", key=key(prefix, controls.IMAGE_SEARCH),
-                            disabled=not (images.ok and out[controls.SEARCH]),
-                            help=_help(images, "Needs Google Search grounding on."))
+        image = st.checkbox(
+            "Include image search",
+            key=key(prefix, controls.IMAGE_SEARCH),
+            disabled=not (images.ok and out[controls.SEARCH]),
+            help=_help(images, "Needs Google Search grounding on."),
+        )
         _why_not(images)
     out[controls.IMAGE_SEARCH] = bool(image) and images.ok and out[controls.SEARCH]
     return out
@@ -131,23 +192,34 @@ def _safety(prefix: str, support: Support) -> tuple[dict[str, str], ...]:
     columns = st.columns(2)
     chosen: dict[str, str | None] = {}
     for index, (category, label) in enumerate(controls.HARM_CATEGORIES.items()):
-        chosen[category] = columns[index % 2].selectbox(
-            label, [DEFAULT_CHOICE, *controls.THRESHOLDS], key=_safety_key(prefix, category),
-            disabled=not support.ok,
-            format_func=lambda v: DEFAULT if not v else v.replace("_", " ").capitalize()) or None
+        chosen[category] = (
+            columns[index % 2].selectbox(
+                label,
+                [DEFAULT_CHOICE, *controls.THRESHOLDS],
+                key=_safety_key(prefix, category),
+                disabled=not support.ok,
+                format_func=lambda v: DEFAULT if not v else v.replace("_", " ").capitalize(),
+            )
+            or None
+        )
     st.caption(escape_md(controls.SAFETY_NOTE))
     return controls.safety(chosen) if support.ok else ()
 
 
-def advanced(prefix: str, support: Mapping[str, Support], levels: tuple[str, ...], *,
-             skip: tuple[str, ...] = ()) -> dict[str, Any]:
+def advanced(
+    prefix: str, support: Mapping[str, Support], levels: tuple[str, ...], *, skip: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Render the controls (call inside an expander); return GenerationRequest fields for ``replace``."""
     ss = st.session_state
     ss.setdefault(key(prefix, "system"), "")
     # a one-line input: the page's only text area stays the prompt (shortcuts and tests look for it)
-    system = st.text_input("System instruction", key=key(prefix, "system"),
-                           disabled=not support[controls.SYSTEM].ok, help=_help(support[controls.SYSTEM]),
-                           placeholder="e.g. You are a product photographer. Always use a white seamless backdrop.")
+    system = st.text_input(
+        "System instruction",
+        key=key(prefix, "system"),
+        disabled=not support[controls.SYSTEM].ok,
+        help=_help(support[controls.SYSTEM]),
+        placeholder="e.g. You are a product photographer. Always use a white seamless backdrop.",
+    )
     out: dict[str, Any] = {controls.SYSTEM: (system.strip() or None) if support[controls.SYSTEM].ok else None}
     out |= _sampling(prefix, support, skip)
     reason = support[controls.TEMPERATURE].reason
@@ -197,8 +269,13 @@ def grounding_sources(record: GenerationRecord, *, key_prefix: str) -> None:
         text, button = st.columns([4, 1], vertical_alignment="center")
         text.text(f"{title}\n{uri}" if title != uri else uri)
         if is_web_url(uri):
-            button.link_button("Open", uri, icon=":material/open_in_new:", key=f"{key_prefix}_src_{record.id}_{index}",
-                               help="Opens the source page in a new tab")
+            button.link_button(
+                "Open",
+                uri,
+                icon=":material/open_in_new:",
+                key=f"{key_prefix}_src_{record.id}_{index}",
+                help="Opens the source page in a new tab",
+            )
         else:
             button.caption("not a web link")
 

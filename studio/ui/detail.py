@@ -44,6 +44,7 @@ def show(studio: Studio, record: GenerationRecord) -> str | None:
 
 # -- header and actions -----------------------------------------------------------------------------
 
+
 def _set_favourite(store: Store, gen_id: int, value: bool) -> None:
     organise.safely(store.set_favourite, [gen_id], value)
 
@@ -52,50 +53,97 @@ def _trash(store: Store, gen_id: int, restore: bool) -> None:
     if restore:
         organise.safely(store.restore, [gen_id], done=f"Generation #{gen_id} was restored.")
     else:
-        organise.safely(store.trash, [gen_id],
-                        done=f"Generation #{gen_id} is in the trash; restore it from the Trash view.")
+        organise.safely(
+            store.trash,
+            [gen_id],
+            done=f"Generation #{gen_id} is in the trash; restore it from the Trash view.",
+        )
 
 
 def _header(store: Store, record: GenerationRecord) -> str | None:
     back, title, star = st.columns([1, 5, 1], vertical_alignment="center")
-    back.button("Back", icon=":material/arrow_back:", key="hist_back", on_click=gallery.select,
-                args=(None,), width="stretch")
+    back.button(
+        "Back",
+        icon=":material/arrow_back:",
+        key="hist_back",
+        on_click=gallery.select,
+        args=(None,),
+        width="stretch",
+    )
     with title:
         st.subheader(f"Generation #{record.id}", anchor=False)
-    star.button(":orange[★] Favourite" if record.favourite else "☆ Favourite", key="hist_fav",
-                on_click=_set_favourite, args=(store, record.id, not record.favourite), width="stretch")
+    star.button(
+        ":orange[★] Favourite" if record.favourite else "☆ Favourite",
+        key="hist_fav",
+        on_click=_set_favourite,
+        args=(store, record.id, not record.favourite),
+        width="stretch",
+    )
     if record.deleted_at is not None:
         st.warning("This generation is in the trash.", icon=":material/delete:")
     has_image = bool(record.images)
     with st.container(horizontal=True, gap="small", key="hist_actions"):
-        rerun = st.button("Re-run exactly", icon=":material/replay:", key="hist_rerun",
-                          help="Send exactly the same request again (a new, paid generation).")
-        remix = st.button("Remix", icon=":material/tune:", key="hist_remix", type="primary",
-                          help="Open this request in Generate to change it.")
-        ref = st.button("Use as reference", icon=":material/add_photo_alternate:", key="hist_use_ref",
-                        disabled=not has_image, help="Add the image to Generate's reference tray.")
-        edit = st.button("Continue editing", icon=":material/forum:", key="hist_continue_edit",
-                         disabled=not has_image, help="Refine this image turn by turn on the Edit page.")
+        rerun = st.button(
+            "Re-run exactly",
+            icon=":material/replay:",
+            key="hist_rerun",
+            help="Send exactly the same request again (a new, paid generation).",
+        )
+        remix = st.button(
+            "Remix",
+            icon=":material/tune:",
+            key="hist_remix",
+            type="primary",
+            help="Open this request in Generate to change it.",
+        )
+        ref = st.button(
+            "Use as reference",
+            icon=":material/add_photo_alternate:",
+            key="hist_use_ref",
+            disabled=not has_image,
+            help="Add the image to Generate's reference tray.",
+        )
+        edit = st.button(
+            "Continue editing",
+            icon=":material/forum:",
+            key="hist_continue_edit",
+            disabled=not has_image,
+            help="Refine this image turn by turn on the Edit page.",
+        )
         restore = record.deleted_at is not None
-        st.button("Restore" if restore else "Trash", key="hist_trash_one",
-                  icon=":material/restore_from_trash:" if restore else ":material/delete:",
-                  on_click=_trash, args=(store, record.id, restore))
-    chosen = [name for name, pressed in (("rerun", rerun), ("remix", remix), ("reference", ref), ("edit", edit))
-              if pressed]
+        st.button(
+            "Restore" if restore else "Trash",
+            key="hist_trash_one",
+            icon=":material/restore_from_trash:" if restore else ":material/delete:",
+            on_click=_trash,
+            args=(store, record.id, restore),
+        )
+    chosen = [
+        name
+        for name, pressed in (("rerun", rerun), ("remix", remix), ("reference", ref), ("edit", edit))
+        if pressed
+    ]
     return chosen[0] if chosen else None
 
 
 # -- images and summary -----------------------------------------------------------------------------
+
 
 def _embedded(record: GenerationRecord, image: ImageRecord) -> bytes:
     return metadata.embed(record, image)[0]
 
 
 def download_with_metadata(record: GenerationRecord, image: ImageRecord, *, key: str) -> None:
-    st.download_button("Download with prompt & settings", data=partial(_embedded, record, image),
-                       file_name=metadata.download_name(record, image, image.mime_type), mime=image.mime_type,
-                       icon=":material/download:", key=key, on_click="ignore",
-                       help="The prompt and settings are embedded in the file (PNG text chunks / JPEG XMP).")
+    st.download_button(
+        "Download with prompt & settings",
+        data=partial(_embedded, record, image),
+        file_name=metadata.download_name(record, image, image.mime_type),
+        mime=image.mime_type,
+        icon=":material/download:",
+        key=key,
+        on_click="ignore",
+        help="The prompt and settings are embedded in the file (PNG text chunks / JPEG XMP).",
+    )
 
 
 def _images(store: Store, record: GenerationRecord) -> None:
@@ -111,7 +159,9 @@ def _images(store: Store, record: GenerationRecord) -> None:
         st.caption(f"{image.width} × {image.height} px · {image.mime_type} · {image.bytes / 1e6:.1f} MB")
         download_with_metadata(record, image, key=f"hist_dl_{index}")
     if record.thought_images:
-        with st.expander(f"Interim thought images ({len(record.thought_images)})", icon=":material/psychology:"):
+        with st.expander(
+            f"Interim thought images ({len(record.thought_images)})", icon=":material/psychology:"
+        ):
             columns = st.columns(3)
             for index, image in enumerate(record.thought_images):
                 with columns[index % 3]:
@@ -124,19 +174,23 @@ def _summary(record: GenerationRecord) -> None:
     st.caption("Prompt")
     st.code(record.prompt or "(no prompt)", language=None, wrap_lines=True)
     st.markdown(components.run_line(record))
-    components.key_value_table([
-        ("Model", record.model),
-        ("Created", f"{record.created_at:%Y-%m-%d %H:%M:%S} UTC"),
-        ("Latency", f"{record.latency_ms / 1000:.2f} s" if record.latency_ms is not None else None),
-        ("Cost (list price)", f"${record.cost_usd:.4f}" if record.cost_usd is not None else None),
-        ("Finish reason", record.finish_reason),
-        ("Block reason", record.block_reason),
-        ("Error kind", record.error_kind),
-        ("Error", record.error_message),
-    ], key="hist_summary")
+    components.key_value_table(
+        [
+            ("Model", record.model),
+            ("Created", f"{record.created_at:%Y-%m-%d %H:%M:%S} UTC"),
+            ("Latency", f"{record.latency_ms / 1000:.2f} s" if record.latency_ms is not None else None),
+            ("Cost (list price)", f"${record.cost_usd:.4f}" if record.cost_usd is not None else None),
+            ("Finish reason", record.finish_reason),
+            ("Block reason", record.block_reason),
+            ("Error kind", record.error_kind),
+            ("Error", record.error_message),
+        ],
+        key="hist_summary",
+    )
 
 
 # -- organise ---------------------------------------------------------------------------------------
+
 
 def _rate(store: Store, gen_id: int) -> None:
     value = st.session_state.get(f"hist_rate_{gen_id}")
@@ -168,35 +222,68 @@ def _organise(store: Store, record: GenerationRecord) -> None:
     st.caption("Tags")
     with st.container(horizontal=True, gap="small"):
         for name in record.tags:
-            st.button(components.escape_md(name), key=f"hist_untag_{record.id}_{name}", icon=":material/close:",
-                      on_click=organise.safely, args=(store.remove_tag, [record.id], name), help="Remove this tag")
+            st.button(
+                components.escape_md(name),
+                key=f"hist_untag_{record.id}_{name}",
+                icon=":material/close:",
+                on_click=organise.safely,
+                args=(store.remove_tag, [record.id], name),
+                help="Remove this tag",
+            )
         if not record.tags:
             st.caption("No tags yet.")
     tag, add = st.columns([3, 1], vertical_alignment="bottom")
-    tag.text_input("New tag", key=f"hist_tag_new_{record.id}", max_chars=60, label_visibility="collapsed",
-                   placeholder="Add a tag…")
-    add.button("Add", key=f"hist_tag_add_{record.id}", icon=":material/sell:", on_click=_add_tag,
-               args=(store, record.id), width="stretch")
+    tag.text_input(
+        "New tag",
+        key=f"hist_tag_new_{record.id}",
+        max_chars=60,
+        label_visibility="collapsed",
+        placeholder="Add a tag…",
+    )
+    add.button(
+        "Add",
+        key=f"hist_tag_add_{record.id}",
+        icon=":material/sell:",
+        on_click=_add_tag,
+        args=(store, record.id),
+        width="stretch",
+    )
     boards = {cid: name for cid, name, _ in store.collections()}
     st.caption("Collections")
     with st.container(horizontal=True, gap="small"):
         for cid in record.collections:
-            st.button(components.escape_md(boards.get(cid, f"#{cid}")), key=f"hist_uncoll_{record.id}_{cid}",
-                      icon=":material/close:", on_click=organise.safely,
-                      args=(store.remove_from_collection, [record.id], cid),
-                      help="Take it out of this collection")
+            st.button(
+                components.escape_md(boards.get(cid, f"#{cid}")),
+                key=f"hist_uncoll_{record.id}_{cid}",
+                icon=":material/close:",
+                on_click=organise.safely,
+                args=(store.remove_from_collection, [record.id], cid),
+                help="Take it out of this collection",
+            )
     others = [cid for cid in boards if cid not in record.collections]
     if others:
         pick, add = st.columns([3, 1], vertical_alignment="bottom")
-        pick.selectbox("Collection", others, key=f"hist_coll_pick_{record.id}", format_func=boards.get,
-                       label_visibility="collapsed")
-        add.button("Add", key=f"hist_coll_add_{record.id}", icon=":material/collections_bookmark:",
-                   on_click=_add_to, args=(store, record.id), width="stretch")
+        pick.selectbox(
+            "Collection",
+            others,
+            key=f"hist_coll_pick_{record.id}",
+            format_func=boards.get,
+            label_visibility="collapsed",
+        )
+        add.button(
+            "Add",
+            key=f"hist_coll_add_{record.id}",
+            icon=":material/collections_bookmark:",
+            on_click=_add_to,
+            args=(store, record.id),
+            width="stretch",
+        )
     elif not boards:
         st.caption("Create collections in the History sidebar.")
 
 
 # -- everything else --------------------------------------------------------------------------------
+
 
 def _composition(record: GenerationRecord) -> None:
     comp = record.composition or {}
@@ -214,8 +301,11 @@ def _composition(record: GenerationRecord) -> None:
         if chosen:
             st.caption("Chosen proposal")
             st.text(chosen.get("text", "") if isinstance(chosen, dict) else str(chosen))
-        rest = {k: v for k, v in comp.items() if k not in ("fields", "extra", "negative", "avoid", "chosen",
-                                                           "proposal")}
+        rest = {
+            k: v
+            for k, v in comp.items()
+            if k not in ("fields", "extra", "negative", "avoid", "chosen", "proposal")
+        }
         if rest:
             st.code(json.dumps(rest, ensure_ascii=False, indent=2, default=str), language="json")
 
@@ -258,8 +348,14 @@ def _reference(studio: Studio, record: GenerationRecord, image: ImageRecord, ind
     components.thumbnail(image)
     source = source_generation(image)
     if source is not None and source != record.id and studio.get(source) is not None:
-        st.button(f"Open #{source}", key=f"hist_ref_open_{index}", icon=":material/open_in_new:",
-                  on_click=gallery.select, args=(source,), type="tertiary")
+        st.button(
+            f"Open #{source}",
+            key=f"hist_ref_open_{index}",
+            icon=":material/open_in_new:",
+            on_click=gallery.select,
+            args=(source,),
+            type="tertiary",
+        )
     elif not Path(image.path).exists():
         st.caption("The original file is missing from the data directory.")
     else:
@@ -303,8 +399,14 @@ def _lineage(store: Store, record: GenerationRecord) -> None:
         with st.container(horizontal=True, gap=None):
             if depth:
                 st.space(size=24 * min(depth, 8))
-            st.button(components.escape_md(label), key=f"hist_tree_{node.id}", type="tertiary",
-                      disabled=node.id == record.id, on_click=gallery.select, args=(node.id,),
-                      icon=":material/radio_button_checked:" if node.id == record.id else None)
+            st.button(
+                components.escape_md(label),
+                key=f"hist_tree_{node.id}",
+                type="tertiary",
+                disabled=node.id == record.id,
+                on_click=gallery.select,
+                args=(node.id,),
+                icon=":material/radio_button_checked:" if node.id == record.id else None,
+            )
     if len(nodes) > MAX_TREE:
         st.caption(f"… and {len(nodes) - MAX_TREE} more turns.")

@@ -25,11 +25,23 @@ PAGE_SIZE = 48
 DENSITY = {"Small": 8, "Medium": 6, "Large": 4}
 SIZES = ("512", "1K", "2K", "4K")
 _CURSORS = "hist_cursors"
-_FILTER_KEYS = ("hist_search", "hist_model", "hist_status", "hist_ratio", "hist_size", "hist_from", "hist_to",
-                "hist_fav_only", "hist_min_rating", "hist_tag", "hist_collection")
+_FILTER_KEYS = (
+    "hist_search",
+    "hist_model",
+    "hist_status",
+    "hist_ratio",
+    "hist_size",
+    "hist_from",
+    "hist_to",
+    "hist_fav_only",
+    "hist_min_rating",
+    "hist_tag",
+    "hist_collection",
+)
 
 
 # -- navigation state -------------------------------------------------------------------------------
+
 
 def selected_id() -> int | None:
     raw = st.query_params.get("id")
@@ -69,9 +81,19 @@ def _newer() -> None:
 #: What each filter widget holds when it filters nothing. The tag and collection lists use "" and 0 for
 #: "any", never None: a select box whose value is set to None from code is drawn blank, not as "Any tag".
 ANY_TAG, ANY_COLLECTION = "", 0
-_EMPTY: dict[str, Any] = {"hist_search": "", "hist_model": [], "hist_status": [], "hist_ratio": [], "hist_size": [],
-                          "hist_from": None, "hist_to": None, "hist_fav_only": False, "hist_min_rating": 0,
-                          "hist_tag": ANY_TAG, "hist_collection": ANY_COLLECTION}
+_EMPTY: dict[str, Any] = {
+    "hist_search": "",
+    "hist_model": [],
+    "hist_status": [],
+    "hist_ratio": [],
+    "hist_size": [],
+    "hist_from": None,
+    "hist_to": None,
+    "hist_fav_only": False,
+    "hist_min_rating": 0,
+    "hist_tag": ANY_TAG,
+    "hist_collection": ANY_COLLECTION,
+}
 
 
 def clear_filters() -> None:
@@ -116,7 +138,8 @@ def current_filter() -> GalleryFilter:
         status=list(ss.get("hist_status") or []) or None,
         aspect_ratio=list(ss.get("hist_ratio") or []) or None,
         image_size=list(ss.get("hist_size") or []) or None,
-        date_from=ss.get("hist_from"), date_to=ss.get("hist_to"),
+        date_from=ss.get("hist_from"),
+        date_to=ss.get("hist_to"),
         favourite=True if ss.get("hist_fav_only") else None,
         min_rating=ss.get("hist_min_rating") or None,
         tag=ss.get("hist_tag") or None,
@@ -143,8 +166,9 @@ def _options(facet: Sequence[tuple[Any, int]], chosen: Sequence[Any]) -> list[An
 def _multi(label: str, key: str, facet: Sequence[tuple[Any, int]], fmt=str) -> None:
     counts = dict(facet)
     options = _options(facet, st.session_state.get(key) or [])
-    st.multiselect(label, options, key=key, format_func=_labelled(counts, fmt), on_change=reset_paging,
-                   placeholder="Any")
+    st.multiselect(
+        label, options, key=key, format_func=_labelled(counts, fmt), on_change=reset_paging, placeholder="Any"
+    )
 
 
 def filter_panel(studio: Studio, f: GalleryFilter) -> None:
@@ -162,28 +186,59 @@ def filter_panel(studio: Studio, f: GalleryFilter) -> None:
     start, end = st.columns(2)
     start.date_input("From", value=None, key="hist_from", on_change=reset_paging, format="YYYY-MM-DD")
     end.date_input("To", value=None, key="hist_to", on_change=reset_paging, format="YYYY-MM-DD")
-    st.selectbox("Rating", [0, 1, 2, 3, 4, 5], key="hist_min_rating", on_change=reset_paging,
-                 format_func=lambda n: "Any rating" if not n else "★" * n + (" or more" if n < 5 else ""))
+    st.selectbox(
+        "Rating",
+        [0, 1, 2, 3, 4, 5],
+        key="hist_min_rating",
+        on_change=reset_paging,
+        format_func=lambda n: "Any rating" if not n else "★" * n + (" or more" if n < 5 else ""),
+    )
     tags = dict(facets.get("tag", []))
-    tag_options = [ANY_TAG, *_options(facets.get("tag", []), [st.session_state.get("hist_tag")] if
-                                      st.session_state.get("hist_tag") else [])]
-    st.selectbox("Tag", tag_options, key="hist_tag", on_change=reset_paging,
-                 format_func=lambda t: "Any tag" if not t else f"{t} ({count_text(tags.get(t, 0))})")
+    tag_options = [
+        ANY_TAG,
+        *_options(
+            facets.get("tag", []),
+            [st.session_state.get("hist_tag")] if st.session_state.get("hist_tag") else [],
+        ),
+    ]
+    st.selectbox(
+        "Tag",
+        tag_options,
+        key="hist_tag",
+        on_change=reset_paging,
+        format_func=lambda t: "Any tag" if not t else f"{t} ({count_text(tags.get(t, 0))})",
+    )
     names = {cid: name for cid, name, _ in studio.store.collections()}
     in_board = dict(facets.get("collection", []))
-    st.selectbox("Collection", [ANY_COLLECTION, *names], key="hist_collection", on_change=reset_paging,
-                 format_func=lambda c: "Any collection" if not c
-                 else f"{names.get(c, c)} ({count_text(in_board.get(c, 0))})")
+    st.selectbox(
+        "Collection",
+        [ANY_COLLECTION, *names],
+        key="hist_collection",
+        on_change=reset_paging,
+        format_func=lambda c: (
+            "Any collection" if not c else f"{names.get(c, c)} ({count_text(in_board.get(c, 0))})"
+        ),
+    )
     st.toggle("Favourites only", key="hist_fav_only", on_change=reset_paging)
-    st.button("Clear filters", key="hist_clear_filters", icon=":material/filter_alt_off:", on_click=clear_filters,
-              width="stretch")
+    st.button(
+        "Clear filters",
+        key="hist_clear_filters",
+        icon=":material/filter_alt_off:",
+        on_click=clear_filters,
+        width="stretch",
+    )
 
 
 def toolbar() -> int:
     """Search, trash switch and density; returns the number of grid columns."""
     search, view, density = st.columns([6, 2, 3], vertical_alignment="bottom")
-    search.text_input("Search prompts and replies", key="hist_search", on_change=reset_paging,
-                      placeholder="fox, watercolour, logo…", icon=":material/search:")
+    search.text_input(
+        "Search prompts and replies",
+        key="hist_search",
+        on_change=reset_paging,
+        placeholder="fox, watercolour, logo…",
+        icon=":material/search:",
+    )
     view.toggle("Trash", key="hist_trash", on_change=_leave_view, help="Show what was deleted.")
     st.session_state.setdefault("hist_density", "Medium")  # kept across pages by keep_state(): no default=
     choice = density.segmented_control("Density", list(DENSITY), key="hist_density")
@@ -202,17 +257,26 @@ def totals_line(studio: Studio, f: GalleryFilter) -> None:
         st.error(components.escape_md(str(exc)), icon=":material/error:")
         return
     tokens = t["total_tokens"]
-    tok = f"{tokens / 1e6:.1f} M" if tokens >= 1e6 else f"{tokens / 1e3:.1f} k" if tokens >= 1e3 else str(tokens)
+    tok = (
+        f"{tokens / 1e6:.1f} M"
+        if tokens >= 1e6
+        else f"{tokens / 1e3:.1f} k"
+        if tokens >= 1e3
+        else str(tokens)
+    )
     n, images = t["count"], t["images"]
     words = "in the trash" if f.deleted else "generation" if n == 1 else "generations"
     # A search's counts and totals cover its newest matches only (they stay fast at a million rows): say so.
     window = store_pkg.SEARCH_WINDOW
     capped = f" · counted over the newest {count_text(window)} matches" if f.search and n >= window else ""
-    st.caption(f":material/functions: **{count_text(n)}** {words} · {count_text(images)} image{'s' * (images != 1)} · "
-               f"\\${t['cost_usd']:,.2f} · {tok} tokens{capped}")
+    st.caption(
+        f":material/functions: **{count_text(n)}** {words} · {count_text(images)} image{'s' * (images != 1)} · "
+        f"\\${t['cost_usd']:,.2f} · {tok} tokens{capped}"
+    )
 
 
 # -- the grid ---------------------------------------------------------------------------------------
+
 
 def _thumb(record: GenerationRecord) -> None:
     """The stored JPEG thumbnail (made once at save time); failures show their status and error kind."""
@@ -249,9 +313,14 @@ def card(studio: Studio, record: GenerationRecord) -> None:
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
             organise.select_box(record.id)
             # Material Symbols render unfilled, so a filled/empty star is drawn as text
-            st.button(":orange[★]" if record.favourite else "☆", key=f"hist_star_{record.id}", type="tertiary",
-                      help="Unfavourite" if record.favourite else "Favourite",
-                      on_click=_toggle_favourite, args=(studio, record.id, not record.favourite))
+            st.button(
+                ":orange[★]" if record.favourite else "☆",
+                key=f"hist_star_{record.id}",
+                type="tertiary",
+                help="Unfavourite" if record.favourite else "Favourite",
+                on_click=_toggle_favourite,
+                args=(studio, record.id, not record.favourite),
+            )
             if st.button("", key=f"hist_open_{record.id}", icon=":material/open_in_full:", help="Open"):
                 select(record.id)
                 st.rerun()  # the whole page: the grid is a fragment, the detail view is not
@@ -259,12 +328,16 @@ def card(studio: Studio, record: GenerationRecord) -> None:
 
 def grid(studio: Studio, records: list[GenerationRecord], columns: int) -> None:
     if not records:
-        st.info("Nothing matches. Clear a filter or the search to see more." if cursor() is None else
-                "No older generations.", icon=":material/search_off:")
+        st.info(
+            "Nothing matches. Clear a filter or the search to see more."
+            if cursor() is None
+            else "No older generations.",
+            icon=":material/search_off:",
+        )
         return
     for start in range(0, len(records), columns):
         cells = st.columns(columns)
-        for cell, record in zip(cells, records[start:start + columns], strict=False):
+        for cell, record in zip(cells, records[start : start + columns], strict=False):
             with cell:
                 card(studio, record)
 
@@ -272,10 +345,19 @@ def grid(studio: Studio, records: list[GenerationRecord], columns: int) -> None:
 def pager(records: list[GenerationRecord], has_older: bool) -> None:
     cursors: list[int] = st.session_state.setdefault(_CURSORS, [])
     with st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center"):
-        st.button("Newer", icon=":material/chevron_left:", disabled=not cursors, key="hist_newer", on_click=_newer)
+        st.button(
+            "Newer", icon=":material/chevron_left:", disabled=not cursors, key="hist_newer", on_click=_newer
+        )
         st.caption(f"Page {len(cursors) + 1}")
-        st.button("Older", icon=":material/chevron_right:", icon_position="right", key="hist_older",
-                  disabled=not has_older or not records, on_click=_older, args=(records[-1].id if records else 0,))
+        st.button(
+            "Older",
+            icon=":material/chevron_right:",
+            icon_position="right",
+            key="hist_older",
+            disabled=not has_older or not records,
+            on_click=_older,
+            args=(records[-1].id if records else 0,),
+        )
 
 
 @st.fragment
@@ -293,4 +375,3 @@ def browse(studio: Studio, f: GalleryFilter, columns: int) -> None:
     organise.bulk_bar(studio, page, f)
     grid(studio, page, columns)
     pager(page, has_older=len(records) > PAGE_SIZE)
-

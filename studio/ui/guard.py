@@ -32,8 +32,17 @@ def fingerprint(*parts: Any) -> str:
 def request_fingerprint(requests: GenerationRequest | Iterable[GenerationRequest]) -> str:
     """Prompt, model, every setting and the references' content hashes of one or more requests."""
     reqs = [requests] if isinstance(requests, GenerationRequest) else list(requests)
-    return fingerprint([[r.prompt, r.model, json.dumps(r.settings(), sort_keys=True, default=str),
-                         [ref.sha256 for ref in r.references]] for r in reqs])
+    return fingerprint(
+        [
+            [
+                r.prompt,
+                r.model,
+                json.dumps(r.settings(), sort_keys=True, default=str),
+                [ref.sha256 for ref in r.references],
+            ]
+            for r in reqs
+        ]
+    )
 
 
 def first_time(action: str, print_: str, window_s: float = WINDOW_S) -> bool:

@@ -24,12 +24,16 @@ def _asset(name: str) -> str | None:
 
 def _declare(stem: str, html: str | None = None):
     return st.components.v2.component(
-        f"studio_{stem}", html=html or _asset(f"{stem}.html"), css=_asset(f"{stem}.css"), js=_asset(f"{stem}.js"),
+        f"studio_{stem}",
+        html=html or _asset(f"{stem}.html"),
+        css=_asset(f"{stem}.css"),
+        js=_asset(f"{stem}.js"),
     )
 
 
-PASTE_ZONE = ('<div class="zone">Paste an image with Ctrl+V (⌘V) anywhere on this page, '
-              "or drop files here</div>")
+PASTE_ZONE = (
+    '<div class="zone">Paste an image with Ctrl+V (⌘V) anywhere on this page, or drop files here</div>'
+)
 _SHORTCUTS = _declare("shortcuts")
 _PASTE = _declare("paste", PASTE_ZONE)
 _SKETCH = _declare("sketch")
@@ -50,11 +54,15 @@ def paste_zone(on_paste: Callable[[], None]) -> None:
     _PASTE(key="gen_paste", on_pasted_change=on_paste)
 
 
-def sketch(*, token: str, width: int, height: int, background: str | None,
-           on_sketch: Callable[[], None]) -> None:
+def sketch(
+    *, token: str, width: int, height: int, background: str | None, on_sketch: Callable[[], None]
+) -> None:
     """The drawing board; ``on_sketch`` reads ``st.session_state['gen_sketch']['sketch']``."""
-    _SKETCH(key="gen_sketch", data={"token": token, "width": width, "height": height, "background": background},
-            on_sketch_change=on_sketch)
+    _SKETCH(
+        key="gen_sketch",
+        data={"token": token, "width": width, "height": height, "background": background},
+        on_sketch_change=on_sketch,
+    )
 
 
 def viewer(src: str, *, key: str) -> Any:

@@ -48,7 +48,10 @@ def _dismiss(studio: Studio, ids: Sequence[int]) -> None:
     except StudioError as exc:
         st.session_state[_FLASH] = ("error", str(exc))
         return
-    st.session_state[_FLASH] = ("toast", f"Dismissed. The interrupted {_generations(len(ids))} stay in History.")
+    st.session_state[_FLASH] = (
+        "toast",
+        f"Dismissed. The interrupted {_generations(len(ids))} stay in History.",
+    )
 
 
 def interrupted_notice(studio: Studio) -> None:
@@ -67,19 +70,38 @@ def interrupted_notice(studio: Studio) -> None:
         return
     has_key = studio.settings.has_key
     # one row (no wrap): the notice must not push the form down the page
-    with st.container(border=True, horizontal=True, wrap=False, vertical_alignment="center",
-                      key="interrupted_notice"):
+    with st.container(
+        border=True, horizontal=True, wrap=False, vertical_alignment="center", key="interrupted_notice"
+    ):
         lost = "Its image was" if len(ids) == 1 else "Their images were"
         st.markdown(f":material/sync_problem: **{sentence(len(ids))}** {lost} not received.", width="stretch")
         with st.popover("Which ones", icon=":material/list:"):
             for record in studio.store.records(ids[:LISTED]):
-                st.page_link("views/history.py", query_params={"id": str(record.id)},
-                             label=components.escape_md(f"#{record.id} · "
-                                                        f"{components.excerpt(record.prompt, 70) or '(no prompt)'}"))
+                st.page_link(
+                    "views/history.py",
+                    query_params={"id": str(record.id)},
+                    label=components.escape_md(
+                        f"#{record.id} · {components.excerpt(record.prompt, 70) or '(no prompt)'}"
+                    ),
+                )
             if len(ids) > LISTED:
                 st.caption(f"and {len(ids) - LISTED} more, all marked Interrupted in History.")
-        st.button("Retry", icon=":material/replay:", key="interrupted_retry", on_click=_retry, args=(studio, ids),
-                  disabled=not has_key, help="Sends the same requests again (each is charged again)."
-                  if has_key else "Set an API key to retry.")
-        st.button("Dismiss", icon=":material/close:", key="interrupted_dismiss", on_click=_dismiss,
-                  args=(studio, ids), help="Hide this notice; the generations stay in History.")
+        st.button(
+            "Retry",
+            icon=":material/replay:",
+            key="interrupted_retry",
+            on_click=_retry,
+            args=(studio, ids),
+            disabled=not has_key,
+            help="Sends the same requests again (each is charged again)."
+            if has_key
+            else "Set an API key to retry.",
+        )
+        st.button(
+            "Dismiss",
+            icon=":material/close:",
+            key="interrupted_dismiss",
+            on_click=_dismiss,
+            args=(studio, ids),
+            help="Hide this notice; the generations stay in History.",
+        )

@@ -48,8 +48,14 @@ def _live(studio: Studio, ids: list[int]) -> None:
         st.rerun()  # the whole page: renders the static panel and stops polling
     head, button = st.columns([3, 1], vertical_alignment="center")
     head.subheader(f"Generating {len(active)} of {len(ids)}", anchor=False)
-    button.button("Cancel all", icon=":material/stop_circle:", key="gen_cancel_all",
-                  on_click=_cancel_all, args=(studio, active), width="stretch")
+    button.button(
+        "Cancel all",
+        icon=":material/stop_circle:",
+        key="gen_cancel_all",
+        on_click=_cancel_all,
+        args=(studio, active),
+        width="stretch",
+    )
     _grid(studio, ids, viewable=False)
 
 
@@ -86,8 +92,9 @@ def _running(studio: Studio, gen_id: int) -> None:
     message = progress.message if progress is not None else "Queued"
     elapsed = f" · {progress.elapsed:.0f} s" if progress is not None else ""
     st.caption(f"#{gen_id} · {components.escape_md(message)}{elapsed}")
-    st.button("Cancel", key=f"gen_cancel_{gen_id}", icon=":material/stop:", on_click=studio.cancel,
-              args=(gen_id,))
+    st.button(
+        "Cancel", key=f"gen_cancel_{gen_id}", icon=":material/stop:", on_click=studio.cancel, args=(gen_id,)
+    )
 
 
 def _finished(studio: Studio, gen_id: int, *, first: int | None) -> int:
@@ -101,8 +108,15 @@ def _finished(studio: Studio, gen_id: int, *, first: int | None) -> int:
     with head:
         components.status_badge(record.status)
     if first is not None and count:
-        button.button("View", key=f"gen_view_{gen_id}", icon=":material/fullscreen:", width="stretch",
-                      on_click=viewer.request_open, args=(first,), help="Full screen, zoom, ← → to step")
+        button.button(
+            "View",
+            key=f"gen_view_{gen_id}",
+            icon=":material/fullscreen:",
+            width="stretch",
+            on_click=viewer.request_open,
+            args=(first,),
+            help="Full screen, zoom, ← → to step",
+        )
     components.image_viewer(record, studio.store, key=f"gen_result_{gen_id}")
     components.error_box(record)
     if record.text:

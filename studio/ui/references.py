@@ -93,8 +93,10 @@ def _on_paste(spec: ModelSpec) -> None:
         name = str(item.get("name") or "pasted-image")[:80]
         try:
             if not item.get("data"):
-                raise StudioError(f"“{name}” was not added: it is larger than "
-                                  f"{composer.MAX_UPLOAD_BYTES // 2**20} MB or could not be read.")
+                raise StudioError(
+                    f"“{name}” was not added: it is larger than "
+                    f"{composer.MAX_UPLOAD_BYTES // 2**20} MB or could not be read."
+                )
             files.append((name, composer.decode_data_url(item["data"], name)))
         except StudioError as exc:
             _notify(str(exc))
@@ -125,7 +127,9 @@ def _from_history(studio: Studio, gen_id: int, spec: ModelSpec) -> None:
         return
     image = record.images[0]
     try:
-        ref = composer.prepare(Path(image.path).read_bytes(), f"history-{gen_id}.{image.mime_type.split('/')[-1]}")
+        ref = composer.prepare(
+            Path(image.path).read_bytes(), f"history-{gen_id}.{image.mime_type.split('/')[-1]}"
+        )
     except OSError:
         _notify(f"The image of generation #{gen_id} is missing from the data directory.")
         return
@@ -150,8 +154,16 @@ def _role_picker(index: int, ref: Reference, spec: ModelSpec, col) -> None:
     roles = composer.roles_for(spec)
     key = f"gen_role_{ref.sha256[:16]}"
     st.session_state[key] = ref.role if ref.role in roles else "object"
-    col.selectbox("Role", roles, format_func=ROLES.get, key=key, label_visibility="collapsed",
-                  disabled=len(roles) == 1, on_change=_on_role, args=(index, key, spec))
+    col.selectbox(
+        "Role",
+        roles,
+        format_func=ROLES.get,
+        key=key,
+        label_visibility="collapsed",
+        disabled=len(roles) == 1,
+        on_change=_on_role,
+        args=(index, key, spec),
+    )
 
 
 def _tray_row(index: int, ref: Reference, count: int, spec: ModelSpec) -> None:
@@ -162,17 +174,38 @@ def _tray_row(index: int, ref: Reference, count: int, spec: ModelSpec) -> None:
         info.caption(f"{ref.width} × {ref.height} px")
         _role_picker(index, ref, spec, info)
         up, down, drop = ctrl.columns(3)
-        up.button("", icon=":material/arrow_upward:", key=f"gen_tray_up_{index}", help="Move up",
-                  disabled=index == 0, on_click=_move, args=(index, -1))
-        down.button("", icon=":material/arrow_downward:", key=f"gen_tray_down_{index}", help="Move down",
-                    disabled=index == count - 1, on_click=_move, args=(index, 1))
-        drop.button("", icon=":material/close:", key=f"gen_tray_remove_{index}", help="Remove",
-                    on_click=_remove, args=(index,))
+        up.button(
+            "",
+            icon=":material/arrow_upward:",
+            key=f"gen_tray_up_{index}",
+            help="Move up",
+            disabled=index == 0,
+            on_click=_move,
+            args=(index, -1),
+        )
+        down.button(
+            "",
+            icon=":material/arrow_downward:",
+            key=f"gen_tray_down_{index}",
+            help="Move down",
+            disabled=index == count - 1,
+            on_click=_move,
+            args=(index, 1),
+        )
+        drop.button(
+            "",
+            icon=":material/close:",
+            key=f"gen_tray_remove_{index}",
+            help="Remove",
+            on_click=_remove,
+            args=(index,),
+        )
 
 
 def _history_picker(studio: Studio, spec: ModelSpec) -> None:
-    pop = st.popover("From history", icon=":material/history:", key="gen_hist_pop", width="stretch",
-                     on_change="rerun")
+    pop = st.popover(
+        "From history", icon=":material/history:", key="gen_hist_pop", width="stretch", on_change="rerun"
+    )
     if not pop.open:
         return  # thumbnails are read only while the picker is open
     with pop:
@@ -185,11 +218,19 @@ def _history_picker(studio: Studio, spec: ModelSpec) -> None:
         for index, record in enumerate(records):
             with columns[index % 4]:
                 image = record.images[0]
-                path = image.thumb_path if image.thumb_path and Path(image.thumb_path).exists() else image.path
+                path = (
+                    image.thumb_path if image.thumb_path and Path(image.thumb_path).exists() else image.path
+                )
                 if Path(path).exists():
                     st.image(str(path), width="stretch")
-                st.button(f"#{record.id}", key=f"gen_hist_add_{record.id}", icon=":material/add:",
-                          width="stretch", on_click=_from_history, args=(studio, record.id, spec))
+                st.button(
+                    f"#{record.id}",
+                    key=f"gen_hist_add_{record.id}",
+                    icon=":material/add:",
+                    width="stretch",
+                    on_click=_from_history,
+                    args=(studio, record.id, spec),
+                )
 
 
 def section(studio: Studio, spec: ModelSpec) -> list[Reference]:
@@ -199,18 +240,26 @@ def section(studio: Studio, spec: ModelSpec) -> list[Reference]:
     refs = tray()
     used = composer.counts(refs, spec)
     st.markdown(f"**References** · {len(refs)} in the tray")
-    st.caption(f":material/photo_library: Limit: {escape_md(composer.limit_sentence(spec))}"
-               + (f" · {used['object']} objects, {used['character']} characters" if spec.max_characters else ""))
+    st.caption(
+        f":material/photo_library: Limit: {escape_md(composer.limit_sentence(spec))}"
+        + (f" · {used['object']} objects, {used['character']} characters" if spec.max_characters else "")
+    )
     _notices()
     for index, ref in enumerate(refs):
         _tray_row(index, ref, len(refs), spec)
     kept, left_out = composer.fit(refs, spec)
     for sentence in left_out:
         st.warning(escape_md(sentence), icon=":material/block:")
-    st.file_uploader("Add reference images", type=UPLOAD_TYPES, accept_multiple_files=True,
-                     key=_uploader_key(), on_change=_on_upload, args=(spec,),
-                     help="Drop several at once. PNG, JPEG or WebP; metadata is stripped and large images "
-                          "are downscaled before sending.")
+    st.file_uploader(
+        "Add reference images",
+        type=UPLOAD_TYPES,
+        accept_multiple_files=True,
+        key=_uploader_key(),
+        on_change=_on_upload,
+        args=(spec,),
+        help="Drop several at once. PNG, JPEG or WebP; metadata is stripped and large images "
+        "are downscaled before sending.",
+    )
     paste, history = st.columns([3, 2], vertical_alignment="center")
     with paste:
         jscomponents.paste_zone(partial(_on_paste, spec))
@@ -224,15 +273,20 @@ def section(studio: Studio, spec: ModelSpec) -> list[Reference]:
 
 def limit_sentence(spec: ModelSpec) -> str:
     if spec.max_characters:
-        return (f"Up to {spec.max_objects} object images + {spec.max_characters} character images "
-                f"on this model ({spec.max_references} references max).")
+        return (
+            f"Up to {spec.max_objects} object images + {spec.max_characters} character images "
+            f"on this model ({spec.max_references} references max)."
+        )
     return f"{spec.max_references} references max on this model."
 
 
 def apply_limits(spec: ModelSpec, refs: list[Reference]) -> tuple[list[Reference], list[str]]:
     """Keep the first references each limit allows; say why each of the others is not sent."""
-    caps = ({"object": spec.max_objects, "character": spec.max_characters} if spec.max_characters
-            else {"object": spec.max_references, "character": spec.max_references})
+    caps = (
+        {"object": spec.max_objects, "character": spec.max_characters}
+        if spec.max_characters
+        else {"object": spec.max_references, "character": spec.max_references}
+    )
     used = {"object": 0, "character": 0}
     kept: list[Reference] = []
     refused: list[str] = []
@@ -241,7 +295,9 @@ def apply_limits(spec: ModelSpec, refs: list[Reference]) -> tuple[list[Reference
         pool = role if spec.max_characters else "object"
         if used[pool] >= caps[pool] or len(kept) >= spec.max_references:
             what = f"{ROLES[role].lower()} images" if spec.max_characters else "references"
-            refused.append(f"“{composer.display_name(ref)}” is not sent: this model takes at most {caps[pool]} {what}.")
+            refused.append(
+                f"“{composer.display_name(ref)}” is not sent: this model takes at most {caps[pool]} {what}."
+            )
             continue
         used[pool] += 1
         kept.append(ref)

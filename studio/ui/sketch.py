@@ -40,7 +40,8 @@ def _on_sketch(spec: ModelSpec, append_instruction: Callable[[str], None]) -> No
     instruction = " ".join(str(payload.get("instruction") or "").split())[:300]
     if references.add([ref], spec, what=f"Added {name} to the tray."):
         st.session_state.setdefault(references.SKETCHES, []).append(
-            {"sha256": ref.sha256, "name": name, "instruction": instruction})
+            {"sha256": ref.sha256, "name": name, "instruction": instruction}
+        )
         if instruction:
             append_instruction(instruction)
 
@@ -50,12 +51,22 @@ def section(spec: ModelSpec, append_instruction: Callable[[str], None]) -> None:
     options = [BLANK, *range(len(tray))]
     if st.session_state.get("gen_sketch_on") not in options:
         st.session_state["gen_sketch_on"] = BLANK
-    choice = st.selectbox("Draw on", options, key="gen_sketch_on",
-                          format_func=lambda o: "A blank canvas" if o == BLANK
-                          else f"Tray image {o + 1}: {composer.display_name(tray[o])}")
+    choice = st.selectbox(
+        "Draw on",
+        options,
+        key="gen_sketch_on",
+        format_func=lambda o: (
+            "A blank canvas" if o == BLANK else f"Tray image {o + 1}: {composer.display_name(tray[o])}"
+        ),
+    )
     ref = None if choice == BLANK else tray[choice]
     background, width, height = _background(ref)
     token = "blank" if ref is None else ref.sha256
     st.caption("Pen, arrow, colour and width; undo and clear. The instruction is appended to the prompt.")
-    jscomponents.sketch(token=token, width=width, height=height, background=background,
-                        on_sketch=partial(_on_sketch, spec, append_instruction))
+    jscomponents.sketch(
+        token=token,
+        width=width,
+        height=height,
+        background=background,
+        on_sketch=partial(_on_sketch, spec, append_instruction),
+    )

@@ -102,12 +102,28 @@ def show(studio: Studio, ids: Sequence[int]) -> None:
     index = st.session_state.get(INDEX, 0) % len(items)
     record, image = items[index]
     prev, title, nxt = st.columns([1, 4, 1], vertical_alignment="center")
-    prev.button("Previous", key="gen_view_prev", icon=":material/chevron_left:", width="stretch",
-                disabled=len(items) < 2, on_click=_step, args=(-1, len(items)))
-    title.markdown(f"**{index + 1} of {len(items)}** · #{record.id} · {image.width} × {image.height} px",
-                   text_alignment="center")
-    nxt.button("Next", key="gen_view_next", icon=":material/chevron_right:", width="stretch",
-               disabled=len(items) < 2, on_click=_step, args=(1, len(items)))
+    prev.button(
+        "Previous",
+        key="gen_view_prev",
+        icon=":material/chevron_left:",
+        width="stretch",
+        disabled=len(items) < 2,
+        on_click=_step,
+        args=(-1, len(items)),
+    )
+    title.markdown(
+        f"**{index + 1} of {len(items)}** · #{record.id} · {image.width} × {image.height} px",
+        text_alignment="center",
+    )
+    nxt.button(
+        "Next",
+        key="gen_view_next",
+        icon=":material/chevron_right:",
+        width="stretch",
+        disabled=len(items) < 2,
+        on_click=_step,
+        args=(1, len(items)),
+    )
     jscomponents.viewer(_src(studio.store, image), key="gen_viewer")
     st.code(record.prompt or " ", language=None, wrap_lines=True)
     message = st.session_state.pop("gen_view_msg", None)
@@ -116,8 +132,14 @@ def show(studio: Studio, ids: Sequence[int]) -> None:
     left, middle, right = st.columns(3)
     with left:
         components.download_button(record.id, image, key="gen_view_dl")
-    middle.button("Use as reference", key="gen_view_ref", icon=":material/add_photo_alternate:",
-                  on_click=_to_tray, args=(record.id, str(image.path), image.mime_type))
+    middle.button(
+        "Use as reference",
+        key="gen_view_ref",
+        icon=":material/add_photo_alternate:",
+        on_click=_to_tray,
+        args=(record.id, str(image.path), image.mime_type),
+    )
     if EDIT_PAGE.exists():
-        right.button("Open in Edit", key="gen_view_edit", icon=":material/forum:", on_click=_to_edit,
-                     args=(record.id,))
+        right.button(
+            "Open in Edit", key="gen_view_edit", icon=":material/forum:", on_click=_to_edit, args=(record.id,)
+        )

@@ -11,15 +11,17 @@ from studio.errors import StudioError
 from studio.store import GenerationRecord
 from studio.ui import components, controls, guard, resources
 
-HEAD = "edit_head"          # the turn the next instruction continues from
-SOURCE = "edit_source_id"   # a history generation another page sent here to start from
+HEAD = "edit_head"  # the turn the next instruction continues from
+SOURCE = "edit_source_id"  # a history generation another page sent here to start from
 PREFILLED = "edit_adv_for"  # the turn whose settings the Advanced controls were filled from
 EDIT_MODELS = [m for m, spec in catalogue.MODELS.items() if spec.stage != "retired"]
 #: the picker starts where Generate and Experiment start
 DEFAULT_INDEX = EDIT_MODELS.index(catalogue.DEFAULT_MODEL) if catalogue.DEFAULT_MODEL in EDIT_MODELS else 0
 
 studio = resources.studio_or_stop()
-components.page_header("Edit", "Refine an image turn by turn. Branch from any earlier turn.", demo=studio.is_demo)
+components.page_header(
+    "Edit", "Refine an image turn by turn. Branch from any earlier turn.", demo=studio.is_demo
+)
 
 
 def _error(exc: StudioError) -> None:
@@ -41,17 +43,26 @@ def _source_start(source_id: int) -> None:
     record = studio.get(source_id)
     if record is None or not record.images:
         st.warning(f"Generation #{source_id} has no image to start from.", icon=":material/broken_image:")
-        st.button("Start another way", key="edit_source_clear", on_click=st.session_state.pop, args=(SOURCE, None))
+        st.button(
+            "Start another way", key="edit_source_clear", on_click=st.session_state.pop, args=(SOURCE, None)
+        )
         return
     continues = record.status == SUCCEEDED and record.has_model_content
-    st.markdown(f"**Starting from generation #{record.id}**"
-                + (" · continues its conversation" if continues else " · its image is the first reference"))
+    st.markdown(
+        f"**Starting from generation #{record.id}**"
+        + (" · continues its conversation" if continues else " · its image is the first reference")
+    )
     left, right = st.columns([1, 3])
     with left:
         components.thumbnail(record.images[0])
     right.caption(components.escape_md(components.excerpt(record.prompt or "(no prompt)", 200)))
-    right.button("Start another way", key="edit_source_clear", icon=":material/close:",
-                 on_click=st.session_state.pop, args=(SOURCE, None))
+    right.button(
+        "Start another way",
+        key="edit_source_clear",
+        icon=":material/close:",
+        on_click=st.session_state.pop,
+        args=(SOURCE, None),
+    )
     if continues:
         model = record.model
         _model_line(model, "continues on the model of its conversation")
@@ -101,8 +112,9 @@ def _continued_model(gen_id: int) -> str | None:
 
 
 def _picker() -> str:
-    return st.selectbox("Model", EDIT_MODELS, index=DEFAULT_INDEX, key="edit_model",
-                        format_func=components.model_label)
+    return st.selectbox(
+        "Model", EDIT_MODELS, index=DEFAULT_INDEX, key="edit_model", format_func=components.model_label
+    )
 
 
 def _model_line(model: str, why: str) -> None:
@@ -111,8 +123,9 @@ def _model_line(model: str, why: str) -> None:
 
 
 def _start() -> None:
-    source = st.radio("Start from", ["A prompt", "An uploaded image", "A history image"], horizontal=True,
-                      key="edit_source")
+    source = st.radio(
+        "Start from", ["A prompt", "An uploaded image", "A history image"], horizontal=True, key="edit_source"
+    )
     upload, from_id = None, None
     if source == "An uploaded image":
         upload = st.file_uploader("Image to edit", type=["png", "jpg", "jpeg", "webp"], key="edit_upload")
@@ -125,14 +138,18 @@ def _start() -> None:
         _model_line(model, f"generation #{int(from_id)} continues on the model of its conversation")
     else:
         model = _picker()
-    instruction = st.text_area("Instruction", key="edit_first", placeholder="A ceramic teapot on a wooden table")
+    instruction = st.text_area(
+        "Instruction", key="edit_first", placeholder="A ceramic teapot on a wooden table"
+    )
     extra = controls.section("edit", model)
     if st.button("Start", type="primary", icon=":material/play_arrow:", key="edit_start"):
         try:
             image = _refs([upload])[0] if upload is not None else None
         except IndexError:  # the upload was refused; _refs said why
             return
-        _begin(instruction, model=model, image=image, from_generation=int(from_id) if from_id else None, **extra)
+        _begin(
+            instruction, model=model, image=image, from_generation=int(from_id) if from_id else None, **extra
+        )
 
 
 def _turn(record: GenerationRecord, head: int) -> None:
@@ -158,8 +175,13 @@ def _turn(record: GenerationRecord, head: int) -> None:
             st.text(record.text)
         controls.outputs(record, studio.store, key_prefix="edit")
         if record.id != head and record.status == SUCCEEDED:
-            st.button("Branch from here", key=f"edit_branch_{record.id}", icon=":material/call_split:",
-                      on_click=st.session_state.__setitem__, args=(HEAD, record.id))
+            st.button(
+                "Branch from here",
+                key=f"edit_branch_{record.id}",
+                icon=":material/call_split:",
+                on_click=st.session_state.__setitem__,
+                args=(HEAD, record.id),
+            )
 
 
 @st.fragment(run_every=1.0)
@@ -180,8 +202,12 @@ def _thread(head: int) -> None:
         return
     top, new = st.columns([4, 1], vertical_alignment="center")
     top.subheader(f"Conversation · {len(turns)} turn{'s' if len(turns) != 1 else ''}", anchor=False)
-    new.button("New conversation", key="edit_new", icon=":material/add:",
-               on_click=lambda: st.session_state.pop(HEAD, None))
+    new.button(
+        "New conversation",
+        key="edit_new",
+        icon=":material/add:",
+        on_click=lambda: st.session_state.pop(HEAD, None),
+    )
     for record in turns[:-1]:
         _turn(record, head)
     if studio.is_active(head):
@@ -192,8 +218,12 @@ def _thread(head: int) -> None:
         st.caption("This turn has no image to continue from: branch from an earlier turn.")
         return
     instruction = st.text_area("Next instruction", key="edit_instruction", placeholder="Make the teapot blue")
-    extra = st.file_uploader("More reference images (optional)", type=["png", "jpg", "jpeg", "webp"],
-                             accept_multiple_files=True, key="edit_extra")
+    extra = st.file_uploader(
+        "More reference images (optional)",
+        type=["png", "jpg", "jpeg", "webp"],
+        accept_multiple_files=True,
+        key="edit_extra",
+    )
     _prefill(turns[-1])
     _model_line(turns[-1].model, "a conversation keeps its model")
     changes = controls.section("edit", turns[-1].model)

@@ -10,7 +10,7 @@ from studio.ui.notices import interrupted_notice
 
 NO_KEY_HELP = (
     "**No API key is set**, so Generate is disabled. Set `STUDIO_API_KEY` in the environment, or put "
-    "`STUDIO_API_KEY = \"...\"` in `.streamlit/secrets.toml`, then restart. "
+    '`STUDIO_API_KEY = "..."` in `.streamlit/secrets.toml`, then restart. '
     "To try the studio without a key, run `studio run --demo`."
 )
 
@@ -34,8 +34,11 @@ def _submit(studio: Studio, requests: list[GenerationRequest]) -> None:
 
 
 studio = resources.studio_or_stop()
-components.page_header("Generate", "Describe an image, pick a model, and generate up to 8 variants at once. "
-                       "Ctrl+Enter (⌘+Enter) generates.", demo=studio.is_demo)
+components.page_header(
+    "Generate",
+    "Describe an image, pick a model, and generate up to 8 variants at once. Ctrl+Enter (⌘+Enter) generates.",
+    demo=studio.is_demo,
+)
 interrupted_notice(studio)  # work a stopped studio left unfinished: Retry · Dismiss
 has_key = studio.settings.has_key
 if not has_key:
@@ -47,12 +50,20 @@ if remixed is not None:
 form, results = st.columns([5, 7], gap="large")
 with form, st.container(border=True):
     request = composer.compose(studio)
-    if st.session_state.get("gen_base") is not None and st.button("Start fresh", icon=":material/restart_alt:"):
+    if st.session_state.get("gen_base") is not None and st.button(
+        "Start fresh", icon=":material/restart_alt:"
+    ):
         composer.clear_remix()
         st.rerun()
-    pressed = st.button("Generate", type="primary", icon=":material/auto_awesome:", width="stretch",
-                        disabled=not has_key or request is None, key="gen_submit",
-                        help="Ctrl+Enter (⌘+Enter) anywhere on the page")
+    pressed = st.button(
+        "Generate",
+        type="primary",
+        icon=":material/auto_awesome:",
+        width="stretch",
+        disabled=not has_key or request is None,
+        key="gen_submit",
+        help="Ctrl+Enter (⌘+Enter) anywhere on the page",
+    )
     jscomponents.shortcuts()
 
 with results:

@@ -12,8 +12,11 @@ from studio.ui.notices import interrupted_notice
 EDIT_SOURCE = "edit_source_id"
 
 studio = resources.studio_or_stop()
-components.page_header("History", "Every generation, newest first. Search, filter, organise, compare and re-use.",
-                       demo=studio.is_demo)
+components.page_header(
+    "History",
+    "Every generation, newest first. Search, filter, organise, compare and re-use.",
+    demo=studio.is_demo,
+)
 interrupted_notice(studio)  # work a stopped studio left unfinished: Retry · Dismiss
 
 

@@ -27,8 +27,13 @@ def kill_mid_generation(emulator, prompt: str, *, variants: int = 1) -> None:
     """Run ``studio.generate`` in a child process (settings from the environment: the emulator's address,
     a key, ``STUDIO_DATA_DIR``) and SIGKILL it once the emulator holds every variant's call. ``prompt`` must
     be unique and carry a ``[[latency:S]]`` token long enough for the kill to land first."""
-    child = subprocess.Popen([sys.executable, "-c", CHILD, prompt, str(variants)], env=dict(os.environ),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, prompt, str(variants)],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
     try:
         deadline = time.monotonic() + 60
         while sum(1 for r in list(emulator.requests) if prompt in str(r.get("body"))) < variants:

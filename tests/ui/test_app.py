@@ -117,7 +117,9 @@ def test_bad_and_surplus_references_are_refused_with_a_reason(make_app, studio):
 
 
 def test_history_lists_generations_and_search_filters(make_app, studio):
-    studio.generate(GenerationRequest(prompt="a zebra on a skateboard", model="gemini-2.5-flash-image"), timeout=20)
+    studio.generate(
+        GenerationRequest(prompt="a zebra on a skateboard", model="gemini-2.5-flash-image"), timeout=20
+    )
     studio.generate(GenerationRequest(prompt="a teapot in space", model="gemini-2.5-flash-image"), timeout=20)
     at = make_app(studio).run()
     at.switch_page("views/history.py").run()
@@ -137,7 +139,9 @@ def test_history_pages_with_older_and_newer(make_app, studio, monkeypatch):
 
     monkeypatch.setattr(gallery, "PAGE_SIZE", 2)
     for n in range(3):
-        studio.generate(GenerationRequest(prompt=f"page item {n}", model="gemini-2.5-flash-image"), timeout=20)
+        studio.generate(
+            GenerationRequest(prompt=f"page item {n}", model="gemini-2.5-flash-image"), timeout=20
+        )
     at = make_app(studio).run()
     at.switch_page("views/history.py").run()
     assert texts(at) == ["page item 2", "page item 1"]
@@ -149,8 +153,12 @@ def test_history_pages_with_older_and_newer(make_app, studio, monkeypatch):
 
 
 def test_detail_shows_prompt_settings_and_reuse_buttons(make_app, studio):
-    [record] = studio.generate(GenerationRequest(prompt="a lighthouse at dusk", model="gemini-3-pro-image",
-                                                 aspect_ratio="16:9", image_size="2K"), timeout=20)
+    [record] = studio.generate(
+        GenerationRequest(
+            prompt="a lighthouse at dusk", model="gemini-3-pro-image", aspect_ratio="16:9", image_size="2K"
+        ),
+        timeout=20,
+    )
     at = make_app(studio).run()
     at.switch_page("views/history.py").run()
     at.button(key=f"hist_open_{record.id}").click().run()
@@ -168,8 +176,9 @@ def test_detail_shows_prompt_settings_and_reuse_buttons(make_app, studio):
 
 
 def test_rerun_from_detail_submits_the_same_request(make_app, studio):
-    [record] = studio.generate(GenerationRequest(prompt="again please", model="gemini-2.5-flash-image"),
-                               timeout=20)
+    [record] = studio.generate(
+        GenerationRequest(prompt="again please", model="gemini-2.5-flash-image"), timeout=20
+    )
     at = make_app(studio).run()
     at.query_params["id"] = str(record.id)
     at.switch_page("views/history.py").run()

@@ -57,6 +57,8 @@ def test_generate_then_find_it_in_history(page):
 
     main.locator("[class*='st-key-hist_open_'] button").first.click()
     main.get_by_text("Generation #1").wait_for(timeout=15_000)
-    main.locator("[data-testid='stCode']").get_by_text("A paper crane on a desk, morning light").wait_for(timeout=15_000)
+    main.locator("[data-testid='stCode']").get_by_text("A paper crane on a desk, morning light").wait_for(
+        timeout=15_000
+    )
     main.locator("[data-testid='stDataFrame']").first.wait_for(timeout=15_000)
     _shot(page, "detail")

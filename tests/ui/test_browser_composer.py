@@ -26,7 +26,9 @@ TAKE_SHOTS = bool(os.environ.get("STUDIO_SCREENSHOTS"))
 def data_dir(tmp_path) -> Path:
     """A history with one image in it, made by the real service against the demo emulator."""
     path = tmp_path / "data"
-    seed_history(path, [GenerationRequest(prompt="a teal armchair", model="gemini-2.5-flash-image")], workers=1)
+    seed_history(
+        path, [GenerationRequest(prompt="a teal armchair", model="gemini-2.5-flash-image")], workers=1
+    )
     return path
 
 
@@ -77,7 +79,9 @@ def test_structured_prompt_history_reference_sketch_and_ctrl_enter(page, data_di
     page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
     page.mouse.down()
     for step in range(1, 12):
-        page.mouse.move(box["x"] + box["width"] * (0.3 + step * 0.03), box["y"] + box["height"] * (0.3 + step * 0.02))
+        page.mouse.move(
+            box["x"] + box["width"] * (0.3 + step * 0.03), box["y"] + box["height"] * (0.3 + step * 0.02)
+        )
     page.mouse.up()
     main.locator("input.instruction").fill("replace what is circled in red with a lamp")
     main.get_by_role("button", name="Add to references").click()

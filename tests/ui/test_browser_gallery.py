@@ -37,8 +37,13 @@ SEED = [
 @pytest.fixture
 def data_dir(tmp_path) -> Path:
     path = tmp_path / "data"
-    ids = seed_history(path, [GenerationRequest(prompt=prompt, model=model, aspect_ratio=ratio, image_size=size)
-                              for prompt, model, ratio, size in SEED])
+    ids = seed_history(
+        path,
+        [
+            GenerationRequest(prompt=prompt, model=model, aspect_ratio=ratio, image_size=size)
+            for prompt, model, ratio, size in SEED
+        ],
+    )
     store = Store(path)
     try:
         store.set_rating(ids[1:2], 4)
@@ -112,7 +117,9 @@ def test_search_favourite_compare_and_export(page, data_dir):
     main.get_by_role("button", name="Back").click()
     export = main.locator(".st-key-hist_export_sel button")
     export.wait_for(timeout=15_000)
-    settle(page)  # a deferred download pressed mid-run can be dropped by Streamlit; a person sees the page settle
+    settle(
+        page
+    )  # a deferred download pressed mid-run can be dropped by Streamlit; a person sees the page settle
     expect(main.get_by_label("Search prompts and replies")).to_have_value("paper")  # kept through compare
     expect(_cards(main)).to_have_count(2)
     with page.expect_download(timeout=30_000) as info:

@@ -42,9 +42,17 @@ def page(tmp_path, data_dir) -> Iterator:
 
 
 def _history(data_dir: Path) -> dict[int, dict]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")} | {"STUDIO_DATA_DIR": str(data_dir)}
-    done = subprocess.run([sys.executable, "-m", "studio", "history", "--json"], capture_output=True, text=True,
-                          env=env, timeout=60, check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")} | {
+        "STUDIO_DATA_DIR": str(data_dir)
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "studio", "history", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
     return {row["id"]: row for row in map(json.loads, done.stdout.splitlines())}
 
 
@@ -93,7 +101,11 @@ def test_a_replaced_prompt_records_neither_the_used_proposal_nor_the_sent_templa
 
     rows = _history(data_dir)
     assert [rows[i]["prompt"] for i in (1, 2, 3, 4)] == [
-        proposal, "a red bicycle leaning on a fence", "a fox reading a map", "a blue teapot on a shelf"]
+        proposal,
+        "a red bicycle leaning on a fence",
+        "a fox reading a map",
+        "a blue teapot on a shelf",
+    ]
     composed = {i: sorted(rows[i]["composition"] or {}) for i in (1, 2, 3, 4)}
     assert composed == {1: ["mode", "proposal"], 2: [], 3: ["presets", "template"], 4: []}
     assert rows[1]["composition"]["proposal"]["text"] == proposal

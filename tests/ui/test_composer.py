@@ -34,8 +34,11 @@ def test_text_to_form_and_back_loses_nothing(make_app, studio):
     ids = _generate(at, studio)
     record = studio.get(ids[0])
     assert record.prompt == "A fox in the snow\nSubject: a red fox\nStyle: watercolour\nLighting: blue hour"
-    assert record.composition == {"mode": "form", "extra": "A fox in the snow",
-                                  "fields": {"subject": "a red fox", "style": "watercolour", "lighting": "blue hour"}}
+    assert record.composition == {
+        "mode": "form",
+        "extra": "A fox in the snow",
+        "fields": {"subject": "a red fox", "style": "watercolour", "lighting": "blue hour"},
+    }
     at.radio(key="gen_mode").set_value("Text").run()
     assert at.text_area(key="gen_prompt").value == record.prompt
 
@@ -60,8 +63,15 @@ def test_enhance_then_pick_a_proposal_and_it_is_stored(make_app, studio):
 
 def test_a_remixed_experiment_cell_is_not_recorded_as_part_of_its_run(make_app, studio):
     """A remix loads the cell's prompt and settings; the new generation is the form's, not the run's."""
-    [cell] = studio.submit(GenerationRequest(prompt="a teapot", model="gemini-2.5-flash-image", run_id=9,
-                                             cell_key="k1", composition={"run_id": 9, "cell": {"seed": 1}}))
+    [cell] = studio.submit(
+        GenerationRequest(
+            prompt="a teapot",
+            model="gemini-2.5-flash-image",
+            run_id=9,
+            cell_key="k1",
+            composition={"run_id": 9, "cell": {"seed": 1}},
+        )
+    )
     studio.wait([cell], timeout=20)
     at = make_app(studio)
     at.session_state["remix"] = studio.request_for(cell)

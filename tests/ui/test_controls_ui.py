@@ -114,7 +114,8 @@ def test_thoughts_are_shown_apart_from_the_final_image(make_app, studio, emulato
     at.checkbox(key=_key("include_thoughts")).check().run()
     ids = _generate(at, studio, "a lantern on a pier")
     assert _body_for(emulator, "a lantern on a pier")["generationConfig"]["thinkingConfig"] == {
-        "includeThoughts": True}
+        "includeThoughts": True
+    }
     record = studio.get(ids[0])
     assert record.status == "succeeded" and len(record.images) == 1 and len(record.thought_images) == 1
     box = _thoughts_box(at)
@@ -135,9 +136,16 @@ def test_no_thoughts_box_when_none_were_asked_for(make_app, studio):
 def test_remix_prefills_the_controls(make_app, studio):
     at = make_app(studio)
     at.session_state["remix"] = GenerationRequest(
-        prompt="remixed", model=FLASH31, system_instruction="keep it minimal", temperature=1.5, seed=9,
-        thinking_level="HIGH", include_thoughts=True, google_search=True,
-        safety_settings=({"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"},))
+        prompt="remixed",
+        model=FLASH31,
+        system_instruction="keep it minimal",
+        temperature=1.5,
+        seed=9,
+        thinking_level="HIGH",
+        include_thoughts=True,
+        google_search=True,
+        safety_settings=({"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"},),
+    )
     at.run()
     assert not at.exception, at.exception
     assert at.text_input(key=_key("system")).value == "keep it minimal"
@@ -153,15 +161,20 @@ def _grounded(studio, uris: list[tuple[str, str]]) -> int:
     """A stored generation with Google Search sources (the emulator does not ground)."""
     gen_id = studio.store.create_pending(prompt="grounded", model=PRO, settings={}, owner="test")
     chunks = [{"web": {"uri": uri, "title": title}} for title, uri in uris]
-    outcome = Outcome(images=[ImagePart(png(), "image/png")], finish_reason="STOP",
-                      grounding={"groundingChunks": chunks, "webSearchQueries": ["weather"]})
+    outcome = Outcome(
+        images=[ImagePart(png(), "image/png")],
+        finish_reason="STOP",
+        grounding={"groundingChunks": chunks, "webSearchQueries": ["weather"]},
+    )
     studio.store.save_success(gen_id, outcome, latency_ms=10, cost_usd=0.1)
     return gen_id
 
 
 def test_grounding_sources_are_listed_inert_with_links_only_for_web_urls(make_app, studio):
-    gen_id = _grounded(studio, [("Met Office <b>forecast</b>", "https://example.org/forecast"),
-                                ("evil", "javascript:alert(1)")])
+    gen_id = _grounded(
+        studio,
+        [("Met Office <b>forecast</b>", "https://example.org/forecast"), ("evil", "javascript:alert(1)")],
+    )
     at = make_app(studio)
     at.session_state["gen_ids"] = [gen_id]
     at.run()
@@ -175,8 +188,9 @@ def test_grounding_sources_are_listed_inert_with_links_only_for_web_urls(make_ap
 
 
 def test_edit_starts_from_a_history_generation(make_app, studio, emulator):
-    source = studio.generate(GenerationRequest(prompt="a teacup", model=FLASH31, modalities=("TEXT", "IMAGE")),
-                             timeout=20)[0]
+    source = studio.generate(
+        GenerationRequest(prompt="a teacup", model=FLASH31, modalities=("TEXT", "IMAGE")), timeout=20
+    )[0]
     at = make_app(studio).run()
     at.session_state["edit_source_id"] = source.id
     at.switch_page("views/edit.py").run()

@@ -6,8 +6,10 @@ from streamlit.testing.v1 import AppTest
 
 from studio.ui.components import escape_md
 
-HOSTILE = ("see https://evil.example/x?a=1 and www.evil.example, [click](javascript:alert(1)) "
-           "![px](http://127.0.0.1:9/t.png) <img src=x onerror=alert(1)> **bold** `tick`")
+HOSTILE = (
+    "see https://evil.example/x?a=1 and www.evil.example, [click](javascript:alert(1)) "
+    "![px](http://127.0.0.1:9/t.png) <img src=x onerror=alert(1)> **bold** `tick`"
+)
 
 
 def test_addresses_become_inline_code_and_markup_is_escaped():
@@ -23,7 +25,9 @@ def test_rendered_error_keeps_the_text_and_makes_nothing_live():
     at = AppTest.from_string(
         "import streamlit as st\n"
         "from studio.ui.components import escape_md\n"
-        f"st.error(escape_md({HOSTILE!r}))\n", default_timeout=30).run()
+        f"st.error(escape_md({HOSTILE!r}))\n",
+        default_timeout=30,
+    ).run()
     assert not at.exception
     body = at.error[0].value
     assert body == escape_md(HOSTILE)  # shown as given: the escapes and code spans reach the page intact

@@ -30,8 +30,10 @@ def test_experiment_shows_count_and_cost_asks_to_confirm_and_runs(make_app, stud
     assert not at.exception, at.exception
     run_id = at.session_state["exp_run"]
     runs.wait(studio, run_id, timeout=30)
-    studio.wait([g.record.id for cells in runs.grid(studio.store, run_id).cells.values() for g in cells
-                 if g.record], timeout=30)
+    studio.wait(
+        [g.record.id for cells in runs.grid(studio.store, run_id).cells.values() for g in cells if g.record],
+        timeout=30,
+    )
     at.run()
     assert not at.exception, at.exception
     assert runs.progress(studio, run_id).succeeded == 4
@@ -83,7 +85,9 @@ def test_edit_shows_the_trimming_sentence(make_app, studio):
     first = studio.wait(conversation.start_edit(studio, "a kite", model="gemini-3-pro-image"), timeout=30)[0]
     second = studio.wait(conversation.continue_edit(studio, first.id, "blue"), timeout=30)[0]
     two_turns = conversation.body_bytes(conversation.build_history(studio.store, second.id)[0])
-    studio.settings = studio.settings.with_(max_request_mb=0.75 * two_turns / conversation.MIB)  # one turn fits
+    studio.settings = studio.settings.with_(
+        max_request_mb=0.75 * two_turns / conversation.MIB
+    )  # one turn fits
     third = studio.wait(conversation.continue_edit(studio, second.id, "red"), timeout=30)[0]
     assert third.status == "succeeded"
     at = make_app(studio).run()

@@ -236,7 +236,10 @@ def test_export_zip_of_selection_and_of_search(make_app, studio, downloads):
     assert _manifest_prompts(downloads["studio-selection.zip"]()) == ["export alpha", "export beta"]
     at.button(key="hist_clear_sel").click().run()
     at.text_input(key="hist_search").input("export").run()
-    assert _manifest_prompts(downloads["studio-export.zip"]()) == ["export alpha", "export beta"]  # the search
+    assert _manifest_prompts(downloads["studio-export.zip"]()) == [
+        "export alpha",
+        "export beta",
+    ]  # the search
 
 
 def test_download_carries_prompt_and_settings(make_app, studio, downloads):
@@ -296,7 +299,9 @@ def test_a_gallery_rerun_encodes_no_image(make_app, studio, monkeypatch):
     assert sum(type(node).__name__ == "Image" for node in walk(at._tree)) == 3  # the three thumbnails
     saves: list[str] = []
     original = Image.Image.save
-    monkeypatch.setattr(Image.Image, "save", lambda self, *a, **kw: saves.append(repr(self)) or original(self, *a, **kw))
+    monkeypatch.setattr(
+        Image.Image, "save", lambda self, *a, **kw: saves.append(repr(self)) or original(self, *a, **kw)
+    )
     for _ in range(3):
         at.run()
         assert not at.exception
@@ -330,7 +335,9 @@ def test_totals_under_a_broad_search_say_they_cover_the_newest_matches(make_app,
     assert not at.exception
     assert "counted over the newest 2 matches" in _captions(at)
     at.text_input(key="hist_search").input("whale").run()
-    assert "1 generation · 1 image ·" in _captions(at).replace("**", "") and "counted over" not in _captions(at)
+    assert "1 generation · 1 image ·" in _captions(at).replace("**", "") and "counted over" not in _captions(
+        at
+    )
 
 
 def test_filters_survive_the_detail_and_compare_views(make_app, studio):
@@ -386,8 +393,12 @@ def test_clear_filters_shows_every_filter_empty_and_the_old_tag_stays_gone(make_
     today = datetime.now(UTC).date()
     at = _history(make_app, studio)
     at.text_input(key="hist_search").input("fox").run()
-    for key, value in (("hist_model", [PRO]), ("hist_status", ["succeeded"]), ("hist_ratio", ["16:9"]),
-                       ("hist_size", ["2K"])):
+    for key, value in (
+        ("hist_model", [PRO]),
+        ("hist_status", ["succeeded"]),
+        ("hist_ratio", ["16:9"]),
+        ("hist_size", ["2K"]),
+    ):
         at.multiselect(key=key).set_value(value).run()
     at.date_input(key="hist_from").set_value(today).run()
     at.date_input(key="hist_to").set_value(today).run()
@@ -399,11 +410,24 @@ def test_clear_filters_shows_every_filter_empty_and_the_old_tag_stays_gone(make_
 
     at.button(key="hist_clear_filters").click().run()
     assert sorted(texts(at)) == ["a fox in rain", "a fox in snow", "a heron at dawn"]
-    shown = {w.key: _browser_shows(w) for w in (*at.text_input, *at.multiselect, *at.date_input, *at.selectbox,
-                                                *at.toggle) if w.key in gallery._FILTER_KEYS}
-    assert shown == {"hist_search": "", "hist_model": [], "hist_status": [], "hist_ratio": [], "hist_size": [],
-                     "hist_from": [], "hist_to": [], "hist_min_rating": "Any rating", "hist_tag": "Any tag",
-                     "hist_collection": "Any collection", "hist_fav_only": False}
+    shown = {
+        w.key: _browser_shows(w)
+        for w in (*at.text_input, *at.multiselect, *at.date_input, *at.selectbox, *at.toggle)
+        if w.key in gallery._FILTER_KEYS
+    }
+    assert shown == {
+        "hist_search": "",
+        "hist_model": [],
+        "hist_status": [],
+        "hist_ratio": [],
+        "hist_size": [],
+        "hist_from": [],
+        "hist_to": [],
+        "hist_min_rating": "Any rating",
+        "hist_tag": "Any tag",
+        "hist_collection": "Any collection",
+        "hist_fav_only": False,
+    }
     # the next change sends every widget's value as the browser shows it: the tag must not come back
     tag = at.selectbox(key="hist_tag")
     tag.set_value("hero" if _browser_shows(tag) is _STALE else tag.value)

@@ -41,8 +41,10 @@ def clock(monkeypatch) -> Clock:
 
 
 def _refs(n: int) -> tuple:
-    return tuple(images.sanitize_upload(make_image(40 + i, 30, color=(20 * i, 90, 160)), f"ref-{i}.png")
-                 for i in range(n))
+    return tuple(
+        images.sanitize_upload(make_image(40 + i, 30, color=(20 * i, 90, 160)), f"ref-{i}.png")
+        for i in range(n)
+    )
 
 
 def _flat(values) -> str:
@@ -58,6 +60,7 @@ def _detail(make_app, studio, gen_id: int):
 
 
 # -- one submission per intent ----------------------------------------------------------------------
+
 
 def test_a_double_click_on_generate_submits_once_and_a_later_click_again(make_app, studio, clock):
     at = make_app(studio).run()
@@ -89,7 +92,9 @@ def test_a_changed_prompt_is_a_new_request_at_once(make_app, studio, clock):
 
 
 def test_a_double_click_on_re_run_submits_once(make_app, studio, clock):
-    [record] = studio.generate(GenerationRequest(prompt="once more", model="gemini-2.5-flash-image"), timeout=20)
+    [record] = studio.generate(
+        GenerationRequest(prompt="once more", model="gemini-2.5-flash-image"), timeout=20
+    )
     at = _detail(make_app, studio, record.id)
     at.button(key="hist_rerun").click().run()
     assert not at.exception
@@ -102,6 +107,7 @@ def test_a_double_click_on_re_run_submits_once(make_app, studio, clock):
 
 
 # -- inert names ------------------------------------------------------------------------------------
+
 
 def test_a_template_named_in_markdown_renders_as_text(make_app, studio):
     library.save(studio.store, EVIL_NAME, "a {animal} in the snow", kind="template")
@@ -117,9 +123,12 @@ def test_a_template_named_in_markdown_renders_as_text(make_app, studio):
 
 # -- no tracebacks ----------------------------------------------------------------------------------
 
+
 def test_a_missing_reference_file_is_a_sentence_in_the_detail_view(make_app, studio):
-    [record] = studio.generate(GenerationRequest(prompt="with a reference", model="gemini-2.5-flash-image",
-                                                 references=_refs(1)), timeout=20)
+    [record] = studio.generate(
+        GenerationRequest(prompt="with a reference", model="gemini-2.5-flash-image", references=_refs(1)),
+        timeout=20,
+    )
     ref = record.references[0]
     Path(ref.path).unlink()
     if ref.thumb_path:
@@ -132,7 +141,9 @@ def test_a_missing_reference_file_is_a_sentence_in_the_detail_view(make_app, stu
 
 
 def test_a_callback_on_a_deleted_collection_is_a_sentence(make_app, studio):
-    [record] = studio.generate(GenerationRequest(prompt="for a board", model="gemini-2.5-flash-image"), timeout=20)
+    [record] = studio.generate(
+        GenerationRequest(prompt="for a board", model="gemini-2.5-flash-image"), timeout=20
+    )
     cid = studio.store.create_collection("Moodboard")
     at = _detail(make_app, studio, record.id)
     at.selectbox(key=f"hist_coll_pick_{record.id}").set_value(cid).run()
@@ -144,7 +155,9 @@ def test_a_callback_on_a_deleted_collection_is_a_sentence(make_app, studio):
 
 def test_a_config_error_never_shows_the_key(make_app, monkeypatch):
     def broken():
-        raise ConfigError("STUDIO_BASE_URL is not a valid URL: https://relay.invalid/v1beta?key=SECRET-4242-KEY")
+        raise ConfigError(
+            "STUDIO_BASE_URL is not a valid URL: https://relay.invalid/v1beta?key=SECRET-4242-KEY"
+        )
 
     at = make_app(None)
     monkeypatch.setattr("studio.ui.resources.get_studio", broken)
@@ -156,10 +169,13 @@ def test_a_config_error_never_shows_the_key(make_app, monkeypatch):
 
 # -- everything is shown ----------------------------------------------------------------------------
 
+
 def test_all_eight_references_are_shown(make_app, studio):
     # eight object references: Nano Banana 2 takes 10 (Pro takes 6 objects + 5 characters)
-    [record] = studio.generate(GenerationRequest(prompt="eight refs", model="gemini-3.1-flash-image",
-                                                 references=_refs(8)), timeout=20)
+    [record] = studio.generate(
+        GenerationRequest(prompt="eight refs", model="gemini-3.1-flash-image", references=_refs(8)),
+        timeout=20,
+    )
     assert len(record.references) == 8
     at = _detail(make_app, studio, record.id)
     shown = texts(at)
