@@ -1,6 +1,6 @@
 """Browser: time from pressing Generate to the new image painted, in Debian's Chromium via Playwright.
 
-The studio runs as ``streamlit run studio/app.py`` in demo mode (an in-process emulator with zero
+The studio runs as ``streamlit run studio/app/main.py`` in demo mode (an in-process emulator with zero
 latency, a temp data dir). We type a prompt, click Generate and wait until an ``<img>`` that was not on
 the page before has loaded (``complete`` and ``naturalWidth > 0``), then two animation frames so it is
 painted. Peer/floor: the same image file painting as a plain static ``<img>`` from a local server.
@@ -46,7 +46,7 @@ def _start_app(data_dir: Path, port: int) -> subprocess.Popen:
         "-m",
         "streamlit",
         "run",
-        "studio/app.py",
+        "studio/app/main.py",
         "--server.headless=true",
         f"--server.port={port}",
         "--server.address=127.0.0.1",
@@ -101,9 +101,9 @@ def _static_floor(browser, image: Path, n: int) -> Timing:
 
 
 def _ui_ready() -> str | None:
-    app = ROOT / "studio" / "app.py"
+    app = ROOT / "studio" / "app" / "main.py"
     if not app.exists():
-        return "UI not ready (studio/app.py missing)"
+        return "UI not ready (studio/app/main.py missing)"
     return None
 
 

@@ -41,8 +41,8 @@ def _prompt(size: str, run: int) -> str:
 
 
 def _request(model: str, size: str, run: int):
-    from studio.catalogue import lookup
-    from studio.domain import GenerationRequest
+    from studio.domain.catalogue import lookup
+    from studio.domain.requests import GenerationRequest
 
     image_size = size if lookup(model).sizes else None
     return GenerationRequest(
@@ -57,8 +57,8 @@ class _Clients:
         from google import genai
         from google.genai import types
 
-        from studio.config import Secret, Settings
-        from studio.service import Studio
+        from studio.domain.settings import Secret, Settings
+        from studio.services.studio import Studio
 
         self.url = url
         self.http = httpx.Client(timeout=120)
@@ -113,7 +113,7 @@ def _time_clients(clients: _Clients, req, body: dict[str, Any], samples: dict[st
 
 
 def _one_case(clients: _Clients, emu, model: str, size: str, n: int) -> dict[str, Any]:
-    from studio import wire
+    from studio.gemini import wire
 
     samples: dict[str, list[float]] = {"studio": [], "sdk": [], "floor": [], "server": []}
     nbytes = 0
@@ -130,7 +130,7 @@ def _heavy_case(
     data_dir: Path, n: int, side: int, make=payload.heavy_png, mime: str = "image/png"
 ) -> dict[str, Any]:
     """A detailed 4K image (payload.py) from a fixed-body server; server time is ~0 there."""
-    from studio import wire
+    from studio.gemini import wire
 
     samples: dict[str, list[float]] = {"studio": [], "sdk": [], "floor": [], "server": []}
     nbytes = 0

@@ -36,7 +36,7 @@ _LIKE_SQL = (
 )
 _FACET_SQL = "SELECT {col}, count(*) FROM generation WHERE deleted_at IS NULL GROUP BY {col}"
 _COLD_STUDIO = (
-    "import sys, time; t = time.perf_counter(); from studio.store import Store; "
+    "import sys, time; t = time.perf_counter(); from studio.storage import Store; "
     "s = Store(sys.argv[1]); page = s.list(limit=48); assert page; print(time.perf_counter() - t)"
 )
 _COLD_PEER = (
@@ -47,7 +47,7 @@ _COLD_PEER = (
 
 def schema_fingerprint() -> str:
     """Hash of the SQL a fresh Store creates: a changed migration means a new cache key."""
-    from studio.store import Store
+    from studio.storage import Store
 
     with tempfile.TemporaryDirectory(prefix="bench-schema-") as tmp:
         Store(Path(tmp)).close()
@@ -102,13 +102,13 @@ def _cold(data_dir: Path, n: int) -> tuple[list[float], list[float]]:
 
 def _facets(store, **filters: Any) -> dict:
     """Every facet the History page shows (model, status, ratio, size, tag, collection) in one call."""
-    from studio.store import GalleryFilter
+    from studio.storage import GalleryFilter
 
     return store.facets(GalleryFilter(**filters))
 
 
 def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
-    from studio.store import Store
+    from studio.storage import Store
 
     store = Store(data_dir)
     conn = _ro(data_dir / "studio.db")
@@ -236,7 +236,7 @@ def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
                 floor.p50,
                 "≤ 100 ms",
                 script.p50 <= GOALS["page"],
-                note="AppTest rerun of studio/views/history.py, warm",
+                note="AppTest rerun of studio/app/screens/history.py, warm",
                 extra=script.extra(),
             )
         )
@@ -285,7 +285,7 @@ def _script_times(data_dir: Path, thumbs: list[str], n: int) -> tuple[Timing, Ti
     os.environ.update(STUDIO_DATA_DIR=str(data_dir), BENCH_THUMBS=json.dumps(thumbs))
     try:
         history = AppTest.from_file(
-            str(Path(studio.__file__).parent / "views" / "history.py"), default_timeout=120
+            str(Path(studio.__file__).parent / "app" / "screens" / "history.py"), default_timeout=120
         )
         bare = AppTest.from_string(_BARE_PAGE, default_timeout=60)
         return measure(history.run, n, warmup=1), measure(bare.run, n, warmup=1)

@@ -32,7 +32,7 @@ MODEL = "gemini-3-pro-image"
 
 
 def _req(size: str, seed: int):
-    from studio.domain import GenerationRequest
+    from studio.domain.requests import GenerationRequest
 
     return GenerationRequest(
         prompt=f"a dense forest canopy from above, photograph, memory {seed}",
@@ -44,8 +44,8 @@ def _req(size: str, seed: int):
 
 
 def _studio(url: str, data_dir: str):
-    from studio.config import Secret, Settings
-    from studio.service import Studio
+    from studio.domain.settings import Secret, Settings
+    from studio.services.studio import Studio
 
     return Studio(Settings(data_dir=Path(data_dir), base_url=url, api_key=Secret(KEY), max_retries=0))
 

@@ -185,7 +185,7 @@ def _assets(data_dir: Path) -> list[tuple]:
     """A few real originals + thumbnails on disk, named the way the Store names them."""
     from PIL import Image
 
-    from studio import files
+    from studio.storage import files
 
     out = []
     for i in range(ASSET_COUNT):
@@ -224,7 +224,7 @@ def _fts_table(conn: sqlite3.Connection) -> str:
 
 def seed(data_dir: Path, rows: int, *, seed_value: int = 7, log=None) -> Path:
     """Create the Store's schema in the empty ``data_dir`` and bulk-insert ``rows`` generations."""
-    from studio.store import Store
+    from studio.storage import Store
 
     data_dir = Path(data_dir)
     Store(data_dir).close()

@@ -21,7 +21,7 @@ KEY = "bench-key"
 
 
 def _studio_wall(studio, variants: int, run: int) -> float:
-    from studio.domain import GenerationRequest
+    from studio.domain.requests import GenerationRequest
 
     req = GenerationRequest(
         prompt=f"a paper boat on a pond, watercolour, variants {variants} run {run}",
@@ -60,8 +60,8 @@ def run(quick: bool = False, latency: float | None = None, n: int | None = None)
     from google import genai
     from google.genai import types
 
-    from studio.config import Secret, Settings
-    from studio.service import Studio
+    from studio.domain.settings import Secret, Settings
+    from studio.services.studio import Studio
 
     latency = latency if latency is not None else (0.3 if quick else 3.0)
     n = n or (1 if quick else 3)

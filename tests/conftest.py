@@ -58,8 +58,8 @@ def studio_env(monkeypatch, emulator):
 
 @pytest.fixture
 def studio(studio_env):
-    from studio.config import load_settings
-    from studio.service import Studio
+    from studio.domain.settings import load_settings
+    from studio.services.studio import Studio
 
     s = Studio(load_settings())
     yield s

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from studio import batch
 from studio.emulator import Emulator
+from studio.services import batch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -121,7 +121,7 @@ def test_rows_read_templates_refs_and_variants(tmp_path):
     )
     rows, sha = batch.read_rows(path)
     assert rows[0]["refs"] == [str((tmp_path / "ref.png").resolve())] and len(sha) == 64
-    from studio import runs
+    from studio.services import runs
 
     cells, _ = runs.plan(runs.RunSpec(rows=rows))
     assert [c.prompt for c in cells] == ["a fox", "a fox"]
@@ -159,7 +159,7 @@ def test_a_failed_cell_exits_1_and_is_retried_by_a_rerun(env, tmp_path, capsys):
 
 
 def _studio_succeeded(data_dir: Path) -> set[str]:
-    from studio.store import Store
+    from studio.storage import Store
 
     store = Store(data_dir)
     try:
@@ -178,7 +178,7 @@ def test_resume_after_sigkill_pays_only_for_unfinished_cells(emu, tmp_path):
         STUDIO_DATA_DIR=str(tmp_path / "data"),
         PYTHONPATH=str(ROOT),
     )
-    cmd = [sys.executable, "-m", "studio.batch", str(path), "--json", "--concurrency", "2"]
+    cmd = [sys.executable, "-m", "studio", "batch", str(path), "--json", "--concurrency", "2"]
     proc = subprocess.Popen(
         cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -68,7 +68,7 @@ def test_gallery_quick(tmp_path) -> None:
 def test_seed_matches_the_store_schema(tmp_path) -> None:
     import sqlite3
 
-    from studio.store import Store
+    from studio.storage import Store
 
     Store(tmp_path / "fresh").close()
     seeding.seed(tmp_path / "seeded", 300)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from studio import catalogue
-from studio.domain import GenerationRequest, Reference
-from studio.errors import InputError
+from studio.domain import catalogue
+from studio.domain.errors import InputError
+from studio.domain.requests import GenerationRequest, Reference
 
 
 def test_spec_models_are_all_in_the_catalogue():

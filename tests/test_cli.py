@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from studio import cli
-from studio.domain import GenerationRequest
+from studio.domain.requests import GenerationRequest
 from tests.conftest import make_image
 
 JSON_KEYS = {"id", "status", "model", "prompt", "finish_reason", "text", "images", "usage", "error"}

@@ -15,11 +15,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from studio import wire
-from studio.client import GeminiClient
-from studio.config import Secret, Settings
-from studio.domain import GenerationRequest
-from studio.errors import (
+from studio.domain.errors import (
     AuthError,
     BadResponse,
     Blocked,
@@ -35,6 +31,10 @@ from studio.errors import (
     RequestRejected,
     ServerError,
 )
+from studio.domain.requests import GenerationRequest
+from studio.domain.settings import Secret, Settings
+from studio.gemini import wire
+from studio.gemini.client import GeminiClient
 
 KEY = "sk-test-SECRET-123"
 MODEL = "gemini-2.5-flash-image"
@@ -804,9 +804,9 @@ def test_emulator_with_a_required_key_rejects_another():
 def test_a_key_echoed_back_by_a_relay_never_reaches_the_message() -> None:
     import httpx
 
-    from studio.client import GeminiClient
-    from studio.config import Secret
-    from studio.errors import AuthError
+    from studio.domain.errors import AuthError
+    from studio.domain.settings import Secret
+    from studio.gemini.client import GeminiClient
 
     key = "relay-canary-73c1d2"
 
@@ -822,7 +822,7 @@ def test_a_key_echoed_back_by_a_relay_never_reaches_the_message() -> None:
         client.generate("gemini-2.5-flash-image", {"contents": []})
     assert key not in str(excinfo.value) and key not in repr(excinfo.value.details)
     assert "REDACTED" in str(excinfo.value)
-    from studio.wire import redact
+    from studio.gemini.wire import redact
 
     assert redact("bad token sk-abcdefghijklmnop1234 here") == "bad token sk-REDACTED here"
 

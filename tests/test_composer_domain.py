@@ -12,10 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from studio import catalogue, composer, library, prompts
-from studio.domain import GenerationRequest, Reference
-from studio.errors import ImageRejected, InputError, StudioError
-from studio.store.templates import TemplateRecord
+from studio.domain import catalogue, prompts
+from studio.domain import composition as composer
+from studio.domain.errors import ImageRejected, InputError, StudioError
+from studio.domain.requests import GenerationRequest, Reference
+from studio.services import templates as library
+from studio.storage.template_repo import TemplateRecord
 
 from .conftest import make_image
 

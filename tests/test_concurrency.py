@@ -6,11 +6,11 @@ import logging
 import threading
 from collections import Counter
 
-from studio.config import load_settings
-from studio.domain import GenerationRequest
-from studio.errors import StudioError
-from studio.service import Studio
-from studio.store import Store
+from studio.domain.errors import StudioError
+from studio.domain.requests import GenerationRequest
+from studio.domain.settings import load_settings
+from studio.services.studio import Studio
+from studio.storage import Store
 
 MODEL = "gemini-3.1-flash-image"
 THREADS, ROUNDS = 8, 4

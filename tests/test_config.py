@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from studio.config import DEFAULT_BASE_URL, Secret, load_settings
-from studio.errors import ConfigError
+from studio.domain.errors import ConfigError
+from studio.domain.settings import DEFAULT_BASE_URL, Secret, load_settings
 
 
 def test_zero_configuration_defaults(tmp_path):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from studio import catalogue, controls, wire
-from studio.controls import (
+from studio.domain import advanced_controls as controls
+from studio.domain import catalogue
+from studio.domain.advanced_controls import (
     IMAGE_SEARCH,
     SAFETY,
     SEARCH,
@@ -16,7 +17,8 @@ from studio.controls import (
     THOUGHTS,
     TOP_P,
 )
-from studio.domain import GenerationRequest
+from studio.domain.requests import GenerationRequest
+from studio.gemini import wire
 
 FLASH31, PRO, FLASH25 = "gemini-3.1-flash-image", "gemini-3-pro-image", "gemini-2.5-flash-image"
 LITE = "gemini-3.1-flash-lite-image"

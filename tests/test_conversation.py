@@ -11,12 +11,14 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from studio import conversation, images, wire
-from studio.config import load_settings
-from studio.domain import GenerationRequest
+from studio.domain import conversation
+from studio.domain.errors import InputError
+from studio.domain.requests import GenerationRequest
+from studio.domain.settings import load_settings
 from studio.emulator import Emulator
-from studio.errors import InputError
-from studio.service import Studio
+from studio.gemini import wire
+from studio.imaging import images
+from studio.services.studio import Studio
 
 PRO = "gemini-3-pro-image"
 MIB = 1024 * 1024

@@ -21,20 +21,20 @@ from pathlib import Path
 
 import pytest
 
-from studio import doctor
-from studio.config import load_settings
-from studio.crashpoints import POINTS
-from studio.images import sha256_hex
-from studio.service import Studio
-from studio.store import Store, journal
+from studio.domain.crashpoints import POINTS
+from studio.domain.settings import load_settings
+from studio.imaging.images import sha256_hex
+from studio.services import doctor
+from studio.services.studio import Studio
+from studio.storage import Store, journal
 
 MODEL, SIZE = "gemini-3.1-flash-image", "512"
 
 CHILD = """
 import sys
-from studio.config import load_settings
-from studio.domain import GenerationRequest
-from studio.service import Studio
+from studio.domain.settings import load_settings
+from studio.domain.requests import GenerationRequest
+from studio.services.studio import Studio
 studio = Studio(load_settings())
 [record] = studio.generate(GenerationRequest(prompt=sys.argv[1], model=%r, image_size=%r,
                                              modalities=("TEXT", "IMAGE")), timeout=60)
@@ -45,9 +45,9 @@ print(record.status, flush=True)
 # SIGKILLs the worker at a random moment and the zygote reaps it. Forking keeps 200 kills cheap.
 ZYGOTE = """
 import os, random, sys
-from studio.config import load_settings
-from studio.domain import GenerationRequest
-from studio.service import Studio
+from studio.domain.settings import load_settings
+from studio.domain.requests import GenerationRequest
+from studio.services.studio import Studio
 
 def work(seed):
     rnd = random.Random(seed)
@@ -299,9 +299,10 @@ def test_two_hundred_random_kills(studio_env):
 def test_a_row_that_could_not_be_committed_is_adopted_on_the_next_start(tmp_path, monkeypatch):
     """The files and journal of a paid image are written, then the database refuses the commit (locked
     past every retry): the row ends failed for now, and the next start adopts the image from its journal."""
-    from studio.domain import ImagePart, Outcome
-    from studio.errors import StoreError
-    from studio.store import Store, repository
+    from studio.domain.errors import StoreError
+    from studio.domain.requests import ImagePart, Outcome
+    from studio.storage import Store
+    from studio.storage import generation_repo as repository
     from tests.conftest import make_image
 
     store = Store(tmp_path)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from studio import doctor
-from studio.config import load_settings
-from studio.domain import GenerationRequest
-from studio.service import Studio
-from studio.store import Store
+from studio.domain.requests import GenerationRequest
+from studio.domain.settings import load_settings
+from studio.services import doctor
+from studio.services.studio import Studio
+from studio.storage import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "gemini-3.1-flash-image"
@@ -23,7 +23,7 @@ MODEL = "gemini-3.1-flash-image"
 
 def _doctor_cli(*args: str) -> tuple[int, dict]:
     done = subprocess.run(
-        [sys.executable, "-m", "studio.doctor", "--json", *args],
+        [sys.executable, "-m", "studio", "doctor", "--json", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -153,15 +153,15 @@ def test_text_output_and_in_process_api(library):
     report = doctor.check(data_dir)
     assert report.ok and report.to_json()["problems"] == []
     done = subprocess.run(
-        [sys.executable, "-m", "studio.doctor"], capture_output=True, text=True, timeout=60, cwd=ROOT
+        [sys.executable, "-m", "studio", "doctor"], capture_output=True, text=True, timeout=60, cwd=ROOT
     )
     assert done.returncode == 0 and "Healthy." in done.stdout
 
 
 def test_a_row_that_failed_only_to_be_written_is_adopted_not_quarantined(tmp_path, monkeypatch):
-    from studio.domain import ImagePart, Outcome
-    from studio.errors import StoreError
-    from studio.store import repository
+    from studio.domain.errors import StoreError
+    from studio.domain.requests import ImagePart, Outcome
+    from studio.storage import generation_repo as repository
     from tests.conftest import make_image
 
     data_dir = tmp_path / "lib"

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from studio import catalogue
+from studio.domain import catalogue
 from studio.emulator import FAULTS, SKIP_SIGNATURE, Emulator, add_arguments
 
 KEY = "test-key-123"

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from studio.enhance import proposals_from_text
-from studio.errors import BadResponse
+from studio.domain.errors import BadResponse
+from studio.gemini.enhance import proposals_from_text
 
 
 @pytest.mark.parametrize(

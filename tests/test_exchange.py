@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from studio import exchange, images
-from studio.domain import ImagePart, Outcome
-from studio.errors import InputError, StoreError
-from studio.exchange import Limits, export_bytes, export_zip, import_zip
-from studio.store import GalleryFilter, Store
+from studio.domain.errors import InputError, StoreError
+from studio.domain.requests import ImagePart, Outcome
+from studio.imaging import images
+from studio.services import exchange
+from studio.services.exchange import Limits, export_bytes, export_zip, import_zip
+from studio.storage import GalleryFilter, Store
 
 _n = iter(range(1, 10_000))
 

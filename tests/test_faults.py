@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from studio import files
-from studio.client import GeminiClient
-from studio.config import load_settings
-from studio.domain import GenerationRequest
+from studio.domain.errors import StoreError
+from studio.domain.requests import GenerationRequest
+from studio.domain.settings import load_settings
 from studio.emulator import Emulator
-from studio.errors import StoreError
-from studio.service import Studio
-from studio.store import Store
+from studio.gemini.client import GeminiClient
+from studio.services.studio import Studio
+from studio.storage import Store, files
 
 MODEL = "gemini-3.1-flash-image"
 ROOT = Path(__file__).resolve().parents[1]

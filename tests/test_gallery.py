@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import event
 
-from studio import images
-from studio.domain import ImagePart, Outcome
-from studio.errors import InputError, StoreError
-from studio.store import GalleryFilter, Store, settings_diff
+from studio.domain.errors import InputError, StoreError
+from studio.domain.requests import ImagePart, Outcome
+from studio.imaging import images
+from studio.storage import GalleryFilter, Store, settings_diff
 
 _colors = itertools.count(1)
 
@@ -421,7 +421,7 @@ def test_settings_diff(store: Store) -> None:
 
 
 def test_facets_of_a_search_count_its_newest_matches(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    from studio.store import queries
+    from studio.storage import gallery_repo as queries
 
     ids = [make(store, f"lantern number {i}", model="m1" if i % 2 else "m2") for i in range(6)]
     assert sum(n for _, n in store.facets(GalleryFilter(search="lantern"))["model"]) == 6

@@ -17,8 +17,8 @@ import zlib
 
 from PIL import Image, PngImagePlugin
 
-from studio.errors import ImageRejected
-from studio.images import sanitize_upload
+from studio.domain.errors import ImageRejected
+from studio.imaging.images import sanitize_upload
 
 SECRET = b"GPS-SECRET-LOCATION"
 

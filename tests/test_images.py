@@ -11,9 +11,9 @@ import zlib
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
-from studio import images
-from studio.domain import Reference
-from studio.errors import ImageRejected
+from studio.domain.errors import ImageRejected
+from studio.domain.requests import Reference
+from studio.imaging import images
 
 
 def encode(im: Image.Image, fmt: str, **params) -> bytes:

@@ -8,11 +8,11 @@ import uuid
 
 import pytest
 
-from studio.config import load_settings
-from studio.domain import GenerationRequest
-from studio.errors import ConfigError, StudioError
-from studio.service import Studio
-from studio.store import Store, migrations
+from studio.domain.errors import ConfigError, StudioError
+from studio.domain.requests import GenerationRequest
+from studio.domain.settings import load_settings
+from studio.services.studio import Studio
+from studio.storage import Store, migrations
 
 MODEL = "gemini-2.5-flash-image"
 DEAD = "a-stopped-host:1:gone"  # another host's owner: a starting studio counts it as dead

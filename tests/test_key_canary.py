@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from studio import doctor
-from studio.config import load_settings
-from studio.domain import GenerationRequest
-from studio.service import Studio
+from studio.domain.requests import GenerationRequest
+from studio.domain.settings import load_settings
+from studio.services import doctor
+from studio.services.studio import Studio
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "gemini-3.1-flash-image"
@@ -130,7 +130,7 @@ def test_the_canary_key_never_appears(studio_env, monkeypatch, caplog, echo_serv
         )
         said += [done.stdout, done.stderr]
     done = subprocess.run(
-        [sys.executable, "-m", "studio.doctor", "--json"],
+        [sys.executable, "-m", "studio", "doctor", "--json"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -6,9 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from studio import library, prompts
-from studio.errors import InputError
-from studio.store import Store
+from studio.domain import prompts
+from studio.domain.errors import InputError
+from studio.services import templates as library
+from studio.storage import Store
 
 NAME = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True)
 VALUE = st.text(alphabet="abc xyz-{}", min_size=1, max_size=10).filter(lambda v: v.strip())

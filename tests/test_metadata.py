@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from studio import metadata
-from studio.domain import ImagePart, Outcome
-from studio.store import Store
+from studio.domain.requests import ImagePart, Outcome
+from studio.imaging import metadata
+from studio.storage import Store
 
 PROMPT = 'A "quiet" fox & <owl> at dawn — 猫 \x07 🦊'
 CANARY = "AIzaCANARY-key-never-embed-0123456789"

@@ -85,7 +85,7 @@ def test_studio_run_listens_on_loopback_only(tmp_path):
 
 
 def _command(monkeypatch, *args: str) -> list[str]:
-    from studio.ui import serve
+    from studio.app import serve
 
     seen: list[list[str]] = []
     monkeypatch.setattr(serve, "run", lambda argv: seen.append(argv) or 0)  # the server runs in-process

@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from studio import batch, catalogue, cli, conversation, images, runs
-from studio.config import load_settings
-from studio.domain import GenerationRequest
-from studio.errors import InputError
-from studio.store import Store
-from studio.store import runs as run_store
+from studio import cli
+from studio.domain import catalogue, conversation
+from studio.domain.errors import InputError
+from studio.domain.requests import GenerationRequest
+from studio.domain.settings import load_settings
+from studio.imaging import images
+from studio.services import batch, runs
+from studio.storage import Store
+from studio.storage import run_repo as run_store
 from tests.conftest import make_image
 
 FLASH25, PRO = "gemini-2.5-flash-image", "gemini-3-pro-image"

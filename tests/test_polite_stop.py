@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from studio.emulator import Emulator
-from studio.store.repository import INTERRUPTED_MESSAGE
+from studio.storage.generation_repo import INTERRUPTED_MESSAGE
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGNALS = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGTERM, id="SIGTERM")]
@@ -247,9 +247,9 @@ def test_a_paid_image_is_saved_while_the_interpreter_shuts_down(emu, tmp_path):
     # interpreter's exit waits for the job's thread. Its save must not need a pool that exit has closed.
     prompt = f"saved at exit {LATENCY}"
     script = (
-        "from studio.config import load_settings\n"
-        "from studio.domain import GenerationRequest\n"
-        "from studio.service import Studio\n"
+        "from studio.domain.settings import load_settings\n"
+        "from studio.domain.requests import GenerationRequest\n"
+        "from studio.services.studio import Studio\n"
         f"Studio(load_settings()).submit(GenerationRequest(prompt={prompt!r}, model='gemini-2.5-flash-image'))\n"
     )
     done = subprocess.run(
@@ -398,10 +398,10 @@ def test_an_experiment_run_stops_politely_and_resumes(emu, tmp_path, monkeypatch
         stop_group(proc)
 
     # the run is resumable: a new studio pays only for the three missing cells
-    from studio import runs
-    from studio.config import load_settings
-    from studio.service import Studio
-    from studio.store import runs as run_store
+    from studio.domain.settings import load_settings
+    from studio.services import runs
+    from studio.services.studio import Studio
+    from studio.storage import run_repo as run_store
 
     for name in ("STUDIO_DATA_DIR", "STUDIO_BASE_URL", "STUDIO_API_KEY", "STUDIO_AUTH"):
         monkeypatch.setenv(name, env[name])

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from studio import prompts
-from studio.errors import InputError
+from studio.domain import prompts
+from studio.domain.errors import InputError
 
 _value = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=40).map(
     lambda s: " ".join(s.split())

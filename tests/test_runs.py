@@ -12,12 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from studio import catalogue, contact_sheet, prompts, runs
-from studio.config import load_settings
+from studio.domain import catalogue, prompts
+from studio.domain.errors import InputError
+from studio.domain.settings import load_settings
 from studio.emulator import Emulator
-from studio.errors import InputError
-from studio.service import Studio
-from studio.store import runs as run_store
+from studio.imaging import contact_sheet
+from studio.services import runs
+from studio.services.studio import Studio
+from studio.storage import run_repo as run_store
 
 WORD = st.text(alphabet="abcdefghij", min_size=1, max_size=6)
 

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from studio.config import load_settings
-from studio.domain import GenerationRequest
-from studio.errors import ConfigError
-from studio.images import sanitize_upload
-from studio.service import Studio
+from studio.domain.errors import ConfigError
+from studio.domain.requests import GenerationRequest
+from studio.domain.settings import load_settings
+from studio.imaging.images import sanitize_upload
+from studio.services.studio import Studio
 from tests.conftest import make_image
 
 MODEL = "gemini-2.5-flash-image"

@@ -13,11 +13,11 @@ import pytest
 from PIL import Image
 from sqlalchemy import event, inspect
 
-from studio import files, images
-from studio.domain import ImagePart, Outcome
-from studio.errors import Blocked, Cancelled, DiskFull, InputError, StoreError
-from studio.store import GenerationRecord, Store, fts_query, migrations
-from studio.store.models import (
+from studio.domain.errors import Blocked, Cancelled, DiskFull, InputError, StoreError
+from studio.domain.requests import ImagePart, Outcome
+from studio.imaging import images
+from studio.storage import GenerationRecord, Store, files, fts_query, migrations
+from studio.storage.tables import (
     Asset,
     Collection,
     CollectionItem,
@@ -640,8 +640,8 @@ def test_concurrent_writers_never_lock(store: Store) -> None:
 def test_large_originals_get_a_preview_made_once(tmp_path: Path) -> None:
     from PIL import Image as PILImage
 
-    from studio.domain import ImagePart, Outcome
-    from studio.store import repository
+    from studio.domain.requests import ImagePart, Outcome
+    from studio.storage import generation_repo as repository
 
     s = Store(tmp_path)
     buf = io.BytesIO()

@@ -5,9 +5,8 @@ from __future__ import annotations
 import base64
 import sqlite3
 
-from studio import files
-from studio.domain import GenerationRequest
-from studio.store import turns
+from studio.domain.requests import GenerationRequest
+from studio.storage import files, turns
 
 
 def test_turn_file_holds_hashes_and_reads_back_verbatim(studio):

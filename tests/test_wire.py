@@ -12,9 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from studio import wire
-from studio.domain import GenerationRequest, Reference
-from studio.errors import (
+from studio.domain.errors import (
     AuthError,
     BadResponse,
     Blocked,
@@ -27,6 +25,8 @@ from studio.errors import (
     ServerError,
     StudioError,
 )
+from studio.domain.requests import GenerationRequest, Reference
+from studio.gemini import wire
 
 
 def image_bytes(fmt: str = "PNG", size=(32, 24), color=(30, 140, 220)) -> bytes:

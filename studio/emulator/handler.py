@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from studio import catalogue
+from studio.domain import catalogue
 from studio.emulator.faults import content_fault, prompt_latency, status_fault
 from studio.emulator.protocol import (
     SSE_TYPE,

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from studio import catalogue
+from studio.domain import catalogue
 from studio.emulator.protocol import (
     SSE_TYPE,
     Rejected,

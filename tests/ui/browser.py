@@ -12,13 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import studio as studio_pkg
-from studio.cli import STREAMLIT_FLAGS
-from studio.config import Settings
-from studio.domain import GenerationRequest
-from studio.service import Studio
+from studio.cli.main import STREAMLIT_FLAGS
+from studio.domain.requests import GenerationRequest
+from studio.domain.settings import Settings
+from studio.services.studio import Studio
 from tests.conftest import chromium_or_skip
 
-APP = Path(studio_pkg.__file__).parent / "app.py"
+APP = Path(studio_pkg.__file__).parent / "app" / "main.py"
 LAUNCH_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

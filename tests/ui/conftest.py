@@ -8,9 +8,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import studio as studio_pkg
-from studio.ui import resources
+from studio.app import resources
 
-APP = Path(studio_pkg.__file__).parent / "app.py"
+APP = Path(studio_pkg.__file__).parent / "app" / "main.py"
 
 
 @pytest.fixture

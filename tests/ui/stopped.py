@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = """
 import sys
-from studio.config import load_settings
-from studio.domain import GenerationRequest
-from studio.service import Studio
+from studio.domain.settings import load_settings
+from studio.domain.requests import GenerationRequest
+from studio.services.studio import Studio
 studio = Studio(load_settings())
 studio.generate(GenerationRequest(prompt=sys.argv[1], model=%r, image_size=%r, variants=int(sys.argv[2])),
                 timeout=120)

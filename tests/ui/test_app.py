@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from studio.config import load_settings
-from studio.domain import GenerationRequest
-from studio.errors import ConfigError
-from studio.service import Studio
+from studio.domain.errors import ConfigError
+from studio.domain.requests import GenerationRequest
+from studio.domain.settings import load_settings
+from studio.services.studio import Studio
 
 from .helpers import all_text, png, texts
 
@@ -50,7 +50,7 @@ def test_a_config_error_is_a_sentence_not_a_traceback(make_app, monkeypatch):
         raise ConfigError("STUDIO_AUTH must be one of bearer, goog, query, not 'x'.")
 
     at = make_app(None)
-    monkeypatch.setattr("studio.ui.resources.get_studio", broken)
+    monkeypatch.setattr("studio.app.resources.get_studio", broken)
     at.run()
     assert not at.exception
     assert any("STUDIO_AUTH must be one of" in e.replace("\\", "") for e in _errors(at))
@@ -122,7 +122,7 @@ def test_history_lists_generations_and_search_filters(make_app, studio):
     )
     studio.generate(GenerationRequest(prompt="a teapot in space", model="gemini-2.5-flash-image"), timeout=20)
     at = make_app(studio).run()
-    at.switch_page("views/history.py").run()
+    at.switch_page("screens/history.py").run()
     assert not at.exception
     shown = texts(at)
     assert "a zebra on a skateboard" in shown and "a teapot in space" in shown
@@ -135,7 +135,7 @@ def test_history_lists_generations_and_search_filters(make_app, studio):
 
 
 def test_history_pages_with_older_and_newer(make_app, studio, monkeypatch):
-    from studio.ui import gallery
+    from studio.app.widgets import gallery_grid as gallery
 
     monkeypatch.setattr(gallery, "PAGE_SIZE", 2)
     for n in range(3):
@@ -143,7 +143,7 @@ def test_history_pages_with_older_and_newer(make_app, studio, monkeypatch):
             GenerationRequest(prompt=f"page item {n}", model="gemini-2.5-flash-image"), timeout=20
         )
     at = make_app(studio).run()
-    at.switch_page("views/history.py").run()
+    at.switch_page("screens/history.py").run()
     assert texts(at) == ["page item 2", "page item 1"]
     at.button(key="hist_older").click().run()
     assert texts(at) == ["page item 0"]
@@ -160,7 +160,7 @@ def test_detail_shows_prompt_settings_and_reuse_buttons(make_app, studio):
         timeout=20,
     )
     at = make_app(studio).run()
-    at.switch_page("views/history.py").run()
+    at.switch_page("screens/history.py").run()
     at.button(key=f"hist_open_{record.id}").click().run()
     assert not at.exception
     assert at.query_params["id"] == [str(record.id)] or at.query_params["id"] == str(record.id)
@@ -181,7 +181,7 @@ def test_rerun_from_detail_submits_the_same_request(make_app, studio):
     )
     at = make_app(studio).run()
     at.query_params["id"] = str(record.id)
-    at.switch_page("views/history.py").run()
+    at.switch_page("screens/history.py").run()
     at.button(key="hist_rerun").click().run()
     assert not at.exception
     [new_id] = at.session_state["gen_ids"]
@@ -191,7 +191,7 @@ def test_rerun_from_detail_submits_the_same_request(make_app, studio):
 
 def test_settings_page_never_shows_the_key(make_app, studio):
     at = make_app(studio).run()
-    at.switch_page("views/settings.py").run()
+    at.switch_page("screens/settings.py").run()
     assert not at.exception
     table = at.dataframe[0].value.to_csv()
     assert "environment variable" in table and studio.settings.base_url in table
@@ -203,7 +203,7 @@ def test_settings_page_never_shows_the_key(make_app, studio):
 def test_malicious_prompt_is_rendered_as_text(make_app, studio):
     at = make_app(studio).run()
     _generate(at, MALICIOUS, studio)
-    at.switch_page("views/history.py").run()
+    at.switch_page("screens/history.py").run()
     assert MALICIOUS in texts(at)
     assert not at.get("html")
     assert all("<img" not in m.value for m in at.markdown)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.domain import GenerationRequest
-from studio.store import Store
+from studio.domain.requests import GenerationRequest
+from studio.storage import Store
 from tests.ui.browser import chromium_page, seed_history, studio_server
 
 pytestmark = pytest.mark.browser

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from studio.store import Store
+from studio.storage import Store
 from tests.ui.browser import chromium_page, settle, studio_server
 from tests.ui.stopped import kill_mid_generation
 

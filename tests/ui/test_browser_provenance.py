@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from studio import library
-from studio.store import Store
+from studio.services import templates as library
+from studio.storage import Store
 from tests.ui.browser import chromium_page, settle, studio_server
 
 pytestmark = pytest.mark.browser

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.domain import GenerationRequest
+from studio.domain.requests import GenerationRequest
 
 from .helpers import png
 
@@ -134,7 +134,7 @@ def test_roles_on_a_model_that_distinguishes_characters(make_app, studio):
 
 
 def test_pick_a_reference_from_history(make_app, studio):
-    from studio.domain import GenerationRequest
+    from studio.domain.requests import GenerationRequest
 
     studio.generate(GenerationRequest(prompt="a chair", model="gemini-2.5-flash-image"), timeout=20)
     at = make_app(studio).run()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from studio import controls
-from studio.domain import GenerationRequest, ImagePart, Outcome
-from studio.ui.controls import THOUGHTS_TITLE
+from studio.app.widgets.advanced_panel import THOUGHTS_TITLE
+from studio.domain import advanced_controls as controls
+from studio.domain.requests import GenerationRequest, ImagePart, Outcome
 
 from .helpers import all_text, png, walk
 
@@ -193,7 +193,7 @@ def test_edit_starts_from_a_history_generation(make_app, studio, emulator):
     )[0]
     at = make_app(studio).run()
     at.session_state["edit_source_id"] = source.id
-    at.switch_page("views/edit.py").run()
+    at.switch_page("screens/edit.py").run()
     assert not at.exception, at.exception
     assert f"Starting from generation #{source.id}" in all_text(at)
     assert not at.checkbox(key=_key("include_thoughts", "edit")).disabled  # the source's model: 3.1 Flash
@@ -216,7 +216,7 @@ def test_edit_starts_from_a_history_generation(make_app, studio, emulator):
 
 def test_edit_controls_follow_the_chosen_model(make_app, studio):
     at = make_app(studio).run()
-    at.switch_page("views/edit.py").run()
+    at.switch_page("screens/edit.py").run()
     at.selectbox(key="edit_model").set_value(FLASH25).run()
     assert at.checkbox(key=_key("include_thoughts", "edit")).disabled
     assert at.selectbox(key=_key("thinking", "edit")).disabled
@@ -226,7 +226,7 @@ def test_edit_controls_follow_the_chosen_model(make_app, studio):
 
 def test_experiment_allows_only_what_every_model_accepts(make_app, studio):
     at = make_app(studio).run()
-    at.switch_page("views/experiment.py").run()
+    at.switch_page("screens/experiment.py").run()
     at.multiselect(key="exp_models").set_value([FLASH31, PRO]).run()
     assert not at.exception, at.exception
     assert at.selectbox(key=_key("thinking", "exp")).disabled  # Pro's level cannot be set

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from studio.ui.components import escape_md
+from studio.app.widgets.components import escape_md
 
 HOSTILE = (
     "see https://evil.example/x?a=1 and www.evil.example, [click](javascript:alert(1)) "
@@ -24,7 +24,7 @@ def test_addresses_become_inline_code_and_markup_is_escaped():
 def test_rendered_error_keeps_the_text_and_makes_nothing_live():
     at = AppTest.from_string(
         "import streamlit as st\n"
-        "from studio.ui.components import escape_md\n"
+        "from studio.app.widgets.components import escape_md\n"
         f"st.error(escape_md({HOSTILE!r}))\n",
         default_timeout=30,
     ).run()

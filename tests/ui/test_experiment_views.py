@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from studio import conversation, library, runs
+from studio.domain import conversation
+from studio.services import runs
+from studio.services import templates as library
 
 from .helpers import all_text
 
@@ -11,7 +13,7 @@ MALICIOUS = "<img src=x onerror=alert(1)> **bold**"
 
 def open_page(make_app, studio, page: str):
     at = make_app(studio).run()
-    at.switch_page(f"views/{page}.py").run()
+    at.switch_page(f"screens/{page}.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -92,7 +94,7 @@ def test_edit_shows_the_trimming_sentence(make_app, studio):
     assert third.status == "succeeded"
     at = make_app(studio).run()
     at.session_state["edit_head"] = third.id
-    at.switch_page("views/edit.py").run()
+    at.switch_page("screens/edit.py").run()
     assert not at.exception, at.exception
     assert any("Older turn 1 was left out" in i.value for i in at.info)
 
@@ -113,6 +115,6 @@ def test_library_crud_and_send_to_generate(make_app, studio):
     at.button(key=f"lib_use_{template.id}_send").click().run()
     assert not at.exception, at.exception
     assert at.text_area(key="gen_prompt").value == "a fox reading, warm golden-hour light"
-    at.switch_page("views/library.py").run()
+    at.switch_page("screens/library.py").run()
     at.button(key=f"lib_delete_{template.id}").click().run()
     assert library.templates(studio.store) == []

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 from streamlit.runtime.media_file_manager import MediaFileManager
 
-from studio import conversation
-from studio.domain import GenerationRequest
-from studio.ui import gallery
+from studio.app.widgets import gallery_grid as gallery
+from studio.domain import conversation
+from studio.domain.requests import GenerationRequest
 
 from .helpers import all_text, texts, walk
 
@@ -42,7 +42,7 @@ def _make(studio, prompt: str, model: str = FLASH, **kw) -> int:
 
 def _history(make_app, studio):
     at = make_app(studio).run()
-    at.switch_page("views/history.py").run()
+    at.switch_page("screens/history.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -274,7 +274,7 @@ def test_remix_reference_and_continue_editing_hand_over(make_app, studio):
     assert at.text_area(key="gen_prompt").value == "a paper boat"
     assert at.selectbox(key="gen_ratio").value == "4:3"
 
-    at.switch_page("views/history.py").run()
+    at.switch_page("screens/history.py").run()
     at.query_params["id"] = str(gen_id)
     at.run()
     at.button(key="hist_use_ref").click().run()
@@ -282,7 +282,7 @@ def test_remix_reference_and_continue_editing_hand_over(make_app, studio):
     assert len(at.session_state["gen_tray"]) == 1
     assert any(f"#{gen_id}" in s.value for s in at.success)
 
-    at.switch_page("views/history.py").run()
+    at.switch_page("screens/history.py").run()
     at.query_params["id"] = str(gen_id)
     at.run()
     at.button(key="hist_continue_edit").click().run()
@@ -322,8 +322,8 @@ def test_unstarring_under_the_favourites_filter_refreshes_the_totals(make_app, s
 
 def test_totals_under_a_broad_search_say_they_cover_the_newest_matches(make_app, studio, monkeypatch):
     """A search's counts come from its newest SEARCH_WINDOW matches (fast at 1 M rows); the line says so."""
-    import studio.store as store_pkg
-    from studio.store import queries
+    import studio.storage as store_pkg
+    from studio.storage import gallery_repo as queries
 
     for n in range(3):
         _make(studio, f"a red kite number {n}")

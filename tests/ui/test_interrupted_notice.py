@@ -11,9 +11,9 @@ import uuid
 
 import pytest
 
-from studio.config import Settings, load_settings
-from studio.service import Studio
-from studio.ui import components
+from studio.app.widgets import components
+from studio.domain.settings import Settings, load_settings
+from studio.services.studio import Studio
 
 from .helpers import all_text
 from .stopped import kill_mid_generation
@@ -76,7 +76,7 @@ def test_generate_says_how_many_were_interrupted_and_retry_sends_them_again(make
 def test_history_offers_the_same_retry(make_app, restart):
     studio = restart(_prompt("a glass bird"), variants=2)
     at = make_app(studio)
-    at.switch_page("views/history.py").run()
+    at.switch_page("screens/history.py").run()
     assert "2 generations were interrupted when the studio stopped." in _notice(at)
     at.button(key="interrupted_retry").click().run()
     assert not at.exception, at.exception
@@ -92,7 +92,7 @@ def test_history_dismiss_hides_the_notice_after_a_reload_and_a_restart(make_app,
     studio = restart(_prompt("a tin robot"))
     [gen_id] = studio.interrupted_on_start
     at = make_app(studio)
-    at.switch_page("views/history.py").run()
+    at.switch_page("screens/history.py").run()
     assert not at.exception, at.exception
     assert "1 generation was interrupted when the studio stopped." in _notice(at)
 
@@ -108,9 +108,9 @@ def test_history_dismiss_hides_the_notice_after_a_reload_and_a_restart(make_app,
     again = Studio(load_settings())  # a restart on the same data directory
     try:
         fresh = make_app(again)  # a new browser session
-        fresh.switch_page("views/history.py").run()
+        fresh.switch_page("screens/history.py").run()
         assert not _notice(fresh)
-        fresh.switch_page("views/generate.py").run()
+        fresh.switch_page("screens/generate.py").run()
         assert not _notice(fresh)
         record = again.get(gen_id)
         assert record.status == "interrupted" and record.error_kind == "interrupted"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from studio import catalogue
-from studio.domain import Reference
-from studio.ui.references import apply_limits, limit_sentence
+from studio.app.widgets.references import apply_limits, limit_sentence
+from studio.domain import catalogue
+from studio.domain.requests import Reference
 
 
 def _refs(objects: int, characters: int = 0) -> list[Reference]:

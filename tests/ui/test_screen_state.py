@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from studio import catalogue
-from studio.domain import GenerationRequest
-from studio.ui import components
+from studio.app.widgets import components
+from studio.domain import catalogue
+from studio.domain.requests import GenerationRequest
 
 from .helpers import all_text
 from .test_gallery_ui import _box, _history, _make, _select
@@ -17,7 +17,7 @@ PRO, NB2 = "gemini-3-pro-image", "gemini-3.1-flash-image"
 
 def _edit(make_app, studio):
     at = make_app(studio).run()
-    at.switch_page("views/edit.py").run()
+    at.switch_page("screens/edit.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -82,9 +82,9 @@ def test_an_edit_from_a_prompt_runs_on_the_picked_model(make_app, studio, emulat
 def test_generate_edit_and_experiment_start_on_the_same_default_model(make_app, studio):
     at = make_app(studio).run()
     assert at.selectbox(key="gen_model").value == catalogue.DEFAULT_MODEL
-    at.switch_page("views/edit.py").run()
+    at.switch_page("screens/edit.py").run()
     assert at.selectbox(key="edit_model").value == catalogue.DEFAULT_MODEL
-    at.switch_page("views/experiment.py").run()
+    at.switch_page("screens/experiment.py").run()
     assert at.multiselect(key="exp_models").value == [catalogue.DEFAULT_MODEL]
     at.multiselect(key="exp_models").set_value([]).run()  # an empty list runs on the default: it says so
     assert components.model_label(catalogue.DEFAULT_MODEL) in all_text(at)
@@ -100,9 +100,9 @@ def test_no_model_label_says_a_thing_twice(make_app, studio):
     at = make_app(studio).run()
     generate = at.selectbox(key="gen_model").options
     assert any("retired" in o for o in generate)  # the retired model is listed, and said to be retired once
-    at.switch_page("views/edit.py").run()
+    at.switch_page("screens/edit.py").run()
     edit = at.selectbox(key="edit_model").options
-    at.switch_page("views/experiment.py").run()
+    at.switch_page("screens/experiment.py").run()
     experiment = at.multiselect(key="exp_models").options
     for label in (*generate, *edit, *experiment):
         assert _says_each_thing_once(label), label
@@ -114,8 +114,8 @@ def test_a_history_selection_is_not_carried_back_from_another_page(make_app, stu
     at = _history(make_app, studio)
     _select(at, a, b)
     assert "2 selected" in all_text(at)
-    at.switch_page("views/experiment.py").run()
-    at.switch_page("views/history.py").run()
+    at.switch_page("screens/experiment.py").run()
+    at.switch_page("screens/history.py").run()
     assert not at.exception, at.exception
     assert at.session_state["hist_selected"] == [] and "0 selected" in all_text(at)
     assert not _box(at, a).value and not _box(at, b).value
@@ -143,7 +143,7 @@ def test_advanced_boxes_filled_from_a_remix_or_an_edit_turn_say_model_default(ma
         assert _browser_shows(at.selectbox(key=name), "Model default") == "Model default", name
     [first] = studio.generate(GenerationRequest(prompt="a teapot", model=NB2), timeout=30)
     at.session_state["edit_head"] = first.id  # the thread fills Edit's controls from the turn it continues
-    at.switch_page("views/edit.py").run()
+    at.switch_page("screens/edit.py").run()
     assert not at.exception, at.exception
     for name in ("edit_adv_thinking", "edit_adv_safety_hate_speech"):
         assert _browser_shows(at.selectbox(key=name), "Model default") == "Model default", name

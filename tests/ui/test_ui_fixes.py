@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from studio import images, library, runs
-from studio.domain import GenerationRequest
-from studio.errors import ConfigError
-from studio.store import runs as run_store
-from studio.ui import components, guard
+from studio.app.widgets import components, guard
+from studio.domain.errors import ConfigError
+from studio.domain.requests import GenerationRequest
+from studio.imaging import images
+from studio.services import runs
+from studio.services import templates as library
+from studio.storage import run_repo as run_store
 
 from ..conftest import make_image
 from .helpers import all_text, texts
@@ -54,7 +56,7 @@ def _flat(values) -> str:
 def _detail(make_app, studio, gen_id: int):
     at = make_app(studio).run()
     at.query_params["id"] = str(gen_id)
-    at.switch_page("views/history.py").run()
+    at.switch_page("screens/history.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -99,7 +101,7 @@ def test_a_double_click_on_re_run_submits_once(make_app, studio, clock):
     at.button(key="hist_rerun").click().run()
     assert not at.exception
     at.query_params["id"] = str(record.id)  # back on the detail page, pressed again
-    at.switch_page("views/history.py").run()
+    at.switch_page("screens/history.py").run()
     at.button(key="hist_rerun").click().run()
     assert not at.exception
     assert len(studio.history()) == 2
@@ -112,7 +114,7 @@ def test_a_double_click_on_re_run_submits_once(make_app, studio, clock):
 def test_a_template_named_in_markdown_renders_as_text(make_app, studio):
     library.save(studio.store, EVIL_NAME, "a {animal} in the snow", kind="template")
     at = make_app(studio).run()
-    at.switch_page("views/library.py").run()
+    at.switch_page("screens/library.py").run()
     assert not at.exception
     labels = [e.label for e in at.expander]
     assert components.escape_md(EVIL_NAME) in labels
@@ -160,7 +162,7 @@ def test_a_config_error_never_shows_the_key(make_app, monkeypatch):
         )
 
     at = make_app(None)
-    monkeypatch.setattr("studio.ui.resources.get_studio", broken)
+    monkeypatch.setattr("studio.app.resources.get_studio", broken)
     at.run()
     assert not at.exception
     assert "STUDIO_BASE_URL is not a valid URL" in _flat(e.value for e in at.error)
@@ -184,7 +186,7 @@ def test_all_eight_references_are_shown(make_app, studio):
 
 def test_a_double_click_on_experiment_run_starts_one_run(make_app, studio, clock):
     at = make_app(studio).run()
-    at.switch_page("views/experiment.py").run()
+    at.switch_page("screens/experiment.py").run()
     at.text_area(key="exp_template").input("a {animal} at noon").run()
     at.text_area(key="exp_var_animal").input("owl").run()
     at.button(key="exp_start").click().run()

@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageFile
 
-from studio.store import repository
-from studio.ui import viewer
+from studio.app.widgets import viewer
+from studio.storage import generation_repo as repository
 
 BIG = {"gen_model": "gemini-3-pro-image", "gen_ratio": "3:2", "gen_size": "2K"}  # the emulator: 2528 × 1696
 
 
 def _away_and_back(at, page: str) -> None:
     """Two pages and several runs away: the values are kept on the switch, not only for the next run."""
-    at.switch_page("views/history.py").run()
+    at.switch_page("screens/history.py").run()
     at.run()
-    at.switch_page("views/settings.py").run()
+    at.switch_page("screens/settings.py").run()
     at.run()
     assert not at.exception, at.exception
     at.switch_page(page).run()
@@ -34,7 +34,7 @@ def test_the_generate_form_survives_a_visit_to_another_page(make_app, studio):
     at.radio(key="gen_output").set_value("Text and image")
     at.text_input(key="gen_adv_system").input("Always a white backdrop")
     at.number_input(key="gen_adv_temperature").set_value(0.4).run()
-    _away_and_back(at, "views/generate.py")
+    _away_and_back(at, "screens/generate.py")
     assert at.text_area(key="gen_prompt").value == "a fox reading a map"
     assert at.number_input(key="gen_variants").value == 3
     assert at.selectbox(key="gen_model").value == "gemini-3.1-flash-image"
@@ -51,7 +51,7 @@ def test_the_prompt_form_fields_and_a_custom_model_survive_too(make_app, studio)
     at.text_area(key="gen_f_extra").input("storybook")
     at.selectbox(key="gen_model").set_value("__custom__").run()
     at.text_input(key="gen_custom_model").input("my-relay-model").run()
-    _away_and_back(at, "views/generate.py")
+    _away_and_back(at, "screens/generate.py")
     assert at.radio(key="gen_mode").value == "Form"
     assert at.text_input(key="gen_f_subject").value == "a red fox"
     assert at.text_area(key="gen_f_extra").value == "storybook"
@@ -60,15 +60,15 @@ def test_the_prompt_form_fields_and_a_custom_model_survive_too(make_app, studio)
 
 def test_the_edit_and_experiment_builders_survive_a_visit_to_another_page(make_app, studio):
     at = make_app(studio).run()
-    at.switch_page("views/edit.py").run()
+    at.switch_page("screens/edit.py").run()
     at.text_area(key="edit_first").input("make the sky pink").run()
-    _away_and_back(at, "views/edit.py")
+    _away_and_back(at, "screens/edit.py")
     assert at.text_area(key="edit_first").value == "make the sky pink"
-    at.switch_page("views/experiment.py").run()
+    at.switch_page("screens/experiment.py").run()
     at.text_area(key="exp_template").input("a {animal} in the snow").run()
     at.text_area(key="exp_var_animal").input("fox\nowl").run()
     at.number_input(key="exp_repeats").set_value(2).run()
-    _away_and_back(at, "views/experiment.py")
+    _away_and_back(at, "screens/experiment.py")
     assert at.text_area(key="exp_template").value == "a {animal} in the snow"
     assert at.text_area(key="exp_var_animal").value == "fox\nowl"
     assert at.number_input(key="exp_repeats").value == 2
@@ -139,7 +139,7 @@ def test_the_viewer_reads_an_image_once_across_reruns(make_app, studio, monkeypa
 
 def test_an_instruction_the_edit_page_sent_and_cleared_stays_cleared_after_a_page_switch(make_app, studio):
     at = make_app(studio).run()
-    at.switch_page("views/edit.py").run()
+    at.switch_page("screens/edit.py").run()
     at.text_area(key="edit_first").input("a ceramic teapot")
     at.button(key="edit_start").click().run()
     studio.wait([r.id for r in studio.history()], timeout=20)
@@ -149,5 +149,5 @@ def test_an_instruction_the_edit_page_sent_and_cleared_stays_cleared_after_a_pag
     assert not at.exception, at.exception
     assert any(r.prompt == "make it blue" for r in studio.history())
     studio.wait([r.id for r in studio.history()], timeout=20)
-    _away_and_back(at, "views/edit.py")
+    _away_and_back(at, "screens/edit.py")
     assert at.text_area(key="edit_instruction").value == ""

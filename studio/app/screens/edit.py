@@ -1,0 +1,254 @@
+"""Edit: refine an image in conversation. Each turn is a generation linked to its parent; any turn can
+be branched. The real multi-turn request is built by ``studio.conversation``."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from studio.app import resources
+from studio.app.widgets import advanced_panel as controls
+from studio.app.widgets import components, guard
+from studio.domain import catalogue, conversation
+from studio.domain.errors import StudioError
+from studio.domain.requests import SUCCEEDED
+from studio.imaging import images
+from studio.storage import GenerationRecord
+
+HEAD = "edit_head"  # the turn the next instruction continues from
+SOURCE = "edit_source_id"  # a history generation another page sent here to start from
+PREFILLED = "edit_adv_for"  # the turn whose settings the Advanced controls were filled from
+EDIT_MODELS = [m for m, spec in catalogue.MODELS.items() if spec.stage != "retired"]
+#: the picker starts where Generate and Experiment start
+DEFAULT_INDEX = EDIT_MODELS.index(catalogue.DEFAULT_MODEL) if catalogue.DEFAULT_MODEL in EDIT_MODELS else 0
+
+studio = resources.studio_or_stop()
+components.page_header(
+    "Edit", "Refine an image turn by turn. Branch from any earlier turn.", demo=studio.is_demo
+)
+
+
+def _error(exc: StudioError) -> None:
+    st.error(components.escape_md(str(exc)), icon=":material/error:")
+
+
+def _refs(files) -> list:
+    out = []
+    for upload in files or []:
+        try:
+            out.append(images.sanitize_upload(upload.getvalue(), upload.name))
+        except StudioError as exc:
+            _error(exc)
+    return out
+
+
+def _source_start(source_id: int) -> None:
+    """Start from the generation another page sent: continue its conversation, or edit its image."""
+    record = studio.get(source_id)
+    if record is None or not record.images:
+        st.warning(f"Generation #{source_id} has no image to start from.", icon=":material/broken_image:")
+        st.button(
+            "Start another way", key="edit_source_clear", on_click=st.session_state.pop, args=(SOURCE, None)
+        )
+        return
+    continues = record.status == SUCCEEDED and record.has_model_content
+    st.markdown(
+        f"**Starting from generation #{record.id}**"
+        + (" · continues its conversation" if continues else " · its image is the first reference")
+    )
+    left, right = st.columns([1, 3])
+    with left:
+        components.thumbnail(record.images[0])
+    right.caption(components.escape_md(components.excerpt(record.prompt or "(no prompt)", 200)))
+    right.button(
+        "Start another way",
+        key="edit_source_clear",
+        icon=":material/close:",
+        on_click=st.session_state.pop,
+        args=(SOURCE, None),
+    )
+    if continues:
+        model = record.model
+        _model_line(model, "continues on the model of its conversation")
+        _prefill(record)
+    else:
+        model = _picker()
+    instruction = st.text_area("Instruction", key="edit_first", placeholder="Make the background a sunset")
+    extra = controls.section("edit", model)
+    if st.button("Start", type="primary", icon=":material/play_arrow:", key="edit_start"):
+        _begin(instruction, model=model, from_generation=record.id, **extra)
+
+
+def _print(*parts, refs=()) -> str:
+    """What makes two presses the same request: the text, every setting and the images' hashes."""
+    return guard.fingerprint(*parts, [ref.sha256 for ref in refs if ref is not None])
+
+
+def _begin(instruction: str, **kwargs) -> None:
+    image, references = kwargs.get("image"), kwargs.get("references") or ()
+    plain = {k: v for k, v in kwargs.items() if k not in ("image", "references")}
+    if not guard.allow("edit", _print("start", instruction, plain, refs=(image, *references))):
+        return
+    try:
+        ids = conversation.start_edit(studio, instruction, **kwargs)
+    except StudioError as exc:
+        guard.forget("edit")
+        _error(exc)
+        return
+    st.session_state[HEAD] = ids[0]
+    st.session_state.pop(SOURCE, None)
+    st.rerun()
+
+
+def _prefill(record: GenerationRecord) -> None:
+    """Fill the Advanced controls from the turn being continued, once per turn."""
+    if st.session_state.get(PREFILLED) != record.id:
+        controls.prefill("edit", record.settings)
+        st.session_state[PREFILLED] = record.id
+
+
+def _continued_model(gen_id: int) -> str | None:
+    """The model a history generation with a model reply is continued on (its own); None for any other."""
+    record = studio.get(gen_id)
+    if record is not None and record.status == SUCCEEDED and record.has_model_content:
+        return record.model
+    return None
+
+
+def _picker() -> str:
+    return st.selectbox(
+        "Model", EDIT_MODELS, index=DEFAULT_INDEX, key="edit_model", format_func=components.model_label
+    )
+
+
+def _model_line(model: str, why: str) -> None:
+    """The model a turn runs on where no picker decides it: the page shows what the turn uses."""
+    st.markdown(f":material/memory: Model: **{components.escape_md(components.model_label(model))}** · {why}")
+
+
+def _start() -> None:
+    source = st.radio(
+        "Start from", ["A prompt", "An uploaded image", "A history image"], horizontal=True, key="edit_source"
+    )
+    upload, from_id = None, None
+    if source == "An uploaded image":
+        upload = st.file_uploader("Image to edit", type=["png", "jpg", "jpeg", "webp"], key="edit_upload")
+    elif source == "A history image":
+        from_id = st.number_input("Generation #", min_value=1, step=1, key="edit_from_id")
+    # a history generation with a model reply continues its conversation, so on its own model: no picker
+    continued = _continued_model(int(from_id)) if from_id else None
+    if continued:
+        model = continued
+        _model_line(model, f"generation #{int(from_id)} continues on the model of its conversation")
+    else:
+        model = _picker()
+    instruction = st.text_area(
+        "Instruction", key="edit_first", placeholder="A ceramic teapot on a wooden table"
+    )
+    extra = controls.section("edit", model)
+    if st.button("Start", type="primary", icon=":material/play_arrow:", key="edit_start"):
+        try:
+            image = _refs([upload])[0] if upload is not None else None
+        except IndexError:  # the upload was refused; _refs said why
+            return
+        _begin(
+            instruction, model=model, image=image, from_generation=int(from_id) if from_id else None, **extra
+        )
+
+
+def _turn(record: GenerationRecord, head: int) -> None:
+    with st.chat_message("user"):
+        st.text(record.prompt or "(no instruction)")
+        if record.references:
+            cols = st.columns(6)
+            for i, image in enumerate(record.references):
+                with cols[i % 6]:
+                    components.thumbnail(image)
+    with st.chat_message("assistant"):
+        note = ((record.composition or {}).get("conversation") or {}).get("trimmed")
+        if note:
+            st.info(components.escape_md(note), icon=":material/compress:")
+        components.status_badge(record.status)
+        if studio.is_active(record.id):
+            progress = studio.progress(record.id)
+            st.caption(components.escape_md(progress.message if progress else "Queued"))
+            return
+        components.image_viewer(record, studio.store, key=f"edit_img_{record.id}")
+        components.error_box(record)
+        if record.text:
+            st.text(record.text)
+        controls.outputs(record, studio.store, key_prefix="edit")
+        if record.id != head and record.status == SUCCEEDED:
+            st.button(
+                "Branch from here",
+                key=f"edit_branch_{record.id}",
+                icon=":material/call_split:",
+                on_click=st.session_state.__setitem__,
+                args=(HEAD, record.id),
+            )
+
+
+@st.fragment(run_every=1.0)
+def _live(head: int) -> None:
+    if not studio.is_active(head):
+        st.rerun()
+    record = studio.get(head)
+    if record is not None:
+        _turn(record, head)
+
+
+def _thread(head: int) -> None:
+    try:
+        turns = conversation.chain(studio.store, head)
+    except StudioError as exc:
+        _error(exc)
+        st.session_state.pop(HEAD, None)
+        return
+    top, new = st.columns([4, 1], vertical_alignment="center")
+    top.subheader(f"Conversation · {len(turns)} turn{'s' if len(turns) != 1 else ''}", anchor=False)
+    new.button(
+        "New conversation",
+        key="edit_new",
+        icon=":material/add:",
+        on_click=lambda: st.session_state.pop(HEAD, None),
+    )
+    for record in turns[:-1]:
+        _turn(record, head)
+    if studio.is_active(head):
+        _live(head)
+        return
+    _turn(turns[-1], head)
+    if turns[-1].status != SUCCEEDED:
+        st.caption("This turn has no image to continue from: branch from an earlier turn.")
+        return
+    instruction = st.text_area("Next instruction", key="edit_instruction", placeholder="Make the teapot blue")
+    extra = st.file_uploader(
+        "More reference images (optional)",
+        type=["png", "jpg", "jpeg", "webp"],
+        accept_multiple_files=True,
+        key="edit_extra",
+    )
+    _prefill(turns[-1])
+    _model_line(turns[-1].model, "a conversation keeps its model")
+    changes = controls.section("edit", turns[-1].model)
+    if st.button("Send", type="primary", icon=":material/send:", key="edit_send"):
+        refs = _refs(extra)
+        if not guard.allow("edit", _print("continue", head, instruction, changes, refs=refs)):
+            return
+        try:
+            ids = conversation.continue_edit(studio, head, instruction, refs, **changes)
+        except StudioError as exc:
+            guard.forget("edit")
+            _error(exc)
+            return
+        st.session_state[HEAD] = ids[0]
+        st.session_state.pop("edit_instruction", None)
+        st.rerun()
+
+
+head_id = st.session_state.get(HEAD)
+if st.session_state.get(SOURCE) is not None:
+    _source_start(int(st.session_state[SOURCE]))
+elif head_id is None:
+    _start()
+else:
+    _thread(int(head_id))

@@ -1,0 +1,82 @@
+"""History: the gallery (search, filters with counts, bulk organising, export, trash), one generation in
+full (``?id=``), or 2-4 generations compared side by side (``hist_compare``)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from studio.app import resources
+from studio.app.widgets import compare, components, detail, guard, progress, references
+from studio.app.widgets import gallery_grid as gallery
+from studio.app.widgets import organise_panel as organise
+from studio.app.widgets.interrupted_notice import interrupted_notice
+from studio.domain.errors import StudioError
+
+EDIT_SOURCE = "edit_source_id"
+
+studio = resources.studio_or_stop()
+components.page_header(
+    "History",
+    "Every generation, newest first. Search, filter, organise, compare and re-use.",
+    demo=studio.is_demo,
+)
+interrupted_notice(studio)  # work a stopped studio left unfinished: Retry · Dismiss
+
+
+def _reuse(action: str, gen_id: int) -> None:
+    """Re-run, remix, use as reference or continue editing: each hands over to another page."""
+    if action == "rerun":
+        if not guard.allow("rerun", guard.fingerprint("rerun", gen_id)):
+            return
+        try:
+            st.session_state[progress.BATCH] = studio.retry(gen_id)
+        except StudioError:
+            guard.forget("rerun")
+            raise
+        st.switch_page("screens/generate.py")
+    elif action == "remix":
+        st.session_state["remix"] = studio.request_for(gen_id)
+        st.switch_page("screens/generate.py")
+    elif action == "reference":
+        st.session_state[references.INCOMING] = [*st.session_state.get(references.INCOMING, []), gen_id]
+        st.switch_page("screens/generate.py")
+    elif action == "edit":
+        st.session_state[EDIT_SOURCE] = gen_id
+        st.switch_page("screens/edit.py")
+
+
+organise.drop_selection_on_arrival()
+chosen = gallery.selected_id()
+if chosen is not None:
+    gallery.keep_state(hidden=True)
+    record = studio.get(chosen)
+    if record is None:
+        st.warning(f"Generation #{chosen} is not in the history.", icon=":material/search_off:")
+        st.button("Back to history", on_click=gallery.select, args=(None,), icon=":material/arrow_back:")
+        st.stop()
+    notice = st.empty()  # a re-use that fails says why at the top, where the button was pressed
+    action = detail.show(studio, record)
+    if action:
+        try:
+            _reuse(action, record.id)
+        except StudioError as exc:
+            notice.error(components.escape_md(str(exc)), icon=":material/error:")
+    st.stop()
+
+comparing = st.session_state.get(organise.COMPARE)
+if comparing:
+    gallery.keep_state(hidden=True)
+    compare.show(studio, list(comparing))
+    st.stop()
+
+gallery.keep_state(hidden=False)
+f = gallery.current_filter()
+with st.sidebar:
+    gallery.filter_panel(studio, f)
+    organise.collections_panel(studio.store)
+columns = gallery.toolbar()
+organise.show_flash()
+gallery.totals_line(studio, f)
+if f.deleted:
+    organise.trash_panel(studio.store)
+gallery.browse(studio, f, columns)

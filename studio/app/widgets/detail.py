@@ -1,0 +1,415 @@
+"""One generation in full: images, prompt, composition, every setting, references, replies, sources,
+usage, cost, outcome, lineage — and what a designer does with it.
+
+Organising actions (favourite, rate, tags, collections, trash) are callbacks on the store. ``show``
+returns the re-use action chosen ("rerun", "remix", "reference", "edit") so the view makes the service
+call and switches page. All user and model text is inert (``st.text``/``st.code``/``escape_md``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import partial
+from pathlib import Path
+
+import streamlit as st
+
+from studio.app.widgets import components
+from studio.app.widgets import gallery_grid as gallery
+from studio.app.widgets import organise_panel as organise
+from studio.domain import conversation
+from studio.domain.errors import StudioError
+from studio.imaging import metadata
+from studio.services.studio import Studio
+from studio.storage import GenerationRecord, ImageRecord, Store
+
+MAX_TREE = 60
+#: how the studio names a reference taken from a history image (Generate tray, Edit, result viewer)
+_FROM_HISTORY = re.compile(r"^(?:history|generation|result)-(\d+)(?:\.|$)")
+
+
+def show(studio: Studio, record: GenerationRecord) -> str | None:
+    action = _header(studio.store, record)
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        _images(studio.store, record)
+    with right:
+        _summary(record)
+        _organise(studio.store, record)
+    _composition(record)
+    _settings(record)
+    _references(studio, record)
+    _replies(record)
+    _lineage(studio.store, record)
+    return action
+
+
+# -- header and actions -----------------------------------------------------------------------------
+
+
+def _set_favourite(store: Store, gen_id: int, value: bool) -> None:
+    organise.safely(store.set_favourite, [gen_id], value)
+
+
+def _trash(store: Store, gen_id: int, restore: bool) -> None:
+    if restore:
+        organise.safely(store.restore, [gen_id], done=f"Generation #{gen_id} was restored.")
+    else:
+        organise.safely(
+            store.trash,
+            [gen_id],
+            done=f"Generation #{gen_id} is in the trash; restore it from the Trash view.",
+        )
+
+
+def _header(store: Store, record: GenerationRecord) -> str | None:
+    back, title, star = st.columns([1, 5, 1], vertical_alignment="center")
+    back.button(
+        "Back",
+        icon=":material/arrow_back:",
+        key="hist_back",
+        on_click=gallery.select,
+        args=(None,),
+        width="stretch",
+    )
+    with title:
+        st.subheader(f"Generation #{record.id}", anchor=False)
+    star.button(
+        ":orange[★] Favourite" if record.favourite else "☆ Favourite",
+        key="hist_fav",
+        on_click=_set_favourite,
+        args=(store, record.id, not record.favourite),
+        width="stretch",
+    )
+    if record.deleted_at is not None:
+        st.warning("This generation is in the trash.", icon=":material/delete:")
+    has_image = bool(record.images)
+    with st.container(horizontal=True, gap="small", key="hist_actions"):
+        rerun = st.button(
+            "Re-run exactly",
+            icon=":material/replay:",
+            key="hist_rerun",
+            help="Send exactly the same request again (a new, paid generation).",
+        )
+        remix = st.button(
+            "Remix",
+            icon=":material/tune:",
+            key="hist_remix",
+            type="primary",
+            help="Open this request in Generate to change it.",
+        )
+        ref = st.button(
+            "Use as reference",
+            icon=":material/add_photo_alternate:",
+            key="hist_use_ref",
+            disabled=not has_image,
+            help="Add the image to Generate's reference tray.",
+        )
+        edit = st.button(
+            "Continue editing",
+            icon=":material/forum:",
+            key="hist_continue_edit",
+            disabled=not has_image,
+            help="Refine this image turn by turn on the Edit page.",
+        )
+        restore = record.deleted_at is not None
+        st.button(
+            "Restore" if restore else "Trash",
+            key="hist_trash_one",
+            icon=":material/restore_from_trash:" if restore else ":material/delete:",
+            on_click=_trash,
+            args=(store, record.id, restore),
+        )
+    chosen = [
+        name
+        for name, pressed in (("rerun", rerun), ("remix", remix), ("reference", ref), ("edit", edit))
+        if pressed
+    ]
+    return chosen[0] if chosen else None
+
+
+# -- images and summary -----------------------------------------------------------------------------
+
+
+def _embedded(record: GenerationRecord, image: ImageRecord) -> bytes:
+    return metadata.embed(record, image)[0]
+
+
+def download_with_metadata(record: GenerationRecord, image: ImageRecord, *, key: str) -> None:
+    st.download_button(
+        "Download with prompt & settings",
+        data=partial(_embedded, record, image),
+        file_name=metadata.download_name(record, image, image.mime_type),
+        mime=image.mime_type,
+        icon=":material/download:",
+        key=key,
+        on_click="ignore",
+        help="The prompt and settings are embedded in the file (PNG text chunks / JPEG XMP).",
+    )
+
+
+def _images(store: Store, record: GenerationRecord) -> None:
+    if not record.images:
+        label = components.status_label(record.status)
+        kind = f" · {record.error_kind}" if record.error_kind else ""
+        components.placeholder(":material/hide_image:", components.escape_md(f"No image · {label}{kind}"))
+    for index, image in enumerate(record.images):
+        if not Path(image.path).exists():
+            st.warning("This image file is missing from the data directory.", icon=":material/broken_image:")
+            continue
+        st.image(str(store.preview(image)), width="stretch")  # downloads below give the original
+        st.caption(f"{image.width} × {image.height} px · {image.mime_type} · {image.bytes / 1e6:.1f} MB")
+        download_with_metadata(record, image, key=f"hist_dl_{index}")
+    if record.thought_images:
+        with st.expander(
+            f"Interim thought images ({len(record.thought_images)})", icon=":material/psychology:"
+        ):
+            columns = st.columns(3)
+            for index, image in enumerate(record.thought_images):
+                with columns[index % 3]:
+                    components.thumbnail(image)
+
+
+def _summary(record: GenerationRecord) -> None:
+    components.status_badge(record.status)
+    components.error_box(record)
+    st.caption("Prompt")
+    st.code(record.prompt or "(no prompt)", language=None, wrap_lines=True)
+    st.markdown(components.run_line(record))
+    components.key_value_table(
+        [
+            ("Model", record.model),
+            ("Created", f"{record.created_at:%Y-%m-%d %H:%M:%S} UTC"),
+            ("Latency", f"{record.latency_ms / 1000:.2f} s" if record.latency_ms is not None else None),
+            ("Cost (list price)", f"${record.cost_usd:.4f}" if record.cost_usd is not None else None),
+            ("Finish reason", record.finish_reason),
+            ("Block reason", record.block_reason),
+            ("Error kind", record.error_kind),
+            ("Error", record.error_message),
+        ],
+        key="hist_summary",
+    )
+
+
+# -- organise ---------------------------------------------------------------------------------------
+
+
+def _rate(store: Store, gen_id: int) -> None:
+    value = st.session_state.get(f"hist_rate_{gen_id}")
+    organise.safely(store.set_rating, [gen_id], None if value is None else int(value) + 1)
+
+
+def _add_tag(store: Store, gen_id: int) -> None:
+    key = f"hist_tag_new_{gen_id}"
+    try:
+        store.add_tags([gen_id], [st.session_state.get(key) or ""])
+    except StudioError as exc:
+        organise.flash(str(exc), "error")
+        return
+    st.session_state[key] = ""
+
+
+def _add_to(store: Store, gen_id: int) -> None:
+    cid = st.session_state.get(f"hist_coll_pick_{gen_id}")
+    if cid is not None:
+        organise.safely(store.add_to_collection, [gen_id], cid)
+
+
+def _organise(store: Store, record: GenerationRecord) -> None:
+    organise.show_flash()
+    key = f"hist_rate_{record.id}"
+    st.session_state[key] = record.rating - 1 if record.rating else None
+    st.caption("Rating")
+    st.feedback("stars", key=key, on_change=_rate, args=(store, record.id))
+    st.caption("Tags")
+    with st.container(horizontal=True, gap="small"):
+        for name in record.tags:
+            st.button(
+                components.escape_md(name),
+                key=f"hist_untag_{record.id}_{name}",
+                icon=":material/close:",
+                on_click=organise.safely,
+                args=(store.remove_tag, [record.id], name),
+                help="Remove this tag",
+            )
+        if not record.tags:
+            st.caption("No tags yet.")
+    tag, add = st.columns([3, 1], vertical_alignment="bottom")
+    tag.text_input(
+        "New tag",
+        key=f"hist_tag_new_{record.id}",
+        max_chars=60,
+        label_visibility="collapsed",
+        placeholder="Add a tag…",
+    )
+    add.button(
+        "Add",
+        key=f"hist_tag_add_{record.id}",
+        icon=":material/sell:",
+        on_click=_add_tag,
+        args=(store, record.id),
+        width="stretch",
+    )
+    boards = {cid: name for cid, name, _ in store.collections()}
+    st.caption("Collections")
+    with st.container(horizontal=True, gap="small"):
+        for cid in record.collections:
+            st.button(
+                components.escape_md(boards.get(cid, f"#{cid}")),
+                key=f"hist_uncoll_{record.id}_{cid}",
+                icon=":material/close:",
+                on_click=organise.safely,
+                args=(store.remove_from_collection, [record.id], cid),
+                help="Take it out of this collection",
+            )
+    others = [cid for cid in boards if cid not in record.collections]
+    if others:
+        pick, add = st.columns([3, 1], vertical_alignment="bottom")
+        pick.selectbox(
+            "Collection",
+            others,
+            key=f"hist_coll_pick_{record.id}",
+            format_func=boards.get,
+            label_visibility="collapsed",
+        )
+        add.button(
+            "Add",
+            key=f"hist_coll_add_{record.id}",
+            icon=":material/collections_bookmark:",
+            on_click=_add_to,
+            args=(store, record.id),
+            width="stretch",
+        )
+    elif not boards:
+        st.caption("Create collections in the History sidebar.")
+
+
+# -- everything else --------------------------------------------------------------------------------
+
+
+def _composition(record: GenerationRecord) -> None:
+    comp = record.composition or {}
+    if not comp:
+        return
+    with st.expander("Composition", icon=":material/view_quilt:", expanded=True):
+        fields = comp.get("fields")
+        if isinstance(fields, dict):
+            components.key_value_table([(k, v) for k, v in fields.items() if v], key="hist_comp_fields")
+        for name in ("extra", "negative", "avoid"):
+            if comp.get(name):
+                st.caption(name.capitalize())
+                st.text(str(comp[name]))
+        chosen = comp.get("chosen") or comp.get("proposal")
+        if chosen:
+            st.caption("Chosen proposal")
+            st.text(chosen.get("text", "") if isinstance(chosen, dict) else str(chosen))
+        rest = {
+            k: v
+            for k, v in comp.items()
+            if k not in ("fields", "extra", "negative", "avoid", "chosen", "proposal")
+        }
+        if rest:
+            st.code(json.dumps(rest, ensure_ascii=False, indent=2, default=str), language="json")
+
+
+def _flatten(usage: dict, prefix: str = "") -> list[tuple[str, object]]:
+    rows: list[tuple[str, object]] = []
+    for name, value in usage.items():
+        if isinstance(value, dict):
+            rows += _flatten(value, f"{prefix}{name}.")
+        else:
+            rows.append((f"{prefix}{name}", value))
+    return rows
+
+
+def _settings(record: GenerationRecord) -> None:
+    st.subheader("Settings", anchor=False)
+    components.settings_table(record.settings, key="hist_settings")
+    if record.usage:
+        with st.expander("Token usage", icon=":material/data_usage:"):
+            components.key_value_table(_flatten(record.usage), key="hist_usage")
+
+
+def source_generation(image: ImageRecord) -> int | None:
+    """The generation a reference was taken from, when its stored name says so."""
+    match = _FROM_HISTORY.match(image.name or "")
+    return int(match.group(1)) if match else None
+
+
+def _references(studio: Studio, record: GenerationRecord) -> None:
+    if not record.references:
+        return
+    st.subheader(f"References ({len(record.references)})", anchor=False)
+    columns = st.columns(6)
+    for index, image in enumerate(record.references):
+        with columns[index % 6]:
+            _reference(studio, record, image, index)
+
+
+def _reference(studio: Studio, record: GenerationRecord, image: ImageRecord, index: int) -> None:
+    components.thumbnail(image)
+    source = source_generation(image)
+    if source is not None and source != record.id and studio.get(source) is not None:
+        st.button(
+            f"Open #{source}",
+            key=f"hist_ref_open_{index}",
+            icon=":material/open_in_new:",
+            on_click=gallery.select,
+            args=(source,),
+            type="tertiary",
+        )
+    elif not Path(image.path).exists():
+        st.caption("The original file is missing from the data directory.")
+    else:
+        # a popover's body runs even while it is closed: show the on-screen preview, not a 4K original
+        with st.popover("View", icon=":material/zoom_in:", key=f"hist_ref_view_{index}"):
+            st.image(str(studio.store.preview(image)), width="stretch")
+            st.caption(f"{image.width} × {image.height} px")
+    if image.name:
+        st.text(components.excerpt(image.name, 40))
+
+
+def _replies(record: GenerationRecord) -> None:
+    if record.text:
+        st.subheader("Text reply", anchor=False)
+        st.text(record.text)
+    if record.thoughts_text:
+        with st.expander("Thoughts", icon=":material/psychology:"):
+            st.text(record.thoughts_text)
+    sources = conversation.sources(record)
+    if sources:
+        st.subheader("Sources", anchor=False)
+        for index, (title, uri) in enumerate(sources):
+            name, link = st.columns([5, 1], vertical_alignment="center")
+            name.text(title)
+            if uri.startswith(("https://", "http://")):
+                link.link_button("Open", uri, icon=":material/open_in_new:", key=f"hist_src_{index}")
+
+
+def _lineage(store: Store, record: GenerationRecord) -> None:
+    if record.parent_id is None and not store.children(record.id):
+        return
+    st.subheader("Lineage", anchor=False)
+    try:
+        root = conversation.tree(store, conversation.root_of(store, record.id))
+    except StudioError as exc:
+        st.caption(components.escape_md(str(exc)))
+        return
+    nodes = list(root.walk())
+    for depth, node in nodes[:MAX_TREE]:
+        label = f"{'↳ ' if depth else ''}#{node.id} · {components.excerpt(node.prompt, 60) or '(no prompt)'}"
+        with st.container(horizontal=True, gap=None):
+            if depth:
+                st.space(size=24 * min(depth, 8))
+            st.button(
+                components.escape_md(label),
+                key=f"hist_tree_{node.id}",
+                type="tertiary",
+                disabled=node.id == record.id,
+                on_click=gallery.select,
+                args=(node.id,),
+                icon=":material/radio_button_checked:" if node.id == record.id else None,
+            )
+    if len(nodes) > MAX_TREE:
+        st.caption(f"… and {len(nodes) - MAX_TREE} more turns.")

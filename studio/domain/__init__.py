@@ -1,0 +1,1 @@
+"""The domain: requests, statuses, the model catalogue and the rules about them."""

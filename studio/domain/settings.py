@@ -1,0 +1,143 @@
+"""Settings from the environment (``STUDIO_*``), with ``.streamlit/secrets.toml`` as a fallback for the key.
+
+Six variables do not justify pydantic-settings; a frozen dataclass read once keeps the domain free of
+Streamlit and trivially testable (tests set env vars and call ``load_settings()``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from studio.domain.errors import ConfigError
+
+DEFAULT_BASE_URL = "https://www.kkiai.com"  # the relay the project was specified from
+AUTH_MODES = ("bearer", "goog", "query")
+#: Timeouts sized for 4K images (reference R7): connecting is quick, generating is not.
+CONNECT_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 180.0
+WRITE_TIMEOUT_S = 60.0
+OVERALL_TIMEOUT_S = 240.0
+#: Common relays (new-api) reject request bodies above 32 MB.
+MAX_REQUEST_MB = 32.0
+
+
+class Secret:
+    """Holds the API key; its repr and str never show it, so it cannot leak through logging."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "studio"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=default_data_dir)
+    base_url: str = DEFAULT_BASE_URL
+    auth: str = "bearer"
+    api_key: Secret | None = None
+    key_source: str = "none"  # "env" | "secrets.toml" | "demo" | "none"
+    demo: bool = False
+    text_model: str = "gemini-2.5-flash"
+    max_request_mb: float = MAX_REQUEST_MB
+    connect_timeout: float = CONNECT_TIMEOUT_S
+    read_timeout: float = READ_TIMEOUT_S
+    write_timeout: float = WRITE_TIMEOUT_S
+    overall_timeout: float = OVERALL_TIMEOUT_S
+    max_retries: int = 2
+    workers: int = 8
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "studio.db"
+
+    @property
+    def has_key(self) -> bool:
+        return bool(self.api_key)
+
+    def with_(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+
+def _secrets_key(path: Path) -> str | None:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    for name in ("STUDIO_API_KEY", "api_key", "GEMINI_API_KEY"):
+        if isinstance(data.get(name), str) and data[name].strip():
+            return data[name].strip()
+    return None
+
+
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds or megabytes, not {raw!r}.") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than zero.")
+    return value
+
+
+def load_settings(env: dict[str, str] | None = None, *, secrets_file: Path | None = None) -> Settings:
+    """Read settings from ``env`` (default: os.environ). Raises ConfigError with a fix-it sentence."""
+    env = dict(os.environ if env is None else env)
+    auth = env.get("STUDIO_AUTH", "bearer").strip().lower() or "bearer"
+    if auth not in AUTH_MODES:
+        raise ConfigError(f"STUDIO_AUTH must be one of {', '.join(AUTH_MODES)}, not {auth!r}.")
+    base_url = (env.get("STUDIO_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"STUDIO_BASE_URL must start with http:// or https:// (got {base_url!r}).")
+    key, source = env.get("STUDIO_API_KEY", "").strip(), "env"
+    if not key:
+        secrets_file = secrets_file or Path.cwd() / ".streamlit" / "secrets.toml"
+        key, source = _secrets_key(secrets_file) or "", "secrets.toml"
+    demo = env.get("STUDIO_DEMO", "").strip().lower() in ("1", "true", "yes", "on")
+    data_dir = Path(env["STUDIO_DATA_DIR"]).expanduser() if env.get("STUDIO_DATA_DIR") else default_data_dir()
+    try:
+        workers = int(env.get("STUDIO_WORKERS", "8"))
+    except ValueError:
+        raise ConfigError("STUDIO_WORKERS must be a whole number.") from None
+    return Settings(
+        data_dir=data_dir,
+        base_url=base_url,
+        auth=auth,
+        api_key=Secret(key) if key else None,
+        key_source=source if key else "none",
+        demo=demo,
+        text_model=env.get("STUDIO_TEXT_MODEL", "gemini-2.5-flash").strip() or "gemini-2.5-flash",
+        max_request_mb=_float(env, "STUDIO_MAX_REQUEST_MB", MAX_REQUEST_MB),
+        connect_timeout=_float(env, "STUDIO_CONNECT_TIMEOUT", CONNECT_TIMEOUT_S),
+        read_timeout=_float(env, "STUDIO_READ_TIMEOUT", READ_TIMEOUT_S),
+        overall_timeout=_float(env, "STUDIO_TIMEOUT", OVERALL_TIMEOUT_S),
+        workers=max(1, min(workers, 16)),
+    )

@@ -1,0 +1,1 @@
+"""The Gemini client: HTTP (httpx), the wire format, error mapping and streaming."""

@@ -1,0 +1,1 @@
+"""Images (Pillow): sniffing, sanitising, thumbnails, embedded metadata and contact sheets."""

@@ -1,0 +1,1 @@
+"""Use cases the app and the CLI call: generate, jobs, runs, batch, exchange, doctor, templates."""

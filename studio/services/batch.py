@@ -1,0 +1,340 @@
+"""``studio batch FILE``: run a CSV (header row) or JSON Lines file of prompts and settings.
+
+Each row is a cell of a run keyed by the file's sha256; every variant of a row has its own ``cell_key``.
+Running the same file again skips cells that already succeeded (or are still running in a live process)
+and re-runs the rest, so an interrupted batch never pays twice for an image.
+
+Every row passes the same rule as ``studio generate`` and the studio's pages (the model's sizes, ratios,
+reference limits, variants) before anything is paid for. A row that does not is named on stderr with
+its line and the reason, and the other rows still run. Editing the file makes it a new batch (its rows
+that already ran would be paid again), so put fixed rows in a file of their own.
+
+Exit status: 0 when every row ran and every cell produced an image; 1 when a row was refused or a cell
+failed (the other rows still ran); 2 for bad usage, before anything is opened or paid for: the file
+cannot be read, is not UTF-8, has an unknown CSV column or broken CSV quoting, or has no row that can
+run (each bad row is then named with its line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.domain import catalogue
+from studio.domain.errors import InputError
+from studio.domain.requests import SUCCEEDED
+from studio.domain.settings import load_settings
+from studio.services import lifecycle, runs
+from studio.storage import run_repo as run_store
+
+COLUMNS = ("prompt", "model", "aspect", "size", "seed", "variants", "text", "refs")
+#: One line each in ``studio batch --help``.
+COLUMN_HELP = {
+    "prompt": "the prompt; {NAME} is filled from the var.NAME column",
+    "model": 'a model id, display name or alias, any case: gemini-3-pro-image, "Nano Banana Pro" or '
+    f"nano-banana-pro (default {catalogue.DEFAULT_MODEL})",
+    "aspect": "aspect ratio the model accepts, e.g. 16:9 (default: the model's)",
+    "size": "image size the model accepts: 512, 1K, 2K or 4K (default: the model's)",
+    "seed": "a whole number; variants after the first use seed+1, seed+2, ...",
+    "variants": f"images for this row, 1-{catalogue.MAX_VARIANTS} (default 1)",
+    "text": "yes to ask for text and image (default no: image only)",
+    "refs": "reference image paths separated by ';', relative to the file",
+    "var.NAME": 'a value for {NAME} in the prompt (JSON Lines: also "vars": {"NAME": ...})',
+}
+_TRUE = {"1", "true", "yes", "y", "on"}
+_FALSE = {"", "0", "false", "no", "n", "off"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__.split("\n\n")[0] if __doc__ else None
+    width = max(map(len, COLUMN_HELP))
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "columns (CSV header) or keys (JSON Lines); only prompt is needed:\n"
+        + "\n".join(f"  {name:<{width}}  {text}" for name, text in COLUMN_HELP.items())
+        + "\n\n"
+        + "\n\n".join(__doc__.split("\n\n")[1:])
+        if __doc__
+        else None
+    )
+    parser.add_argument("file", type=Path, help="a .csv file with a header row, or a .jsonl file")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per generation per line")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=runs.DEFAULT_CONCURRENCY,
+        help=f"how many requests run at once (default {runs.DEFAULT_CONCURRENCY})",
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="use the built-in emulator instead of the endpoint"
+    )
+
+
+# -- reading the file ---------------------------------------------------------------------------
+
+
+@dataclass
+class BatchFile:
+    rows: list[dict[str, Any]]  # the rows that pass the rule, each with its "line"
+    sha256: str
+    refused: list[tuple[int, str]]  # (line, sentence) of each row that will not run
+
+
+def read_batch(path: Path) -> BatchFile:
+    """Every row of the file, checked against the one rule (``catalogue.validate``) before anything is paid.
+
+    A bad row is listed in ``refused`` and the others still run; raises InputError (bad usage) when the
+    file cannot be read as a whole or has no row that can run."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"Cannot read {path} ({exc.strerror}).") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text; save it as UTF-8 (CSV or JSON Lines).") from None
+    jsonl = path.suffix.lower() in (".jsonl", ".ndjson", ".json") or (
+        path.suffix.lower() != ".csv" and text.lstrip().startswith("{")
+    )
+    records = _jsonl(text) if jsonl else _csv(text)
+    rows, refused = [], []
+    for line, record in records:
+        try:
+            if isinstance(record, InputError):
+                raise record
+            row = _row(record, path.parent)
+            runs.plan(runs.RunSpec(rows=[row]))  # the one rule: ratio, size, references, variants
+        except InputError as exc:
+            refused.append((line, exc.message))
+            continue
+        row["line"] = line
+        rows.append(row)
+    if not rows:
+        if not refused:
+            raise InputError(f"{path.name} has no rows to run.")
+        raise InputError(
+            f"{path.name} has no row that can run:\n"
+            + "\n".join(f"  {path.name}, line {line}: {sentence}" for line, sentence in refused)
+        )
+    return BatchFile(rows, hashlib.sha256(raw).hexdigest(), refused)
+
+
+def read_rows(path: Path) -> tuple[list[dict[str, Any]], str]:
+    """(rows, sha256 of the file), all or nothing: raises InputError naming the line of the first bad row."""
+    batch = read_batch(path)
+    if batch.refused:
+        line, sentence = batch.refused[0]
+        raise InputError(f"{path.name}, line {line}: {sentence}")
+    return batch.rows, batch.sha256
+
+
+def report_refused(path: Path, batch: BatchFile) -> None:
+    """On stderr (stdout keeps one JSON object per generation): each refused row, its line and why."""
+    for line, sentence in batch.refused:
+        print(f"studio: {path.name}, line {line}: {sentence}", file=sys.stderr, flush=True)
+    if batch.refused:
+        lines = ", ".join(str(line) for line, _ in batch.refused)
+        rows = "1 row" if len(batch.refused) == 1 else f"{len(batch.refused)} rows"
+        print(
+            f"studio: {rows} of {path.name} will not run (line {lines}); running the other "
+            f"{len(batch.rows)}.",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _csv(text: str) -> list[tuple[int, dict[str, Any] | InputError]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip() for h in reader.fieldnames or []]
+    if not header:
+        raise InputError("The CSV file is empty; its first line must name the columns (prompt, model, ...).")
+    for name in header:
+        if name not in COLUMNS and not name.startswith("var."):
+            raise InputError(f"line 1: unknown column {name!r}. Known: {', '.join(COLUMNS)}, var.NAME.")
+    reader.fieldnames = header
+    out = []
+    start = 2
+    try:
+        for record in reader:
+            if None in record:
+                out.append((start, InputError("this row has more values than the header has columns.")))
+            elif any((v or "").strip() for v in record.values()):
+                out.append((start, record))
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError(f"line {reader.line_num}: {exc}.") from None
+    return out
+
+
+def _jsonl(text: str) -> list[tuple[int, dict[str, Any] | InputError]]:
+    """Each line stands alone: a bad one is that row's problem, not the file's."""
+    out: list[tuple[int, dict[str, Any] | InputError]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                out.append((number, _json_record(line)))
+            except InputError as exc:
+                out.append((number, exc))
+    return out
+
+
+def _json_record(line: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except ValueError as exc:
+        raise InputError(f"not valid JSON ({exc.msg}).") from None
+    if not isinstance(record, dict):
+        raise InputError("each line must be a JSON object.")
+    vars_ = record.pop("vars", None)
+    if isinstance(vars_, dict):
+        record.update({f"var.{k}": v for k, v in vars_.items()})
+    for name in record:
+        if name not in COLUMNS and not name.startswith("var."):
+            raise InputError(f"unknown key {name!r}. Known: {', '.join(COLUMNS)}, var.NAME.")
+    return record
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _int(value: Any, name: str) -> int | None:
+    text = _str(value)
+    if text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"{name} must be a whole number, not {text!r}.") from None
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _str(value).lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InputError(f"text must be yes or no (true/false, 1/0), not {text!r}.")
+
+
+def _refs(value: Any, base: Path) -> list[str]:
+    items = value if isinstance(value, list) else _str(value).split(";")
+    paths = []
+    for item in (_str(i) for i in items):
+        if not item:
+            continue
+        path = Path(item).expanduser()
+        path = path if path.is_absolute() else base / path
+        if not path.is_file():
+            raise InputError(f"the reference image {item} does not exist.")
+        paths.append(str(path.resolve()))
+    return paths
+
+
+def _row(record: dict[str, Any], base: Path) -> dict[str, Any]:
+    """The row's values, parsed; whether its model accepts them is the one rule's call (``runs.plan``)."""
+    variants = _int(record.get("variants"), "variants")
+    values = {k[4:]: _str(v) for k, v in record.items() if k.startswith("var.")}
+    model = _str(record.get("model"))
+    return {
+        "prompt": _str(record.get("prompt")),
+        "model": catalogue.resolve_model(model) if model else None,
+        "aspect": _str(record.get("aspect")) or None,
+        "size": _str(record.get("size")) or None,
+        "seed": _int(record.get("seed"), "seed"),
+        "variants": 1 if variants is None else variants,
+        "text": _bool(record.get("text")),
+        "refs": _refs(record.get("refs"), base),
+        "vars": values,
+    }
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+def _open_studio(demo: bool):
+    from studio.services.studio import Studio
+
+    settings = load_settings()
+    if demo:
+        settings = settings.with_(demo=True)
+    return Studio(settings)
+
+
+def execute(studio, path: Path, *, concurrency: int, as_json: bool) -> int:
+    batch = read_batch(path)  # refused rows were reported by ``run``; the others run
+    rows, sha = batch.rows, batch.sha256
+    spec = runs.RunSpec(name=path.name, rows=rows)
+    cells, _ = runs.plan(spec)
+    from studio.cli.main import print_record
+
+    on_done = lambda record: print_record(record, as_json=as_json)  # noqa: E731
+    existing = run_store.find_by_source(studio.store, sha)
+    if existing is None:
+        run_id = runs.start(
+            studio, spec, concurrency=concurrency, kind="batch", source_sha=sha, on_done=on_done
+        )
+        skipped = 0
+    else:
+        run_id = existing.id
+        skipped = len(cells) - runs.resume(studio, run_id, concurrency=concurrency, on_done=on_done)
+        if skipped:
+            print(
+                f"studio: resuming run {run_id}: {skipped} of {len(cells)} cells already done, not paid again.",
+                file=sys.stderr,
+                flush=True,
+            )
+    try:
+        while not runs.wait(studio, run_id, timeout=0.5):
+            pass
+    except KeyboardInterrupt:
+        runs.cancel(studio, run_id)
+        runs.wait(studio, run_id, timeout=30)
+        raise
+    done = {
+        key
+        for key, rows_ in run_store.cell_statuses(studio.store, run_id).items()
+        if any(status == SUCCEEDED for _, status in rows_)
+    }
+    ok = sum(1 for cell in cells if cell.key in done)
+    n = len(batch.refused)
+    refused = f"; {n} of the file's rows {'was' if n == 1 else 'were'} refused" if n else ""
+    print(
+        f"studio: {ok} of {len(cells)} cells produced an image (run {run_id}){refused}.",
+        file=sys.stderr,
+        flush=True,
+    )
+    return 0 if ok == len(cells) and not batch.refused else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """``studio batch``; StudioErrors go up to ``studio.cli.main``, which maps them to exit 2 (bad usage) or 1."""
+    if args.concurrency < 1:
+        raise InputError("--concurrency must be at least 1")
+    demo = args.demo or os.environ.get("STUDIO_DEMO", "").strip().lower() in ("1", "true", "yes", "on")
+    report_refused(
+        args.file, read_batch(args.file)
+    )  # bad usage (exit 2) before anything is opened or paid for
+    studio = _open_studio(demo)
+    with lifecycle.polite_stop() as stop:  # a stop signal sends no more rows and saves the paid ones
+        try:
+            status = execute(studio, args.file, concurrency=args.concurrency, as_json=args.json)
+        finally:
+            studio.close()
+    return stop.exit_status(status)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from studio import cli
+
+    return cli.main(["batch", *(sys.argv[1:] if argv is None else argv)])

@@ -1,0 +1,527 @@
+"""`studio doctor [--repair] [--json]`: check the history against the files it points at, and repair.
+
+Checks: SQLite's ``PRAGMA integrity_check``; rows pointing at missing or wrong-hash files; pending or
+running rows whose process is gone (adopted when their journal names complete files, else
+interrupted); image, thumbnail and model-turn files no row points at; leftover temp files; missing
+thumbnails. Designed after the failures of other tools' "clean up the library" commands (reference
+§A4): it reports by default, backs the database up before repairing, and never deletes an original or
+a row. Anything it cannot place is moved to ``quarantine/<timestamp>/``.
+
+Exit status: 0 when healthy (or everything was repaired), 1 when problems remain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from studio.domain.errors import ImageRejected, StoreError, StudioError
+from studio.domain.settings import default_data_dir
+from studio.imaging import images
+from studio.storage import Store, files, journal, migrations
+
+#: While a live studio has generations in flight, files this young may be mid-save: leave them alone.
+IN_FLIGHT_GRACE_S = 600.0
+_SCANNED = ("images", "thumbs", "turns", journal.DIR, "backups")
+
+
+@dataclass
+class Problem:
+    kind: str  # integrity | missing_file | wrong_hash | orphan_row | orphan_file | temp_file | ...
+    detail: str  # a sentence
+    action: str  # what --repair does (or did)
+    id: int | None = None
+    path: str | None = None
+    fixed: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class Report:
+    data_dir: Path
+    integrity: str = "ok"
+    problems: list[Problem] = field(default_factory=list)
+    backup: Path | None = None
+    repair: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.integrity == "ok" and all(p.fixed for p in self.problems)
+
+    @property
+    def repaired(self) -> int:
+        return sum(p.fixed for p in self.problems)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "integrity": self.integrity,
+            "problems": [p.to_json() for p in self.problems],
+            "repaired": self.repaired,
+            "backup": str(self.backup) if self.backup else None,
+            "data_dir": str(self.data_dir),
+        }
+
+
+# -- the scan -----------------------------------------------------------------------------------------
+
+
+def integrity(db_path: Path) -> str:
+    """``ok`` or SQLite's first complaint (a damaged file that cannot even be opened included)."""
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return str(exc)
+    text = "; ".join(str(r[0]) for r in rows[:5])
+    return "ok" if text == "ok" else text
+
+
+def _sha_ok(path: Path, sha256: str) -> bool:
+    return images.sha256_hex(path.read_bytes()) == sha256
+
+
+@dataclass
+class _Library:
+    """What the history says exists (read in one short read transaction)."""
+
+    assets: list[tuple[int, str, str, str | None]]  # id, sha256, path, thumb_path
+    turns: dict[str, list[int]]  # turn sha -> generation ids
+    statuses: dict[int, str]
+    live_owners: dict[int, bool]  # active generation id -> its owner is alive
+    live_work: bool  # a live studio has generations in flight
+    store_failed: set[int] = field(
+        default_factory=set
+    )  # failed only because the history could not be written
+
+
+def _read_library(db_path: Path, is_alive: Callable[[str], bool]) -> _Library:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        assets = conn.execute("SELECT id, sha256, path, thumb_path FROM asset ORDER BY id").fetchall()
+        turns: dict[str, list[int]] = {}
+        for gen_id, sha in conn.execute(
+            "SELECT id, model_content_sha FROM generation WHERE model_content_sha IS NOT NULL"
+        ):
+            turns.setdefault(sha, []).append(gen_id)
+        statuses = dict(conn.execute("SELECT id, status FROM generation").fetchall())
+        active = conn.execute(
+            "SELECT id, owner FROM generation WHERE status IN ('pending', 'running')"
+        ).fetchall()
+        store_failed = {
+            gen_id
+            for (gen_id,) in conn.execute(
+                "SELECT id FROM generation WHERE status = 'failed' AND error_kind IN ('store', 'disk_full')"
+            )
+        }
+    finally:
+        conn.close()
+    alive = {owner: is_alive(owner) for owner in {o for _, o in active}}
+    live_owners = {gen_id: alive[owner] for gen_id, owner in active}
+    return _Library(assets, turns, statuses, live_owners, any(alive.values()), store_failed)
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Every file below ``root`` (nested folders included, symlinks not followed)."""
+    for folder, _dirs, names in os.walk(root, followlinks=False):
+        for name in names:
+            yield Path(folder) / name
+
+
+def _claimed_by_journals(data_dir: Path, lib: _Library) -> set[str]:
+    """Files named by the journal of a row still in flight or about to be adopted: not orphans."""
+    claimed: set[str] = set()
+    for gen_id in journal.listing(data_dir):
+        if gen_id not in lib.live_owners and gen_id not in lib.store_failed:
+            continue
+        entry = journal.read(data_dir, gen_id)
+        if entry is None or not (lib.live_owners.get(gen_id) or not journal.missing(data_dir, entry)):
+            continue  # a dead row that will be interrupted: its files are orphans like any other
+        for image in entry.outputs + entry.thoughts:
+            claimed.add(image["path"])
+            if image["thumb_path"]:
+                claimed.add(image["thumb_path"])
+        if entry.values.get("model_content_sha"):
+            claimed.add(files.turn_relpath(entry.values["model_content_sha"]))
+    return claimed
+
+
+class Doctor:
+    def __init__(self, data_dir: Path, is_alive: Callable[[str], bool]) -> None:
+        self.data_dir = Path(data_dir).expanduser().resolve()
+        self.is_alive = is_alive
+        self.report = Report(self.data_dir)
+        self._moves: list[tuple[Problem, Path]] = []
+        self._thumbs: list[tuple[Problem, str, str]] = []  # problem, original, thumb
+
+    def add(self, problem: Problem) -> Problem:
+        self.report.problems.append(problem)
+        return problem
+
+    def scan(self, store: Store) -> None:
+        lib = _read_library(store.db_path, self.is_alive)
+        self._check_rows(store)
+        self._check_assets(lib)
+        self._check_turns(lib)
+        self._check_files(lib)
+
+    def _check_rows(self, store: Store) -> None:
+        for gen_id, entry in store.orphans(self.is_alive):
+            if entry is not None:
+                self.add(
+                    Problem(
+                        "orphan_row",
+                        f"Generation {gen_id} was being saved when its studio stopped; "
+                        "its image files are complete.",
+                        "adopt it (mark it succeeded)",
+                        id=gen_id,
+                    )
+                )
+            else:
+                self.add(
+                    Problem(
+                        "orphan_row",
+                        f"Generation {gen_id} was in progress when its studio stopped; "
+                        "no complete image was saved for it.",
+                        "mark it interrupted",
+                        id=gen_id,
+                    )
+                )
+
+    def _check_assets(self, lib: _Library) -> None:
+        for asset_id, sha, rel, thumb in lib.assets:
+            path = self.data_dir / rel
+            if not path.is_file():
+                self.add(
+                    Problem(
+                        "missing_file",
+                        f"Image {rel} (asset {asset_id}) is missing.",
+                        "none: restore it from a backup of the data directory",
+                        path=rel,
+                    )
+                )
+                continue
+            if not _sha_ok(path, sha):
+                self._quarantine(
+                    Problem(
+                        "wrong_hash",
+                        f"Image {rel} does not match its recorded SHA-256; "
+                        "it was changed or damaged after it was saved.",
+                        "move it to quarantine; restore the original from a backup",
+                        path=rel,
+                    ),
+                    path,
+                    fixes=False,
+                )
+                continue
+            if thumb and not (self.data_dir / thumb).is_file():
+                problem = self.add(
+                    Problem(
+                        "missing_thumbnail",
+                        f"The thumbnail of {rel} is missing.",
+                        "make it again from the original",
+                        path=thumb,
+                    )
+                )
+                self._thumbs.append((problem, rel, thumb))
+
+    def _check_turns(self, lib: _Library) -> None:
+        for sha, gen_ids in lib.turns.items():
+            rel = files.turn_relpath(sha)
+            path = self.data_dir / rel
+            if not path.is_file():
+                self.add(
+                    Problem(
+                        "missing_file",
+                        f"The saved model turn {rel} of generation {gen_ids[0]} is "
+                        "missing; conversational edits from it will not work.",
+                        "none: restore it from a backup",
+                        id=gen_ids[0],
+                        path=rel,
+                    )
+                )
+            elif not _sha_ok(path, sha):
+                self._quarantine(
+                    Problem(
+                        "wrong_hash",
+                        f"The saved model turn {rel} does not match its hash.",
+                        "move it to quarantine; restore it from a backup",
+                        id=gen_ids[0],
+                        path=rel,
+                    ),
+                    path,
+                    fixes=False,
+                )
+
+    def _check_files(self, lib: _Library) -> None:
+        known = {rel for _, _, rel, _ in lib.assets} | {t for _, _, _, t in lib.assets if t}
+        known |= {files.turn_relpath(sha) for sha in lib.turns}
+        known |= _claimed_by_journals(self.data_dir, lib)
+        journals = journal.listing(self.data_dir)
+        young = time.time() - IN_FLIGHT_GRACE_S
+        for top in _SCANNED:
+            for path in _walk(self.data_dir / top):
+                rel = path.relative_to(self.data_dir).as_posix()
+                if lib.live_work and _mtime(path) > young:
+                    continue  # a running studio may be between writing this file and committing its row
+                if path.name.endswith(".tmp"):
+                    self._quarantine(
+                        Problem(
+                            "temp_file",
+                            f"{rel} is a leftover temporary file of an interrupted write.",
+                            "move it to quarantine",
+                            path=rel,
+                        ),
+                        path,
+                    )
+                elif top == journal.DIR:
+                    self._check_journal(path, rel, journals, lib)
+                elif top != "backups" and rel not in known:
+                    self._quarantine(
+                        Problem(
+                            "orphan_file",
+                            f"No generation points at {rel}.",
+                            "move it to quarantine",
+                            path=rel,
+                        ),
+                        path,
+                    )
+
+    def _check_journal(self, path: Path, rel: str, journals: dict[int, Path], lib: _Library) -> None:
+        gen_id = next((i for i, p in journals.items() if p == path), None)
+        status = lib.statuses.get(gen_id) if gen_id is not None else None
+        if status in ("pending", "running"):
+            return  # in flight, or reported above as an orphan row
+        if gen_id in lib.store_failed and journal.adoptable(self.data_dir, gen_id) is not None:
+            self.add(
+                Problem(
+                    "unsaved_row",
+                    f"Generation {gen_id} is marked failed because the history could not "
+                    "be written, but its image files were saved.",
+                    "adopt it (mark it succeeded)",
+                    id=gen_id,
+                    path=rel,
+                )
+            )
+        elif status is not None:
+            self.add(
+                Problem(
+                    "stale_journal",
+                    f"{rel} belongs to generation {gen_id}, which is already {status}.",
+                    "remove it (the row already records the same)",
+                    id=gen_id,
+                    path=rel,
+                )
+            )
+        else:
+            self._quarantine(
+                Problem(
+                    "orphan_file",
+                    f"{rel} is not a journal of any generation in the history.",
+                    "move it to quarantine",
+                    path=rel,
+                ),
+                path,
+            )
+
+    def _quarantine(self, problem: Problem, path: Path, *, fixes: bool = True) -> None:
+        self.add(problem)
+        self._moves.append((problem, path))
+        if not fixes:
+            problem.action += " (the row still needs the original)"
+
+    # -- repair ---------------------------------------------------------------------------------------
+
+    def repair(self, store: Store) -> None:
+        if not self.report.problems:
+            return
+        self.report.repair = True
+        self.report.backup = migrations.backup(store.db_path, migrations.LATEST)
+        adopted = set(store.adopt_orphans(self.is_alive))
+        interrupted = set(store.interrupt_orphans(self.is_alive))  # also removes journals of final rows
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        for problem in self.report.problems:
+            if problem.kind == "orphan_row":
+                problem.action = (
+                    "adopted"
+                    if problem.id in adopted
+                    else "interrupted"
+                    if problem.id in interrupted
+                    else "none: it finished or was resolved meanwhile"
+                )
+                problem.fixed = True
+            elif problem.kind == "unsaved_row":  # interrupt_orphans above adopted it from its journal
+                record = store.get(problem.id or 0)
+                problem.fixed = record is not None and record.status == "succeeded"
+            elif problem.kind == "stale_journal":
+                journal.remove(self.data_dir, problem.id or 0)
+                problem.fixed = True
+        for problem, path in self._moves:
+            target = _move_to_quarantine(self.data_dir, path, stamp)
+            if target is not None and problem.kind != "wrong_hash":
+                problem.fixed = True
+            if target is not None:
+                problem.action = f"moved to {target.relative_to(self.data_dir).as_posix()}"
+        for problem, rel, thumb in self._thumbs:
+            problem.fixed = _remake_thumbnail(self.data_dir, rel, thumb)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _move_to_quarantine(data_dir: Path, path: Path, stamp: str) -> Path | None:
+    """Move (never delete) ``path`` to ``quarantine/<stamp>/<its relative path>``."""
+    rel = path.relative_to(data_dir).as_posix()
+    target = files.contained(data_dir, "quarantine", stamp, rel)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    except FileNotFoundError:
+        return None  # it went away meanwhile (e.g. a journal removed by its own studio)
+    return target
+
+
+def _remake_thumbnail(data_dir: Path, rel: str, thumb: str) -> bool:
+    try:
+        data = (data_dir / rel).read_bytes()
+        files.write_atomic(files.contained(data_dir, thumb), images.make_thumbnail(data))
+    except (OSError, ImageRejected, StoreError):
+        return False
+    return True
+
+
+# -- entry points -------------------------------------------------------------------------------------
+
+
+def _default_alive(owner: str) -> bool:
+    from studio.services.studio import _owner_alive
+
+    return _owner_alive(owner)
+
+
+def check(data_dir: Path, *, repair: bool = False, is_alive: Callable[[str], bool] | None = None) -> Report:
+    """Inspect (and with ``repair`` fix) the data directory. Raises StoreError if it cannot be opened."""
+    try:
+        return _check(data_dir, repair=repair, is_alive=is_alive)
+    except (
+        sqlite3.Error,
+        OSError,
+    ) as exc:  # a locked database or an unreadable folder: a sentence, not a traceback
+        raise StoreError(
+            f"The doctor could not read {data_dir} ({exc}). If the studio is busy saving, try again "
+            "in a moment; otherwise check the folder's permissions."
+        ) from exc
+
+
+def _check(data_dir: Path, *, repair: bool, is_alive: Callable[[str], bool] | None) -> Report:
+    doctor = Doctor(data_dir, is_alive or _default_alive)
+    db_path = doctor.data_dir / "studio.db"
+    if db_path.exists():
+        doctor.report.integrity = integrity(db_path)
+        if doctor.report.integrity != "ok":
+            doctor.add(
+                Problem(
+                    "integrity",
+                    f"SQLite reports the history database is damaged ({doctor.report.integrity}).",
+                    f"none: restore a copy from {doctor.data_dir / 'backups'}",
+                    path="studio.db",
+                )
+            )
+            return doctor.report  # repairing on top of a damaged database could make it worse
+    store = Store(doctor.data_dir)
+    try:
+        doctor.scan(store)
+        if repair:
+            doctor.repair(store)
+    finally:
+        store.close()
+    return doctor.report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--repair",
+        action="store_true",
+        help="back up the database, then adopt or interrupt orphan rows, remake thumbnails and "
+        "move unplaceable files to quarantine (never deletes an image or a row)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="data directory (default: STUDIO_DATA_DIR or ~/.local/share/studio)",
+    )
+
+
+def _print_text(report: Report) -> None:
+    print(f"Data directory: {report.data_dir}")
+    print(f"Database integrity: {report.integrity}")
+    for p in report.problems:
+        state = "fixed" if p.fixed else ("to do" if not report.repair else "remains")
+        print(f"- [{state}] {p.kind}: {p.detail} → {p.action}")
+    if report.backup:
+        print(f"Backup written first: {report.backup}")
+    if report.ok:
+        print("Healthy." if not report.problems else f"Repaired {report.repaired} problem(s).")
+    elif not report.repair:
+        print(
+            f"{len(report.problems)} problem(s) found; run `studio doctor --repair` to fix what can be fixed."
+        )
+    else:
+        print(f"{sum(not p.fixed for p in report.problems)} problem(s) remain.")
+
+
+def run(args: argparse.Namespace) -> int:
+    data_dir = args.data_dir or (
+        Path(os.environ["STUDIO_DATA_DIR"]).expanduser()
+        if os.environ.get("STUDIO_DATA_DIR")
+        else default_data_dir()
+    )
+    try:
+        report = check(data_dir, repair=args.repair)
+    except StudioError as exc:
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "ok": False,
+                        "integrity": "unknown",
+                        "problems": [{"kind": exc.kind, "detail": exc.message, "action": "none"}],
+                        "repaired": 0,
+                        "backup": None,
+                    }
+                )
+            )
+        else:
+            print(f"studio doctor: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        _print_text(report)
+    return 0 if report.ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="studio doctor", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

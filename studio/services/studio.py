@@ -1,0 +1,347 @@
+"""The studio's use cases, shared by the UI and the CLI: submit, follow, cancel, retry, browse.
+
+Order of work for every paid call (reference decision 7): a ``pending`` row is committed before the
+request is sent; the image files are written and fsynced before the row that points at them is
+committed. A crash at any step therefore leaves either a pending row (resolved to ``interrupted`` on
+the next start, or adopted by ``studio doctor``) or a complete generation, never a lost image.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from studio.domain import catalogue
+from studio.domain.crashpoints import crashpoint
+from studio.domain.errors import (
+    Cancelled,
+    ConfigError,
+    GenerationRefused,
+    InputError,
+    StoreError,
+    StudioError,
+)
+from studio.domain.requests import BLOCKED, CANCELLED, FAILED, NO_IMAGE, GenerationRequest
+from studio.domain.settings import Secret, Settings, load_settings
+from studio.gemini import wire
+from studio.gemini.client import GeminiClient
+from studio.services import lifecycle
+from studio.services.jobs import JobProgress, JobRunner
+from studio.storage import GenerationRecord, Store
+
+log = logging.getLogger(__name__)
+
+#: Owner tokens of the Studio instances alive in this process (rows they own are not orphans).
+_LIVE_OWNERS: set[str] = set()
+_HOST = socket.gethostname()
+#: ``close`` waits for calls already sent up to the client's overall deadline plus this, then abandons them.
+CLOSE_MARGIN_S = 10.0
+
+
+def _owner_alive(owner: str) -> bool:
+    if owner in _LIVE_OWNERS:
+        return True
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != _HOST or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False  # our own pid but not a live instance: an earlier Studio in this process ended
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Studio:
+    def __init__(self, settings: Settings, *, client: GeminiClient | None = None) -> None:
+        self.settings = settings
+        self.emulator = None
+        if settings.demo and client is None:
+            self.settings = settings = self._start_demo_emulator(settings)
+        self.store = Store(settings.data_dir)
+        self.client = client or GeminiClient.from_settings(settings)
+        self.jobs = JobRunner(settings.workers)
+        self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        _LIVE_OWNERS.add(self.owner)
+        lifecycle.register(self)
+        self.adopted_on_start = self.store.adopt_orphans(_owner_alive)
+        self.interrupted_on_start = self.store.interrupt_orphans(_owner_alive)
+
+    def _start_demo_emulator(self, settings: Settings) -> Settings:
+        """Demo mode: an in-process emulator on a free loopback port stands in for the endpoint."""
+        from studio.emulator import Emulator
+
+        self.emulator = Emulator(port=0).start()
+        return settings.with_(
+            base_url=self.emulator.url, auth="bearer", api_key=Secret("demo"), key_source="demo"
+        )
+
+    @property
+    def is_demo(self) -> bool:
+        return self.settings.demo
+
+    # -- generating -------------------------------------------------------------------------------
+
+    def submit(self, req: GenerationRequest) -> list[int]:
+        """Record one pending row per variant, then queue them. Returns the generation ids.
+
+        Every path (Generate, Edit, Experiment, batch, CLI) comes through here: the one rule
+        (``catalogue.validate``) is enforced before a row is written or anything is paid for."""
+        model = catalogue.find_model(req.model)
+        if model is not None and model != req.model:  # a display name typed as a custom id: record the id
+            req = replace(req, model=model)
+        catalogue.validate(req)
+        if self.jobs.stopping:
+            raise Cancelled("The studio is stopping, so this was not sent; nothing was charged.")
+        if not self.settings.has_key:
+            raise ConfigError(
+                "No API key is set. Set STUDIO_API_KEY (or put it in .streamlit/secrets.toml) and restart, "
+                "or start the offline demo with `studio run --demo`."
+            )
+        settings = req.settings() | {"reference_roles": [r.role for r in req.references]}
+        ids = [
+            self.store.create_pending(
+                prompt=req.prompt,
+                model=req.model,
+                settings=settings,
+                owner=self.owner,
+                composition=req.composition,
+                references=req.references,
+                parent_id=req.parent_id,
+                run_id=req.run_id,
+                variant_index=index,
+                cell_key=req.cell_key,
+            )
+            for index in range(req.variants)
+        ]
+        for index, gen_id in enumerate(ids):
+            self.jobs.submit(gen_id, self._work(gen_id, req, index))
+        return ids
+
+    def _work(self, gen_id: int, req: GenerationRequest, index: int) -> Callable:
+        def work(cancel: threading.Event, report: Callable[[str], None]) -> None:
+            self._run_one(gen_id, req, index, cancel, report)
+
+        return work
+
+    def _run_one(self, gen_id, req, index, cancel, report) -> GenerationRecord | None:
+        started = time.monotonic()
+        latency = lambda: int((time.monotonic() - started) * 1000)  # noqa: E731
+        try:
+            if cancel.is_set():
+                raise Cancelled("Cancelled before the request was sent; nothing was charged.")
+            self.store.mark_running(gen_id)
+            body = wire.build_body(_variant(req, index))
+            crashpoint("before_call")
+            outcome = self.client.generate(
+                req.model, body, cancel=cancel, on_wait=lambda seconds, sentence: report(sentence)
+            )
+            crashpoint("after_response")
+            refusal = wire.refusal(outcome)
+            if refusal is not None:
+                return self.store.save_failure(
+                    gen_id, status=refusal.status, error=refusal, outcome=outcome, latency_ms=latency()
+                )
+            report("Saving…")
+            return self.store.save_success(
+                gen_id, outcome, latency_ms=latency(), cost_usd=_cost(req, outcome)
+            )
+        except Cancelled as exc:
+            return self._record_failure(gen_id, CANCELLED, exc, latency())
+        except GenerationRefused as exc:
+            return self._record_failure(gen_id, exc.status, exc, latency())
+        except StudioError as exc:
+            return self._record_failure(gen_id, FAILED, exc, latency())
+        except Exception as exc:  # a bug: keep the row honest and the traceback in the log, not the page
+            log.exception("generation %s failed unexpectedly", gen_id)
+            error = StudioError(
+                f"An unexpected error stopped this generation ({type(exc).__name__}). "
+                "It is recorded in the terminal log; please report it."
+            )
+            return self._record_failure(gen_id, FAILED, error, latency())
+
+    def _record_failure(self, gen_id: int, status: str, error: StudioError, latency_ms: int):
+        outcome = getattr(error, "outcome", None)
+        try:
+            if self.jobs.abandoned:  # a call given up by a second stop signal: interrupted, not failed
+                self.store.interrupt_owned(self.owner)
+                return self.store.get(gen_id)
+            return self.store.save_failure(
+                gen_id, status=status, error=error, outcome=outcome, latency_ms=latency_ms
+            )
+        except StoreError:
+            log.exception("could not record the failure of generation %s", gen_id)
+            return None
+
+    def generate(self, req: GenerationRequest, timeout: float | None = None) -> list[GenerationRecord]:
+        """Submit and wait: the CLI's path."""
+        ids = self.submit(req)
+        return self.wait(ids, timeout=timeout)
+
+    def wait(self, ids: Sequence[int], timeout: float | None = None) -> list[GenerationRecord]:
+        self.jobs.wait(ids, timeout=timeout)
+        return [record for record in (self.store.get(gen_id) for gen_id in ids) if record is not None]
+
+    def progress(self, gen_id: int) -> JobProgress | None:
+        return self.jobs.progress(gen_id)
+
+    def is_active(self, gen_id: int) -> bool:
+        return self.jobs.is_active(gen_id)
+
+    def cancel(self, gen_id: int) -> bool:
+        return self.jobs.cancel(gen_id)
+
+    # -- re-use -----------------------------------------------------------------------------------
+
+    def request_for(self, gen_id: int) -> GenerationRequest:
+        """The exact request of an earlier generation (references re-read from their stored files)."""
+        record = self.store.get(gen_id)
+        if record is None:
+            raise InputError(f"Generation {gen_id} is not in the history.")
+        s = dict(record.settings)
+        roles = s.pop("reference_roles", [])
+        refs = tuple(
+            image.reference(roles[i] if i < len(roles) else "object")
+            for i, image in enumerate(record.references)
+        )
+        known = set(GenerationRequest.__dataclass_fields__)
+        kwargs = {k: v for k, v in s.items() if k in known}
+        kwargs["modalities"] = tuple(kwargs.get("modalities") or ("IMAGE",))
+        kwargs["safety_settings"] = tuple(kwargs.get("safety_settings") or ())
+        kwargs.update(
+            prompt=record.prompt,
+            model=record.model,
+            references=refs,
+            variants=1,
+            composition=record.composition,
+        )
+        return GenerationRequest(**kwargs)
+
+    def retry(self, gen_id: int) -> list[int]:
+        return self.submit(self.request_for(gen_id))
+
+    # -- work a stopped studio left unfinished (the notice on Generate and History) ---------------
+
+    def interrupted_work(self) -> list[int]:
+        """Generations interrupted when a studio stopped that the designer has neither retried nor dismissed,
+        oldest first. Reading this changes nothing."""
+        from studio.storage import notice_repo as notices
+
+        return notices.open_ids(self.store)
+
+    def retry_interrupted(self, ids: Sequence[int]) -> list[int]:
+        """Resubmit each of ``ids`` still open, exactly as it was asked for; returns the new generation ids.
+
+        Each is claimed before it is sent, so a second click or another tab sends nothing again. One that
+        cannot be sent (no key, a model no longer offered) stays open; its error is raised when none was sent."""
+        from dataclasses import replace
+
+        from studio.storage import notice_repo as notices
+
+        sent: list[int] = []
+        error: StudioError | None = None
+        for gen_id in notices.acknowledge(self.store, ids, notices.RETRIED):
+            try:
+                record = self.store.get(gen_id)
+                req = replace(self.request_for(gen_id), cell_key=notices.cell_key(self.store, gen_id))
+                sent += self.submit(_variant(req, record.variant_index if record else 0))  # its own seed
+            except StudioError as exc:
+                notices.release(self.store, [gen_id])
+                error = error or exc
+        if error is not None and not sent:
+            raise error
+        return sent
+
+    def dismiss_interrupted(self, ids: Sequence[int]) -> int:
+        """Stop telling the designer about ``ids`` (kept in the database, so for every later start too);
+        the rows themselves stay in the history as they are. Returns how many were still open."""
+        from studio.storage import notice_repo as notices
+
+        return len(notices.acknowledge(self.store, ids, notices.DISMISSED))
+
+    # -- browsing ---------------------------------------------------------------------------------
+
+    def get(self, gen_id: int) -> GenerationRecord | None:
+        return self.store.get(gen_id)
+
+    def history(self, **filters) -> list[GenerationRecord]:
+        return self.store.list(**filters)
+
+    def check_connection(self) -> str:
+        return self.client.check()
+
+    def enhance(self, idea: str, n: int = 3) -> list[str]:
+        """``n`` prompt proposals from the text model (setting ``STUDIO_TEXT_MODEL``); edits nothing."""
+        from studio.gemini.enhance import enhance
+
+        return enhance(self.client, self.settings.text_model, idea, n=n)
+
+    # -- stopping ---------------------------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self.jobs.stopping
+
+    def stop_taking_work(self) -> list[int]:
+        """A polite stop: nothing new is sent (queued generations end ``cancelled``, nothing charged);
+        returns the ids of the calls already sent, which go on and are saved."""
+        return self.jobs.stop()
+
+    def abandon(self) -> list[int]:
+        """Give up on the calls still out (a second stop signal): their rows end ``interrupted`` first,
+        then the calls are cancelled. Returns their ids."""
+        ids = self.jobs.abandon()
+        self.store.interrupt_owned(self.owner)
+        return ids
+
+    def close(self) -> None:
+        """Stop politely: queued work is cancelled before it is sent, calls already sent are waited for
+        (as long as the client's own deadline allows) and saved; only then is anything closed."""
+        self.stop_taking_work()
+        if not self.jobs.wait_all(timeout=self.settings.overall_timeout + CLOSE_MARGIN_S):
+            self.abandon()
+        self.jobs.shutdown(wait=False)
+        self.client.close()
+        self.store.close()
+        _LIVE_OWNERS.discard(self.owner)
+        lifecycle.unregister(self)
+        if self.emulator is not None:
+            self.emulator.stop()
+
+
+def _variant(req: GenerationRequest, index: int) -> GenerationRequest:
+    """Variants with a fixed seed would all be the same image; offset the seed per variant."""
+    if req.seed is None or index == 0:
+        return req
+    from dataclasses import replace
+
+    return replace(req, seed=req.seed + index)
+
+
+def _cost(req: GenerationRequest, outcome) -> float:
+    """List price of one call: its input once, plus every output image it returned."""
+    est = catalogue.estimate(
+        req.model,
+        size=req.image_size,
+        ratio=req.aspect_ratio,
+        variants=1,
+        references=len(req.references),
+        prompt_chars=len(req.prompt),
+    )
+    extra_images = max(0, len(outcome.images) - 1)
+    return round(est.usd + extra_images * catalogue.lookup(req.model).price(req.image_size), 6)
+
+
+def open_studio(settings: Settings | None = None) -> Studio:
+    return Studio(settings or load_settings())
+
+
+__all__ = ["Studio", "open_studio", "BLOCKED", "NO_IMAGE", "FAILED"]

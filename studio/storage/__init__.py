@@ -1,0 +1,18 @@
+"""The generation history: SQLite via SQLModel, plus the image files it points at."""
+
+from __future__ import annotations
+
+from studio.storage.gallery import SEARCH_WINDOW, GalleryFilter, TrashReport, fts_query, settings_diff
+from studio.storage.generation_repo import Store
+from studio.storage.tables import GenerationRecord, ImageRecord
+
+__all__ = [
+    "SEARCH_WINDOW",
+    "GalleryFilter",
+    "GenerationRecord",
+    "ImageRecord",
+    "Store",
+    "TrashReport",
+    "fts_query",
+    "settings_diff",
+]

@@ -1,0 +1,194 @@
+"""Which generations a gallery query or action applies to: ``GalleryFilter`` as WHERE terms, FTS5 search
+text, tag/collection names, and id lists cut into IN (...) batches.
+
+Search is an FTS5 sub-select ordered by recency (rowid), never by ``rank`` (reference §B3).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import column, table, text
+from sqlmodel import col, select
+
+from studio.domain.errors import InputError
+from studio.storage.tables import CollectionItem, Generation, GenerationTag, Tag
+
+_TOKEN_CHAR = re.compile(r"[^\W_]")  # what FTS5's unicode61 tokenizer keeps
+fts_table = table("generation_fts", column("rowid"))
+CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+TAG_MAX, COLLECTION_MAX = 60, 80
+
+
+def fts_query(search: str | None) -> str | None:
+    """User text as a safe FTS5 query: every word a quoted phrase, prefix match on the last one."""
+    words = [w for w in (search or "").split() if _TOKEN_CHAR.search(w)]
+    if not words:
+        return None
+    phrases = ['"' + w.replace('"', '""') + '"' for w in words]
+    return " ".join(phrases) + "*"
+
+
+@dataclass(frozen=True)
+class GalleryFilter:
+    """What the History page shows. ``None``/empty means "any". Filters combine with AND.
+
+    ``model``/``status``/``aspect_ratio``/``image_size`` take one value or a sequence (any of them).
+    Dates are UTC: a ``date`` covers that whole day; a naive ``datetime`` is taken as UTC; ISO text works too.
+    ``deleted``: False = live generations (default), True = the trash, None = both.
+    """
+
+    search: str | None = None
+    model: str | Sequence[str] | None = None
+    status: str | Sequence[str] | None = None
+    date_from: date | datetime | str | None = None
+    date_to: date | datetime | str | None = None
+    aspect_ratio: str | Sequence[str] | None = None
+    image_size: str | Sequence[str] | None = None
+    favourite: bool | None = None
+    min_rating: int | None = None
+    tag: str | None = None
+    collection_id: int | None = None
+    deleted: bool | None = False
+    run_id: int | None = None
+    parent_id: int | None = None
+    #: only these generations (the store narrows a search to its newest matches this way)
+    ids: tuple[int, ...] | None = None
+
+
+def merge_filter(base: GalleryFilter | None, **overrides: Any) -> GalleryFilter:
+    """``base`` with every override that is not None (the old keyword arguments of ``list``/``count``)."""
+    known = {f.name for f in fields(GalleryFilter)}
+    values = {k: v for k, v in overrides.items() if v is not None and k in known}
+    return replace(base or GalleryFilter(), **values)
+
+
+def _any_of(column_: Any, value: str | Sequence[str] | None) -> Any | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return col(column_) == value
+    values = [v for v in value if v]
+    return col(column_).in_(values) if values else None
+
+
+def _parse_when(value: date | datetime | str, name: str) -> date | datetime:
+    if not isinstance(value, str):
+        return value
+    try:
+        return date.fromisoformat(value) if len(value.strip()) == 10 else datetime.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"The {name} date {value[:40]!r} is not a date like 2026-03-31.") from None
+
+
+def _bound(value: date | datetime | str, name: str, *, end: bool) -> tuple[str, bool]:
+    """(UTC ISO text comparable with ``created_at``, inclusive?)."""
+    when = _parse_when(value, name)
+    if not isinstance(when, datetime):  # a whole day: [start of day, start of next day)
+        start = datetime.combine(when + timedelta(days=1 if end else 0), time.min, UTC)
+        return start.isoformat(timespec="microseconds"), not end
+    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return when.isoformat(timespec="microseconds"), True
+
+
+#: Facets and totals of a search count within its newest matches: a common word matches a quarter of
+#: the history at 1 M rows, and counting every match per facet would take seconds.
+SEARCH_WINDOW = 2000
+
+
+def match_ids(search: str | None, before_id: int | None = None, window: int | None = None) -> Any | None:
+    """Sub-select of generation ids whose prompt or reply matches ``search`` (None: no search);
+    with ``window``, only the newest ``window`` matches."""
+    query = fts_query(search)
+    if not query:
+        return None
+    stmt = select(fts_table.c.rowid).where(
+        text("generation_fts MATCH :fts_query").bindparams(fts_query=query)
+    )
+    if before_id is not None:
+        stmt = stmt.where(fts_table.c.rowid < before_id)
+    if window is not None:
+        stmt = stmt.order_by(fts_table.c.rowid.desc()).limit(window)
+    return stmt
+
+
+def conditions(
+    f: GalleryFilter, *, before_id: int | None = None, search: bool = True, window: int | None = None
+) -> list[Any]:
+    """The WHERE terms (on ``generation``) for a filter (``search=False``: the caller joins the FTS table)."""
+    g = Generation
+    out: list[Any] = []
+    if f.deleted is not None:
+        out.append(col(g.deleted_at).is_not(None) if f.deleted else col(g.deleted_at).is_(None))
+    for column_, value in (
+        (g.model, f.model),
+        (g.status, f.status),
+        (g.aspect_ratio, f.aspect_ratio),
+        (g.image_size, f.image_size),
+    ):
+        term = _any_of(column_, value)
+        if term is not None:
+            out.append(term)
+    if f.date_from:
+        bound, inclusive = _bound(f.date_from, "from", end=False)
+        out.append(col(g.created_at) >= bound if inclusive else col(g.created_at) > bound)
+    if f.date_to:
+        bound, inclusive = _bound(f.date_to, "to", end=True)
+        out.append(col(g.created_at) <= bound if inclusive else col(g.created_at) < bound)
+    if f.favourite is not None:
+        out.append(col(g.favourite) == bool(f.favourite))
+    if f.min_rating:
+        out.append(col(g.rating) >= int(f.min_rating))
+    if f.run_id is not None:
+        out.append(col(g.run_id) == f.run_id)
+    if f.parent_id is not None:
+        out.append(col(g.parent_id) == f.parent_id)
+    if f.tag:
+        tagged = (
+            select(GenerationTag.generation_id)
+            .join(Tag, col(Tag.id) == GenerationTag.tag_id)
+            .where(col(Tag.name) == clean_name(f.tag, TAG_MAX, "tag"))
+        )
+        out.append(col(g.id).in_(tagged))
+    if f.collection_id is not None:
+        items = select(CollectionItem.generation_id).where(
+            col(CollectionItem.collection_id) == f.collection_id
+        )
+        out.append(col(g.id).in_(items))
+    if f.ids is not None:
+        out.append(col(g.id).in_(f.ids))
+    matches = match_ids(f.search, before_id, window) if search else None
+    if matches is not None:
+        out.append(col(g.id).in_(matches))
+    if before_id is not None:
+        out.append(col(g.id) < before_id)
+    return out
+
+
+def clean_name(name: str, limit: int, what: str) -> str:
+    """A tag or collection name: printable, single-spaced, not empty, at most ``limit`` characters."""
+    text_ = " ".join("".join(ch for ch in str(name) if ch.isprintable()).split())
+    if not text_:
+        raise InputError(f"A {what} name cannot be empty.")
+    if len(text_) > limit:
+        raise InputError(f"A {what} name can be at most {limit} characters long.")
+    return text_
+
+
+# -- id lists ----------------------------------------------------------------------------------------
+
+
+def unique_ids(ids: Iterable[int]) -> list[int]:
+    """Distinct ids, ascending."""
+    out = sorted({int(i) for i in ids})
+    return out
+
+
+def chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    """``ids`` in slices of at most ``CHUNK``, one IN (...) list each."""
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]

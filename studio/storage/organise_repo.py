@@ -1,0 +1,190 @@
+"""Organising the gallery: favourites, ratings, tags and collections (``OrganiseMixin``, inherited by ``Store``).
+
+Every organising action takes a list of ids and is one IMMEDIATE transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, func, literal, true, update
+from sqlalchemy.dialects.sqlite import insert
+from sqlmodel import Session, col, select
+
+from studio.domain.errors import InputError
+from studio.storage.filter_sql import COLLECTION_MAX, TAG_MAX, chunks, clean_name, unique_ids
+from studio.storage.tables import Collection, CollectionItem, Generation, GenerationTag, Tag
+
+
+def utc_now() -> str:
+    """The ``updated_at``/``added_at`` timestamp: UTC ISO text with microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def drop_unused_tags(session: Session) -> None:
+    """Delete tags no generation carries any more."""
+    used = select(GenerationTag.tag_id).where(col(GenerationTag.tag_id) == Tag.id)
+    session.exec(delete(Tag).where(~used.exists()))
+
+
+class OrganiseMixin:
+    """Organise methods of ``Store`` (which provides ``_read`` and ``_write``)."""
+
+    # -- favourites, ratings, tags -------------------------------------------------------------
+
+    def _set(self, ids: Iterable[int], **values: Any) -> int:
+        wanted = unique_ids(ids)
+        changed = 0
+        with self._write() as session:  # type: ignore[attr-defined]
+            for chunk in chunks(wanted):
+                stmt = (
+                    update(Generation)
+                    .where(col(Generation.id).in_(chunk))
+                    .values(updated_at=utc_now(), **values)
+                )
+                changed += session.exec(stmt).rowcount  # type: ignore[call-overload]
+        return changed
+
+    def set_favourite(self, ids: Iterable[int], favourite: bool) -> int:
+        """Returns how many generations were updated."""
+        return self._set(ids, favourite=bool(favourite))
+
+    def set_rating(self, ids: Iterable[int], rating: int | None) -> int:
+        if rating is not None and (
+            isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5
+        ):
+            raise InputError("A rating is a whole number of stars from 1 to 5 (or none).")
+        return self._set(ids, rating=rating)
+
+    def add_tags(self, ids: Iterable[int], names: Iterable[str]) -> int:
+        """Tag every generation with every name (created on first use). Returns links added."""
+        tags = list(dict.fromkeys(clean_name(n, TAG_MAX, "tag") for n in names))
+        wanted = unique_ids(ids)
+        if not tags or not wanted:
+            return 0
+        added = 0
+        with self._write() as session:  # type: ignore[attr-defined]
+            session.exec(insert(Tag).values([{"name": t} for t in tags]).on_conflict_do_nothing())
+            tag_ids = select(Tag.id).where(col(Tag.name).in_(tags))
+            for chunk in chunks(wanted):
+                pairs = (
+                    select(Generation.id, Tag.id)
+                    .select_from(Generation)
+                    .join(Tag, true())  # every pair
+                    .where(col(Generation.id).in_(chunk), col(Tag.id).in_(tag_ids))
+                )
+                stmt = (
+                    insert(GenerationTag)
+                    .from_select(["generation_id", "tag_id"], pairs)
+                    .prefix_with("OR IGNORE")
+                )
+                added += session.exec(stmt).rowcount  # type: ignore[call-overload]
+        return added
+
+    def remove_tag(self, ids: Iterable[int], name: str) -> int:
+        """Untag; a tag no generation uses any more disappears. Returns links removed."""
+        tag = clean_name(name, TAG_MAX, "tag")
+        removed = 0
+        with self._write() as session:  # type: ignore[attr-defined]
+            tag_id = session.exec(select(Tag.id).where(col(Tag.name) == tag)).first()
+            if tag_id is None:
+                return 0
+            for chunk in chunks(unique_ids(ids)):
+                stmt = delete(GenerationTag).where(
+                    col(GenerationTag.tag_id) == tag_id, col(GenerationTag.generation_id).in_(chunk)
+                )
+                removed += session.exec(stmt).rowcount  # type: ignore[call-overload]
+            drop_unused_tags(session)
+        return removed
+
+    def tags(self) -> list[tuple[str, int]]:
+        """Every tag with the number of live generations carrying it, most used first."""
+        live = (
+            select(GenerationTag.tag_id, func.count().label("n"))
+            .join(Generation, col(Generation.id) == GenerationTag.generation_id)
+            .where(col(Generation.deleted_at).is_(None))
+            .group_by(GenerationTag.tag_id)
+            .subquery()
+        )
+        n = func.coalesce(live.c.n, 0)
+        stmt = select(Tag.name, n).outerjoin(live, live.c.tag_id == Tag.id).order_by(n.desc(), Tag.name)
+        with self._read() as session:  # type: ignore[attr-defined]
+            return [(name, int(count)) for name, count in session.exec(stmt)]
+
+    # -- collections ---------------------------------------------------------------------------
+
+    def _collection_exists(self, session: Session, cid: int) -> None:
+        if session.get(Collection, cid) is None:
+            raise InputError(f"Collection {cid} does not exist (it may have been deleted).")
+
+    def _name_free(self, session: Session, name: str, cid: int | None = None) -> None:
+        other = session.exec(select(Collection.id).where(col(Collection.name) == name)).first()
+        if other is not None and other != cid:
+            raise InputError(f"A collection called “{name}” already exists; choose another name.")
+
+    def create_collection(self, name: str) -> int:
+        clean = clean_name(name, COLLECTION_MAX, "collection")
+        with self._write() as session:  # type: ignore[attr-defined]
+            self._name_free(session, clean)
+            row = Collection(name=clean, created_at=utc_now())
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            return row.id
+
+    def rename_collection(self, cid: int, name: str) -> None:
+        clean = clean_name(name, COLLECTION_MAX, "collection")
+        with self._write() as session:  # type: ignore[attr-defined]
+            self._collection_exists(session, cid)
+            self._name_free(session, clean, cid)
+            session.exec(update(Collection).where(col(Collection.id) == cid).values(name=clean))
+
+    def delete_collection(self, cid: int) -> None:
+        """Removes the board and its items; the generations themselves stay."""
+        with self._write() as session:  # type: ignore[attr-defined]
+            session.exec(delete(CollectionItem).where(col(CollectionItem.collection_id) == cid))
+            session.exec(delete(Collection).where(col(Collection.id) == cid))
+
+    def add_to_collection(self, ids: Iterable[int], cid: int) -> int:
+        added = 0
+        with self._write() as session:  # type: ignore[attr-defined]
+            self._collection_exists(session, cid)
+            now = utc_now()
+            for chunk in chunks(unique_ids(ids)):
+                rows = select(literal(cid), Generation.id, literal(now)).where(col(Generation.id).in_(chunk))
+                stmt = (
+                    insert(CollectionItem)
+                    .from_select(["collection_id", "generation_id", "added_at"], rows)
+                    .prefix_with("OR IGNORE")
+                )
+                added += session.exec(stmt).rowcount  # type: ignore[call-overload]
+        return added
+
+    def remove_from_collection(self, ids: Iterable[int], cid: int) -> int:
+        removed = 0
+        with self._write() as session:  # type: ignore[attr-defined]
+            for chunk in chunks(unique_ids(ids)):
+                stmt = delete(CollectionItem).where(
+                    col(CollectionItem.collection_id) == cid, col(CollectionItem.generation_id).in_(chunk)
+                )
+                removed += session.exec(stmt).rowcount  # type: ignore[call-overload]
+        return removed
+
+    def collections(self) -> list[tuple[int, str, int]]:
+        """(id, name, live item count) for every collection, by name."""
+        live = (
+            select(CollectionItem.collection_id, func.count().label("n"))
+            .join(Generation, col(Generation.id) == CollectionItem.generation_id)
+            .where(col(Generation.deleted_at).is_(None))
+            .group_by(CollectionItem.collection_id)
+            .subquery()
+        )
+        stmt = (
+            select(Collection.id, Collection.name, func.coalesce(live.c.n, 0))
+            .outerjoin(live, live.c.collection_id == Collection.id)
+            .order_by(func.lower(Collection.name))
+        )
+        with self._read() as session:  # type: ignore[attr-defined]
+            return [(int(i), name, int(n)) for i, name, n in session.exec(stmt)]

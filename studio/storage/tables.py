@@ -1,0 +1,297 @@
+"""History tables (SQLModel) and the plain records the store hands out.
+
+The tables mirror the DDL in ``migrations.py`` (a test checks they agree); the DDL is the source of
+truth so that an old migration never changes when a model gains a column. Callers only ever see
+``GenerationRecord``/``ImageRecord`` dataclasses, never live ORM objects.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, Computed, String
+from sqlmodel import Field, SQLModel
+
+from studio.domain.errors import StoreError
+from studio.domain.requests import Reference
+
+
+class Generation(SQLModel, table=True):
+    """One image generation request and what came back; a row exists before the paid call."""
+
+    __tablename__ = "generation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: str  # UTC ISO 8601 text: sorts correctly, readable in any SQLite shell
+    updated_at: str
+    status: str
+    prompt: str = ""
+    model: str
+    settings_json: str = "{}"
+    composition_json: str | None = None
+    text: str = ""
+    thoughts_text: str = ""
+    finish_reason: str | None = None
+    block_reason: str | None = None
+    error_kind: str | None = None
+    error_message: str | None = None
+    usage_json: str = "{}"
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
+    latency_ms: int | None = None
+    parent_id: int | None = Field(default=None, foreign_key="generation.id")
+    run_id: int | None = None
+    variant_index: int = 0
+    owner: str = ""  # which process runs it; orphans of dead owners become "interrupted"
+    model_content_sha: str | None = None  # turns/<sha>.json holds the verbatim model turn
+    grounding_json: str | None = None
+    favourite: bool = False
+    rating: int | None = None
+    deleted_at: str | None = None
+    n_images: int = 0  # output images; kept by triggers (migration 3), never written by the ORM
+    cell_key: str | None = None  # a run's cell identity: a resumed batch skips cells already paid for
+    # Facet columns computed by SQLite from settings_json (migration 2); the ORM never writes them.
+    aspect_ratio: str | None = Field(
+        default=None, sa_column=Column(String, Computed("json_extract(settings_json, '$.aspect_ratio')"))
+    )
+    image_size: str | None = Field(
+        default=None, sa_column=Column(String, Computed("json_extract(settings_json, '$.image_size')"))
+    )
+
+
+class Asset(SQLModel, table=True):
+    """An image file, stored once per content hash however many generations use it."""
+
+    __tablename__ = "asset"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(unique=True)
+    mime_type: str
+    width: int
+    height: int
+    bytes: int
+    path: str  # relative to the data directory
+    thumb_path: str | None = None
+    created_at: str
+
+
+class GenerationAsset(SQLModel, table=True):
+    """Links a generation to its output, thought and reference images, in order."""
+
+    __tablename__ = "generation_asset"
+
+    generation_id: int = Field(foreign_key="generation.id", primary_key=True)
+    role: str = Field(primary_key=True)  # "output" | "thought" | "reference"
+    position: int = Field(primary_key=True)
+    asset_id: int = Field(foreign_key="asset.id")
+    name: str = ""
+
+
+class Tag(SQLModel, table=True):
+    """A free-form label; names are unique ignoring case (``COLLATE NOCASE`` in the DDL)."""
+
+    __tablename__ = "tag"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+
+
+class GenerationTag(SQLModel, table=True):
+    __tablename__ = "generation_tag"
+
+    generation_id: int = Field(foreign_key="generation.id", primary_key=True)
+    tag_id: int = Field(foreign_key="tag.id", primary_key=True)
+
+
+class Collection(SQLModel, table=True):
+    """A named board; deleting it removes its items, never the generations."""
+
+    __tablename__ = "collection"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    created_at: str
+
+
+class CollectionItem(SQLModel, table=True):
+    __tablename__ = "collection_item"
+
+    collection_id: int = Field(foreign_key="collection.id", primary_key=True)
+    generation_id: int = Field(foreign_key="generation.id", primary_key=True)
+    added_at: str
+
+
+@dataclass
+class ImageRecord:
+    id: int
+    sha256: str
+    mime_type: str
+    width: int
+    height: int
+    bytes: int
+    path: Path  # absolute
+    thumb_path: Path | None
+    role: str
+    position: int
+    name: str = ""
+
+    def read(self) -> bytes:
+        """The stored bytes; a missing or unreadable file is a StoreError with a sentence, not a traceback."""
+        try:
+            return self.path.read_bytes()
+        except OSError as exc:
+            raise StoreError(
+                f"The image file {self.path.name} is missing or unreadable in the data directory "
+                "(run `studio doctor`); pick another image or generate it again."
+            ) from exc
+
+    def reference(self, role: str = "object", name: str | None = None) -> Reference:
+        """This stored image as a reference for a new request."""
+        return Reference(
+            data=self.read(),
+            mime_type=self.mime_type,
+            sha256=self.sha256,
+            width=self.width,
+            height=self.height,
+            role=role,
+            name=self.name if name is None else name,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "mime_type": self.mime_type,
+            "width": self.width,
+            "height": self.height,
+        }
+
+
+@dataclass
+class GenerationRecord:
+    id: int
+    created_at: datetime
+    updated_at: datetime
+    status: str
+    prompt: str
+    model: str
+    settings: dict[str, Any]
+    composition: dict[str, Any] | None
+    text: str
+    thoughts_text: str
+    finish_reason: str | None
+    block_reason: str | None
+    error_kind: str | None
+    error_message: str | None
+    usage: dict[str, Any]
+    cost_usd: float | None
+    latency_ms: int | None
+    parent_id: int | None
+    run_id: int | None
+    variant_index: int
+    owner: str
+    favourite: bool
+    rating: int | None
+    deleted_at: datetime | None
+    images: list[ImageRecord] = field(default_factory=list)
+    thought_images: list[ImageRecord] = field(default_factory=list)
+    references: list[ImageRecord] = field(default_factory=list)
+    grounding: dict[str, Any] | None = None
+    has_model_content: bool = False
+    tags: list[str] = field(default_factory=list)
+    collections: list[int] = field(default_factory=list)  # collection ids
+
+    @property
+    def error(self) -> dict[str, str] | None:
+        if not self.error_kind:
+            return None
+        return {"kind": self.error_kind, "message": self.error_message or ""}
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's public contract (``--json``); add keys, never rename them."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "model": self.model,
+            "prompt": self.prompt,
+            "finish_reason": self.finish_reason,
+            "block_reason": self.block_reason,
+            "text": self.text,
+            "images": [image.to_json() for image in self.images],
+            "usage": self.usage,
+            "error": self.error,
+            "created_at": self.created_at.isoformat(),
+            "settings": self.settings,
+            "latency_ms": self.latency_ms,
+            "cost_usd": self.cost_usd,
+            "parent_id": self.parent_id,
+            "favourite": self.favourite,
+            "rating": self.rating,
+            "tags": self.tags,
+            # how the prompt was composed (form fields, proposal, template, sketches); null when typed plainly
+            "composition": self.composition,
+        }
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _load(value: str | None) -> Any:
+    return json.loads(value) if value else None
+
+
+def image_record(link: GenerationAsset, asset: Asset, data_dir: Path) -> ImageRecord:
+    return ImageRecord(
+        id=asset.id or 0,
+        sha256=asset.sha256,
+        mime_type=asset.mime_type,
+        width=asset.width,
+        height=asset.height,
+        bytes=asset.bytes,
+        path=data_dir / asset.path,
+        thumb_path=data_dir / asset.thumb_path if asset.thumb_path else None,
+        role=link.role,
+        position=link.position,
+        name=link.name,
+    )
+
+
+def generation_record(row: Generation, images: list[ImageRecord]) -> GenerationRecord:
+    return GenerationRecord(
+        id=row.id or 0,
+        created_at=_time(row.created_at),
+        updated_at=_time(row.updated_at),  # type: ignore[arg-type]
+        status=row.status,
+        prompt=row.prompt,
+        model=row.model,
+        settings=_load(row.settings_json) or {},
+        composition=_load(row.composition_json),
+        text=row.text,
+        thoughts_text=row.thoughts_text,
+        finish_reason=row.finish_reason,
+        block_reason=row.block_reason,
+        error_kind=row.error_kind,
+        error_message=row.error_message,
+        usage=_load(row.usage_json) or {},
+        cost_usd=row.cost_usd,
+        latency_ms=row.latency_ms,
+        parent_id=row.parent_id,
+        run_id=row.run_id,
+        variant_index=row.variant_index,
+        owner=row.owner,
+        favourite=bool(row.favourite),
+        rating=row.rating,
+        deleted_at=_time(row.deleted_at),
+        images=[i for i in images if i.role == "output"],
+        thought_images=[i for i in images if i.role == "thought"],
+        references=[i for i in images if i.role == "reference"],
+        grounding=_load(row.grounding_json),
+        has_model_content=bool(row.model_content_sha),
+    )

@@ -1,0 +1,152 @@
+"""The gallery's trash: trash, restore, and ``empty_trash`` with its file removal (``TrashMixin``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, col, select
+
+from studio.domain.requests import ACTIVE_STATUSES
+from studio.storage import files
+from studio.storage.filter_sql import chunks, unique_ids
+from studio.storage.organise_repo import drop_unused_tags, utc_now
+from studio.storage.tables import Asset, Generation, GenerationAsset
+
+
+@dataclass(frozen=True)
+class TrashReport:
+    """What ``empty_trash`` did."""
+
+    generations: int = 0  # rows deleted
+    files_removed: int = 0  # originals, thumbnails and model turns no longer referenced
+    bytes_freed: int = 0
+    files_kept: int = 0  # files of trashed rows still used by another generation
+    skipped_active: int = 0  # trashed rows still pending/running: left for a later empty
+
+
+class TrashMixin:
+    """Trash methods of ``Store`` (which provides ``_read``, ``_write`` and ``data_dir``)."""
+
+    data_dir: Path
+
+    # -- trash ---------------------------------------------------------------------------------
+
+    def trash(self, ids: Iterable[int]) -> int:
+        """Move to the trash (nothing leaves the disk until ``empty_trash``)."""
+        wanted = unique_ids(ids)
+        moved, now = 0, utc_now()
+        with self._write() as session:  # type: ignore[attr-defined]
+            for chunk in chunks(wanted):
+                stmt = (
+                    update(Generation)
+                    .where(col(Generation.id).in_(chunk), col(Generation.deleted_at).is_(None))
+                    .values(deleted_at=now, updated_at=now)
+                )
+                moved += session.exec(stmt).rowcount  # type: ignore[call-overload]
+        return moved
+
+    def restore(self, ids: Iterable[int]) -> int:
+        wanted = unique_ids(ids)
+        restored = 0
+        with self._write() as session:  # type: ignore[attr-defined]
+            for chunk in chunks(wanted):
+                stmt = (
+                    update(Generation)
+                    .where(col(Generation.id).in_(chunk), col(Generation.deleted_at).is_not(None))
+                    .values(deleted_at=None, updated_at=utc_now())
+                )
+                restored += session.exec(stmt).rowcount  # type: ignore[call-overload]
+        return restored
+
+    def empty_trash(self) -> TrashReport:
+        """Delete trashed rows, then the files no remaining row references (shared images survive).
+
+        Rows go first, in one transaction: a crash afterwards leaves unreferenced files (harmless),
+        never a row pointing at a removed file. Each file is re-checked just before it is removed.
+        """
+        with self._write() as session:  # type: ignore[attr-defined]
+            trashed = col(Generation.deleted_at).is_not(None)
+            active = col(Generation.status).in_(ACTIVE_STATUSES)
+            skipped = session.exec(select(func.count()).select_from(Generation).where(trashed, active)).one()
+            doomed = list(session.exec(select(Generation.id).where(trashed, ~active)).all())
+            assets, turns = self._doomed_files(session, doomed)
+            for chunk in chunks(doomed):
+                session.exec(delete(Generation).where(col(Generation.id).in_(chunk)))
+            orphans = self._unreferenced_assets(session, assets)
+            for chunk in chunks([a.id for a in orphans if a.id is not None]):
+                session.exec(delete(Asset).where(col(Asset.id).in_(chunk)))
+            drop_unused_tags(session)
+            used_turns: set[str] = set()
+            for chunk in chunks(turns):
+                used_turns.update(
+                    session.exec(
+                        select(Generation.model_content_sha).where(
+                            col(Generation.model_content_sha).in_(chunk)
+                        )
+                    ).all()
+                )
+        paths = [p for a in orphans for p in (a.path, a.thumb_path, files.preview_relpath(a.sha256)) if p]
+        paths += [files.turn_relpath(t) for t in turns if t not in used_turns]
+        removed, freed = self._remove_files(paths)
+        kept = len(assets) - len(orphans) + len(used_turns)
+        return TrashReport(len(doomed), removed, freed, kept, int(skipped))
+
+    def _doomed_files(self, session: Session, gen_ids: Sequence[int]) -> tuple[list[int], list[str]]:
+        assets: set[int] = set()
+        turns: set[str] = set()
+        for chunk in chunks(gen_ids):
+            assets.update(
+                session.exec(
+                    select(GenerationAsset.asset_id).where(col(GenerationAsset.generation_id).in_(chunk))
+                ).all()
+            )
+            turns.update(
+                t
+                for t in session.exec(
+                    select(Generation.model_content_sha).where(col(Generation.id).in_(chunk))
+                ).all()
+                if t
+            )
+        return sorted(assets), sorted(turns)
+
+    def _unreferenced_assets(self, session: Session, asset_ids: Sequence[int]) -> list[Asset]:
+        out: list[Asset] = []
+        for chunk in chunks(asset_ids):
+            used = select(GenerationAsset.asset_id).where(col(GenerationAsset.asset_id) == Asset.id)
+            out += session.exec(select(Asset).where(col(Asset.id).in_(chunk), ~used.exists())).all()
+        return out
+
+    def _still_referenced(self, rel: str) -> bool:
+        """A file another generation started using since the rows were deleted (same bytes saved again)."""
+        with self._read() as session:  # type: ignore[attr-defined]
+            # Originals, thumbnails and previews are all named by the image's sha256: one indexed lookup.
+            hit = (
+                None
+                if rel.startswith("turns/")
+                else session.exec(
+                    select(Asset.id).where(col(Asset.sha256) == Path(rel).stem).limit(1)
+                ).first()
+            )
+            if hit is None and rel.startswith("turns/"):
+                sha = Path(rel).stem
+                hit = session.exec(
+                    select(Generation.id).where(col(Generation.model_content_sha) == sha).limit(1)
+                ).first()
+        return hit is not None
+
+    def _remove_files(self, rels: Sequence[str]) -> tuple[int, int]:
+        removed = freed = 0
+        for rel in rels:
+            if self._still_referenced(rel):
+                continue
+            path = files.contained(self.data_dir, rel)
+            with contextlib.suppress(FileNotFoundError):
+                size = path.stat().st_size
+                os.unlink(path)
+                removed, freed = removed + 1, freed + size
+        return removed, freed
