@@ -1,13 +1,13 @@
-"""Shared fixtures: an isolated environment per test, images made with Pillow, the real emulator."""
+"""Shared fixtures: an isolated environment per test, images from tests/factories.py, the real emulator."""
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 
 import pytest
-from PIL import Image
+
+from tests.factories import make_image
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -21,15 +21,6 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)  # no .streamlit/secrets.toml of the developer's is read
     yield
-
-
-def make_image(width: int = 64, height: int = 48, fmt: str = "PNG", color=(200, 80, 40), **save) -> bytes:
-    im = Image.new("RGB", (width, height), color)
-    for x in range(0, width, 8):  # some structure so encoders do real work
-        im.paste((x * 3 % 256, 120, 200), (x, 0, min(width, x + 4), height))
-    buf = io.BytesIO()
-    im.save(buf, fmt, **save)
-    return buf.getvalue()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from studio.services import doctor
 from studio.services.studio import Studio
 from studio.storage import Store
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = "gemini-3.1-flash-image"
 
 
@@ -162,7 +162,7 @@ def test_a_row_that_failed_only_to_be_written_is_adopted_not_quarantined(tmp_pat
     from studio.domain.errors import StoreError
     from studio.domain.requests import ImagePart, Outcome
     from studio.storage import generation_repo as repository
-    from tests.conftest import make_image
+    from tests.factories import make_image
 
     data_dir = tmp_path / "lib"
     store = Store(data_dir)

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from studio.services import templates as library
 from studio.storage import Store
-from tests.ui.browser import chromium_page, settle, studio_server
+from tests.browser.browser import chromium_page, settle, studio_server
 
 pytestmark = pytest.mark.browser
 

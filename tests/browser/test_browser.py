@@ -1,6 +1,6 @@
 """The real studio in Debian's Chromium: generate in demo mode, then find the result in History.
 
-Screenshots go to tests/ui/screenshots/ only when STUDIO_SCREENSHOTS is set (the README uses them).
+Screenshots go to tests/browser/screenshots/ only when STUDIO_SCREENSHOTS is set (the README uses them).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.ui.browser import chromium_page, studio_server
+from tests.browser.browser import chromium_page, studio_server
 
 pytestmark = pytest.mark.browser
 

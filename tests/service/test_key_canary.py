@@ -28,7 +28,7 @@ from studio.domain.settings import load_settings
 from studio.services import doctor
 from studio.services.studio import Studio
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = "gemini-3.1-flash-image"
 CANARY = "CANARY" + uuid.uuid4().hex
 PROMPTS = [

@@ -8,8 +8,9 @@ import pytest
 from studio.app.widgets.advanced_panel import THOUGHTS_TITLE
 from studio.domain import advanced_controls as controls
 from studio.domain.requests import GenerationRequest, ImagePart, Outcome
+from tests.factories import png
 
-from .helpers import all_text, png, walk
+from .helpers import all_text, walk
 
 FLASH31, PRO, FLASH25 = "gemini-3.1-flash-image", "gemini-3-pro-image", "gemini-2.5-flash-image"
 

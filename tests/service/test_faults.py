@@ -24,7 +24,7 @@ from studio.services.studio import Studio
 from studio.storage import Store, files
 
 MODEL = "gemini-3.1-flash-image"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Harness:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import copy
-import io
 import json
 from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
-from PIL import Image
 
 from studio.domain import conversation
 from studio.domain.errors import InputError
@@ -19,6 +17,7 @@ from studio.emulator import Emulator
 from studio.gemini import wire
 from studio.imaging import images
 from studio.services.studio import Studio
+from tests.factories import solid_image
 
 PRO = "gemini-3-pro-image"
 MIB = 1024 * 1024
@@ -63,7 +62,7 @@ def last_body(emu: Emulator) -> dict:
 
 
 def test_second_turn_sends_the_model_turn_verbatim_and_the_emulator_accepts_it(studio, emu):
-    upload = images.sanitize_upload(_png((10, 120, 200)), "start.png")
+    upload = images.sanitize_upload(solid_image((10, 120, 200), (48, 32)), "start.png")
     first = one(studio, conversation.start_edit(studio, "a blue bird", model=PRO, image=upload))
     stored = studio.store.model_content(first.id)
     assert any("thoughtSignature" in part for part in stored["parts"])
@@ -178,9 +177,3 @@ def test_sources_reads_grounding_chunks():
         ("https://example.org/b", "https://example.org/b"),
     ]
     assert conversation.sources(SimpleNamespace(grounding=None)) == []
-
-
-def _png(colour) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (48, 32), colour).save(buf, "PNG")
-    return buf.getvalue()

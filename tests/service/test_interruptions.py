@@ -1,5 +1,5 @@
 """Work a stopped studio left unfinished (service level): which rows are offered, Retry sends each once,
-Dismiss is kept in the database. The UI side is in tests/ui/test_interrupted_notice.py."""
+Dismiss is kept in the database. The UI side is in tests/app/test_interrupted_notice.py."""
 
 from __future__ import annotations
 

@@ -155,7 +155,7 @@ def _run_child(prompt: str, point: str | None) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
     )
 
 
@@ -208,7 +208,7 @@ def test_kill_while_the_server_holds_the_request(studio_env):
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
     )
     try:
         deadline = time.monotonic() + 30
@@ -264,7 +264,7 @@ def test_two_hundred_random_kills(studio_env):
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=Path(__file__).resolve().parents[2],
     )
     started = time.monotonic()
     try:
@@ -303,7 +303,7 @@ def test_a_row_that_could_not_be_committed_is_adopted_on_the_next_start(tmp_path
     from studio.domain.requests import ImagePart, Outcome
     from studio.storage import Store
     from studio.storage import generation_repo as repository
-    from tests.conftest import make_image
+    from tests.factories import make_image
 
     store = Store(tmp_path)
     gen = store.create_pending(

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from studio.domain.requests import GenerationRequest
-
-from .helpers import png
+from tests.factories import png
 
 
 def _warnings(at) -> str:

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import make_image
-from tests.ui.browser import chromium_page, studio_server
+from tests.browser.browser import chromium_page, studio_server
+from tests.factories import make_image
 
 pytestmark = pytest.mark.browser
 

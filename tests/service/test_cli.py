@@ -10,7 +10,7 @@ import pytest
 
 from studio import cli
 from studio.domain.requests import GenerationRequest
-from tests.conftest import make_image
+from tests.factories import make_image
 
 JSON_KEYS = {"id", "status", "model", "prompt", "finish_reason", "text", "images", "usage", "error"}
 

@@ -1,18 +1,10 @@
-"""Helpers for the UI tests: element walking and test images (kept out of conftest so they can be imported)."""
+"""Helpers for the UI tests: element walking and text (kept out of conftest so they can be imported)."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 
-from PIL import Image
 from streamlit.testing.v1 import AppTest
-
-
-def png(color: tuple[int, int, int] = (200, 80, 40), size: tuple[int, int] = (64, 48)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, "PNG")
-    return buf.getvalue()
 
 
 def walk(node) -> Iterator:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 # bench/ is a top-level folder of the repository, not part of the installed package.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench import browser, client_path, gallery, memory, variants  # noqa: E402
 from bench import seed as seeding  # noqa: E402

@@ -16,7 +16,7 @@ from PIL import Image
 from studio.emulator import Emulator
 from studio.services import batch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """In Chromium: after a studio was killed mid-generation, the next `studio run` says so on Generate, and
 Retry brings the image.
 
-Screenshots go to tests/ui/screenshots/ only when STUDIO_SCREENSHOTS is set.
+Screenshots go to tests/browser/screenshots/ only when STUDIO_SCREENSHOTS is set.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from studio.storage import Store
-from tests.ui.browser import chromium_page, settle, studio_server
-from tests.ui.stopped import kill_mid_generation
+from tests.browser.browser import chromium_page, settle, studio_server
+from tests.stopped import kill_mid_generation
 
 pytestmark = pytest.mark.browser
 

@@ -8,8 +8,9 @@ from studio.domain.errors import ConfigError
 from studio.domain.requests import GenerationRequest
 from studio.domain.settings import load_settings
 from studio.services.studio import Studio
+from tests.factories import png
 
-from .helpers import all_text, png, texts
+from .helpers import all_text, texts
 
 MALICIOUS = "<img src=x onerror=alert(1)> **bold** [link](javascript:alert(2))"
 

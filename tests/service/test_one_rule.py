@@ -20,7 +20,7 @@ from studio.imaging import images
 from studio.services import batch, runs
 from studio.storage import Store
 from studio.storage import run_repo as run_store
-from tests.conftest import make_image
+from tests.factories import make_image
 
 FLASH25, PRO = "gemini-2.5-flash-image", "gemini-3-pro-image"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from studio import cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LISTEN = "0A"
 
 

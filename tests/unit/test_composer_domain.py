@@ -1,5 +1,5 @@
 """The composer's rules without Streamlit: prompt form round trips, the reference tray per model,
-cost summaries against the catalogue, composition records, and enhancement against the emulator."""
+cost summaries against the catalogue and composition records (enhancement: tests/service/test_enhancement.py)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,11 @@ from PIL import Image
 
 from studio.domain import catalogue, prompts
 from studio.domain import composition as composer
-from studio.domain.errors import ImageRejected, InputError, StudioError
+from studio.domain.errors import ImageRejected, InputError
 from studio.domain.requests import GenerationRequest, Reference
 from studio.services import templates as library
 from studio.storage.template_repo import TemplateRecord
-
-from .conftest import make_image
+from tests.factories import make_image
 
 PRO = catalogue.lookup("gemini-3-pro-image")
 FLASH25 = catalogue.lookup("gemini-2.5-flash-image")
@@ -376,23 +375,3 @@ def test_one_request_per_proposal_records_each_as_plain_text_not_the_forms_field
         "mode": "text",
         "proposal": {"index": 0, "text": "a fox at dawn", "idea": "Subject: a fox", "text_model": "t"},
     }
-
-
-# -- enhancement against the emulator --------------------------------------------------------------
-
-
-def test_enhance_returns_three_distinct_proposals(studio):
-    proposals = studio.enhance("a lighthouse in a storm")
-    assert len(proposals) == 3 and len(set(proposals)) == 3
-    assert all(p.strip() for p in proposals)
-
-
-def test_a_failing_enhancement_raises_a_sentence_and_changes_nothing(studio):
-    idea = "[[fault:500]] a lighthouse in a storm"
-    prompt = idea
-    with pytest.raises(StudioError) as caught:
-        prompt = studio.enhance(idea)[0]
-    assert prompt == idea
-    assert caught.value.message and "Traceback" not in caught.value.message
-    with pytest.raises(InputError, match="Write an idea first"):
-        studio.enhance("   ")

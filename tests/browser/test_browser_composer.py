@@ -14,7 +14,7 @@ import pytest
 
 from studio.domain.requests import GenerationRequest
 from studio.storage import Store
-from tests.ui.browser import chromium_page, seed_history, studio_server
+from tests.browser.browser import chromium_page, seed_history, studio_server
 
 pytestmark = pytest.mark.browser
 

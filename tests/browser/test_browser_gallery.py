@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 from studio.domain.requests import GenerationRequest
 from studio.storage import Store
-from tests.ui.browser import chromium_page, seed_history, settle, studio_server
+from tests.browser.browser import chromium_page, seed_history, settle, studio_server
 
 pytestmark = pytest.mark.browser
 

@@ -22,7 +22,7 @@ import pytest
 from studio.emulator import Emulator
 from studio.storage.generation_repo import INTERRUPTED_MESSAGE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SIGNALS = [pytest.param(signal.SIGINT, id="SIGINT"), pytest.param(signal.SIGTERM, id="SIGTERM")]
 LATENCY = "[[latency:2.5]]"  # long enough to be in flight when the signal lands, short for the suite
 
@@ -277,7 +277,7 @@ def listening(port: int) -> bool:
 
 
 def start_studio_run(tmp_path: Path, env: dict[str, str], *extra: str) -> tuple[subprocess.Popen, int, Path]:
-    from tests.ui.browser import free_port, wait_for_port
+    from tests.browser.browser import free_port, wait_for_port
 
     port = free_port()
     log = tmp_path / "studio-run.log"  # a file, not a pipe nobody reads: a full pipe would stall the server
@@ -307,7 +307,7 @@ def stop_group(proc: subprocess.Popen) -> None:
 @pytest.mark.browser
 @pytest.mark.parametrize("signum", SIGNALS)
 def test_studio_run_saves_the_generation_in_flight_before_it_exits(tmp_path, signum):
-    from tests.ui.browser import chromium_page
+    from tests.browser.browser import chromium_page
 
     data = tmp_path / "data"
     proc, port, log = start_studio_run(tmp_path, studio_env(tmp_path, None), "--demo")
@@ -334,7 +334,7 @@ def test_studio_run_saves_the_generation_in_flight_before_it_exits(tmp_path, sig
 
 @pytest.mark.browser
 def test_studio_run_second_ctrl_c_abandons_the_call_as_interrupted(tmp_path):
-    from tests.ui.browser import chromium_page
+    from tests.browser.browser import chromium_page
 
     data = tmp_path / "data"
     proc, port, log = start_studio_run(tmp_path, studio_env(tmp_path, None), "--demo")
@@ -360,7 +360,7 @@ def test_studio_run_second_ctrl_c_abandons_the_call_as_interrupted(tmp_path):
 def test_an_experiment_run_stops_politely_and_resumes(emu, tmp_path, monkeypatch):
     from playwright.sync_api import expect
 
-    from tests.ui.browser import chromium_page, settle
+    from tests.browser.browser import chromium_page, settle
 
     marker = "polite experiment"
     env = studio_env(tmp_path, emu)

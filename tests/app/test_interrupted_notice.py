@@ -14,9 +14,9 @@ import pytest
 from studio.app.widgets import components
 from studio.domain.settings import Settings, load_settings
 from studio.services.studio import Studio
+from tests.stopped import kill_mid_generation
 
 from .helpers import all_text
-from .stopped import kill_mid_generation
 
 MALICIOUS = "<img src=x onerror=alert(1)> **bold** [link](javascript:alert(2))"
 NOTICE = "interrupted when the studio stopped"

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 MODEL, SIZE = "gemini-3.1-flash-image", "512"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = """
 import sys

@@ -11,7 +11,7 @@ from studio.domain.requests import GenerationRequest
 from studio.domain.settings import load_settings
 from studio.imaging.images import sanitize_upload
 from studio.services.studio import Studio
-from tests.conftest import make_image
+from tests.factories import make_image
 
 MODEL = "gemini-2.5-flash-image"
 
