@@ -111,7 +111,7 @@ def _chosen(store: Store, ids: Iterable[int] | None, filter: GalleryFilter | Non
         records = store.records(ids)
     else:
         records, before = [], None
-        while page := store.list(filter or GalleryFilter(), limit=500, before_id=before):
+        while page := store.page(filter or GalleryFilter(), limit=500, before_id=before):
             records += page
             before = page[-1].id
     return sorted(records, key=lambda r: r.id)  # oldest first: parents before children

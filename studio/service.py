@@ -270,7 +270,7 @@ class Studio:
         return self.store.get(gen_id)
 
     def history(self, **filters) -> list[GenerationRecord]:
-        return self.store.list(**filters)
+        return self.store.page(**filters)
 
     def check_connection(self) -> str:
         return self.client.check()

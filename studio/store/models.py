@@ -134,7 +134,7 @@ class ImageRecord:
     mime_type: str
     width: int
     height: int
-    bytes: int
+    size_bytes: int
     path: Path  # absolute
     thumb_path: Path | None
     role: str
@@ -254,7 +254,7 @@ def image_record(link: GenerationAsset, asset: Asset, data_dir: Path) -> ImageRe
         mime_type=asset.mime_type,
         width=asset.width,
         height=asset.height,
-        bytes=asset.bytes,
+        size_bytes=asset.bytes,
         path=data_dir / asset.path,
         thumb_path=data_dir / asset.thumb_path if asset.thumb_path else None,
         role=link.role,

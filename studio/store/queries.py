@@ -154,7 +154,7 @@ class QueryMixin:
             out.append(record)
         return out
 
-    def list(
+    def page(
         self,
         filter: GalleryFilter | None = None,
         *,

@@ -156,7 +156,7 @@ def _images(store: Store, record: GenerationRecord) -> None:
             st.warning("This image file is missing from the data directory.", icon=":material/broken_image:")
             continue
         st.image(str(store.preview(image)), width="stretch")  # downloads below give the original
-        st.caption(f"{image.width} × {image.height} px · {image.mime_type} · {image.bytes / 1e6:.1f} MB")
+        st.caption(f"{image.width} × {image.height} px · {image.mime_type} · {image.size_bytes / 1e6:.1f} MB")
         download_with_metadata(record, image, key=f"hist_dl_{index}")
     if record.thought_images:
         with st.expander(

@@ -341,7 +341,7 @@ def trash_panel(store: Store) -> None:
             "are kept. This cannot be undone.",
             icon=":material/warning:",
         )
-        for record in store.list(trashed, limit=10):
+        for record in store.page(trashed, limit=10):
             st.text(f"#{record.id} · {components.excerpt(record.prompt, 80) or '(no prompt)'}")
         if totals["count"] > 10:
             st.caption(f"… and {totals['count'] - 10} more.")
