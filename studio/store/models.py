@@ -266,7 +266,7 @@ def image_record(link: GenerationAsset, asset: Asset, data_dir: Path) -> ImageRe
 def generation_record(row: Generation, images: list[ImageRecord]) -> GenerationRecord:
     return GenerationRecord(
         id=row.id or 0,
-        created_at=_time(row.created_at),
+        created_at=datetime.fromisoformat(row.created_at),
         updated_at=_time(row.updated_at),  # type: ignore[arg-type]
         status=row.status,
         prompt=row.prompt,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 
 from studio.errors import InputError
 from studio.store.repository import Store, _now
@@ -69,7 +69,8 @@ def insert(store: Store, *, kind: str, name: str, body: str, tags=(), notes: str
             ),
             {"kind": kind, "name": name, "body": body, "tags": _clean_tags(tags), "notes": notes, "now": now},
         )
-        return int(result.lastrowid)
+        # DML: a CursorResult at run time, typed as the base Result
+        return int(cast("CursorResult[Any]", result).lastrowid)
 
 
 def update(store: Store, template_id: int, *, name: str, body: str, tags=(), notes: str = "") -> None:
@@ -97,9 +98,8 @@ def update(store: Store, template_id: int, *, name: str, body: str, tags=(), not
 
 def delete(store: Store, template_id: int) -> bool:
     with store._write() as session:
-        return bool(
-            session.execute(text("DELETE FROM template WHERE id = :id"), {"id": template_id}).rowcount
-        )
+        result = session.execute(text("DELETE FROM template WHERE id = :id"), {"id": template_id})
+        return bool(cast("CursorResult[Any]", result).rowcount)
 
 
 def get(store: Store, template_id: int) -> TemplateRecord | None:
