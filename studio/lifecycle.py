@@ -112,7 +112,8 @@ class Stop:
             signal.set_wakeup_fd(-1)
         if self._fds is not None:
             os.write(self._fds[1], b"\0")  # wakes the helper thread, which ends
-            self._thread.join(5)
+            if self._thread is not None:
+                self._thread.join(5)
             for fd in self._fds:
                 os.close(fd)
             self._fds = None
