@@ -159,7 +159,7 @@ def _csv(text: str) -> list[tuple[int, dict[str, Any] | InputError]]:
         if name not in COLUMNS and not name.startswith("var."):
             raise InputError(f"line 1: unknown column {name!r}. Known: {', '.join(COLUMNS)}, var.NAME.")
     reader.fieldnames = header
-    out = []
+    out: list[tuple[int, dict[str, Any] | InputError]] = []
     start = 2
     try:
         for record in reader:
@@ -188,7 +188,7 @@ def _jsonl(text: str) -> list[tuple[int, dict[str, Any] | InputError]]:
 def _json_record(line: str) -> dict[str, Any]:
     try:
         record = json.loads(line)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON ({exc.msg}).") from None
     if not isinstance(record, dict):
         raise InputError("each line must be a JSON object.")

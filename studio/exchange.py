@@ -493,6 +493,7 @@ def _existing_keys(store: Store, gens: Sequence[_Gen]) -> dict[str, int]:
                 )
             ).all()
             for gen_id, created_at, model, prompt in rows:
+                assert gen_id is not None  # a primary key read back from its table
                 shas = session.exec(
                     select(Asset.sha256)
                     .join(GenerationAsset, col(GenerationAsset.asset_id) == Asset.id)
@@ -518,6 +519,7 @@ def _store_images(
     for sha in sorted(shas):
         mime = mimes[sha]
         rel, thumb_rel = files.image_relpath(sha, mime), files.thumb_relpath(sha)
+        thumb_path: str | None = thumb_rel
         target = files.contained(store.data_dir, rel)
         if target.exists():
             present += 1
@@ -532,7 +534,7 @@ def _store_images(
             try:
                 files.write_atomic(thumb, images.make_thumbnail(target.read_bytes()))
             except ImageRejected:
-                thumb_rel = None
+                thumb_path = None
         width, height, size = plan.sizes[sha]
         assets[sha] = {
             "sha256": sha,
@@ -541,7 +543,7 @@ def _store_images(
             "height": height,
             "bytes": size,
             "path": rel,
-            "thumb_path": thumb_rel,
+            "thumb_path": thumb_path,
         }
     return assets, added, present
 

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from studio import catalogue, lifecycle, wire
 from studio.client import GeminiClient
@@ -31,6 +32,9 @@ from studio.domain import (
 from studio.errors import Cancelled, ConfigError, GenerationRefused, InputError, StoreError, StudioError
 from studio.jobs import JobProgress, JobRunner
 from studio.store import GenerationRecord, Store
+
+if TYPE_CHECKING:
+    from studio.emulator import Emulator
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +64,7 @@ def _owner_alive(owner: str) -> bool:
 class Studio:
     def __init__(self, settings: Settings, *, client: GeminiClient | None = None) -> None:
         self.settings = settings
-        self.emulator = None
+        self.emulator: Emulator | None = None
         if settings.demo and client is None:
             self.settings = settings = self._start_demo_emulator(settings)
         self.store = Store(settings.data_dir)
