@@ -189,7 +189,9 @@ def _to_collection(store: Store, ids: list[int]) -> None:
         if not boards:
             st.caption("No collections yet: create one in the sidebar.")
             return
-        cid = st.selectbox("Collection", list(boards), key="hist_bulk_coll", format_func=boards.get)
+        cid = st.selectbox("Collection", list(boards), key="hist_bulk_coll", format_func=boards.__getitem__)
+        if cid is None:  # never: the list is not empty, so the box always has a choice
+            return
         add, remove = st.columns(2)
         if add.button("Add", key="hist_bulk_coll_add"):
             _run(
