@@ -26,13 +26,16 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio import catalogue, lifecycle, runs
 from studio.config import load_settings
 from studio.domain import SUCCEEDED
 from studio.errors import InputError
 from studio.store import runs as run_store
+
+if TYPE_CHECKING:
+    from studio.service import Studio
 
 COLUMNS = ("prompt", "model", "aspect", "size", "seed", "variants", "text", "refs")
 #: One line each in ``studio batch --help``.
@@ -261,7 +264,7 @@ def _row(record: dict[str, Any], base: Path) -> dict[str, Any]:
 # -- running ------------------------------------------------------------------------------------
 
 
-def _open_studio(demo: bool):
+def _open_studio(demo: bool) -> Studio:
     from studio.service import Studio
 
     settings = load_settings()
@@ -270,7 +273,7 @@ def _open_studio(demo: bool):
     return Studio(settings)
 
 
-def execute(studio, path: Path, *, concurrency: int, as_json: bool) -> int:
+def execute(studio: Studio, path: Path, *, concurrency: int, as_json: bool) -> int:
     batch = read_batch(path)  # refused rows were reported by ``run``; the others run
     rows, sha = batch.rows, batch.sha256
     spec = runs.RunSpec(name=path.name, rows=rows)

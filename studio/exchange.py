@@ -550,7 +550,10 @@ def _store_images(
 
 def _insert(session: Session, gen: _Gen, assets: dict[str, dict[str, Any]]) -> int:
     f = gen.fields
-    dumps = lambda v: json.dumps(v, ensure_ascii=False)  # noqa: E731
+
+    def dumps(v: Any) -> str:
+        return json.dumps(v, ensure_ascii=False)
+
     usage = f["usage"]
     row = Generation(
         created_at=f["created_at"],

@@ -78,7 +78,7 @@ def fill(template: str, values: Mapping[str, Any]) -> str:
     if missing:
         raise InputError("Fill in the template's variables: " + ", ".join(f"{{{m}}}" for m in missing) + ".")
 
-    def sub(match: re.Match) -> str:
+    def sub(match: re.Match[str]) -> str:
         token = match.group(0)
         if token in ("{{", "}}"):
             return token[0]

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from studio import catalogue, lifecycle, wire
 from studio.client import GeminiClient
@@ -28,9 +28,10 @@ from studio.domain import (
     FAILED,
     NO_IMAGE,
     GenerationRequest,
+    Outcome,
 )
 from studio.errors import Cancelled, ConfigError, GenerationRefused, InputError, StoreError, StudioError
-from studio.jobs import JobProgress, JobRunner
+from studio.jobs import JobProgress, JobRunner, Work
 from studio.store import GenerationRecord, Store
 
 if TYPE_CHECKING:
@@ -127,15 +128,25 @@ class Studio:
             self.jobs.submit(gen_id, self._work(gen_id, req, index))
         return ids
 
-    def _work(self, gen_id: int, req: GenerationRequest, index: int) -> Callable:
+    def _work(self, gen_id: int, req: GenerationRequest, index: int) -> Work:
         def work(cancel: threading.Event, report: Callable[[str], None]) -> None:
             self._run_one(gen_id, req, index, cancel, report)
 
         return work
 
-    def _run_one(self, gen_id, req, index, cancel, report) -> GenerationRecord | None:
+    def _run_one(
+        self,
+        gen_id: int,
+        req: GenerationRequest,
+        index: int,
+        cancel: threading.Event,
+        report: Callable[[str], None],
+    ) -> GenerationRecord | None:
         started = time.monotonic()
-        latency = lambda: int((time.monotonic() - started) * 1000)  # noqa: E731
+
+        def latency() -> int:
+            return int((time.monotonic() - started) * 1000)
+
         try:
             if cancel.is_set():
                 raise Cancelled("Cancelled before the request was sent; nothing was charged.")
@@ -169,7 +180,9 @@ class Studio:
             )
             return self._record_failure(gen_id, FAILED, error, latency())
 
-    def _record_failure(self, gen_id: int, status: str, error: StudioError, latency_ms: int):
+    def _record_failure(
+        self, gen_id: int, status: str, error: StudioError, latency_ms: int
+    ) -> GenerationRecord | None:
         outcome = getattr(error, "outcome", None)
         try:
             if self.jobs.abandoned:  # a call given up by a second stop signal: interrupted, not failed
@@ -273,7 +286,7 @@ class Studio:
     def get(self, gen_id: int) -> GenerationRecord | None:
         return self.store.get(gen_id)
 
-    def history(self, **filters) -> list[GenerationRecord]:
+    def history(self, **filters: Any) -> list[GenerationRecord]:
         return self.store.page(**filters)
 
     def check_connection(self) -> str:
@@ -327,7 +340,7 @@ def _variant(req: GenerationRequest, index: int) -> GenerationRequest:
     return replace(req, seed=req.seed + index)
 
 
-def _cost(req: GenerationRequest, outcome) -> float:
+def _cost(req: GenerationRequest, outcome: Outcome) -> float:
     """List price of one call: its input once, plus every output image it returned."""
     est = catalogue.estimate(
         req.model,

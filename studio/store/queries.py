@@ -94,7 +94,7 @@ def _cube_where(f: GalleryFilter, *, skip: str | None = None) -> tuple[str, dict
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _cube_sum(session: Session, f: GalleryFilter, columns: str) -> tuple:
+def _cube_sum(session: Session, f: GalleryFilter, columns: str) -> tuple[Any, ...]:
     where, params = _cube_where(f)
     return tuple(
         session.execute(text(f"SELECT {columns} FROM generation_stats{where}").bindparams(**params)).one()
@@ -221,7 +221,7 @@ class QueryMixin:
                 stmt = select(func.count()).select_from(Generation).where(*conditions(g))
                 return {None: int(session.exec(stmt).one())}
 
-            return _live(run, f)[None]
+            return int(_live(run, f)[None])
 
     def records(self, ids: Iterable[int]) -> list[GenerationRecord]:
         """Records for ``ids`` in the order given (unknown ids are left out)."""
@@ -310,7 +310,7 @@ class QueryMixin:
                     "total_tokens": int(total),
                 }
 
-            def run(f: GalleryFilter) -> dict[Any, tuple]:
+            def run(f: GalleryFilter) -> dict[Any, tuple[Any, ...]]:
                 conds = conditions(f, window=SEARCH_WINDOW)
                 # five columns: more than sqlmodel's typed select() overloads take
                 sums = sa_select(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -57,7 +58,9 @@ def _taken(session: Any, kind: str, name: str, but: int | None = None) -> bool:
     return row is not None and row[0] != but
 
 
-def insert(store: Store, *, kind: str, name: str, body: str, tags=(), notes: str = "") -> int:
+def insert(
+    store: Store, *, kind: str, name: str, body: str, tags: Iterable[str] = (), notes: str = ""
+) -> int:
     now = _now()
     with store._write() as session:  # checked inside the write lock, so two tabs cannot both insert
         if _taken(session, kind, name):
@@ -73,7 +76,9 @@ def insert(store: Store, *, kind: str, name: str, body: str, tags=(), notes: str
         return int(cast("CursorResult[Any]", result).lastrowid)
 
 
-def update(store: Store, template_id: int, *, name: str, body: str, tags=(), notes: str = "") -> None:
+def update(
+    store: Store, template_id: int, *, name: str, body: str, tags: Iterable[str] = (), notes: str = ""
+) -> None:
     current = get(store, template_id)
     if current is None:
         raise InputError(f"Template {template_id} is not in the library.")
