@@ -37,7 +37,7 @@ _LIKE_SQL = (
 _FACET_SQL = "SELECT {col}, count(*) FROM generation WHERE deleted_at IS NULL GROUP BY {col}"
 _COLD_STUDIO = (
     "import sys, time; t = time.perf_counter(); from studio.storage import Store; "
-    "s = Store(sys.argv[1]); page = s.list(limit=48); assert page; print(time.perf_counter() - t)"
+    "s = Store(sys.argv[1]); page = s.page(limit=48); assert page; print(time.perf_counter() - t)"
 )
 _COLD_PEER = (
     "import sys, sqlite3, time; t = time.perf_counter(); c = sqlite3.connect(sys.argv[1]); "
@@ -136,14 +136,14 @@ def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
     try:
         add(
             "page_first",
-            lambda: store.list(limit=PAGE),
+            lambda: store.page(limit=PAGE),
             "raw sqlite3, same query",
             lambda: conn.execute(_PAGE_SQL.format(limit=PAGE, offset=0)).fetchall(),
             "page",
         )
         add(
             "page_first+thumbs",
-            lambda: _read_thumbs(store.list(limit=PAGE)),
+            lambda: _read_thumbs(store.page(limit=PAGE)),
             "raw sqlite3 + thumbs",
             lambda: [
                 Path(data_dir / r[-1]).read_bytes()
@@ -154,7 +154,7 @@ def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
         )
         add(
             "page_deep_keyset",
-            lambda: store.list(limit=PAGE, before_id=mid),
+            lambda: store.page(limit=PAGE, before_id=mid),
             "OFFSET paging, same depth",
             lambda: conn.execute(_PAGE_SQL.format(limit=PAGE, offset=rows - mid)).fetchall(),
             "page",
@@ -162,7 +162,7 @@ def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
         for kind, word in (("common", seeding.COMMON_WORD), ("rare", seeding.RARE_WORD)):
             add(
                 f"search_{kind}",
-                lambda w=word: store.list(search=w, limit=PAGE),
+                lambda w=word: store.page(search=w, limit=PAGE),
                 f"LIKE '%{word}%'",
                 lambda w=word: conn.execute(_LIKE_SQL, (f"%{w}%", f"%{w}%", PAGE)).fetchall(),
                 "search",

@@ -8,7 +8,7 @@ emulator in *another* process, so neither the emulator's rendering nor earlier b
     (Pillow's pixel buffers are not seen by tracemalloc; RSS sees everything). Peer: the google-genai
     SDK making the same call in its own fresh process.
   * soak: a Studio on a seeded 2,000-row history makes 50 generations (quick: 5), then 500 gallery page
-    loads (``store.list`` + reading every thumbnail; quick: 50). Growth = RSS at the end minus RSS
+    loads (``store.page`` + reading every thumbnail; quick: 50). Growth = RSS at the end minus RSS
     after the first tenth (warm caches). Peer: the process's RSS at that warm point.
 """
 
@@ -117,7 +117,7 @@ def child_soak(url: str, data_dir: str, generations: str, pages: str) -> dict[st
         if i == warm_at:
             gc.collect()
             out["page_warm_rss_mb"] = rss_mb()
-        page = store.list(limit=48, before_id=before)
+        page = store.page(limit=48, before_id=before)
         for record in page:
             for image in record.images:
                 if image.thumb_path is not None:

@@ -196,7 +196,7 @@ def cmd_history(args) -> int:
 
     store = Store(load_settings().data_dir)
     try:
-        records = store.list(search=args.search, limit=args.limit)
+        records = store.page(search=args.search, limit=args.limit)
         for record in records:
             print_record(record, as_json=args.json)
         if not records and not args.json:  # --json keeps its contract: one object per generation, so nothing

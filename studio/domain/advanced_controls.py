@@ -126,7 +126,7 @@ def common_levels(model_ids: Iterable[str]) -> tuple[str, ...]:
 def safety(thresholds: Mapping[str, str | None]) -> tuple[dict[str, str], ...]:
     """``safetySettings`` entries for the categories given a threshold, in HARM_CATEGORIES order."""
     return tuple(
-        {"category": c, "threshold": thresholds[c]}
+        {"category": c, "threshold": str(thresholds[c])}
         for c in HARM_CATEGORIES
         if thresholds.get(c) in THRESHOLDS
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from studio.domain.errors import InputError
@@ -74,7 +74,9 @@ _G31_512 = {
 }
 
 
-def _scaled(table: dict[str, tuple[int, int]], factor: int, ratios: tuple[str, ...]):
+def _scaled(
+    table: dict[str, tuple[int, int]], factor: int, ratios: tuple[str, ...]
+) -> dict[str, tuple[int, int]]:
     return {r: (table[r][0] * factor, table[r][1] * factor) for r in ratios}
 
 
@@ -119,7 +121,10 @@ class ModelSpec:
         return self.output_tokens.get(size or "1K", next(iter(self.output_tokens.values()), 0))
 
 
-_FLASH25 = dict(
+# Family templates: each catalogue entry below is one of these with its id and label (and stage) replaced.
+_FLASH25 = ModelSpec(
+    id="",
+    label="",
     sizes=(),
     ratios=RATIOS_10,
     pixels={"1K": _FLASH25_1K},
@@ -130,7 +135,9 @@ _FLASH25 = dict(
     usd_per_input_image=0.0004,
     output_mime="image/png",
 )
-_PRO3 = dict(
+_PRO3 = ModelSpec(
+    id="",
+    label="",
     sizes=("1K", "2K", "4K"),
     ratios=RATIOS_10,
     pixels={
@@ -150,7 +157,9 @@ _PRO3 = dict(
     output_mime="image/jpeg",
     notes="Thinking is always on; up to two interim thought images.",
 )
-_FLASH31 = dict(
+_FLASH31 = ModelSpec(
+    id="",
+    label="",
     sizes=("512", "1K", "2K", "4K"),
     ratios=RATIOS_14,
     pixels={
@@ -171,7 +180,9 @@ _FLASH31 = dict(
     image_search=True,
     output_mime="image/jpeg",
 )
-_LITE31 = dict(
+_LITE31 = ModelSpec(
+    id="",
+    label="",
     sizes=(),
     ratios=RATIOS_14,
     pixels={"1K": _scaled(_G3_1K, 1, RATIOS_14)},
@@ -188,17 +199,20 @@ _LITE31 = dict(
 MODELS: dict[str, ModelSpec] = {
     spec.id: spec
     for spec in (
-        ModelSpec("gemini-3.1-flash-image", "Nano Banana 2 (3.1 Flash Image)", **_FLASH31),
-        ModelSpec("gemini-3-pro-image", "Nano Banana Pro (3 Pro Image)", **_PRO3),
-        ModelSpec("gemini-2.5-flash-image", "Nano Banana (2.5 Flash Image)", **_FLASH25),
-        ModelSpec("gemini-3.1-flash-lite-image", "Nano Banana 2 Lite (3.1 Flash-Lite Image)", **_LITE31),
-        ModelSpec("gemini-3.1-flash-image-preview", "Nano Banana 2 preview", stage="preview", **_FLASH31),
-        ModelSpec("gemini-3-pro-image-preview", "Nano Banana Pro preview", stage="preview", **_PRO3),
-        ModelSpec(
-            "gemini-2.5-flash-image-preview",
-            "Nano Banana preview (retired by Google)",
+        replace(_FLASH31, id="gemini-3.1-flash-image", label="Nano Banana 2 (3.1 Flash Image)"),
+        replace(_PRO3, id="gemini-3-pro-image", label="Nano Banana Pro (3 Pro Image)"),
+        replace(_FLASH25, id="gemini-2.5-flash-image", label="Nano Banana (2.5 Flash Image)"),
+        replace(_LITE31, id="gemini-3.1-flash-lite-image", label="Nano Banana 2 Lite (3.1 Flash-Lite Image)"),
+        replace(
+            _FLASH31, id="gemini-3.1-flash-image-preview", label="Nano Banana 2 preview", stage="preview"
+        ),
+        replace(_PRO3, id="gemini-3-pro-image-preview", label="Nano Banana Pro preview", stage="preview"),
+        replace(
+            _FLASH25,
+            id="gemini-2.5-flash-image-preview",
+            label="Nano Banana preview (retired by Google)",
             stage="retired",
-            **{**_FLASH25, "notes": "Google answers 404 since 2025-10-31; relays may still serve it."},
+            notes="Google answers 404 since 2025-10-31; relays may still serve it.",
         ),
     )
 }
@@ -220,13 +234,13 @@ def _fallback(model_id: str) -> ModelSpec:
     return ModelSpec(
         model_id,
         model_id,
-        sizes=_FLASH31["sizes"],
+        sizes=_FLASH31.sizes,
         ratios=RATIOS_14,
-        pixels=_FLASH31["pixels"],
+        pixels=_FLASH31.pixels,
         max_objects=14,
         max_characters=0,
-        output_tokens=_FLASH31["output_tokens"],
-        usd_per_image=_FLASH31["usd_per_image"],
+        output_tokens=_FLASH31.output_tokens,
+        usd_per_image=_FLASH31.usd_per_image,
         stage="unknown",
         notes="Not in the studio's catalogue: settings are passed through unchecked.",
     )

@@ -50,7 +50,7 @@ def parse(prompt: str) -> tuple[dict[str, str], str]:
     for line in prompt.splitlines():
         match = _LINE.match(line)
         key = _LABEL_TO_KEY.get(match.group(1).strip().lower()) if match else None
-        if key and key not in fields:
+        if match and key and key not in fields:
             fields[key] = _one_line(match.group(2))
         elif line.strip():
             extra.append(line.strip())
@@ -78,7 +78,7 @@ def fill(template: str, values: Mapping[str, Any]) -> str:
     if missing:
         raise InputError("Fill in the template's variables: " + ", ".join(f"{{{m}}}" for m in missing) + ".")
 
-    def sub(match: re.Match) -> str:
+    def sub(match: re.Match[str]) -> str:
         token = match.group(0)
         if token in ("{{", "}}"):
             return token[0]

@@ -10,6 +10,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from studio.domain.errors import ConfigError
 
@@ -80,7 +81,7 @@ class Settings:
     def has_key(self) -> bool:
         return bool(self.api_key)
 
-    def with_(self, **changes) -> Settings:
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
 
@@ -90,8 +91,9 @@ def _secrets_key(path: Path) -> str | None:
     except (OSError, tomllib.TOMLDecodeError):
         return None
     for name in ("STUDIO_API_KEY", "api_key", "GEMINI_API_KEY"):
-        if isinstance(data.get(name), str) and data[name].strip():
-            return data[name].strip()
+        value = data.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
     return None
 
 

@@ -214,11 +214,11 @@ class Handler(BaseHTTPRequestHandler):
             reply = self._answer(version, model, stream, data)
             reply.delivery = fault
             return reply
-        reply = status_fault(fault, model, self.emulator.retry_delay)
-        if reply is not None:
+        faulted = status_fault(fault, model, self.emulator.retry_delay)
+        if faulted is not None:
             if fault == "malformed" and stream:
-                return Reply(200, [b"data: " + reply.pieces[0] + b"\r\n\r\n"], SSE_TYPE, chunked=True)
-            return reply
+                return Reply(200, [b"data: " + faulted.pieces[0] + b"\r\n\r\n"], SSE_TYPE, chunked=True)
+            return faulted
         contents = field_of(data, "contents")
         contents = [c for c in contents if isinstance(c, dict)] if isinstance(contents, list) else []
         body = content_fault(fault, model, data, contents)

@@ -70,7 +70,7 @@ class GeminiClient:
         api_key: Secret | None,
         auth: str = "bearer",
         *,
-        transport=None,
+        transport: httpx.BaseTransport | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 180.0,
         write_timeout: float = 60.0,

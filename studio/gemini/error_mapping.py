@@ -63,7 +63,9 @@ _AUTH_MESSAGE = re.compile(r"API key (not valid|expired)", re.IGNORECASE)
 _AUTH_HINT = "Check STUDIO_API_KEY or .streamlit/secrets.toml, and STUDIO_AUTH (bearer, goog or query) for your endpoint."
 
 
-def error_from_response(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> EndpointError:
+def error_from_response(
+    status: int, body: bytes | bytearray, headers: Mapping[str, str] | None = None
+) -> EndpointError:
     """The EndpointError for a non-2xx answer (or an ``error`` envelope sent with a 2xx)."""
     text = body.decode("utf-8", errors="replace") if body else ""
     try:

@@ -54,5 +54,5 @@ def assemble_stream(events: Iterable[Any]) -> dict[str, Any]:
 def _loads(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise BadResponse(f"The endpoint sent malformed JSON ({exc.msg}). Try again.") from exc

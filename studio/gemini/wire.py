@@ -62,7 +62,9 @@ def build_body(req: GenerationRequest) -> dict[str, Any]:
     if req.system_instruction:
         body["systemInstruction"] = {"parts": [{"text": req.system_instruction}]}
     if req.google_search:
-        search = {"searchTypes": {"webSearch": {}, "imageSearch": {}}} if req.image_search else {}
+        search: dict[str, Any] = (
+            {"searchTypes": {"webSearch": {}, "imageSearch": {}}} if req.image_search else {}
+        )
         body["tools"] = [{"googleSearch": search}]
     if req.safety_settings:
         body["safetySettings"] = [dict(s) for s in req.safety_settings]

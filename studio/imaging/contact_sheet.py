@@ -10,6 +10,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -104,7 +105,7 @@ def export_zip(store: Store, run_id: int, *, rows: str | None = None, cols: str 
     manifest_cells = []
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for cell in (c for cells in grid.cells.values() for c in cells):
-            entry = {
+            entry: dict[str, Any] = {
                 "cell_key": cell.key,
                 "values": cell.values,
                 "status": cell.status,

@@ -177,7 +177,8 @@ def _jpeg_segments(data: bytes) -> tuple[list[bytes], int]:
     """Header segments between SOI and SOS, and the offset where SOS starts."""
     if not data.startswith(b"\xff\xd8"):
         raise ValueError("not a JPEG")
-    segments, pos = [], 2
+    segments: list[bytes] = []
+    pos = 2
     while pos + 4 <= len(data):
         if data[pos] != 0xFF:
             raise ValueError("bad marker")

@@ -26,7 +26,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.domain import catalogue
 from studio.domain.errors import InputError
@@ -34,6 +34,9 @@ from studio.domain.requests import SUCCEEDED
 from studio.domain.settings import load_settings
 from studio.services import lifecycle, runs
 from studio.storage import run_repo as run_store
+
+if TYPE_CHECKING:
+    from studio.services.studio import Studio
 
 COLUMNS = ("prompt", "model", "aspect", "size", "seed", "variants", "text", "refs")
 #: One line each in ``studio batch --help``.
@@ -160,7 +163,7 @@ def _csv(text: str) -> list[tuple[int, dict[str, Any] | InputError]]:
         if name not in COLUMNS and not name.startswith("var."):
             raise InputError(f"line 1: unknown column {name!r}. Known: {', '.join(COLUMNS)}, var.NAME.")
     reader.fieldnames = header
-    out = []
+    out: list[tuple[int, dict[str, Any] | InputError]] = []
     start = 2
     try:
         for record in reader:
@@ -189,7 +192,7 @@ def _jsonl(text: str) -> list[tuple[int, dict[str, Any] | InputError]]:
 def _json_record(line: str) -> dict[str, Any]:
     try:
         record = json.loads(line)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON ({exc.msg}).") from None
     if not isinstance(record, dict):
         raise InputError("each line must be a JSON object.")
@@ -262,7 +265,7 @@ def _row(record: dict[str, Any], base: Path) -> dict[str, Any]:
 # -- running ------------------------------------------------------------------------------------
 
 
-def _open_studio(demo: bool):
+def _open_studio(demo: bool) -> Studio:
     from studio.services.studio import Studio
 
     settings = load_settings()
@@ -271,7 +274,7 @@ def _open_studio(demo: bool):
     return Studio(settings)
 
 
-def execute(studio, path: Path, *, concurrency: int, as_json: bool) -> int:
+def execute(studio: Studio, path: Path, *, concurrency: int, as_json: bool) -> int:
     batch = read_batch(path)  # refused rows were reported by ``run``; the others run
     rows, sha = batch.rows, batch.sha256
     spec = runs.RunSpec(name=path.name, rows=rows)

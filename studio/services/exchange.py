@@ -111,7 +111,7 @@ def _chosen(store: Store, ids: Iterable[int] | None, filter: GalleryFilter | Non
         records = store.records(ids)
     else:
         records, before = [], None
-        while page := store.list(filter or GalleryFilter(), limit=500, before_id=before):
+        while page := store.page(filter or GalleryFilter(), limit=500, before_id=before):
             records += page
             before = page[-1].id
     return sorted(records, key=lambda r: r.id)  # oldest first: parents before children
@@ -493,6 +493,7 @@ def _existing_keys(store: Store, gens: Sequence[_Gen]) -> dict[str, int]:
                 )
             ).all()
             for gen_id, created_at, model, prompt in rows:
+                assert gen_id is not None  # a primary key read back from its table
                 shas = session.exec(
                     select(Asset.sha256)
                     .join(GenerationAsset, col(GenerationAsset.asset_id) == Asset.id)
@@ -518,6 +519,7 @@ def _store_images(
     for sha in sorted(shas):
         mime = mimes[sha]
         rel, thumb_rel = files.image_relpath(sha, mime), files.thumb_relpath(sha)
+        thumb_path: str | None = thumb_rel
         target = files.contained(store.data_dir, rel)
         if target.exists():
             present += 1
@@ -532,7 +534,7 @@ def _store_images(
             try:
                 files.write_atomic(thumb, images.make_thumbnail(target.read_bytes()))
             except ImageRejected:
-                thumb_rel = None
+                thumb_path = None
         width, height, size = plan.sizes[sha]
         assets[sha] = {
             "sha256": sha,
@@ -541,14 +543,17 @@ def _store_images(
             "height": height,
             "bytes": size,
             "path": rel,
-            "thumb_path": thumb_rel,
+            "thumb_path": thumb_path,
         }
     return assets, added, present
 
 
 def _insert(session: Session, gen: _Gen, assets: dict[str, dict[str, Any]]) -> int:
     f = gen.fields
-    dumps = lambda v: json.dumps(v, ensure_ascii=False)  # noqa: E731
+
+    def dumps(v: Any) -> str:
+        return json.dumps(v, ensure_ascii=False)
+
     usage = f["usage"]
     row = Generation(
         created_at=f["created_at"],

@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +39,18 @@ class JobProgress:
 
 #: Finished jobs are remembered this long for the progress panel, then only their history rows remain.
 FORGET_AFTER_S = 3600.0
+#: A job: it gets its cancel event and a callback for progress messages.
+Work = Callable[[threading.Event, Callable[[str], None]], None]
 
 
 class JobRunner:
     def __init__(self, workers: int = 8) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="studio-job")
         self._lock = threading.Lock()
-        self._futures: dict[int, Future] = {}
+        self._futures: dict[int, Future[None]] = {}
         self._cancel: dict[int, threading.Event] = {}
         self._progress: dict[int, JobProgress] = {}
-        self._work: dict[int, Callable] = {}  # queued jobs' work, run cancelled if a stop skips them
+        self._work: dict[int, Work] = {}  # queued jobs' work, run cancelled if a stop skips them
         self._started: set[int] = set()  # jobs that began before any stop: their calls are (being) sent
         self._stopping = False
         self._abandoned = False
@@ -60,7 +63,7 @@ class JobRunner:
     def abandoned(self) -> bool:
         return self._abandoned
 
-    def submit(self, gen_id: int, work: Callable[[threading.Event, Callable[[str], None]], None]) -> None:
+    def submit(self, gen_id: int, work: Work) -> None:
         """Queue ``work(cancel_event, report)``; ``report(sentence)`` updates the job's progress message.
 
         After ``stop`` the work still runs, at once and with its cancel event set, so it records itself
@@ -78,7 +81,7 @@ class JobRunner:
             cancel.set()
             self._run(gen_id, work, cancel)
 
-    def _run(self, gen_id: int, work, cancel: threading.Event) -> None:
+    def _run(self, gen_id: int, work: Work, cancel: threading.Event) -> None:
         with self._lock:
             self._work.pop(gen_id, None)
             if self._stopping:
@@ -93,7 +96,7 @@ class JobRunner:
         finally:
             self._update(gen_id, state="done", message="Finished", finished_at=time.monotonic())
 
-    def _update(self, gen_id: int, **changes) -> None:
+    def _update(self, gen_id: int, **changes: Any) -> None:
         with self._lock:
             current = self._progress.get(gen_id)
             if current is not None:
@@ -132,7 +135,7 @@ class JobRunner:
         self._update(gen_id, message="Cancelling…")
         return True
 
-    def wait(self, gen_ids, timeout: float | None = None) -> None:
+    def wait(self, gen_ids: Iterable[int], timeout: float | None = None) -> None:
         """Until every job has finished, or ``timeout`` seconds have passed (then return quietly)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         for gen_id in gen_ids:

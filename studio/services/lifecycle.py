@@ -22,7 +22,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TextIO
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def abandoned_sentence(count: int) -> str:
 class Stop:
     """The stop signals one command has received, and what was done about them."""
 
-    def __init__(self, out=None) -> None:
+    def __init__(self, out: TextIO | None = None) -> None:
         self.out = out
         self.signals: list[int] = []
         self._handled = 0
@@ -112,7 +112,8 @@ class Stop:
             signal.set_wakeup_fd(-1)
         if self._fds is not None:
             os.write(self._fds[1], b"\0")  # wakes the helper thread, which ends
-            self._thread.join(5)
+            if self._thread is not None:
+                self._thread.join(5)
             for fd in self._fds:
                 os.close(fd)
             self._fds = None
@@ -166,7 +167,7 @@ def _ignore(signum: int, frame: Any) -> None:
 
 
 @contextmanager
-def polite_stop(out=None) -> Iterator[Stop]:
+def polite_stop(out: TextIO | None = None) -> Iterator[Stop]:
     """While inside, SIGINT and SIGTERM stop the process politely (see the module text).
 
     Signal handlers can only be set from the main thread; elsewhere this only hands back a Stop that
@@ -187,7 +188,7 @@ def polite_stop(out=None) -> Iterator[Stop]:
         stop.unlisten()
 
 
-def drain(out=None) -> None:
+def drain(out: TextIO | None = None) -> None:
     """After the Streamlit server has stopped on a signal: stop taking work, wait for the calls already sent
     and save what they return (a second signal abandons them), then close every Studio."""
     with polite_stop(out) as stop:

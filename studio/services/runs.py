@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.domain import catalogue, prompts
 from studio.domain.errors import InputError, StudioError
@@ -25,6 +25,9 @@ from studio.imaging import images
 from studio.services import lifecycle
 from studio.storage import GenerationRecord, Store, files
 from studio.storage import run_repo as run_store
+
+if TYPE_CHECKING:
+    from studio.services.studio import Studio
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,8 @@ class Cell:
 
     @property
     def prompt(self) -> str:
-        return self.settings["prompt"]
+        prompt: str = self.settings["prompt"]
+        return prompt
 
     def request(self, run_id: int | None = None) -> GenerationRequest:
         return replace(
@@ -126,7 +130,8 @@ def cell_key(settings: Mapping[str, Any]) -> str:
 
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(values, default=str))
+    out: dict[str, Any] = json.loads(json.dumps(values, default=str))
+    return out
 
 
 # -- planning -----------------------------------------------------------------------------------
@@ -328,7 +333,7 @@ class Feeder:
 
     def __init__(
         self,
-        studio,
+        studio: Studio,
         run_id: int,
         cells: list[Cell],
         concurrency: int,
@@ -434,17 +439,17 @@ _FEEDERS: dict[tuple[str, int], Feeder] = {}
 _FEEDERS_LOCK = threading.RLock()
 
 
-def feeder(studio, run_id: int) -> Feeder | None:
+def feeder(studio: Studio, run_id: int) -> Feeder | None:
     return _FEEDERS.get((studio.owner, run_id))
 
 
-def is_running(studio, run_id: int) -> bool:
+def is_running(studio: Studio, run_id: int) -> bool:
     f = feeder(studio, run_id)
     return f is not None and f.running
 
 
 def start(
-    studio,
+    studio: Studio,
     spec: RunSpec,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
@@ -467,7 +472,7 @@ def start(
 
 
 def resume(
-    studio,
+    studio: Studio,
     run_id: int,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
@@ -486,7 +491,9 @@ def resume(
     return len(todo)
 
 
-def extend(studio, run_id: int, more: Mapping[str, Any], *, concurrency: int = DEFAULT_CONCURRENCY) -> int:
+def extend(
+    studio: Studio, run_id: int, more: Mapping[str, Any], *, concurrency: int = DEFAULT_CONCURRENCY
+) -> int:
     """Add values to the run's axes (lists are appended, scalars replaced), then run the new cells."""
     run = _get(studio.store, run_id)
     data = dict(run.spec)
@@ -507,7 +514,7 @@ def extend(studio, run_id: int, more: Mapping[str, Any], *, concurrency: int = D
     return resume(studio, run_id, concurrency=concurrency)
 
 
-def cancel(studio, run_id: int) -> bool:
+def cancel(studio: Studio, run_id: int) -> bool:
     f = feeder(studio, run_id)
     if f is None or not f.running:
         return False
@@ -515,7 +522,7 @@ def cancel(studio, run_id: int) -> bool:
     return True
 
 
-def wait(studio, run_id: int, timeout: float | None = None) -> bool:
+def wait(studio: Studio, run_id: int, timeout: float | None = None) -> bool:
     """Block until the run's feeder has finished; True when it has."""
     f = feeder(studio, run_id)
     if f is not None:
@@ -524,7 +531,13 @@ def wait(studio, run_id: int, timeout: float | None = None) -> bool:
     return True
 
 
-def _feed(studio, run_id: int, cells: list[Cell], concurrency: int, on_done) -> Feeder:
+def _feed(
+    studio: Studio,
+    run_id: int,
+    cells: list[Cell],
+    concurrency: int,
+    on_done: Callable[[GenerationRecord], None] | None,
+) -> Feeder:
     f = Feeder(studio, run_id, cells, concurrency, on_done)
     with _FEEDERS_LOCK:
         _FEEDERS[(studio.owner, run_id)] = f
@@ -534,7 +547,7 @@ def _feed(studio, run_id: int, cells: list[Cell], concurrency: int, on_done) -> 
     return f
 
 
-def _require_key(studio) -> None:
+def _require_key(studio: Studio) -> None:
     if not studio.settings.has_key:
         from studio.domain.errors import ConfigError
 
@@ -570,7 +583,7 @@ class RunProgress:
         return self.succeeded + self.failed
 
 
-def progress(studio, run_id: int) -> RunProgress:
+def progress(studio: Studio, run_id: int) -> RunProgress:
     run = _get(studio.store, run_id)
     cells, _ = plan(RunSpec.from_json(run.spec), check=False)
     statuses = run_store.cell_statuses(studio.store, run_id)

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from studio.domain import catalogue
 from studio.domain.crashpoints import crashpoint
@@ -27,13 +28,16 @@ from studio.domain.errors import (
     StoreError,
     StudioError,
 )
-from studio.domain.requests import BLOCKED, CANCELLED, FAILED, NO_IMAGE, GenerationRequest
+from studio.domain.requests import BLOCKED, CANCELLED, FAILED, NO_IMAGE, GenerationRequest, Outcome
 from studio.domain.settings import Secret, Settings, load_settings
 from studio.gemini import wire
 from studio.gemini.client import GeminiClient
 from studio.services import lifecycle
-from studio.services.jobs import JobProgress, JobRunner
+from studio.services.jobs import JobProgress, JobRunner, Work
 from studio.storage import GenerationRecord, Store
+
+if TYPE_CHECKING:
+    from studio.emulator import Emulator
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +67,7 @@ def _owner_alive(owner: str) -> bool:
 class Studio:
     def __init__(self, settings: Settings, *, client: GeminiClient | None = None) -> None:
         self.settings = settings
-        self.emulator = None
+        self.emulator: Emulator | None = None
         if settings.demo and client is None:
             self.settings = settings = self._start_demo_emulator(settings)
         self.store = Store(settings.data_dir)
@@ -126,15 +130,25 @@ class Studio:
             self.jobs.submit(gen_id, self._work(gen_id, req, index))
         return ids
 
-    def _work(self, gen_id: int, req: GenerationRequest, index: int) -> Callable:
+    def _work(self, gen_id: int, req: GenerationRequest, index: int) -> Work:
         def work(cancel: threading.Event, report: Callable[[str], None]) -> None:
             self._run_one(gen_id, req, index, cancel, report)
 
         return work
 
-    def _run_one(self, gen_id, req, index, cancel, report) -> GenerationRecord | None:
+    def _run_one(
+        self,
+        gen_id: int,
+        req: GenerationRequest,
+        index: int,
+        cancel: threading.Event,
+        report: Callable[[str], None],
+    ) -> GenerationRecord | None:
         started = time.monotonic()
-        latency = lambda: int((time.monotonic() - started) * 1000)  # noqa: E731
+
+        def latency() -> int:
+            return int((time.monotonic() - started) * 1000)
+
         try:
             if cancel.is_set():
                 raise Cancelled("Cancelled before the request was sent; nothing was charged.")
@@ -168,7 +182,9 @@ class Studio:
             )
             return self._record_failure(gen_id, FAILED, error, latency())
 
-    def _record_failure(self, gen_id: int, status: str, error: StudioError, latency_ms: int):
+    def _record_failure(
+        self, gen_id: int, status: str, error: StudioError, latency_ms: int
+    ) -> GenerationRecord | None:
         outcome = getattr(error, "outcome", None)
         try:
             if self.jobs.abandoned:  # a call given up by a second stop signal: interrupted, not failed
@@ -272,8 +288,8 @@ class Studio:
     def get(self, gen_id: int) -> GenerationRecord | None:
         return self.store.get(gen_id)
 
-    def history(self, **filters) -> list[GenerationRecord]:
-        return self.store.list(**filters)
+    def history(self, **filters: Any) -> list[GenerationRecord]:
+        return self.store.page(**filters)
 
     def check_connection(self) -> str:
         return self.client.check()
@@ -326,7 +342,7 @@ def _variant(req: GenerationRequest, index: int) -> GenerationRequest:
     return replace(req, seed=req.seed + index)
 
 
-def _cost(req: GenerationRequest, outcome) -> float:
+def _cost(req: GenerationRequest, outcome: Outcome) -> float:
     """List price of one call: its input once, plus every output image it returned."""
     est = catalogue.estimate(
         req.model,

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import column, table, text
 from sqlmodel import col, select
@@ -21,6 +21,7 @@ from studio.storage.tables import CollectionItem, Generation, GenerationTag, Tag
 _TOKEN_CHAR = re.compile(r"[^\W_]")  # what FTS5's unicode61 tokenizer keeps
 fts_table = table("generation_fts", column("rowid"))
 CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
+_T = TypeVar("_T")
 TAG_MAX, COLLECTION_MAX = 60, 80
 
 
@@ -188,7 +189,7 @@ def unique_ids(ids: Iterable[int]) -> list[int]:
     return out
 
 
-def chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+def chunks(ids: Sequence[_T]) -> Iterator[Sequence[_T]]:
     """``ids`` in slices of at most ``CHUNK``, one IN (...) list each."""
     for start in range(0, len(ids), CHUNK):
         yield ids[start : start + CHUNK]

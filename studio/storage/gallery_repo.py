@@ -14,6 +14,7 @@ from dataclasses import fields, replace
 from typing import Any
 
 from sqlalchemy import exists, func, literal, text
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from studio.storage.filter_sql import (
@@ -77,7 +78,8 @@ def _cube_filter(f: GalleryFilter) -> bool:
 
 
 def _cube_where(f: GalleryFilter, *, skip: str | None = None) -> tuple[str, dict[str, Any]]:
-    clauses, params = [], {}
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
     if f.deleted is not None:
         clauses.append("live = :live")
         params["live"] = 0 if f.deleted else 1
@@ -92,16 +94,16 @@ def _cube_where(f: GalleryFilter, *, skip: str | None = None) -> tuple[str, dict
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _cube_sum(session: Session, f: GalleryFilter, columns: str) -> tuple:
+def _cube_sum(session: Session, f: GalleryFilter, columns: str) -> tuple[Any, ...]:
     where, params = _cube_where(f)
     return tuple(
-        session.exec(text(f"SELECT {columns} FROM generation_stats{where}").bindparams(**params)).one()
+        session.execute(text(f"SELECT {columns} FROM generation_stats{where}").bindparams(**params)).one()
     )
 
 
 def _cube_facet(session: Session, f: GalleryFilter, dim: str) -> list[tuple[Any, int]]:
     where, params = _cube_where(f, skip=dim)
-    rows = session.exec(
+    rows = session.execute(
         text(
             f"SELECT {dim}, sum(n) FROM generation_stats{where} GROUP BY {dim} HAVING sum(n) > 0"
         ).bindparams(**params)
@@ -154,7 +156,7 @@ class QueryMixin:
             out.append(record)
         return out
 
-    def list(
+    def page(
         self,
         filter: GalleryFilter | None = None,
         *,
@@ -219,7 +221,7 @@ class QueryMixin:
                 stmt = select(func.count()).select_from(Generation).where(*conditions(g))
                 return {None: int(session.exec(stmt).one())}
 
-            return _live(run, f)[None]
+            return int(_live(run, f)[None])
 
     def records(self, ids: Iterable[int]) -> list[GenerationRecord]:
         """Records for ``ids`` in the order given (unknown ids are left out)."""
@@ -277,13 +279,13 @@ class QueryMixin:
                 .select_from(GenerationTag)
                 .join(Tag, col(Tag.id) == GenerationTag.tag_id)
                 .where(matching(GenerationTag.generation_id, "tag"))
-                .group_by(Tag.id)
+                .group_by(col(Tag.id))
             )
             out["tag"] = _ranked({name: int(n) for name, n in session.exec(tags)})
             boards = (
                 select(CollectionItem.collection_id, func.count())
                 .where(matching(CollectionItem.generation_id, "collection_id"))
-                .group_by(CollectionItem.collection_id)
+                .group_by(col(CollectionItem.collection_id))
             )
             out["collection"] = _ranked({cid: int(n) for cid, n in session.exec(boards)})
         return out
@@ -308,9 +310,10 @@ class QueryMixin:
                     "total_tokens": int(total),
                 }
 
-            def run(f: GalleryFilter) -> dict[Any, tuple]:
+            def run(f: GalleryFilter) -> dict[Any, tuple[Any, ...]]:
                 conds = conditions(f, window=SEARCH_WINDOW)
-                sums = select(
+                # five columns: more than sqlmodel's typed select() overloads take
+                sums = sa_select(
                     func.count(),
                     func.total(g.cost_usd),
                     func.total(g.prompt_tokens),
@@ -323,7 +326,7 @@ class QueryMixin:
                     .join(Generation, col(Generation.id) == GenerationAsset.generation_id)
                     .where(col(GenerationAsset.role) == "output", *conds)
                 )
-                return {None: (*session.exec(sums).one(), session.exec(n_images).one())}
+                return {None: (*session.execute(sums).one(), session.exec(n_images).one())}
 
             count, cost, prompt, output, total, images = _live(run, filter or GalleryFilter())[None]
         return {
@@ -354,7 +357,7 @@ class QueryMixin:
                 WHERE c.depth < :limit
             ) SELECT id FROM chain WHERE id IS NOT NULL ORDER BY depth""")
         with self._read() as session:  # type: ignore[attr-defined]
-            ids = [row[0] for row in session.exec(chain.bindparams(gen_id=gen_id, limit=limit))]  # type: ignore[call-overload]
+            ids = [row[0] for row in session.exec(chain.bindparams(gen_id=gen_id, limit=limit))]
         seen: list[int] = []
         for i in ids:  # a cycle repeats ids: stop at the first repeat
             if i in seen or i == gen_id:

@@ -183,15 +183,16 @@ class Store(GalleryMixin):
         except ImageRejected:
             width = height = 0
         rel = files.image_relpath(sha, mime)
-        thumb: str | None = files.thumb_relpath(sha)
+        thumb_rel = files.thumb_relpath(sha)
+        thumb: str | None = thumb_rel
         # Decoding a 4K PNG for its thumbnail takes ~0.2 s and Pillow releases the GIL while it decodes,
         # so the thumbnail is made while the original is written and fsynced.
-        pending = None if (self.data_dir / thumb).exists() else _thumbnail_soon(data)
+        pending = None if (self.data_dir / thumb_rel).exists() else _thumbnail_soon(data)
         if not (self.data_dir / rel).exists():  # same name means same bytes: the write was atomic
             files.write_atomic(self.data_dir / rel, data)
         if pending is not None:
             try:
-                files.write_atomic(self.data_dir / thumb, pending())
+                files.write_atomic(self.data_dir / thumb_rel, pending())
             except ImageRejected:
                 thumb = None
         return _Stored(sha, mime, width, height, len(data), rel, thumb, name)
@@ -248,7 +249,7 @@ class Store(GalleryMixin):
 
     def _update(self, session: Session, gen_id: int, *conditions: Any, **values: Any) -> int:
         stmt = update(Generation).where(col(Generation.id) == gen_id, *conditions)
-        return session.exec(stmt.values(updated_at=_now(), **values)).rowcount  # type: ignore[attr-defined]
+        return session.exec(stmt.values(updated_at=_now(), **values)).rowcount
 
     def _require(self, session: Session, gen_id: int, *conditions: Any, **values: Any) -> None:
         if not self._update(session, gen_id, *conditions, **values):
@@ -262,7 +263,7 @@ class Store(GalleryMixin):
             select(GenerationAsset, Asset)
             .join(Asset, col(Asset.id) == GenerationAsset.asset_id)
             .where(col(GenerationAsset.generation_id).in_(ids))
-            .order_by(GenerationAsset.generation_id, GenerationAsset.role, GenerationAsset.position)
+            .order_by(col(GenerationAsset.generation_id), GenerationAsset.role, col(GenerationAsset.position))
         )
         out: dict[int, list[ImageRecord]] = {}
         for link, asset in session.exec(stmt):
@@ -493,6 +494,7 @@ class Store(GalleryMixin):
                 )
             ).all()
         for gen_id, status, error_kind in final:
+            assert gen_id is not None  # a primary key read back from its table
             entry = journal.adoptable(self.data_dir, gen_id) if error_kind in STORE_FAILURES else None
             if entry is not None:
                 self._commit_success(

@@ -62,7 +62,7 @@ def path(data_dir: Path, gen_id: int) -> Path:
 
 
 def _image(stored: Any) -> dict[str, Any]:
-    d = asdict(stored) if is_dataclass(stored) else dict(stored)
+    d = asdict(stored) if is_dataclass(stored) and not isinstance(stored, type) else dict(stored)
     return {k: d.get(k) for k in _IMAGE_KEYS} | {"thumb": bool(d.get("thumb_path"))}
 
 
@@ -106,6 +106,8 @@ def _clean_image(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ValueError("image entry is not an object")
     sha, mime = raw.get("sha256"), raw.get("mime_type")
+    if not isinstance(sha, str) or not isinstance(mime, str):
+        raise ValueError("image entry has no hash or type")
     rel = files.image_relpath(sha, mime)  # validates the hash and the type; raises InputError
     ints = [raw.get(k) for k in ("width", "height", "size")]
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in ints):

@@ -8,8 +8,9 @@ there never changes the history row itself. Every function takes the ``Store``.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 
 from studio.storage.filter_sql import unique_ids
 from studio.storage.generation_repo import Store, _now
@@ -55,7 +56,8 @@ def acknowledge(store: Store, ids: Iterable[int], action: str) -> list[int]:
                 ),
                 {"action": action, "now": now, "id": gen_id},
             )
-            if result.rowcount:
+            # DML: a CursorResult at run time, typed as the base Result
+            if cast("CursorResult[Any]", result).rowcount:
                 claimed.append(gen_id)
     return claimed
 

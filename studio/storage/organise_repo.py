@@ -44,7 +44,7 @@ class OrganiseMixin:
                     .where(col(Generation.id).in_(chunk))
                     .values(updated_at=utc_now(), **values)
                 )
-                changed += session.exec(stmt).rowcount  # type: ignore[call-overload]
+                changed += session.exec(stmt).rowcount
         return changed
 
     def set_favourite(self, ids: Iterable[int], favourite: bool) -> int:
@@ -80,7 +80,7 @@ class OrganiseMixin:
                     .from_select(["generation_id", "tag_id"], pairs)
                     .prefix_with("OR IGNORE")
                 )
-                added += session.exec(stmt).rowcount  # type: ignore[call-overload]
+                added += session.exec(stmt).rowcount
         return added
 
     def remove_tag(self, ids: Iterable[int], name: str) -> int:
@@ -95,7 +95,7 @@ class OrganiseMixin:
                 stmt = delete(GenerationTag).where(
                     col(GenerationTag.tag_id) == tag_id, col(GenerationTag.generation_id).in_(chunk)
                 )
-                removed += session.exec(stmt).rowcount  # type: ignore[call-overload]
+                removed += session.exec(stmt).rowcount
             drop_unused_tags(session)
         return removed
 
@@ -105,7 +105,7 @@ class OrganiseMixin:
             select(GenerationTag.tag_id, func.count().label("n"))
             .join(Generation, col(Generation.id) == GenerationTag.generation_id)
             .where(col(Generation.deleted_at).is_(None))
-            .group_by(GenerationTag.tag_id)
+            .group_by(col(GenerationTag.tag_id))
             .subquery()
         )
         n = func.coalesce(live.c.n, 0)
@@ -159,7 +159,7 @@ class OrganiseMixin:
                     .from_select(["collection_id", "generation_id", "added_at"], rows)
                     .prefix_with("OR IGNORE")
                 )
-                added += session.exec(stmt).rowcount  # type: ignore[call-overload]
+                added += session.exec(stmt).rowcount
         return added
 
     def remove_from_collection(self, ids: Iterable[int], cid: int) -> int:
@@ -169,7 +169,7 @@ class OrganiseMixin:
                 stmt = delete(CollectionItem).where(
                     col(CollectionItem.collection_id) == cid, col(CollectionItem.generation_id).in_(chunk)
                 )
-                removed += session.exec(stmt).rowcount  # type: ignore[call-overload]
+                removed += session.exec(stmt).rowcount
         return removed
 
     def collections(self) -> list[tuple[int, str, int]]:
@@ -178,7 +178,7 @@ class OrganiseMixin:
             select(CollectionItem.collection_id, func.count().label("n"))
             .join(Generation, col(Generation.id) == CollectionItem.generation_id)
             .where(col(Generation.deleted_at).is_(None))
-            .group_by(CollectionItem.collection_id)
+            .group_by(col(CollectionItem.collection_id))
             .subquery()
         )
         stmt = (

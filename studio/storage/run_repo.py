@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 from sqlmodel import col, select
 
 from studio.domain.requests import ACTIVE_STATUSES, SUCCEEDED
@@ -65,7 +65,8 @@ def create_run(
                 "sha": source_sha,
             },
         )
-        return int(result.lastrowid)
+        # DML: a CursorResult at run time, typed as the base Result
+        return int(cast("CursorResult[Any]", result).lastrowid)
 
 
 def update_run(

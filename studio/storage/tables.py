@@ -134,7 +134,7 @@ class ImageRecord:
     mime_type: str
     width: int
     height: int
-    bytes: int
+    size_bytes: int
     path: Path  # absolute
     thumb_path: Path | None
     role: str
@@ -254,7 +254,7 @@ def image_record(link: GenerationAsset, asset: Asset, data_dir: Path) -> ImageRe
         mime_type=asset.mime_type,
         width=asset.width,
         height=asset.height,
-        bytes=asset.bytes,
+        size_bytes=asset.bytes,
         path=data_dir / asset.path,
         thumb_path=data_dir / asset.thumb_path if asset.thumb_path else None,
         role=link.role,
@@ -266,7 +266,7 @@ def image_record(link: GenerationAsset, asset: Asset, data_dir: Path) -> ImageRe
 def generation_record(row: Generation, images: list[ImageRecord]) -> GenerationRecord:
     return GenerationRecord(
         id=row.id or 0,
-        created_at=_time(row.created_at),
+        created_at=datetime.fromisoformat(row.created_at),
         updated_at=_time(row.updated_at),  # type: ignore[arg-type]
         status=row.status,
         prompt=row.prompt,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 
 from studio.domain.errors import InputError
 from studio.storage.generation_repo import Store, _now
@@ -57,7 +58,9 @@ def _taken(session: Any, kind: str, name: str, but: int | None = None) -> bool:
     return row is not None and row[0] != but
 
 
-def insert(store: Store, *, kind: str, name: str, body: str, tags=(), notes: str = "") -> int:
+def insert(
+    store: Store, *, kind: str, name: str, body: str, tags: Iterable[str] = (), notes: str = ""
+) -> int:
     now = _now()
     with store._write() as session:  # checked inside the write lock, so two tabs cannot both insert
         if _taken(session, kind, name):
@@ -69,10 +72,13 @@ def insert(store: Store, *, kind: str, name: str, body: str, tags=(), notes: str
             ),
             {"kind": kind, "name": name, "body": body, "tags": _clean_tags(tags), "notes": notes, "now": now},
         )
-        return int(result.lastrowid)
+        # DML: a CursorResult at run time, typed as the base Result
+        return int(cast("CursorResult[Any]", result).lastrowid)
 
 
-def update(store: Store, template_id: int, *, name: str, body: str, tags=(), notes: str = "") -> None:
+def update(
+    store: Store, template_id: int, *, name: str, body: str, tags: Iterable[str] = (), notes: str = ""
+) -> None:
     current = get(store, template_id)
     if current is None:
         raise InputError(f"Template {template_id} is not in the library.")
@@ -97,9 +103,8 @@ def update(store: Store, template_id: int, *, name: str, body: str, tags=(), not
 
 def delete(store: Store, template_id: int) -> bool:
     with store._write() as session:
-        return bool(
-            session.execute(text("DELETE FROM template WHERE id = :id"), {"id": template_id}).rowcount
-        )
+        result = session.execute(text("DELETE FROM template WHERE id = :id"), {"id": template_id})
+        return bool(cast("CursorResult[Any]", result).rowcount)
 
 
 def get(store: Store, template_id: int) -> TemplateRecord | None:

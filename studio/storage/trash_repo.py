@@ -47,7 +47,7 @@ class TrashMixin:
                     .where(col(Generation.id).in_(chunk), col(Generation.deleted_at).is_(None))
                     .values(deleted_at=now, updated_at=now)
                 )
-                moved += session.exec(stmt).rowcount  # type: ignore[call-overload]
+                moved += session.exec(stmt).rowcount
         return moved
 
     def restore(self, ids: Iterable[int]) -> int:
@@ -60,7 +60,7 @@ class TrashMixin:
                     .where(col(Generation.id).in_(chunk), col(Generation.deleted_at).is_not(None))
                     .values(deleted_at=None, updated_at=utc_now())
                 )
-                restored += session.exec(stmt).rowcount  # type: ignore[call-overload]
+                restored += session.exec(stmt).rowcount
         return restored
 
     def empty_trash(self) -> TrashReport:

@@ -163,7 +163,7 @@ def _studio_succeeded(data_dir: Path) -> set[str]:
 
     store = Store(data_dir)
     try:
-        return {r.prompt for r in store.list(limit=100) if r.status == "succeeded"}
+        return {r.prompt for r in store.page(limit=100) if r.status == "succeeded"}
     finally:
         store.close()
 

@@ -82,7 +82,7 @@ def test_read_then_write_transactions_from_eight_threads(tmp_path):
             gen_id = store.create_pending(prompt=f"t{i} n{n}", model=MODEL, settings={}, owner=f"w{i}")
             store.mark_running(gen_id)
             store.save_failure(gen_id, status="cancelled", error=StudioError("Stopped by the test."))
-            store.list(limit=10)
+            store.page(limit=10)
 
     try:
         errors = _run_threads(writer, THREADS)

@@ -226,7 +226,7 @@ def test_kill_while_the_server_holds_the_request(studio_env):
     check = Invariants(_data_dir())
     check.after_crash()
     studio = _restart()
-    record = [r for r in studio.store.list(limit=5) if r.prompt == prompt][0]
+    record = [r for r in studio.store.page(limit=5) if r.prompt == prompt][0]
     assert record.status == "interrupted" and record.id in studio.interrupted_on_start
     check.after_restart()
 

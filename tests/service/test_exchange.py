@@ -175,7 +175,7 @@ def test_import_round_trip_without_duplicates(
     report = import_zip(dst, zip_path)
     assert (report.generations_added, report.generations_skipped, report.images_added) == (5, 0, 5)
     assert dst.count() == 6
-    by_prompt = {r.prompt: r for r in dst.list()}
+    by_prompt = {r.prompt: r for r in dst.page()}
     root, child = by_prompt["a fox in snow"], by_prompt["the fox, now at night"]
     original = src.get(populated["root"])
     assert child.parent_id == root.id and root.tags == ["client", "fox"] and root.rating == 4
@@ -191,7 +191,7 @@ def test_import_round_trip_without_duplicates(
     for mine, theirs in zip(root.images, original.images, strict=True):
         assert mine.path.read_bytes() == theirs.path.read_bytes() and mine.sha256 == theirs.sha256
         assert mine.thumb_path is not None and mine.thumb_path.exists()
-    assert dst.list(GalleryFilter(search="night"))[0].id == child.id  # searchable at once (FTS triggers)
+    assert dst.page(GalleryFilter(search="night"))[0].id == child.id  # searchable at once (FTS triggers)
     assert dst.get(already).prompt == "something of dst's own"
 
     before = snapshot(dst)
@@ -224,7 +224,7 @@ def test_import_marks_running_rows_interrupted(src: Store, dst: Store, tmp_path:
     make(src, "still pending", status="pending")
     export_zip(src, tmp_path / "x.zip")
     import_zip(dst, tmp_path / "x.zip")
-    [record] = dst.list()
+    [record] = dst.page()
     assert record.status == "interrupted" and record.owner == "import"
     assert dst.active() == []
 

@@ -110,20 +110,20 @@ def corpus(store: Store) -> dict[str, int]:
 def test_filters_combine(store: Store, corpus: dict[str, int]) -> None:
     g = corpus
     F = GalleryFilter
-    assert ids(store.list(F(model="m2"))) == [g["c"], g["b"]]
-    assert ids(store.list(F(model=["m1", "m3"]))) == [g["e"], g["d"], g["a"]]
-    assert ids(store.list(F(aspect_ratio="16:9", status="succeeded"))) == [g["b"]]
-    assert ids(store.list(F(image_size="1K"))) == [g["d"], g["a"]]
-    assert ids(store.list(F(favourite=True))) == [g["b"], g["a"]]
-    assert ids(store.list(F(favourite=False))) == [g["e"], g["d"], g["c"]]
-    assert ids(store.list(F(min_rating=3))) == [g["e"], g["b"], g["a"]]
-    assert ids(store.list(F(min_rating=4))) == [g["a"]]
-    assert ids(store.list(F(tag="FOX"))) == [g["d"], g["b"], g["a"]]  # tag names ignore case
-    assert ids(store.list(F(tag="fox", favourite=True, model="m2"))) == [g["b"]]
-    assert ids(store.list(F(collection_id=g["board"]))) == [g["c"], g["b"]]
-    assert ids(store.list(F(search="fox", status=["succeeded", "blocked"], model="m1"))) == [g["d"], g["a"]]
+    assert ids(store.page(F(model="m2"))) == [g["c"], g["b"]]
+    assert ids(store.page(F(model=["m1", "m3"]))) == [g["e"], g["d"], g["a"]]
+    assert ids(store.page(F(aspect_ratio="16:9", status="succeeded"))) == [g["b"]]
+    assert ids(store.page(F(image_size="1K"))) == [g["d"], g["a"]]
+    assert ids(store.page(F(favourite=True))) == [g["b"], g["a"]]
+    assert ids(store.page(F(favourite=False))) == [g["e"], g["d"], g["c"]]
+    assert ids(store.page(F(min_rating=3))) == [g["e"], g["b"], g["a"]]
+    assert ids(store.page(F(min_rating=4))) == [g["a"]]
+    assert ids(store.page(F(tag="FOX"))) == [g["d"], g["b"], g["a"]]  # tag names ignore case
+    assert ids(store.page(F(tag="fox", favourite=True, model="m2"))) == [g["b"]]
+    assert ids(store.page(F(collection_id=g["board"]))) == [g["c"], g["b"]]
+    assert ids(store.page(F(search="fox", status=["succeeded", "blocked"], model="m1"))) == [g["d"], g["a"]]
     assert store.count(F(search="fox", favourite=True)) == 2
-    assert store.list(F(tag="nobody-uses-this")) == [] and store.count(F(model="m9")) == 0
+    assert store.page(F(tag="nobody-uses-this")) == [] and store.count(F(model="m9")) == 0
 
 
 def test_facets_honour_the_other_filters(store: Store, corpus: dict[str, int]) -> None:
@@ -175,15 +175,15 @@ def test_date_range(store: Store) -> None:
     set_created(store, b, "2026-03-02T23:59:59.999999+00:00")
     set_created(store, c, "2026-03-03T00:00:00.000000+00:00")
     F = GalleryFilter
-    assert ids(store.list(F(date_from=date(2026, 3, 2)))) == [c, b]
-    assert ids(store.list(F(date_to=date(2026, 3, 2)))) == [b, a]  # a whole day, inclusive
-    assert ids(store.list(F(date_from="2026-03-02", date_to="2026-03-02"))) == [b]
+    assert ids(store.page(F(date_from=date(2026, 3, 2)))) == [c, b]
+    assert ids(store.page(F(date_to=date(2026, 3, 2)))) == [b, a]  # a whole day, inclusive
+    assert ids(store.page(F(date_from="2026-03-02", date_to="2026-03-02"))) == [b]
     assert ids(
-        store.list(F(date_from=datetime(2026, 3, 1, 10, 0, tzinfo=UTC), date_to=datetime(2026, 3, 3)))
+        store.page(F(date_from=datetime(2026, 3, 1, 10, 0, tzinfo=UTC), date_to=datetime(2026, 3, 3)))
     ) == [c, b, a]  # naive means UTC, both inclusive
-    assert ids(store.list(F(date_from="2026-03-01T11:00:00+01:00", date_to="2026-03-01T10:00:00Z"))) == [a]
+    assert ids(store.page(F(date_from="2026-03-01T11:00:00+01:00", date_to="2026-03-01T10:00:00Z"))) == [a]
     with pytest.raises(InputError, match="not a date"):
-        store.list(F(date_from="last tuesday"))
+        store.page(F(date_from="last tuesday"))
 
 
 def test_keyset_paging_with_filters(store: Store) -> None:
@@ -192,14 +192,14 @@ def test_keyset_paging_with_filters(store: Store) -> None:
     f = GalleryFilter(model="m1", favourite=True)
     expected = sorted((m for i, m in enumerate(made) if i % 3 and i % 2 == 0), reverse=True)
     seen, before = [], None
-    while page := store.list(f, limit=10, before_id=before):
+    while page := store.page(f, limit=10, before_id=before):
         assert len(page) <= 10
         seen += ids(page)
         before = page[-1].id
     assert seen == expected and store.count(f) == len(expected)
     # search + filter + keyset together
-    page1 = store.list(GalleryFilter(search="item", model="m2"), limit=5)
-    page2 = store.list(GalleryFilter(search="item", model="m2"), limit=5, before_id=page1[-1].id)
+    page1 = store.page(GalleryFilter(search="item", model="m2"), limit=5)
+    page2 = store.page(GalleryFilter(search="item", model="m2"), limit=5, before_id=page1[-1].id)
     assert ids(page1 + page2) == sorted((m for i, m in enumerate(made) if i % 3 == 0), reverse=True)[:10]
 
 
@@ -208,7 +208,7 @@ def test_keyset_paging_with_filters(store: Store) -> None:
 )
 def test_hostile_search_with_filters(store: Store, corpus: dict[str, int], query: str) -> None:
     f = GalleryFilter(search=query, model="m1", favourite=True, tag="fox")
-    assert isinstance(store.list(f), list)
+    assert isinstance(store.page(f), list)
     assert isinstance(store.count(f), int)
     assert set(store.facets(f)) == {"model", "status", "aspect_ratio", "image_size", "tag", "collection"}
     assert store.totals(f)["count"] >= 0
@@ -216,12 +216,12 @@ def test_hostile_search_with_filters(store: Store, corpus: dict[str, int], query
 
 def test_old_keyword_arguments_still_work(store: Store, corpus: dict[str, int]) -> None:
     g = corpus
-    assert ids(store.list(search="fox", status="succeeded", model="m1", limit=10)) == [g["a"]]
+    assert ids(store.page(search="fox", status="succeeded", model="m1", limit=10)) == [g["a"]]
     assert store.count(search="fox", model="m1") == 2
     store.trash([g["e"]])
-    assert g["e"] not in ids(store.list()) and g["e"] in ids(store.list(include_deleted=True))
+    assert g["e"] not in ids(store.page()) and g["e"] in ids(store.page(include_deleted=True))
     # keywords refine a filter object
-    assert ids(store.list(GalleryFilter(favourite=True), model="m1")) == [g["a"]]
+    assert ids(store.page(GalleryFilter(favourite=True), model="m1")) == [g["a"]]
 
 
 def test_page_loads_tags_and_collections_without_n_plus_one(store: Store, corpus: dict[str, int]) -> None:
@@ -231,7 +231,7 @@ def test_page_loads_tags_and_collections_without_n_plus_one(store: Store, corpus
         "before_cursor_execute",
         lambda c, cur, stmt, *a: selects.append(stmt) if stmt.lstrip().startswith("SELECT") else None,
     )
-    page = store.list()
+    page = store.page()
     assert len(selects) == 2  # the page (with tags and collections) + its images
     by_id = {r.id: r for r in page}
     assert by_id[corpus["b"]].tags == ["client", "fox"] and by_id[corpus["b"]].collections == [
@@ -250,7 +250,7 @@ def test_favourite_and_rating_in_bulk(store: Store) -> None:
     assert store.set_favourite([a, b, 999], True) == 2
     assert [store.get(i).favourite for i in (a, b, c)] == [True, True, False]
     store.set_favourite([b], False)
-    assert ids(store.list(GalleryFilter(favourite=True))) == [a]
+    assert ids(store.page(GalleryFilter(favourite=True))) == [a]
     assert store.set_rating([a, c], 4) == 2
     assert (store.get(a).rating, store.get(b).rating) == (4, None)
     store.set_rating([a], None)
@@ -297,7 +297,7 @@ def test_collections(store: Store) -> None:
         store.rename_collection(other, "CLIENT A — final")
     assert store.get(a).collections == sorted([board, other])
     assert store.remove_from_collection([a], board) == 1
-    assert ids(store.list(GalleryFilter(collection_id=board))) == [b]
+    assert ids(store.page(GalleryFilter(collection_id=board))) == [b]
     store.delete_collection(board)
     assert [cid for cid, _, _ in store.collections()] == [other]
     assert store.count() == 3 and store.get(b).collections == []  # generations stay
@@ -314,12 +314,12 @@ def test_trash_and_restore_keep_files(store: Store) -> None:
     a, b = make(store, "keep me"), make(store, "bin me")
     before = files_under(store.data_dir)
     assert store.trash([b, 999]) == 1 and store.trash([b]) == 0
-    assert ids(store.list()) == [a] and ids(store.list(GalleryFilter(deleted=True))) == [b]
+    assert ids(store.page()) == [a] and ids(store.page(GalleryFilter(deleted=True))) == [b]
     assert store.count(GalleryFilter(deleted=None)) == 2
     assert store.get(b).deleted_at is not None and store.get(b).images[0].path.exists()
     assert files_under(store.data_dir) >= before  # nothing leaves the disk on trash
     assert store.restore([b]) == 1
-    assert ids(store.list()) == [b, a] and store.get(b).deleted_at is None
+    assert ids(store.page()) == [b, a] and store.get(b).deleted_at is None
 
 
 def test_empty_trash_removes_only_unreferenced_files(store: Store) -> None:
@@ -375,7 +375,7 @@ def test_empty_trash_keeps_a_file_that_came_back(store: Store, monkeypatch: pyte
 
     monkeypatch.setattr(store, "_remove_files", save_again_first)
     store.empty_trash()
-    assert path.exists() and store.list()[0].images[0].path == path
+    assert path.exists() and store.page()[0].images[0].path == path
 
 
 # -- lineage and compare -----------------------------------------------------------------------
@@ -394,7 +394,7 @@ def test_lineage(store: Store) -> None:
         leaf1,
         leaf2,
     ]
-    assert ids(store.list(GalleryFilter(parent_id=mid))) == [leaf1]
+    assert ids(store.page(GalleryFilter(parent_id=mid))) == [leaf1]
     con = sqlite3.connect(store.db_path)  # a damaged history with a cycle must not hang
     con.execute("UPDATE generation SET parent_id = ? WHERE id = ?", (leaf1, root))
     con.commit()
@@ -429,4 +429,4 @@ def test_facets_of_a_search_count_its_newest_matches(store: Store, monkeypatch: 
     facets = store.facets(GalleryFilter(search="lantern"))
     assert sum(n for _, n in facets["model"]) == 3  # the three newest: ids[5], ids[4], ids[3]
     assert dict(facets["model"]) == {"m1": 2, "m2": 1}
-    assert store.list(GalleryFilter(search="lantern"))[-1].id == ids[0]  # the list itself is not windowed
+    assert store.page(GalleryFilter(search="lantern"))[-1].id == ids[0]  # the list itself is not windowed

@@ -189,7 +189,7 @@ def test_writes_begin_immediate(store: Store) -> None:
     pending(store)
     assert "BEGIN IMMEDIATE" in seen
     seen.clear()
-    store.list()
+    store.page()
     assert "BEGIN IMMEDIATE" not in seen
 
 
@@ -340,7 +340,7 @@ def test_save_success_stores_originals_thumbs_and_turn(store: Store) -> None:
     first, second = rec.images
     assert first.path.read_bytes() == big  # byte-identical original
     assert first.path == store.data_dir / files.image_relpath(images.sha256_hex(big), "image/png")
-    assert (first.width, first.height, first.bytes) == (1000, 500, len(big))
+    assert (first.width, first.height, first.size_bytes) == (1000, 500, len(big))
     assert second.path.suffix == ".jpg" and second.mime_type == "image/jpeg"
     for img in rec.images:
         with Image.open(img.thumb_path) as th:
@@ -483,7 +483,7 @@ def test_keyset_paging_has_no_gaps_or_duplicates(store: Store) -> None:
     seen: list[int] = []
     before = None
     while True:
-        page = store.list(limit=48, before_id=before)
+        page = store.page(limit=48, before_id=before)
         if not page:
             break
         assert len(page) <= 48
@@ -502,10 +502,10 @@ def test_list_filters_and_deleted(store: Store) -> None:
     con.execute(f"UPDATE generation SET deleted_at = '2026-01-01T00:00:00+00:00' WHERE id = {c}")
     con.commit()
     con.close()
-    assert [r.id for r in store.list()] == [b, a]
-    assert [r.id for r in store.list(include_deleted=True)] == [c, b, a]
-    assert [r.id for r in store.list(model="m2")] == [b]
-    assert [r.id for r in store.list(status="pending")] == [a]
+    assert [r.id for r in store.page()] == [b, a]
+    assert [r.id for r in store.page(include_deleted=True)] == [c, b, a]
+    assert [r.id for r in store.page(model="m2")] == [b]
+    assert [r.id for r in store.page(status="pending")] == [a]
     assert store.count(model="m2") == 1 and store.count(status="cancelled") == 1
     assert store.get(c).deleted_at is not None
 
@@ -522,7 +522,7 @@ def test_list_loads_images_without_n_plus_one(store: Store) -> None:
         "before_cursor_execute",
         lambda c, cur, stmt, *a: selects.append(stmt) if stmt.lstrip().startswith("SELECT") else None,
     )
-    page = store.list(limit=6)
+    page = store.page(limit=6)
     assert len(selects) == 2
     assert all(len(r.images) == 2 for r in page)
 
@@ -532,15 +532,15 @@ def test_search_prompt_and_reply_newest_first(store: Store) -> None:
     dog = pending(store, prompt="An oil painting of a dog")
     cafe = pending(store, prompt="Café au lait, morning light")
     store.save_success(dog, outcome(png(), text="A loyal dog with a cat friend"), latency_ms=1, cost_usd=None)
-    assert [r.id for r in store.list(search="cat")] == [dog, cat]
-    assert [r.id for r in store.list(search="paint")] == [dog]  # prefix match on the last word
-    assert [r.id for r in store.list(search="oil paint")] == [dog]
-    assert [r.id for r in store.list(search="cafe")] == [cafe]  # diacritics folded
-    assert [r.id for r in store.list(search="café")] == [cafe]
-    assert store.list(search="zebra") == []
+    assert [r.id for r in store.page(search="cat")] == [dog, cat]
+    assert [r.id for r in store.page(search="paint")] == [dog]  # prefix match on the last word
+    assert [r.id for r in store.page(search="oil paint")] == [dog]
+    assert [r.id for r in store.page(search="cafe")] == [cafe]  # diacritics folded
+    assert [r.id for r in store.page(search="café")] == [cafe]
+    assert store.page(search="zebra") == []
     assert store.count(search="cat") == 2
     assert (
-        len(store.list(search="   ")) == 3 and len(store.list(search='"*()')) == 3
+        len(store.page(search="   ")) == 3 and len(store.page(search='"*()')) == 3
     )  # nothing left: no filter
 
 
@@ -586,7 +586,7 @@ def test_search_prompt_and_reply_newest_first(store: Store) -> None:
 )
 def test_hostile_search_never_raises(store: Store, query: str) -> None:
     pending(store, prompt='cat and dog (NEAR) "quoted" 猫')
-    assert isinstance(store.list(search=query), list)
+    assert isinstance(store.page(search=query), list)
     assert isinstance(store.count(search=query), int)
 
 

@@ -136,7 +136,7 @@ def _start() -> None:
         from_id = st.number_input("Generation #", min_value=1, step=1, key="edit_from_id")
     # a history generation with a model reply continues its conversation, so on its own model: no picker
     continued = _continued_model(int(from_id)) if from_id else None
-    if continued:
+    if continued and from_id:
         model = continued
         _model_line(model, f"generation #{int(from_id)} continues on the model of its conversation")
     else:

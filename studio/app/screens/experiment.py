@@ -18,6 +18,7 @@ from studio.imaging import contact_sheet, images
 from studio.services import runs
 from studio.services import templates as library
 from studio.storage import run_repo as run_store
+from studio.services.studio import Studio
 
 RUN = "exp_run"
 MAX_SETS = 3
@@ -245,11 +246,19 @@ def _cell(cell: runs.GridCell) -> None:
                 "Cancel",
                 key=f"exp_cancel_{record.id}",
                 icon=":material/stop:",
-                on_click=studio.cancel,
-                args=(record.id,),
+                on_click=_cancel,
+                args=(studio, record.id),
             )
         else:
             st.button(f"Open #{record.id}", key=f"exp_open_{cell.key}", on_click=_open, args=(record.id,))
+
+
+def _cancel(studio: Studio, gen_id: int) -> None:  # a button callback returns nothing
+    studio.cancel(gen_id)
+
+
+def _cancel_run(studio: Studio, run_id: int) -> None:
+    runs.cancel(studio, run_id)
 
 
 def _panel(run_id: int) -> None:
@@ -270,7 +279,7 @@ def _panel(run_id: int) -> None:
             "Cancel run",
             key="exp_cancel_run",
             icon=":material/stop_circle:",
-            on_click=runs.cancel,
+            on_click=_cancel_run,
             args=(studio, run_id),
         )
     _grid(run_id, spec)
@@ -313,6 +322,9 @@ def _after(run_id: int, progress: runs.RunProgress) -> None:
             icon=":material/replay:",
         ):
             _guarded("run_resume", guard.fingerprint(run_id), runs.resume, studio, run_id)
+    run = run_store.get_run(studio.store, run_id)
+    if run is None:  # deleted since the panel read it
+        return
     with st.expander("Extend this run", icon=":material/add_box:"):
         more = st.text_input("More seeds (comma-separated)", key="exp_more_seeds")
         repeats = st.number_input(
@@ -320,7 +332,7 @@ def _after(run_id: int, progress: runs.RunProgress) -> None:
             min_value=1,
             max_value=8,
             key="exp_more_repeats",
-            value=int(runs.RunSpec.from_json(run_store.get_run(studio.store, run_id).spec).repeats),
+            value=int(runs.RunSpec.from_json(run.spec).repeats),
         )
         if st.button("Extend", key="exp_extend"):
             try:

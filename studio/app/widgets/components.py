@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 import streamlit as st
 
@@ -27,7 +28,8 @@ from studio.storage.files import EXTENSIONS
 DEMO_BADGE = "DEMO — images are rendered locally by the emulator"
 
 #: status -> (label, badge colour, material icon)
-_STATUS = {
+_BadgeColour = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray", "grey", "primary"]
+_STATUS: dict[str, tuple[str, _BadgeColour, str]] = {
     PENDING: ("Queued", "blue", ":material/schedule:"),
     RUNNING: ("Running", "blue", ":material/progress_activity:"),
     SUCCEEDED: ("Done", "green", ":material/check_circle:"),

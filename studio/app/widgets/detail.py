@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
@@ -159,7 +161,7 @@ def _images(store: Store, record: GenerationRecord) -> None:
             st.warning("This image file is missing from the data directory.", icon=":material/broken_image:")
             continue
         st.image(str(store.preview(image)), width="stretch")  # downloads below give the original
-        st.caption(f"{image.width} × {image.height} px · {image.mime_type} · {image.bytes / 1e6:.1f} MB")
+        st.caption(f"{image.width} × {image.height} px · {image.mime_type} · {image.size_bytes / 1e6:.1f} MB")
         download_with_metadata(record, image, key=f"hist_dl_{index}")
     if record.thought_images:
         with st.expander(
@@ -216,6 +218,10 @@ def _add_to(store: Store, gen_id: int) -> None:
         organise.safely(store.add_to_collection, [gen_id], cid)
 
 
+def _safely(action: Callable[..., Any], *args: Any) -> None:  # a button callback returns nothing
+    organise.safely(action, *args)
+
+
 def _organise(store: Store, record: GenerationRecord) -> None:
     organise.show_flash()
     key = f"hist_rate_{record.id}"
@@ -229,7 +235,7 @@ def _organise(store: Store, record: GenerationRecord) -> None:
                 components.escape_md(name),
                 key=f"hist_untag_{record.id}_{name}",
                 icon=":material/close:",
-                on_click=organise.safely,
+                on_click=_safely,
                 args=(store.remove_tag, [record.id], name),
                 help="Remove this tag",
             )
@@ -259,7 +265,7 @@ def _organise(store: Store, record: GenerationRecord) -> None:
                 components.escape_md(boards.get(cid, f"#{cid}")),
                 key=f"hist_uncoll_{record.id}_{cid}",
                 icon=":material/close:",
-                on_click=organise.safely,
+                on_click=_safely,
                 args=(store.remove_from_collection, [record.id], cid),
                 help="Take it out of this collection",
             )
@@ -270,7 +276,7 @@ def _organise(store: Store, record: GenerationRecord) -> None:
             "Collection",
             others,
             key=f"hist_coll_pick_{record.id}",
-            format_func=boards.get,
+            format_func=boards.__getitem__,
             label_visibility="collapsed",
         )
         add.button(

@@ -367,7 +367,7 @@ def browse(studio: Studio, f: GalleryFilter, columns: int) -> None:
     if st.session_state.pop(_FULL_RERUN, False):
         st.rerun(scope="app")
     try:
-        records = studio.store.list(f, limit=PAGE_SIZE + 1, before_id=cursor())
+        records = studio.store.page(f, limit=PAGE_SIZE + 1, before_id=cursor())
     except StudioError as exc:
         st.error(components.escape_md(str(exc)), icon=":material/error:")
         return

@@ -189,7 +189,9 @@ def _to_collection(store: Store, ids: list[int]) -> None:
         if not boards:
             st.caption("No collections yet: create one in the sidebar.")
             return
-        cid = st.selectbox("Collection", list(boards), key="hist_bulk_coll", format_func=boards.get)
+        cid = st.selectbox("Collection", list(boards), key="hist_bulk_coll", format_func=boards.__getitem__)
+        if cid is None:  # never: the list is not empty, so the box always has a choice
+            return
         add, remove = st.columns(2)
         if add.button("Add", key="hist_bulk_coll_add"):
             _run(
@@ -341,7 +343,7 @@ def trash_panel(store: Store) -> None:
             "are kept. This cannot be undone.",
             icon=":material/warning:",
         )
-        for record in store.list(trashed, limit=10):
+        for record in store.page(trashed, limit=10):
             st.text(f"#{record.id} · {components.excerpt(record.prompt, 80) or '(no prompt)'}")
         if totals["count"] > 10:
             st.caption(f"… and {totals['count'] - 10} more.")

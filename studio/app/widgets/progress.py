@@ -85,6 +85,10 @@ def _grid(studio: Studio, ids: Sequence[int], *, viewable: bool) -> None:
                 shown += _finished(studio, gen_id, first=shown if viewable else None)
 
 
+def _cancel(studio: Studio, gen_id: int) -> None:  # a button callback returns nothing
+    studio.cancel(gen_id)
+
+
 def _running(studio: Studio, gen_id: int) -> None:
     progress = studio.progress(gen_id)
     state = RUNNING if progress is not None and progress.state == "running" else PENDING
@@ -94,7 +98,7 @@ def _running(studio: Studio, gen_id: int) -> None:
     elapsed = f" · {progress.elapsed:.0f} s" if progress is not None else ""
     st.caption(f"#{gen_id} · {components.escape_md(message)}{elapsed}")
     st.button(
-        "Cancel", key=f"gen_cancel_{gen_id}", icon=":material/stop:", on_click=studio.cancel, args=(gen_id,)
+        "Cancel", key=f"gen_cancel_{gen_id}", icon=":material/stop:", on_click=_cancel, args=(studio, gen_id)
     )
 
 

@@ -33,7 +33,7 @@ def viewable(record: GenerationRecord) -> list[ImageRecord]:
 
 
 def entries(studio: Studio, ids: Sequence[int]) -> list[tuple[GenerationRecord, ImageRecord]]:
-    out = []
+    out: list[tuple[GenerationRecord, ImageRecord]] = []
     for gen_id in ids:
         record = studio.get(gen_id)
         if record is not None:
