@@ -17,8 +17,8 @@ from studio.domain.errors import StudioError
 from studio.imaging import contact_sheet, images
 from studio.services import runs
 from studio.services import templates as library
-from studio.storage import run_repo as run_store
 from studio.services.studio import Studio
+from studio.storage import run_repo as run_store
 
 RUN = "exp_run"
 MAX_SETS = 3
