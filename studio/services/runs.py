@@ -667,3 +667,59 @@ def _best_records(store: Store, run_id: int) -> dict[str, GenerationRecord]:
         if current is None or record.status == SUCCEEDED or current.status != SUCCEEDED:
             best[key] = record
     return best
+
+
+# -- the app's entry point ------------------------------------------------------------------------
+
+
+class RunService:
+    """Runs for the app, bound to one studio: the functions above, and the run table read for the page."""
+
+    def __init__(self, studio: Studio) -> None:
+        self._studio = studio
+
+    def start(self, spec: RunSpec, *, concurrency: int = DEFAULT_CONCURRENCY) -> int:
+        return start(self._studio, spec, concurrency=concurrency)
+
+    def resume(self, run_id: int, *, concurrency: int = DEFAULT_CONCURRENCY) -> int:
+        return resume(self._studio, run_id, concurrency=concurrency)
+
+    def extend(self, run_id: int, more: Mapping[str, Any], *, concurrency: int = DEFAULT_CONCURRENCY) -> int:
+        return extend(self._studio, run_id, more, concurrency=concurrency)
+
+    def cancel(self, run_id: int) -> bool:
+        return cancel(self._studio, run_id)
+
+    def is_running(self, run_id: int) -> bool:
+        return is_running(self._studio, run_id)
+
+    def progress(self, run_id: int) -> RunProgress:
+        return progress(self._studio, run_id)
+
+    def get(self, run_id: int) -> run_store.RunRecord | None:
+        return run_store.get_run(self._studio.store, run_id)
+
+    def spec(self, run_id: int) -> RunSpec:
+        """The run's stored spec; InputError when the run is not in the history."""
+        return RunSpec.from_json(_get(self._studio.store, run_id).spec)
+
+    def recent(self, *, kind: str | None = None, limit: int = 50) -> list[run_store.RunRecord]:
+        return run_store.list_runs(self._studio.store, kind=kind, limit=limit)
+
+    def grid(self, run_id: int, rows: str | None = None, cols: str | None = None) -> Grid:
+        return grid(self._studio.store, run_id, rows, cols)
+
+    def stash_references(self, refs: Sequence[Reference]) -> list[str]:
+        return stash_references(self._studio.store, refs)
+
+    def contact_sheet(self, run_id: int, rows: str | None = None, cols: str | None = None) -> bytes:
+        """The grid as one PNG."""
+        from studio.imaging import contact_sheet
+
+        return contact_sheet.render(self.grid(run_id, rows, cols))
+
+    def contact_sheet_zip(self, run_id: int, rows: str | None = None, cols: str | None = None) -> bytes:
+        """manifest.json, the images and contact-sheet.png of the run."""
+        from studio.imaging import contact_sheet
+
+        return contact_sheet.export_zip(self._studio.store, run_id, rows=rows, cols=cols)

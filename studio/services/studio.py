@@ -32,8 +32,14 @@ from studio.domain.requests import BLOCKED, CANCELLED, FAILED, NO_IMAGE, Generat
 from studio.domain.settings import Secret, Settings, load_settings
 from studio.gemini import wire
 from studio.gemini.client import GeminiClient
+from studio.gemini.error_mapping import redact  # re-exported: the app redacts without importing studio.gemini
 from studio.services import lifecycle
+from studio.services.editing import EditService
+from studio.services.gallery import GalleryService
 from studio.services.jobs import JobProgress, JobRunner, Work
+from studio.services.organise import OrganiseService
+from studio.services.runs import RunService
+from studio.services.templates import TemplateService
 from studio.storage import GenerationRecord, Store
 
 if TYPE_CHECKING:
@@ -78,6 +84,13 @@ class Studio:
         lifecycle.register(self)
         self.adopted_on_start = self.store.adopt_orphans(_owner_alive)
         self.interrupted_on_start = self.store.interrupt_orphans(_owner_alive)
+        # What the app calls (never ``store``): one place each for reads and writes, so that per-person
+        # permissions can be applied there later.
+        self.gallery = GalleryService(self.store)
+        self.organise = OrganiseService(self.store)
+        self.templates = TemplateService(self.store)
+        self.editing = EditService(self)
+        self.runs = RunService(self)
 
     def _start_demo_emulator(self, settings: Settings) -> Settings:
         """Demo mode: an in-process emulator on a free loopback port stands in for the endpoint."""
@@ -360,4 +373,4 @@ def open_studio(settings: Settings | None = None) -> Studio:
     return Studio(settings or load_settings())
 
 
-__all__ = ["Studio", "open_studio", "BLOCKED", "NO_IMAGE", "FAILED"]
+__all__ = ["Studio", "open_studio", "redact", "BLOCKED", "NO_IMAGE", "FAILED"]

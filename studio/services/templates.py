@@ -17,6 +17,7 @@ from studio.storage.template_repo import TemplateRecord
 
 __all__ = [
     "TemplateRecord",
+    "TemplateService",
     "save",
     "get",
     "delete",
@@ -123,3 +124,39 @@ def request_from(
         "presets": [p.name for p in presets],
     }
     return GenerationRequest(prompt=prompt, model=model, composition=composition)
+
+
+class TemplateService:
+    """The Library's templates and presets for the app: the functions above, bound to one studio's store."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def save(
+        self,
+        name: str,
+        body: str,
+        *,
+        tags: Iterable[str] = (),
+        notes: str = "",
+        kind: str = "template",
+        template_id: int | None = None,
+    ) -> TemplateRecord:
+        return save(self._store, name, body, tags=tags, notes=notes, kind=kind, template_id=template_id)
+
+    def get(self, template_id: int) -> TemplateRecord | None:
+        return get(self._store, template_id)
+
+    def delete(self, template_id: int) -> bool:
+        return delete(self._store, template_id)
+
+    def templates(self, *, search: str = "", tag: str | None = None) -> list[TemplateRecord]:
+        return templates(self._store, search=search, tag=tag)
+
+    def presets(self, *, search: str = "", tag: str | None = None) -> list[TemplateRecord]:
+        return presets(self._store, search=search, tag=tag)
+
+    def from_generation(
+        self, gen_id: int, name: str, *, tags: Iterable[str] = (), notes: str = ""
+    ) -> TemplateRecord:
+        return from_generation(self._store, gen_id, name, tags=tags, notes=notes)
