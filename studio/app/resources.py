@@ -10,8 +10,7 @@ import streamlit as st
 from studio.app.widgets import components
 from studio.domain.errors import StudioError
 from studio.domain.settings import load_settings
-from studio.gemini import wire
-from studio.services.studio import Studio
+from studio.services.studio import Studio, redact
 
 
 @st.cache_resource(show_spinner=False)
@@ -26,7 +25,7 @@ def studio_or_stop() -> Studio:
         return get_studio()
     except StudioError as exc:
         # a bad STUDIO_BASE_URL may carry ?key=…: never put the key on the page
-        st.error(components.escape_md(wire.redact(str(exc))), icon=":material/settings_alert:")
+        st.error(components.escape_md(redact(str(exc))), icon=":material/settings_alert:")
         st.caption("Fix the setting, then restart `studio run`. The variables are listed below.")
         components.env_table()
         st.stop()

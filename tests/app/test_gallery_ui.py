@@ -322,14 +322,14 @@ def test_unstarring_under_the_favourites_filter_refreshes_the_totals(make_app, s
 
 def test_totals_under_a_broad_search_say_they_cover_the_newest_matches(make_app, studio, monkeypatch):
     """A search's counts come from its newest SEARCH_WINDOW matches (fast at 1 M rows); the line says so."""
-    import studio.storage as store_pkg
+    from studio.services.gallery import GalleryService
     from studio.storage import gallery_repo as queries
 
     for n in range(3):
         _make(studio, f"a red kite number {n}")
     _make(studio, "a blue whale")
     monkeypatch.setattr(queries, "SEARCH_WINDOW", 2)
-    monkeypatch.setattr(store_pkg, "SEARCH_WINDOW", 2)
+    monkeypatch.setattr(GalleryService, "SEARCH_WINDOW", 2)
     at = _history(make_app, studio)
     at.text_input(key="hist_search").input("kite").run()
     assert not at.exception

@@ -1,5 +1,5 @@
 """Edit: refine an image in conversation. Each turn is a generation linked to its parent; any turn can
-be branched. The real multi-turn request is built by ``studio.conversation``."""
+be branched. The real multi-turn request is built by ``studio.services.editing``."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import streamlit as st
 from studio.app import resources
 from studio.app.widgets import advanced_panel as controls
 from studio.app.widgets import components, guard
-from studio.domain import catalogue, conversation
+from studio.domain import catalogue
 from studio.domain.errors import StudioError
 from studio.domain.requests import SUCCEEDED
 from studio.imaging import images
-from studio.storage import GenerationRecord
+from studio.services.gallery import GenerationRecord
 
 HEAD = "edit_head"  # the turn the next instruction continues from
 SOURCE = "edit_source_id"  # a history generation another page sent here to start from
@@ -89,7 +89,7 @@ def _begin(instruction: str, **kwargs) -> None:
     if not guard.allow("edit", _print("start", instruction, plain, refs=(image, *references))):
         return
     try:
-        ids = conversation.start_edit(studio, instruction, **kwargs)
+        ids = studio.editing.start(instruction, **kwargs)
     except StudioError as exc:
         guard.forget("edit")
         _error(exc)
@@ -172,11 +172,11 @@ def _turn(record: GenerationRecord, head: int) -> None:
             progress = studio.progress(record.id)
             st.caption(components.escape_md(progress.message if progress else "Queued"))
             return
-        components.image_viewer(record, studio.store, key=f"edit_img_{record.id}")
+        components.image_viewer(record, studio.gallery.preview, key=f"edit_img_{record.id}")
         components.error_box(record)
         if record.text:
             st.text(record.text)
-        controls.outputs(record, studio.store, key_prefix="edit")
+        controls.outputs(record, studio.gallery.preview, key_prefix="edit")
         if record.id != head and record.status == SUCCEEDED:
             st.button(
                 "Branch from here",
@@ -198,7 +198,7 @@ def _live(head: int) -> None:
 
 def _thread(head: int) -> None:
     try:
-        turns = conversation.chain(studio.store, head)
+        turns = studio.editing.chain(head)
     except StudioError as exc:
         _error(exc)
         st.session_state.pop(HEAD, None)
@@ -235,7 +235,7 @@ def _thread(head: int) -> None:
         if not guard.allow("edit", _print("continue", head, instruction, changes, refs=refs)):
             return
         try:
-            ids = conversation.continue_edit(studio, head, instruction, refs, **changes)
+            ids = studio.editing.continue_(head, instruction, refs, **changes)
         except StudioError as exc:
             guard.forget("edit")
             _error(exc)

@@ -14,11 +14,10 @@ from studio.app.widgets import gallery_grid as gallery
 from studio.domain import advanced_controls as controls
 from studio.domain import catalogue
 from studio.domain.errors import StudioError
-from studio.imaging import contact_sheet, images
+from studio.imaging import images
 from studio.services import runs
 from studio.services import templates as library
 from studio.services.studio import Studio
-from studio.storage import run_repo as run_store
 
 RUN = "exp_run"
 MAX_SETS = 3
@@ -72,7 +71,7 @@ def _stashed(data: bytes, name: str) -> str:
     cache: dict[str, str] = st.session_state.setdefault(REF_CACHE, {})
     digest = hashlib.sha256(data).hexdigest()
     if digest not in cache or not Path(cache[digest]).exists():
-        cache[digest] = runs.stash_references(studio.store, [images.sanitize_upload(data, name)])[0]
+        cache[digest] = studio.runs.stash_references([images.sanitize_upload(data, name)])[0]
     return cache[digest]
 
 
@@ -94,7 +93,7 @@ def _advanced(models: list[str]) -> dict:
 
 
 def _builder() -> runs.RunSpec | None:
-    saved = library.templates(studio.store)
+    saved = studio.templates.templates()
     if saved:
         pick = st.selectbox(
             "Start from a library template",
@@ -199,7 +198,7 @@ def _launch(spec: runs.RunSpec) -> None:
         if not guard.allow("run_start", guard.fingerprint(spec.to_json(), int(concurrency))):
             return
         try:
-            st.session_state[RUN] = runs.start(studio, spec, concurrency=int(concurrency))
+            st.session_state[RUN] = studio.runs.start(spec, concurrency=int(concurrency))
         except StudioError as exc:
             guard.forget("run_start")
             _error(exc)
@@ -222,7 +221,7 @@ def _grid(run_id: int, spec: runs.RunSpec) -> None:
         index=1 + axes.index(varying[1]) if len(varying) > 1 else 0,
         format_func=lambda a: "—" if a is None else a,
     )
-    grid = runs.grid(studio.store, run_id, rows, cols)
+    grid = studio.runs.grid(run_id, rows, cols)
     header = st.columns([1] + [2] * len(grid.col_labels))
     for c, text in enumerate(grid.col_labels):
         header[c + 1].markdown(f"**{components.escape_md(text)}**")
@@ -258,16 +257,16 @@ def _cancel(studio: Studio, gen_id: int) -> None:  # a button callback returns n
 
 
 def _cancel_run(studio: Studio, run_id: int) -> None:
-    runs.cancel(studio, run_id)
+    studio.runs.cancel(run_id)
 
 
 def _panel(run_id: int) -> None:
-    run = run_store.get_run(studio.store, run_id)
+    run = studio.runs.get(run_id)
     if run is None:
         st.session_state.pop(RUN, None)
         return
     spec = runs.RunSpec.from_json(run.spec)
-    progress = runs.progress(studio, run_id)
+    progress = studio.runs.progress(run_id)
     st.subheader(f"Run #{run.id} · {components.escape_md(run.name)}", anchor=False)
     st.progress(
         progress.finished / max(1, progress.cells),
@@ -289,7 +288,7 @@ def _panel(run_id: int) -> None:
 
 @st.fragment(run_every=1.0)
 def _live(run_id: int) -> None:
-    if not runs.is_running(studio, run_id) and not runs.progress(studio, run_id).active:
+    if not studio.runs.is_running(run_id) and not studio.runs.progress(run_id).active:
         st.rerun()
     _panel(run_id)
 
@@ -302,7 +301,7 @@ def _after(run_id: int, progress: runs.RunProgress) -> None:
         key="exp_sheet",
         icon=":material/grid_on:",
         on_click="ignore",
-        data=lambda: contact_sheet.render(runs.grid(studio.store, run_id, rows, cols)),
+        data=lambda: studio.runs.contact_sheet(run_id, rows, cols),
         file_name=f"studio-run-{run_id}.png",
         mime="image/png",
     )
@@ -311,7 +310,7 @@ def _after(run_id: int, progress: runs.RunProgress) -> None:
         key="exp_zip",
         icon=":material/folder_zip:",
         on_click="ignore",
-        data=lambda: contact_sheet.export_zip(studio.store, run_id, rows=rows, cols=cols),
+        data=lambda: studio.runs.contact_sheet_zip(run_id, rows, cols),
         file_name=f"studio-run-{run_id}.zip",
         mime="application/zip",
     )
@@ -321,8 +320,8 @@ def _after(run_id: int, progress: runs.RunProgress) -> None:
             key="exp_resume",
             icon=":material/replay:",
         ):
-            _guarded("run_resume", guard.fingerprint(run_id), runs.resume, studio, run_id)
-    run = run_store.get_run(studio.store, run_id)
+            _guarded("run_resume", guard.fingerprint(run_id), studio.runs.resume, run_id)
+    run = studio.runs.get(run_id)
     if run is None:  # deleted since the panel read it
         return
     with st.expander("Extend this run", icon=":material/add_box:"):
@@ -340,7 +339,7 @@ def _after(run_id: int, progress: runs.RunProgress) -> None:
             except StudioError as exc:
                 _error(exc)
                 return
-            _guarded("run_extend", guard.fingerprint(run_id, change), runs.extend, studio, run_id, change)
+            _guarded("run_extend", guard.fingerprint(run_id, change), studio.runs.extend, run_id, change)
 
 
 def _guarded(action: str, print_: str, fn, *args) -> None:
@@ -357,7 +356,7 @@ def _guarded(action: str, print_: str, fn, *args) -> None:
 
 
 def _past_runs() -> None:
-    past = run_store.list_runs(studio.store, limit=30)
+    past = studio.runs.recent(limit=30)
     if not past:
         return
     choice = st.selectbox(
@@ -384,7 +383,7 @@ with results:
     current = st.session_state.get(RUN)
     if current is None:
         st.caption("Build a run on the left. Its cells appear here as a grid.")
-    elif runs.is_running(studio, current):
+    elif studio.runs.is_running(current):
         _live(current)
     else:
         _panel(current)

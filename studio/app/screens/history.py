@@ -73,10 +73,10 @@ gallery.keep_state(hidden=False)
 f = gallery.current_filter()
 with st.sidebar:
     gallery.filter_panel(studio, f)
-    organise.collections_panel(studio.store)
+    organise.collections_panel(studio)
 columns = gallery.toolbar()
 organise.show_flash()
 gallery.totals_line(studio, f)
 if f.deleted:
-    organise.trash_panel(studio.store)
+    organise.trash_panel(studio)
 gallery.browse(studio, f, columns)

@@ -9,10 +9,9 @@ from studio.app.widgets import components
 from studio.domain import catalogue
 from studio.domain.errors import StudioError
 from studio.services import templates as library
-from studio.storage.template_repo import TemplateRecord
+from studio.services.templates import TemplateRecord
 
 studio = resources.studio_or_stop()
-store = studio.store
 components.page_header(
     "Library", "Templates with {variables}, style presets, and prompts worth keeping.", demo=studio.is_demo
 )
@@ -50,8 +49,7 @@ def _editor(kind: str, record: TemplateRecord | None = None) -> None:
             "Save" if record else f"Add {kind}", icon=":material/save:", key=f"{key}_save"
         ):
             if _guard(
-                library.save,
-                store,
+                studio.templates.save,
                 name,
                 body,
                 tags=_tags(tags),
@@ -105,16 +103,16 @@ def _item(record: TemplateRecord, presets: list[TemplateRecord]) -> None:
         with st.popover("Edit", icon=":material/edit:"):
             _editor(record.kind, record)
         if st.button("Delete", key=f"lib_delete_{record.id}", icon=":material/delete:") and _guard(
-            library.delete, store, record.id
+            studio.templates.delete, record.id
         ):
             st.rerun()
 
 
 templates_tab, presets_tab = st.tabs(["Templates", "Style presets"])
-all_presets = library.presets(store)
+all_presets = studio.templates.presets()
 with templates_tab:
     search = st.text_input("Search templates", key="lib_search", icon=":material/search:")
-    items = library.templates(store, search=search)
+    items = studio.templates.templates(search=search)
     if not items:
         st.caption("No templates yet. Add one below, or start from a past prompt.")
     for item in items:
@@ -125,7 +123,7 @@ with templates_tab:
         gen_id = st.number_input("Generation #", min_value=1, step=1, key="lib_from_id")
         name = st.text_input("Template name", key="lib_from_name")
         if st.button("Create template", key="lib_from_go") and _guard(
-            library.from_generation, store, int(gen_id), name
+            studio.templates.from_generation, int(gen_id), name
         ):
             st.rerun()
 with presets_tab:

@@ -5,7 +5,7 @@ import streamlit as st
 from studio.app import resources
 from studio.app.widgets import components
 from studio.domain.errors import StudioError
-from studio.gemini import wire
+from studio.services.studio import redact
 
 KEY_SOURCES = {
     "env": "set, from the STUDIO_API_KEY environment variable",
@@ -25,7 +25,7 @@ s = studio.settings
 st.subheader("Connection", anchor=False)
 components.key_value_table(
     [
-        ("Endpoint base URL", wire.redact(s.base_url)),
+        ("Endpoint base URL", redact(s.base_url)),
         ("Auth mode", s.auth),
         ("API key", KEY_SOURCES.get(s.key_source, "not set") if s.has_key else "not set"),
         ("Data directory", s.data_dir),

@@ -8,7 +8,7 @@ over from another model cannot reach the request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -19,7 +19,7 @@ from studio.app.widgets.components import escape_md
 from studio.domain import advanced_controls as controls
 from studio.domain.advanced_controls import Support
 from studio.domain.conversation import sources
-from studio.storage import GenerationRecord, Store
+from studio.services.gallery import GenerationRecord, ImageRecord
 
 DEFAULT = "Model default"
 #: The "Model default" choice of a select box. Not None: a select box whose value is set to None from code
@@ -240,9 +240,9 @@ def section(prefix: str, model: str, *, skip: tuple[str, ...] = ()) -> dict[str,
 # -- what came back ----------------------------------------------------------------------------------
 
 
-def thoughts(record: GenerationRecord, store: Store, *, key_prefix: str) -> None:
+def thoughts(record: GenerationRecord, preview: Callable[[ImageRecord], Path], *, key_prefix: str) -> None:
     """Thought text and interim images, apart from the final image (they are not billed as output).
-    With ``store``, each image is shown from its preview: st.image re-encodes a wide original every rerun."""
+    Each image is shown from its ``preview``: st.image re-encodes a wide original every rerun."""
     if not record.thoughts_text and not record.thought_images:
         return
     with st.expander(THOUGHTS_TITLE, icon=":material/psychology:", key=f"{key_prefix}_thoughts_{record.id}"):
@@ -250,7 +250,7 @@ def thoughts(record: GenerationRecord, store: Store, *, key_prefix: str) -> None
             st.text(record.thoughts_text)  # plain text: the model's words are never rendered as Markdown
         for image in record.thought_images:
             if Path(image.path).exists():
-                shown = store.preview(image)
+                shown = preview(image)
                 st.image(str(shown), width="stretch", caption="Interim thought image")
 
 
@@ -280,7 +280,7 @@ def grounding_sources(record: GenerationRecord, *, key_prefix: str) -> None:
             button.caption("not a web link")
 
 
-def outputs(record: GenerationRecord, store: Store, *, key_prefix: str) -> None:
+def outputs(record: GenerationRecord, preview: Callable[[ImageRecord], Path], *, key_prefix: str) -> None:
     """Everything shown under a final image: grounding sources, then the thoughts."""
     grounding_sources(record, key_prefix=key_prefix)
-    thoughts(record, store, key_prefix=key_prefix)
+    thoughts(record, preview, key_prefix=key_prefix)

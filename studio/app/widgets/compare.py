@@ -1,7 +1,7 @@
 """Compare 2-4 generations side by side at the same scale, with their settings diffed.
 
 The images share one row of equal columns, so each is drawn at the same width; the table below has one
-column per generation and lists only what differs (``settings_diff``), with the cells that differ from
+column per generation and lists only what differs (``GalleryService.differences``), with the cells that differ from
 the first generation highlighted. Values are shown as plain strings (nothing is interpreted).
 """
 
@@ -18,8 +18,8 @@ from studio.app.widgets import components
 from studio.app.widgets import gallery_grid as gallery
 from studio.app.widgets import organise_panel as organise
 from studio.domain.errors import StudioError
+from studio.services.gallery import GalleryService, GenerationRecord
 from studio.services.studio import Studio
-from studio.storage import GenerationRecord, Store, settings_diff
 
 HIGHLIGHT = "background-color: rgba(255, 189, 69, 0.35)"
 
@@ -36,7 +36,9 @@ def _value(value: Any) -> str:
 
 def diff_frame(records: list[GenerationRecord]) -> pd.DataFrame:
     rows: list[tuple[str, list[Any]]] = []
-    for name, values in settings_diff(records):  # "model" is both a column and a setting: list it once
+    for name, values in GalleryService.differences(
+        records
+    ):  # "model" is both a column and a setting: list it once
         if name not in {n for n, _ in rows}:
             rows.append((name, values))
     columns = {"Setting": [name for name, _ in rows]}
@@ -56,10 +58,12 @@ def _highlight(frame: pd.DataFrame) -> pd.DataFrame:
     return styles
 
 
-def _image(store: Store, record: GenerationRecord) -> None:
+def _image(studio: Studio, record: GenerationRecord) -> None:
     image = record.images[0] if record.images else None
     if image is not None and Path(image.path).exists():
-        st.image(str(store.preview(image)), width="stretch")  # same scale: every preview is ≤ 2048 px
+        st.image(
+            str(studio.gallery.preview(image)), width="stretch"
+        )  # same scale: every preview is ≤ 2048 px
         st.caption(f"{image.width} × {image.height} px")
     else:
         components.placeholder(":material/hide_image:", components.status_label(record.status))
@@ -70,7 +74,7 @@ def show(studio: Studio, ids: list[int]) -> None:
     back.button(
         "Back", icon=":material/arrow_back:", key="hist_compare_back", on_click=close, width="stretch"
     )
-    records = studio.store.records(ids)
+    records = studio.gallery.records(ids)
     title.subheader(f"Comparing {len(records)} generations", anchor=False)
     try:
         frame = diff_frame(records)
@@ -79,7 +83,7 @@ def show(studio: Studio, ids: list[int]) -> None:
         return
     for column, record in zip(st.columns(len(records), gap="medium"), records, strict=True):
         with column, st.container(border=True):
-            _image(studio.store, record)
+            _image(studio, record)
             with st.container(horizontal=True, vertical_alignment="center"):
                 components.status_badge(record.status)
                 st.caption(f"#{record.id} · {components.escape_md(components.model_label(record.model))}")

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -22,8 +22,7 @@ from studio.domain.requests import (
     RUNNING,
     SUCCEEDED,
 )
-from studio.storage import GenerationRecord, ImageRecord, Store
-from studio.storage.files import EXTENSIONS
+from studio.services.gallery import EXTENSIONS, GenerationRecord, ImageRecord
 
 DEMO_BADGE = "DEMO — images are rendered locally by the emulator"
 
@@ -126,13 +125,13 @@ def download_button(record_id: int, image: ImageRecord, *, key: str) -> None:
     )
 
 
-def image_viewer(record: GenerationRecord, store: Store, *, key: str) -> None:
-    """Every final image of a generation (its on-screen preview), each downloading the original."""
+def image_viewer(record: GenerationRecord, preview: Callable[[ImageRecord], Path], *, key: str) -> None:
+    """Every final image of a generation (its on-screen ``preview``), each downloading the original."""
     for index, image in enumerate(record.images):
         if not Path(image.path).exists():
             st.warning("This image file is missing from the data directory.", icon=":material/broken_image:")
             continue
-        st.image(str(store.preview(image)), width="stretch")
+        st.image(str(preview(image)), width="stretch")
         st.caption(f"{image.width} × {image.height} px · {image.mime_type}")
         download_button(record.id, image, key=f"{key}-dl-{index}")
 

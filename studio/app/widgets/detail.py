@@ -1,7 +1,7 @@
 """One generation in full: images, prompt, composition, every setting, references, replies, sources,
 usage, cost, outcome, lineage — and what a designer does with it.
 
-Organising actions (favourite, rate, tags, collections, trash) are callbacks on the store. ``show``
+Organising actions (favourite, rate, tags, collections, trash) are callbacks on the organise service. ``show``
 returns the re-use action chosen ("rerun", "remix", "reference", "edit") so the view makes the service
 call and switches page. All user and model text is inert (``st.text``/``st.code``/``escape_md``).
 """
@@ -23,8 +23,8 @@ from studio.app.widgets import organise_panel as organise
 from studio.domain import conversation
 from studio.domain.errors import StudioError
 from studio.imaging import metadata
+from studio.services.gallery import GenerationRecord, ImageRecord
 from studio.services.studio import Studio
-from studio.storage import GenerationRecord, ImageRecord, Store
 
 MAX_TREE = 60
 #: how the studio names a reference taken from a history image (Generate tray, Edit, result viewer)
@@ -32,40 +32,40 @@ _FROM_HISTORY = re.compile(r"^(?:history|generation|result)-(\d+)(?:\.|$)")
 
 
 def show(studio: Studio, record: GenerationRecord) -> str | None:
-    action = _header(studio.store, record)
+    action = _header(studio, record)
     left, right = st.columns([3, 2], gap="large")
     with left:
-        _images(studio.store, record)
+        _images(studio, record)
     with right:
         _summary(record)
-        _organise(studio.store, record)
+        _organise(studio, record)
     _composition(record)
     _settings(record)
     _references(studio, record)
     _replies(record)
-    _lineage(studio.store, record)
+    _lineage(studio, record)
     return action
 
 
 # -- header and actions -----------------------------------------------------------------------------
 
 
-def _set_favourite(store: Store, gen_id: int, value: bool) -> None:
-    organise.safely(store.set_favourite, [gen_id], value)
+def _set_favourite(studio: Studio, gen_id: int, value: bool) -> None:
+    organise.safely(studio.organise.set_favourite, [gen_id], value)
 
 
-def _trash(store: Store, gen_id: int, restore: bool) -> None:
+def _trash(studio: Studio, gen_id: int, restore: bool) -> None:
     if restore:
-        organise.safely(store.restore, [gen_id], done=f"Generation #{gen_id} was restored.")
+        organise.safely(studio.organise.restore, [gen_id], done=f"Generation #{gen_id} was restored.")
     else:
         organise.safely(
-            store.trash,
+            studio.organise.trash,
             [gen_id],
             done=f"Generation #{gen_id} is in the trash; restore it from the Trash view.",
         )
 
 
-def _header(store: Store, record: GenerationRecord) -> str | None:
+def _header(studio: Studio, record: GenerationRecord) -> str | None:
     back, title, star = st.columns([1, 5, 1], vertical_alignment="center")
     back.button(
         "Back",
@@ -81,7 +81,7 @@ def _header(store: Store, record: GenerationRecord) -> str | None:
         ":orange[★] Favourite" if record.favourite else "☆ Favourite",
         key="hist_fav",
         on_click=_set_favourite,
-        args=(store, record.id, not record.favourite),
+        args=(studio, record.id, not record.favourite),
         width="stretch",
     )
     if record.deleted_at is not None:
@@ -121,7 +121,7 @@ def _header(store: Store, record: GenerationRecord) -> str | None:
             key="hist_trash_one",
             icon=":material/restore_from_trash:" if restore else ":material/delete:",
             on_click=_trash,
-            args=(store, record.id, restore),
+            args=(studio, record.id, restore),
         )
     chosen = [
         name
@@ -151,7 +151,7 @@ def download_with_metadata(record: GenerationRecord, image: ImageRecord, *, key:
     )
 
 
-def _images(store: Store, record: GenerationRecord) -> None:
+def _images(studio: Studio, record: GenerationRecord) -> None:
     if not record.images:
         label = components.status_label(record.status)
         kind = f" · {record.error_kind}" if record.error_kind else ""
@@ -160,7 +160,7 @@ def _images(store: Store, record: GenerationRecord) -> None:
         if not Path(image.path).exists():
             st.warning("This image file is missing from the data directory.", icon=":material/broken_image:")
             continue
-        st.image(str(store.preview(image)), width="stretch")  # downloads below give the original
+        st.image(str(studio.gallery.preview(image)), width="stretch")  # downloads below give the original
         st.caption(f"{image.width} × {image.height} px · {image.mime_type} · {image.size_bytes / 1e6:.1f} MB")
         download_with_metadata(record, image, key=f"hist_dl_{index}")
     if record.thought_images:
@@ -197,37 +197,37 @@ def _summary(record: GenerationRecord) -> None:
 # -- organise ---------------------------------------------------------------------------------------
 
 
-def _rate(store: Store, gen_id: int) -> None:
+def _rate(studio: Studio, gen_id: int) -> None:
     value = st.session_state.get(f"hist_rate_{gen_id}")
-    organise.safely(store.set_rating, [gen_id], None if value is None else int(value) + 1)
+    organise.safely(studio.organise.set_rating, [gen_id], None if value is None else int(value) + 1)
 
 
-def _add_tag(store: Store, gen_id: int) -> None:
+def _add_tag(studio: Studio, gen_id: int) -> None:
     key = f"hist_tag_new_{gen_id}"
     try:
-        store.add_tags([gen_id], [st.session_state.get(key) or ""])
+        studio.organise.add_tags([gen_id], [st.session_state.get(key) or ""])
     except StudioError as exc:
         organise.flash(str(exc), "error")
         return
     st.session_state[key] = ""
 
 
-def _add_to(store: Store, gen_id: int) -> None:
+def _add_to(studio: Studio, gen_id: int) -> None:
     cid = st.session_state.get(f"hist_coll_pick_{gen_id}")
     if cid is not None:
-        organise.safely(store.add_to_collection, [gen_id], cid)
+        organise.safely(studio.organise.add_to_collection, [gen_id], cid)
 
 
 def _safely(action: Callable[..., Any], *args: Any) -> None:  # a button callback returns nothing
     organise.safely(action, *args)
 
 
-def _organise(store: Store, record: GenerationRecord) -> None:
+def _organise(studio: Studio, record: GenerationRecord) -> None:
     organise.show_flash()
     key = f"hist_rate_{record.id}"
     st.session_state[key] = record.rating - 1 if record.rating else None
     st.caption("Rating")
-    st.feedback("stars", key=key, on_change=_rate, args=(store, record.id))
+    st.feedback("stars", key=key, on_change=_rate, args=(studio, record.id))
     st.caption("Tags")
     with st.container(horizontal=True, gap="small"):
         for name in record.tags:
@@ -236,7 +236,7 @@ def _organise(store: Store, record: GenerationRecord) -> None:
                 key=f"hist_untag_{record.id}_{name}",
                 icon=":material/close:",
                 on_click=_safely,
-                args=(store.remove_tag, [record.id], name),
+                args=(studio.organise.remove_tag, [record.id], name),
                 help="Remove this tag",
             )
         if not record.tags:
@@ -254,10 +254,10 @@ def _organise(store: Store, record: GenerationRecord) -> None:
         key=f"hist_tag_add_{record.id}",
         icon=":material/sell:",
         on_click=_add_tag,
-        args=(store, record.id),
+        args=(studio, record.id),
         width="stretch",
     )
-    boards = {cid: name for cid, name, _ in store.collections()}
+    boards = {cid: name for cid, name, _ in studio.organise.collections()}
     st.caption("Collections")
     with st.container(horizontal=True, gap="small"):
         for cid in record.collections:
@@ -266,7 +266,7 @@ def _organise(store: Store, record: GenerationRecord) -> None:
                 key=f"hist_uncoll_{record.id}_{cid}",
                 icon=":material/close:",
                 on_click=_safely,
-                args=(store.remove_from_collection, [record.id], cid),
+                args=(studio.organise.remove_from_collection, [record.id], cid),
                 help="Take it out of this collection",
             )
     others = [cid for cid in boards if cid not in record.collections]
@@ -284,7 +284,7 @@ def _organise(store: Store, record: GenerationRecord) -> None:
             key=f"hist_coll_add_{record.id}",
             icon=":material/collections_bookmark:",
             on_click=_add_to,
-            args=(store, record.id),
+            args=(studio, record.id),
             width="stretch",
         )
     elif not boards:
@@ -370,7 +370,7 @@ def _reference(studio: Studio, record: GenerationRecord, image: ImageRecord, ind
     else:
         # a popover's body runs even while it is closed: show the on-screen preview, not a 4K original
         with st.popover("View", icon=":material/zoom_in:", key=f"hist_ref_view_{index}"):
-            st.image(str(studio.store.preview(image)), width="stretch")
+            st.image(str(studio.gallery.preview(image)), width="stretch")
             st.caption(f"{image.width} × {image.height} px")
     if image.name:
         st.text(components.excerpt(image.name, 40))
@@ -393,12 +393,12 @@ def _replies(record: GenerationRecord) -> None:
                 link.link_button("Open", uri, icon=":material/open_in_new:", key=f"hist_src_{index}")
 
 
-def _lineage(store: Store, record: GenerationRecord) -> None:
-    if record.parent_id is None and not store.children(record.id):
+def _lineage(studio: Studio, record: GenerationRecord) -> None:
+    if record.parent_id is None and not studio.gallery.children(record.id):
         return
     st.subheader("Lineage", anchor=False)
     try:
-        root = conversation.tree(store, conversation.root_of(store, record.id))
+        root = studio.editing.tree(record.id)
     except StudioError as exc:
         st.caption(components.escape_md(str(exc)))
         return

@@ -15,12 +15,11 @@ from typing import Any
 
 import streamlit as st
 
-from studio import storage as store_pkg
 from studio.app.widgets import components
 from studio.app.widgets import organise_panel as organise
 from studio.domain.errors import StudioError
+from studio.services.gallery import GalleryFilter, GalleryService, GenerationRecord
 from studio.services.studio import Studio
-from studio.storage import GalleryFilter, GenerationRecord
 
 PAGE_SIZE = 48
 DENSITY = {"Small": 8, "Medium": 6, "Large": 4}
@@ -175,7 +174,7 @@ def _multi(label: str, key: str, facet: Sequence[tuple[Any, int]], fmt=str) -> N
 def filter_panel(studio: Studio, f: GalleryFilter) -> None:
     """The sidebar: every filter with counts from ``facets`` (each ignores its own filter)."""
     try:
-        facets = studio.store.facets(f)
+        facets = studio.gallery.facets(f)
     except StudioError as exc:
         st.error(components.escape_md(str(exc)), icon=":material/error:")
         facets = {}
@@ -209,7 +208,7 @@ def filter_panel(studio: Studio, f: GalleryFilter) -> None:
         on_change=reset_paging,
         format_func=lambda t: "Any tag" if not t else f"{t} ({count_text(tags.get(t, 0))})",
     )
-    names = {cid: name for cid, name, _ in studio.store.collections()}
+    names = {cid: name for cid, name, _ in studio.organise.collections()}
     in_board = dict(facets.get("collection", []))
     st.selectbox(
         "Collection",
@@ -253,7 +252,7 @@ def _leave_view() -> None:
 
 def totals_line(studio: Studio, f: GalleryFilter) -> None:
     try:
-        t = studio.store.totals(f)
+        t = studio.gallery.totals(f)
     except StudioError as exc:
         st.error(components.escape_md(str(exc)), icon=":material/error:")
         return
@@ -268,7 +267,7 @@ def totals_line(studio: Studio, f: GalleryFilter) -> None:
     n, images = t["count"], t["images"]
     words = "in the trash" if f.deleted else "generation" if n == 1 else "generations"
     # A search's counts and totals cover its newest matches only (they stay fast at a million rows): say so.
-    window = store_pkg.SEARCH_WINDOW
+    window = GalleryService.SEARCH_WINDOW
     capped = f" · counted over the newest {count_text(window)} matches" if f.search and n >= window else ""
     st.caption(
         f":material/functions: **{count_text(n)}** {words} · {count_text(images)} image{'s' * (images != 1)} · "
@@ -296,7 +295,7 @@ _FULL_RERUN = "hist_full_rerun"
 
 
 def _toggle_favourite(studio: Studio, gen_id: int, value: bool) -> None:
-    organise.safely(studio.store.set_favourite, [gen_id], value)
+    organise.safely(studio.organise.set_favourite, [gen_id], value)
     if st.session_state.get("hist_fav_only"):  # the counts and totals outside the grid change too
         st.session_state[_FULL_RERUN] = True
 
@@ -367,7 +366,7 @@ def browse(studio: Studio, f: GalleryFilter, columns: int) -> None:
     if st.session_state.pop(_FULL_RERUN, False):
         st.rerun(scope="app")
     try:
-        records = studio.store.page(f, limit=PAGE_SIZE + 1, before_id=cursor())
+        records = studio.gallery.page(f, limit=PAGE_SIZE + 1, before_id=cursor())
     except StudioError as exc:
         st.error(components.escape_md(str(exc)), icon=":material/error:")
         return

@@ -76,7 +76,7 @@ def interrupted_notice(studio: Studio) -> None:
         lost = "Its image was" if len(ids) == 1 else "Their images were"
         st.markdown(f":material/sync_problem: **{sentence(len(ids))}** {lost} not received.", width="stretch")
         with st.popover("Which ones", icon=":material/list:"):
-            for record in studio.store.records(ids[:LISTED]):
+            for record in studio.gallery.records(ids[:LISTED]):
                 st.page_link(
                     "screens/history.py",
                     query_params={"id": str(record.id)},

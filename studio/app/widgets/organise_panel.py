@@ -1,7 +1,7 @@
 """Organising from the History page: the selection, bulk actions, collections, export and the trash.
 
 The selection is a list of generation ids in ``hist_selected`` (never records or bytes). Each card's
-checkbox mirrors it. Bulk actions change the store, leave a one-line notice in ``hist_flash`` and rerun
+checkbox mirrors it. Bulk actions change the library, leave a one-line notice in ``hist_flash`` and rerun
 the whole page (counts and totals change); ZIP downloads are built only when clicked (deferred data).
 """
 
@@ -15,9 +15,8 @@ import streamlit as st
 
 from studio.app.widgets import components
 from studio.domain.errors import StudioError
-from studio.services import exchange
+from studio.services.gallery import GalleryFilter, GenerationRecord
 from studio.services.studio import Studio
-from studio.storage import GalleryFilter, GenerationRecord, Store
 
 SELECTED = "hist_selected"
 FLASH = "hist_flash"
@@ -93,7 +92,7 @@ def flash(message: str, level: str = "success") -> None:
 
 
 def safely(action: Callable[..., Any], *args: Any, done: str | None = None) -> bool:
-    """Run a store change from a widget callback: a StudioError becomes the page's notice, not a traceback.
+    """Run an organising change from a widget callback: a StudioError becomes the page's notice, not a traceback.
 
     Callbacks run before the script, outside any ``try``; the notice is shown by ``show_flash``."""
     try:
@@ -121,12 +120,12 @@ def _plural(n: int, word: str) -> str:
 # -- export -----------------------------------------------------------------------------------------
 
 
-def zip_bytes(store: Store, ids: Sequence[int] | None, f: GalleryFilter | None) -> bytes:
-    return exchange.export_bytes(store, ids, f)[0]
+def zip_bytes(studio: Studio, ids: Sequence[int] | None, f: GalleryFilter | None) -> bytes:
+    return studio.gallery.export_zip(ids, f)
 
 
 def export_button(
-    store: Store,
+    studio: Studio,
     *,
     label: str,
     key: str,
@@ -138,7 +137,7 @@ def export_button(
     """A download whose ZIP (with ``manifest.json``) is made only when pressed."""
     st.download_button(
         label,
-        data=partial(zip_bytes, store, list(ids) if ids else None, f),
+        data=partial(zip_bytes, studio, list(ids) if ids else None, f),
         file_name=file_name,
         mime="application/zip",
         key=key,
@@ -161,7 +160,7 @@ def _run(action, done: str) -> None:
     st.rerun()
 
 
-def _rate_and_tag(store: Store, ids: list[int]) -> None:
+def _rate_and_tag(studio: Studio, ids: list[int]) -> None:
     with st.popover("Rate", icon=":material/star_rate:", key="hist_bulk_rate_pop"):
         stars = st.selectbox(
             "Stars",
@@ -170,21 +169,24 @@ def _rate_and_tag(store: Store, ids: list[int]) -> None:
             format_func=lambda n: "★" * n if n else "No rating",
         )
         if st.button("Apply rating", key="hist_bulk_rate"):
-            _run(lambda: store.set_rating(ids, stars or None), f"Rated {_plural(len(ids), 'generation')}.")
+            _run(
+                lambda: studio.organise.set_rating(ids, stars or None),
+                f"Rated {_plural(len(ids), 'generation')}.",
+            )
     with st.popover("Tag", icon=":material/sell:", key="hist_bulk_tag_pop"):
         name = st.text_input("Tag", key="hist_bulk_tag", placeholder="hero, client-a…", max_chars=60)
         add, remove = st.columns(2)
         if add.button("Add tag", key="hist_bulk_tag_add"):
             _run(
-                lambda: store.add_tags(ids, [name]),
+                lambda: studio.organise.add_tags(ids, [name]),
                 f"Tagged {_plural(len(ids), 'generation')} “{name.strip()}”.",
             )
         if remove.button("Remove tag", key="hist_bulk_tag_remove"):
-            _run(lambda: store.remove_tag(ids, name), f"Removed “{name.strip()}”.")
+            _run(lambda: studio.organise.remove_tag(ids, name), f"Removed “{name.strip()}”.")
 
 
-def _to_collection(store: Store, ids: list[int]) -> None:
-    boards = {cid: name for cid, name, _ in store.collections()}
+def _to_collection(studio: Studio, ids: list[int]) -> None:
+    boards = {cid: name for cid, name, _ in studio.organise.collections()}
     with st.popover("Collection", icon=":material/collections_bookmark:", key="hist_bulk_coll_pop"):
         if not boards:
             st.caption("No collections yet: create one in the sidebar.")
@@ -195,16 +197,16 @@ def _to_collection(store: Store, ids: list[int]) -> None:
         add, remove = st.columns(2)
         if add.button("Add", key="hist_bulk_coll_add"):
             _run(
-                lambda: store.add_to_collection(ids, cid),
+                lambda: studio.organise.add_to_collection(ids, cid),
                 f"Added {_plural(len(ids), 'generation')} to “{boards[cid]}”.",
             )
         if remove.button("Remove", key="hist_bulk_coll_remove"):
-            _run(lambda: store.remove_from_collection(ids, cid), f"Removed from “{boards[cid]}”.")
+            _run(lambda: studio.organise.remove_from_collection(ids, cid), f"Removed from “{boards[cid]}”.")
 
 
 def bulk_bar(studio: Studio, page: list[GenerationRecord], f: GalleryFilter) -> None:
     """Selection controls and what can be done to the selection (inside the grid's fragment)."""
-    store, ids = studio.store, selection()
+    ids = selection()
     with st.container(horizontal=True, vertical_alignment="center", gap="small", key="hist_bulk"):
         hidden = len(set(ids) - {r.id for r in page})
         # ticks on another grid page or outside the filter are still acted on: say so
@@ -226,19 +228,22 @@ def bulk_bar(studio: Studio, page: list[GenerationRecord], f: GalleryFilter) -> 
         )
         if ids:
             if st.button("Favourite", key="hist_bulk_fav", icon=":material/star:"):
-                _run(lambda: store.set_favourite(ids, True), f"Favourited {_plural(len(ids), 'generation')}.")
+                _run(
+                    lambda: studio.organise.set_favourite(ids, True),
+                    f"Favourited {_plural(len(ids), 'generation')}.",
+                )
             if st.button("Unfavourite", key="hist_bulk_unfav", icon=":material/star_outline:"):
-                _run(lambda: store.set_favourite(ids, False), "Removed from favourites.")
-            _rate_and_tag(store, ids)
-            _to_collection(store, ids)
+                _run(lambda: studio.organise.set_favourite(ids, False), "Removed from favourites.")
+            _rate_and_tag(studio, ids)
+            _to_collection(studio, ids)
             if f.deleted:
                 if st.button("Restore", key="hist_bulk_restore", icon=":material/restore_from_trash:"):
                     clear_selection()
-                    _run(lambda: store.restore(ids), f"Restored {_plural(len(ids), 'generation')}.")
+                    _run(lambda: studio.organise.restore(ids), f"Restored {_plural(len(ids), 'generation')}.")
             elif st.button("Trash", key="hist_bulk_trash", icon=":material/delete:"):
                 clear_selection()
                 _run(
-                    lambda: store.trash(ids),
+                    lambda: studio.organise.trash(ids),
                     f"Moved {_plural(len(ids), 'generation')} to the trash (restore it from the Trash view).",
                 )
             if st.button(
@@ -251,14 +256,14 @@ def bulk_bar(studio: Studio, page: list[GenerationRecord], f: GalleryFilter) -> 
                 st.session_state[COMPARE] = ids
                 st.rerun()
             export_button(
-                store,
+                studio,
                 label=f"Export {len(ids)}",
                 key="hist_export_sel",
                 ids=ids,
                 file_name="studio-selection.zip",
             )
         export_button(
-            store,
+            studio,
             label="Export all matching",
             key="hist_export_all",
             f=f,
@@ -270,9 +275,9 @@ def bulk_bar(studio: Studio, page: list[GenerationRecord], f: GalleryFilter) -> 
 # -- collections (sidebar) --------------------------------------------------------------------------
 
 
-def _create(store: Store) -> None:
+def _create(studio: Studio) -> None:
     try:
-        store.create_collection(st.session_state.get("hist_new_coll") or "")
+        studio.organise.create_collection(st.session_state.get("hist_new_coll") or "")
     except StudioError as exc:
         flash(str(exc), "error")
         return
@@ -280,50 +285,52 @@ def _create(store: Store) -> None:
     flash("Collection created. Select images and use “Collection” to fill it.")
 
 
-def _rename(store: Store, cid: int) -> None:
+def _rename(studio: Studio, cid: int) -> None:
     try:
-        store.rename_collection(cid, st.session_state.get(f"hist_rename_{cid}") or "")
+        studio.organise.rename_collection(cid, st.session_state.get(f"hist_rename_{cid}") or "")
     except StudioError as exc:
         flash(str(exc), "error")
     else:
         flash("Collection renamed.")
 
 
-def _delete(store: Store, cid: int) -> None:
+def _delete(studio: Studio, cid: int) -> None:
     if not safely(
-        store.delete_collection, cid, done="Collection deleted; its images are still in the history."
+        studio.organise.delete_collection,
+        cid,
+        done="Collection deleted; its images are still in the history.",
     ):
         return
     if st.session_state.get("hist_collection") == cid:
         st.session_state["hist_collection"] = 0  # "Any collection" (None would draw the box blank)
 
 
-def collections_panel(store: Store) -> None:
+def collections_panel(studio: Studio) -> None:
     st.subheader("Collections", anchor=False)
     with st.popover("New collection", icon=":material/add:", key="hist_new_coll_pop", width="stretch"):
         st.text_input("Name", key="hist_new_coll", max_chars=80, placeholder="Client A — moodboard")
-        st.button("Create", key="hist_create_coll", type="primary", on_click=_create, args=(store,))
-    for cid, name, n in store.collections():
+        st.button("Create", key="hist_create_coll", type="primary", on_click=_create, args=(studio,))
+    for cid, name, n in studio.organise.collections():
         with st.expander(f"{components.escape_md(name)} · {n}", icon=":material/collections_bookmark:"):
             st.text_input("Rename to", value=name, key=f"hist_rename_{cid}", max_chars=80)
             rename, delete = st.columns(2)
-            rename.button("Rename", key=f"hist_rename_btn_{cid}", on_click=_rename, args=(store, cid))
+            rename.button("Rename", key=f"hist_rename_btn_{cid}", on_click=_rename, args=(studio, cid))
             delete.button(
                 "Delete",
                 key=f"hist_delete_coll_{cid}",
                 icon=":material/delete:",
                 on_click=_delete,
-                args=(store, cid),
+                args=(studio, cid),
             )
 
 
 # -- trash ------------------------------------------------------------------------------------------
 
 
-def trash_panel(store: Store) -> None:
+def trash_panel(studio: Studio) -> None:
     """In the Trash view: what emptying would remove, and a confirmation before it happens."""
     trashed = GalleryFilter(deleted=True)
-    totals = store.totals(trashed)
+    totals = studio.gallery.totals(trashed)
     if not totals["count"]:
         st.info("The trash is empty.", icon=":material/delete:")
         return
@@ -343,7 +350,7 @@ def trash_panel(store: Store) -> None:
             "are kept. This cannot be undone.",
             icon=":material/warning:",
         )
-        for record in store.page(trashed, limit=10):
+        for record in studio.gallery.page(trashed, limit=10):
             st.text(f"#{record.id} · {components.excerpt(record.prompt, 80) or '(no prompt)'}")
         if totals["count"] > 10:
             st.caption(f"… and {totals['count'] - 10} more.")
@@ -353,7 +360,7 @@ def trash_panel(store: Store) -> None:
         ):
             st.session_state[CONFIRM_EMPTY] = False
             try:
-                report = store.empty_trash()
+                report = studio.organise.empty_trash()
             except StudioError as exc:
                 flash(str(exc), "error")
             else:

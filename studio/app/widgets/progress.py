@@ -122,11 +122,11 @@ def _finished(studio: Studio, gen_id: int, *, first: int | None) -> int:
             args=(first,),
             help="Full screen, zoom, ← → to step",
         )
-    components.image_viewer(record, studio.store, key=f"gen_result_{gen_id}")
+    components.image_viewer(record, studio.gallery.preview, key=f"gen_result_{gen_id}")
     components.error_box(record)
     if record.text:
         st.caption("Text reply")
         st.text(record.text)
-    controls.outputs(record, studio.store, key_prefix="gen")
+    controls.outputs(record, studio.gallery.preview, key_prefix="gen")
     st.caption(components.run_facts(record))
     return count

@@ -14,8 +14,8 @@ from studio.domain import composition as composer
 from studio.domain.errors import StudioError
 from studio.domain.requests import Reference
 from studio.imaging import images
+from studio.services.gallery import GenerationRecord, ImageRecord
 from studio.services.studio import Studio
-from studio.storage import GenerationRecord, ImageRecord, Store
 
 INDEX = "gen_view_index"
 OPEN = "gen_view_open"
@@ -50,13 +50,13 @@ def _step(delta: int, count: int) -> None:
     st.session_state[INDEX] = (st.session_state.get(INDEX, 0) + delta) % max(1, count)
 
 
-def _src(store: Store, image: ImageRecord) -> str:
+def _src(studio: Studio, image: ImageRecord) -> str:
     """The image's on-screen preview as a data URL, made once per image and kept for the dialog's reruns."""
     cache: dict[str, str] = st.session_state.setdefault(SRC_CACHE, {})
     if image.sha256 not in cache:
         while len(cache) >= SRC_CACHE_SIZE:
             cache.pop(next(iter(cache)))  # the oldest: a data URL is a few hundred KB
-        cache[image.sha256] = _data_url(store.preview(image), image)
+        cache[image.sha256] = _data_url(studio.gallery.preview(image), image)
     return cache[image.sha256]
 
 
@@ -126,7 +126,7 @@ def show(studio: Studio, ids: Sequence[int]) -> None:
         on_click=_step,
         args=(1, len(items)),
     )
-    jscomponents.viewer(_src(studio.store, image), key="gen_viewer")
+    jscomponents.viewer(_src(studio, image), key="gen_viewer")
     st.code(record.prompt or " ", language=None, wrap_lines=True)
     message = st.session_state.pop("gen_view_msg", None)
     if message:
