@@ -1,6 +1,6 @@
 """Which generation controls a model accepts, and why not when it does not. Pure: no IO, no Streamlit.
 
-Facts from ../shared/reference/gemini-image-api.md sections 2.4-2.7: every image model takes a system
+Facts from docs/gemini-wire.md §2 (system instruction, generationConfig, tools): every image model takes a system
 instruction, temperature, top-p and seed; only 3.1 Flash (and Flash-Lite) let you set the thinking
 level (Pro always thinks); only Gemini 3 models return thought parts; Google Search grounding works on
 Pro and 3.1 Flash, and image search on 3.1 Flash only. The UI disables a control whose ``ok`` is False

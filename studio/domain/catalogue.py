@@ -1,6 +1,6 @@
 """What each Gemini image model accepts: sizes, ratios, reference limits, features and list prices.
 
-Figures come from ../shared/reference/gemini-image-api.md (sections 1.4, 3.6, 3.7). They are nominal:
+Figures come from docs/gemini-wire.md §5 (models, sizes, list prices, late 2026). They are nominal:
 the studio measures every decoded image rather than trusting these tables. A model id that is not in
 the catalogue can still be used; it gets permissive defaults (``lookup`` never fails).
 

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.domain import catalogue
 from studio.domain.errors import InputError
 from studio.domain.requests import SUCCEEDED, GenerationRequest, Reference
 from studio.gemini import wire
 from studio.storage import GenerationRecord, Store
+
+if TYPE_CHECKING:
+    from studio.services.studio import Studio
 
 MIB = 1024 * 1024
 MAX_CHAIN = 500  # a guard against a parent cycle in a damaged database
@@ -106,7 +109,7 @@ def build_history(
 
 
 def continue_edit(
-    studio, parent_id: int, instruction: str, extra_refs: Sequence[Reference] = (), **changes: Any
+    studio: Studio, parent_id: int, instruction: str, extra_refs: Sequence[Reference] = (), **changes: Any
 ) -> list[int]:
     """The next turn after ``parent_id`` (any earlier turn: that is a branch). Returns the new ids."""
     parent = studio.get(parent_id)
@@ -144,7 +147,7 @@ def continue_edit(
 
 
 def start_edit(
-    studio,
+    studio: Studio,
     instruction: str,
     *,
     model: str = catalogue.DEFAULT_MODEL,
@@ -196,7 +199,7 @@ class TreeNode:
     record: GenerationRecord
     children: list[TreeNode] = field(default_factory=list)
 
-    def walk(self, depth: int = 0):
+    def walk(self, depth: int = 0) -> Iterator[tuple[int, GenerationRecord]]:
         """(depth, record) depth first, for an indented list."""
         yield depth, self.record
         for child in self.children:

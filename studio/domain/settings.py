@@ -16,7 +16,7 @@ from studio.domain.errors import ConfigError
 
 DEFAULT_BASE_URL = "https://www.kkiai.com"  # the relay the project was specified from
 AUTH_MODES = ("bearer", "goog", "query")
-#: Timeouts sized for 4K images (reference R7): connecting is quick, generating is not.
+#: Timeouts sized for 4K images (docs/reliability.md, "Timeouts"): connecting is quick, generating is not.
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 180.0
 WRITE_TIMEOUT_S = 60.0

@@ -1,22 +1,22 @@
-"""The HTTP client for ``generateContent``: auth modes, timeouts, cancel, retries, circuit breaker.
+"""The HTTP client for ``generateContent``: timeouts, cancel, retries; auth in ``auth``, the breaker in ``breaker``.
 
 Each attempt runs in a short-lived helper thread while the calling thread waits in small steps, so a
 cancel or the overall deadline takes effect within a fraction of a second even when the server has
-stalled; the helper's socket is then shut down so it does not linger. Retries follow
-../shared/reference/reliability-performance.md §A5: only what provably did no paid work or what the
-server asked us to repeat (connect failures, 429 with a short delay, 503), at most twice.
+stalled; the helper's socket is then shut down so it does not linger. Which errors are retried is the
+error's own ``retry_safe`` (only what provably did no paid work or what the server asked us to repeat:
+connect failures, 429 with a short delay, 503); this module decides only when, at most twice, within a
+budget (docs/reliability.md, "Retries").
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import random
 import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -25,19 +25,22 @@ import httpx
 from studio.domain.errors import (
     BadResponse,
     Cancelled,
-    CircuitOpen,
     ConfigError,
     ConnectFailed,
     EndpointError,
     EndpointTimeout,
+    NoKey,
     QuotaError,
     RequestRejected,
-    ServerError,
     StudioError,
 )
 from studio.domain.requests import Outcome
 from studio.domain.settings import Secret, Settings
+from studio.gemini import auth as key_auth
 from studio.gemini import wire
+from studio.gemini.breaker import Breaker
+
+__all__ = ["Breaker", "GeminiClient", "OnWait"]
 
 #: How often the waiting thread looks at ``cancel`` and the deadline.
 POLL_S = 0.1
@@ -51,12 +54,6 @@ RETRY_BUDGET_S = 90.0
 BACKOFF_BASE_S, BACKOFF_JITTER_S = 1.0, 0.25
 #: A 4K image is ~10 MB of base64; anything far beyond is not an answer we want to hold in memory.
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
-#: The error kinds that mean "the endpoint is struggling" for the breaker.
-_BREAKER_KINDS = (ConnectFailed, EndpointTimeout, ServerError, QuotaError)
-_NO_KEY = (
-    "No API key is set. Set STUDIO_API_KEY (or put it in .streamlit/secrets.toml) and restart, "
-    "or start the offline demo with `studio run --demo`."
-)
 
 OnWait = Callable[[float, str], None]
 
@@ -83,8 +80,7 @@ class GeminiClient:
         breaker_window: float = 120.0,
         breaker_cooldown: float = 60.0,
     ) -> None:
-        if auth not in ("bearer", "goog", "query"):
-            raise ConfigError(f"STUDIO_AUTH must be bearer, goog or query, not {auth!r}.")
+        self._auth = key_auth.for_mode(auth, api_key)  # None without a key: generate raises NoKey
         self.base_url = base_url.rstrip("/")
         self.host = _host(self.base_url)
         self.auth = auth
@@ -98,11 +94,13 @@ class GeminiClient:
             connect=connect_timeout, read=read_timeout, write=write_timeout, pool=connect_timeout
         )
         self._http = httpx.Client(
-            timeout=timeout, transport=transport, follow_redirects=False, headers={"User-Agent": "studio/0.1"}
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+            headers={"User-Agent": "studio/0.1"},
+            auth=self._auth,
         )
-        # httpx logs every URL at INFO; with auth=query the URL holds the key.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-        _redact_http_logs()
+        key_auth.redact_http_logs()
 
     @classmethod
     def from_settings(cls, settings: Settings, **kw: Any) -> GeminiClient:
@@ -211,9 +209,15 @@ class GeminiClient:
         if len(key) >= 4:
             exc.message = exc.message.replace(key, "REDACTED")
             exc.args = (exc.message,)
-            exc.details = {
-                k: v.replace(key, "REDACTED") if isinstance(v, str) else v for k, v in exc.details.items()
-            }
+            if isinstance(exc, EndpointError):
+                exc.reply = replace(
+                    exc.reply,
+                    **{
+                        f.name: value.replace(key, "REDACTED")
+                        for f in fields(exc.reply)
+                        if isinstance(value := getattr(exc.reply, f.name), str)
+                    },
+                )
         return exc
 
     def _attempt(
@@ -255,7 +259,9 @@ class GeminiClient:
         cancel: threading.Event | None,
     ) -> _Exchange:
         """Run one HTTP exchange in a helper thread; return it complete or raise a StudioError."""
-        headers, params = self._auth_headers(params)
+        if self._auth is None:
+            raise NoKey()
+        headers: dict[str, str] = {}
         if content is not None:
             headers["Content-Type"] = "application/json"
         if cancel is not None and cancel.is_set():
@@ -290,16 +296,6 @@ class GeminiClient:
             raise self._map_transport_error(ex.error) from ex.error
         return ex
 
-    def _auth_headers(self, params: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-        if not self._key:
-            raise ConfigError(_NO_KEY)
-        key = self._key.get()
-        if self.auth == "goog":
-            return {"x-goog-api-key": key}, params
-        if self.auth == "query":
-            return {}, params | {"key": key}
-        return {"Authorization": f"Bearer {key}"}, params
-
     def _map_transport_error(self, exc: BaseException) -> Exception:
         reason = wire.redact(str(exc) or type(exc).__name__)
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
@@ -330,15 +326,19 @@ class GeminiClient:
     # -- retries -------------------------------------------------------------------------------------
 
     def _retry_delay(self, exc: EndpointError, attempt: int, waited: float) -> float | None:
-        """Seconds to wait before the next attempt, or None when this error must not be retried."""
-        if attempt >= self.max_retries:
+        """Seconds to wait before the next attempt, or None when this error must not be retried.
+
+        Whether to retry is the error's call (``retry_safe``); when is ours: the server's own wait if it gave one
+        (and it is short), else exponential backoff with jitter, all within ``RETRY_BUDGET_S``."""
+        if attempt >= self.max_retries or not exc.retry_safe:
             return None
-        delay: float | None = None
-        if isinstance(exc, ConnectFailed) or (isinstance(exc, ServerError) and exc.status_code == 503):
+        if exc.retry_after is not None:
+            if exc.retry_after > MAX_RETRY_AFTER_S:
+                return None
+            delay = exc.retry_after
+        else:
             delay = BACKOFF_BASE_S * 2**attempt + random.uniform(0, BACKOFF_JITTER_S)
-        elif isinstance(exc, QuotaError) and exc.status_code == 429 and exc.retry_after is not None:
-            delay = exc.retry_after if exc.retry_after <= MAX_RETRY_AFTER_S else None
-        if delay is None or waited + delay > RETRY_BUDGET_S:
+        if waited + delay > RETRY_BUDGET_S:
             return None
         return delay
 
@@ -443,92 +443,7 @@ class _Exchange:
                     pass
 
 
-# -- circuit breaker --------------------------------------------------------------------------------
-
-
-class Breaker:
-    """Opens after ``threshold`` consecutive struggling-endpoint failures within ``window`` seconds.
-
-    After ``cooldown`` it is half-open: calls go through, and the first failure reopens it at once.
-    """
-
-    def __init__(self, threshold: int, window: float, cooldown: float, clock: Callable[[], float]) -> None:
-        self.threshold, self.window, self.cooldown, self.clock = threshold, window, cooldown, clock
-        self._lock = threading.Lock()
-        self._failures: list[float] = []
-        self._open_until: float | None = None
-        self._half_open = False
-
-    def check(self) -> None:
-        with self._lock:
-            left = self._left()
-        if left is not None:
-            raise CircuitOpen(
-                f"The endpoint failed {self.threshold} times in a row; new calls are paused for "
-                f"{max(1, round(left))} s.",
-                retry_after=left,
-            )
-
-    def record(self, error: BaseException | None) -> None:
-        """A success or a clean answer closes the breaker; a struggling-endpoint failure counts."""
-        now = self.clock()
-        with self._lock:
-            if not isinstance(error, _BREAKER_KINDS):
-                self._failures, self._open_until, self._half_open = [], None, False
-                return
-            self._failures = [t for t in self._failures if now - t <= self.window] + [now]
-            if self._half_open or len(self._failures) >= self.threshold:
-                self._failures, self._open_until, self._half_open = [], now + self.cooldown, False
-
-    def _left(self) -> float | None:
-        if self._open_until is None:
-            return None
-        left = self._open_until - self.clock()
-        if left > 0:
-            return left
-        self._open_until, self._half_open = None, True
-        return None
-
-    def is_open(self) -> bool:
-        with self._lock:
-            return self._left() is not None
-
-    def state(self) -> str:
-        with self._lock:
-            left = self._left()
-        return "closed" if left is None else f"open ({max(1, round(left))} s left)"
-
-
 # -- small helpers ----------------------------------------------------------------------------------
-
-
-class _RedactingFilter(logging.Filter):
-    """Rewrites a record whose text holds a key (``?key=``, bearer) before any handler sees it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        clean = wire.redact(text)
-        if clean != text:
-            record.msg, record.args = clean, None
-        return True
-
-
-_HTTP_LOGGERS = (
-    "httpx",
-    "httpcore",
-    "httpcore.connection",
-    "httpcore.http11",
-    "httpcore.http2",
-    "httpcore.proxy",
-)
-
-
-def _redact_http_logs() -> None:
-    """Keep the key out of httpx's URL lines even when someone turns its logging up to INFO/DEBUG."""
-    for name in _HTTP_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _RedactingFilter) for f in logger.filters):
-            logger.addFilter(_RedactingFilter())
 
 
 def _host(base_url: str) -> str:

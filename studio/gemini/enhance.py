@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
 from studio.domain.errors import BadResponse, InputError
+
+if TYPE_CHECKING:
+    from studio.gemini.client import GeminiClient
 
 SYSTEM = (
     "You write prompts for an image generation model. Expand the user's idea into {n} distinct, vivid "
@@ -37,7 +41,7 @@ def proposals_from_text(text: str, n: int) -> list[str]:
     return items[:n]
 
 
-def enhance(client, text_model: str, idea: str, n: int = 3) -> list[str]:
+def enhance(client: GeminiClient, text_model: str, idea: str, n: int = 3) -> list[str]:
     """Ask ``text_model`` for ``n`` proposals. Raises StudioError subclasses; never edits anything."""
     idea = idea.strip()
     if not idea:

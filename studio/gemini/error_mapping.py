@@ -1,8 +1,8 @@
 """Error answers of the Gemini endpoint as EndpointErrors with a designer's sentence. No IO.
 
 Reads Google's ``error`` envelope (status, RetryInfo, ErrorInfo, QuotaFailure), relay (OpenAI-shaped)
-envelopes, bare messages and HTML error pages; every quoted server word is redacted first. Shapes: see
-../shared/reference/gemini-image-api.md section 4. ``studio.wire`` re-exports the public names.
+envelopes, bare messages and HTML error pages; every quoted server word is redacted first. Shapes and the
+status table: docs/gemini-wire.md §4. ``studio.gemini.wire`` re-exports the public names.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ from studio.domain.errors import (
     QuotaError,
     RequestRejected,
     ServerError,
+    ServerReply,
 )
 from studio.gemini.fields import as_dict, as_list, as_str
 
 #: How much of a server's own message we quote inside our sentence.
 QUOTE_CHARS = 200
-#: How much of a non-JSON body (an HTML error page) we keep in ``details``.
+#: How much of a non-JSON body (an HTML error page) we keep in ``reply.body_excerpt``.
 BODY_EXCERPT_CHARS = 300
 
 # -- error bodies ----------------------------------------------------------------------------------
@@ -87,17 +88,15 @@ def error_from_payload(status: int, payload: Any, text: str, headers: Mapping[st
     if info.message:
         said += f": {shorten(info.message)}"
     cls, sentence = _classify(status, info, retry_after, said)
-    return cls(
-        sentence,
-        status_code=status,
-        retry_after=retry_after,
-        server_message=info.message,
+    reply = ServerReply(
+        message=info.message,
         google_status=info.status,
         reason=info.reason,
         error_type=info.type,
         error_code=info.code,
         body_excerpt=info.excerpt,
     )
+    return cls(sentence, status_code=status, retry_after=retry_after, reply=reply)
 
 
 class _ErrorInfo:

@@ -2,11 +2,11 @@
 
 Responses are read defensively: every level may be missing or of the wrong type (``content: {}``,
 relays that put images in Markdown, snake_case ``inline_data``). A 200 that holds no image is an
-Outcome, not an exception; ``refusal`` turns it into a designer's sentence. Shapes: see
-../shared/reference/gemini-image-api.md sections 2-4.
+Outcome, not an exception; ``refusal`` turns it into a designer's sentence. Shapes: docs/gemini-wire.md
+§2-4 (camelCase requests, ``imageConfig`` inside ``generationConfig``, a 200 is not success).
 
-Error bodies and redaction live in ``studio.wire_errors``, SSE bodies in ``studio.wire_stream``;
-this module re-exports their public names, so callers keep using ``studio.wire``.
+Error bodies and redaction live in ``studio.gemini.error_mapping``, SSE bodies in ``studio.gemini.streaming``;
+this module re-exports their public names, so callers keep using ``studio.gemini.wire``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ from studio.imaging.images import sniff as sniff_mime
 __all__ = [
     "BLOCK_FINISH_REASONS",
     "BODY_EXCERPT_CHARS",
-    "MAX_VARIANTS",
     "QUOTE_CHARS",
     "assemble_stream",
     "build_body",
@@ -47,10 +46,7 @@ __all__ = [
     "parse_success",
     "redact",
     "refusal",
-    "validate",
 ]
-
-MAX_VARIANTS = catalogue.MAX_VARIANTS
 
 # -- request ---------------------------------------------------------------------------------------
 
@@ -110,10 +106,6 @@ def build_text_body(prompt: str, *, system: str | None = None, json_mode: bool =
     if json_mode:
         body["generationConfig"] = {"responseMimeType": "application/json"}
     return body
-
-
-#: The one rule a request must pass (``studio.catalogue.validate``); kept here under its old name.
-validate = catalogue.validate
 
 
 # -- success bodies --------------------------------------------------------------------------------

@@ -27,14 +27,17 @@ PAD = 8
 _EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+_Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
+
+
+def _font(size: int) -> _Font:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType
         return ImageFont.load_default()
 
 
-def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: _Font, width: int) -> str:
     if draw.textlength(text, font=font) <= width:
         return text
     while text and draw.textlength(text + "…", font=font) > width:
@@ -80,7 +83,13 @@ def render(grid: runs.Grid, *, side: int = 256, fmt: str = "PNG") -> bytes:
 
 
 def _draw_cell(
-    sheet: Image.Image, draw: ImageDraw.ImageDraw, cells: list[runs.GridCell], x: int, y: int, side: int, font
+    sheet: Image.Image,
+    draw: ImageDraw.ImageDraw,
+    cells: list[runs.GridCell],
+    x: int,
+    y: int,
+    side: int,
+    font: _Font,
 ) -> None:
     draw.rectangle((x, y, x + side - 1, y + side - 1), outline=(220, 220, 228), fill=(236, 236, 240))
     shown = next((t for t in (_thumb(c, side) for c in cells) if t is not None), None)

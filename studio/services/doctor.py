@@ -3,8 +3,8 @@
 Checks: SQLite's ``PRAGMA integrity_check``; rows pointing at missing or wrong-hash files; pending or
 running rows whose process is gone (adopted when their journal names complete files, else
 interrupted); image, thumbnail and model-turn files no row points at; leftover temp files; missing
-thumbnails. Designed after the failures of other tools' "clean up the library" commands (reference
-§A4): it reports by default, backs the database up before repairing, and never deletes an original or
+thumbnails. Designed after the failures of other tools' "clean up the library" commands (one deleted
+thousands of valid rows; docs/reliability.md, "Repair never deletes"): it reports by default, backs the database up before repairing, and never deletes an original or
 a row. Anything it cannot place is moved to ``quarantine/<timestamp>/``.
 
 Exit status: 0 when healthy (or everything was repaired), 1 when problems remain.

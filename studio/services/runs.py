@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.domain import catalogue, prompts
-from studio.domain.errors import InputError, StudioError
+from studio.domain.errors import InputError, NoKey, StudioError
 from studio.domain.requests import ACTIVE_STATUSES, SUCCEEDED, GenerationRequest, Reference
 from studio.imaging import images
 from studio.services import lifecycle
@@ -549,9 +549,7 @@ def _feed(
 
 def _require_key(studio: Studio) -> None:
     if not studio.settings.has_key:
-        from studio.domain.errors import ConfigError
-
-        raise ConfigError("No API key is set. Set STUDIO_API_KEY, or start the offline demo with --demo.")
+        raise NoKey()
 
 
 def _get(store: Store, run_id: int) -> run_store.RunRecord:

@@ -1,6 +1,6 @@
 """The studio's use cases, shared by the UI and the CLI: submit, follow, cancel, retry, browse.
 
-Order of work for every paid call (reference decision 7): a ``pending`` row is committed before the
+Order of work for every paid call (docs/reliability.md, "Paid work"): a ``pending`` row is committed before the
 request is sent; the image files are written and fsynced before the row that points at them is
 committed. A crash at any step therefore leaves either a pending row (resolved to ``interrupted`` on
 the next start, or adopted by ``studio doctor``) or a complete generation, never a lost image.
@@ -22,9 +22,9 @@ from studio.domain import catalogue
 from studio.domain.crashpoints import crashpoint
 from studio.domain.errors import (
     Cancelled,
-    ConfigError,
     GenerationRefused,
     InputError,
+    NoKey,
     StoreError,
     StudioError,
 )
@@ -119,10 +119,7 @@ class Studio:
         if self.jobs.stopping:
             raise Cancelled("The studio is stopping, so this was not sent; nothing was charged.")
         if not self.settings.has_key:
-            raise ConfigError(
-                "No API key is set. Set STUDIO_API_KEY (or put it in .streamlit/secrets.toml) and restart, "
-                "or start the offline demo with `studio run --demo`."
-            )
+            raise NoKey()
         settings = req.settings() | {"reference_roles": [r.role for r in req.references]}
         ids = [
             self.store.create_pending(

@@ -4,7 +4,7 @@
 ``TrashMixin`` (trash.py); filters live in filters.py. This module keeps every public name importable from
 ``studio.store.gallery``. Every query stays fast at a million rows:
 - pages are keyset (``id < before_id``, newest first), never OFFSET;
-- search is an FTS5 sub-select ordered by recency (rowid), never by ``rank`` (reference §B3);
+- search is an FTS5 sub-select ordered by recency (rowid), never by ``rank`` (bm25 scores every match: docs/reliability.md);
 - facets group by indexed real or generated columns, never by ``json_extract`` per row;
 - a page's tags and collections come from correlated sub-selects evaluated only for the rows returned.
 Every organising action takes a list of ids and is one IMMEDIATE transaction.

@@ -27,6 +27,7 @@ from studio.domain.errors import (
     GenerationRefused,
     ModelNotFound,
     NoImage,
+    NoKey,
     QuotaError,
     RequestRejected,
     ServerError,
@@ -138,6 +139,15 @@ def test_no_key_is_a_config_error_and_nothing_is_sent():
     assert script.requests == []
 
 
+def test_no_key_is_the_one_no_key_error_with_its_one_sentence():
+    client = GeminiClient(
+        "https://relay.example", None, transport=httpx.MockTransport(Script(success_json()))
+    )
+    with pytest.raises(NoKey) as info:
+        client.check()
+    assert str(info.value) == NoKey.MESSAGE
+
+
 def test_bad_auth_mode_is_a_config_error():
     with pytest.raises(ConfigError, match="STUDIO_AUTH"):
         GeminiClient("https://relay.example", Secret(KEY), "basic")
@@ -213,12 +223,12 @@ def test_messages_never_hold_the_key():
     client, _ = make_client(Script(leaky), auth="query", max_retries=0)
     with pytest.raises(ConnectFailed) as info:
         client.generate(MODEL, BODY)
-    assert KEY not in info.value.message and KEY not in repr(info.value.details)
+    assert KEY not in info.value.message and KEY not in repr(vars(info.value))
     body = json.dumps({"error": {"message": f"invalid key={KEY}", "type": "x"}})
     client, _ = make_client(Script(httpx.Response(401, text=body)), auth="query")
     with pytest.raises(AuthError) as info:
         client.generate(MODEL, BODY)
-    assert KEY not in info.value.message and KEY not in repr(info.value.details)
+    assert KEY not in info.value.message and KEY not in repr(vars(info.value))
 
 
 def test_a_refusal_is_returned_not_raised_and_not_retried():
@@ -820,7 +830,7 @@ def test_a_key_echoed_back_by_a_relay_never_reaches_the_message() -> None:
     )
     with pytest.raises(AuthError) as excinfo:
         client.generate("gemini-2.5-flash-image", {"contents": []})
-    assert key not in str(excinfo.value) and key not in repr(excinfo.value.details)
+    assert key not in str(excinfo.value) and key not in repr(vars(excinfo.value))
     assert "REDACTED" in str(excinfo.value)
     from studio.gemini.wire import redact
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import io
 import json
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from studio.domain import catalogue
 from studio.domain.errors import (
     AuthError,
     BadResponse,
@@ -185,7 +187,7 @@ def test_text_body():
 def test_validate_rejects_with_a_sentence(changes, words):
     req = GenerationRequest(**({"prompt": "x", "model": "gemini-2.5-flash-image"} | changes))
     with pytest.raises(InputError, match=words):
-        wire.validate(req)
+        catalogue.validate(req)
 
 
 @pytest.mark.parametrize(
@@ -198,7 +200,7 @@ def test_validate_rejects_with_a_sentence(changes, words):
     ],
 )
 def test_validate_accepts(req):
-    wire.validate(req)
+    catalogue.validate(req)
 
 
 # -- parse_success ---------------------------------------------------------------------------------
@@ -570,7 +572,7 @@ def test_google_envelopes_map_to_errors(status, google_status, message, details,
     assert exc.status_code == status
     assert f"HTTP {status}" in exc.message
     assert message[:30] in exc.message
-    assert exc.details["google_status"] == google_status
+    assert exc.reply.google_status == google_status
 
 
 def test_401_sentence_tells_the_designer_where_the_key_lives():
@@ -607,8 +609,8 @@ def test_relay_openai_envelopes(code, status, error):
     exc = wire.error_from_response(status, body)
     assert type(exc) is error
     assert "upstream said no" in exc.message
-    assert exc.details["error_type"] == "new_api_error"
-    assert exc.details["error_code"] == code
+    assert exc.reply.error_type == "new_api_error"
+    assert exc.reply.error_code == code
 
 
 @pytest.mark.parametrize(
@@ -624,14 +626,14 @@ def test_non_json_bodies(body):
     exc = wire.error_from_response(502, body)
     assert isinstance(exc, ServerError) and exc.status_code == 502
     assert "<" not in exc.message and "h1{}" not in exc.message
-    assert len(exc.details["body_excerpt"]) <= wire.BODY_EXCERPT_CHARS
+    assert len(exc.reply.body_excerpt) <= wire.BODY_EXCERPT_CHARS
     if body.startswith(b"<html>"):
-        assert exc.details["body_excerpt"].endswith("502 Bad Gateway nginx")
+        assert exc.reply.body_excerpt.endswith("502 Bad Gateway nginx")
 
 
 def test_long_html_body_is_cut_in_details():
     exc = wire.error_from_response(503, b"<p>" + b"overloaded " * 200 + b"</p>")
-    assert len(exc.details["body_excerpt"]) == wire.BODY_EXCERPT_CHARS
+    assert len(exc.reply.body_excerpt) == wire.BODY_EXCERPT_CHARS
     assert len(exc.message) < 400
 
 
@@ -705,7 +707,7 @@ def test_server_messages_are_redacted_and_shortened():
         f"bad url https://x/v1beta/models/m:generateContent?key={leaked}&alt=sse " + "z" * 500,
     )
     exc = wire.error_from_response(400, body)
-    assert leaked not in exc.message and leaked not in json.dumps(exc.details)
+    assert leaked not in exc.message and leaked not in json.dumps(dataclasses.asdict(exc.reply))
     assert "key=REDACTED" in exc.message
     assert len(exc.message) < 500
 

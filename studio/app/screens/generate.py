@@ -6,15 +6,11 @@ from studio.app import resources
 from studio.app.widgets import components, guard, jscomponents, progress, viewer
 from studio.app.widgets import prompt_form as composer
 from studio.app.widgets.interrupted_notice import interrupted_notice
-from studio.domain.errors import StudioError
+from studio.domain.errors import NoKey, StudioError
 from studio.domain.requests import GenerationRequest
 from studio.services.studio import Studio
 
-NO_KEY_HELP = (
-    "**No API key is set**, so Generate is disabled. Set `STUDIO_API_KEY` in the environment, or put "
-    '`STUDIO_API_KEY = "..."` in `.streamlit/secrets.toml`, then restart. '
-    "To try the studio without a key, run `studio run --demo`."
-)
+NO_KEY_HELP = f"**Generate is disabled.** {NoKey.MESSAGE}"
 
 
 def _submit(studio: Studio, requests: list[GenerationRequest]) -> None:

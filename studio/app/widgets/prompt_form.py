@@ -42,7 +42,6 @@ PLACEHOLDERS = {
     "constraints": "no people, no watermark",
 }
 OUTPUTS = {"Image only": ("IMAGE",), "Text and image": ("TEXT", "IMAGE")}
-MAX_VARIANTS = 8
 
 
 def consume_remix() -> GenerationRequest | None:
@@ -66,7 +65,7 @@ def consume_remix() -> GenerationRequest | None:
     ss["gen_ratio"] = req.aspect_ratio
     ss["gen_size"] = req.image_size
     ss["gen_output"] = "Text and image" if "TEXT" in req.modalities else "Image only"
-    ss["gen_variants"] = max(1, min(MAX_VARIANTS, req.variants))
+    ss["gen_variants"] = max(1, min(catalogue.MAX_VARIANTS, req.variants))
     # the base keeps the settings; provenance is derived again at submit (a remix is not a run's cell)
     ss["gen_base"] = replace(req, references=(), history=(), composition=None, run_id=None, cell_key=None)
     ss[ORIGIN] = composer.origin(current_prompt(), req.composition)
@@ -279,7 +278,7 @@ def output_and_variants() -> tuple[tuple[str, ...], int]:
     variants = right.number_input(
         "Variants",
         min_value=1,
-        max_value=MAX_VARIANTS,
+        max_value=catalogue.MAX_VARIANTS,
         step=1,
         key="gen_variants",
         help="Each variant is a separate call, run in parallel.",
