@@ -30,7 +30,7 @@ CASES = (
     ("gemini-3-pro-image", "4K"),
     ("gemini-2.5-flash-image", "1K"),
 )
-#: reliability-performance.md P1: client overhead p95 by size.
+#: docs/reliability.md goal P1: client overhead p95 by size.
 OVERHEAD_LIMIT_S = {"1K": 0.1, "2K": 0.35, "4K": 1.0}
 SDK_MARGIN_4K_S = 0.3
 KEY = "bench-key"

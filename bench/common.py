@@ -20,7 +20,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-#: Recorded server durations from the reference (gemini-image-api.md §1.2, fixture sidecars): what a
+#: Recorded server durations (docs/reliability.md, goal P1): what a
 #: "typical generation" means when we judge the client's overhead.
 TYPICAL_SERVER_S = {"gemini-3-pro-image": 26.0, "gemini-2.5-flash-image": 6.0}
 

@@ -1,7 +1,7 @@
 """A worst-case 4K answer, served by a tiny fixed-body server.
 
 The emulator draws small and scales up, so its 4K JPEG is ~0.5 MB: far lighter than a real detailed
-render. The reference's CPU and memory anchors (reliability-performance.md §B4) use a "photo-like"
+render. The reference's CPU and memory anchors (docs/reliability.md, goals P1 and P6) use a "photo-like"
 4096² PNG of ~15 MB (20 MB of base64). This module makes such an image (gradient + blurred noise + fine
 grain, ~19 MB at PNG level 1) and serves it in Google's pretty-printed envelope, so the client path
 and memory benchmarks also run at the realistic top of the range.
