@@ -1,18 +1,10 @@
-"""``studio batch FILE``: run a CSV (header row) or JSON Lines file of prompts and settings.
+"""Batch files behind ``studio batch FILE``: read a CSV (header row) or JSON Lines file of prompts, run it.
 
 Each row is a cell of a run keyed by the file's sha256; every variant of a row has its own ``cell_key``.
 Running the same file again skips cells that already succeeded (or are still running in a live process)
-and re-runs the rest, so an interrupted batch never pays twice for an image.
-
-Every row passes the same rule as ``studio generate`` and the studio's pages (the model's sizes, ratios,
-reference limits, variants) before anything is paid for. A row that does not is named on stderr with
-its line and the reason, and the other rows still run. Editing the file makes it a new batch (its rows
-that already ran would be paid again), so put fixed rows in a file of their own.
-
-Exit status: 0 when every row ran and every cell produced an image; 1 when a row was refused or a cell
-failed (the other rows still ran); 2 for bad usage, before anything is opened or paid for: the file
-cannot be read, is not UTF-8, has an unknown CSV column or broken CSV quoting, or has no row that can
-run (each bad row is then named with its line).
+and re-runs the rest, so an interrupted batch never pays twice for an image. Every row passes the same
+rule as ``studio generate`` before anything is paid for; a row that does not is ``refused`` with its line
+and the other rows still run. The command (its help, printing and exit status) is ``studio.cli.cmd_batch``.
 """
 
 from __future__ import annotations
@@ -37,19 +29,6 @@ if TYPE_CHECKING:
     from studio.storage import GenerationRecord
 
 COLUMNS = ("prompt", "model", "aspect", "size", "seed", "variants", "text", "refs")
-#: One line each in ``studio batch --help``.
-COLUMN_HELP = {
-    "prompt": "the prompt; {NAME} is filled from the var.NAME column",
-    "model": 'a model id, display name or alias, any case: gemini-3-pro-image, "Nano Banana Pro" or '
-    f"nano-banana-pro (default {catalogue.DEFAULT_MODEL})",
-    "aspect": "aspect ratio the model accepts, e.g. 16:9 (default: the model's)",
-    "size": "image size the model accepts: 512, 1K, 2K or 4K (default: the model's)",
-    "seed": "a whole number; variants after the first use seed+1, seed+2, ...",
-    "variants": f"images for this row, 1-{catalogue.MAX_VARIANTS} (default 1)",
-    "text": "yes to ask for text and image (default no: image only)",
-    "refs": "reference image paths separated by ';', relative to the file",
-    "var.NAME": 'a value for {NAME} in the prompt (JSON Lines: also "vars": {"NAME": ...})',
-}
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"", "0", "false", "no", "n", "off"}
 
