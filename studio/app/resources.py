@@ -9,14 +9,13 @@ import streamlit as st
 
 from studio.app.widgets import components
 from studio.domain.errors import StudioError
-from studio.domain.settings import load_settings
-from studio.services.studio import Studio, redact
+from studio.services.studio import Studio, open_studio, redact
 
 
 @st.cache_resource(show_spinner=False)
 def get_studio() -> Studio:
     """One Studio (worker pool, store, client) per process, shared by every browser tab."""
-    return Studio(load_settings())
+    return open_studio()
 
 
 def studio_or_stop() -> Studio:

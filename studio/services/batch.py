@@ -1,29 +1,19 @@
-"""``studio batch FILE``: run a CSV (header row) or JSON Lines file of prompts and settings.
+"""Batch files behind ``studio batch FILE``: read a CSV (header row) or JSON Lines file of prompts, run it.
 
 Each row is a cell of a run keyed by the file's sha256; every variant of a row has its own ``cell_key``.
 Running the same file again skips cells that already succeeded (or are still running in a live process)
-and re-runs the rest, so an interrupted batch never pays twice for an image.
-
-Every row passes the same rule as ``studio generate`` and the studio's pages (the model's sizes, ratios,
-reference limits, variants) before anything is paid for. A row that does not is named on stderr with
-its line and the reason, and the other rows still run. Editing the file makes it a new batch (its rows
-that already ran would be paid again), so put fixed rows in a file of their own.
-
-Exit status: 0 when every row ran and every cell produced an image; 1 when a row was refused or a cell
-failed (the other rows still ran); 2 for bad usage, before anything is opened or paid for: the file
-cannot be read, is not UTF-8, has an unknown CSV column or broken CSV quoting, or has no row that can
-run (each bad row is then named with its line).
+and re-runs the rest, so an interrupted batch never pays twice for an image. Every row passes the same
+rule as ``studio generate`` before anything is paid for; a row that does not is ``refused`` with its line
+and the other rows still run. The command (its help, printing and exit status) is ``studio.cli.cmd_batch``.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import io
 import json
-import os
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,54 +21,16 @@ from typing import TYPE_CHECKING, Any
 from studio.domain import catalogue
 from studio.domain.errors import InputError
 from studio.domain.requests import SUCCEEDED
-from studio.domain.settings import load_settings
-from studio.services import lifecycle, runs
+from studio.services import runs
 from studio.storage import run_repo as run_store
 
 if TYPE_CHECKING:
     from studio.services.studio import Studio
+    from studio.storage import GenerationRecord
 
 COLUMNS = ("prompt", "model", "aspect", "size", "seed", "variants", "text", "refs")
-#: One line each in ``studio batch --help``.
-COLUMN_HELP = {
-    "prompt": "the prompt; {NAME} is filled from the var.NAME column",
-    "model": 'a model id, display name or alias, any case: gemini-3-pro-image, "Nano Banana Pro" or '
-    f"nano-banana-pro (default {catalogue.DEFAULT_MODEL})",
-    "aspect": "aspect ratio the model accepts, e.g. 16:9 (default: the model's)",
-    "size": "image size the model accepts: 512, 1K, 2K or 4K (default: the model's)",
-    "seed": "a whole number; variants after the first use seed+1, seed+2, ...",
-    "variants": f"images for this row, 1-{catalogue.MAX_VARIANTS} (default 1)",
-    "text": "yes to ask for text and image (default no: image only)",
-    "refs": "reference image paths separated by ';', relative to the file",
-    "var.NAME": 'a value for {NAME} in the prompt (JSON Lines: also "vars": {"NAME": ...})',
-}
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"", "0", "false", "no", "n", "off"}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = __doc__.split("\n\n")[0] if __doc__ else None
-    width = max(map(len, COLUMN_HELP))
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = (
-        "columns (CSV header) or keys (JSON Lines); only prompt is needed:\n"
-        + "\n".join(f"  {name:<{width}}  {text}" for name, text in COLUMN_HELP.items())
-        + "\n\n"
-        + "\n\n".join(__doc__.split("\n\n")[1:])
-        if __doc__
-        else None
-    )
-    parser.add_argument("file", type=Path, help="a .csv file with a header row, or a .jsonl file")
-    parser.add_argument("--json", action="store_true", help="print one JSON object per generation per line")
-    parser.add_argument(
-        "--concurrency",
-        type=int,
-        default=runs.DEFAULT_CONCURRENCY,
-        help=f"how many requests run at once (default {runs.DEFAULT_CONCURRENCY})",
-    )
-    parser.add_argument(
-        "--demo", action="store_true", help="use the built-in emulator instead of the endpoint"
-    )
 
 
 # -- reading the file ---------------------------------------------------------------------------
@@ -137,21 +89,6 @@ def read_rows(path: Path) -> tuple[list[dict[str, Any]], str]:
         line, sentence = batch.refused[0]
         raise InputError(f"{path.name}, line {line}: {sentence}")
     return batch.rows, batch.sha256
-
-
-def report_refused(path: Path, batch: BatchFile) -> None:
-    """On stderr (stdout keeps one JSON object per generation): each refused row, its line and why."""
-    for line, sentence in batch.refused:
-        print(f"studio: {path.name}, line {line}: {sentence}", file=sys.stderr, flush=True)
-    if batch.refused:
-        lines = ", ".join(str(line) for line, _ in batch.refused)
-        rows = "1 row" if len(batch.refused) == 1 else f"{len(batch.refused)} rows"
-        print(
-            f"studio: {rows} of {path.name} will not run (line {lines}); running the other "
-            f"{len(batch.rows)}.",
-            file=sys.stderr,
-            flush=True,
-        )
 
 
 def _csv(text: str) -> list[tuple[int, dict[str, Any] | InputError]]:
@@ -265,38 +202,43 @@ def _row(record: dict[str, Any], base: Path) -> dict[str, Any]:
 # -- running ------------------------------------------------------------------------------------
 
 
-def _open_studio(demo: bool) -> Studio:
-    from studio.services.studio import Studio
+@dataclass(frozen=True)
+class BatchResult:
+    run_id: int
+    cells: int  # every variant of every row that runs
+    succeeded: int  # cells that produced an image (this time or before)
+    refused: int  # rows of the file that did not run
 
-    settings = load_settings()
-    if demo:
-        settings = settings.with_(demo=True)
-    return Studio(settings)
+    @property
+    def ok(self) -> bool:
+        return self.succeeded == self.cells and not self.refused
 
 
-def execute(studio: Studio, path: Path, *, concurrency: int, as_json: bool) -> int:
-    batch = read_batch(path)  # refused rows were reported by ``run``; the others run
-    rows, sha = batch.rows, batch.sha256
-    spec = runs.RunSpec(name=path.name, rows=rows)
+def execute(
+    studio: Studio,
+    batch: BatchFile,
+    name: str,
+    *,
+    concurrency: int,
+    on_done: Callable[[GenerationRecord], None] | None = None,
+    on_resume: Callable[[int, int, int], None] | None = None,
+) -> BatchResult:
+    """Run the rows of ``batch`` (read by ``read_batch``) as the run keyed by the file's sha256.
+
+    ``on_done(record)`` follows each generation as it ends; ``on_resume(run_id, skipped, cells)`` is
+    told, before anything is sent, when an earlier run of the same file already did some cells."""
+    spec = runs.RunSpec(name=name, rows=batch.rows)
     cells, _ = runs.plan(spec)
-    from studio.cli.main import print_record
-
-    on_done = lambda record: print_record(record, as_json=as_json)  # noqa: E731
-    existing = run_store.find_by_source(studio.store, sha)
+    existing = run_store.find_by_source(studio.store, batch.sha256)
     if existing is None:
         run_id = runs.start(
-            studio, spec, concurrency=concurrency, kind="batch", source_sha=sha, on_done=on_done
+            studio, spec, concurrency=concurrency, kind="batch", source_sha=batch.sha256, on_done=on_done
         )
-        skipped = 0
     else:
         run_id = existing.id
         skipped = len(cells) - runs.resume(studio, run_id, concurrency=concurrency, on_done=on_done)
-        if skipped:
-            print(
-                f"studio: resuming run {run_id}: {skipped} of {len(cells)} cells already done, not paid again.",
-                file=sys.stderr,
-                flush=True,
-            )
+        if skipped and on_resume is not None:
+            on_resume(run_id, skipped, len(cells))
     try:
         while not runs.wait(studio, run_id, timeout=0.5):
             pass
@@ -310,34 +252,4 @@ def execute(studio: Studio, path: Path, *, concurrency: int, as_json: bool) -> i
         if any(status == SUCCEEDED for _, status in rows_)
     }
     ok = sum(1 for cell in cells if cell.key in done)
-    n = len(batch.refused)
-    refused = f"; {n} of the file's rows {'was' if n == 1 else 'were'} refused" if n else ""
-    print(
-        f"studio: {ok} of {len(cells)} cells produced an image (run {run_id}){refused}.",
-        file=sys.stderr,
-        flush=True,
-    )
-    return 0 if ok == len(cells) and not batch.refused else 1
-
-
-def run(args: argparse.Namespace) -> int:
-    """``studio batch``; StudioErrors go up to ``studio.cli.main``, which maps them to exit 2 (bad usage) or 1."""
-    if args.concurrency < 1:
-        raise InputError("--concurrency must be at least 1")
-    demo = args.demo or os.environ.get("STUDIO_DEMO", "").strip().lower() in ("1", "true", "yes", "on")
-    report_refused(
-        args.file, read_batch(args.file)
-    )  # bad usage (exit 2) before anything is opened or paid for
-    studio = _open_studio(demo)
-    with lifecycle.polite_stop() as stop:  # a stop signal sends no more rows and saves the paid ones
-        try:
-            status = execute(studio, args.file, concurrency=args.concurrency, as_json=args.json)
-        finally:
-            studio.close()
-    return stop.exit_status(status)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from studio import cli
-
-    return cli.main(["batch", *(sys.argv[1:] if argv is None else argv)])
+    return BatchResult(run_id, len(cells), ok, len(batch.refused))

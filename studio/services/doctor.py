@@ -7,16 +7,14 @@ thumbnails. Designed after the failures of other tools' "clean up the library" c
 thousands of valid rows; docs/reliability.md, "Repair never deletes"): it reports by default, backs the database up before repairing, and never deletes an original or
 a row. Anything it cannot place is moved to ``quarantine/<timestamp>/``.
 
-Exit status: 0 when healthy (or everything was repaired), 1 when problems remain.
+``check`` returns a Report (``ok`` when healthy or everything was repaired); the command that prints it
+and maps it to an exit status is ``studio.cli.cmd_doctor``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sqlite3
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -24,8 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from studio.domain.errors import ImageRejected, StoreError, StudioError
-from studio.domain.settings import default_data_dir
+from studio.domain.errors import ImageRejected, StoreError
 from studio.imaging import images
 from studio.storage import Store, files, journal, migrations
 
@@ -454,74 +451,3 @@ def _check(data_dir: Path, *, repair: bool, is_alive: Callable[[str], bool] | No
     finally:
         store.close()
     return doctor.report
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--repair",
-        action="store_true",
-        help="back up the database, then adopt or interrupt orphan rows, remake thumbnails and "
-        "move unplaceable files to quarantine (never deletes an image or a row)",
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="data directory (default: STUDIO_DATA_DIR or ~/.local/share/studio)",
-    )
-
-
-def _print_text(report: Report) -> None:
-    print(f"Data directory: {report.data_dir}")
-    print(f"Database integrity: {report.integrity}")
-    for p in report.problems:
-        state = "fixed" if p.fixed else ("to do" if not report.repair else "remains")
-        print(f"- [{state}] {p.kind}: {p.detail} → {p.action}")
-    if report.backup:
-        print(f"Backup written first: {report.backup}")
-    if report.ok:
-        print("Healthy." if not report.problems else f"Repaired {report.repaired} problem(s).")
-    elif not report.repair:
-        print(
-            f"{len(report.problems)} problem(s) found; run `studio doctor --repair` to fix what can be fixed."
-        )
-    else:
-        print(f"{sum(not p.fixed for p in report.problems)} problem(s) remain.")
-
-
-def run(args: argparse.Namespace) -> int:
-    data_dir = args.data_dir or (
-        Path(os.environ["STUDIO_DATA_DIR"]).expanduser()
-        if os.environ.get("STUDIO_DATA_DIR")
-        else default_data_dir()
-    )
-    try:
-        report = check(data_dir, repair=args.repair)
-    except StudioError as exc:
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "ok": False,
-                        "integrity": "unknown",
-                        "problems": [{"kind": exc.kind, "detail": exc.message, "action": "none"}],
-                        "repaired": 0,
-                        "backup": None,
-                    }
-                )
-            )
-        else:
-            print(f"studio doctor: {exc}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(report.to_json(), ensure_ascii=False))
-    else:
-        _print_text(report)
-    return 0 if report.ok else 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="studio doctor", description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))

@@ -654,29 +654,7 @@ def import_zip(store: Store, zip_path: Path | str, *, limits: Limits = Limits())
     return ImportReport(len(new), len(plan.gens) - len(new), images_added, images_present, ids)
 
 
-# -- CLI (registered by studio.cli) -------------------------------------------------------------
-
-
-def add_export_arguments(p: Any) -> None:
-    p.add_argument("--out", required=True, type=Path, help="the ZIP file to write")
-    p.add_argument("--search", default=None, help="export the generations matching this search")
-    p.add_argument(
-        "ids",
-        nargs="*",
-        type=int,
-        help="generation ids (default: every generation shown in History); an id that is not in the "
-        "history is named and nothing is written (exit status 2, as for any bad usage)",
-    )
-
-
-def add_import_arguments(p: Any) -> None:
-    p.add_argument("file", type=Path, help="a ZIP written by `studio export`")
-
-
-def _open_store() -> Store:
-    from studio.domain.settings import load_settings
-
-    return Store(load_settings().data_dir)
+# -- `studio export` as a whole ---------------------------------------------------------------
 
 
 def _missing(store: Store, ids: Sequence[int]) -> list[int]:
@@ -684,36 +662,18 @@ def _missing(store: Store, ids: Sequence[int]) -> list[int]:
     return list(dict.fromkeys(i for i in ids if i not in found))
 
 
-def run_export(args: Any) -> int:
-    """Exit status 0; 2 (bad usage, like every InputError) when an id is not in the history: nothing is written."""
-    store = _open_store()
-    try:
-        missing = _missing(store, args.ids or [])
-        if missing:
-            names = ", ".join(map(str, missing))
-            raise InputError(
-                f"Generation {names} is not in the history; nothing was exported."
-                if len(missing) == 1
-                else f"Generations {names} are not in the history; nothing was exported."
-            )
-        report = export_zip(store, args.out, ids=args.ids or None, filter=GalleryFilter(search=args.search))
-    finally:
-        store.close()
-    print(
-        f"Exported {report.generations} generations and {report.images} images to {report.path} "
-        f"({report.bytes / 2**20:.1f} MB)."
-    )
-    return 0
+def export_selection(
+    store: Store, out_path: Path | str, *, ids: Sequence[int] = (), search: str | None = None
+) -> ExportReport:
+    """The given ids (default: every generation History shows, or those matching ``search``).
 
-
-def run_import(args: Any) -> int:
-    store = _open_store()
-    try:
-        report = import_zip(store, args.file)
-    finally:
-        store.close()
-    print(
-        f"Imported {report.generations_added} generations ({report.generations_skipped} already here); "
-        f"{report.images_added} new images, {report.images_present} already stored."
-    )
-    return 0
+    Raises InputError (bad usage), writing nothing, when an id is not in the history."""
+    missing = _missing(store, ids)
+    if missing:
+        names = ", ".join(map(str, missing))
+        raise InputError(
+            f"Generation {names} is not in the history; nothing was exported."
+            if len(missing) == 1
+            else f"Generations {names} are not in the history; nothing was exported."
+        )
+    return export_zip(store, out_path, ids=ids or None, filter=GalleryFilter(search=search))

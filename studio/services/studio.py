@@ -366,8 +366,14 @@ def _cost(req: GenerationRequest, outcome: Outcome) -> float:
     return round(est.usd + extra_images * catalogue.lookup(req.model).price(req.image_size), 6)
 
 
-def open_studio(settings: Settings | None = None) -> Studio:
-    return Studio(settings or load_settings())
+def open_studio(settings: Settings | None = None, *, demo: bool = False) -> Studio:
+    """The one way to open a studio (the app, the CLI, batch). ``demo`` is a ``--demo`` flag; the
+    ``STUDIO_DEMO`` variable is read by ``load_settings`` alone. The history without a studio around it:
+    ``services.archive.open_archive``."""
+    settings = settings or load_settings()
+    if demo:
+        settings = settings.with_(demo=True)
+    return Studio(settings)
 
 
 __all__ = ["Studio", "open_studio", "redact", "BLOCKED", "NO_IMAGE", "FAILED"]

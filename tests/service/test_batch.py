@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from studio import cli
 from studio.emulator import Emulator
 from studio.services import batch
 
@@ -68,7 +69,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def test_bad_files_exit_2_naming_the_line(tmp_path, capsys, name, text, expected):
     """A file no row of which can run is bad usage: nothing is opened or paid for."""
     path = write(tmp_path, name, text)
-    assert batch.main([str(path)]) == 2
+    assert cli.main(["batch", str(path)]) == 2
     err = capsys.readouterr().err
     assert expected in err
     assert not (tmp_path / "data" / "studio.db").exists()  # nothing opened, nothing paid
@@ -95,7 +96,7 @@ def test_bad_files_exit_2_naming_the_line(tmp_path, capsys, name, text, expected
 )
 def test_a_bad_row_is_named_and_the_others_run(env, tmp_path, capsys, name, text, expected, good):
     path = write(tmp_path, name, text)
-    assert batch.main([str(path)]) == 1
+    assert cli.main(["batch", str(path)]) == 1
     err = capsys.readouterr().err
     assert f"{name}, {expected}" in err and "will not run" in err
     assert generate_prompts(env) == good
@@ -137,7 +138,7 @@ def test_batch_runs_prints_json_and_a_rerun_pays_nothing(env, tmp_path, capsys):
         "run.csv",
         'prompt,aspect,var.x\n"batch {x}",1:1,one\n"batch {x}",16:9,two\n"batch {x}",16:9,two\n',
     )
-    assert batch.main([str(path), "--json", "--concurrency", "2"]) == 0
+    assert cli.main(["batch", str(path), "--json", "--concurrency", "2"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 3 and {line["status"] for line in lines} == {"succeeded"}
     assert {"id", "status", "images", "settings", "error"} <= set(lines[0])
@@ -146,15 +147,15 @@ def test_batch_runs_prints_json_and_a_rerun_pays_nothing(env, tmp_path, capsys):
         "batch two",
         "batch two",
     ]  # a repeated row runs twice
-    assert batch.main([str(path), "--json"]) == 0
+    assert cli.main(["batch", str(path), "--json"]) == 0
     assert len(generate_prompts(env)) == 3
     assert "3 of 3 cells already done" in capsys.readouterr().err
 
 
 def test_a_failed_cell_exits_1_and_is_retried_by_a_rerun(env, tmp_path, capsys):
     path = write(tmp_path, "flaky.csv", "prompt\nsteady\nflaky [[fault:500*1]]\n")
-    assert batch.main([str(path)]) == 1
-    assert batch.main([str(path)]) == 0
+    assert cli.main(["batch", str(path)]) == 1
+    assert cli.main(["batch", str(path)]) == 0
     assert sorted(generate_prompts(env)) == ["flaky [[fault:500*1]]"] * 2 + ["steady"]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -18,10 +17,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from studio import cli
 from studio.domain.errors import InputError, StoreError
 from studio.domain.requests import ImagePart, Outcome
 from studio.imaging import images
-from studio.services import exchange
 from studio.services.exchange import Limits, export_bytes, export_zip, import_zip
 from studio.storage import GalleryFilter, Store
 
@@ -231,15 +230,10 @@ def test_import_marks_running_rows_interrupted(src: Store, dst: Store, tmp_path:
 
 def test_cli_functions(src: Store, populated: dict[str, int], tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("STUDIO_DATA_DIR", str(src.data_dir))
-    p = argparse.ArgumentParser()
-    exchange.add_export_arguments(p)
-    args = p.parse_args(["--out", str(tmp_path / "cli.zip"), "--search", "fox"])
-    assert exchange.run_export(args) == 0
+    assert cli.main(["export", "--out", str(tmp_path / "cli.zip"), "--search", "fox"]) == 0
     assert "Exported 3 generations" in capsys.readouterr().out
     monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "fresh"))
-    p = argparse.ArgumentParser()
-    exchange.add_import_arguments(p)
-    assert exchange.run_import(p.parse_args([str(tmp_path / "cli.zip")])) == 0
+    assert cli.main(["import", str(tmp_path / "cli.zip")]) == 0
     assert "Imported 3 generations" in capsys.readouterr().out
 
 

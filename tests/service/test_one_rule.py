@@ -171,7 +171,7 @@ def test_batch_reports_bad_rows_by_line_and_runs_the_good_ones(studio_env, capsy
     path = tmp_path / "mixed.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
 
-    assert batch.main([str(path), "--json"]) == 1
+    assert cli.main(["batch", str(path), "--json"]) == 1
     out, err = capsys.readouterr()
     generations = [
         json.loads(line) for line in out.splitlines()
@@ -195,7 +195,7 @@ def test_batch_one_bad_csv_row_among_good_rows(studio_env, capsys, tmp_path):
         f"prompt,model,size\nfirst {mark},,\nbig {mark},gemini-2.5-flash-image,4K\nlast {mark},,\n",
         encoding="utf-8",
     )
-    assert batch.main([str(path)]) == 1
+    assert cli.main(["batch", str(path)]) == 1
     err = capsys.readouterr().err
     assert "sizes.csv, line 3: Nano Banana" in err and "does not accept the image size 4K" in err
     assert "2 of 2 cells produced an image" in err
