@@ -174,7 +174,3 @@ class Database:
 def rowcount(result: Any) -> int:
     """Rows a DML statement touched (a CursorResult at run time, typed as the base Result)."""
     return int(cast("CursorResult[Any]", result).rowcount)
-
-
-def lastrowid(result: Any) -> int:
-    return int(cast("CursorResult[Any]", result).lastrowid)
