@@ -14,7 +14,6 @@ and maps it to an exit status is ``studio.cli.cmd_doctor``.
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -24,7 +23,7 @@ from typing import Any
 
 from studio.domain.errors import ImageRejected, StoreError
 from studio.imaging import images
-from studio.storage import Store, files, journal, migrations
+from studio.storage import Store, files, health_repo, journal, migrations
 
 #: While a live studio has generations in flight, files this young may be mid-save: leave them alone.
 IN_FLIGHT_GRACE_S = 600.0
@@ -76,16 +75,7 @@ class Report:
 
 def integrity(db_path: Path) -> str:
     """``ok`` or SQLite's first complaint (a damaged file that cannot even be opened included)."""
-    try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-        try:
-            rows = conn.execute("PRAGMA integrity_check").fetchall()
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        return str(exc)
-    text = "; ".join(str(r[0]) for r in rows[:5])
-    return "ok" if text == "ok" else text
+    return health_repo.integrity(db_path)
 
 
 def _sha_ok(path: Path, sha256: str) -> bool:
@@ -107,29 +97,12 @@ class _Library:
 
 
 def _read_library(db_path: Path, is_alive: Callable[[str], bool]) -> _Library:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-    try:
-        assets = conn.execute("SELECT id, sha256, path, thumb_path FROM asset ORDER BY id").fetchall()
-        turns: dict[str, list[int]] = {}
-        for gen_id, sha in conn.execute(
-            "SELECT id, model_content_sha FROM generation WHERE model_content_sha IS NOT NULL"
-        ):
-            turns.setdefault(sha, []).append(gen_id)
-        statuses = dict(conn.execute("SELECT id, status FROM generation").fetchall())
-        active = conn.execute(
-            "SELECT id, owner FROM generation WHERE status IN ('pending', 'running')"
-        ).fetchall()
-        store_failed = {
-            gen_id
-            for (gen_id,) in conn.execute(
-                "SELECT id FROM generation WHERE status = 'failed' AND error_kind IN ('store', 'disk_full')"
-            )
-        }
-    finally:
-        conn.close()
-    alive = {owner: is_alive(owner) for owner in {o for _, o in active}}
-    live_owners = {gen_id: alive[owner] for gen_id, owner in active}
-    return _Library(assets, turns, statuses, live_owners, any(alive.values()), store_failed)
+    rows = health_repo.library(db_path)
+    alive = {owner: is_alive(owner) for owner in {o for _, o in rows.active}}
+    live_owners = {gen_id: alive[owner] for gen_id, owner in rows.active}
+    return _Library(
+        rows.assets, rows.turns, rows.statuses, live_owners, any(alive.values()), rows.store_failed
+    )
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -419,7 +392,7 @@ def check(data_dir: Path, *, repair: bool = False, is_alive: Callable[[str], boo
     try:
         return _check(data_dir, repair=repair, is_alive=is_alive)
     except (
-        sqlite3.Error,
+        health_repo.DatabaseError,
         OSError,
     ) as exc:  # a locked database or an unreadable folder: a sentence, not a traceback
         raise StoreError(

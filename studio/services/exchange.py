@@ -24,16 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import update
-from sqlalchemy.dialects.sqlite import insert
-from sqlmodel import Session, col, select
-
 from studio.domain.errors import ImageRejected, InputError, StoreError
 from studio.domain.requests import ACTIVE_STATUSES, FINAL_STATUSES, INTERRUPTED
 from studio.imaging import images
 from studio.storage import GalleryFilter, GenerationRecord, Store, files
+from studio.storage.exchange_repo import ImportedGeneration, ImportedImage
 from studio.storage.gallery import TAG_MAX, clean_name
-from studio.storage.tables import Asset, Generation, GenerationAsset, GenerationTag, Tag
 
 FORMAT, VERSION = "studio-export", 1
 MANIFEST = "manifest.json"
@@ -483,30 +479,7 @@ def _validate(zf: zipfile.ZipFile, limits: Limits) -> _Plan:
 
 def _existing_keys(store: Store, gens: Sequence[_Gen]) -> dict[str, int]:
     """Content key -> id of generations already here, looked up by creation time (indexed)."""
-    times = sorted({g.fields["created_at"] for g in gens})
-    found: dict[str, int] = {}
-    with store._read() as session:
-        for start in range(0, len(times), 500):
-            rows = session.exec(
-                select(Generation.id, Generation.created_at, Generation.model, Generation.prompt).where(
-                    col(Generation.created_at).in_(times[start : start + 500])
-                )
-            ).all()
-            for gen_id, created_at, model, prompt in rows:
-                assert gen_id is not None  # a primary key read back from its table
-                shas = session.exec(
-                    select(Asset.sha256)
-                    .join(GenerationAsset, col(GenerationAsset.asset_id) == Asset.id)
-                    .where(
-                        col(GenerationAsset.generation_id) == gen_id, col(GenerationAsset.role) == "output"
-                    )
-                    .order_by(col(GenerationAsset.position))
-                ).all()
-                try:
-                    found.setdefault(content_key(created_at, model, prompt, list(shas)), gen_id)
-                except ValueError:  # a row with a non-ISO created_at cannot be the same generation
-                    continue
-    return found
+    return store.exchange.existing_keys((g.fields["created_at"] for g in gens), content_key)
 
 
 def _store_images(
@@ -548,14 +521,15 @@ def _store_images(
     return assets, added, present
 
 
-def _insert(session: Session, gen: _Gen, assets: dict[str, dict[str, Any]]) -> int:
+def _row(gen: _Gen) -> ImportedGeneration:
+    """The ``generation`` columns of a manifest entry (its files are written by then)."""
     f = gen.fields
 
     def dumps(v: Any) -> str:
         return json.dumps(v, ensure_ascii=False)
 
     usage = f["usage"]
-    row = Generation(
+    values = dict(
         created_at=f["created_at"],
         updated_at=_utc_text(datetime.now(UTC)),
         status=f["status"],
@@ -579,34 +553,8 @@ def _insert(session: Session, gen: _Gen, assets: dict[str, dict[str, Any]]) -> i
         favourite=f["favourite"],
         rating=f["rating"],
     )
-    session.add(row)
-    session.flush()
-    assert row.id is not None
-    for image in gen.images:
-        session.exec(
-            insert(Asset)
-            .values(created_at=row.updated_at, **assets[image.sha256])
-            .on_conflict_do_nothing(index_elements=["sha256"])
-        )
-        asset_id = session.exec(select(Asset.id).where(col(Asset.sha256) == image.sha256)).one()
-        session.exec(
-            insert(GenerationAsset)
-            .values(
-                generation_id=row.id,
-                role=image.role,
-                position=image.position,
-                asset_id=asset_id,
-                name=image.name,
-            )
-            .on_conflict_do_nothing()
-        )
-    for tag in gen.tags:
-        session.exec(insert(Tag).values(name=tag).on_conflict_do_nothing())
-        tag_id = session.exec(select(Tag.id).where(col(Tag.name) == tag)).one()
-        session.exec(
-            insert(GenerationTag).values(generation_id=row.id, tag_id=tag_id).on_conflict_do_nothing()
-        )
-    return row.id
+    images = [ImportedImage(i.sha256, i.role, i.position, i.name) for i in gen.images]
+    return ImportedGeneration(gen.local_id, values, images, list(gen.tags), gen.parent)
 
 
 def _int(value: Any) -> int | None:
@@ -615,7 +563,7 @@ def _int(value: Any) -> int | None:
 
 def import_zip(store: Store, zip_path: Path | str, *, limits: Limits = Limits()) -> ImportReport:
     """Bring an export into this studio. A hostile or damaged ZIP raises InputError and changes nothing."""
-    store._write_check()
+    store.db.check_writable()
     path = Path(zip_path)
     try:
         if path.stat().st_size > limits.max_zip_bytes:
@@ -638,19 +586,12 @@ def import_zip(store: Store, zip_path: Path | str, *, limits: Limits = Limits())
         new = list(first.values())
         shas = {i.sha256 for g in new for i in g.images}
         assets, images_added, images_present = _store_images(store, zf, plan, shas, limits)
-    with store._write() as session:  # every row in one transaction: all or nothing
-        for gen in new:
-            ids[gen.local_id] = _insert(session, gen, assets)
-        for gen in plan.gens:
-            if gen.local_id not in ids:
-                ids[gen.local_id] = ids[first[gen.key].local_id]
-        for gen in new:
-            if gen.parent is not None:
-                session.exec(
-                    update(Generation)
-                    .where(col(Generation.id) == ids[gen.local_id])
-                    .values(parent_id=ids[gen.parent])
-                )
+    copies = {
+        g.local_id: first[g.key].local_id
+        for g in plan.gens
+        if g.local_id not in ids and g is not first[g.key]
+    }
+    ids = store.exchange.insert_imported([_row(g) for g in new], assets, ids, copies)
     return ImportReport(len(new), len(plan.gens) - len(new), images_added, images_present, ids)
 
 

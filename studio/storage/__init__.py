@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from studio.storage.gallery import SEARCH_WINDOW, GalleryFilter, TrashReport, fts_query, settings_diff
-from studio.storage.generation_repo import Store
+from studio.storage.store import Store
 from studio.storage.tables import GenerationRecord, ImageRecord
 
 __all__ = [

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event
+from sqlalchemy import URL, Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from studio.domain.errors import DiskFull, StoreError
@@ -99,3 +101,76 @@ def session_scope(engine: Engine, db_path: Path, *, write: bool) -> Iterator[Ses
         raise StoreError(
             "The history database is overloaded (no free connection); try again in a moment."
         ) from exc
+
+
+class Database:
+    """One SQLite file: its engine, short read sessions and IMMEDIATE write transactions.
+
+    ``open`` migrates (or opens read-only when the file is newer than this code); ``open_readonly`` never
+    migrates, so doctor can look at a database before it is upgraded, or a damaged one.
+    """
+
+    def __init__(self, path: Path, engine: Engine, *, readonly: bool = False, found_version: int = 0) -> None:
+        self.path = path
+        self.engine = engine
+        self.readonly = readonly
+        self._found_version = found_version  # a newer schema than this code knows (read-only)
+
+    @classmethod
+    def open(cls, path: Path) -> Database:
+        """The history, migrated to the latest schema; read-only when a newer Studio wrote it."""
+        from studio.storage import migrations  # migrations imports this module
+
+        engine = make_engine(path)
+        try:
+            with engine.connect() as conn:
+                found = migrations.user_version(conn)
+            if found > migrations.LATEST:
+                engine.dispose()
+                engine = make_engine(path, readonly=True)
+                return cls(path, engine, readonly=True, found_version=found)
+            migrations.migrate(engine, path)
+        except DBAPIError as exc:
+            engine.dispose()
+            raise map_db_error(exc, path) from exc
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(path, engine)
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> Database:
+        """The file as it is (``mode=ro``: never created, never migrated, never written)."""
+
+        def connect() -> sqlite3.Connection:
+            return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+
+        engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
+        return cls(path, engine, readonly=True)
+
+    def read(self) -> AbstractContextManager[Session]:
+        return session_scope(self.engine, self.path, write=False)
+
+    def check_writable(self) -> None:
+        """Fail before any file is written when the history is read-only."""
+        if self.readonly:
+            from studio.storage import migrations
+
+            raise StoreError(
+                f"The history in {self.path} was written by a newer version of Studio (schema "
+                f"{self._found_version}; this one knows {migrations.LATEST}), so it is open read-only. "
+                "Upgrade Studio to add to it."
+            )
+
+    def write(self) -> AbstractContextManager[Session]:
+        """One IMMEDIATE transaction, committed on exit."""
+        self.check_writable()
+        return session_scope(self.engine, self.path, write=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def rowcount(result: Any) -> int:
+    """Rows a DML statement touched (a CursorResult at run time, typed as the base Result)."""
+    return int(cast("CursorResult[Any]", result).rowcount)

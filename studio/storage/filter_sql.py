@@ -22,6 +22,13 @@ from studio.storage.tables import CollectionItem, Generation, GenerationTag, Tag
 
 _TOKEN_CHAR = re.compile(r"[^\W_]")  # what FTS5's unicode61 tokenizer keeps
 fts_table = table("generation_fts", column("rowid"))
+
+
+def fts_match(query: str) -> Any:
+    """``generation_fts MATCH :query``: FTS5 has no SQLAlchemy operator, so this is the one ``text()``."""
+    return text("generation_fts MATCH :fts_query").bindparams(fts_query=query)
+
+
 CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
 _T = TypeVar("_T")
 TAG_MAX, COLLECTION_MAX = 60, 80
@@ -109,9 +116,7 @@ def match_ids(search: str | None, before_id: int | None = None, window: int | No
     query = fts_query(search)
     if not query:
         return None
-    stmt = select(fts_table.c.rowid).where(
-        text("generation_fts MATCH :fts_query").bindparams(fts_query=query)
-    )
+    stmt = select(fts_table.c.rowid).where(fts_match(query))
     if before_id is not None:
         stmt = stmt.where(fts_table.c.rowid < before_id)
     if window is not None:

@@ -1,8 +1,8 @@
 """The gallery side of the history: filters, facets, totals, tags, collections, trash, lineage, compare.
 
-``Store`` inherits ``GalleryMixin``, made of ``QueryMixin`` (queries.py), ``OrganiseMixin`` (organise.py) and
-``TrashMixin`` (trash.py); filters live in filters.py. This module keeps every public name importable from
-``studio.store.gallery``. Every query stays fast at a million rows:
+``Store`` composes ``GalleryRepository`` (gallery_repo.py), ``OrganiseRepository`` (organise_repo.py) and
+``TrashRepository`` (trash_repo.py); filters live in filter_sql.py. This module keeps every public name
+importable from ``studio.storage.gallery``. Every query stays fast at a million rows:
 - pages are keyset (``id < before_id``, newest first), never OFFSET;
 - search is an FTS5 sub-select ordered by recency (rowid), never by ``rank`` (bm25 scores every match: docs/reliability.md);
 - facets group by indexed real or generated columns, never by ``json_extract`` per row;
@@ -27,10 +27,9 @@ from studio.storage.filter_sql import (
     match_ids,
     merge_filter,
 )
-from studio.storage.gallery_repo import FACET_COLUMNS, MAX_PAGE, QueryMixin
-from studio.storage.organise_repo import OrganiseMixin
+from studio.storage.gallery_repo import FACET_COLUMNS, MAX_PAGE
 from studio.storage.tables import GenerationRecord
-from studio.storage.trash_repo import TrashMixin, TrashReport
+from studio.storage.trash_repo import TrashReport
 
 __all__ = [
     "COLLECTION_MAX",
@@ -39,7 +38,6 @@ __all__ = [
     "SEARCH_WINDOW",
     "TAG_MAX",
     "GalleryFilter",
-    "GalleryMixin",
     "TrashReport",
     "clean_name",
     "conditions",
@@ -48,10 +46,6 @@ __all__ = [
     "merge_filter",
     "settings_diff",
 ]
-
-
-class GalleryMixin(QueryMixin, OrganiseMixin, TrashMixin):
-    """Query and organise methods of ``Store`` (which provides ``_read``, ``_write``, ``_images``)."""
 
 
 def settings_diff(records: Sequence[GenerationRecord]) -> list[tuple[str, list[Any]]]:

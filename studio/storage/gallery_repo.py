@@ -1,4 +1,4 @@
-"""Reading the gallery: pages, counts, facets, totals and lineage (``QueryMixin``, inherited by ``Store``).
+"""Reading the gallery: pages, counts, facets, totals and lineage (``GalleryRepository``).
 
 Every query here stays fast at a million rows:
 - pages are keyset (``id < before_id``, newest first), never OFFSET;
@@ -9,19 +9,22 @@ Every query here stays fast at a million rows:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import fields, replace
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, func, literal, text
+from sqlalchemy import exists, func, literal
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from studio.storage.database import Database
 from studio.storage.filter_sql import (
     SEARCH_WINDOW,
     GalleryFilter,
     chunks,
     conditions,
+    fts_match,
     fts_query,
     fts_table,
     match_ids,
@@ -32,12 +35,13 @@ from studio.storage.tables import (
     Generation,
     GenerationAsset,
     GenerationRecord,
+    GenerationStats,
     GenerationTag,
     Tag,
-    generation_record,
+    records,
+    select_generations,
 )
 
-_SEP = "\x1f"  # unit separator: cannot occur in a tag name (control characters are removed)
 MAX_PAGE = 1000
 #: facet name -> the indexed column it groups by
 FACET_COLUMNS = {
@@ -77,37 +81,28 @@ def _cube_filter(f: GalleryFilter) -> bool:
     )
 
 
-def _cube_where(f: GalleryFilter, *, skip: str | None = None) -> tuple[str, dict[str, Any]]:
-    clauses: list[str] = []
-    params: dict[str, Any] = {}
+def _cube_where(f: GalleryFilter, *, skip: str | None = None) -> list[Any]:
+    clauses: list[Any] = []
     if f.deleted is not None:
-        clauses.append("live = :live")
-        params["live"] = 0 if f.deleted else 1
+        clauses.append(col(GenerationStats.live) == (0 if f.deleted else 1))
     for dim in _CUBE_DIMS:
         value = getattr(f, dim)
         if dim == skip or value is None or value == "":
             continue
         values = [value] if isinstance(value, str) else list(value)
-        names = [f"{dim}_{i}" for i in range(len(values))]
-        clauses.append(f"{dim} IN ({', '.join(':' + n for n in names)})")
-        params.update(zip(names, values, strict=True))
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+        clauses.append(col(getattr(GenerationStats, dim)).in_(values))
+    return clauses
 
 
-def _cube_sum(session: Session, f: GalleryFilter, columns: str) -> tuple[Any, ...]:
-    where, params = _cube_where(f)
-    return tuple(
-        session.execute(text(f"SELECT {columns} FROM generation_stats{where}").bindparams(**params)).one()
-    )
+def _cube_sum(session: Session, f: GalleryFilter, *columns: Any) -> tuple[Any, ...]:
+    return tuple(session.execute(sa_select(*columns).where(*_cube_where(f))).one())
 
 
 def _cube_facet(session: Session, f: GalleryFilter, dim: str) -> list[tuple[Any, int]]:
-    where, params = _cube_where(f, skip=dim)
-    rows = session.execute(
-        text(
-            f"SELECT {dim}, sum(n) FROM generation_stats{where} GROUP BY {dim} HAVING sum(n) > 0"
-        ).bindparams(**params)
-    ).all()
+    column_ = getattr(GenerationStats, dim)
+    n = func.sum(GenerationStats.n)
+    stmt = sa_select(column_, n).where(*_cube_where(f, skip=dim)).group_by(column_).having(n > 0)
+    rows = session.execute(stmt).all()
     return _ranked({(value or None): int(n) for value, n in rows})
 
 
@@ -118,43 +113,14 @@ def _ranked(counts: dict[Any, int]) -> list[tuple[Any, int]]:
     )
 
 
-def _tags_of() -> Any:
-    return (
-        select(func.group_concat(Tag.name, _SEP))
-        .select_from(GenerationTag)
-        .join(Tag, col(Tag.id) == GenerationTag.tag_id)
-        .where(col(GenerationTag.generation_id) == Generation.id)
-        .scalar_subquery()
-    )
+class GalleryRepository:
+    """Reading the gallery: pages, counts, records, facets, totals and lineage."""
 
-
-def _collections_of() -> Any:
-    return (
-        select(func.group_concat(CollectionItem.collection_id, ","))
-        .where(col(CollectionItem.generation_id) == Generation.id)
-        .scalar_subquery()
-    )
-
-
-class QueryMixin:
-    """Read methods of ``Store`` (which provides ``_read`` and ``_images``)."""
+    def __init__(self, db: Database, data_dir: Path) -> None:
+        self.db = db
+        self.data_dir = data_dir
 
     # -- reading --------------------------------------------------------------------------------
-
-    def _select(self) -> Any:
-        """Generation rows with their tag names and collection ids (sub-selects run only for returned rows)."""
-        return select(Generation, _tags_of(), _collections_of())
-
-    def _records(self, session: Session, rows: Sequence[Any]) -> list[GenerationRecord]:
-        """Records for rows of ``_select()``; a page's images in one more query (no N+1)."""
-        by_gen = self._images(session, [r[0].id for r in rows if r[0].id is not None])  # type: ignore[attr-defined]
-        out = []
-        for row, tags, collections in rows:
-            record = generation_record(row, by_gen.get(row.id or 0, []))
-            record.tags = sorted(tags.split(_SEP), key=str.casefold) if tags else []
-            record.collections = sorted(int(c) for c in collections.split(",")) if collections else []
-            out.append(record)
-        return out
 
     def page(
         self,
@@ -171,12 +137,12 @@ class QueryMixin:
         f = merge_filter(filter, search=search, status=status, model=model)
         if include_deleted:
             f = replace(f, deleted=None)
-        stmt = self._select()
+        stmt = select_generations()
         query = fts_query(f.search)
         if query:  # walk the matches newest first and join: bounded by LIMIT, not by the match count
             stmt = (
                 stmt.join(fts_table, fts_table.c.rowid == Generation.id)
-                .where(text("generation_fts MATCH :fts_query").bindparams(fts_query=query))
+                .where(fts_match(query))
                 .order_by(fts_table.c.rowid.desc())
             )
         else:
@@ -184,8 +150,8 @@ class QueryMixin:
         stmt = stmt.where(*conditions(f, before_id=before_id, search=False)).limit(
             max(1, min(limit, MAX_PAGE))
         )
-        with self._read() as session:  # type: ignore[attr-defined]
-            return self._records(session, session.exec(stmt).all())
+        with self.db.read() as session:
+            return records(session, session.exec(stmt).all(), self.data_dir)
 
     def count(
         self,
@@ -199,9 +165,9 @@ class QueryMixin:
         """How many generations match. With ``cap``, counting stops at ``cap + 1`` (the page says "1 000+"):
         a common word matches a quarter of a million prompts at 1 M rows, and counting them all costs 0.4 s."""
         f = merge_filter(filter, search=search, status=status, model=model)
-        with self._read() as session:  # type: ignore[attr-defined]
+        with self.db.read() as session:
             if _cube_filter(f):
-                return int(_cube_sum(session, f, "coalesce(sum(n), 0)")[0])
+                return int(_cube_sum(session, f, func.coalesce(func.sum(GenerationStats.n), 0))[0])
             query = fts_query(f.search)
             if cap is not None and query:
                 hits = (
@@ -209,7 +175,7 @@ class QueryMixin:
                     .select_from(fts_table)
                     .join(Generation, fts_table.c.rowid == Generation.id)
                     .where(
-                        text("generation_fts MATCH :fts_query").bindparams(fts_query=query),
+                        fts_match(query),
                         *conditions(f, search=False),
                     )
                     .limit(cap + 1)
@@ -227,10 +193,10 @@ class QueryMixin:
         """Records for ``ids`` in the order given (unknown ids are left out)."""
         wanted = [int(i) for i in ids]
         found: dict[int, GenerationRecord] = {}
-        with self._read() as session:  # type: ignore[attr-defined]
+        with self.db.read() as session:
             for chunk in chunks(sorted(set(wanted))):
-                rows = session.exec(self._select().where(col(Generation.id).in_(chunk))).all()
-                found.update((r.id, r) for r in self._records(session, rows))
+                rows = session.exec(select_generations().where(col(Generation.id).in_(chunk))).all()
+                found.update((r.id, r) for r in records(session, rows, self.data_dir))
         return [found[i] for i in wanted if i in found]
 
     def facets(self, filter: GalleryFilter | None = None) -> dict[str, list[tuple[Any, int]]]:
@@ -241,7 +207,7 @@ class QueryMixin:
         """
         f = filter or GalleryFilter()
         out: dict[str, list[tuple[Any, int]]] = {}
-        with self._read() as session:  # type: ignore[attr-defined]
+        with self.db.read() as session:
             window = match_ids(f.search, window=SEARCH_WINDOW)
             if window is not None:  # read the search's newest matches once, not once per facet
                 f = replace(f, search=None, ids=tuple(session.exec(window).all()))
@@ -293,13 +259,17 @@ class QueryMixin:
     def totals(self, filter: GalleryFilter | None = None) -> dict[str, Any]:
         """Generations, output images, cost and tokens for a filter (a search: its newest SEARCH_WINDOW matches)."""
         g = Generation
-        with self._read() as session:  # type: ignore[attr-defined]
+        with self.db.read() as session:
             if _cube_filter(filter or GalleryFilter()):
                 count, cost, prompt, output, total, images = _cube_sum(
                     session,
                     filter or GalleryFilter(),
-                    "coalesce(sum(n), 0), total(cost_usd), total(prompt_tokens), "
-                    "total(output_tokens), total(total_tokens), coalesce(sum(images), 0)",
+                    func.coalesce(func.sum(GenerationStats.n), 0),
+                    func.total(GenerationStats.cost_usd),
+                    func.total(GenerationStats.prompt_tokens),
+                    func.total(GenerationStats.output_tokens),
+                    func.total(GenerationStats.total_tokens),
+                    func.coalesce(func.sum(GenerationStats.images), 0),
                 )
                 return {
                     "count": int(count),
@@ -343,21 +313,27 @@ class QueryMixin:
     def children(self, gen_id: int, *, include_deleted: bool = False) -> list[GenerationRecord]:
         """Generations made from this one (edits, continuations), oldest first."""
         f = GalleryFilter(parent_id=gen_id, deleted=None if include_deleted else False)
-        stmt = self._select().where(*conditions(f)).order_by(col(Generation.id)).limit(MAX_PAGE)
-        with self._read() as session:  # type: ignore[attr-defined]
-            return self._records(session, session.exec(stmt).all())
+        stmt = select_generations().where(*conditions(f)).order_by(col(Generation.id)).limit(MAX_PAGE)
+        with self.db.read() as session:
+            return records(session, session.exec(stmt).all(), self.data_dir)
 
     def ancestors(self, gen_id: int, *, limit: int = 100) -> list[GenerationRecord]:
         """The parent chain, nearest parent first (bounded, so a damaged cycle cannot loop)."""
-        chain = text("""
-            WITH RECURSIVE chain(id, depth) AS (
-                SELECT parent_id, 1 FROM generation WHERE id = :gen_id
-                UNION ALL
-                SELECT g.parent_id, c.depth + 1 FROM generation g JOIN chain c ON g.id = c.id
-                WHERE c.depth < :limit
-            ) SELECT id FROM chain WHERE id IS NOT NULL ORDER BY depth""")
-        with self._read() as session:  # type: ignore[attr-defined]
-            ids = [row[0] for row in session.exec(chain.bindparams(gen_id=gen_id, limit=limit))]
+        g = Generation
+        start = (
+            sa_select(col(g.parent_id).label("id"), literal(1).label("depth"))
+            .where(col(g.id) == gen_id)
+            .cte("chain", recursive=True)
+        )
+        step = (
+            sa_select(col(g.parent_id), start.c.depth + 1)
+            .join(start, col(g.id) == start.c.id)
+            .where(start.c.depth < limit)
+        )
+        chain = start.union_all(step)
+        stmt = sa_select(chain.c.id).where(chain.c.id.is_not(None)).order_by(chain.c.depth)
+        with self.db.read() as session:
+            ids = [int(i) for i in session.execute(stmt).scalars()]
         seen: list[int] = []
         for i in ids:  # a cycle repeats ids: stop at the first repeat
             if i in seen or i == gen_id:

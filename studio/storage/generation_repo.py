@@ -1,4 +1,4 @@
-"""``Store``: the generation history on SQLite plus the image files it points at.
+"""``GenerationRepository``: generations on SQLite plus the image files they point at.
 
 Persist protocol: files first (written atomically, named by content hash), then one short IMMEDIATE
 transaction that records them. A crash in between leaves an unreferenced file, never a row that
@@ -12,15 +12,12 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.dialects.sqlite import insert
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col, select
 
 from studio.domain.crashpoints import crashpoint
@@ -37,28 +34,24 @@ from studio.domain.requests import (
     Reference,
 )
 from studio.imaging import images
-from studio.storage import database as db
-from studio.storage import files, journal, migrations, turns
-from studio.storage.gallery import GalleryMixin
+from studio.storage import files, journal, turns
+from studio.storage.database import Database, rowcount
 from studio.storage.tables import (
     Asset,
     Generation,
     GenerationAsset,
     GenerationRecord,
     ImageRecord,
-    image_record,
+    records,
+    select_generations,
+    utc_now,
 )
 
 STATUSES = ACTIVE_STATUSES + FINAL_STATUSES
-DIRS = ("images", "thumbs", "turns", "quarantine", "backups")
 INTERRUPTED_MESSAGE = (
     "The studio stopped while this was generating; if the endpoint charged for it, the image was not "
     "received. Retry it from History."
 )
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _json(value: Any) -> str:
@@ -117,59 +110,12 @@ def _outcome_fields(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-class Store(GalleryMixin):
-    """The history. Thread-safe: every method uses its own short session from a shared pool."""
+class GenerationRepository:
+    """Generations from the pending row before the paid call to the saved result, and their recovery."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = Path(data_dir).expanduser().resolve()
-        self.db_path = self.data_dir / "studio.db"
-        try:
-            for name in DIRS:
-                (self.data_dir / name).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"The studio cannot create its data directory {self.data_dir} ({exc.strerror})."
-            ) from exc
-        self._engine = db.make_engine(self.db_path)
-        self.readonly = False
-        self._found_version = 0
-        try:
-            with self._engine.connect() as conn:
-                found = migrations.user_version(conn)
-            if found > migrations.LATEST:
-                self._found_version = found
-                self._engine.dispose()
-                self._engine = db.make_engine(self.db_path, readonly=True)
-                self.readonly = True
-            else:
-                migrations.migrate(self._engine, self.db_path)
-        except DBAPIError as exc:
-            self._engine.dispose()
-            raise db.map_db_error(exc, self.db_path) from exc
-        except BaseException:
-            self._engine.dispose()
-            raise
-
-    def close(self) -> None:
-        self._engine.dispose()
-
-    # -- sessions and files ------------------------------------------------------------------
-
-    def _read(self) -> AbstractContextManager[Session]:
-        return db.session_scope(self._engine, self.db_path, write=False)
-
-    def _write_check(self) -> None:
-        """Fail before any file is written when the history is read-only."""
-        if self.readonly:
-            raise StoreError(
-                f"The history in {self.db_path} was written by a newer version of Studio (schema "
-                f"{self._found_version}; this one knows {migrations.LATEST}), so it is open read-only. "
-                "Upgrade Studio to add to it."
-            )
-
-    def _write(self) -> AbstractContextManager[Session]:
-        self._write_check()
-        return db.session_scope(self._engine, self.db_path, write=True)
+    def __init__(self, db: Database, data_dir: Path) -> None:
+        self.db = db
+        self.data_dir = data_dir
 
     def _save_image(self, data: bytes, name: str = "") -> _Stored | None:
         """Write an original (as received) and its thumbnail; None if the bytes are not an image."""
@@ -230,7 +176,7 @@ class Store(GalleryMixin):
                     bytes=s.size,
                     path=s.path,
                     thumb_path=s.thumb_path,
-                    created_at=_now(),
+                    created_at=utc_now(),
                 )
                 .on_conflict_do_nothing(index_elements=["sha256"])
             )
@@ -249,26 +195,11 @@ class Store(GalleryMixin):
 
     def _update(self, session: Session, gen_id: int, *conditions: Any, **values: Any) -> int:
         stmt = update(Generation).where(col(Generation.id) == gen_id, *conditions)
-        return session.exec(stmt.values(updated_at=_now(), **values)).rowcount
+        return rowcount(session.exec(stmt.values(updated_at=utc_now(), **values)))
 
     def _require(self, session: Session, gen_id: int, *conditions: Any, **values: Any) -> None:
         if not self._update(session, gen_id, *conditions, **values):
             raise StoreError(f"Generation {gen_id} is not in the history.")
-
-    def _images(self, session: Session, ids: Sequence[int]) -> dict[int, list[ImageRecord]]:
-        """Every image of a page of generations in one query."""
-        if not ids:
-            return {}
-        stmt = (
-            select(GenerationAsset, Asset)
-            .join(Asset, col(Asset.id) == GenerationAsset.asset_id)
-            .where(col(GenerationAsset.generation_id).in_(ids))
-            .order_by(col(GenerationAsset.generation_id), GenerationAsset.role, col(GenerationAsset.position))
-        )
-        out: dict[int, list[ImageRecord]] = {}
-        for link, asset in session.exec(stmt):
-            out.setdefault(link.generation_id, []).append(image_record(link, asset, self.data_dir))
-        return out
 
     # -- public API ------------------------------------------------------------------------
 
@@ -287,9 +218,9 @@ class Store(GalleryMixin):
         cell_key: str | None = None,
     ) -> int:
         """Record a generation before its paid call; reference files are written first."""
-        self._write_check()
+        self.db.check_writable()
         stored = [s for s in (self._save_image(r.data, r.name) for r in references) if s is not None]
-        now = _now()
+        now = utc_now()
         row = Generation(
             created_at=now,
             updated_at=now,
@@ -304,7 +235,7 @@ class Store(GalleryMixin):
             owner=owner,
             cell_key=cell_key,
         )
-        with self._write() as session:
+        with self.db.write() as session:
             session.add(row)
             session.flush()
             assert row.id is not None
@@ -313,13 +244,13 @@ class Store(GalleryMixin):
 
     def mark_running(self, gen_id: int) -> None:
         """pending -> running; a row already cancelled or finished is left alone."""
-        with self._write() as session:
+        with self.db.write() as session:
             self._update(session, gen_id, col(Generation.status) == PENDING, status=RUNNING)
 
     def save_success(
         self, gen_id: int, outcome: Outcome, *, latency_ms: int, cost_usd: float | None
     ) -> GenerationRecord:
-        self._write_check()
+        self.db.check_writable()
         outputs = self._save_images(outcome.images)
         thoughts = self._save_images(outcome.thought_images)
         if not outputs:
@@ -368,7 +299,7 @@ class Store(GalleryMixin):
         thoughts: Sequence[_Stored],
         *conditions: Any,
     ) -> bool:
-        with self._write() as session:
+        with self.db.write() as session:
             if not self._update(
                 session, gen_id, *conditions, status=SUCCEEDED, error_kind=None, error_message=None, **values
             ):
@@ -396,7 +327,7 @@ class Store(GalleryMixin):
             values.update(_outcome_fields(outcome))
         if latency_ms is not None:
             values["latency_ms"] = latency_ms
-        with self._write() as session:
+        with self.db.write() as session:
             self._require(session, gen_id, **values)
         return self._get_existing(gen_id)
 
@@ -406,7 +337,7 @@ class Store(GalleryMixin):
         values: dict[str, Any] = {"status": status}
         if error is not None:
             values.update(error_kind=error.kind, error_message=error.message)
-        with self._write() as session:
+        with self.db.write() as session:
             self._require(session, gen_id, **values)
 
     def interrupt_orphans(self, is_alive: Callable[[str], bool]) -> list[int]:
@@ -421,7 +352,7 @@ class Store(GalleryMixin):
         return interrupted
 
     def _interrupt_dead(self, is_alive: Callable[[str], bool]) -> list[int]:
-        with self._read() as session:
+        with self.db.read() as session:
             rows = session.exec(
                 select(Generation.id, Generation.owner).where(col(Generation.status).in_(ACTIVE_STATUSES))
             ).all()
@@ -432,7 +363,7 @@ class Store(GalleryMixin):
         if not dead:
             return []
         still_active = (col(Generation.id).in_(dead), col(Generation.status).in_(ACTIVE_STATUSES))
-        with self._write() as session:  # re-check inside the lock: a row may have finished meanwhile
+        with self.db.write() as session:  # re-check inside the lock: a row may have finished meanwhile
             ids = list(
                 session.exec(select(Generation.id).where(*still_active).order_by(col(Generation.id))).all()
             )
@@ -443,7 +374,7 @@ class Store(GalleryMixin):
                     status=INTERRUPTED,
                     error_kind="interrupted",
                     error_message=INTERRUPTED_MESSAGE,
-                    updated_at=_now(),
+                    updated_at=utc_now(),
                 )
             )
         return [i for i in ids if i is not None]
@@ -455,7 +386,7 @@ class Store(GalleryMixin):
 
     def orphans(self, is_alive: Callable[[str], bool]) -> list[tuple[int, journal.Entry | None]]:
         """Active rows of dead owners, each with its adoptable journal entry (None: would be interrupted)."""
-        with self._read() as session:
+        with self.db.read() as session:
             rows = session.exec(
                 select(Generation.id, Generation.owner).where(col(Generation.status).in_(ACTIVE_STATUSES))
             ).all()
@@ -487,7 +418,7 @@ class Store(GalleryMixin):
         found = journal.listing(self.data_dir)
         if not found:
             return
-        with self._read() as session:
+        with self.db.read() as session:
             final = session.exec(
                 select(Generation.id, Generation.status, Generation.error_kind).where(
                     col(Generation.id).in_(list(found)), col(Generation.status).in_(FINAL_STATUSES)
@@ -507,9 +438,9 @@ class Store(GalleryMixin):
             journal.remove(self.data_dir, gen_id)
 
     def get(self, gen_id: int) -> GenerationRecord | None:
-        with self._read() as session:
-            row = session.exec(self._select().where(col(Generation.id) == gen_id)).first()
-            return self._records(session, [row])[0] if row is not None else None
+        with self.db.read() as session:
+            row = session.exec(select_generations().where(col(Generation.id) == gen_id)).first()
+            return records(session, [row], self.data_dir)[0] if row is not None else None
 
     def _get_existing(self, gen_id: int) -> GenerationRecord:
         record = self.get(gen_id)
@@ -519,7 +450,7 @@ class Store(GalleryMixin):
 
     def model_content(self, gen_id: int) -> dict[str, Any] | None:
         """The verbatim model turn (with thought signatures) for conversational editing."""
-        with self._read() as session:
+        with self.db.read() as session:
             sha = session.exec(select(Generation.model_content_sha).where(Generation.id == gen_id)).first()
         if not sha:
             return None
@@ -548,13 +479,17 @@ class Store(GalleryMixin):
 
     def _blob(self, sha: str) -> bytes:
         """The bytes of a stored image by hash (for rebuilding a model turn)."""
-        with self._read() as session:
+        with self.db.read() as session:
             rel = session.exec(select(Asset.path).where(Asset.sha256 == sha)).first()
         if rel is None:
             raise StoreError(f"The image {sha[:12]}… of a saved model turn is missing.")
         return (self.data_dir / rel).read_bytes()
 
     def active(self) -> list[GenerationRecord]:
-        stmt = self._select().where(col(Generation.status).in_(ACTIVE_STATUSES)).order_by(col(Generation.id))
-        with self._read() as session:
-            return self._records(session, session.exec(stmt).all())
+        stmt = (
+            select_generations()
+            .where(col(Generation.status).in_(ACTIVE_STATUSES))
+            .order_by(col(Generation.id))
+        )
+        with self.db.read() as session:
+            return records(session, session.exec(stmt).all(), self.data_dir)

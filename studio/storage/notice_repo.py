@@ -1,75 +1,110 @@
 """Work a stopped studio left unfinished: the interrupted generations the designer has not yet retried or
 dismissed from the notice on Generate and History.
 
-Plain SQL on the ``interruption_ack`` table of migration 5 (no ORM class: the DDL is the contract). A mark
-there never changes the history row itself. Every function takes the ``Store``.
+``NoticeRepository`` on the ``interruption_ack`` table of migration 5. A mark there never changes the
+history row itself. The module functions taking a ``Store`` are the older spelling of the same calls.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CursorResult, text
+from sqlalchemy import delete, literal
+from sqlalchemy.dialects.sqlite import insert
+from sqlmodel import col, select
 
+from studio.storage.database import Database, rowcount
 from studio.storage.filter_sql import unique_ids
-from studio.storage.generation_repo import Store, _now
+from studio.storage.tables import Generation, InterruptionAck, utc_now
+
+if TYPE_CHECKING:
+    from studio.storage.store import Store
 
 RETRIED, DISMISSED = "retried", "dismissed"
 
-#: Interrupted when a studio stopped (not cancelled, not failed), live, and not yet acknowledged.
-_OPEN = (
-    "FROM generation g WHERE g.status = 'interrupted' AND g.error_kind = 'interrupted' "
-    "AND g.deleted_at IS NULL "
-    "AND NOT EXISTS (SELECT 1 FROM interruption_ack a WHERE a.generation_id = g.id)"
-)
+
+def _open() -> list[Any]:
+    """Interrupted when a studio stopped (not cancelled, not failed), live, and not yet acknowledged."""
+    acked = (
+        select(InterruptionAck.generation_id)
+        .where(col(InterruptionAck.generation_id) == Generation.id)
+        .correlate(Generation)
+    )
+    return [
+        col(Generation.status) == "interrupted",
+        col(Generation.error_kind) == "interrupted",
+        col(Generation.deleted_at).is_(None),
+        ~acked.exists(),
+    ]
+
+
+class NoticeRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def open_ids(self) -> list[int]:
+        """Ids of the interrupted generations still to tell the designer about, oldest first."""
+        stmt = select(Generation.id).where(*_open()).order_by(col(Generation.id))
+        with self.db.read() as session:
+            return [i for i in session.exec(stmt).all() if i is not None]
+
+    def cell_key(self, gen_id: int) -> str | None:
+        """A run cell's identity (not part of ``GenerationRecord``): a retry keeps it, so a resumed batch or
+        experiment finds the cell taken and does not pay for it again."""
+        with self.db.read() as session:
+            return session.exec(select(Generation.cell_key).where(col(Generation.id) == gen_id)).first()
+
+    def acknowledge(self, ids: Iterable[int], action: str) -> list[int]:
+        """Mark ``ids`` as retried or dismissed; returns the ids this call marked. An id already marked (a
+        second click, another tab) is not returned, so a retry claimed here is sent once."""
+        wanted = unique_ids(ids)
+        if not wanted:
+            return []
+        claimed: list[int] = []
+        now = utc_now()
+        with self.db.write() as session:
+            for gen_id in wanted:
+                rows = select(Generation.id, literal(action), literal(now)).where(
+                    *_open(), col(Generation.id) == gen_id
+                )
+                stmt = (
+                    insert(InterruptionAck)
+                    .from_select(["generation_id", "action", "at"], rows)
+                    .prefix_with("OR IGNORE")
+                )
+                if rowcount(session.exec(stmt)):
+                    claimed.append(gen_id)
+        return claimed
+
+    def release(self, ids: Iterable[int]) -> None:
+        """Undo a claim whose retry could not be sent, so the notice still offers it."""
+        wanted = unique_ids(ids)
+        if not wanted:
+            return
+        with self.db.write() as session:
+            for gen_id in wanted:
+                session.exec(
+                    delete(InterruptionAck).where(
+                        col(InterruptionAck.generation_id) == gen_id, col(InterruptionAck.action) == RETRIED
+                    )
+                )
+
+
+# -- the module functions (older spelling) ---------------------------------------------------------
 
 
 def open_ids(store: Store) -> list[int]:
-    """Ids of the interrupted generations still to tell the designer about, oldest first."""
-    with store._read() as session:
-        return [row[0] for row in session.execute(text(f"SELECT g.id {_OPEN} ORDER BY g.id")).all()]
+    return store.notices.open_ids()
 
 
 def cell_key(store: Store, gen_id: int) -> str | None:
-    """A run cell's identity (not part of ``GenerationRecord``): a retry keeps it, so a resumed batch or
-    experiment finds the cell taken and does not pay for it again."""
-    with store._read() as session:
-        row = session.execute(text("SELECT cell_key FROM generation WHERE id = :id"), {"id": gen_id}).first()
-    return row[0] if row is not None else None
+    return store.notices.cell_key(gen_id)
 
 
 def acknowledge(store: Store, ids: Iterable[int], action: str) -> list[int]:
-    """Mark ``ids`` as retried or dismissed; returns the ids this call marked. An id already marked (a second
-    click, another tab) is not returned, so a retry claimed here is sent once."""
-    wanted = unique_ids(ids)
-    if not wanted:
-        return []
-    claimed: list[int] = []
-    now = _now()
-    with store._write() as session:
-        for gen_id in wanted:
-            result = session.execute(
-                text(
-                    "INSERT OR IGNORE INTO interruption_ack (generation_id, action, at) "
-                    f"SELECT g.id, :action, :now {_OPEN} AND g.id = :id"
-                ),
-                {"action": action, "now": now, "id": gen_id},
-            )
-            # DML: a CursorResult at run time, typed as the base Result
-            if cast("CursorResult[Any]", result).rowcount:
-                claimed.append(gen_id)
-    return claimed
+    return store.notices.acknowledge(ids, action)
 
 
 def release(store: Store, ids: Iterable[int]) -> None:
-    """Undo a claim whose retry could not be sent, so the notice still offers it."""
-    wanted = unique_ids(ids)
-    if not wanted:
-        return
-    with store._write() as session:
-        for gen_id in wanted:
-            session.execute(
-                text("DELETE FROM interruption_ack WHERE generation_id = :id AND action = :action"),
-                {"id": gen_id, "action": RETRIED},
-            )
+    store.notices.release(ids)

@@ -1,4 +1,4 @@
-"""Organising the gallery: favourites, ratings, tags and collections (``OrganiseMixin``, inherited by ``Store``).
+"""Organising the gallery: favourites, ratings, tags and collections (``OrganiseRepository``).
 
 Every organising action takes a list of ids and is one IMMEDIATE transaction.
 """
@@ -6,7 +6,6 @@ Every organising action takes a list of ids and is one IMMEDIATE transaction.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, literal, true, update
@@ -14,37 +13,38 @@ from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Session, col, select
 
 from studio.domain.errors import InputError
+from studio.storage.database import Database, rowcount
 from studio.storage.filter_sql import COLLECTION_MAX, TAG_MAX, chunks, clean_name, unique_ids
-from studio.storage.tables import Collection, CollectionItem, Generation, GenerationTag, Tag
+from studio.storage.tables import (
+    Collection,
+    CollectionItem,
+    Generation,
+    GenerationTag,
+    Tag,
+    drop_unused_tags,
+    utc_now,
+)
 
 
-def utc_now() -> str:
-    """The ``updated_at``/``added_at`` timestamp: UTC ISO text with microseconds."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+class OrganiseRepository:
+    """Favourites, ratings, tags and collections; each action is one IMMEDIATE transaction."""
 
-
-def drop_unused_tags(session: Session) -> None:
-    """Delete tags no generation carries any more."""
-    used = select(GenerationTag.tag_id).where(col(GenerationTag.tag_id) == Tag.id)
-    session.exec(delete(Tag).where(~used.exists()))
-
-
-class OrganiseMixin:
-    """Organise methods of ``Store`` (which provides ``_read`` and ``_write``)."""
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     # -- favourites, ratings, tags -------------------------------------------------------------
 
     def _set(self, ids: Iterable[int], **values: Any) -> int:
         wanted = unique_ids(ids)
         changed = 0
-        with self._write() as session:  # type: ignore[attr-defined]
+        with self.db.write() as session:
             for chunk in chunks(wanted):
                 stmt = (
                     update(Generation)
                     .where(col(Generation.id).in_(chunk))
                     .values(updated_at=utc_now(), **values)
                 )
-                changed += session.exec(stmt).rowcount
+                changed += rowcount(session.exec(stmt))
         return changed
 
     def set_favourite(self, ids: Iterable[int], favourite: bool) -> int:
@@ -65,7 +65,7 @@ class OrganiseMixin:
         if not tags or not wanted:
             return 0
         added = 0
-        with self._write() as session:  # type: ignore[attr-defined]
+        with self.db.write() as session:
             session.exec(insert(Tag).values([{"name": t} for t in tags]).on_conflict_do_nothing())
             tag_ids = select(Tag.id).where(col(Tag.name).in_(tags))
             for chunk in chunks(wanted):
@@ -80,14 +80,14 @@ class OrganiseMixin:
                     .from_select(["generation_id", "tag_id"], pairs)
                     .prefix_with("OR IGNORE")
                 )
-                added += session.exec(stmt).rowcount
+                added += rowcount(session.exec(stmt))
         return added
 
     def remove_tag(self, ids: Iterable[int], name: str) -> int:
         """Untag; a tag no generation uses any more disappears. Returns links removed."""
         tag = clean_name(name, TAG_MAX, "tag")
         removed = 0
-        with self._write() as session:  # type: ignore[attr-defined]
+        with self.db.write() as session:
             tag_id = session.exec(select(Tag.id).where(col(Tag.name) == tag)).first()
             if tag_id is None:
                 return 0
@@ -95,7 +95,7 @@ class OrganiseMixin:
                 stmt = delete(GenerationTag).where(
                     col(GenerationTag.tag_id) == tag_id, col(GenerationTag.generation_id).in_(chunk)
                 )
-                removed += session.exec(stmt).rowcount
+                removed += rowcount(session.exec(stmt))
             drop_unused_tags(session)
         return removed
 
@@ -110,7 +110,7 @@ class OrganiseMixin:
         )
         n = func.coalesce(live.c.n, 0)
         stmt = select(Tag.name, n).outerjoin(live, live.c.tag_id == Tag.id).order_by(n.desc(), Tag.name)
-        with self._read() as session:  # type: ignore[attr-defined]
+        with self.db.read() as session:
             return [(name, int(count)) for name, count in session.exec(stmt)]
 
     # -- collections ---------------------------------------------------------------------------
@@ -126,7 +126,7 @@ class OrganiseMixin:
 
     def create_collection(self, name: str) -> int:
         clean = clean_name(name, COLLECTION_MAX, "collection")
-        with self._write() as session:  # type: ignore[attr-defined]
+        with self.db.write() as session:
             self._name_free(session, clean)
             row = Collection(name=clean, created_at=utc_now())
             session.add(row)
@@ -136,20 +136,20 @@ class OrganiseMixin:
 
     def rename_collection(self, cid: int, name: str) -> None:
         clean = clean_name(name, COLLECTION_MAX, "collection")
-        with self._write() as session:  # type: ignore[attr-defined]
+        with self.db.write() as session:
             self._collection_exists(session, cid)
             self._name_free(session, clean, cid)
             session.exec(update(Collection).where(col(Collection.id) == cid).values(name=clean))
 
     def delete_collection(self, cid: int) -> None:
         """Removes the board and its items; the generations themselves stay."""
-        with self._write() as session:  # type: ignore[attr-defined]
+        with self.db.write() as session:
             session.exec(delete(CollectionItem).where(col(CollectionItem.collection_id) == cid))
             session.exec(delete(Collection).where(col(Collection.id) == cid))
 
     def add_to_collection(self, ids: Iterable[int], cid: int) -> int:
         added = 0
-        with self._write() as session:  # type: ignore[attr-defined]
+        with self.db.write() as session:
             self._collection_exists(session, cid)
             now = utc_now()
             for chunk in chunks(unique_ids(ids)):
@@ -159,17 +159,17 @@ class OrganiseMixin:
                     .from_select(["collection_id", "generation_id", "added_at"], rows)
                     .prefix_with("OR IGNORE")
                 )
-                added += session.exec(stmt).rowcount
+                added += rowcount(session.exec(stmt))
         return added
 
     def remove_from_collection(self, ids: Iterable[int], cid: int) -> int:
         removed = 0
-        with self._write() as session:  # type: ignore[attr-defined]
+        with self.db.write() as session:
             for chunk in chunks(unique_ids(ids)):
                 stmt = delete(CollectionItem).where(
                     col(CollectionItem.collection_id) == cid, col(CollectionItem.generation_id).in_(chunk)
                 )
-                removed += session.exec(stmt).rowcount
+                removed += rowcount(session.exec(stmt))
         return removed
 
     def collections(self) -> list[tuple[int, str, int]]:
@@ -186,5 +186,5 @@ class OrganiseMixin:
             .outerjoin(live, live.c.collection_id == Collection.id)
             .order_by(func.lower(Collection.name))
         )
-        with self._read() as session:  # type: ignore[attr-defined]
-            return [(int(i), name, int(n)) for i, name, n in session.exec(stmt)]
+        with self.db.read() as session:
+            return [(int(i), name, int(n)) for i, name, n in session.exec(stmt) if i is not None]

@@ -8,13 +8,14 @@ truth so that an old migration never changes when a model gains a column. Caller
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Computed, String
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Column, Computed, String, delete, func
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from studio.domain.errors import StoreError
 from studio.domain.requests import Reference
@@ -125,6 +126,64 @@ class CollectionItem(SQLModel, table=True):
     collection_id: int = Field(foreign_key="collection.id", primary_key=True)
     generation_id: int = Field(foreign_key="generation.id", primary_key=True)
     added_at: str
+
+
+class Run(SQLModel, table=True):
+    """A matrix run or a batch (migration 2)."""
+
+    __tablename__ = "run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: str
+    updated_at: str
+    kind: str  # "matrix" | "batch"
+    name: str = ""
+    spec_json: str = "{}"
+    source_sha: str | None = None
+    status: str = "open"  # "open" | "running" | "done" | "cancelled"
+
+
+class Template(SQLModel, table=True):
+    """A prompt template or style preset (migration 2); (kind, name) is unique."""
+
+    __tablename__ = "template"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = "template"
+    name: str
+    body: str
+    tags: str = ""  # comma-separated
+    notes: str = ""
+    created_at: str
+    updated_at: str
+
+
+class InterruptionAck(SQLModel, table=True):
+    """An interrupted generation the designer retried or dismissed from the notice (migration 5)."""
+
+    __tablename__ = "interruption_ack"
+
+    generation_id: int = Field(foreign_key="generation.id", primary_key=True)
+    action: str
+    at: str
+
+
+class GenerationStats(SQLModel, table=True):
+    """The facet cube (migration 3): sums per dimension tuple, kept by triggers, never written here."""
+
+    __tablename__ = "generation_stats"
+
+    live: int = Field(primary_key=True)
+    status: str = Field(primary_key=True)
+    model: str = Field(primary_key=True)
+    aspect_ratio: str = Field(primary_key=True)
+    image_size: str = Field(primary_key=True)
+    n: int = 0
+    images: int = 0
+    cost_usd: float = 0.0
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
 
 
 @dataclass
@@ -295,3 +354,70 @@ def generation_record(row: Generation, images: list[ImageRecord]) -> GenerationR
         grounding=_load(row.grounding_json),
         has_model_content=bool(row.model_content_sha),
     )
+
+
+# -- helpers every repository shares ------------------------------------------------------------------
+
+_SEP = "\x1f"  # unit separator: cannot occur in a tag name (control characters are removed)
+
+
+def utc_now() -> str:
+    """The ``created_at``/``updated_at`` timestamp: UTC ISO text with microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def drop_unused_tags(session: Session) -> None:
+    """Delete tags no generation carries any more."""
+    used = select(GenerationTag.tag_id).where(col(GenerationTag.tag_id) == Tag.id)
+    session.exec(delete(Tag).where(~used.exists()))
+
+
+def _tags_of() -> Any:
+    return (
+        select(func.group_concat(Tag.name, _SEP))
+        .select_from(GenerationTag)
+        .join(Tag, col(Tag.id) == GenerationTag.tag_id)
+        .where(col(GenerationTag.generation_id) == Generation.id)
+        .scalar_subquery()
+    )
+
+
+def _collections_of() -> Any:
+    return (
+        select(func.group_concat(CollectionItem.collection_id, ","))
+        .where(col(CollectionItem.generation_id) == Generation.id)
+        .scalar_subquery()
+    )
+
+
+def select_generations() -> Any:
+    """Generation rows with their tag names and collection ids (sub-selects run only for returned rows)."""
+    return select(Generation, _tags_of(), _collections_of())
+
+
+def images_for(session: Session, ids: Sequence[int], data_dir: Path) -> dict[int, list[ImageRecord]]:
+    """Every image of a page of generations in one query."""
+    if not ids:
+        return {}
+    stmt = (
+        select(GenerationAsset, Asset)
+        .join(Asset, col(Asset.id) == GenerationAsset.asset_id)
+        .where(col(GenerationAsset.generation_id).in_(ids))
+        .order_by(col(GenerationAsset.generation_id), GenerationAsset.role, col(GenerationAsset.position))
+    )
+    out: dict[int, list[ImageRecord]] = {}
+    for link, asset in session.exec(stmt):
+        out.setdefault(link.generation_id, []).append(image_record(link, asset, data_dir))
+    return out
+
+
+def records(session: Session, rows: Sequence[Any], data_dir: Path) -> list[GenerationRecord]:
+    """Records for rows of ``select_generations()``; a page's images in one more query (no N+1)."""
+    by_gen = images_for(session, [r[0].id for r in rows if r[0].id is not None], data_dir)
+    out = []
+    for row, tags, collections in rows:
+        record = generation_record(row, by_gen.get(row.id or 0, []))
+        record.tags = sorted(tags.split(_SEP), key=str.casefold) if tags else []
+        record.collections = sorted(int(c) for c in collections.split(",")) if collections else []
+        out.append(record)
+    return out

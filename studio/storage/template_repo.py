@@ -1,19 +1,27 @@
-"""Prompt templates and style presets: the ``template`` table of migration 2 (kind 'template'|'preset')."""
+"""Prompt templates and style presets: the ``template`` table of migration 2 (kind 'template'|'preset').
+
+``TemplateRepository`` holds the queries; the module functions taking a ``Store`` are the older spelling.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CursorResult, text
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import update as sql_update
+from sqlmodel import Session, col, select
 
 from studio.domain.errors import InputError
-from studio.storage.generation_repo import Store, _now
+from studio.storage.database import Database, rowcount
+from studio.storage.tables import Template, utc_now
+
+if TYPE_CHECKING:
+    from studio.storage.store import Store
 
 KINDS = ("template", "preset")
-_COLUMNS = "id, kind, name, body, tags, notes, created_at, updated_at"
 
 
 @dataclass(frozen=True)
@@ -28,17 +36,18 @@ class TemplateRecord:
     updated_at: datetime
 
 
-def _record(row: Any) -> TemplateRecord:
-    tags = tuple(t for t in (row[4] or "").split(",") if t)
+def _record(row: Template) -> TemplateRecord:
+    assert row.id is not None  # a primary key read back from its table
+    tags = tuple(t for t in (row.tags or "").split(",") if t)
     return TemplateRecord(
-        id=row[0],
-        kind=row[1],
-        name=row[2],
-        body=row[3],
+        id=row.id,
+        kind=row.kind,
+        name=row.name,
+        body=row.body,
         tags=tags,
-        notes=row[5],
-        created_at=datetime.fromisoformat(row[6]),
-        updated_at=datetime.fromisoformat(row[7]),
+        notes=row.notes,
+        created_at=datetime.fromisoformat(row.created_at),
+        updated_at=datetime.fromisoformat(row.updated_at),
     )
 
 
@@ -51,74 +60,90 @@ def _duplicate(kind: str, name: str) -> InputError:
     return InputError(f"A {kind} named “{name}” already exists. Choose another name or edit that one.")
 
 
-def _taken(session: Any, kind: str, name: str, but: int | None = None) -> bool:
-    row = session.execute(
-        text("SELECT id FROM template WHERE kind = :kind AND name = :name"), {"kind": kind, "name": name}
+def _taken(session: Session, kind: str, name: str, but: int | None = None) -> bool:
+    found = session.exec(
+        select(Template.id).where(col(Template.kind) == kind, col(Template.name) == name)
     ).first()
-    return row is not None and row[0] != but
+    return found is not None and found != but
+
+
+class TemplateRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def insert(self, *, kind: str, name: str, body: str, tags: Iterable[str] = (), notes: str = "") -> int:
+        now = utc_now()
+        row = Template(
+            kind=kind,
+            name=name,
+            body=body,
+            tags=_clean_tags(tags),
+            notes=notes,
+            created_at=now,
+            updated_at=now,
+        )
+        with self.db.write() as session:  # checked inside the write lock, so two tabs cannot both insert
+            if _taken(session, kind, name):
+                raise _duplicate(kind, name)
+            session.add(row)
+            session.flush()
+            assert row.id is not None
+            return row.id
+
+    def update(
+        self, template_id: int, *, name: str, body: str, tags: Iterable[str] = (), notes: str = ""
+    ) -> None:
+        current = self.get(template_id)
+        if current is None:
+            raise InputError(f"Template {template_id} is not in the library.")
+        with self.db.write() as session:
+            if _taken(session, current.kind, name, but=template_id):
+                raise _duplicate(current.kind, name)
+            session.exec(
+                sql_update(Template)
+                .where(col(Template.id) == template_id)
+                .values(name=name, body=body, tags=_clean_tags(tags), notes=notes, updated_at=utc_now())
+            )
+
+    def delete(self, template_id: int) -> bool:
+        with self.db.write() as session:
+            return bool(rowcount(session.exec(sql_delete(Template).where(col(Template.id) == template_id))))
+
+    def get(self, template_id: int) -> TemplateRecord | None:
+        with self.db.read() as session:
+            row = session.get(Template, template_id)
+            return _record(row) if row is not None else None
+
+    def list_all(self, kind: str = "template") -> list[TemplateRecord]:
+        stmt = (
+            select(Template).where(col(Template.kind) == kind).order_by(col(Template.name).collate("NOCASE"))
+        )
+        with self.db.read() as session:
+            return [_record(row) for row in session.exec(stmt).all()]
+
+
+# -- the module functions (older spelling) ---------------------------------------------------------
 
 
 def insert(
     store: Store, *, kind: str, name: str, body: str, tags: Iterable[str] = (), notes: str = ""
 ) -> int:
-    now = _now()
-    with store._write() as session:  # checked inside the write lock, so two tabs cannot both insert
-        if _taken(session, kind, name):
-            raise _duplicate(kind, name)
-        result = session.execute(
-            text(
-                "INSERT INTO template (kind, name, body, tags, notes, created_at, updated_at) "
-                "VALUES (:kind, :name, :body, :tags, :notes, :now, :now)"
-            ),
-            {"kind": kind, "name": name, "body": body, "tags": _clean_tags(tags), "notes": notes, "now": now},
-        )
-        # DML: a CursorResult at run time, typed as the base Result
-        return int(cast("CursorResult[Any]", result).lastrowid)
+    return store.templates.insert(kind=kind, name=name, body=body, tags=tags, notes=notes)
 
 
 def update(
     store: Store, template_id: int, *, name: str, body: str, tags: Iterable[str] = (), notes: str = ""
 ) -> None:
-    current = get(store, template_id)
-    if current is None:
-        raise InputError(f"Template {template_id} is not in the library.")
-    with store._write() as session:
-        if _taken(session, current.kind, name, but=template_id):
-            raise _duplicate(current.kind, name)
-        session.execute(
-            text(
-                "UPDATE template SET name = :name, body = :body, tags = :tags, notes = :notes, updated_at = :now "
-                "WHERE id = :id"
-            ),
-            {
-                "id": template_id,
-                "name": name,
-                "body": body,
-                "tags": _clean_tags(tags),
-                "notes": notes,
-                "now": _now(),
-            },
-        )
+    store.templates.update(template_id, name=name, body=body, tags=tags, notes=notes)
 
 
 def delete(store: Store, template_id: int) -> bool:
-    with store._write() as session:
-        result = session.execute(text("DELETE FROM template WHERE id = :id"), {"id": template_id})
-        return bool(cast("CursorResult[Any]", result).rowcount)
+    return store.templates.delete(template_id)
 
 
 def get(store: Store, template_id: int) -> TemplateRecord | None:
-    with store._read() as session:
-        row = session.execute(
-            text(f"SELECT {_COLUMNS} FROM template WHERE id = :id"), {"id": template_id}
-        ).first()
-    return _record(row) if row is not None else None
+    return store.templates.get(template_id)
 
 
 def list_all(store: Store, kind: str = "template") -> list[TemplateRecord]:
-    with store._read() as session:
-        rows = session.execute(
-            text(f"SELECT {_COLUMNS} FROM template WHERE kind = :kind ORDER BY name COLLATE NOCASE"),
-            {"kind": kind},
-        ).all()
-    return [_record(row) for row in rows]
+    return store.templates.list_all(kind)

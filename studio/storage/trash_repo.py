@@ -1,4 +1,4 @@
-"""The gallery's trash: trash, restore, and ``empty_trash`` with its file removal (``TrashMixin``)."""
+"""The gallery's trash: trash, restore, and ``empty_trash`` with its file removal (``TrashRepository``)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from sqlmodel import Session, col, select
 
 from studio.domain.requests import ACTIVE_STATUSES
 from studio.storage import files
+from studio.storage.database import Database, rowcount
 from studio.storage.filter_sql import chunks, unique_ids
-from studio.storage.organise_repo import drop_unused_tags, utc_now
-from studio.storage.tables import Asset, Generation, GenerationAsset
+from studio.storage.tables import Asset, Generation, GenerationAsset, drop_unused_tags, utc_now
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,12 @@ class TrashReport:
     skipped_active: int = 0  # trashed rows still pending/running: left for a later empty
 
 
-class TrashMixin:
-    """Trash methods of ``Store`` (which provides ``_read``, ``_write`` and ``data_dir``)."""
+class TrashRepository:
+    """Trash, restore, and emptying the trash with its file removal."""
 
-    data_dir: Path
+    def __init__(self, db: Database, data_dir: Path) -> None:
+        self.db = db
+        self.data_dir = data_dir
 
     # -- trash ---------------------------------------------------------------------------------
 
@@ -40,27 +42,27 @@ class TrashMixin:
         """Move to the trash (nothing leaves the disk until ``empty_trash``)."""
         wanted = unique_ids(ids)
         moved, now = 0, utc_now()
-        with self._write() as session:  # type: ignore[attr-defined]
+        with self.db.write() as session:
             for chunk in chunks(wanted):
                 stmt = (
                     update(Generation)
                     .where(col(Generation.id).in_(chunk), col(Generation.deleted_at).is_(None))
                     .values(deleted_at=now, updated_at=now)
                 )
-                moved += session.exec(stmt).rowcount
+                moved += rowcount(session.exec(stmt))
         return moved
 
     def restore(self, ids: Iterable[int]) -> int:
         wanted = unique_ids(ids)
         restored = 0
-        with self._write() as session:  # type: ignore[attr-defined]
+        with self.db.write() as session:
             for chunk in chunks(wanted):
                 stmt = (
                     update(Generation)
                     .where(col(Generation.id).in_(chunk), col(Generation.deleted_at).is_not(None))
                     .values(deleted_at=None, updated_at=utc_now())
                 )
-                restored += session.exec(stmt).rowcount
+                restored += rowcount(session.exec(stmt))
         return restored
 
     def empty_trash(self) -> TrashReport:
@@ -69,11 +71,13 @@ class TrashMixin:
         Rows go first, in one transaction: a crash afterwards leaves unreferenced files (harmless),
         never a row pointing at a removed file. Each file is re-checked just before it is removed.
         """
-        with self._write() as session:  # type: ignore[attr-defined]
+        with self.db.write() as session:
             trashed = col(Generation.deleted_at).is_not(None)
             active = col(Generation.status).in_(ACTIVE_STATUSES)
             skipped = session.exec(select(func.count()).select_from(Generation).where(trashed, active)).one()
-            doomed = list(session.exec(select(Generation.id).where(trashed, ~active)).all())
+            doomed = [
+                i for i in session.exec(select(Generation.id).where(trashed, ~active)).all() if i is not None
+            ]
             assets, turns = self._doomed_files(session, doomed)
             for chunk in chunks(doomed):
                 session.exec(delete(Generation).where(col(Generation.id).in_(chunk)))
@@ -82,14 +86,11 @@ class TrashMixin:
                 session.exec(delete(Asset).where(col(Asset.id).in_(chunk)))
             drop_unused_tags(session)
             used_turns: set[str] = set()
-            for chunk in chunks(turns):
-                used_turns.update(
-                    session.exec(
-                        select(Generation.model_content_sha).where(
-                            col(Generation.model_content_sha).in_(chunk)
-                        )
-                    ).all()
+            for turn_chunk in chunks(turns):
+                shas = select(Generation.model_content_sha).where(
+                    col(Generation.model_content_sha).in_(turn_chunk)
                 )
+                used_turns.update(t for t in session.exec(shas).all() if t)
         paths = [p for a in orphans for p in (a.path, a.thumb_path, files.preview_relpath(a.sha256)) if p]
         paths += [files.turn_relpath(t) for t in turns if t not in used_turns]
         removed, freed = self._remove_files(paths)
@@ -123,7 +124,7 @@ class TrashMixin:
 
     def _still_referenced(self, rel: str) -> bool:
         """A file another generation started using since the rows were deleted (same bytes saved again)."""
-        with self._read() as session:  # type: ignore[attr-defined]
+        with self.db.read() as session:
             # Originals, thumbnails and previews are all named by the image's sha256: one indexed lookup.
             hit = (
                 None

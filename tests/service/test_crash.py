@@ -316,14 +316,14 @@ def test_a_row_that_could_not_be_committed_is_adopted_on_the_next_start(tmp_path
         calls.append(1)
         raise StoreError("The history database stayed busy for more than 5 seconds; try again in a moment.")
 
-    commit = store._commit_success
-    monkeypatch.setattr(store, "_commit_success", locked)
+    commit = store.generations._commit_success
+    monkeypatch.setattr(store.generations, "_commit_success", locked)
     with pytest.raises(StoreError):
         store.save_success(
             gen, Outcome(images=[ImagePart(make_image(), "image/png")]), latency_ms=5, cost_usd=0.04
         )
     assert len(calls) == 2  # tried, waited, tried again
-    monkeypatch.setattr(store, "_commit_success", commit)
+    monkeypatch.setattr(store.generations, "_commit_success", commit)
     store.save_failure(gen, status="failed", error=StoreError("busy"))  # what the worker records
     store.close()
 

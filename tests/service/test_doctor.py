@@ -168,13 +168,15 @@ def test_a_row_that_failed_only_to_be_written_is_adopted_not_quarantined(tmp_pat
     store = Store(data_dir)
     gen = store.create_pending(prompt="a paid lamp", model=MODEL, settings={}, owner="x:1:y")
     monkeypatch.setattr(repository, "COMMIT_RETRY_DELAYS", ())
-    commit = store._commit_success
-    monkeypatch.setattr(store, "_commit_success", lambda *a, **k: (_ for _ in ()).throw(StoreError("busy")))
+    commit = store.generations._commit_success
+    monkeypatch.setattr(
+        store.generations, "_commit_success", lambda *a, **k: (_ for _ in ()).throw(StoreError("busy"))
+    )
     with pytest.raises(StoreError):
         store.save_success(
             gen, Outcome(images=[ImagePart(make_image(), "image/png")]), latency_ms=1, cost_usd=None
         )
-    monkeypatch.setattr(store, "_commit_success", commit)
+    monkeypatch.setattr(store.generations, "_commit_success", commit)
     store.save_failure(gen, status="failed", error=StoreError("busy"))
     store.close()
     before = _files(data_dir / "images")

@@ -227,7 +227,7 @@ def test_old_keyword_arguments_still_work(store: Store, corpus: dict[str, int]) 
 def test_page_loads_tags_and_collections_without_n_plus_one(store: Store, corpus: dict[str, int]) -> None:
     selects: list[str] = []
     event.listen(
-        store._engine,
+        store.db.engine,
         "before_cursor_execute",
         lambda c, cur, stmt, *a: selects.append(stmt) if stmt.lstrip().startswith("SELECT") else None,
     )
@@ -367,13 +367,13 @@ def test_empty_trash_keeps_a_file_that_came_back(store: Store, monkeypatch: pyte
     gone = make(store, "goner", data=(data,))
     path = store.get(gone).images[0].path
     store.trash([gone])
-    real = store._remove_files
+    real = store.trash_bin._remove_files
 
     def save_again_first(rels):
         make(store, "same bytes again", data=(data,))
         return real(rels)
 
-    monkeypatch.setattr(store, "_remove_files", save_again_first)
+    monkeypatch.setattr(store.trash_bin, "_remove_files", save_again_first)
     store.empty_trash()
     assert path.exists() and store.page()[0].images[0].path == path
 

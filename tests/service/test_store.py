@@ -173,7 +173,7 @@ def test_relpaths() -> None:
 def test_new_store_layout_and_pragmas(store: Store) -> None:
     for name in ("images", "thumbs", "turns", "quarantine", "backups"):
         assert (store.data_dir / name).is_dir()
-    with store._engine.connect() as conn:
+    with store.db.engine.connect() as conn:
         pragma = lambda name: conn.exec_driver_sql(f"PRAGMA {name}").scalar_one()  # noqa: E731
         assert pragma("journal_mode") == "wal"
         assert pragma("synchronous") == 2  # FULL
@@ -185,7 +185,7 @@ def test_new_store_layout_and_pragmas(store: Store) -> None:
 
 def test_writes_begin_immediate(store: Store) -> None:
     seen: list[str] = []
-    event.listen(store._engine, "before_cursor_execute", lambda c, cur, stmt, *a: seen.append(stmt))
+    event.listen(store.db.engine, "before_cursor_execute", lambda c, cur, stmt, *a: seen.append(stmt))
     pending(store)
     assert "BEGIN IMMEDIATE" in seen
     seen.clear()
@@ -194,7 +194,7 @@ def test_writes_begin_immediate(store: Store) -> None:
 
 
 def test_models_match_migrated_schema(store: Store) -> None:
-    insp = inspect(store._engine)
+    insp = inspect(store.db.engine)
     for model in (Generation, Asset, GenerationAsset, Tag, GenerationTag, Collection, CollectionItem):
         db_cols = {c["name"] for c in insp.get_columns(model.__tablename__)}
         assert db_cols == set(model.__table__.columns.keys())
@@ -518,7 +518,7 @@ def test_list_loads_images_without_n_plus_one(store: Store) -> None:
         )
     selects: list[str] = []
     event.listen(
-        store._engine,
+        store.db.engine,
         "before_cursor_execute",
         lambda c, cur, stmt, *a: selects.append(stmt) if stmt.lstrip().startswith("SELECT") else None,
     )
