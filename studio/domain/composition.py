@@ -8,6 +8,7 @@ with the reason; a refused change therefore leaves the caller's tray exactly as 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -262,9 +263,10 @@ def _words(text: Any) -> str:
 
 
 def _still_in(text: Any, prompt_words: str) -> bool:
-    """``text`` appears in the prompt word for word (line breaks and runs of spaces aside)."""
+    """``text`` appears in the prompt word for word (line breaks and runs of spaces aside), as whole words:
+    a template "cat" is not in "A cathedral at dusk"."""
     words = _words(text)
-    return bool(words) and words in prompt_words
+    return bool(words) and re.search(rf"(?<!\w){re.escape(words)}(?!\w)", prompt_words) is not None
 
 
 def origin(prompt: str, stored: Mapping[str, Any] | None) -> dict[str, Any]:

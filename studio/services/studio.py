@@ -112,8 +112,8 @@ class Studio:
 
         Every path (Generate, Edit, Experiment, batch, CLI) comes through here: the one rule
         (``catalogue.validate``) is enforced before a row is written or anything is paid for."""
-        model = catalogue.find_model(req.model)
-        if model is not None and model != req.model:  # a display name typed as a custom id: record the id
+        model = catalogue.resolve_model(req.model)  # refuses an unknown or empty name before any row
+        if model != req.model:  # a display name typed as a custom id: record the id
             req = replace(req, model=model)
         catalogue.validate(req)
         if self.jobs.stopping:

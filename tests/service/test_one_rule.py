@@ -105,6 +105,16 @@ def test_studio_submit_records_the_catalogue_id_for_a_display_name(studio, emula
     assert record.model == PRO and record.status == "succeeded"
 
 
+@pytest.mark.parametrize("typed", ["gemini-2.5-flash", "", "  "])
+def test_studio_submit_refuses_a_model_the_cli_refuses(studio, emulator, typed):
+    """Generate's "Custom model id" goes through submit: a text model or an empty id is refused there as
+    on the command line, before a row is written or a request sent."""
+    mark = marker()
+    with pytest.raises(InputError, match="not a model the studio knows|No model was named"):
+        studio.submit(GenerationRequest(prompt=f"a kite {mark}", model=typed))
+    assert rows_written(studio.store.data_dir) == 0 and sent(emulator, mark) == []
+
+
 # -- studio generate -------------------------------------------------------------------------------------
 
 

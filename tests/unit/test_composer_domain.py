@@ -375,3 +375,13 @@ def test_one_request_per_proposal_records_each_as_plain_text_not_the_forms_field
         "mode": "text",
         "proposal": {"index": 0, "text": "a fox at dawn", "idea": "Subject: a fox", "text_model": "t"},
     }
+
+
+@pytest.mark.parametrize("prompt", ["A cathedral at dusk", "A scatter plot of stars", "catalogue shot"])
+def test_a_short_template_or_proposal_counts_only_as_whole_words(prompt):
+    """A one-word template "cat" is not what "A cathedral at dusk" was made from."""
+    came_from = {"prompt": "cat", "template": {"id": 1, "name": "Pets", "values": {}}}
+    chosen = {"index": 0, "text": "cat", "idea": "cat", "text_model": "t"}
+    assert composer.at_submit(prompt=prompt, mode="text", came_from=came_from, chosen=chosen) is None
+    kept = composer.at_submit(prompt="a cat, at dusk", mode="text", came_from=came_from, chosen=chosen)
+    assert kept is not None and kept["template"]["name"] == "Pets" and kept["proposal"] == chosen
