@@ -10,9 +10,11 @@ running) generation, so nothing is paid for twice. A batch file is a run whose c
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import threading
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -20,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from studio.domain import catalogue, prompts
 from studio.domain.errors import InputError, NoKey, StudioError
+from studio.domain.grid import Grid as Grid  # re-exported: the Experiment page names runs.Grid
+from studio.domain.grid import GridCell as GridCell
 from studio.domain.requests import ACTIVE_STATUSES, SUCCEEDED, GenerationRequest, Reference
-from studio.imaging import images
+from studio.imaging import contact_sheet, images
 from studio.services import lifecycle
 from studio.storage import GenerationRecord, Store, files
 from studio.storage import run_repo as run_store
@@ -605,26 +609,6 @@ def _bucket(status: str) -> str:
     return "waiting" if status == WAITING else "failed"
 
 
-@dataclass(frozen=True)
-class GridCell:
-    key: str
-    values: dict[str, Any]
-    status: str
-    record: GenerationRecord | None
-
-
-@dataclass
-class Grid:
-    rows: str | None
-    cols: str | None
-    row_labels: list[str]
-    col_labels: list[str]
-    cells: dict[tuple[int, int], list[GridCell]]
-
-    def at(self, row: int, col: int) -> list[GridCell]:
-        return self.cells.get((row, col), [])
-
-
 def label(value: Any) -> str:
     return "—" if value is None else " ".join(str(value).split())
 
@@ -665,6 +649,53 @@ def _best_records(store: Store, run_id: int) -> dict[str, GenerationRecord]:
         if current is None or record.status == SUCCEEDED or current.status != SUCCEEDED:
             best[key] = record
     return best
+
+
+_ZIP_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+
+def export_zip(store: Store, run_id: int, *, rows: str | None = None, cols: str | None = None) -> bytes:
+    """manifest.json (run, spec, every cell and its generation), the images, and contact-sheet.png."""
+    run = run_store.get_run(store, run_id)
+    if run is None:
+        raise InputError(f"Run {run_id} is not in the history.")
+    grid_ = grid(store, run_id, rows, cols)
+    buf = io.BytesIO()
+    manifest_cells = []
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for cell in (c for cells in grid_.cells.values() for c in cells):
+            entry: dict[str, Any] = {
+                "cell_key": cell.key,
+                "values": cell.values,
+                "status": cell.status,
+                "generation": None,
+                "images": [],
+            }
+            if cell.record is not None:
+                entry["generation"] = cell.record.id
+                entry["prompt"] = cell.record.prompt
+                entry["settings"] = cell.record.settings
+                for image in cell.record.images:
+                    name = (
+                        f"images/{cell.record.id}-{image.sha256[:12]}.{_ZIP_EXT.get(image.mime_type, 'bin')}"
+                    )
+                    zf.write(image.path, name, compress_type=zipfile.ZIP_STORED)  # already compressed
+                    entry["images"].append(name)
+            manifest_cells.append(entry)
+        manifest = {
+            "run": {
+                "id": run.id,
+                "kind": run.kind,
+                "name": run.name,
+                "status": run.status,
+                "created_at": run.created_at.isoformat(),
+                "spec": run.spec,
+            },
+            "cells": manifest_cells,
+        }
+        zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2, default=str))
+        zf.writestr("contact-sheet.png", contact_sheet.render(grid_, side=192))
+    return buf.getvalue()
 
 
 # -- the app's entry point ------------------------------------------------------------------------
@@ -712,12 +743,8 @@ class RunService:
 
     def contact_sheet(self, run_id: int, rows: str | None = None, cols: str | None = None) -> bytes:
         """The grid as one PNG."""
-        from studio.imaging import contact_sheet
-
         return contact_sheet.render(self.grid(run_id, rows, cols))
 
     def contact_sheet_zip(self, run_id: int, rows: str | None = None, cols: str | None = None) -> bytes:
         """manifest.json, the images and contact-sheet.png of the run."""
-        from studio.imaging import contact_sheet
-
-        return contact_sheet.export_zip(self._studio.store, run_id, rows=rows, cols=cols)
+        return export_zip(self._studio.store, run_id, rows=rows, cols=cols)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from studio.domain.records import GenerationRecord, ImageRecord
 from studio.storage.gallery import SEARCH_WINDOW, GalleryFilter, TrashReport, fts_query, settings_diff
 from studio.storage.store import Store
-from studio.storage.tables import GenerationRecord, ImageRecord
 
 __all__ = [
     "SEARCH_WINDOW",

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from studio.domain.errors import InputError
+from studio.domain.records import GenerationRecord
 from studio.storage.filter_sql import (
     COLLECTION_MAX,
     SEARCH_WINDOW,
@@ -28,7 +29,6 @@ from studio.storage.filter_sql import (
     merge_filter,
 )
 from studio.storage.gallery_repo import FACET_COLUMNS, MAX_PAGE
-from studio.storage.tables import GenerationRecord
 from studio.storage.trash_repo import TrashReport
 
 __all__ = [

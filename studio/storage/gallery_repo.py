@@ -18,6 +18,7 @@ from sqlalchemy import exists, func, literal
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from studio.domain.records import GenerationRecord
 from studio.storage.database import Database
 from studio.storage.filter_sql import (
     SEARCH_WINDOW,
@@ -34,7 +35,6 @@ from studio.storage.tables import (
     CollectionItem,
     Generation,
     GenerationAsset,
-    GenerationRecord,
     GenerationStats,
     GenerationTag,
     Tag,

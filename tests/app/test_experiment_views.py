@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from studio.domain import conversation
-from studio.services import runs
+from studio.services import editing, runs
 from studio.services import templates as library
 
 from .helpers import all_text
@@ -84,13 +84,13 @@ def test_edit_two_turns_branch_and_thread(make_app, studio):
 
 
 def test_edit_shows_the_trimming_sentence(make_app, studio):
-    first = studio.wait(conversation.start_edit(studio, "a kite", model="gemini-3-pro-image"), timeout=30)[0]
-    second = studio.wait(conversation.continue_edit(studio, first.id, "blue"), timeout=30)[0]
+    first = studio.wait(editing.start_edit(studio, "a kite", model="gemini-3-pro-image"), timeout=30)[0]
+    second = studio.wait(editing.continue_edit(studio, first.id, "blue"), timeout=30)[0]
     two_turns = conversation.body_bytes(conversation.build_history(studio.store, second.id)[0])
     studio.settings = studio.settings.with_(
         max_request_mb=0.75 * two_turns / conversation.MIB
     )  # one turn fits
-    third = studio.wait(conversation.continue_edit(studio, second.id, "red"), timeout=30)[0]
+    third = studio.wait(editing.continue_edit(studio, second.id, "red"), timeout=30)[0]
     assert third.status == "succeeded"
     at = make_app(studio).run()
     at.session_state["edit_head"] = third.id

@@ -13,8 +13,8 @@ from PIL import Image
 from streamlit.runtime.media_file_manager import MediaFileManager
 
 from studio.app.widgets import gallery_grid as gallery
-from studio.domain import conversation
 from studio.domain.requests import GenerationRequest
+from studio.services import editing
 
 from .helpers import all_text, texts, walk
 
@@ -255,7 +255,7 @@ def test_download_carries_prompt_and_settings(make_app, studio, downloads):
 
 def test_detail_shows_lineage_sources_and_inert_text(make_app, studio):
     root = _make(studio, "a teapot <b>bold</b>", FLASH)
-    [child] = studio.wait(conversation.continue_edit(studio, root, "make it blue"), timeout=20)
+    [child] = studio.wait(editing.continue_edit(studio, root, "make it blue"), timeout=20)
     at = _history(make_app, studio)
     at.button(key=f"hist_open_{child.id}").click().run()
     assert not at.exception

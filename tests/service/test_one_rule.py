@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from studio import cli
-from studio.domain import catalogue, conversation
+from studio.domain import catalogue
 from studio.domain.errors import InputError
 from studio.domain.requests import GenerationRequest
 from studio.domain.settings import load_settings
 from studio.imaging import images
-from studio.services import batch, runs
+from studio.services import batch, editing, runs
 from studio.storage import Store
 from studio.storage import run_repo as run_store
 from tests.factories import make_image
@@ -272,7 +272,7 @@ def test_edit_refuses_before_a_row_or_a_request(studio, emulator, tmp_path):
             continue  # an edit turn is one image
         req = request(tmp_path, mark, fields)
         with pytest.raises(InputError, match=words):
-            conversation.start_edit(
+            editing.start_edit(
                 studio,
                 req.prompt,
                 model=req.model,
@@ -284,9 +284,9 @@ def test_edit_refuses_before_a_row_or_a_request(studio, emulator, tmp_path):
     [parent] = studio.generate(GenerationRequest(prompt=f"parent {mark}", model=PRO), timeout=60)
     assert parent.status == "succeeded"
     with pytest.raises(InputError, match="at most 6 object"):
-        conversation.continue_edit(studio, parent.id, f"add more {mark}", refs(tmp_path, 7))
+        editing.continue_edit(studio, parent.id, f"add more {mark}", refs(tmp_path, 7))
     with pytest.raises(InputError, match="aspect ratio 1:8"):
-        conversation.continue_edit(studio, parent.id, f"taller {mark}", aspect_ratio="1:8")
+        editing.continue_edit(studio, parent.id, f"taller {mark}", aspect_ratio="1:8")
     assert rows_written(studio.store.data_dir) == 1
     assert sent(emulator, mark) == [f"parent {mark}"]
 

@@ -221,7 +221,7 @@ def test_grid_contact_sheet_and_zip(studio):
     assert cell_pixel != contact_sheet.BACKGROUND  # a thumbnail was pasted
 
     with zipfile.ZipFile(
-        io.BytesIO(contact_sheet.export_zip(studio.store, run_id, rows="var.animal", cols="ratio"))
+        io.BytesIO(runs.export_zip(studio.store, run_id, rows="var.animal", cols="ratio"))
     ) as zf:
         manifest = json.loads(zf.read("manifest.json"))
         names = zf.namelist()
