@@ -5,12 +5,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from studio.domain.errors import StoreError
+from studio.domain.errors import InputError, StoreError
 from studio.domain.requests import Reference
 
 
@@ -124,3 +125,17 @@ class GenerationRecord:
             # how the prompt was composed (form fields, proposal, template, sketches); null when typed plainly
             "composition": self.composition,
         }
+
+
+def settings_diff(records: Sequence[GenerationRecord]) -> list[tuple[str, list[Any]]]:
+    """For 2-4 records: (setting, value per record) for the prompt, model and every setting that differs."""
+    if not 2 <= len(records) <= 4:
+        raise InputError("Choose between 2 and 4 generations to compare.")
+    rows: list[tuple[str, list[Any]]] = [
+        ("prompt", [r.prompt for r in records]),
+        ("model", [r.model for r in records]),
+    ]
+    keys = sorted(set().union(*(r.settings.keys() for r in records)))
+    rows += [(key, [r.settings.get(key) for r in records]) for key in keys]
+    rows.append(("references", [[i.sha256[:12] for i in r.references] for r in records]))
+    return [(key, values) for key, values in rows if any(v != values[0] for v in values[1:])]

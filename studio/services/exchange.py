@@ -30,7 +30,7 @@ from studio.domain.requests import ACTIVE_STATUSES, FINAL_STATUSES, INTERRUPTED
 from studio.imaging import images
 from studio.storage import GalleryFilter, GenerationRecord, Store, files
 from studio.storage.exchange_repo import ImportedGeneration, ImportedImage
-from studio.storage.gallery import TAG_MAX, clean_name
+from studio.storage.filter_sql import TAG_MAX, clean_name
 
 FORMAT, VERSION = "studio-export", 1
 MANIFEST = "manifest.json"

@@ -2,6 +2,8 @@
 
 Every query here stays fast at a million rows:
 - pages are keyset (``id < before_id``, newest first), never OFFSET;
+- search is an FTS5 sub-select ordered by recency (rowid), never by ``rank`` (bm25 scores every match:
+  docs/reliability.md);
 - facets group by indexed real or generated columns, never by ``json_extract`` per row;
 - a page's tags and collections come from correlated sub-selects evaluated only for the rows returned;
 - counts and totals with only cube dimensions come from the ``generation_stats`` cube (migration 3).
