@@ -112,7 +112,7 @@ def child_soak(url: str, data_dir: str, generations: str, pages: str) -> dict[st
             raise RuntimeError(record.error_message)
     gc.collect()
     out["gen_end_rss_mb"] = rss_mb()
-    store, before, warm_at = studio.store, None, max(1, loads // 10)
+    store, before, warm_at = studio._store, None, max(1, loads // 10)
     for i in range(loads):
         if i == warm_at:
             gc.collect()

@@ -15,9 +15,8 @@ from typing import Any
 
 from studio.domain import catalogue, prompts
 from studio.domain.catalogue import ModelSpec
-from studio.domain.errors import ImageRejected, InputError, StudioError
+from studio.domain.errors import ImageRejected, InputError
 from studio.domain.requests import GenerationRequest, Reference
-from studio.imaging import images
 
 Tray = tuple[Reference, ...]
 ROLES = ("object", "character")
@@ -130,12 +129,6 @@ def display_name(ref: Reference) -> str:
     return "".join(ch for ch in ref.name if ch.isprintable())[:60] or "reference"
 
 
-def prepare(data: bytes, name: str, role: str = "object") -> Reference:
-    """Sanitise an upload, paste or sketch and downscale it (keeping aspect) to what is worth sending."""
-    ref = images.sanitize_upload(data, name, max_bytes=MAX_UPLOAD_BYTES, role=role)
-    return images.downscale_reference(ref, REFERENCE_MAX_SIDE)
-
-
 def decode_data_url(payload: str, name: str) -> bytes:
     """Bytes of a ``data:image/...;base64,`` URL sent by the paste or sketch component."""
     if not isinstance(payload, str) or not payload.startswith("data:"):
@@ -149,20 +142,6 @@ def decode_data_url(payload: str, name: str) -> bytes:
         return base64.b64decode(body, validate=True)
     except ValueError:
         raise ImageRejected(f"“{name}” could not be read; copy the image again.") from None
-
-
-def add_files(
-    tray: Sequence[Reference], files: Sequence[tuple[str, bytes]], spec: ModelSpec
-) -> tuple[Tray, list[str]]:
-    """Judge each dropped/pasted file on its own: the good ones join the tray in order, each refused
-    one (not an image, too large, over the limit) gets its reason and changes nothing."""
-    out, reasons = tuple(tray), []
-    for name, data in files:
-        try:
-            out = add(out, [prepare(data, name)], spec)
-        except StudioError as exc:
-            reasons.append(exc.message)
-    return out, reasons
 
 
 # -- cost and size --------------------------------------------------------------------------------

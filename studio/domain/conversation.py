@@ -5,27 +5,34 @@ Each turn is sent as the real multi-turn ``contents``: for every earlier generat
 (Gemini 3 rejects a model turn whose signatures are missing or altered). Signatures are large, so
 the request is kept under ``settings.max_request_mb`` by leaving out the oldest turns, whole, and the
 designer is told which. Branching is continuing from any earlier turn: the tree lives in the history.
+
+This module is the pure part (turns, trimming, the tree) over a ``History`` it is handed; starting and
+continuing a conversation (validation, the request size, the submit) is ``studio.services.editing``.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from studio.domain import catalogue
 from studio.domain.errors import InputError
-from studio.domain.requests import SUCCEEDED, GenerationRequest, Reference
-from studio.gemini import wire
-from studio.storage import GenerationRecord, Store
-
-if TYPE_CHECKING:
-    from studio.services.studio import Studio
+from studio.domain.records import GenerationRecord
 
 MIB = 1024 * 1024
 MAX_CHAIN = 500  # a guard against a parent cycle in a damaged database
+
+
+class History(Protocol):
+    """The reads a conversation needs from the history (``studio.storage.Store`` has them)."""
+
+    def get(self, gen_id: int) -> GenerationRecord | None: ...
+
+    def children(self, gen_id: int) -> list[GenerationRecord]: ...
+
+    def model_content(self, gen_id: int) -> dict[str, Any] | None: ...
 
 
 def body_bytes(value: Any) -> int:
@@ -33,7 +40,7 @@ def body_bytes(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
-def chain(store: Store, gen_id: int) -> list[GenerationRecord]:
+def chain(store: History, gen_id: int) -> list[GenerationRecord]:
     """The generation and its ancestors, oldest first."""
     out: list[GenerationRecord] = []
     seen: set[int] = set()
@@ -58,7 +65,7 @@ def _user_turn(record: GenerationRecord) -> dict[str, Any]:
     return {"role": "user", "parts": parts}
 
 
-def _model_turn(store: Store, record: GenerationRecord) -> dict[str, Any]:
+def _model_turn(store: History, record: GenerationRecord) -> dict[str, Any]:
     content = store.model_content(record.id) if record.has_model_content else None
     if content is None:
         raise InputError(
@@ -73,7 +80,7 @@ def _span(first: int, last: int) -> str:
 
 
 def build_history(
-    store: Store, gen_id: int, *, max_request_mb: float = 32.0, reserve_bytes: int = 0
+    store: History, gen_id: int, *, max_request_mb: float = 32.0, reserve_bytes: int = 0
 ) -> tuple[list[dict[str, Any]], str]:
     """(contents, note): the conversation up to ``gen_id`` as Gemini turns, within the size limit.
 
@@ -108,89 +115,6 @@ def build_history(
     return kept, note
 
 
-def continue_edit(
-    studio: Studio, parent_id: int, instruction: str, extra_refs: Sequence[Reference] = (), **changes: Any
-) -> list[int]:
-    """The next turn after ``parent_id`` (any earlier turn: that is a branch). Returns the new ids."""
-    parent = studio.get(parent_id)
-    if parent is None:
-        raise InputError(f"Generation {parent_id} is not in the history.")
-    if parent.status != SUCCEEDED or not parent.has_model_content:
-        raise InputError(
-            f"Generation #{parent_id} did not produce an image, so there is nothing to edit; "
-            "continue from an earlier turn instead."
-        )
-    if not instruction.strip() and not extra_refs:
-        raise InputError("Write what to change.")
-    base = studio.request_for(parent_id)
-    req = replace(
-        base,
-        prompt=instruction.strip(),
-        references=tuple(extra_refs),
-        parent_id=parent_id,
-        run_id=None,
-        cell_key=None,
-        variants=1,
-        history=(),
-        composition=None,
-        **changes,
-    )
-    catalogue.validate(req)  # the one rule (Studio.submit enforces it too), before the history is read
-    reserve = body_bytes(wire.build_body(req))
-    contents, note = build_history(
-        studio.store, parent_id, max_request_mb=studio.settings.max_request_mb, reserve_bytes=reserve
-    )
-    req = replace(
-        req, history=tuple(contents), composition={"conversation": {"trimmed": note}} if note else None
-    )
-    return studio.submit(req)
-
-
-def start_edit(
-    studio: Studio,
-    instruction: str,
-    *,
-    model: str = catalogue.DEFAULT_MODEL,
-    image: Reference | None = None,
-    from_generation: int | None = None,
-    references: Sequence[Reference] = (),
-    aspect_ratio: str | None = None,
-    image_size: str | None = None,
-    modalities: tuple[str, ...] = ("TEXT", "IMAGE"),
-    **changes: Any,
-) -> list[int]:
-    """Start a conversation from an uploaded image, a history image or a prompt alone.
-
-    ``changes`` are further GenerationRequest fields (system instruction, thinking, ...)."""
-    if from_generation is not None:
-        source = studio.get(from_generation)
-        if source is None:
-            raise InputError(f"Generation {from_generation} is not in the history.")
-        if source.status == SUCCEEDED and source.has_model_content:
-            return continue_edit(studio, from_generation, instruction, references, **changes)
-        if not source.images:
-            raise InputError(f"Generation #{from_generation} has no image to start from.")
-        image = _reference(source)
-    refs = ((image,) if image is not None else ()) + tuple(references)
-    req = GenerationRequest(
-        prompt=instruction.strip(),
-        model=model,
-        aspect_ratio=aspect_ratio,
-        image_size=image_size,
-        modalities=modalities,
-        references=refs,
-        composition={"conversation": {"started_from": from_generation}}
-        if from_generation is not None
-        else None,
-        **changes,
-    )
-    return studio.submit(req)
-
-
-def _reference(record: GenerationRecord) -> Reference:
-    return record.images[0].reference(name=f"generation-{record.id}")
-
-
 # -- lineage -------------------------------------------------------------------------------------
 
 
@@ -206,11 +130,11 @@ class TreeNode:
             yield from child.walk(depth + 1)
 
 
-def root_of(store: Store, gen_id: int) -> int:
+def root_of(store: History, gen_id: int) -> int:
     return chain(store, gen_id)[0].id
 
 
-def tree(store: Store, root_id: int) -> TreeNode:
+def tree(store: History, root_id: int) -> TreeNode:
     """The generation and every descendant (each turn's branches in creation order)."""
     root = store.get(root_id)
     if root is None:

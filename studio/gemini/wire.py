@@ -18,6 +18,7 @@ from typing import Any
 
 from studio.domain import catalogue
 from studio.domain.errors import BadResponse, Blocked, GenerationRefused, NoImage
+from studio.domain.mime import sniff as sniff_mime
 from studio.domain.requests import GenerationRequest, ImagePart, Outcome
 from studio.gemini.error_mapping import (
     BODY_EXCERPT_CHARS,
@@ -30,7 +31,6 @@ from studio.gemini.error_mapping import (
 )
 from studio.gemini.fields import as_dict, as_list, as_str
 from studio.gemini.streaming import assemble_stream, parse_sse
-from studio.imaging.images import sniff as sniff_mime
 
 __all__ = [
     "BLOCK_FINISH_REASONS",

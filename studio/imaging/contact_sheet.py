@@ -1,4 +1,4 @@
-"""A run's grid as one labelled image (a contact sheet), and the whole run as a ZIP.
+"""A run's grid as one labelled image (a contact sheet); ``services.runs.export_zip`` zips a whole run.
 
 Thumbnails are the store's 384 px JPEGs (the originals when a thumbnail is missing); labels are
 drawn with Pillow's built-in font, so nothing depends on fonts installed on the machine.
@@ -7,16 +7,11 @@ drawn with Pillow's built-in font, so nothing depends on fonts installed on the 
 from __future__ import annotations
 
 import io
-import json
-import zipfile
 from pathlib import Path
-from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from studio.services import runs
-from studio.storage import Store
-from studio.storage import run_repo as run_store
+from studio.domain.grid import Grid, GridCell
 
 BACKGROUND = (248, 248, 250)
 INK = (40, 40, 48)
@@ -24,7 +19,6 @@ MUTED = (150, 150, 160)
 LABEL_W = 160
 HEADER_H = 36
 PAD = 8
-_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
 _Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
@@ -45,7 +39,7 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: _Font, width: int) -> str:
     return text + "…"
 
 
-def _thumb(cell: runs.GridCell, side: int) -> Image.Image | None:
+def _thumb(cell: GridCell, side: int) -> Image.Image | None:
     record = cell.record
     if record is None or not record.images:
         return None
@@ -59,7 +53,7 @@ def _thumb(cell: runs.GridCell, side: int) -> Image.Image | None:
         return None
 
 
-def render(grid: runs.Grid, *, side: int = 256, fmt: str = "PNG") -> bytes:
+def render(grid: Grid, *, side: int = 256, fmt: str = "PNG") -> bytes:
     """The grid as one PNG (or JPEG) with row and column labels; each grid cell shows its first image."""
     n_rows, n_cols = len(grid.row_labels), len(grid.col_labels)
     width = LABEL_W + n_cols * (side + PAD) + PAD
@@ -85,7 +79,7 @@ def render(grid: runs.Grid, *, side: int = 256, fmt: str = "PNG") -> bytes:
 def _draw_cell(
     sheet: Image.Image,
     draw: ImageDraw.ImageDraw,
-    cells: list[runs.GridCell],
+    cells: list[GridCell],
     x: int,
     y: int,
     side: int,
@@ -100,47 +94,3 @@ def _draw_cell(
         draw.text((x + PAD, y + side // 2 - 6), status, fill=MUTED, font=font)
     if len(cells) > 1:
         draw.text((x + PAD, y + side - 20), f"+{len(cells) - 1} more", fill=INK, font=font)
-
-
-def export_zip(store: Store, run_id: int, *, rows: str | None = None, cols: str | None = None) -> bytes:
-    """manifest.json (run, spec, every cell and its generation), the images, and contact-sheet.png."""
-    run = run_store.get_run(store, run_id)
-    if run is None:
-        from studio.domain.errors import InputError
-
-        raise InputError(f"Run {run_id} is not in the history.")
-    grid = runs.grid(store, run_id, rows, cols)
-    buf = io.BytesIO()
-    manifest_cells = []
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for cell in (c for cells in grid.cells.values() for c in cells):
-            entry: dict[str, Any] = {
-                "cell_key": cell.key,
-                "values": cell.values,
-                "status": cell.status,
-                "generation": None,
-                "images": [],
-            }
-            if cell.record is not None:
-                entry["generation"] = cell.record.id
-                entry["prompt"] = cell.record.prompt
-                entry["settings"] = cell.record.settings
-                for image in cell.record.images:
-                    name = f"images/{cell.record.id}-{image.sha256[:12]}.{_EXT.get(image.mime_type, 'bin')}"
-                    zf.write(image.path, name, compress_type=zipfile.ZIP_STORED)  # already compressed
-                    entry["images"].append(name)
-            manifest_cells.append(entry)
-        manifest = {
-            "run": {
-                "id": run.id,
-                "kind": run.kind,
-                "name": run.name,
-                "status": run.status,
-                "created_at": run.created_at.isoformat(),
-                "spec": run.spec,
-            },
-            "cells": manifest_cells,
-        }
-        zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2, default=str))
-        zf.writestr("contact-sheet.png", render(grid, side=192))
-    return buf.getvalue()

@@ -8,35 +8,19 @@ Generated images are never re-encoded; ``probe`` only reads their header.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import warnings
 
 from PIL import Image, ImageOps
 
 from studio.domain.errors import ImageRejected
+from studio.domain.mime import sha256_hex as sha256_hex  # re-exported: callers hash through images
+from studio.domain.mime import sniff as sniff
 from studio.domain.requests import Reference
 
 _FORMAT_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 _UPLOAD_FORMATS = ("PNG", "JPEG", "WEBP")
 _KEEP_MODES = {"RGB", "RGBA", "L", "LA"}
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sniff(data: bytes) -> str | None:
-    """The image type from its magic bytes, or None."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    return None
 
 
 def _describe(data: bytes) -> str:

@@ -17,9 +17,8 @@ import zlib
 from typing import Any
 
 from studio.domain.errors import ImageRejected, StoreError
-from studio.imaging import images
-from studio.storage.files import EXTENSIONS
-from studio.storage.tables import GenerationRecord, ImageRecord
+from studio.domain.mime import EXTENSIONS, sniff
+from studio.domain.records import GenerationRecord, ImageRecord
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -53,7 +52,7 @@ def embed(record: GenerationRecord, image: ImageRecord) -> tuple[bytes, str, str
         data = image.path.read_bytes()
     except OSError as exc:
         raise StoreError(f"The image file {image.path} could not be read ({exc.strerror}).") from exc
-    mime = images.sniff(data) or image.mime_type
+    mime = sniff(data) or image.mime_type
     params = json.dumps(parameters(record), ensure_ascii=False, default=str)
     if mime == "image/png":
         out = png_with_text(

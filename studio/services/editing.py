@@ -1,23 +1,110 @@
 """Editing in conversation: start a conversation, continue (or branch) it, read its turns and its tree.
 
-The Edit page and the History lineage call this service; the conversation rules stay in
-``studio.domain.conversation``.
+The Edit page and the History lineage call this service. The conversation rules (turns, trimming to the
+request size, the tree) are pure and stay in ``studio.domain.conversation``; here they meet the store,
+the one validation rule, the wire body's size and the submit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from studio.domain import conversation
+from studio.domain import catalogue, conversation
 from studio.domain.conversation import TreeNode
-from studio.domain.requests import Reference
-from studio.storage import GenerationRecord
+from studio.domain.errors import InputError
+from studio.domain.records import GenerationRecord
+from studio.domain.requests import SUCCEEDED, GenerationRequest, Reference
+from studio.gemini import wire
 
 if TYPE_CHECKING:
     from studio.services.studio import Studio
 
-__all__ = ["EditService", "TreeNode"]
+__all__ = ["EditService", "TreeNode", "continue_edit", "start_edit"]
+
+
+def continue_edit(
+    studio: Studio, parent_id: int, instruction: str, extra_refs: Sequence[Reference] = (), **changes: Any
+) -> list[int]:
+    """The next turn after ``parent_id`` (any earlier turn: that is a branch). Returns the new ids."""
+    parent = studio.get(parent_id)
+    if parent is None:
+        raise InputError(f"Generation {parent_id} is not in the history.")
+    if parent.status != SUCCEEDED or not parent.has_model_content:
+        raise InputError(
+            f"Generation #{parent_id} did not produce an image, so there is nothing to edit; "
+            "continue from an earlier turn instead."
+        )
+    if not instruction.strip() and not extra_refs:
+        raise InputError("Write what to change.")
+    base = studio.request_for(parent_id)
+    req = replace(
+        base,
+        prompt=instruction.strip(),
+        references=tuple(extra_refs),
+        parent_id=parent_id,
+        run_id=None,
+        cell_key=None,
+        variants=1,
+        history=(),
+        composition=None,
+        **changes,
+    )
+    catalogue.validate(req)  # the one rule (Studio.submit enforces it too), before the history is read
+    reserve = conversation.body_bytes(wire.build_body(req))
+    contents, note = conversation.build_history(
+        studio._store, parent_id, max_request_mb=studio.settings.max_request_mb, reserve_bytes=reserve
+    )
+    req = replace(
+        req, history=tuple(contents), composition={"conversation": {"trimmed": note}} if note else None
+    )
+    return studio.submit(req)
+
+
+def start_edit(
+    studio: Studio,
+    instruction: str,
+    *,
+    model: str = catalogue.DEFAULT_MODEL,
+    image: Reference | None = None,
+    from_generation: int | None = None,
+    references: Sequence[Reference] = (),
+    aspect_ratio: str | None = None,
+    image_size: str | None = None,
+    modalities: tuple[str, ...] = ("TEXT", "IMAGE"),
+    **changes: Any,
+) -> list[int]:
+    """Start a conversation from an uploaded image, a history image or a prompt alone.
+
+    ``changes`` are further GenerationRequest fields (system instruction, thinking, ...)."""
+    if from_generation is not None:
+        source = studio.get(from_generation)
+        if source is None:
+            raise InputError(f"Generation {from_generation} is not in the history.")
+        if source.status == SUCCEEDED and source.has_model_content:
+            return continue_edit(studio, from_generation, instruction, references, **changes)
+        if not source.images:
+            raise InputError(f"Generation #{from_generation} has no image to start from.")
+        image = _reference(source)
+    refs = ((image,) if image is not None else ()) + tuple(references)
+    req = GenerationRequest(
+        prompt=instruction.strip(),
+        model=model,
+        aspect_ratio=aspect_ratio,
+        image_size=image_size,
+        modalities=modalities,
+        references=refs,
+        composition={"conversation": {"started_from": from_generation}}
+        if from_generation is not None
+        else None,
+        **changes,
+    )
+    return studio.submit(req)
+
+
+def _reference(record: GenerationRecord) -> Reference:
+    return record.images[0].reference(name=f"generation-{record.id}")
 
 
 class EditService:
@@ -26,19 +113,19 @@ class EditService:
 
     def chain(self, head_id: int) -> list[GenerationRecord]:
         """The turn ``head_id`` and the turns before it, oldest first."""
-        return conversation.chain(self._studio.store, head_id)
+        return conversation.chain(self._studio._store, head_id)
 
     def tree(self, gen_id: int) -> TreeNode:
         """Every turn of the conversation ``gen_id`` belongs to, from its first turn down."""
-        store = self._studio.store
+        store = self._studio._store
         return conversation.tree(store, conversation.root_of(store, gen_id))
 
     def start(self, instruction: str, **options: Any) -> list[int]:
         """A new conversation from an uploaded image, a history image or a prompt alone; the new ids."""
-        return conversation.start_edit(self._studio, instruction, **options)
+        return start_edit(self._studio, instruction, **options)
 
     def continue_(
         self, parent_id: int, instruction: str, extra_refs: Sequence[Reference] = (), **changes: Any
     ) -> list[int]:
         """The next turn after ``parent_id`` (an earlier turn: a branch); the new ids."""
-        return conversation.continue_edit(self._studio, parent_id, instruction, extra_refs, **changes)
+        return continue_edit(self._studio, parent_id, instruction, extra_refs, **changes)

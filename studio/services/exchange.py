@@ -25,17 +25,18 @@ from pathlib import Path
 from typing import IO, Any
 
 from studio.domain.errors import ImageRejected, InputError, StoreError
+from studio.domain.mime import EXTENSIONS
 from studio.domain.requests import ACTIVE_STATUSES, FINAL_STATUSES, INTERRUPTED
 from studio.imaging import images
 from studio.storage import GalleryFilter, GenerationRecord, Store, files
 from studio.storage.exchange_repo import ImportedGeneration, ImportedImage
-from studio.storage.gallery import TAG_MAX, clean_name
+from studio.storage.filter_sql import TAG_MAX, clean_name
 
 FORMAT, VERSION = "studio-export", 1
 MANIFEST = "manifest.json"
 _IMAGE_MEMBER = re.compile(r"images/([0-9a-f]{64})\.(png|jpg|webp|gif)")
 _SHA = re.compile(r"[0-9a-f]{64}")
-_EXT_MIME = {ext: mime for mime, ext in files.EXTENSIONS.items()}
+_EXT_MIME = {ext: mime for mime, ext in EXTENSIONS.items()}
 _ROLES = {"images": "output", "thought_images": "thought", "references": "reference"}
 _STATUSES = set(ACTIVE_STATUSES) | set(FINAL_STATUSES)
 _ZIP_ERRORS = (
@@ -96,7 +97,7 @@ def content_key(created_at: datetime | str, model: str, prompt: str, output_shas
 
 
 def _member(sha: str, mime: str) -> str:
-    return f"images/{sha}.{files.EXTENSIONS[mime]}"
+    return f"images/{sha}.{EXTENSIONS[mime]}"
 
 
 # -- export ---------------------------------------------------------------------------------
@@ -338,7 +339,7 @@ def _check_images(entry: dict[str, Any], where: str) -> list[_Image]:
             if not isinstance(item, dict):
                 raise _refuse(f"manifest.json: {where} has a malformed image entry.")
             sha, mime = item.get("sha256"), item.get("mime_type")
-            if not isinstance(sha, str) or not _SHA.fullmatch(sha) or mime not in files.EXTENSIONS:
+            if not isinstance(sha, str) or not _SHA.fullmatch(sha) or mime not in EXTENSIONS:
                 raise _refuse(f"manifest.json: {where} names an image without a valid sha256 and type.")
             if item.get("path") != _member(sha, mime):
                 raise _refuse(

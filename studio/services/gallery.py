@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from studio import storage
+from studio.domain.mime import EXTENSIONS
 from studio.storage import GalleryFilter, GenerationRecord, ImageRecord, Store, TrashReport
-from studio.storage.files import EXTENSIONS
 
 __all__ = [
     "EXTENSIONS",

@@ -10,9 +10,11 @@ running) generation, so nothing is paid for twice. A batch file is a run whose c
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import threading
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -20,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from studio.domain import catalogue, prompts
 from studio.domain.errors import InputError, NoKey, StudioError
+from studio.domain.grid import Grid as Grid  # re-exported: the Experiment page names runs.Grid
+from studio.domain.grid import GridCell as GridCell
 from studio.domain.requests import ACTIVE_STATUSES, SUCCEEDED, GenerationRequest, Reference
-from studio.imaging import images
+from studio.imaging import contact_sheet, images
 from studio.services import lifecycle
 from studio.storage import GenerationRecord, Store, files
 from studio.storage import run_repo as run_store
@@ -363,7 +367,7 @@ class Feeder:
         finally:
             status = "cancelled" if self.cancelled.is_set() or self.stopped else "done"
             try:
-                run_store.update_run(self.studio.store, self.run_id, status=status)
+                run_store.update_run(self.studio._store, self.run_id, status=status)
             except StudioError:
                 log.exception("run %s: could not record its end", self.run_id)
             with _FEEDERS_LOCK:  # only this feeder's own entry: a resume may have registered a newer one
@@ -461,7 +465,7 @@ def start(
     cells, _ = plan(spec)
     _require_key(studio)
     run_id = run_store.create_run(
-        studio.store,
+        studio._store,
         kind=kind,
         name=spec.name or _default_name(spec),
         spec=spec.to_json(),
@@ -479,13 +483,13 @@ def resume(
     on_done: Callable[[GenerationRecord], None] | None = None,
 ) -> int:
     """Submit the run's cells that have no succeeded or running generation; returns how many."""
-    run = _get(studio.store, run_id)
+    run = _get(studio._store, run_id)
     _require_key(studio)
     with _FEEDERS_LOCK:
         if is_running(studio, run_id):
             raise InputError(f"Run {run_id} is still running; wait for it or cancel it first.")
         cells, _ = plan(RunSpec.from_json(run.spec))
-        settled = run_store.settled_cells(studio.store, run_id)
+        settled = run_store.settled_cells(studio._store, run_id)
         todo = [cell for cell in cells if cell.key not in settled]
         _feed(studio, run_id, todo, concurrency, on_done)
     return len(todo)
@@ -495,7 +499,7 @@ def extend(
     studio: Studio, run_id: int, more: Mapping[str, Any], *, concurrency: int = DEFAULT_CONCURRENCY
 ) -> int:
     """Add values to the run's axes (lists are appended, scalars replaced), then run the new cells."""
-    run = _get(studio.store, run_id)
+    run = _get(studio._store, run_id)
     data = dict(run.spec)
     for name, value in more.items():
         if name not in RunSpec.__dataclass_fields__ or name in ("rows", "name"):
@@ -510,7 +514,7 @@ def extend(
         else:
             data[name] = value
     plan(RunSpec.from_json(data))  # refuse a bad extension before storing it
-    run_store.update_run(studio.store, run_id, spec=data)
+    run_store.update_run(studio._store, run_id, spec=data)
     return resume(studio, run_id, concurrency=concurrency)
 
 
@@ -541,7 +545,7 @@ def _feed(
     f = Feeder(studio, run_id, cells, concurrency, on_done)
     with _FEEDERS_LOCK:
         _FEEDERS[(studio.owner, run_id)] = f
-    run_store.update_run(studio.store, run_id, status="running")
+    run_store.update_run(studio._store, run_id, status="running")
     f.thread.start()
     lifecycle.track(f.thread)  # a polite stop lets it record how the run ended
     return f
@@ -582,9 +586,9 @@ class RunProgress:
 
 
 def progress(studio: Studio, run_id: int) -> RunProgress:
-    run = _get(studio.store, run_id)
+    run = _get(studio._store, run_id)
     cells, _ = plan(RunSpec.from_json(run.spec), check=False)
-    statuses = run_store.cell_statuses(studio.store, run_id)
+    statuses = run_store.cell_statuses(studio._store, run_id)
     counts = {"succeeded": 0, "failed": 0, "active": 0, "waiting": 0}
     for cell in cells:
         counts[_bucket(_latest_status(statuses.get(cell.key, [])))] += 1
@@ -603,26 +607,6 @@ def _bucket(status: str) -> str:
     if status in ACTIVE_STATUSES:
         return "active"
     return "waiting" if status == WAITING else "failed"
-
-
-@dataclass(frozen=True)
-class GridCell:
-    key: str
-    values: dict[str, Any]
-    status: str
-    record: GenerationRecord | None
-
-
-@dataclass
-class Grid:
-    rows: str | None
-    cols: str | None
-    row_labels: list[str]
-    col_labels: list[str]
-    cells: dict[tuple[int, int], list[GridCell]]
-
-    def at(self, row: int, col: int) -> list[GridCell]:
-        return self.cells.get((row, col), [])
 
 
 def label(value: Any) -> str:
@@ -667,6 +651,53 @@ def _best_records(store: Store, run_id: int) -> dict[str, GenerationRecord]:
     return best
 
 
+_ZIP_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+
+def export_zip(store: Store, run_id: int, *, rows: str | None = None, cols: str | None = None) -> bytes:
+    """manifest.json (run, spec, every cell and its generation), the images, and contact-sheet.png."""
+    run = run_store.get_run(store, run_id)
+    if run is None:
+        raise InputError(f"Run {run_id} is not in the history.")
+    grid_ = grid(store, run_id, rows, cols)
+    buf = io.BytesIO()
+    manifest_cells = []
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for cell in (c for cells in grid_.cells.values() for c in cells):
+            entry: dict[str, Any] = {
+                "cell_key": cell.key,
+                "values": cell.values,
+                "status": cell.status,
+                "generation": None,
+                "images": [],
+            }
+            if cell.record is not None:
+                entry["generation"] = cell.record.id
+                entry["prompt"] = cell.record.prompt
+                entry["settings"] = cell.record.settings
+                for image in cell.record.images:
+                    name = (
+                        f"images/{cell.record.id}-{image.sha256[:12]}.{_ZIP_EXT.get(image.mime_type, 'bin')}"
+                    )
+                    zf.write(image.path, name, compress_type=zipfile.ZIP_STORED)  # already compressed
+                    entry["images"].append(name)
+            manifest_cells.append(entry)
+        manifest = {
+            "run": {
+                "id": run.id,
+                "kind": run.kind,
+                "name": run.name,
+                "status": run.status,
+                "created_at": run.created_at.isoformat(),
+                "spec": run.spec,
+            },
+            "cells": manifest_cells,
+        }
+        zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2, default=str))
+        zf.writestr("contact-sheet.png", contact_sheet.render(grid_, side=192))
+    return buf.getvalue()
+
+
 # -- the app's entry point ------------------------------------------------------------------------
 
 
@@ -695,29 +726,25 @@ class RunService:
         return progress(self._studio, run_id)
 
     def get(self, run_id: int) -> run_store.RunRecord | None:
-        return run_store.get_run(self._studio.store, run_id)
+        return run_store.get_run(self._studio._store, run_id)
 
     def spec(self, run_id: int) -> RunSpec:
         """The run's stored spec; InputError when the run is not in the history."""
-        return RunSpec.from_json(_get(self._studio.store, run_id).spec)
+        return RunSpec.from_json(_get(self._studio._store, run_id).spec)
 
     def recent(self, *, kind: str | None = None, limit: int = 50) -> list[run_store.RunRecord]:
-        return run_store.list_runs(self._studio.store, kind=kind, limit=limit)
+        return run_store.list_runs(self._studio._store, kind=kind, limit=limit)
 
     def grid(self, run_id: int, rows: str | None = None, cols: str | None = None) -> Grid:
-        return grid(self._studio.store, run_id, rows, cols)
+        return grid(self._studio._store, run_id, rows, cols)
 
     def stash_references(self, refs: Sequence[Reference]) -> list[str]:
-        return stash_references(self._studio.store, refs)
+        return stash_references(self._studio._store, refs)
 
     def contact_sheet(self, run_id: int, rows: str | None = None, cols: str | None = None) -> bytes:
         """The grid as one PNG."""
-        from studio.imaging import contact_sheet
-
         return contact_sheet.render(self.grid(run_id, rows, cols))
 
     def contact_sheet_zip(self, run_id: int, rows: str | None = None, cols: str | None = None) -> bytes:
         """manifest.json, the images and contact-sheet.png of the run."""
-        from studio.imaging import contact_sheet
-
-        return contact_sheet.export_zip(self._studio.store, run_id, rows=rows, cols=cols)
+        return export_zip(self._studio._store, run_id, rows=rows, cols=cols)

@@ -76,19 +76,19 @@ class Studio:
         self.emulator: Emulator | None = None
         if settings.demo and client is None:
             self.settings = settings = self._start_demo_emulator(settings)
-        self.store = Store(settings.data_dir)
+        self._store = Store(settings.data_dir)
         self.client = client or GeminiClient.from_settings(settings)
         self.jobs = JobRunner(settings.workers)
         self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         _LIVE_OWNERS.add(self.owner)
         lifecycle.register(self)
-        self.adopted_on_start = self.store.adopt_orphans(_owner_alive)
-        self.interrupted_on_start = self.store.interrupt_orphans(_owner_alive)
-        # What the app calls (never ``store``): one place each for reads and writes, so that per-person
+        self.adopted_on_start = self._store.adopt_orphans(_owner_alive)
+        self.interrupted_on_start = self._store.interrupt_orphans(_owner_alive)
+        # What the app calls (never ``_store``, which only services use): one place each for reads and writes, so that per-person
         # permissions can be applied there later.
-        self.gallery = GalleryService(self.store)
-        self.organise = OrganiseService(self.store)
-        self.templates = TemplateService(self.store)
+        self.gallery = GalleryService(self._store)
+        self.organise = OrganiseService(self._store)
+        self.templates = TemplateService(self._store)
         self.editing = EditService(self)
         self.runs = RunService(self)
 
@@ -122,7 +122,7 @@ class Studio:
             raise NoKey()
         settings = req.settings() | {"reference_roles": [r.role for r in req.references]}
         ids = [
-            self.store.create_pending(
+            self._store.create_pending(
                 prompt=req.prompt,
                 model=req.model,
                 settings=settings,
@@ -162,7 +162,7 @@ class Studio:
         try:
             if cancel.is_set():
                 raise Cancelled("Cancelled before the request was sent; nothing was charged.")
-            self.store.mark_running(gen_id)
+            self._store.mark_running(gen_id)
             body = wire.build_body(_variant(req, index))
             crashpoint("before_call")
             outcome = self.client.generate(
@@ -171,11 +171,11 @@ class Studio:
             crashpoint("after_response")
             refusal = wire.refusal(outcome)
             if refusal is not None:
-                return self.store.save_failure(
+                return self._store.save_failure(
                     gen_id, status=refusal.status, error=refusal, outcome=outcome, latency_ms=latency()
                 )
             report("Saving…")
-            return self.store.save_success(
+            return self._store.save_success(
                 gen_id, outcome, latency_ms=latency(), cost_usd=_cost(req, outcome)
             )
         except Cancelled as exc:
@@ -198,9 +198,9 @@ class Studio:
         outcome = getattr(error, "outcome", None)
         try:
             if self.jobs.abandoned:  # a call given up by a second stop signal: interrupted, not failed
-                self.store.interrupt_owned(self.owner)
-                return self.store.get(gen_id)
-            return self.store.save_failure(
+                self._store.interrupt_owned(self.owner)
+                return self._store.get(gen_id)
+            return self._store.save_failure(
                 gen_id, status=status, error=error, outcome=outcome, latency_ms=latency_ms
             )
         except StoreError:
@@ -214,7 +214,7 @@ class Studio:
 
     def wait(self, ids: Sequence[int], timeout: float | None = None) -> list[GenerationRecord]:
         self.jobs.wait(ids, timeout=timeout)
-        return [record for record in (self.store.get(gen_id) for gen_id in ids) if record is not None]
+        return [record for record in (self._store.get(gen_id) for gen_id in ids) if record is not None]
 
     def progress(self, gen_id: int) -> JobProgress | None:
         return self.jobs.progress(gen_id)
@@ -229,7 +229,7 @@ class Studio:
 
     def request_for(self, gen_id: int) -> GenerationRequest:
         """The exact request of an earlier generation (references re-read from their stored files)."""
-        record = self.store.get(gen_id)
+        record = self._store.get(gen_id)
         if record is None:
             raise InputError(f"Generation {gen_id} is not in the history.")
         s = dict(record.settings)
@@ -261,7 +261,7 @@ class Studio:
         oldest first. Reading this changes nothing."""
         from studio.storage import notice_repo as notices
 
-        return notices.open_ids(self.store)
+        return notices.open_ids(self._store)
 
     def retry_interrupted(self, ids: Sequence[int]) -> list[int]:
         """Resubmit each of ``ids`` still open, exactly as it was asked for; returns the new generation ids.
@@ -274,13 +274,13 @@ class Studio:
 
         sent: list[int] = []
         error: StudioError | None = None
-        for gen_id in notices.acknowledge(self.store, ids, notices.RETRIED):
+        for gen_id in notices.acknowledge(self._store, ids, notices.RETRIED):
             try:
-                record = self.store.get(gen_id)
-                req = replace(self.request_for(gen_id), cell_key=notices.cell_key(self.store, gen_id))
+                record = self._store.get(gen_id)
+                req = replace(self.request_for(gen_id), cell_key=notices.cell_key(self._store, gen_id))
                 sent += self.submit(_variant(req, record.variant_index if record else 0))  # its own seed
             except StudioError as exc:
-                notices.release(self.store, [gen_id])
+                notices.release(self._store, [gen_id])
                 error = error or exc
         if error is not None and not sent:
             raise error
@@ -291,15 +291,15 @@ class Studio:
         the rows themselves stay in the history as they are. Returns how many were still open."""
         from studio.storage import notice_repo as notices
 
-        return len(notices.acknowledge(self.store, ids, notices.DISMISSED))
+        return len(notices.acknowledge(self._store, ids, notices.DISMISSED))
 
     # -- browsing ---------------------------------------------------------------------------------
 
     def get(self, gen_id: int) -> GenerationRecord | None:
-        return self.store.get(gen_id)
+        return self._store.get(gen_id)
 
     def history(self, **filters: Any) -> list[GenerationRecord]:
-        return self.store.page(**filters)
+        return self._store.page(**filters)
 
     def check_connection(self) -> str:
         return self.client.check()
@@ -325,7 +325,7 @@ class Studio:
         """Give up on the calls still out (a second stop signal): their rows end ``interrupted`` first,
         then the calls are cancelled. Returns their ids."""
         ids = self.jobs.abandon()
-        self.store.interrupt_owned(self.owner)
+        self._store.interrupt_owned(self.owner)
         return ids
 
     def close(self) -> None:
@@ -336,7 +336,7 @@ class Studio:
             self.abandon()
         self.jobs.shutdown(wait=False)
         self.client.close()
-        self.store.close()
+        self._store.close()
         _LIVE_OWNERS.discard(self.owner)
         lifecycle.unregister(self)
         if self.emulator is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from studio.storage.gallery import SEARCH_WINDOW, GalleryFilter, TrashReport, fts_query, settings_diff
+from studio.domain.records import GenerationRecord, ImageRecord, settings_diff
+from studio.storage.filter_sql import SEARCH_WINDOW, GalleryFilter, fts_query
 from studio.storage.store import Store
-from studio.storage.tables import GenerationRecord, ImageRecord
+from studio.storage.trash_repo import TrashReport
 
 __all__ = [
     "SEARCH_WINDOW",

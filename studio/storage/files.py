@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from studio.domain.errors import DiskFull, InputError, StoreError
+from studio.domain.mime import EXTENSIONS
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _DENIED = {errno.EACCES, errno.EPERM, errno.EROFS}
 # Filesystems that cannot fsync a directory say so with these; the rename is still atomic.

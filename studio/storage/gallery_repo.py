@@ -2,6 +2,8 @@
 
 Every query here stays fast at a million rows:
 - pages are keyset (``id < before_id``, newest first), never OFFSET;
+- search is an FTS5 sub-select ordered by recency (rowid), never by ``rank`` (bm25 scores every match:
+  docs/reliability.md);
 - facets group by indexed real or generated columns, never by ``json_extract`` per row;
 - a page's tags and collections come from correlated sub-selects evaluated only for the rows returned;
 - counts and totals with only cube dimensions come from the ``generation_stats`` cube (migration 3).
@@ -18,6 +20,7 @@ from sqlalchemy import exists, func, literal
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from studio.domain.records import GenerationRecord
 from studio.storage.database import Database
 from studio.storage.filter_sql import (
     SEARCH_WINDOW,
@@ -34,7 +37,6 @@ from studio.storage.tables import (
     CollectionItem,
     Generation,
     GenerationAsset,
-    GenerationRecord,
     GenerationStats,
     GenerationTag,
     Tag,

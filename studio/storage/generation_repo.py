@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from studio.domain.crashpoints import crashpoint
 from studio.domain.errors import BadResponse, DiskFull, ImageRejected, StoreError, StudioError
+from studio.domain.records import GenerationRecord, ImageRecord
 from studio.domain.requests import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -40,8 +41,6 @@ from studio.storage.tables import (
     Asset,
     Generation,
     GenerationAsset,
-    GenerationRecord,
-    ImageRecord,
     records,
     select_generations,
     utc_now,

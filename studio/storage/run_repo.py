@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from studio.domain.records import GenerationRecord
 from studio.domain.requests import ACTIVE_STATUSES, SUCCEEDED
 from studio.storage.database import Database
-from studio.storage.tables import Generation, GenerationRecord, Run, utc_now
+from studio.storage.tables import Generation, Run, utc_now
 
 if TYPE_CHECKING:
     from studio.storage.store import Store

@@ -2,14 +2,13 @@
 
 The tables mirror the DDL in ``migrations.py`` (a test checks they agree); the DDL is the source of
 truth so that an old migration never changes when a model gains a column. Callers only ever see
-``GenerationRecord``/``ImageRecord`` dataclasses, never live ORM objects.
+``GenerationRecord``/``ImageRecord`` dataclasses (``domain/records.py``), never live ORM objects.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,7 @@ from typing import Any
 from sqlalchemy import Column, Computed, String, delete, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from studio.domain.errors import StoreError
-from studio.domain.requests import Reference
+from studio.domain.records import GenerationRecord, ImageRecord
 
 
 class Generation(SQLModel, table=True):
@@ -184,118 +182,6 @@ class GenerationStats(SQLModel, table=True):
     prompt_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
-
-
-@dataclass
-class ImageRecord:
-    id: int
-    sha256: str
-    mime_type: str
-    width: int
-    height: int
-    size_bytes: int
-    path: Path  # absolute
-    thumb_path: Path | None
-    role: str
-    position: int
-    name: str = ""
-
-    def read(self) -> bytes:
-        """The stored bytes; a missing or unreadable file is a StoreError with a sentence, not a traceback."""
-        try:
-            return self.path.read_bytes()
-        except OSError as exc:
-            raise StoreError(
-                f"The image file {self.path.name} is missing or unreadable in the data directory "
-                "(run `studio doctor`); pick another image or generate it again."
-            ) from exc
-
-    def reference(self, role: str = "object", name: str | None = None) -> Reference:
-        """This stored image as a reference for a new request."""
-        return Reference(
-            data=self.read(),
-            mime_type=self.mime_type,
-            sha256=self.sha256,
-            width=self.width,
-            height=self.height,
-            role=role,
-            name=self.name if name is None else name,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "sha256": self.sha256,
-            "mime_type": self.mime_type,
-            "width": self.width,
-            "height": self.height,
-        }
-
-
-@dataclass
-class GenerationRecord:
-    id: int
-    created_at: datetime
-    updated_at: datetime
-    status: str
-    prompt: str
-    model: str
-    settings: dict[str, Any]
-    composition: dict[str, Any] | None
-    text: str
-    thoughts_text: str
-    finish_reason: str | None
-    block_reason: str | None
-    error_kind: str | None
-    error_message: str | None
-    usage: dict[str, Any]
-    cost_usd: float | None
-    latency_ms: int | None
-    parent_id: int | None
-    run_id: int | None
-    variant_index: int
-    owner: str
-    favourite: bool
-    rating: int | None
-    deleted_at: datetime | None
-    images: list[ImageRecord] = field(default_factory=list)
-    thought_images: list[ImageRecord] = field(default_factory=list)
-    references: list[ImageRecord] = field(default_factory=list)
-    grounding: dict[str, Any] | None = None
-    has_model_content: bool = False
-    tags: list[str] = field(default_factory=list)
-    collections: list[int] = field(default_factory=list)  # collection ids
-
-    @property
-    def error(self) -> dict[str, str] | None:
-        if not self.error_kind:
-            return None
-        return {"kind": self.error_kind, "message": self.error_message or ""}
-
-    def to_json(self) -> dict[str, Any]:
-        """The CLI's public contract (``--json``); add keys, never rename them."""
-        return {
-            "id": self.id,
-            "status": self.status,
-            "model": self.model,
-            "prompt": self.prompt,
-            "finish_reason": self.finish_reason,
-            "block_reason": self.block_reason,
-            "text": self.text,
-            "images": [image.to_json() for image in self.images],
-            "usage": self.usage,
-            "error": self.error,
-            "created_at": self.created_at.isoformat(),
-            "settings": self.settings,
-            "latency_ms": self.latency_ms,
-            "cost_usd": self.cost_usd,
-            "parent_id": self.parent_id,
-            "favourite": self.favourite,
-            "rating": self.rating,
-            "tags": self.tags,
-            # how the prompt was composed (form fields, proposal, template, sketches); null when typed plainly
-            "composition": self.composition,
-        }
 
 
 def _time(value: str | None) -> datetime | None:

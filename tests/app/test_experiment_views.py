@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from studio.domain import conversation
-from studio.services import runs
+from studio.services import editing, runs
 from studio.services import templates as library
 
 from .helpers import all_text
@@ -33,7 +33,7 @@ def test_experiment_shows_count_and_cost_asks_to_confirm_and_runs(make_app, stud
     run_id = at.session_state["exp_run"]
     runs.wait(studio, run_id, timeout=30)
     studio.wait(
-        [g.record.id for cells in runs.grid(studio.store, run_id).cells.values() for g in cells if g.record],
+        [g.record.id for cells in runs.grid(studio._store, run_id).cells.values() for g in cells if g.record],
         timeout=30,
     )
     at.run()
@@ -84,13 +84,13 @@ def test_edit_two_turns_branch_and_thread(make_app, studio):
 
 
 def test_edit_shows_the_trimming_sentence(make_app, studio):
-    first = studio.wait(conversation.start_edit(studio, "a kite", model="gemini-3-pro-image"), timeout=30)[0]
-    second = studio.wait(conversation.continue_edit(studio, first.id, "blue"), timeout=30)[0]
-    two_turns = conversation.body_bytes(conversation.build_history(studio.store, second.id)[0])
+    first = studio.wait(editing.start_edit(studio, "a kite", model="gemini-3-pro-image"), timeout=30)[0]
+    second = studio.wait(editing.continue_edit(studio, first.id, "blue"), timeout=30)[0]
+    two_turns = conversation.body_bytes(conversation.build_history(studio._store, second.id)[0])
     studio.settings = studio.settings.with_(
         max_request_mb=0.75 * two_turns / conversation.MIB
     )  # one turn fits
-    third = studio.wait(conversation.continue_edit(studio, second.id, "red"), timeout=30)[0]
+    third = studio.wait(editing.continue_edit(studio, second.id, "red"), timeout=30)[0]
     assert third.status == "succeeded"
     at = make_app(studio).run()
     at.session_state["edit_head"] = third.id
@@ -100,7 +100,7 @@ def test_edit_shows_the_trimming_sentence(make_app, studio):
 
 
 def test_library_crud_and_send_to_generate(make_app, studio):
-    library.save(studio.store, "Warm light", "warm golden-hour light", kind="preset")
+    library.save(studio._store, "Warm light", "warm golden-hour light", kind="preset")
     at = open_page(make_app, studio, "library")
     # a form: the values are sent together with the submit button
     at.text_input(key="lib_template_new_name").input("Animal")
@@ -108,13 +108,13 @@ def test_library_crud_and_send_to_generate(make_app, studio):
     at.text_input(key="lib_template_new_tags").input("pets")
     at.button(key="lib_template_new_save").click().run()
     assert not at.exception, at.exception
-    [template] = library.templates(studio.store)
+    [template] = library.templates(studio._store)
     assert template.name == "Animal" and template.tags == ("pets",)
     at.text_input(key=f"lib_use_{template.id}_animal").input("fox")
-    at.multiselect(key=f"lib_use_{template.id}_presets").select(library.presets(studio.store)[0].id)
+    at.multiselect(key=f"lib_use_{template.id}_presets").select(library.presets(studio._store)[0].id)
     at.button(key=f"lib_use_{template.id}_send").click().run()
     assert not at.exception, at.exception
     assert at.text_area(key="gen_prompt").value == "a fox reading, warm golden-hour light"
     at.switch_page("screens/library.py").run()
     at.button(key=f"lib_delete_{template.id}").click().run()
-    assert library.templates(studio.store) == []
+    assert library.templates(studio._store) == []

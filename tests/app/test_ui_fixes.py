@@ -112,7 +112,7 @@ def test_a_double_click_on_re_run_submits_once(make_app, studio, clock):
 
 
 def test_a_template_named_in_markdown_renders_as_text(make_app, studio):
-    library.save(studio.store, EVIL_NAME, "a {animal} in the snow", kind="template")
+    library.save(studio._store, EVIL_NAME, "a {animal} in the snow", kind="template")
     at = make_app(studio).run()
     at.switch_page("screens/library.py").run()
     assert not at.exception
@@ -146,10 +146,10 @@ def test_a_callback_on_a_deleted_collection_is_a_sentence(make_app, studio):
     [record] = studio.generate(
         GenerationRequest(prompt="for a board", model="gemini-2.5-flash-image"), timeout=20
     )
-    cid = studio.store.create_collection("Moodboard")
+    cid = studio._store.create_collection("Moodboard")
     at = _detail(make_app, studio, record.id)
     at.selectbox(key=f"hist_coll_pick_{record.id}").set_value(cid).run()
-    studio.store.delete_collection(cid)  # another tab deleted it meanwhile
+    studio._store.delete_collection(cid)  # another tab deleted it meanwhile
     at.button(key=f"hist_coll_add_{record.id}").click().run()
     assert not at.exception
     assert "does not exist" in _flat(e.value for e in at.error)
@@ -194,6 +194,6 @@ def test_a_double_click_on_experiment_run_starts_one_run(make_app, studio, clock
     clock.now += 0.3
     at.button(key="exp_start").click().run()
     assert not at.exception, at.exception
-    assert [r.id for r in run_store.list_runs(studio.store)] == [first]
+    assert [r.id for r in run_store.list_runs(studio._store)] == [first]
     runs.wait(studio, first, timeout=30)
     studio.wait([r.id for r in studio.history()], timeout=20)

@@ -56,7 +56,7 @@ def test_eight_sessions_generate_and_browse_at_once(studio_env, caplog):
             studio.history(limit=48)
             studio.history(search=f"s{i}")
             studio.get(records[0].id)
-            studio.store.count()
+            studio._store.count()
 
     try:
         errors = _run_threads(session, THREADS)

@@ -16,6 +16,7 @@ from studio.domain.settings import load_settings
 from studio.emulator import Emulator
 from studio.gemini import wire
 from studio.imaging import images
+from studio.services import editing
 from studio.services.studio import Studio
 from tests.factories import solid_image
 
@@ -63,11 +64,11 @@ def last_body(emu: Emulator) -> dict:
 
 def test_second_turn_sends_the_model_turn_verbatim_and_the_emulator_accepts_it(studio, emu):
     upload = images.sanitize_upload(solid_image((10, 120, 200), (48, 32)), "start.png")
-    first = one(studio, conversation.start_edit(studio, "a blue bird", model=PRO, image=upload))
-    stored = studio.store.model_content(first.id)
+    first = one(studio, editing.start_edit(studio, "a blue bird", model=PRO, image=upload))
+    stored = studio._store.model_content(first.id)
     assert any("thoughtSignature" in part for part in stored["parts"])
 
-    second = one(studio, conversation.continue_edit(studio, first.id, "make the bird red"))
+    second = one(studio, editing.continue_edit(studio, first.id, "make the bird red"))
     body = last_body(emu)
     user, model, new = body["contents"]
     assert model == stored  # verbatim, every signature on the part that carried it
@@ -75,14 +76,14 @@ def test_second_turn_sends_the_model_turn_verbatim_and_the_emulator_accepts_it(s
     assert new == {"role": "user", "parts": [{"text": "make the bird red"}]}
     assert second.parent_id == first.id and second.model == PRO
 
-    third = one(studio, conversation.continue_edit(studio, second.id, "add a hat"))
+    third = one(studio, editing.continue_edit(studio, second.id, "add a hat"))
     assert len(last_body(emu)["contents"]) == 5
-    assert [r.id for r in conversation.chain(studio.store, third.id)] == [first.id, second.id, third.id]
+    assert [r.id for r in conversation.chain(studio._store, third.id)] == [first.id, second.id, third.id]
 
 
 def test_a_tampered_signature_is_rejected(studio):
-    first = one(studio, conversation.start_edit(studio, "a lamp", model=PRO))
-    contents, note = conversation.build_history(studio.store, first.id)
+    first = one(studio, editing.start_edit(studio, "a lamp", model=PRO))
+    contents, note = conversation.build_history(studio._store, first.id)
     assert note == ""
     tampered = copy.deepcopy(contents)
     signed = next(p for p in tampered[1]["parts"] if "thoughtSignature" in p)
@@ -99,35 +100,35 @@ def test_a_tampered_signature_is_rejected(studio):
 
 
 def test_branching_from_an_earlier_turn_builds_a_tree(studio):
-    root = one(studio, conversation.start_edit(studio, "a house", model=PRO))
-    a = one(studio, conversation.continue_edit(studio, root.id, "paint it green"))
-    b = one(studio, conversation.continue_edit(studio, root.id, "paint it yellow"))  # a branch
-    c = one(studio, conversation.continue_edit(studio, b.id, "add a garden"))
-    history, _ = conversation.build_history(studio.store, c.id)
+    root = one(studio, editing.start_edit(studio, "a house", model=PRO))
+    a = one(studio, editing.continue_edit(studio, root.id, "paint it green"))
+    b = one(studio, editing.continue_edit(studio, root.id, "paint it yellow"))  # a branch
+    c = one(studio, editing.continue_edit(studio, b.id, "add a garden"))
+    history, _ = conversation.build_history(studio._store, c.id)
     texts = [p.get("text") for turn in history if turn["role"] == "user" for p in turn["parts"]]
     assert "paint it yellow" in texts and "paint it green" not in texts
-    tree = conversation.tree(studio.store, root.id)
+    tree = conversation.tree(studio._store, root.id)
     assert [(depth, r.id) for depth, r in tree.walk()] == [(0, root.id), (1, a.id), (1, b.id), (2, c.id)]
-    assert conversation.root_of(studio.store, c.id) == root.id
+    assert conversation.root_of(studio._store, c.id) == root.id
 
 
 def test_starting_from_a_history_image_continues_its_conversation(studio, emu):
     plain = one(studio, studio.submit(GenerationRequest(prompt="a cup", model="gemini-2.5-flash-image")))
-    started = one(studio, conversation.start_edit(studio, "make it blue", from_generation=plain.id))
+    started = one(studio, editing.start_edit(studio, "make it blue", from_generation=plain.id))
     assert started.parent_id == plain.id and started.model == "gemini-2.5-flash-image"
     assert [c["role"] for c in last_body(emu)["contents"]] == ["user", "model", "user"]
     with pytest.raises(InputError, match="not in the history"):
-        conversation.start_edit(studio, "x", from_generation=99_999)
+        editing.start_edit(studio, "x", from_generation=99_999)
 
 
 def test_old_turns_are_dropped_to_stay_under_the_limit(big_emu, tmp_path):
     studio = make_studio(big_emu.url, tmp_path, STUDIO_MAX_REQUEST_MB="7")
     try:
-        first = one(studio, conversation.start_edit(studio, "a red kite", model=PRO))
-        second = one(studio, conversation.continue_edit(studio, first.id, "make it blue"))
-        third = one(studio, conversation.continue_edit(studio, second.id, "add a tail"))
+        first = one(studio, editing.start_edit(studio, "a red kite", model=PRO))
+        second = one(studio, editing.continue_edit(studio, first.id, "make it blue"))
+        third = one(studio, editing.continue_edit(studio, second.id, "add a tail"))
         # each model turn carries >= 2 signed parts of 2 MB (about 2.7 MB base64 each): only the last fits
-        fourth = one(studio, conversation.continue_edit(studio, third.id, "add clouds"))
+        fourth = one(studio, editing.continue_edit(studio, third.id, "add clouds"))
         note = fourth.composition["conversation"]["trimmed"]
         assert note.startswith("Older turns 1–2 were left out to keep the request under 7 MB.")
         body = last_body(big_emu)
@@ -135,7 +136,7 @@ def test_old_turns_are_dropped_to_stay_under_the_limit(big_emu, tmp_path):
         assert size <= 7 * MIB
         contents = body["contents"]
         assert [c["role"] for c in contents] == ["user", "model", "user"]
-        assert contents[1] == studio.store.model_content(third.id)  # the kept model turn is whole
+        assert contents[1] == studio._store.model_content(third.id)  # the kept model turn is whole
         assert "a red kite" in contents[0]["parts"][0]["text"]  # the first instruction, kept as text
     finally:
         studio.close()
@@ -144,9 +145,9 @@ def test_old_turns_are_dropped_to_stay_under_the_limit(big_emu, tmp_path):
 def test_a_single_turn_over_the_limit_is_refused_with_a_reason(big_emu, tmp_path):
     studio = make_studio(big_emu.url, tmp_path, STUDIO_MAX_REQUEST_MB="1")
     try:
-        first = one(studio, conversation.start_edit(studio, "a boat", model=PRO))
+        first = one(studio, editing.start_edit(studio, "a boat", model=PRO))
         with pytest.raises(InputError, match="does not fit in a 1 MB request"):
-            conversation.continue_edit(studio, first.id, "sail it")
+            editing.continue_edit(studio, first.id, "sail it")
     finally:
         studio.close()
 

@@ -62,7 +62,7 @@ def work(seed):
             studio.history(limit=24)
             studio.history(search="kill shot", limit=12)
             studio.get(ids[0])
-            studio.store.count()
+            studio._store.count()
         n += 1
 
 for line in sys.stdin:
@@ -185,7 +185,7 @@ def test_kill_at_each_step_of_saving(studio_env, point):
         assert record.status == EXPECTED[point], record
         if record.status == "succeeded":
             assert record.images and record.images[0].path.is_file() and record.text
-            assert studio.store.model_content(record.id)  # the model turn came through the crash too
+            assert studio._store.model_content(record.id)  # the model turn came through the crash too
         else:
             assert record.error_kind == "interrupted" and "Retry it from History" in record.error_message
         if point == "after_journal":
@@ -226,7 +226,7 @@ def test_kill_while_the_server_holds_the_request(studio_env):
     check = Invariants(_data_dir())
     check.after_crash()
     studio = _restart()
-    record = [r for r in studio.store.page(limit=5) if r.prompt == prompt][0]
+    record = [r for r in studio._store.page(limit=5) if r.prompt == prompt][0]
     assert record.status == "interrupted" and record.id in studio.interrupted_on_start
     check.after_restart()
 

@@ -90,7 +90,7 @@ def test_only_work_interrupted_by_a_stop_is_offered(studio_env):
     store.close()
     studio = _start()
     try:
-        studio.store.trash([trashed])
+        studio._store.trash([trashed])
         assert studio.interrupted_work() == [stopped]
     finally:
         studio.close()

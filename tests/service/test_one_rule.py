@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from studio import cli
-from studio.domain import catalogue, conversation
+from studio.domain import catalogue
 from studio.domain.errors import InputError
 from studio.domain.requests import GenerationRequest
 from studio.domain.settings import load_settings
 from studio.imaging import images
-from studio.services import batch, runs
+from studio.services import batch, editing, runs
 from studio.storage import Store
 from studio.storage import run_repo as run_store
 from tests.factories import make_image
@@ -87,14 +87,14 @@ def test_studio_submit_refuses_before_a_row_or_a_request(studio, emulator, tmp_p
     for what, fields, words in CASES:
         with pytest.raises(InputError, match=words):
             studio.submit(request(tmp_path, mark, fields))
-        assert rows_written(studio.store.data_dir) == 0, what
+        assert rows_written(studio._store.data_dir) == 0, what
     modalities = GenerationRequest(prompt=f"text only {mark}", model=PRO, modalities=("TEXT",))
     with pytest.raises(InputError, match="Ask for an image"):
         studio.submit(modalities)
     thinking = GenerationRequest(prompt=f"thinking {mark}", model=FLASH25, thinking_level="HIGH")
     with pytest.raises(InputError, match="no thinking level"):
         studio.submit(thinking)
-    assert rows_written(studio.store.data_dir) == 0 and sent(emulator, mark) == []
+    assert rows_written(studio._store.data_dir) == 0 and sent(emulator, mark) == []
 
 
 def test_studio_submit_records_the_catalogue_id_for_a_display_name(studio, emulator):
@@ -255,8 +255,8 @@ def test_experiment_runs_refuse_at_plan_and_start(studio, emulator, tmp_path):
             runs.plan(spec)
         with pytest.raises(InputError, match=words):
             runs.start(studio, spec)
-    assert run_store.list_runs(studio.store) == []
-    assert rows_written(studio.store.data_dir) == 0 and sent(emulator, mark) == []
+    assert run_store.list_runs(studio._store) == []
+    assert rows_written(studio._store.data_dir) == 0 and sent(emulator, mark) == []
 
 
 def test_a_stored_run_the_rule_now_refuses_still_opens_but_is_not_resumed(studio, emulator):
@@ -264,12 +264,12 @@ def test_a_stored_run_the_rule_now_refuses_still_opens_but_is_not_resumed(studio
     spec = runs.RunSpec(
         name="old.csv", rows=[{"prompt": f"old {mark}", "model": FLASH25, "size": "4K", "line": 2}]
     )
-    run_id = run_store.create_run(studio.store, kind="batch", name="old.csv", spec=spec.to_json())
+    run_id = run_store.create_run(studio._store, kind="batch", name="old.csv", spec=spec.to_json())
     assert runs.progress(studio, run_id).waiting == 1  # History and Experiment can still show it
-    assert runs.grid(studio.store, run_id, rows="row").row_labels == ["2"]
+    assert runs.grid(studio._store, run_id, rows="row").row_labels == ["2"]
     with pytest.raises(InputError, match="image size 4K"):
         runs.resume(studio, run_id)
-    assert rows_written(studio.store.data_dir) == 0 and sent(emulator, mark) == []
+    assert rows_written(studio._store.data_dir) == 0 and sent(emulator, mark) == []
 
 
 # -- Edit (conversation) ---------------------------------------------------------------------------------
@@ -282,7 +282,7 @@ def test_edit_refuses_before_a_row_or_a_request(studio, emulator, tmp_path):
             continue  # an edit turn is one image
         req = request(tmp_path, mark, fields)
         with pytest.raises(InputError, match=words):
-            conversation.start_edit(
+            editing.start_edit(
                 studio,
                 req.prompt,
                 model=req.model,
@@ -290,14 +290,14 @@ def test_edit_refuses_before_a_row_or_a_request(studio, emulator, tmp_path):
                 aspect_ratio=req.aspect_ratio,
                 image_size=req.image_size,
             )
-        assert rows_written(studio.store.data_dir) == 0, what
+        assert rows_written(studio._store.data_dir) == 0, what
     [parent] = studio.generate(GenerationRequest(prompt=f"parent {mark}", model=PRO), timeout=60)
     assert parent.status == "succeeded"
     with pytest.raises(InputError, match="at most 6 object"):
-        conversation.continue_edit(studio, parent.id, f"add more {mark}", refs(tmp_path, 7))
+        editing.continue_edit(studio, parent.id, f"add more {mark}", refs(tmp_path, 7))
     with pytest.raises(InputError, match="aspect ratio 1:8"):
-        conversation.continue_edit(studio, parent.id, f"taller {mark}", aspect_ratio="1:8")
-    assert rows_written(studio.store.data_dir) == 1
+        editing.continue_edit(studio, parent.id, f"taller {mark}", aspect_ratio="1:8")
+    assert rows_written(studio._store.data_dir) == 1
     assert sent(emulator, mark) == [f"parent {mark}"]
 
 

@@ -407,7 +407,7 @@ def test_an_experiment_run_stops_politely_and_resumes(emu, tmp_path, monkeypatch
         monkeypatch.setenv(name, env[name])
     resumed = Studio(load_settings())
     try:
-        [run] = run_store.list_runs(resumed.store)
+        [run] = run_store.list_runs(resumed._store)
         assert run.status == "cancelled"
         assert runs.resume(resumed, run.id, concurrency=2) == 3
         assert runs.wait(resumed, run.id, timeout=60)

@@ -152,8 +152,8 @@ def test_run_keeps_at_most_n_in_flight_and_links_cells(studio, emu):
     progress = runs.progress(studio, run_id)
     assert (progress.succeeded, progress.cells, progress.feeding) == (6, 6, False)
     cells, _ = runs.plan(spec)
-    assert set(run_store.cell_statuses(studio.store, run_id)) == {c.key for c in cells}
-    assert run_store.get_run(studio.store, run_id).status == "done"
+    assert set(run_store.cell_statuses(studio._store, run_id)) == {c.key for c in cells}
+    assert run_store.get_run(studio._store, run_id).status == "done"
 
 
 def test_cancel_stops_feeding_and_cancels_in_flight(studio, emu):
@@ -167,8 +167,8 @@ def test_cancel_stops_feeding_and_cancels_in_flight(studio, emu):
     progress = runs.progress(studio, run_id)
     assert progress.succeeded == 0 and progress.active == 0
     assert progress.waiting >= 4  # never submitted: no row, nothing paid
-    assert run_store.get_run(studio.store, run_id).status == "cancelled"
-    assert {s for rows in run_store.cell_statuses(studio.store, run_id).values() for _, s in rows} == {
+    assert run_store.get_run(studio._store, run_id).status == "cancelled"
+    assert {s for rows in run_store.cell_statuses(studio._store, run_id).values() for _, s in rows} == {
         "cancelled"
     }
 
@@ -188,7 +188,7 @@ def test_resume_and_extend_only_pay_for_missing_cells(studio, emu):
     runs.wait(studio, run_id, timeout=30)
     assert len(generate_requests(emu, "resume ")) == before + 3
     assert runs.progress(studio, run_id).succeeded == 4
-    assert run_store.get_run(studio.store, run_id).spec["seeds"] == [7, 8]
+    assert run_store.get_run(studio._store, run_id).spec["seeds"] == [7, 8]
 
 
 def test_grid_contact_sheet_and_zip(studio):
@@ -202,7 +202,7 @@ def test_grid_contact_sheet_and_zip(studio):
     assert runs.varying_axes(spec) == ["var.animal", "ratio", "repeat"]
     run_id = runs.start(studio, spec, concurrency=4)
     runs.wait(studio, run_id, timeout=30)
-    grid = runs.grid(studio.store, run_id, rows="var.animal", cols="ratio")
+    grid = runs.grid(studio._store, run_id, rows="var.animal", cols="ratio")
     assert (grid.row_labels, grid.col_labels) == (["cat", "dog"], ["1:1", "16:9"])
     assert all(
         len(grid.at(r, c)) == 2 and {g.status for g in grid.at(r, c)} == {"succeeded"}
@@ -211,7 +211,7 @@ def test_grid_contact_sheet_and_zip(studio):
     )
     assert grid.at(1, 0)[0].record.prompt == "grid dog" and grid.at(1, 0)[0].values["ratio"] == "1:1"
     with pytest.raises(InputError, match="no axis"):
-        runs.grid(studio.store, run_id, rows="colour")
+        runs.grid(studio._store, run_id, rows="colour")
 
     sheet = Image.open(io.BytesIO(contact_sheet.render(grid, side=128)))
     assert sheet.format == "PNG"
@@ -221,7 +221,7 @@ def test_grid_contact_sheet_and_zip(studio):
     assert cell_pixel != contact_sheet.BACKGROUND  # a thumbnail was pasted
 
     with zipfile.ZipFile(
-        io.BytesIO(contact_sheet.export_zip(studio.store, run_id, rows="var.animal", cols="ratio"))
+        io.BytesIO(runs.export_zip(studio._store, run_id, rows="var.animal", cols="ratio"))
     ) as zf:
         manifest = json.loads(zf.read("manifest.json"))
         names = zf.namelist()
@@ -235,14 +235,14 @@ def test_reference_sets_are_an_axis(studio, tmp_path):
     for name, colour in (("red.png", (220, 20, 20)), ("blue.png", (20, 20, 220))):
         Image.new("RGB", (40, 30), colour).save(tmp_path / name)
         paths.append(str(tmp_path / name))
-    stashed = runs.stash_references(studio.store, runs.load_references(paths[1:]))
+    stashed = runs.stash_references(studio._store, runs.load_references(paths[1:]))
     spec = runs.RunSpec(
         prompts=["refs axis"],
         reference_sets=[{"label": "red", "paths": paths[:1]}, {"label": "blue", "paths": stashed}],
     )
     run_id = runs.start(studio, spec, concurrency=2)
     runs.wait(studio, run_id, timeout=30)
-    grid = runs.grid(studio.store, run_id, rows="refs")
+    grid = runs.grid(studio._store, run_id, rows="refs")
     assert grid.row_labels == ["red", "blue"]
     red, blue = grid.at(0, 0)[0].record, grid.at(1, 0)[0].record
     assert red.status == blue.status == "succeeded"

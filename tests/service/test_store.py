@@ -1,4 +1,4 @@
-"""studio.files and studio.store on real files and real SQLite databases under tmp_path."""
+"""studio.files and studio._store on real files and real SQLite databases under tmp_path."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from studio.domain import composition as composer
 from studio.domain.errors import ImageRejected, InputError
 from studio.domain.requests import GenerationRequest, Reference
 from studio.services import templates as library
+from studio.services import uploads
 from studio.storage.template_repo import TemplateRecord
 from tests.factories import make_image
 
@@ -142,7 +143,7 @@ def test_files_are_judged_one_by_one_with_reasons():
         ("c.png", make_image(color=(10, 200, 30))),
         ("d.png", make_image(color=(200, 200, 30))),
     ]
-    tray, reasons = composer.add_files((), files, FLASH25)
+    tray, reasons = uploads.add_files((), files, FLASH25)
     assert [r.name for r in tray] == ["a.png", "b.jpg", "c.png"]
     assert len(reasons) == 3
     assert "notes.png" in reasons[0] and "huge.png" in reasons[1] and "MB" in reasons[1]
@@ -150,7 +151,7 @@ def test_files_are_judged_one_by_one_with_reasons():
 
 
 def test_large_references_are_downscaled_keeping_aspect():
-    ref = composer.prepare(make_image(3000, 1000), "wide.png")
+    ref = uploads.prepare(make_image(3000, 1000), "wide.png")
     assert (ref.width, ref.height) == (2048, 683)
     with Image.open(io.BytesIO(ref.data)) as im:
         assert im.size == (2048, 683)

@@ -19,6 +19,7 @@ from studio.domain import composition as composer
 from studio.domain.catalogue import ModelSpec
 from studio.domain.errors import StudioError
 from studio.domain.requests import SUCCEEDED, Reference
+from studio.services import uploads
 from studio.services.studio import Studio
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp"]
@@ -63,7 +64,7 @@ def add(refs: Sequence[Reference], spec: ModelSpec, *, what: str = "") -> bool:
 
 def add_files(files: Sequence[tuple[str, bytes]], spec: ModelSpec) -> None:
     before = len(tray())
-    st.session_state[TRAY], reasons = composer.add_files(tray(), files, spec)
+    st.session_state[TRAY], reasons = uploads.add_files(tray(), files, spec)
     for reason in reasons:
         _notify(reason)
     added = len(tray()) - before
@@ -127,7 +128,7 @@ def _from_history(studio: Studio, gen_id: int, spec: ModelSpec) -> None:
         return
     image = record.images[0]
     try:
-        ref = composer.prepare(
+        ref = uploads.prepare(
             Path(image.path).read_bytes(), f"history-{gen_id}.{image.mime_type.split('/')[-1]}"
         )
     except OSError:

@@ -14,6 +14,7 @@ from studio.domain.catalogue import ModelSpec
 from studio.domain.errors import StudioError
 from studio.domain.requests import Reference
 from studio.imaging import images
+from studio.services import uploads
 
 BLANK = "blank"
 BLANK_SIZE = (1024, 768)
@@ -34,7 +35,7 @@ def _on_sketch(spec: ModelSpec, append_instruction: Callable[[str], None]) -> No
     name = f"sketch-{count}.png"
     try:
         data = composer.decode_data_url(payload.get("png", ""), name)
-        ref = composer.prepare(data, name)
+        ref = uploads.prepare(data, name)
     except StudioError as exc:
         references._notify(str(exc))
         return

@@ -10,10 +10,10 @@ import streamlit as st
 
 from studio.app.widgets import components, jscomponents, references
 from studio.domain import catalogue
-from studio.domain import composition as composer
 from studio.domain.errors import StudioError
 from studio.domain.requests import Reference
 from studio.imaging import images
+from studio.services import uploads
 from studio.services.gallery import GenerationRecord, ImageRecord
 from studio.services.studio import Studio
 
@@ -79,7 +79,7 @@ def _current_spec():
 
 def _to_tray(record_id: int, path: str, mime: str) -> None:
     try:
-        ref = composer.prepare(Path(path).read_bytes(), f"result-{record_id}.{mime.split('/')[-1]}")
+        ref = uploads.prepare(Path(path).read_bytes(), f"result-{record_id}.{mime.split('/')[-1]}")
     except (OSError, StudioError) as exc:
         st.session_state["gen_view_msg"] = ("warning", str(exc))
         return
