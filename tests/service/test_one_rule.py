@@ -112,7 +112,7 @@ def test_studio_submit_refuses_a_model_the_cli_refuses(studio, emulator, typed):
     mark = marker()
     with pytest.raises(InputError, match="not a model the studio knows|No model was named"):
         studio.submit(GenerationRequest(prompt=f"a kite {mark}", model=typed))
-    assert rows_written(studio.store.data_dir) == 0 and sent(emulator, mark) == []
+    assert rows_written(studio._store.data_dir) == 0 and sent(emulator, mark) == []
 
 
 # -- studio generate -------------------------------------------------------------------------------------
