@@ -16,7 +16,6 @@ from PIL import Image, ImageDraw, ImageFont
 
 from studio.services import runs
 from studio.storage import Store
-from studio.storage import run_repo as run_store
 
 BACKGROUND = (248, 248, 250)
 INK = (40, 40, 48)
@@ -104,7 +103,7 @@ def _draw_cell(
 
 def export_zip(store: Store, run_id: int, *, rows: str | None = None, cols: str | None = None) -> bytes:
     """manifest.json (run, spec, every cell and its generation), the images, and contact-sheet.png."""
-    run = run_store.get_run(store, run_id)
+    run = store.runs.get(run_id)
     if run is None:
         from studio.domain.errors import InputError
 
