@@ -22,7 +22,6 @@ from studio.domain import catalogue
 from studio.domain.errors import InputError
 from studio.domain.requests import SUCCEEDED
 from studio.services import runs
-from studio.storage import run_repo as run_store
 
 if TYPE_CHECKING:
     from studio.services.studio import Studio
@@ -229,7 +228,7 @@ def execute(
     told, before anything is sent, when an earlier run of the same file already did some cells."""
     spec = runs.RunSpec(name=name, rows=batch.rows)
     cells, _ = runs.plan(spec)
-    existing = run_store.find_by_source(studio._store, batch.sha256)
+    existing = studio._store.runs.find_by_source(batch.sha256)
     if existing is None:
         run_id = runs.start(
             studio, spec, concurrency=concurrency, kind="batch", source_sha=batch.sha256, on_done=on_done
@@ -248,7 +247,7 @@ def execute(
         raise
     done = {
         key
-        for key, rows_ in run_store.cell_statuses(studio._store, run_id).items()
+        for key, rows_ in studio._store.runs.cell_statuses(run_id).items()
         if any(status == SUCCEEDED for _, status in rows_)
     }
     ok = sum(1 for cell in cells if cell.key in done)

@@ -28,7 +28,7 @@ from studio.domain.requests import ACTIVE_STATUSES, SUCCEEDED, GenerationRequest
 from studio.imaging import contact_sheet, images
 from studio.services import lifecycle
 from studio.storage import GenerationRecord, Store, files
-from studio.storage import run_repo as run_store
+from studio.storage.run_repo import RunRecord
 
 if TYPE_CHECKING:
     from studio.services.studio import Studio
@@ -367,7 +367,7 @@ class Feeder:
         finally:
             status = "cancelled" if self.cancelled.is_set() or self.stopped else "done"
             try:
-                run_store.update_run(self.studio._store, self.run_id, status=status)
+                self.studio._store.runs.update(self.run_id, status=status)
             except StudioError:
                 log.exception("run %s: could not record its end", self.run_id)
             with _FEEDERS_LOCK:  # only this feeder's own entry: a resume may have registered a newer one
@@ -464,8 +464,7 @@ def start(
     """Store the run, then feed its cells in the background. Returns the run id."""
     cells, _ = plan(spec)
     _require_key(studio)
-    run_id = run_store.create_run(
-        studio._store,
+    run_id = studio._store.runs.create(
         kind=kind,
         name=spec.name or _default_name(spec),
         spec=spec.to_json(),
@@ -489,7 +488,7 @@ def resume(
         if is_running(studio, run_id):
             raise InputError(f"Run {run_id} is still running; wait for it or cancel it first.")
         cells, _ = plan(RunSpec.from_json(run.spec))
-        settled = run_store.settled_cells(studio._store, run_id)
+        settled = studio._store.runs.settled_cells(run_id)
         todo = [cell for cell in cells if cell.key not in settled]
         _feed(studio, run_id, todo, concurrency, on_done)
     return len(todo)
@@ -514,7 +513,7 @@ def extend(
         else:
             data[name] = value
     plan(RunSpec.from_json(data))  # refuse a bad extension before storing it
-    run_store.update_run(studio._store, run_id, spec=data)
+    studio._store.runs.update(run_id, spec=data)
     return resume(studio, run_id, concurrency=concurrency)
 
 
@@ -545,7 +544,7 @@ def _feed(
     f = Feeder(studio, run_id, cells, concurrency, on_done)
     with _FEEDERS_LOCK:
         _FEEDERS[(studio.owner, run_id)] = f
-    run_store.update_run(studio._store, run_id, status="running")
+    studio._store.runs.update(run_id, status="running")
     f.thread.start()
     lifecycle.track(f.thread)  # a polite stop lets it record how the run ended
     return f
@@ -556,8 +555,8 @@ def _require_key(studio: Studio) -> None:
         raise NoKey()
 
 
-def _get(store: Store, run_id: int) -> run_store.RunRecord:
-    run = run_store.get_run(store, run_id)
+def _get(store: Store, run_id: int) -> RunRecord:
+    run = store.runs.get(run_id)
     if run is None:
         raise InputError(f"Run {run_id} is not in the history.")
     return run
@@ -588,7 +587,7 @@ class RunProgress:
 def progress(studio: Studio, run_id: int) -> RunProgress:
     run = _get(studio._store, run_id)
     cells, _ = plan(RunSpec.from_json(run.spec), check=False)
-    statuses = run_store.cell_statuses(studio._store, run_id)
+    statuses = studio._store.runs.cell_statuses(run_id)
     counts = {"succeeded": 0, "failed": 0, "active": 0, "waiting": 0}
     for cell in cells:
         counts[_bucket(_latest_status(statuses.get(cell.key, [])))] += 1
@@ -637,11 +636,9 @@ def grid(store: Store, run_id: int, rows: str | None = None, cols: str | None = 
 
 def _best_records(store: Store, run_id: int) -> dict[str, GenerationRecord]:
     """Per cell: its latest succeeded generation, else its latest one."""
-    key_of = {
-        gen_id: key for key, rows in run_store.cell_statuses(store, run_id).items() for gen_id, _ in rows
-    }
+    key_of = {gen_id: key for key, rows in store.runs.cell_statuses(run_id).items() for gen_id, _ in rows}
     best: dict[str, GenerationRecord] = {}
-    for record in run_store.run_generations(store, run_id):
+    for record in store.runs.generations(run_id):
         key = key_of.get(record.id)
         if key is None:
             continue
@@ -656,7 +653,7 @@ _ZIP_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 def export_zip(store: Store, run_id: int, *, rows: str | None = None, cols: str | None = None) -> bytes:
     """manifest.json (run, spec, every cell and its generation), the images, and contact-sheet.png."""
-    run = run_store.get_run(store, run_id)
+    run = store.runs.get(run_id)
     if run is None:
         raise InputError(f"Run {run_id} is not in the history.")
     grid_ = grid(store, run_id, rows, cols)
@@ -725,15 +722,15 @@ class RunService:
     def progress(self, run_id: int) -> RunProgress:
         return progress(self._studio, run_id)
 
-    def get(self, run_id: int) -> run_store.RunRecord | None:
-        return run_store.get_run(self._studio._store, run_id)
+    def get(self, run_id: int) -> RunRecord | None:
+        return self._studio._store.runs.get(run_id)
 
     def spec(self, run_id: int) -> RunSpec:
         """The run's stored spec; InputError when the run is not in the history."""
         return RunSpec.from_json(_get(self._studio._store, run_id).spec)
 
-    def recent(self, *, kind: str | None = None, limit: int = 50) -> list[run_store.RunRecord]:
-        return run_store.list_runs(self._studio._store, kind=kind, limit=limit)
+    def recent(self, *, kind: str | None = None, limit: int = 50) -> list[RunRecord]:
+        return self._studio._store.runs.list_runs(kind=kind, limit=limit)
 
     def grid(self, run_id: int, rows: str | None = None, cols: str | None = None) -> Grid:
         return grid(self._studio._store, run_id, rows, cols)

@@ -41,6 +41,7 @@ from studio.services.organise import OrganiseService
 from studio.services.runs import RunService
 from studio.services.templates import TemplateService
 from studio.storage import GenerationRecord, Store
+from studio.storage.notice_repo import DISMISSED, RETRIED
 
 if TYPE_CHECKING:
     from studio.emulator import Emulator
@@ -259,9 +260,7 @@ class Studio:
     def interrupted_work(self) -> list[int]:
         """Generations interrupted when a studio stopped that the designer has neither retried nor dismissed,
         oldest first. Reading this changes nothing."""
-        from studio.storage import notice_repo as notices
-
-        return notices.open_ids(self._store)
+        return self._store.notices.open_ids()
 
     def retry_interrupted(self, ids: Sequence[int]) -> list[int]:
         """Resubmit each of ``ids`` still open, exactly as it was asked for; returns the new generation ids.
@@ -270,17 +269,16 @@ class Studio:
         cannot be sent (no key, a model no longer offered) stays open; its error is raised when none was sent."""
         from dataclasses import replace
 
-        from studio.storage import notice_repo as notices
-
+        notices = self._store.notices
         sent: list[int] = []
         error: StudioError | None = None
-        for gen_id in notices.acknowledge(self._store, ids, notices.RETRIED):
+        for gen_id in notices.acknowledge(ids, RETRIED):
             try:
                 record = self._store.get(gen_id)
-                req = replace(self.request_for(gen_id), cell_key=notices.cell_key(self._store, gen_id))
+                req = replace(self.request_for(gen_id), cell_key=notices.cell_key(gen_id))
                 sent += self.submit(_variant(req, record.variant_index if record else 0))  # its own seed
             except StudioError as exc:
-                notices.release(self._store, [gen_id])
+                notices.release([gen_id])
                 error = error or exc
         if error is not None and not sent:
             raise error
@@ -289,9 +287,7 @@ class Studio:
     def dismiss_interrupted(self, ids: Sequence[int]) -> int:
         """Stop telling the designer about ``ids`` (kept in the database, so for every later start too);
         the rows themselves stay in the history as they are. Returns how many were still open."""
-        from studio.storage import notice_repo as notices
-
-        return len(notices.acknowledge(self._store, ids, notices.DISMISSED))
+        return len(self._store.notices.acknowledge(ids, DISMISSED))
 
     # -- browsing ---------------------------------------------------------------------------------
 

@@ -12,18 +12,11 @@ from studio.domain import prompts
 from studio.domain.errors import InputError
 from studio.domain.requests import GenerationRequest
 from studio.storage import Store
-from studio.storage import template_repo as table
-from studio.storage.template_repo import TemplateRecord
+from studio.storage.template_repo import KINDS, TemplateRecord
 
 __all__ = [
     "TemplateRecord",
     "TemplateService",
-    "save",
-    "get",
-    "delete",
-    "templates",
-    "presets",
-    "from_generation",
     "render",
     "request_from",
     "variables",
@@ -44,65 +37,6 @@ def _check(name: str, body: str) -> tuple[str, str]:
     if len(body) > MAX_BODY:
         raise InputError(f"Keep the text under {MAX_BODY:,} characters.")
     return name, body
-
-
-def save(
-    store: Store,
-    name: str,
-    body: str,
-    *,
-    tags: Iterable[str] = (),
-    notes: str = "",
-    kind: str = "template",
-    template_id: int | None = None,
-) -> TemplateRecord:
-    """Create (or, with ``template_id``, update) a template or preset."""
-    if kind not in table.KINDS:
-        raise InputError(f"Unknown library kind {kind!r}; use one of {', '.join(table.KINDS)}.")
-    name, body = _check(name, body)
-    if template_id is None:
-        template_id = table.insert(store, kind=kind, name=name, body=body, tags=tags, notes=notes.strip())
-    else:
-        table.update(store, template_id, name=name, body=body, tags=tags, notes=notes.strip())
-    record = table.get(store, template_id)
-    assert record is not None
-    return record
-
-
-def get(store: Store, template_id: int) -> TemplateRecord | None:
-    return table.get(store, template_id)
-
-
-def delete(store: Store, template_id: int) -> bool:
-    return table.delete(store, template_id)
-
-
-def templates(store: Store, *, search: str = "", tag: str | None = None) -> list[TemplateRecord]:
-    return _filter(table.list_all(store, "template"), search, tag)
-
-
-def presets(store: Store, *, search: str = "", tag: str | None = None) -> list[TemplateRecord]:
-    return _filter(table.list_all(store, "preset"), search, tag)
-
-
-def _filter(rows: list[TemplateRecord], search: str, tag: str | None) -> list[TemplateRecord]:
-    needle = search.strip().lower()
-    return [
-        r
-        for r in rows
-        if (not needle or needle in r.name.lower() or needle in r.body.lower() or needle in r.notes.lower())
-        and (not tag or tag.lower() in (t.lower() for t in r.tags))
-    ]
-
-
-def from_generation(
-    store: Store, gen_id: int, name: str, *, tags: Iterable[str] = (), notes: str = ""
-) -> TemplateRecord:
-    """Start a template from a past prompt (the designer then turns words into ``{variables}``)."""
-    record = store.get(gen_id)
-    if record is None:
-        raise InputError(f"Generation {gen_id} is not in the history.")
-    return save(store, name, record.prompt, tags=tags, notes=notes or f"From generation #{gen_id}.")
 
 
 def variables(body: str) -> list[str]:
@@ -127,7 +61,7 @@ def request_from(
 
 
 class TemplateService:
-    """The Library's templates and presets for the app: the functions above, bound to one studio's store."""
+    """The Library's templates and presets, on one studio's store."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -142,21 +76,46 @@ class TemplateService:
         kind: str = "template",
         template_id: int | None = None,
     ) -> TemplateRecord:
-        return save(self._store, name, body, tags=tags, notes=notes, kind=kind, template_id=template_id)
+        """Create (or, with ``template_id``, update) a template or preset."""
+        if kind not in KINDS:
+            raise InputError(f"Unknown library kind {kind!r}; use one of {', '.join(KINDS)}.")
+        name, body = _check(name, body)
+        table = self._store.templates
+        if template_id is None:
+            template_id = table.insert(kind=kind, name=name, body=body, tags=tags, notes=notes.strip())
+        else:
+            table.update(template_id, name=name, body=body, tags=tags, notes=notes.strip())
+        record = table.get(template_id)
+        assert record is not None
+        return record
 
     def get(self, template_id: int) -> TemplateRecord | None:
-        return get(self._store, template_id)
+        return self._store.templates.get(template_id)
 
     def delete(self, template_id: int) -> bool:
-        return delete(self._store, template_id)
+        return self._store.templates.delete(template_id)
 
     def templates(self, *, search: str = "", tag: str | None = None) -> list[TemplateRecord]:
-        return templates(self._store, search=search, tag=tag)
+        return _filter(self._store.templates.list_all("template"), search, tag)
 
     def presets(self, *, search: str = "", tag: str | None = None) -> list[TemplateRecord]:
-        return presets(self._store, search=search, tag=tag)
+        return _filter(self._store.templates.list_all("preset"), search, tag)
 
     def from_generation(
         self, gen_id: int, name: str, *, tags: Iterable[str] = (), notes: str = ""
     ) -> TemplateRecord:
-        return from_generation(self._store, gen_id, name, tags=tags, notes=notes)
+        """Start a template from a past prompt (the designer then turns words into ``{variables}``)."""
+        record = self._store.get(gen_id)
+        if record is None:
+            raise InputError(f"Generation {gen_id} is not in the history.")
+        return self.save(name, record.prompt, tags=tags, notes=notes or f"From generation #{gen_id}.")
+
+
+def _filter(rows: list[TemplateRecord], search: str, tag: str | None) -> list[TemplateRecord]:
+    needle = search.strip().lower()
+    return [
+        r
+        for r in rows
+        if (not needle or needle in r.name.lower() or needle in r.body.lower() or needle in r.notes.lower())
+        and (not tag or tag.lower() in (t.lower() for t in r.tags))
+    ]

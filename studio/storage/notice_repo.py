@@ -1,14 +1,14 @@
 """Work a stopped studio left unfinished: the interrupted generations the designer has not yet retried or
 dismissed from the notice on Generate and History.
 
-``NoticeRepository`` on the ``interruption_ack`` table of migration 5. A mark there never changes the
-history row itself. The module functions taking a ``Store`` are the older spelling of the same calls.
+``NoticeRepository`` (``store.notices``) on the ``interruption_ack`` table of migration 5. A mark there never
+changes the history row itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, literal
 from sqlalchemy.dialects.sqlite import insert
@@ -17,9 +17,6 @@ from sqlmodel import col, select
 from studio.storage.database import Database, rowcount
 from studio.storage.filter_sql import unique_ids
 from studio.storage.tables import Generation, InterruptionAck, utc_now
-
-if TYPE_CHECKING:
-    from studio.storage.store import Store
 
 RETRIED, DISMISSED = "retried", "dismissed"
 
@@ -89,22 +86,3 @@ class NoticeRepository:
                         col(InterruptionAck.generation_id) == gen_id, col(InterruptionAck.action) == RETRIED
                     )
                 )
-
-
-# -- the module functions (older spelling) ---------------------------------------------------------
-
-
-def open_ids(store: Store) -> list[int]:
-    return store.notices.open_ids()
-
-
-def cell_key(store: Store, gen_id: int) -> str | None:
-    return store.notices.cell_key(gen_id)
-
-
-def acknowledge(store: Store, ids: Iterable[int], action: str) -> list[int]:
-    return store.notices.acknowledge(ids, action)
-
-
-def release(store: Store, ids: Iterable[int]) -> None:
-    store.notices.release(ids)

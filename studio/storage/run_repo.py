@@ -1,7 +1,4 @@
-"""Runs (matrix runs, batches) and the generations that belong to them (``RunRepository``).
-
-The module functions taking a ``Store`` are the older spelling of the same calls.
-"""
+"""Runs (matrix runs, batches) and the generations that belong to them: ``RunRepository`` (``store.runs``)."""
 
 from __future__ import annotations
 
@@ -9,7 +6,7 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -18,9 +15,6 @@ from studio.domain.records import GenerationRecord
 from studio.domain.requests import ACTIVE_STATUSES, SUCCEEDED
 from studio.storage.database import Database
 from studio.storage.tables import Generation, Run, utc_now
-
-if TYPE_CHECKING:
-    from studio.storage.store import Store
 
 
 @dataclass(frozen=True)
@@ -145,47 +139,3 @@ class RunRepository:
             for key, rows in self.cell_statuses(run_id).items()
             if any(status == SUCCEEDED or status in ACTIVE_STATUSES for _, status in rows)
         }
-
-
-# -- the module functions (older spelling) ---------------------------------------------------------
-
-
-def create_run(
-    store: Store, *, kind: str, name: str, spec: dict[str, Any], source_sha: str | None = None
-) -> int:
-    return store.runs.create(kind=kind, name=name, spec=spec, source_sha=source_sha)
-
-
-def update_run(
-    store: Store,
-    run_id: int,
-    *,
-    status: str | None = None,
-    spec: dict[str, Any] | None = None,
-    name: str | None = None,
-) -> None:
-    store.runs.update(run_id, status=status, spec=spec, name=name)
-
-
-def get_run(store: Store, run_id: int) -> RunRecord | None:
-    return store.runs.get(run_id)
-
-
-def find_by_source(store: Store, source_sha: str, kind: str = "batch") -> RunRecord | None:
-    return store.runs.find_by_source(source_sha, kind)
-
-
-def list_runs(store: Store, *, kind: str | None = None, limit: int = 50) -> list[RunRecord]:
-    return store.runs.list_runs(kind=kind, limit=limit)
-
-
-def run_generations(store: Store, run_id: int) -> list[GenerationRecord]:
-    return store.runs.generations(run_id)
-
-
-def cell_statuses(store: Store, run_id: int) -> dict[str, list[tuple[int, str]]]:
-    return store.runs.cell_statuses(run_id)
-
-
-def settled_cells(store: Store, run_id: int) -> set[str]:
-    return store.runs.settled_cells(run_id)

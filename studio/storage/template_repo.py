@@ -1,6 +1,6 @@
 """Prompt templates and style presets: the ``template`` table of migration 2 (kind 'template'|'preset').
 
-``TemplateRepository`` holds the queries; the module functions taking a ``Store`` are the older spelling.
+``TemplateRepository`` (``store.templates``) holds the queries.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
@@ -17,9 +17,6 @@ from sqlmodel import Session, col, select
 from studio.domain.errors import InputError
 from studio.storage.database import Database, rowcount
 from studio.storage.tables import Template, utc_now
-
-if TYPE_CHECKING:
-    from studio.storage.store import Store
 
 KINDS = ("template", "preset")
 
@@ -120,30 +117,3 @@ class TemplateRepository:
         )
         with self.db.read() as session:
             return [_record(row) for row in session.exec(stmt).all()]
-
-
-# -- the module functions (older spelling) ---------------------------------------------------------
-
-
-def insert(
-    store: Store, *, kind: str, name: str, body: str, tags: Iterable[str] = (), notes: str = ""
-) -> int:
-    return store.templates.insert(kind=kind, name=name, body=body, tags=tags, notes=notes)
-
-
-def update(
-    store: Store, template_id: int, *, name: str, body: str, tags: Iterable[str] = (), notes: str = ""
-) -> None:
-    store.templates.update(template_id, name=name, body=body, tags=tags, notes=notes)
-
-
-def delete(store: Store, template_id: int) -> bool:
-    return store.templates.delete(template_id)
-
-
-def get(store: Store, template_id: int) -> TemplateRecord | None:
-    return store.templates.get(template_id)
-
-
-def list_all(store: Store, kind: str = "template") -> list[TemplateRecord]:
-    return store.templates.list_all(kind)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from studio.domain import conversation
 from studio.services import editing, runs
-from studio.services import templates as library
 
 from .helpers import all_text
 
@@ -100,7 +99,7 @@ def test_edit_shows_the_trimming_sentence(make_app, studio):
 
 
 def test_library_crud_and_send_to_generate(make_app, studio):
-    library.save(studio._store, "Warm light", "warm golden-hour light", kind="preset")
+    studio.templates.save("Warm light", "warm golden-hour light", kind="preset")
     at = open_page(make_app, studio, "library")
     # a form: the values are sent together with the submit button
     at.text_input(key="lib_template_new_name").input("Animal")
@@ -108,13 +107,13 @@ def test_library_crud_and_send_to_generate(make_app, studio):
     at.text_input(key="lib_template_new_tags").input("pets")
     at.button(key="lib_template_new_save").click().run()
     assert not at.exception, at.exception
-    [template] = library.templates(studio._store)
+    [template] = studio.templates.templates()
     assert template.name == "Animal" and template.tags == ("pets",)
     at.text_input(key=f"lib_use_{template.id}_animal").input("fox")
-    at.multiselect(key=f"lib_use_{template.id}_presets").select(library.presets(studio._store)[0].id)
+    at.multiselect(key=f"lib_use_{template.id}_presets").select(studio.templates.presets()[0].id)
     at.button(key=f"lib_use_{template.id}_send").click().run()
     assert not at.exception, at.exception
     assert at.text_area(key="gen_prompt").value == "a fox reading, warm golden-hour light"
     at.switch_page("screens/library.py").run()
     at.button(key=f"lib_delete_{template.id}").click().run()
-    assert library.templates(studio._store) == []
+    assert studio.templates.templates() == []

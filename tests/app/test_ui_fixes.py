@@ -14,8 +14,6 @@ from studio.domain.errors import ConfigError
 from studio.domain.requests import GenerationRequest
 from studio.imaging import images
 from studio.services import runs
-from studio.services import templates as library
-from studio.storage import run_repo as run_store
 
 from ..conftest import make_image
 from .helpers import all_text, texts
@@ -112,7 +110,7 @@ def test_a_double_click_on_re_run_submits_once(make_app, studio, clock):
 
 
 def test_a_template_named_in_markdown_renders_as_text(make_app, studio):
-    library.save(studio._store, EVIL_NAME, "a {animal} in the snow", kind="template")
+    studio.templates.save(EVIL_NAME, "a {animal} in the snow", kind="template")
     at = make_app(studio).run()
     at.switch_page("screens/library.py").run()
     assert not at.exception
@@ -194,6 +192,6 @@ def test_a_double_click_on_experiment_run_starts_one_run(make_app, studio, clock
     clock.now += 0.3
     at.button(key="exp_start").click().run()
     assert not at.exception, at.exception
-    assert [r.id for r in run_store.list_runs(studio._store)] == [first]
+    assert [r.id for r in studio._store.runs.list_runs()] == [first]
     runs.wait(studio, first, timeout=30)
     studio.wait([r.id for r in studio.history()], timeout=20)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from studio.services import templates as library
+from studio.services.templates import TemplateService
 from studio.storage import Store
 from tests.browser.browser import chromium_page, settle, studio_server
 
@@ -28,8 +28,9 @@ def data_dir(tmp_path) -> Path:
     path = tmp_path / "data"
     store = Store(path)
     try:
-        library.save(store, "Animal", "a {animal} reading a map", kind="template")
-        library.save(store, "Warm", "warm golden-hour light", kind="preset")
+        library = TemplateService(store)
+        library.save("Animal", "a {animal} reading a map", kind="template")
+        library.save("Warm", "warm golden-hour light", kind="preset")
     finally:
         store.close()
     return path

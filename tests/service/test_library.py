@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from studio.domain import prompts
 from studio.domain.errors import InputError
 from studio.services import templates as library
+from studio.services.templates import TemplateService
 from studio.storage import Store
 
 NAME = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True)
@@ -22,6 +23,11 @@ def store(tmp_path):
     s.close()
 
 
+@pytest.fixture
+def service(store):
+    return TemplateService(store)
+
+
 @given(st.lists(NAME, min_size=1, max_size=4, unique=True), st.data())
 def test_fill_puts_every_value_in_and_leaves_no_variable(names, data):
     template = " and ".join(f"{{{n}}}" for n in names) + " {{literal}}"
@@ -33,9 +39,8 @@ def test_fill_puts_every_value_in_and_leaves_no_variable(names, data):
     assert prompts.variables(template) == names
 
 
-def test_templates_crud_tags_and_search(store):
-    t = library.save(
-        store,
+def test_templates_crud_tags_and_search(service):
+    t = service.save(
         "Animal  portrait",
         "a {animal} in {style} style",
         tags=["pets", "pets", "a,b"],
@@ -44,25 +49,25 @@ def test_templates_crud_tags_and_search(store):
     assert (t.name, t.kind, t.tags) == ("Animal portrait", "template", ("pets", "a b"))
     assert library.variables(t.body) == ["animal", "style"]
     with pytest.raises(InputError, match="already exists"):
-        library.save(store, "Animal portrait", "other")
-    other = library.save(store, "Landscape", "a {place} at dawn")
-    assert [x.name for x in library.templates(store)] == ["Animal portrait", "Landscape"]
-    assert [x.name for x in library.templates(store, tag="pets")] == ["Animal portrait"]
-    assert [x.name for x in library.templates(store, search="dawn")] == ["Landscape"]
-    updated = library.save(store, "Landscape", "a {place} at dusk", template_id=other.id)
+        service.save("Animal portrait", "other")
+    other = service.save("Landscape", "a {place} at dawn")
+    assert [x.name for x in service.templates()] == ["Animal portrait", "Landscape"]
+    assert [x.name for x in service.templates(tag="pets")] == ["Animal portrait"]
+    assert [x.name for x in service.templates(search="dawn")] == ["Landscape"]
+    updated = service.save("Landscape", "a {place} at dusk", template_id=other.id)
     assert updated.body == "a {place} at dusk" and updated.id == other.id
     with pytest.raises(InputError, match="already exists"):
-        library.save(store, "Animal portrait", "x", template_id=other.id)
-    assert library.delete(store, other.id) and library.get(store, other.id) is None
+        service.save("Animal portrait", "x", template_id=other.id)
+    assert service.delete(other.id) and service.get(other.id) is None
     with pytest.raises(InputError, match="name"):
-        library.save(store, "  ", "x")
+        service.save("  ", "x")
 
 
-def test_presets_are_separate_and_append_once(store):
-    library.save(store, "Golden hour", "warm golden-hour light", kind="preset")
-    library.save(store, "Golden hour", "a {thing}")  # same name, other kind: allowed
-    [preset] = library.presets(store)
-    [template] = library.templates(store)
+def test_presets_are_separate_and_append_once(service):
+    service.save("Golden hour", "warm golden-hour light", kind="preset")
+    service.save("Golden hour", "a {thing}")  # same name, other kind: allowed
+    [preset] = service.presets()
+    [template] = service.templates()
     text = library.render(template.body, {"thing": "kite"}, [preset.body, preset.body])
     assert text == "a kite, warm golden-hour light"
     req = library.request_from(template, {"thing": "kite"}, "gemini-2.5-flash-image", [preset])
@@ -72,9 +77,9 @@ def test_presets_are_separate_and_append_once(store):
         library.render(template.body, {})
 
 
-def test_start_a_template_from_a_past_prompt(store):
+def test_start_a_template_from_a_past_prompt(store, service):
     gen_id = store.create_pending(prompt="a paper crane on a desk", model="m", settings={}, owner="test")
-    t = library.from_generation(store, gen_id, "Crane")
+    t = service.from_generation(gen_id, "Crane")
     assert t.body == "a paper crane on a desk" and f"#{gen_id}" in t.notes
     with pytest.raises(InputError, match="not in the history"):
-        library.from_generation(store, 9999, "Nope")
+        service.from_generation(9999, "Nope")

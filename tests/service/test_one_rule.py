@@ -19,7 +19,6 @@ from studio.domain.settings import load_settings
 from studio.imaging import images
 from studio.services import batch, editing, runs
 from studio.storage import Store
-from studio.storage import run_repo as run_store
 from tests.factories import make_image
 
 FLASH25, PRO = "gemini-2.5-flash-image", "gemini-3-pro-image"
@@ -255,7 +254,7 @@ def test_experiment_runs_refuse_at_plan_and_start(studio, emulator, tmp_path):
             runs.plan(spec)
         with pytest.raises(InputError, match=words):
             runs.start(studio, spec)
-    assert run_store.list_runs(studio._store) == []
+    assert studio._store.runs.list_runs() == []
     assert rows_written(studio._store.data_dir) == 0 and sent(emulator, mark) == []
 
 
@@ -264,7 +263,7 @@ def test_a_stored_run_the_rule_now_refuses_still_opens_but_is_not_resumed(studio
     spec = runs.RunSpec(
         name="old.csv", rows=[{"prompt": f"old {mark}", "model": FLASH25, "size": "4K", "line": 2}]
     )
-    run_id = run_store.create_run(studio._store, kind="batch", name="old.csv", spec=spec.to_json())
+    run_id = studio._store.runs.create(kind="batch", name="old.csv", spec=spec.to_json())
     assert runs.progress(studio, run_id).waiting == 1  # History and Experiment can still show it
     assert runs.grid(studio._store, run_id, rows="row").row_labels == ["2"]
     with pytest.raises(InputError, match="image size 4K"):

@@ -401,13 +401,12 @@ def test_an_experiment_run_stops_politely_and_resumes(emu, tmp_path, monkeypatch
     from studio.domain.settings import load_settings
     from studio.services import runs
     from studio.services.studio import Studio
-    from studio.storage import run_repo as run_store
 
     for name in ("STUDIO_DATA_DIR", "STUDIO_BASE_URL", "STUDIO_API_KEY", "STUDIO_AUTH"):
         monkeypatch.setenv(name, env[name])
     resumed = Studio(load_settings())
     try:
-        [run] = run_store.list_runs(resumed._store)
+        [run] = resumed._store.runs.list_runs()
         assert run.status == "cancelled"
         assert runs.resume(resumed, run.id, concurrency=2) == 3
         assert runs.wait(resumed, run.id, timeout=60)

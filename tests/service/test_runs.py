@@ -19,7 +19,6 @@ from studio.emulator import Emulator
 from studio.imaging import contact_sheet
 from studio.services import runs
 from studio.services.studio import Studio
-from studio.storage import run_repo as run_store
 
 WORD = st.text(alphabet="abcdefghij", min_size=1, max_size=6)
 
@@ -152,8 +151,8 @@ def test_run_keeps_at_most_n_in_flight_and_links_cells(studio, emu):
     progress = runs.progress(studio, run_id)
     assert (progress.succeeded, progress.cells, progress.feeding) == (6, 6, False)
     cells, _ = runs.plan(spec)
-    assert set(run_store.cell_statuses(studio._store, run_id)) == {c.key for c in cells}
-    assert run_store.get_run(studio._store, run_id).status == "done"
+    assert set(studio._store.runs.cell_statuses(run_id)) == {c.key for c in cells}
+    assert studio._store.runs.get(run_id).status == "done"
 
 
 def test_cancel_stops_feeding_and_cancels_in_flight(studio, emu):
@@ -167,10 +166,8 @@ def test_cancel_stops_feeding_and_cancels_in_flight(studio, emu):
     progress = runs.progress(studio, run_id)
     assert progress.succeeded == 0 and progress.active == 0
     assert progress.waiting >= 4  # never submitted: no row, nothing paid
-    assert run_store.get_run(studio._store, run_id).status == "cancelled"
-    assert {s for rows in run_store.cell_statuses(studio._store, run_id).values() for _, s in rows} == {
-        "cancelled"
-    }
+    assert studio._store.runs.get(run_id).status == "cancelled"
+    assert {s for rows in studio._store.runs.cell_statuses(run_id).values() for _, s in rows} == {"cancelled"}
 
 
 def test_resume_and_extend_only_pay_for_missing_cells(studio, emu):
@@ -188,7 +185,7 @@ def test_resume_and_extend_only_pay_for_missing_cells(studio, emu):
     runs.wait(studio, run_id, timeout=30)
     assert len(generate_requests(emu, "resume ")) == before + 3
     assert runs.progress(studio, run_id).succeeded == 4
-    assert run_store.get_run(studio._store, run_id).spec["seeds"] == [7, 8]
+    assert studio._store.runs.get(run_id).spec["seeds"] == [7, 8]
 
 
 def test_grid_contact_sheet_and_zip(studio):
