@@ -322,11 +322,12 @@ class Studio:
         return self.jobs.stop()
 
     def abandon(self) -> list[int]:
-        """Give up on the calls still out (a second stop signal): their rows end ``interrupted`` first,
-        then the calls are cancelled. Returns their ids."""
+        """Give up on the calls still out (a second stop signal): their rows end ``interrupted`` and the
+        calls are cancelled. An image already being saved is kept (adopted from its journal), not given up.
+        Returns the ids given up."""
         ids = self.jobs.abandon()
-        self.store.interrupt_owned(self.owner)
-        return ids
+        interrupted = set(self.store.interrupt_owned(self.owner))
+        return [gen_id for gen_id in ids if gen_id in interrupted]
 
     def close(self) -> None:
         """Stop politely: queued work is cancelled before it is sent, calls already sent are waited for

@@ -180,6 +180,56 @@ def test_a_second_signal_abandons_the_call_and_the_row_says_interrupted(emu, tmp
     assert "marks it interrupted" in err
 
 
+# The worker holds the save of a received image between its adoption journal and its row commit, as a slow
+# fsync or a busy database would (``_commit_with_retries`` waits those out for seconds).
+HOLD_AFTER_JOURNAL = """
+import sys, threading
+from studio.cli.main import main
+from studio.storage import generation_repo
+real = generation_repo.crashpoint
+def held(name):
+    if name == "after_journal":
+        print("studio-test: the save is held after its journal", file=sys.stderr, flush=True)
+        threading.Event().wait(60)
+    real(name)
+generation_repo.crashpoint = held
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_second_signal_during_the_save_keeps_the_paid_image(emu, tmp_path):
+    prompt = f"polite abandon while saving {LATENCY}"
+    env = studio_env(tmp_path, emu)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_AFTER_JOURNAL, "generate", prompt],
+        env=env,
+        cwd=tmp_path,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    wait_until(lambda: sent(emu, prompt), "the emulator received the request", proc)
+    proc.send_signal(signal.SIGINT)
+    read_stderr_until(proc, "already paid for")
+    read_stderr_until(proc, "the save is held after its journal")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT, err
+
+    data = tmp_path / "data"
+    [row] = rows(data)
+    assert_saved(data, row)  # adopted from its journal, not marked interrupted
+    assert "marks it interrupted" not in err  # nothing was given up
+
+    restart = subprocess.run(  # the next start keeps it, and doctor finds no orphaned file
+        [sys.executable, "-m", "studio", "doctor"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    [row] = rows(data)
+    assert_saved(data, row)
+    assert not list((data / "journal").glob("*.json"))
+
+
 # -- studio batch (a run: its feeder) -----------------------------------------------------------------
 
 
