@@ -4,8 +4,10 @@ Streamlit abandons a running script when the user clicks anything, so a paid cal
 thread can lose its image. Jobs therefore run here, in threads owned by the process; pages only read
 their progress. Each job has a cancel event the client checks between reads and during waits.
 
-A polite stop (``stop``) takes no new work: jobs that have not started are cancelled before they send
-anything, jobs already started keep their call and save what it returns. ``abandon`` cancels those too.
+A polite stop (``stop``) takes no new work: jobs that have not started still run in the pool, but with
+their cancel event set, so each records itself cancelled before it sends anything (a job's future is done
+only once its row is final); jobs already started keep their call and save what it returns. ``abandon``
+cancels those too.
 """
 
 from __future__ import annotations
@@ -50,7 +52,6 @@ class JobRunner:
         self._futures: dict[int, Future[None]] = {}
         self._cancel: dict[int, threading.Event] = {}
         self._progress: dict[int, JobProgress] = {}
-        self._work: dict[int, Work] = {}  # queued jobs' work, run cancelled if a stop skips them
         self._started: set[int] = set()  # jobs that began before any stop: their calls are (being) sent
         self._stopping = False
         self._abandoned = False
@@ -75,7 +76,6 @@ class JobRunner:
             self._progress[gen_id] = JobProgress(gen_id, "queued", "Queued", time.monotonic())
             stopping = self._stopping
             if not stopping:
-                self._work[gen_id] = work
                 self._futures[gen_id] = self._pool.submit(self._run, gen_id, work, cancel)
         if stopping:
             cancel.set()
@@ -83,7 +83,6 @@ class JobRunner:
 
     def _run(self, gen_id: int, work: Work, cancel: threading.Event) -> None:
         with self._lock:
-            self._work.pop(gen_id, None)
             if self._stopping:
                 cancel.set()  # picked up after a stop: it must not send anything
             else:
@@ -159,18 +158,10 @@ class JobRunner:
             )
 
     def stop(self) -> list[int]:
-        """Take no new work. Jobs not started yet are cancelled before they send anything (their rows are
-        recorded here, now); jobs already started keep going. Returns those (``in_flight``)."""
+        """Take no new work. Jobs not started yet still run, cancelled (``_run``): each records its row
+        cancelled before it sends anything. Jobs already started keep going. Returns those (``in_flight``)."""
         with self._lock:
             self._stopping = True
-            queued = [(gen_id, future) for gen_id, future in self._futures.items() if not future.done()]
-        for gen_id, future in queued:
-            if future.cancel():  # never started: record it as cancelled, nothing was sent
-                with self._lock:
-                    work, cancel = self._work.pop(gen_id, None), self._cancel.get(gen_id)
-                if work is not None and cancel is not None:
-                    cancel.set()
-                    self._run(gen_id, work, cancel)
         return self.in_flight()
 
     def abandon(self) -> list[int]:

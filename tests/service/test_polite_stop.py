@@ -270,6 +270,28 @@ def test_batch_saves_the_rows_in_flight_sends_no_more_and_resumes(emu, tmp_path,
         assert_saved(tmp_path / "data", row)
 
 
+def test_batch_prints_every_row_the_stop_ended_as_final(emu, tmp_path):
+    # one worker, every row queued behind it: the stop ends the queued rows, and what batch prints of each
+    # is its final row (as the database has it), never "pending"
+    marker, ROWS = "polite batch printed", 64
+    path = tmp_path / "rows.csv"
+    path.write_text(
+        "prompt\n" + "".join(f'"{marker} {i} {LATENCY}"\n' for i in range(ROWS)), encoding="utf-8"
+    )
+    env = studio_env(tmp_path, emu) | {"STUDIO_WORKERS": "1"}
+    proc = spawn(["batch", str(path), "--json", "--concurrency", str(ROWS)], env, tmp_path)
+    wait_until(lambda: sent(emu, marker), "the first row is in flight", proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT, err
+
+    printed = {record["id"]: record["status"] for record in map(json.loads, out.splitlines())}
+    saved = {row["id"]: row["status"] for row in rows(tmp_path / "data")}
+    assert printed == saved
+    assert sorted(saved.values()) == ["cancelled"] * (len(saved) - 1) + ["succeeded"]  # rows not fed: none
+    assert len(sent(emu, marker)) == 1
+
+
 @pytest.mark.parametrize("signum", SIGNALS)
 def test_batch_second_signal_leaves_its_rows_interrupted(emu, tmp_path, signum):
     marker = f"polite batch abandon {signum.name}"
