@@ -53,6 +53,7 @@ class JobRunner:
         self._cancel: dict[int, threading.Event] = {}
         self._progress: dict[int, JobProgress] = {}
         self._started: set[int] = set()  # jobs that began before any stop: their calls are (being) sent
+        self._retrying: set[int] = set()  # started jobs waiting to send again: no call of theirs is out
         self._stopping = False
         self._abandoned = False
 
@@ -93,6 +94,8 @@ class JobRunner:
         except Exception:  # the work function records failures itself; this is a last resort
             log.exception("generation %s crashed in its worker", gen_id)
         finally:
+            with self._lock:
+                self._retrying.discard(gen_id)
             self._update(gen_id, state="done", message="Finished", finished_at=time.monotonic())
 
     def _update(self, gen_id: int, **changes: Any) -> None:
@@ -116,6 +119,7 @@ class JobRunner:
                 self._cancel.pop(gen_id, None)
                 self._futures.pop(gen_id, None)
                 self._started.discard(gen_id)
+                self._retrying.discard(gen_id)
 
     def progress(self, gen_id: int) -> JobProgress | None:
         with self._lock:
@@ -148,20 +152,42 @@ class JobRunner:
                 except CancelledError:  # never started: the pool was shut down
                     continue
 
+    def retry_wait(self, gen_id: int, sentence: str) -> None:
+        """The job's call was refused without doing work (a 429, a 503, no connection) and it waits to send
+        again: it has no call out, and a stop, now or during the wait, ends the wait at once."""
+        with self._lock:
+            self._retrying.add(gen_id)
+            if self._stopping and gen_id in self._cancel:
+                self._cancel[gen_id].set()
+        self._update(gen_id, message=sentence)
+
+    def may_send_again(self, gen_id: int) -> bool:
+        """Asked by a job about to retry: no after a stop; otherwise its call is out again. Decided under
+        the lock ``stop`` takes, so a stop either counts the retry as in flight or prevents it."""
+        with self._lock:
+            if self._stopping:
+                return False
+            self._retrying.discard(gen_id)
+            return True
+
     def in_flight(self) -> list[int]:
-        """Jobs started before any stop and not finished: their calls are out (and will be billed)."""
+        """Jobs started before any stop, not finished and not waiting to retry: their calls are out (and
+        will be billed)."""
         with self._lock:
             return sorted(
                 gen_id
-                for gen_id in self._started
+                for gen_id in self._started - self._retrying
                 if gen_id in self._futures and not self._futures[gen_id].done()
             )
 
     def stop(self) -> list[int]:
         """Take no new work. Jobs not started yet still run, cancelled (``_run``): each records its row
-        cancelled before it sends anything. Jobs already started keep going. Returns those (``in_flight``)."""
+        cancelled before it sends anything. Jobs waiting to retry stop waiting and send nothing more. Jobs
+        whose call is out keep going. Returns those (``in_flight``)."""
         with self._lock:
             self._stopping = True
+            for gen_id in self._retrying:
+                self._cancel[gen_id].set()
         return self.in_flight()
 
     def abandon(self) -> list[int]:

@@ -166,7 +166,11 @@ class Studio:
             body = wire.build_body(_variant(req, index))
             crashpoint("before_call")
             outcome = self.client.generate(
-                req.model, body, cancel=cancel, on_wait=lambda seconds, sentence: report(sentence)
+                req.model,
+                body,
+                cancel=cancel,
+                on_wait=lambda seconds, sentence: self.jobs.retry_wait(gen_id, sentence),
+                may_retry=lambda: self.jobs.may_send_again(gen_id),
             )
             crashpoint("after_response")
             refusal = wire.refusal(outcome)

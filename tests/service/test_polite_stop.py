@@ -180,6 +180,31 @@ def test_a_second_signal_abandons_the_call_and_the_row_says_interrupted(emu, tmp
     assert "marks it interrupted" in err
 
 
+def test_a_call_waiting_to_retry_sends_nothing_more_after_the_signal(tmp_path):
+    # a 429 with a long RetryInfo delay: the call did no work and waits to be sent again when the stop comes
+    prompt = "polite retry wait [[fault:429*1]]"
+
+    def refused(emu: Emulator) -> bool:  # the 429 went out a moment ago: the client is in its retry wait
+        return any(r.get("status") == 429 and time.time() - r["answered_at"] > 0.2 for r in sent(emu, prompt))
+
+    with Emulator(port=0, retry_delay=20) as emu:
+        proc = spawn(["generate", prompt, "--json"], studio_env(tmp_path, emu), tmp_path)
+        wait_until(lambda: refused(emu), "the emulator refused the first request", proc)
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - signalled
+        assert len(sent(emu, prompt)) == 1  # the retry was never sent
+
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert took < 5, f"the stop waited {took:.1f} s for a retry it would not send"
+    [row] = rows(tmp_path / "data")
+    assert row["status"] == "cancelled" and "nothing more was sent" in row["error_message"], row
+    assert "already paid for" not in err  # a refused call is not paid for
+    [printed] = [json.loads(line) for line in out.splitlines()]
+    assert printed["status"] == "cancelled"
+
+
 # The worker holds the save of a received image between its adoption journal and its row commit, as a slow
 # fsync or a busy database would (``_commit_with_retries`` waits those out for seconds).
 HOLD_AFTER_JOURNAL = """
