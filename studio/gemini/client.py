@@ -56,6 +56,8 @@ BACKOFF_BASE_S, BACKOFF_JITTER_S = 1.0, 0.25
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 
 OnWait = Callable[[float, str], None]
+#: Why a call that was waiting to retry ended when the studio stopped (its refused attempts did no work).
+NOT_RETRIED = "The studio stopped while this waited to retry; nothing more was sent."
 
 
 class GeminiClient:
@@ -123,9 +125,13 @@ class GeminiClient:
         *,
         cancel: threading.Event | None = None,
         on_wait: OnWait | None = None,
+        may_retry: Callable[[], bool] | None = None,
         stream: bool = False,
     ) -> Outcome:
-        """POST the body and return the parsed Outcome; raises EndpointError subclasses or Cancelled."""
+        """POST the body and return the parsed Outcome; raises EndpointError subclasses or Cancelled.
+
+        ``may_retry()`` is asked before and after each retry wait; False (the studio is stopping) ends the
+        call ``Cancelled`` without sending again. To end a wait early, set ``cancel``."""
         content = self._serialise(body)
         action = "streamGenerateContent" if stream else "generateContent"
         url = f"{self.base_url}/v1beta/models/{quote(model.removeprefix('models/'), safe='-._~')}:{action}"
@@ -141,7 +147,8 @@ class GeminiClient:
                 if delay is None or self.breaker.is_open():
                     raise
                 attempt += 1
-                self._wait(delay, _wait_sentence(exc, delay, attempt, self.max_retries), cancel, on_wait)
+                sentence = _wait_sentence(exc, delay, attempt, self.max_retries)
+                self._wait(delay, sentence, cancel, on_wait, may_retry)
                 waited += delay
                 continue
             self.breaker.record(None)
@@ -343,8 +350,15 @@ class GeminiClient:
         return delay
 
     def _wait(
-        self, delay: float, sentence: str, cancel: threading.Event | None, on_wait: OnWait | None
+        self,
+        delay: float,
+        sentence: str,
+        cancel: threading.Event | None,
+        on_wait: OnWait | None,
+        may_retry: Callable[[], bool] | None,
     ) -> None:
+        if may_retry is not None and not may_retry():
+            raise Cancelled(NOT_RETRIED)
         if on_wait is not None:
             on_wait(delay, sentence)
         if self._sleep is not None:
@@ -353,6 +367,8 @@ class GeminiClient:
             cancel.wait(delay)
         else:
             time.sleep(delay)
+        if may_retry is not None and not may_retry():  # first: a stop also sets ``cancel`` to end the wait
+            raise Cancelled(NOT_RETRIED)
         if cancel is not None and cancel.is_set():
             raise Cancelled("Cancelled while waiting to retry; nothing more was sent.")
 

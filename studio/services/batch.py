@@ -238,13 +238,9 @@ def execute(
         skipped = len(cells) - runs.resume(studio, run_id, concurrency=concurrency, on_done=on_done)
         if skipped and on_resume is not None:
             on_resume(run_id, skipped, len(cells))
-    try:
-        while not runs.wait(studio, run_id, timeout=0.5):
-            pass
-    except KeyboardInterrupt:
-        runs.cancel(studio, run_id)
-        runs.wait(studio, run_id, timeout=30)
-        raise
+    # A stop signal never interrupts this wait: the polite stop (lifecycle) ends the run, which then ends.
+    while not runs.wait(studio, run_id, timeout=0.5):
+        pass
     done = {
         key
         for key, rows_ in studio._store.runs.cell_statuses(run_id).items()

@@ -4,8 +4,10 @@ Streamlit abandons a running script when the user clicks anything, so a paid cal
 thread can lose its image. Jobs therefore run here, in threads owned by the process; pages only read
 their progress. Each job has a cancel event the client checks between reads and during waits.
 
-A polite stop (``stop``) takes no new work: jobs that have not started are cancelled before they send
-anything, jobs already started keep their call and save what it returns. ``abandon`` cancels those too.
+A polite stop (``stop``) takes no new work: jobs that have not started still run in the pool, but with
+their cancel event set, so each records itself cancelled before it sends anything (a job's future is done
+only once its row is final); jobs already started keep their call and save what it returns. ``abandon``
+cancels those too.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ class JobRunner:
         self._futures: dict[int, Future[None]] = {}
         self._cancel: dict[int, threading.Event] = {}
         self._progress: dict[int, JobProgress] = {}
-        self._work: dict[int, Work] = {}  # queued jobs' work, run cancelled if a stop skips them
         self._started: set[int] = set()  # jobs that began before any stop: their calls are (being) sent
+        self._retrying: set[int] = set()  # started jobs waiting to send again: no call of theirs is out
         self._stopping = False
         self._abandoned = False
 
@@ -75,7 +77,6 @@ class JobRunner:
             self._progress[gen_id] = JobProgress(gen_id, "queued", "Queued", time.monotonic())
             stopping = self._stopping
             if not stopping:
-                self._work[gen_id] = work
                 self._futures[gen_id] = self._pool.submit(self._run, gen_id, work, cancel)
         if stopping:
             cancel.set()
@@ -83,7 +84,6 @@ class JobRunner:
 
     def _run(self, gen_id: int, work: Work, cancel: threading.Event) -> None:
         with self._lock:
-            self._work.pop(gen_id, None)
             if self._stopping:
                 cancel.set()  # picked up after a stop: it must not send anything
             else:
@@ -94,6 +94,8 @@ class JobRunner:
         except Exception:  # the work function records failures itself; this is a last resort
             log.exception("generation %s crashed in its worker", gen_id)
         finally:
+            with self._lock:
+                self._retrying.discard(gen_id)
             self._update(gen_id, state="done", message="Finished", finished_at=time.monotonic())
 
     def _update(self, gen_id: int, **changes: Any) -> None:
@@ -117,6 +119,7 @@ class JobRunner:
                 self._cancel.pop(gen_id, None)
                 self._futures.pop(gen_id, None)
                 self._started.discard(gen_id)
+                self._retrying.discard(gen_id)
 
     def progress(self, gen_id: int) -> JobProgress | None:
         with self._lock:
@@ -149,28 +152,42 @@ class JobRunner:
                 except CancelledError:  # never started: the pool was shut down
                     continue
 
+    def retry_wait(self, gen_id: int, sentence: str) -> None:
+        """The job's call was refused without doing work (a 429, a 503, no connection) and it waits to send
+        again: it has no call out, and a stop, now or during the wait, ends the wait at once."""
+        with self._lock:
+            self._retrying.add(gen_id)
+            if self._stopping and gen_id in self._cancel:
+                self._cancel[gen_id].set()
+        self._update(gen_id, message=sentence)
+
+    def may_send_again(self, gen_id: int) -> bool:
+        """Asked by a job about to retry: no after a stop; otherwise its call is out again. Decided under
+        the lock ``stop`` takes, so a stop either counts the retry as in flight or prevents it."""
+        with self._lock:
+            if self._stopping:
+                return False
+            self._retrying.discard(gen_id)
+            return True
+
     def in_flight(self) -> list[int]:
-        """Jobs started before any stop and not finished: their calls are out (and will be billed)."""
+        """Jobs started before any stop, not finished and not waiting to retry: their calls are out (and
+        will be billed)."""
         with self._lock:
             return sorted(
                 gen_id
-                for gen_id in self._started
+                for gen_id in self._started - self._retrying
                 if gen_id in self._futures and not self._futures[gen_id].done()
             )
 
     def stop(self) -> list[int]:
-        """Take no new work. Jobs not started yet are cancelled before they send anything (their rows are
-        recorded here, now); jobs already started keep going. Returns those (``in_flight``)."""
+        """Take no new work. Jobs not started yet still run, cancelled (``_run``): each records its row
+        cancelled before it sends anything. Jobs waiting to retry stop waiting and send nothing more. Jobs
+        whose call is out keep going. Returns those (``in_flight``)."""
         with self._lock:
             self._stopping = True
-            queued = [(gen_id, future) for gen_id, future in self._futures.items() if not future.done()]
-        for gen_id, future in queued:
-            if future.cancel():  # never started: record it as cancelled, nothing was sent
-                with self._lock:
-                    work, cancel = self._work.pop(gen_id, None), self._cancel.get(gen_id)
-                if work is not None and cancel is not None:
-                    cancel.set()
-                    self._run(gen_id, work, cancel)
+            for gen_id in self._retrying:
+                self._cancel[gen_id].set()
         return self.in_flight()
 
     def abandon(self) -> list[int]:

@@ -2,10 +2,10 @@
 Experiment runs of the UI.
 
 The first SIGINT or SIGTERM makes every live Studio of the process stop taking work: generations queued
-but not sent end ``cancelled`` (nothing charged), a run feeds no more cells. The calls already sent are
-paid for, so the process waits for them (each is bounded by the client's own deadline), saves what they
-return and only then exits; the terminal says so. A second signal abandons them: their rows end
-``interrupted`` with a sentence, and the process exits at once.
+but not sent end ``cancelled`` (nothing charged), and so do calls waiting to retry (nothing more is sent);
+a run feeds no more cells. The calls already sent are paid for, so the process waits for them (each is
+bounded by the client's own deadline), saves what they return and only then exits; the terminal says so. A second signal abandons them: their rows end
+``interrupted`` with a sentence (an image already being saved is kept), and the process exits at once.
 
 Signals reach a helper thread through a wakeup pipe (``Stop.listen``): the work (database writes,
 printing) never runs inside a handler that may have interrupted the main thread halfway through a write,

@@ -167,7 +167,11 @@ class Studio:
             body = wire.build_body(_variant(req, index))
             crashpoint("before_call")
             outcome = self.client.generate(
-                req.model, body, cancel=cancel, on_wait=lambda seconds, sentence: report(sentence)
+                req.model,
+                body,
+                cancel=cancel,
+                on_wait=lambda seconds, sentence: self.jobs.retry_wait(gen_id, sentence),
+                may_retry=lambda: self.jobs.may_send_again(gen_id),
             )
             crashpoint("after_response")
             refusal = wire.refusal(outcome)
@@ -318,11 +322,12 @@ class Studio:
         return self.jobs.stop()
 
     def abandon(self) -> list[int]:
-        """Give up on the calls still out (a second stop signal): their rows end ``interrupted`` first,
-        then the calls are cancelled. Returns their ids."""
+        """Give up on the calls still out (a second stop signal): their rows end ``interrupted`` and the
+        calls are cancelled. An image already being saved is kept (adopted from its journal), not given up.
+        Returns the ids given up."""
         ids = self.jobs.abandon()
-        self._store.interrupt_owned(self.owner)
-        return ids
+        interrupted = set(self._store.interrupt_owned(self.owner))
+        return [gen_id for gen_id in ids if gen_id in interrupted]
 
     def close(self) -> None:
         """Stop politely: queued work is cancelled before it is sent, calls already sent are waited for

@@ -62,6 +62,9 @@ def _json(value: Any) -> str:
 COMMIT_RETRY_DELAYS = (0.5, 1.0, 2.0)
 #: Error kinds of a row that failed after its files were saved, because the history could not be written.
 STORE_FAILURES = ("store", "disk_full")
+#: Error kinds of a final row that an adoptable journal may still finish as succeeded: the store failures,
+#: and a stop that gave up on the row (only a stop sets ``interrupted``) while its image was being saved.
+ADOPTABLE_KINDS = (*STORE_FAILURES, "interrupted")
 #: Longest side of an on-screen preview. At most Streamlit's widest image (MAXIMUM_CONTENT_WIDTH, 1460 px),
 #: or st.image decodes and re-encodes the file on every rerun.
 PREVIEW_SIDE = 1440
@@ -380,8 +383,15 @@ class GenerationRepository:
 
     def interrupt_owned(self, owner: str) -> list[int]:
         """Resolve the pending/running rows of one live owner that gave up on them (a stop abandoned its
-        calls): they end ``interrupted`` with the sentence a restart would give them."""
-        return self._interrupt_dead(lambda other: other != owner)
+        calls): they end ``interrupted`` with the sentence a restart would give them. A row whose image is
+        already saved with its journal (its worker was committing it) is adopted instead, as succeeded."""
+
+        def gave_up(other: str) -> bool:
+            return other != owner
+
+        for gen_id in self.adopt_orphans(gave_up):
+            journal.remove(self.data_dir, gen_id)  # the row now records it
+        return self._interrupt_dead(gave_up)
 
     def orphans(self, is_alive: Callable[[str], bool]) -> list[tuple[int, journal.Entry | None]]:
         """Active rows of dead owners, each with its adoptable journal entry (None: would be interrupted)."""
@@ -413,7 +423,8 @@ class GenerationRepository:
     def _drop_stale_journals(self) -> None:
         """A journal whose row is final (committed, or resolved by a restart) only says what the row says,
         except for a row that failed only because the history could not be written after its files were
-        saved: that row is adopted from its journal, so the paid image is not lost."""
+        saved, or that a stop marked interrupted while its files were being saved: that row is adopted from
+        its journal, so the paid image is not lost."""
         found = journal.listing(self.data_dir)
         if not found:
             return
@@ -425,7 +436,7 @@ class GenerationRepository:
             ).all()
         for gen_id, status, error_kind in final:
             assert gen_id is not None  # a primary key read back from its table
-            entry = journal.adoptable(self.data_dir, gen_id) if error_kind in STORE_FAILURES else None
+            entry = journal.adoptable(self.data_dir, gen_id) if error_kind in ADOPTABLE_KINDS else None
             if entry is not None:
                 self._commit_success(
                     gen_id,

@@ -340,6 +340,22 @@ def test_cancel_during_a_retry_wait_stops_without_another_call():
     assert len(script.requests) == 1
 
 
+@pytest.mark.parametrize("stop_after", [0, 1], ids=["before-the-wait", "after-the-wait"])
+def test_a_stop_before_a_retry_sends_nothing_more(stop_after):
+    script = Script(R429_3S, OK)
+    client, sleeps = make_client(script)
+    asked: list[bool] = []
+
+    def may_retry() -> bool:  # the studio stops before the wait, or during it
+        asked.append(len(asked) < stop_after)
+        return asked[-1]
+
+    with pytest.raises(Cancelled, match="nothing more was sent"):
+        client.generate(MODEL, BODY, may_retry=may_retry)
+    assert len(script.requests) == 1 and len(asked) == stop_after + 1
+    assert sleeps == [3.0] * stop_after  # stopped before the wait: no wait at all
+
+
 def test_cancel_before_sending_sends_nothing():
     script = Script(OK)
     client, _ = make_client(script)

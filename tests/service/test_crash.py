@@ -27,6 +27,7 @@ from studio.imaging.images import sha256_hex
 from studio.services import doctor
 from studio.services.studio import Studio
 from studio.storage import Store, journal
+from studio.storage.generation_repo import INTERRUPTED_MESSAGE
 
 MODEL, SIZE = "gemini-3.1-flash-image", "512"
 
@@ -250,6 +251,31 @@ def test_adoption_refuses_a_journal_whose_file_was_damaged(studio_env):
     store.close()
     Invariants(data_dir).after_restart()
     assert not image.exists() and list((data_dir / "quarantine").rglob(image.name))
+
+
+def test_a_row_interrupted_after_its_journal_is_adopted_on_the_next_start(studio_env):
+    """A second stop signal marked the row interrupted after its files and journal were written, and the
+    process ended before the row was committed: the next start adopts the paid image from its journal."""
+    prompt = _prompt("interrupted after journal")
+    assert _run_child(prompt, "after_journal").returncode == -signal.SIGKILL
+    data_dir = _data_dir()
+    [gen_id] = journal.listing(data_dir)
+    conn = sqlite3.connect(data_dir / "studio.db", timeout=10)
+    with conn:  # what the abandon wrote (``interrupt_owned``) before the process exited
+        conn.execute(
+            "UPDATE generation SET status = 'interrupted', error_kind = 'interrupted', error_message = ? "
+            "WHERE id = ?",
+            (INTERRUPTED_MESSAGE, gen_id),
+        )
+    conn.close()
+    studio = _restart()
+    record = studio.get(gen_id)
+    assert record is not None and record.status == "succeeded", record
+    assert record.error_kind is None and record.error_message is None
+    [image] = record.images
+    assert sha256_hex(image.path.read_bytes()) == image.sha256
+    Invariants(data_dir).after_restart()
+    assert not list((data_dir / "quarantine").rglob(image.path.name))
 
 
 @pytest.mark.slow

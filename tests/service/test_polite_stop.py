@@ -180,6 +180,81 @@ def test_a_second_signal_abandons_the_call_and_the_row_says_interrupted(emu, tmp
     assert "marks it interrupted" in err
 
 
+def test_a_call_waiting_to_retry_sends_nothing_more_after_the_signal(tmp_path):
+    # a 429 with a long RetryInfo delay: the call did no work and waits to be sent again when the stop comes
+    prompt = "polite retry wait [[fault:429*1]]"
+
+    def refused(emu: Emulator) -> bool:  # the 429 went out a moment ago: the client is in its retry wait
+        return any(r.get("status") == 429 and time.time() - r["answered_at"] > 0.2 for r in sent(emu, prompt))
+
+    with Emulator(port=0, retry_delay=20) as emu:
+        proc = spawn(["generate", prompt, "--json"], studio_env(tmp_path, emu), tmp_path)
+        wait_until(lambda: refused(emu), "the emulator refused the first request", proc)
+        signalled = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        took = time.monotonic() - signalled
+        assert len(sent(emu, prompt)) == 1  # the retry was never sent
+
+    assert proc.returncode == 128 + signal.SIGINT, err
+    assert took < 5, f"the stop waited {took:.1f} s for a retry it would not send"
+    [row] = rows(tmp_path / "data")
+    assert row["status"] == "cancelled" and "nothing more was sent" in row["error_message"], row
+    assert "already paid for" not in err  # a refused call is not paid for
+    [printed] = [json.loads(line) for line in out.splitlines()]
+    assert printed["status"] == "cancelled"
+
+
+# The worker holds the save of a received image between its adoption journal and its row commit, as a slow
+# fsync or a busy database would (``_commit_with_retries`` waits those out for seconds).
+HOLD_AFTER_JOURNAL = """
+import sys, threading
+from studio.cli.main import main
+from studio.storage import generation_repo
+real = generation_repo.crashpoint
+def held(name):
+    if name == "after_journal":
+        print("studio-test: the save is held after its journal", file=sys.stderr, flush=True)
+        threading.Event().wait(60)
+    real(name)
+generation_repo.crashpoint = held
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_second_signal_during_the_save_keeps_the_paid_image(emu, tmp_path):
+    prompt = f"polite abandon while saving {LATENCY}"
+    env = studio_env(tmp_path, emu)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_AFTER_JOURNAL, "generate", prompt],
+        env=env,
+        cwd=tmp_path,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    wait_until(lambda: sent(emu, prompt), "the emulator received the request", proc)
+    proc.send_signal(signal.SIGINT)
+    read_stderr_until(proc, "already paid for")
+    read_stderr_until(proc, "the save is held after its journal")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT, err
+
+    data = tmp_path / "data"
+    [row] = rows(data)
+    assert_saved(data, row)  # adopted from its journal, not marked interrupted
+    assert "marks it interrupted" not in err  # nothing was given up
+
+    restart = subprocess.run(  # the next start keeps it, and doctor finds no orphaned file
+        [sys.executable, "-m", "studio", "doctor"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert restart.returncode == 0, restart.stdout + restart.stderr
+    [row] = rows(data)
+    assert_saved(data, row)
+    assert not list((data / "journal").glob("*.json"))
+
+
 # -- studio batch (a run: its feeder) -----------------------------------------------------------------
 
 
@@ -218,6 +293,28 @@ def test_batch_saves_the_rows_in_flight_sends_no_more_and_resumes(emu, tmp_path,
     assert sorted(row["prompt"] for row in after) == sorted(prompts)
     for row in after:
         assert_saved(tmp_path / "data", row)
+
+
+def test_batch_prints_every_row_the_stop_ended_as_final(emu, tmp_path):
+    # one worker, every row queued behind it: the stop ends the queued rows, and what batch prints of each
+    # is its final row (as the database has it), never "pending"
+    marker, ROWS = "polite batch printed", 64
+    path = tmp_path / "rows.csv"
+    path.write_text(
+        "prompt\n" + "".join(f'"{marker} {i} {LATENCY}"\n' for i in range(ROWS)), encoding="utf-8"
+    )
+    env = studio_env(tmp_path, emu) | {"STUDIO_WORKERS": "1"}
+    proc = spawn(["batch", str(path), "--json", "--concurrency", str(ROWS)], env, tmp_path)
+    wait_until(lambda: sent(emu, marker), "the first row is in flight", proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGINT, err
+
+    printed = {record["id"]: record["status"] for record in map(json.loads, out.splitlines())}
+    saved = {row["id"]: row["status"] for row in rows(tmp_path / "data")}
+    assert printed == saved
+    assert sorted(saved.values()) == ["cancelled"] * (len(saved) - 1) + ["succeeded"]  # rows not fed: none
+    assert len(sent(emu, marker)) == 1
 
 
 @pytest.mark.parametrize("signum", SIGNALS)
