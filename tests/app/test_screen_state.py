@@ -90,6 +90,13 @@ def test_generate_edit_and_experiment_start_on_the_same_default_model(make_app, 
     assert components.model_label(catalogue.DEFAULT_MODEL) in all_text(at)
 
 
+def test_the_library_sends_to_generate_on_the_same_default_model(make_app, studio):
+    template = studio.templates.save("Animal", "a {animal} reading a map", kind="template")
+    at = make_app(studio).run()
+    at.switch_page("screens/library.py").run()
+    assert at.selectbox(key=f"lib_use_{template.id}_model").value == catalogue.DEFAULT_MODEL
+
+
 def _says_each_thing_once(label: str) -> bool:
     words = re.findall(r"[a-z]+", label.lower())
     stages = [w for w in words if w in ("retired", "preview", "stable")]

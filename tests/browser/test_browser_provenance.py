@@ -89,6 +89,7 @@ def test_a_replaced_prompt_records_neither_the_used_proposal_nor_the_sent_templa
 
     # Library → Send to Generate → Generate (#3 came from the template) → fresh text (#4 did not)
     page.locator("[data-testid='stSidebarNav']").get_by_text("Library", exact=True).click()
+    settle(page)  # the Library's first run has drawn its forms before a person fills one in
     main.get_by_text("Animal", exact=True).click()
     animal = main.get_by_label("{animal}", exact=True)
     animal.fill("fox")

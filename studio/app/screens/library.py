@@ -76,6 +76,7 @@ def _use(record: TemplateRecord, presets: list[TemplateRecord]) -> None:
         model = st.selectbox(
             "Model",
             list(catalogue.MODELS),
+            index=list(catalogue.MODELS).index(catalogue.DEFAULT_MODEL),  # the same default as Generate
             key=f"lib_use_{record.id}_model",
             format_func=components.model_label,
         )
