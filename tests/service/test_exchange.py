@@ -41,7 +41,7 @@ def jpeg() -> bytes:
 
 
 def make(store: Store, prompt: str, *datas: bytes, status: str = "succeeded", parent_id=None, refs=()) -> int:
-    gen = store.create_pending(
+    gen = store.generations.create_pending(
         prompt=prompt,
         model="gemini-2.5-flash-image",
         owner="t",
@@ -57,9 +57,9 @@ def make(store: Store, prompt: str, *datas: bytes, status: str = "succeeded", pa
             usage={"promptTokenCount": 5, "candidatesTokenCount": 50, "totalTokenCount": 55},
             finish_reason="STOP",
         )
-        store.save_success(gen, out, latency_ms=9, cost_usd=0.039)
+        store.generations.save_success(gen, out, latency_ms=9, cost_usd=0.039)
     elif status != "pending":
-        store.save_failure(gen, status=status, error=StoreError("Simulated failure."))
+        store.generations.save_failure(gen, status=status, error=StoreError("Simulated failure."))
     return gen
 
 
