@@ -37,7 +37,7 @@ _LIKE_SQL = (
 _FACET_SQL = "SELECT {col}, count(*) FROM generation WHERE deleted_at IS NULL GROUP BY {col}"
 _COLD_STUDIO = (
     "import sys, time; t = time.perf_counter(); from studio.storage import Store; "
-    "s = Store(sys.argv[1]); page = s.page(limit=48); assert page; print(time.perf_counter() - t)"
+    "s = Store(sys.argv[1]); page = s.gallery.page(limit=48); assert page; print(time.perf_counter() - t)"
 )
 _COLD_PEER = (
     "import sys, sqlite3, time; t = time.perf_counter(); c = sqlite3.connect(sys.argv[1]); "

@@ -356,8 +356,8 @@ def test_a_row_that_could_not_be_committed_is_adopted_on_the_next_start(tmp_path
     store.close()
 
     reopened = Store(tmp_path)
-    reopened.interrupt_orphans(lambda owner: False)
-    record = reopened.get(gen)
+    reopened.generations.interrupt_orphans(lambda owner: False)
+    record = reopened.generations.get(gen)
     assert record.status == "succeeded" and len(record.images) == 1 and record.images[0].path.exists()
     assert not (tmp_path / "journal" / f"{gen}.json").exists()
     reopened.close()

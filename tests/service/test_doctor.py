@@ -188,7 +188,7 @@ def test_a_row_that_failed_only_to_be_written_is_adopted_not_quarantined(tmp_pat
     code, report = _doctor_cli("--data-dir", str(data_dir), "--repair")
     assert report["problems"][0]["fixed"] is True
     reopened = Store(data_dir)
-    record = reopened.get(gen)
+    record = reopened.generations.get(gen)
     assert record.status == "succeeded" and record.images[0].path.exists()
     assert _files(data_dir / "images") == before  # nothing went to quarantine
     reopened.close()

@@ -207,7 +207,7 @@ def test_reopen_is_idempotent(tmp_path: Path) -> None:
     gen = pending(s)
     s.close()
     s = Store(tmp_path)
-    assert s.get(gen) is not None and not s.readonly
+    assert s.generations.get(gen) is not None and not s.readonly
     assert sql(s, "PRAGMA user_version") == [(migrations.LATEST,)]
     assert list((tmp_path / "backups").iterdir()) == []
     s.close()
@@ -227,7 +227,7 @@ def test_migration_backs_up_then_upgrades(tmp_path: Path, monkeypatch: pytest.Mo
     s = Store(tmp_path)
     assert sql(s, "PRAGMA user_version") == [(old + 1,)]
     assert sql(s, "SELECT name FROM sqlite_master WHERE name = 'extra'") == [("extra",)]
-    assert s.get(gen).prompt == "before upgrade"
+    assert s.generations.get(gen).prompt == "before upgrade"
     s.close()
     [backup] = list((tmp_path / "backups").iterdir())
     assert backup.name.startswith(f"studio-{old}-") and backup.suffix == ".db"
@@ -264,11 +264,11 @@ def test_newer_schema_opens_read_only(tmp_path: Path) -> None:
     con.close()
     s = Store(tmp_path)
     assert s.readonly
-    assert s.get(gen).status == "pending" and s.count() == 1
+    assert s.generations.get(gen).status == "pending" and s.gallery.count() == 1
     with pytest.raises(StoreError, match="newer version"):
         pending(s)
     with pytest.raises(StoreError, match="read-only"):
-        s.set_status(gen, "cancelled")
+        s.generations.set_status(gen, "cancelled")
     s.close()
     assert sql(s, "PRAGMA user_version") == [(99,)]
 
@@ -656,21 +656,21 @@ def test_large_originals_get_a_preview_made_once(tmp_path: Path) -> None:
     PILImage.new("RGB", (3000, 1500), (30, 90, 160)).save(buf, "JPEG", quality=90)
     small = png(64, 64)
     gen = pending(s)
-    record = s.save_success(
+    record = s.generations.save_success(
         gen,
         Outcome(images=[ImagePart(buf.getvalue(), "image/jpeg"), ImagePart(small, "image/png")]),
         latency_ms=1,
         cost_usd=None,
     )
     big, tiny = record.images
-    preview = s.preview(big)
+    preview = s.generations.preview(big)
     assert preview != big.path and preview.parent.parent.name == "previews"
     with PILImage.open(preview) as im:
         assert im.format == "JPEG" and im.size == (repository.PREVIEW_SIDE, repository.PREVIEW_SIDE // 2)
     stamp = preview.stat().st_mtime_ns
-    assert s.preview(big) == preview and preview.stat().st_mtime_ns == stamp  # made once
-    assert s.preview(tiny) == tiny.path  # small originals are shown as they are
-    s.trash([gen])
-    s.empty_trash()
+    assert s.generations.preview(big) == preview and preview.stat().st_mtime_ns == stamp  # made once
+    assert s.generations.preview(tiny) == tiny.path  # small originals are shown as they are
+    s.trash_bin.trash([gen])
+    s.trash_bin.empty_trash()
     assert not preview.exists() and not big.path.exists()
     s.close()
