@@ -37,7 +37,7 @@ _LIKE_SQL = (
 _FACET_SQL = "SELECT {col}, count(*) FROM generation WHERE deleted_at IS NULL GROUP BY {col}"
 _COLD_STUDIO = (
     "import sys, time; t = time.perf_counter(); from studio.storage import Store; "
-    "s = Store(sys.argv[1]); page = s.page(limit=48); assert page; print(time.perf_counter() - t)"
+    "s = Store(sys.argv[1]); page = s.gallery.page(limit=48); assert page; print(time.perf_counter() - t)"
 )
 _COLD_PEER = (
     "import sys, sqlite3, time; t = time.perf_counter(); c = sqlite3.connect(sys.argv[1]); "
@@ -104,7 +104,7 @@ def _facets(store, **filters: Any) -> dict:
     """Every facet the History page shows (model, status, ratio, size, tag, collection) in one call."""
     from studio.storage import GalleryFilter
 
-    return store.facets(GalleryFilter(**filters))
+    return store.gallery.facets(GalleryFilter(**filters))
 
 
 def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
@@ -136,14 +136,14 @@ def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
     try:
         add(
             "page_first",
-            lambda: store.page(limit=PAGE),
+            lambda: store.gallery.page(limit=PAGE),
             "raw sqlite3, same query",
             lambda: conn.execute(_PAGE_SQL.format(limit=PAGE, offset=0)).fetchall(),
             "page",
         )
         add(
             "page_first+thumbs",
-            lambda: _read_thumbs(store.page(limit=PAGE)),
+            lambda: _read_thumbs(store.gallery.page(limit=PAGE)),
             "raw sqlite3 + thumbs",
             lambda: [
                 Path(data_dir / r[-1]).read_bytes()
@@ -154,7 +154,7 @@ def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
         )
         add(
             "page_deep_keyset",
-            lambda: store.page(limit=PAGE, before_id=mid),
+            lambda: store.gallery.page(limit=PAGE, before_id=mid),
             "OFFSET paging, same depth",
             lambda: conn.execute(_PAGE_SQL.format(limit=PAGE, offset=rows - mid)).fetchall(),
             "page",
@@ -162,7 +162,7 @@ def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
         for kind, word in (("common", seeding.COMMON_WORD), ("rare", seeding.RARE_WORD)):
             add(
                 f"search_{kind}",
-                lambda w=word: store.page(search=w, limit=PAGE),
+                lambda w=word: store.gallery.page(search=w, limit=PAGE),
                 f"LIKE '%{word}%'",
                 lambda w=word: conn.execute(_LIKE_SQL, (f"%{w}%", f"%{w}%", PAGE)).fetchall(),
                 "search",
@@ -170,14 +170,14 @@ def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
         like_count = ("SELECT count(*) FROM generation WHERE prompt LIKE ?", (f"%{seeding.COMMON_WORD}%",))
         add(
             "count_search_common_capped",
-            lambda: store.count(search=seeding.COMMON_WORD, cap=1000),
+            lambda: store.gallery.count(search=seeding.COMMON_WORD, cap=1000),
             "LIKE count",
             lambda: conn.execute(*like_count).fetchall(),
             "facet",
         )
         add(
             "count_search_common_exact",
-            lambda: store.count(search=seeding.COMMON_WORD),
+            lambda: store.gallery.count(search=seeding.COMMON_WORD),
             "LIKE count",
             lambda: conn.execute(*like_count).fetchall(),
             None,
@@ -207,7 +207,7 @@ def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
         )
         add(
             "totals_all",
-            lambda: store.totals(),
+            lambda: store.gallery.totals(),
             "raw sqlite3, sum(cost_usd)",
             lambda: conn.execute(
                 "SELECT count(*), total(cost_usd) FROM generation WHERE deleted_at IS NULL"
@@ -216,7 +216,7 @@ def bench_rows(data_dir: Path, rows: int, n: int) -> list[Row]:
         )
         add(
             "count_status",
-            lambda: store.count(status="failed"),
+            lambda: store.gallery.count(status="failed"),
             "raw sqlite3 count",
             lambda: conn.execute(
                 "SELECT count(*) FROM generation WHERE status='failed' AND deleted_at IS NULL"

@@ -117,7 +117,7 @@ def child_soak(url: str, data_dir: str, generations: str, pages: str) -> dict[st
         if i == warm_at:
             gc.collect()
             out["page_warm_rss_mb"] = rss_mb()
-        page = store.page(limit=48, before_id=before)
+        page = store.gallery.page(limit=48, before_id=before)
         for record in page:
             for image in record.images:
                 if image.thumb_path is not None:

@@ -20,11 +20,11 @@ class Archive:
 
     def history(self, *, search: str | None = None, limit: int = 20) -> list[GenerationRecord]:
         """Newest first."""
-        return self._store.page(search=search, limit=limit)
+        return self._store.gallery.page(search=search, limit=limit)
 
     def trashed(self) -> int:
         """How many generations are in the trash."""
-        return self._store.count(GalleryFilter(deleted=True))
+        return self._store.gallery.count(GalleryFilter(deleted=True))
 
     def export_zip(
         self, out: Path, *, ids: Sequence[int] = (), search: str | None = None

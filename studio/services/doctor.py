@@ -150,7 +150,7 @@ class Doctor:
         self._check_files(lib)
 
     def _check_rows(self, store: Store) -> None:
-        for gen_id, entry in store.orphans(self.is_alive):
+        for gen_id, entry in store.generations.orphans(self.is_alive):
             if entry is not None:
                 self.add(
                     Problem(
@@ -321,8 +321,10 @@ class Doctor:
             return
         self.report.repair = True
         self.report.backup = migrations.backup(store.db_path, migrations.LATEST)
-        adopted = set(store.adopt_orphans(self.is_alive))
-        interrupted = set(store.interrupt_orphans(self.is_alive))  # also removes journals of final rows
+        adopted = set(store.generations.adopt_orphans(self.is_alive))
+        interrupted = set(
+            store.generations.interrupt_orphans(self.is_alive)
+        )  # also removes journals of final rows
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         for problem in self.report.problems:
             if problem.kind == "orphan_row":
@@ -335,7 +337,7 @@ class Doctor:
                 )
                 problem.fixed = True
             elif problem.kind == "unsaved_row":  # interrupt_orphans above adopted it from its journal
-                record = store.get(problem.id or 0)
+                record = store.generations.get(problem.id or 0)
                 problem.fixed = record is not None and record.status == "succeeded"
             elif problem.kind == "stale_journal":
                 journal.remove(self.data_dir, problem.id or 0)

@@ -54,7 +54,7 @@ def continue_edit(
     catalogue.validate(req)  # the one rule (Studio.submit enforces it too), before the history is read
     reserve = conversation.body_bytes(wire.build_body(req))
     contents, note = conversation.build_history(
-        studio._store, parent_id, max_request_mb=studio.settings.max_request_mb, reserve_bytes=reserve
+        studio._store.history, parent_id, max_request_mb=studio.settings.max_request_mb, reserve_bytes=reserve
     )
     req = replace(
         req, history=tuple(contents), composition={"conversation": {"trimmed": note}} if note else None
@@ -113,12 +113,12 @@ class EditService:
 
     def chain(self, head_id: int) -> list[GenerationRecord]:
         """The turn ``head_id`` and the turns before it, oldest first."""
-        return conversation.chain(self._studio._store, head_id)
+        return conversation.chain(self._studio._store.history, head_id)
 
     def tree(self, gen_id: int) -> TreeNode:
         """Every turn of the conversation ``gen_id`` belongs to, from its first turn down."""
         store = self._studio._store
-        return conversation.tree(store, conversation.root_of(store, gen_id))
+        return conversation.tree(store.history, conversation.root_of(store.history, gen_id))
 
     def start(self, instruction: str, **options: Any) -> list[int]:
         """A new conversation from an uploaded image, a history image or a prompt alone; the new ids."""

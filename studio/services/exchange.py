@@ -105,10 +105,10 @@ def _member(sha: str, mime: str) -> str:
 
 def _chosen(store: Store, ids: Iterable[int] | None, filter: GalleryFilter | None) -> list[GenerationRecord]:
     if ids:
-        records = store.records(ids)
+        records = store.gallery.records(ids)
     else:
         records, before = [], None
-        while page := store.page(filter or GalleryFilter(), limit=500, before_id=before):
+        while page := store.gallery.page(filter or GalleryFilter(), limit=500, before_id=before):
             records += page
             before = page[-1].id
     return sorted(records, key=lambda r: r.id)  # oldest first: parents before children
@@ -600,7 +600,7 @@ def import_zip(store: Store, zip_path: Path | str, *, limits: Limits = Limits())
 
 
 def _missing(store: Store, ids: Sequence[int]) -> list[int]:
-    found = {record.id for record in store.records(ids)}
+    found = {record.id for record in store.gallery.records(ids)}
     return list(dict.fromkeys(i for i in ids if i not in found))
 
 

@@ -35,22 +35,22 @@ class GalleryService:
         self, f: GalleryFilter | None = None, *, limit: int = 48, before_id: int | None = None
     ) -> list[GenerationRecord]:
         """Newest first; the next page starts below ``before_id`` (the last id of this one)."""
-        return self._store.page(f, limit=limit, before_id=before_id)
+        return self._store.gallery.page(f, limit=limit, before_id=before_id)
 
     def get(self, gen_id: int) -> GenerationRecord | None:
-        return self._store.get(gen_id)
+        return self._store.generations.get(gen_id)
 
     def records(self, ids: Iterable[int]) -> list[GenerationRecord]:
-        return self._store.records(ids)
+        return self._store.gallery.records(ids)
 
     def facets(self, f: GalleryFilter | None = None) -> dict[str, list[tuple[Any, int]]]:
-        return self._store.facets(f)
+        return self._store.gallery.facets(f)
 
     def totals(self, f: GalleryFilter | None = None) -> dict[str, Any]:
-        return self._store.totals(f)
+        return self._store.gallery.totals(f)
 
     def children(self, gen_id: int) -> list[GenerationRecord]:
-        return self._store.children(gen_id)
+        return self._store.gallery.children(gen_id)
 
     @staticmethod
     def differences(records: Sequence[GenerationRecord]) -> list[tuple[str, list[Any]]]:
@@ -60,7 +60,7 @@ class GalleryService:
 
     def preview(self, image: ImageRecord) -> Path:
         """The file to show on screen for an image (a ≤ 2048 px copy of a larger original)."""
-        return self._store.preview(image)
+        return self._store.generations.preview(image)
 
     def export_zip(self, ids: Sequence[int] | None, f: GalleryFilter | None) -> bytes:
         """A ZIP of the chosen generations (``ids``, else every one ``f`` matches), for a download."""

@@ -83,8 +83,8 @@ class Studio:
         self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         _LIVE_OWNERS.add(self.owner)
         lifecycle.register(self)
-        self.adopted_on_start = self._store.adopt_orphans(_owner_alive)
-        self.interrupted_on_start = self._store.interrupt_orphans(_owner_alive)
+        self.adopted_on_start = self._store.generations.adopt_orphans(_owner_alive)
+        self.interrupted_on_start = self._store.generations.interrupt_orphans(_owner_alive)
         # What the app calls (never ``_store``, which only services use): one place each for reads and writes, so that per-person
         # permissions can be applied there later.
         self.gallery = GalleryService(self._store)
@@ -123,7 +123,7 @@ class Studio:
             raise NoKey()
         settings = req.settings() | {"reference_roles": [r.role for r in req.references]}
         ids = [
-            self._store.create_pending(
+            self._store.generations.create_pending(
                 prompt=req.prompt,
                 model=req.model,
                 settings=settings,
@@ -163,7 +163,7 @@ class Studio:
         try:
             if cancel.is_set():
                 raise Cancelled("Cancelled before the request was sent; nothing was charged.")
-            self._store.mark_running(gen_id)
+            self._store.generations.mark_running(gen_id)
             body = wire.build_body(_variant(req, index))
             crashpoint("before_call")
             outcome = self.client.generate(
@@ -176,11 +176,11 @@ class Studio:
             crashpoint("after_response")
             refusal = wire.refusal(outcome)
             if refusal is not None:
-                return self._store.save_failure(
+                return self._store.generations.save_failure(
                     gen_id, status=refusal.status, error=refusal, outcome=outcome, latency_ms=latency()
                 )
             report("Saving…")
-            return self._store.save_success(
+            return self._store.generations.save_success(
                 gen_id, outcome, latency_ms=latency(), cost_usd=_cost(req, outcome)
             )
         except Cancelled as exc:
@@ -203,9 +203,9 @@ class Studio:
         outcome = getattr(error, "outcome", None)
         try:
             if self.jobs.abandoned:  # a call given up by a second stop signal: interrupted, not failed
-                self._store.interrupt_owned(self.owner)
-                return self._store.get(gen_id)
-            return self._store.save_failure(
+                self._store.generations.interrupt_owned(self.owner)
+                return self._store.generations.get(gen_id)
+            return self._store.generations.save_failure(
                 gen_id, status=status, error=error, outcome=outcome, latency_ms=latency_ms
             )
         except StoreError:
@@ -219,7 +219,9 @@ class Studio:
 
     def wait(self, ids: Sequence[int], timeout: float | None = None) -> list[GenerationRecord]:
         self.jobs.wait(ids, timeout=timeout)
-        return [record for record in (self._store.get(gen_id) for gen_id in ids) if record is not None]
+        return [
+            record for record in (self._store.generations.get(gen_id) for gen_id in ids) if record is not None
+        ]
 
     def progress(self, gen_id: int) -> JobProgress | None:
         return self.jobs.progress(gen_id)
@@ -234,7 +236,7 @@ class Studio:
 
     def request_for(self, gen_id: int) -> GenerationRequest:
         """The exact request of an earlier generation (references re-read from their stored files)."""
-        record = self._store.get(gen_id)
+        record = self._store.generations.get(gen_id)
         if record is None:
             raise InputError(f"Generation {gen_id} is not in the history.")
         s = dict(record.settings)
@@ -278,7 +280,7 @@ class Studio:
         error: StudioError | None = None
         for gen_id in notices.acknowledge(ids, RETRIED):
             try:
-                record = self._store.get(gen_id)
+                record = self._store.generations.get(gen_id)
                 req = replace(self.request_for(gen_id), cell_key=notices.cell_key(gen_id))
                 sent += self.submit(_variant(req, record.variant_index if record else 0))  # its own seed
             except StudioError as exc:
@@ -296,10 +298,10 @@ class Studio:
     # -- browsing ---------------------------------------------------------------------------------
 
     def get(self, gen_id: int) -> GenerationRecord | None:
-        return self._store.get(gen_id)
+        return self._store.generations.get(gen_id)
 
     def history(self, **filters: Any) -> list[GenerationRecord]:
-        return self._store.page(**filters)
+        return self._store.gallery.page(**filters)
 
     def check_connection(self) -> str:
         return self.client.check()
@@ -326,7 +328,7 @@ class Studio:
         calls are cancelled. An image already being saved is kept (adopted from its journal), not given up.
         Returns the ids given up."""
         ids = self.jobs.abandon()
-        interrupted = set(self._store.interrupt_owned(self.owner))
+        interrupted = set(self._store.generations.interrupt_owned(self.owner))
         return [gen_id for gen_id in ids if gen_id in interrupted]
 
     def close(self) -> None:

@@ -105,7 +105,7 @@ class TemplateService:
         self, gen_id: int, name: str, *, tags: Iterable[str] = (), notes: str = ""
     ) -> TemplateRecord:
         """Start a template from a past prompt (the designer then turns words into ``{variables}``)."""
-        record = self._store.get(gen_id)
+        record = self._store.generations.get(gen_id)
         if record is None:
             raise InputError(f"Generation {gen_id} is not in the history.")
         return self.save(name, record.prompt, tags=tags, notes=notes or f"From generation #{gen_id}.")

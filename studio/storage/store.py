@@ -4,8 +4,10 @@ repositories that share them. It holds no query of its own: each public method i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from studio.domain.errors import StoreError
+from studio.domain.records import GenerationRecord
 from studio.storage.database import Database
 from studio.storage.exchange_repo import ExchangeRepository
 from studio.storage.gallery_repo import GalleryRepository
@@ -15,6 +17,23 @@ from studio.storage.organise_repo import OrganiseRepository
 from studio.storage.run_repo import RunRepository
 from studio.storage.template_repo import TemplateRepository
 from studio.storage.trash_repo import TrashRepository
+
+
+class HistoryReads:
+    """The reads a conversation needs (``domain.conversation.History``), from the repositories that hold them."""
+
+    def __init__(self, generations: GenerationRepository, gallery: GalleryRepository) -> None:
+        self._generations, self._gallery = generations, gallery
+
+    def get(self, gen_id: int) -> GenerationRecord | None:
+        return self._generations.get(gen_id)
+
+    def children(self, gen_id: int) -> list[GenerationRecord]:
+        return self._gallery.children(gen_id)
+
+    def model_content(self, gen_id: int) -> dict[str, Any] | None:
+        return self._generations.model_content(gen_id)
+
 
 DIRS = ("images", "thumbs", "turns", "quarantine", "backups")
 
@@ -41,45 +60,7 @@ class Store:
         self.templates = TemplateRepository(self.db)
         self.notices = NoticeRepository(self.db)
         self.exchange = ExchangeRepository(self.db)
-        # Before the repositories existed every caller used these names on Store; they stay, as the
-        # repositories' own bound methods (same signatures, checked by mypy).
-        g = self.generations
-        self.create_pending = g.create_pending
-        self.mark_running = g.mark_running
-        self.save_success = g.save_success
-        self.save_failure = g.save_failure
-        self.set_status = g.set_status
-        self.interrupt_orphans = g.interrupt_orphans
-        self.interrupt_owned = g.interrupt_owned
-        self.orphans = g.orphans
-        self.adopt_orphans = g.adopt_orphans
-        self.get = g.get
-        self.model_content = g.model_content
-        self.preview = g.preview
-        self.active = g.active
-        q = self.gallery
-        self.page = q.page
-        self.count = q.count
-        self.records = q.records
-        self.facets = q.facets
-        self.totals = q.totals
-        self.children = q.children
-        self.ancestors = q.ancestors
-        o = self.organise
-        self.set_favourite = o.set_favourite
-        self.set_rating = o.set_rating
-        self.add_tags = o.add_tags
-        self.remove_tag = o.remove_tag
-        self.tags = o.tags
-        self.create_collection = o.create_collection
-        self.rename_collection = o.rename_collection
-        self.delete_collection = o.delete_collection
-        self.add_to_collection = o.add_to_collection
-        self.remove_from_collection = o.remove_from_collection
-        self.collections = o.collections
-        self.trash = self.trash_bin.trash
-        self.restore = self.trash_bin.restore
-        self.empty_trash = self.trash_bin.empty_trash
+        self.history = HistoryReads(self.generations, self.gallery)
 
     @property
     def readonly(self) -> bool:

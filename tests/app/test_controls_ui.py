@@ -160,14 +160,14 @@ def test_remix_prefills_the_controls(make_app, studio):
 
 def _grounded(studio, uris: list[tuple[str, str]]) -> int:
     """A stored generation with Google Search sources (the emulator does not ground)."""
-    gen_id = studio._store.create_pending(prompt="grounded", model=PRO, settings={}, owner="test")
+    gen_id = studio._store.generations.create_pending(prompt="grounded", model=PRO, settings={}, owner="test")
     chunks = [{"web": {"uri": uri, "title": title}} for title, uri in uris]
     outcome = Outcome(
         images=[ImagePart(png(), "image/png")],
         finish_reason="STOP",
         grounding={"groundingChunks": chunks, "webSearchQueries": ["weather"]},
     )
-    studio._store.save_success(gen_id, outcome, latency_ms=10, cost_usd=0.1)
+    studio._store.generations.save_success(gen_id, outcome, latency_ms=10, cost_usd=0.1)
     return gen_id
 
 

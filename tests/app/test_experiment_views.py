@@ -85,7 +85,7 @@ def test_edit_two_turns_branch_and_thread(make_app, studio):
 def test_edit_shows_the_trimming_sentence(make_app, studio):
     first = studio.wait(editing.start_edit(studio, "a kite", model="gemini-3-pro-image"), timeout=30)[0]
     second = studio.wait(editing.continue_edit(studio, first.id, "blue"), timeout=30)[0]
-    two_turns = conversation.body_bytes(conversation.build_history(studio._store, second.id)[0])
+    two_turns = conversation.body_bytes(conversation.build_history(studio._store.history, second.id)[0])
     studio.settings = studio.settings.with_(
         max_request_mb=0.75 * two_turns / conversation.MIB
     )  # one turn fits

@@ -138,12 +138,12 @@ def test_tags_and_collections_from_detail_and_bulk(make_app, studio):
     at = _history(make_app, studio)
     at.text_input(key="hist_new_coll").input("Client A").run()
     at.button(key="hist_create_coll").click().run()
-    [(cid, name, _)] = studio._store.collections()
+    [(cid, name, _)] = studio._store.organise.collections()
     assert name == "Client A"
     _select(at, a, b)
     at.selectbox(key="hist_bulk_coll").set_value(cid)
     at.button(key="hist_bulk_coll_add").click().run()
-    assert [r.collections for r in studio._store.records([a, b, c])] == [[cid], [cid], []]
+    assert [r.collections for r in studio._store.gallery.records([a, b, c])] == [[cid], [cid], []]
     at.text_input(key="hist_bulk_tag").input("hero")
     at.button(key="hist_bulk_tag_add").click().run()
     assert studio.get(a).tags == ["hero"] and studio.get(b).tags == ["hero"] and studio.get(c).tags == []
@@ -166,9 +166,9 @@ def test_tags_and_collections_from_detail_and_bulk(make_app, studio):
     at.button(key="hist_back").click().run()
     at.text_input(key=f"hist_rename_{cid}").input("Client B")
     at.button(key=f"hist_rename_btn_{cid}").click().run()
-    assert studio._store.collections()[0][1] == "Client B"
+    assert studio._store.organise.collections()[0][1] == "Client B"
     at.button(key=f"hist_delete_coll_{cid}").click().run()
-    assert studio._store.collections() == [] and studio.get(c) is not None
+    assert studio._store.organise.collections() == [] and studio.get(c) is not None
 
 
 def test_bulk_favourite_rate_trash_restore_and_empty(make_app, studio):
@@ -177,10 +177,10 @@ def test_bulk_favourite_rate_trash_restore_and_empty(make_app, studio):
     at.button(key="hist_select_page").click().run()
     assert sorted(at.session_state["hist_selected"]) == [a, b, c]
     at.button(key="hist_bulk_fav").click().run()
-    assert all(r.favourite for r in studio._store.records([a, b, c]))
+    assert all(r.favourite for r in studio._store.gallery.records([a, b, c]))
     at.selectbox(key="hist_bulk_stars").set_value(2)
     at.button(key="hist_bulk_rate").click().run()
-    assert [r.rating for r in studio._store.records([a, b, c])] == [2, 2, 2]
+    assert [r.rating for r in studio._store.gallery.records([a, b, c])] == [2, 2, 2]
     at.button(key="hist_clear_sel").click().run()
     _select(at, b, c)
     at.button(key="hist_bulk_trash").click().run()
@@ -311,7 +311,7 @@ def test_a_gallery_rerun_encodes_no_image(make_app, studio, monkeypatch):
 
 def test_unstarring_under_the_favourites_filter_refreshes_the_totals(make_app, studio):
     a, b = _make(studio, "a starred fox"), _make(studio, "a starred owl")
-    studio._store.set_favourite([a, b], True)
+    studio._store.organise.set_favourite([a, b], True)
     at = _history(make_app, studio)
     at.toggle(key="hist_fav_only").set_value(True).run()
     assert "2 generations" in _captions(at).replace("**", "")
@@ -385,11 +385,11 @@ def test_clear_filters_shows_every_filter_empty_and_the_old_tag_stays_gone(make_
     a = _make(studio, "a fox in snow", PRO, aspect_ratio="16:9", image_size="2K")
     _make(studio, "a fox in rain", PRO, aspect_ratio="16:9", image_size="2K")
     _make(studio, "a heron at dawn")
-    studio._store.add_tags([a], ["hero"])
-    studio._store.set_rating([a], 3)
-    studio._store.set_favourite([a], True)
-    cid = studio._store.create_collection("Client A")
-    studio._store.add_to_collection([a], cid)
+    studio._store.organise.add_tags([a], ["hero"])
+    studio._store.organise.set_rating([a], 3)
+    studio._store.organise.set_favourite([a], True)
+    cid = studio._store.organise.create_collection("Client A")
+    studio._store.organise.add_to_collection([a], cid)
     today = datetime.now(UTC).date()
     at = _history(make_app, studio)
     at.text_input(key="hist_search").input("fox").run()
@@ -439,12 +439,12 @@ def test_clear_filters_shows_every_filter_empty_and_the_old_tag_stays_gone(make_
 def test_creating_a_collection_leaves_the_filter_as_it_was(make_app, studio):
     a, b = _make(studio, "a kite"), _make(studio, "a kite again")
     _make(studio, "a whale")
-    studio._store.add_tags([a, b], ["hero"])
+    studio._store.organise.add_tags([a, b], ["hero"])
     at = _history(make_app, studio)
     at.selectbox(key="hist_tag").set_value("hero").run()
     at.text_input(key="hist_new_coll").input("Client A").run()
     at.button(key="hist_create_coll").click().run()
-    assert [name for _, name, _ in studio._store.collections()] == ["Client A"]
+    assert [name for _, name, _ in studio._store.organise.collections()] == ["Client A"]
     assert sorted(texts(at)) == ["a kite", "a kite again"]  # not the new, empty board
     assert at.selectbox(key="hist_collection").value == gallery.ANY_COLLECTION
     assert _browser_shows(at.selectbox(key="hist_collection"), "Any collection") == "Any collection"
@@ -463,8 +463,8 @@ def test_after_the_detail_view_the_tag_and_collection_boxes_say_any_not_blank(ma
 def test_deleting_the_filtered_collection_shows_any_collection_and_everything(make_app, studio):
     a = _make(studio, "a kite")
     _make(studio, "a whale")
-    cid = studio._store.create_collection("Client A")
-    studio._store.add_to_collection([a], cid)
+    cid = studio._store.organise.create_collection("Client A")
+    studio._store.organise.add_to_collection([a], cid)
     at = _history(make_app, studio)
     at.selectbox(key="hist_collection").set_value(cid).run()
     assert texts(at) == ["a kite"]

@@ -144,10 +144,10 @@ def test_a_callback_on_a_deleted_collection_is_a_sentence(make_app, studio):
     [record] = studio.generate(
         GenerationRequest(prompt="for a board", model="gemini-2.5-flash-image"), timeout=20
     )
-    cid = studio._store.create_collection("Moodboard")
+    cid = studio._store.organise.create_collection("Moodboard")
     at = _detail(make_app, studio, record.id)
     at.selectbox(key=f"hist_coll_pick_{record.id}").set_value(cid).run()
-    studio._store.delete_collection(cid)  # another tab deleted it meanwhile
+    studio._store.organise.delete_collection(cid)  # another tab deleted it meanwhile
     at.button(key=f"hist_coll_add_{record.id}").click().run()
     assert not at.exception
     assert "does not exist" in _flat(e.value for e in at.error)

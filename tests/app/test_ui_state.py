@@ -111,7 +111,7 @@ def _big_result(make_app, studio):
 
 def test_a_rerun_of_a_large_finished_result_encodes_and_decodes_nothing(make_app, studio, image_work):
     at, image = _big_result(make_app, studio)
-    preview = studio._store.preview(image)
+    preview = studio._store.generations.preview(image)
     assert preview != Path(image.path)
     with Image.open(preview) as im:
         assert max(im.size) <= 1460  # Streamlit's MAXIMUM_CONTENT_WIDTH: wider images are resized every run
@@ -133,7 +133,7 @@ def test_the_viewer_reads_an_image_once_across_reruns(make_app, studio, monkeypa
         at.session_state[viewer.INDEX] = 0
         at.run()
         assert not at.exception, at.exception
-    assert made == [studio._store.preview(image)]  # the preview, read once
+    assert made == [studio._store.generations.preview(image)]  # the preview, read once
     assert viewer.SRC_CACHE in at.session_state
 
 

@@ -102,7 +102,7 @@ def test_structured_prompt_history_reference_sketch_and_ctrl_enter(page, data_di
 
     store = Store(data_dir)
     try:
-        record = store.get(2)
+        record = store.generations.get(2)
     finally:
         store.close()
     assert record is not None and record.status == "succeeded"

@@ -46,8 +46,8 @@ def data_dir(tmp_path) -> Path:
     )
     store = Store(path)
     try:
-        store.set_rating(ids[1:2], 4)
-        store.add_tags(ids[:3], ["series-a"])
+        store.organise.set_rating(ids[1:2], 4)
+        store.organise.add_tags(ids[:3], ["series-a"])
     finally:
         store.close()
     return path
@@ -96,10 +96,10 @@ def test_search_favourite_compare_and_export(page, data_dir):
     store = Store(data_dir)
     try:
         for _ in range(50):  # the click reaches the server asynchronously
-            if store.get(1).favourite:
+            if store.generations.get(1).favourite:
                 break
             page.wait_for_timeout(100)
-        assert store.get(1).favourite
+        assert store.generations.get(1).favourite
     finally:
         store.close()
 

@@ -49,7 +49,7 @@ def test_generate_after_a_kill_offers_retry_and_shows_the_new_image(tmp_path, st
 
     store = Store(data_dir)
     try:
-        rows = [r for r in store.page(limit=10) if r.prompt == prompt]
+        rows = [r for r in store.gallery.page(limit=10) if r.prompt == prompt]
         assert sorted(r.status for r in rows) == ["interrupted", "succeeded"]
         assert all(image.path.is_file() for r in rows for image in r.images)
     finally:

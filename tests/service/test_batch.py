@@ -164,7 +164,7 @@ def _studio_succeeded(data_dir: Path) -> set[str]:
 
     store = Store(data_dir)
     try:
-        return {r.prompt for r in store.page(limit=100) if r.status == "succeeded"}
+        return {r.prompt for r in store.gallery.page(limit=100) if r.status == "succeeded"}
     finally:
         store.close()
 

@@ -86,9 +86,9 @@ def test_seed_matches_the_store_schema(tmp_path) -> None:
     assert schema(tmp_path / "seeded") == schema(tmp_path / "fresh")
     store = Store(tmp_path / "seeded")
     try:
-        assert store.count() == 300
-        assert store.page(search=seeding.COMMON_WORD, limit=5)
-        page = store.page(limit=48)
+        assert store.gallery.count() == 300
+        assert store.gallery.page(search=seeding.COMMON_WORD, limit=5)
+        page = store.gallery.page(limit=48)
         thumbs = [i.thumb_path for r in page for i in r.images]
         assert thumbs and all(p is not None and p.read_bytes()[:2] == b"\xff\xd8" for p in thumbs)
     finally:

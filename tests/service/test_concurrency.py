@@ -56,7 +56,7 @@ def test_eight_sessions_generate_and_browse_at_once(studio_env, caplog):
             studio.history(limit=48)
             studio.history(search=f"s{i}")
             studio.get(records[0].id)
-            studio._store.count()
+            studio._store.gallery.count()
 
     try:
         errors = _run_threads(session, THREADS)
@@ -79,16 +79,20 @@ def test_read_then_write_transactions_from_eight_threads(tmp_path):
 
     def writer(i: int) -> None:
         for n in range(per_thread):
-            gen_id = store.create_pending(prompt=f"t{i} n{n}", model=MODEL, settings={}, owner=f"w{i}")
-            store.mark_running(gen_id)
-            store.save_failure(gen_id, status="cancelled", error=StudioError("Stopped by the test."))
-            store.page(limit=10)
+            gen_id = store.generations.create_pending(
+                prompt=f"t{i} n{n}", model=MODEL, settings={}, owner=f"w{i}"
+            )
+            store.generations.mark_running(gen_id)
+            store.generations.save_failure(
+                gen_id, status="cancelled", error=StudioError("Stopped by the test.")
+            )
+            store.gallery.page(limit=10)
 
     try:
         errors = _run_threads(writer, THREADS)
         assert not [e for e in errors if "locked" in str(e).lower()]
         assert not errors, errors
-        assert store.count() == THREADS * per_thread
-        assert store.count(status="cancelled") == THREADS * per_thread
+        assert store.gallery.count() == THREADS * per_thread
+        assert store.gallery.count(status="cancelled") == THREADS * per_thread
     finally:
         store.close()

@@ -65,7 +65,7 @@ def last_body(emu: Emulator) -> dict:
 def test_second_turn_sends_the_model_turn_verbatim_and_the_emulator_accepts_it(studio, emu):
     upload = images.sanitize_upload(solid_image((10, 120, 200), (48, 32)), "start.png")
     first = one(studio, editing.start_edit(studio, "a blue bird", model=PRO, image=upload))
-    stored = studio._store.model_content(first.id)
+    stored = studio._store.generations.model_content(first.id)
     assert any("thoughtSignature" in part for part in stored["parts"])
 
     second = one(studio, editing.continue_edit(studio, first.id, "make the bird red"))
@@ -78,12 +78,16 @@ def test_second_turn_sends_the_model_turn_verbatim_and_the_emulator_accepts_it(s
 
     third = one(studio, editing.continue_edit(studio, second.id, "add a hat"))
     assert len(last_body(emu)["contents"]) == 5
-    assert [r.id for r in conversation.chain(studio._store, third.id)] == [first.id, second.id, third.id]
+    assert [r.id for r in conversation.chain(studio._store.history, third.id)] == [
+        first.id,
+        second.id,
+        third.id,
+    ]
 
 
 def test_a_tampered_signature_is_rejected(studio):
     first = one(studio, editing.start_edit(studio, "a lamp", model=PRO))
-    contents, note = conversation.build_history(studio._store, first.id)
+    contents, note = conversation.build_history(studio._store.history, first.id)
     assert note == ""
     tampered = copy.deepcopy(contents)
     signed = next(p for p in tampered[1]["parts"] if "thoughtSignature" in p)
@@ -104,12 +108,12 @@ def test_branching_from_an_earlier_turn_builds_a_tree(studio):
     a = one(studio, editing.continue_edit(studio, root.id, "paint it green"))
     b = one(studio, editing.continue_edit(studio, root.id, "paint it yellow"))  # a branch
     c = one(studio, editing.continue_edit(studio, b.id, "add a garden"))
-    history, _ = conversation.build_history(studio._store, c.id)
+    history, _ = conversation.build_history(studio._store.history, c.id)
     texts = [p.get("text") for turn in history if turn["role"] == "user" for p in turn["parts"]]
     assert "paint it yellow" in texts and "paint it green" not in texts
-    tree = conversation.tree(studio._store, root.id)
+    tree = conversation.tree(studio._store.history, root.id)
     assert [(depth, r.id) for depth, r in tree.walk()] == [(0, root.id), (1, a.id), (1, b.id), (2, c.id)]
-    assert conversation.root_of(studio._store, c.id) == root.id
+    assert conversation.root_of(studio._store.history, c.id) == root.id
 
 
 def test_starting_from_a_history_image_continues_its_conversation(studio, emu):
@@ -136,7 +140,9 @@ def test_old_turns_are_dropped_to_stay_under_the_limit(big_emu, tmp_path):
         assert size <= 7 * MIB
         contents = body["contents"]
         assert [c["role"] for c in contents] == ["user", "model", "user"]
-        assert contents[1] == studio._store.model_content(third.id)  # the kept model turn is whole
+        assert contents[1] == studio._store.generations.model_content(
+            third.id
+        )  # the kept model turn is whole
         assert "a red kite" in contents[0]["parts"][0]["text"]  # the first instruction, kept as text
     finally:
         studio.close()

@@ -63,7 +63,7 @@ def work(seed):
             studio.history(limit=24)
             studio.history(search="kill shot", limit=12)
             studio.get(ids[0])
-            studio._store.count()
+            studio._store.gallery.count()
         n += 1
 
 for line in sys.stdin:
@@ -186,7 +186,9 @@ def test_kill_at_each_step_of_saving(studio_env, point):
         assert record.status == EXPECTED[point], record
         if record.status == "succeeded":
             assert record.images and record.images[0].path.is_file() and record.text
-            assert studio._store.model_content(record.id)  # the model turn came through the crash too
+            assert studio._store.generations.model_content(
+                record.id
+            )  # the model turn came through the crash too
         else:
             assert record.error_kind == "interrupted" and "Retry it from History" in record.error_message
         if point == "after_journal":
@@ -227,7 +229,7 @@ def test_kill_while_the_server_holds_the_request(studio_env):
     check = Invariants(_data_dir())
     check.after_crash()
     studio = _restart()
-    record = [r for r in studio._store.page(limit=5) if r.prompt == prompt][0]
+    record = [r for r in studio._store.gallery.page(limit=5) if r.prompt == prompt][0]
     assert record.status == "interrupted" and record.id in studio.interrupted_on_start
     check.after_restart()
 
@@ -247,7 +249,7 @@ def test_adoption_refuses_a_journal_whose_file_was_damaged(studio_env):
     repaired = doctor.check(data_dir, repair=True)  # the doctor alone, without a studio start first
     assert repaired.ok and [p.action for p in repaired.problems if p.kind == "orphan_row"] == ["interrupted"]
     store = Store(data_dir)
-    assert store.get(gen_id).status == "interrupted"
+    assert store.generations.get(gen_id).status == "interrupted"
     store.close()
     Invariants(data_dir).after_restart()
     assert not image.exists() and list((data_dir / "quarantine").rglob(image.name))
@@ -332,7 +334,7 @@ def test_a_row_that_could_not_be_committed_is_adopted_on_the_next_start(tmp_path
     from tests.factories import make_image
 
     store = Store(tmp_path)
-    gen = store.create_pending(
+    gen = store.generations.create_pending(
         prompt="a paid fox", model="gemini-2.5-flash-image", settings={}, owner="x:1:y"
     )
     monkeypatch.setattr(repository, "COMMIT_RETRY_DELAYS", (0.0,))
@@ -345,17 +347,17 @@ def test_a_row_that_could_not_be_committed_is_adopted_on_the_next_start(tmp_path
     commit = store.generations._commit_success
     monkeypatch.setattr(store.generations, "_commit_success", locked)
     with pytest.raises(StoreError):
-        store.save_success(
+        store.generations.save_success(
             gen, Outcome(images=[ImagePart(make_image(), "image/png")]), latency_ms=5, cost_usd=0.04
         )
     assert len(calls) == 2  # tried, waited, tried again
     monkeypatch.setattr(store.generations, "_commit_success", commit)
-    store.save_failure(gen, status="failed", error=StoreError("busy"))  # what the worker records
+    store.generations.save_failure(gen, status="failed", error=StoreError("busy"))  # what the worker records
     store.close()
 
     reopened = Store(tmp_path)
-    reopened.interrupt_orphans(lambda owner: False)
-    record = reopened.get(gen)
+    reopened.generations.interrupt_orphans(lambda owner: False)
+    record = reopened.generations.get(gen)
     assert record.status == "succeeded" and len(record.images) == 1 and record.images[0].path.exists()
     assert not (tmp_path / "journal" / f"{gen}.json").exists()
     reopened.close()

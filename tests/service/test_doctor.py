@@ -79,10 +79,10 @@ def _damage(data_dir: Path, records) -> dict:
     (data_dir / "thumbs" / ".x.jpg.123.tmp").write_bytes(b"half")  # leftover temp file
     second.images[0].path.write_bytes(b"tampered")  # wrong hash
     store = Store(data_dir)  # only the store: a Studio start would resolve the orphan itself
-    dead = store.create_pending(
+    dead = store.generations.create_pending(
         prompt="dead", model=MODEL, settings={}, owner=f"{socket.gethostname()}:999999999:x"
     )
-    live = store.create_pending(
+    live = store.generations.create_pending(
         prompt="live", model=MODEL, settings={}, owner=f"{socket.gethostname()}:{os.getppid()}:y"
     )
     store.close()
@@ -124,9 +124,11 @@ def test_report_then_repair(library):
 
     store = Store(data_dir)
     try:
-        assert store.get(hurt["dead"]).status == "interrupted"
-        assert store.get(hurt["live"]).status == "pending"  # a live process's row is never touched
-        assert store.count() == 5  # no row deleted
+        assert store.generations.get(hurt["dead"]).status == "interrupted"
+        assert (
+            store.generations.get(hurt["live"]).status == "pending"
+        )  # a live process's row is never touched
+        assert store.gallery.count() == 5  # no row deleted
     finally:
         store.close()
 
@@ -166,18 +168,18 @@ def test_a_row_that_failed_only_to_be_written_is_adopted_not_quarantined(tmp_pat
 
     data_dir = tmp_path / "lib"
     store = Store(data_dir)
-    gen = store.create_pending(prompt="a paid lamp", model=MODEL, settings={}, owner="x:1:y")
+    gen = store.generations.create_pending(prompt="a paid lamp", model=MODEL, settings={}, owner="x:1:y")
     monkeypatch.setattr(repository, "COMMIT_RETRY_DELAYS", ())
     commit = store.generations._commit_success
     monkeypatch.setattr(
         store.generations, "_commit_success", lambda *a, **k: (_ for _ in ()).throw(StoreError("busy"))
     )
     with pytest.raises(StoreError):
-        store.save_success(
+        store.generations.save_success(
             gen, Outcome(images=[ImagePart(make_image(), "image/png")]), latency_ms=1, cost_usd=None
         )
     monkeypatch.setattr(store.generations, "_commit_success", commit)
-    store.save_failure(gen, status="failed", error=StoreError("busy"))
+    store.generations.save_failure(gen, status="failed", error=StoreError("busy"))
     store.close()
     before = _files(data_dir / "images")
 
@@ -186,7 +188,7 @@ def test_a_row_that_failed_only_to_be_written_is_adopted_not_quarantined(tmp_pat
     code, report = _doctor_cli("--data-dir", str(data_dir), "--repair")
     assert report["problems"][0]["fixed"] is True
     reopened = Store(data_dir)
-    record = reopened.get(gen)
+    record = reopened.generations.get(gen)
     assert record.status == "succeeded" and record.images[0].path.exists()
     assert _files(data_dir / "images") == before  # nothing went to quarantine
     reopened.close()

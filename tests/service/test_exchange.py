@@ -41,7 +41,7 @@ def jpeg() -> bytes:
 
 
 def make(store: Store, prompt: str, *datas: bytes, status: str = "succeeded", parent_id=None, refs=()) -> int:
-    gen = store.create_pending(
+    gen = store.generations.create_pending(
         prompt=prompt,
         model="gemini-2.5-flash-image",
         owner="t",
@@ -57,9 +57,9 @@ def make(store: Store, prompt: str, *datas: bytes, status: str = "succeeded", pa
             usage={"promptTokenCount": 5, "candidatesTokenCount": 50, "totalTokenCount": 55},
             finish_reason="STOP",
         )
-        store.save_success(gen, out, latency_ms=9, cost_usd=0.039)
+        store.generations.save_success(gen, out, latency_ms=9, cost_usd=0.039)
     elif status != "pending":
-        store.save_failure(gen, status=status, error=StoreError("Simulated failure."))
+        store.generations.save_failure(gen, status=status, error=StoreError("Simulated failure."))
     return gen
 
 
@@ -86,9 +86,9 @@ def populated(src: Store) -> dict[str, int]:
     g["twin"] = make(src, "another fox", shared)
     g["failed"] = make(src, "a blocked owl", status="blocked")
     g["other"] = make(src, "a city", png())
-    src.add_tags([g["root"], g["child"]], ["fox", "client"])
-    src.set_favourite([g["child"]], True)
-    src.set_rating([g["root"]], 4)
+    src.organise.add_tags([g["root"], g["child"]], ["fox", "client"])
+    src.organise.set_favourite([g["child"]], True)
+    src.organise.set_rating([g["root"]], 4)
     return g
 
 
@@ -146,7 +146,7 @@ def test_export_writes_manifest_and_exact_originals(
         "images/"
     )
     assert gens["a blocked owl"]["status"] == "blocked" and gens["a blocked owl"]["images"] == []
-    record = src.get(populated["root"])
+    record = src.generations.get(populated["root"])
     with zipfile.ZipFile(out) as zf:
         for image in record.images:
             assert zf.read(f"images/{image.sha256}.{image.path.suffix[1:]}") == image.path.read_bytes()
@@ -157,7 +157,7 @@ def test_export_selection_and_search(src: Store, populated: dict[str, int]) -> N
     assert report.generations == 1 and report.images == 1 and report.path is None
     _, report = export_bytes(src, filter=GalleryFilter(search="fox"))
     assert report.generations == 3
-    src.trash([populated["twin"]])
+    src.trash_bin.trash([populated["twin"]])
     _, report = export_bytes(src, filter=GalleryFilter(search="fox"))
     assert report.generations == 2  # the trash is not exported unless asked for
 
@@ -173,10 +173,10 @@ def test_import_round_trip_without_duplicates(
     already = make(dst, "something of dst's own", png())
     report = import_zip(dst, zip_path)
     assert (report.generations_added, report.generations_skipped, report.images_added) == (5, 0, 5)
-    assert dst.count() == 6
-    by_prompt = {r.prompt: r for r in dst.page()}
+    assert dst.gallery.count() == 6
+    by_prompt = {r.prompt: r for r in dst.gallery.page()}
     root, child = by_prompt["a fox in snow"], by_prompt["the fox, now at night"]
-    original = src.get(populated["root"])
+    original = src.generations.get(populated["root"])
     assert child.parent_id == root.id and root.tags == ["client", "fox"] and root.rating == 4
     assert child.favourite and child.references[0].name == "face.png"
     assert (root.settings, root.composition, root.text, root.usage, root.cost_usd, root.created_at) == (
@@ -190,8 +190,10 @@ def test_import_round_trip_without_duplicates(
     for mine, theirs in zip(root.images, original.images, strict=True):
         assert mine.path.read_bytes() == theirs.path.read_bytes() and mine.sha256 == theirs.sha256
         assert mine.thumb_path is not None and mine.thumb_path.exists()
-    assert dst.page(GalleryFilter(search="night"))[0].id == child.id  # searchable at once (FTS triggers)
-    assert dst.get(already).prompt == "something of dst's own"
+    assert (
+        dst.gallery.page(GalleryFilter(search="night"))[0].id == child.id
+    )  # searchable at once (FTS triggers)
+    assert dst.generations.get(already).prompt == "something of dst's own"
 
     before = snapshot(dst)
     again = import_zip(dst, zip_path)
@@ -223,9 +225,9 @@ def test_import_marks_running_rows_interrupted(src: Store, dst: Store, tmp_path:
     make(src, "still pending", status="pending")
     export_zip(src, tmp_path / "x.zip")
     import_zip(dst, tmp_path / "x.zip")
-    [record] = dst.page()
+    [record] = dst.gallery.page()
     assert record.status == "interrupted" and record.owner == "import"
-    assert dst.active() == []
+    assert dst.generations.active() == []
 
 
 def test_cli_functions(src: Store, populated: dict[str, int], tmp_path: Path, monkeypatch, capsys) -> None:

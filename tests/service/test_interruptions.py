@@ -21,7 +21,7 @@ DEAD = "a-stopped-host:1:gone"  # another host's owner: a starting studio counts
 def _left_behind(store: Store, prompt: str, **request) -> int:
     """A pending row as a studio that stopped before finishing it leaves behind."""
     req = GenerationRequest(prompt=prompt, model=MODEL, **request)
-    return store.create_pending(
+    return store.generations.create_pending(
         prompt=prompt, model=MODEL, settings=req.settings() | {"reference_roles": []}, owner=DEAD
     )
 
@@ -66,7 +66,7 @@ def test_a_retry_is_sent_once_however_often_and_wherever_it_is_asked(studio_env)
 def test_a_retry_keeps_the_seed_of_each_variant(studio_env):
     store = Store(load_settings().data_dir)
     first = _left_behind(store, "two pears", seed=40, variants=2)
-    second = store.create_pending(
+    second = store.generations.create_pending(
         prompt="two pears",
         model=MODEL,
         owner=DEAD,
@@ -86,11 +86,11 @@ def test_a_retry_keeps_the_seed_of_each_variant(studio_env):
 def test_only_work_interrupted_by_a_stop_is_offered(studio_env):
     store = Store(load_settings().data_dir)
     stopped, trashed, cancelled = (_left_behind(store, name) for name in ("stopped", "trashed", "cancelled"))
-    store.set_status(cancelled, "cancelled", error=StudioError("Cancelled."))
+    store.generations.set_status(cancelled, "cancelled", error=StudioError("Cancelled."))
     store.close()
     studio = _start()
     try:
-        studio._store.trash([trashed])
+        studio._store.trash_bin.trash([trashed])
         assert studio.interrupted_work() == [stopped]
     finally:
         studio.close()
@@ -137,7 +137,7 @@ def test_rows_interrupted_before_the_upgrade_are_not_offered(studio_env, monkeyp
         old.setattr(migrations, "LATEST", 4)
         store = Store(data_dir)
         long_ago = _left_behind(store, "stopped months ago")
-        store.interrupt_orphans(lambda owner: False)
+        store.generations.interrupt_orphans(lambda owner: False)
         in_flight = _left_behind(store, "in flight when the old version stopped")
         store.close()
     studio = _start()  # the upgrade: migration 5, then the start resolves what was in flight

@@ -78,7 +78,9 @@ def test_presets_are_separate_and_append_once(service):
 
 
 def test_start_a_template_from_a_past_prompt(store, service):
-    gen_id = store.create_pending(prompt="a paper crane on a desk", model="m", settings={}, owner="test")
+    gen_id = store.generations.create_pending(
+        prompt="a paper crane on a desk", model="m", settings={}, owner="test"
+    )
     t = service.from_generation(gen_id, "Crane")
     assert t.body == "a paper crane on a desk" and f"#{gen_id}" in t.notes
     with pytest.raises(InputError, match="not in the history"):

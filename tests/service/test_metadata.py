@@ -43,8 +43,10 @@ def generation(store: Store, data: bytes, prompt: str = PROMPT, mime: str = "ima
         "api_key": CANARY,
         "x-goog-api-key": CANARY,
     }  # secret-looking keys never leave the studio
-    gen = store.create_pending(prompt=prompt, model="gemini-2.5-flash-image", settings=settings, owner="t")
-    record = store.save_success(
+    gen = store.generations.create_pending(
+        prompt=prompt, model="gemini-2.5-flash-image", settings=settings, owner="t"
+    )
+    record = store.generations.save_success(
         gen, Outcome(images=[ImagePart(data, mime)], finish_reason="STOP"), latency_ms=1, cost_usd=0.04
     )
     return record, record.images[0]

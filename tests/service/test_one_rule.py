@@ -43,7 +43,7 @@ def rows_written(data_dir: Path | None = None) -> int:
         return 0
     store = Store(path)
     try:
-        return len(store.page(limit=500, include_deleted=True))
+        return len(store.gallery.page(limit=500, include_deleted=True))
     finally:
         store.close()
 

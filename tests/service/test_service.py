@@ -111,7 +111,7 @@ def test_no_key_is_a_config_error_and_records_nothing(studio_env, monkeypatch):
 
 def test_rows_of_a_dead_process_become_interrupted_on_start(studio_env):
     first = Studio(load_settings())
-    gen_id = first._store.create_pending(
+    gen_id = first._store.generations.create_pending(
         prompt="lost", model=MODEL, settings={}, owner="somehost:999999:dead"
     )
     first.close()

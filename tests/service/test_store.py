@@ -60,7 +60,9 @@ def store(tmp_path: Path):
 
 def pending(store: Store, prompt: str = "a red cat", **kw) -> int:
     kw.setdefault("model", "gemini-2.5-flash-image")
-    return store.create_pending(prompt=prompt, settings={"aspect_ratio": "1:1"}, owner="proc-1", **kw)
+    return store.generations.create_pending(
+        prompt=prompt, settings={"aspect_ratio": "1:1"}, owner="proc-1", **kw
+    )
 
 
 def sql(store: Store, query: str) -> list[tuple]:
@@ -189,7 +191,7 @@ def test_writes_begin_immediate(store: Store) -> None:
     pending(store)
     assert "BEGIN IMMEDIATE" in seen
     seen.clear()
-    store.page()
+    store.gallery.page()
     assert "BEGIN IMMEDIATE" not in seen
 
 
@@ -205,7 +207,7 @@ def test_reopen_is_idempotent(tmp_path: Path) -> None:
     gen = pending(s)
     s.close()
     s = Store(tmp_path)
-    assert s.get(gen) is not None and not s.readonly
+    assert s.generations.get(gen) is not None and not s.readonly
     assert sql(s, "PRAGMA user_version") == [(migrations.LATEST,)]
     assert list((tmp_path / "backups").iterdir()) == []
     s.close()
@@ -225,7 +227,7 @@ def test_migration_backs_up_then_upgrades(tmp_path: Path, monkeypatch: pytest.Mo
     s = Store(tmp_path)
     assert sql(s, "PRAGMA user_version") == [(old + 1,)]
     assert sql(s, "SELECT name FROM sqlite_master WHERE name = 'extra'") == [("extra",)]
-    assert s.get(gen).prompt == "before upgrade"
+    assert s.generations.get(gen).prompt == "before upgrade"
     s.close()
     [backup] = list((tmp_path / "backups").iterdir())
     assert backup.name.startswith(f"studio-{old}-") and backup.suffix == ".db"
@@ -262,11 +264,11 @@ def test_newer_schema_opens_read_only(tmp_path: Path) -> None:
     con.close()
     s = Store(tmp_path)
     assert s.readonly
-    assert s.get(gen).status == "pending" and s.count() == 1
+    assert s.generations.get(gen).status == "pending" and s.gallery.count() == 1
     with pytest.raises(StoreError, match="newer version"):
         pending(s)
     with pytest.raises(StoreError, match="read-only"):
-        s.set_status(gen, "cancelled")
+        s.generations.set_status(gen, "cancelled")
     s.close()
     assert sql(s, "PRAGMA user_version") == [(99,)]
 
@@ -286,7 +288,7 @@ def test_create_pending_round_trip_with_references(store: Store) -> None:
     gen = pending(
         store, composition={"subject": "cat"}, references=[ref], parent_id=parent, run_id=7, variant_index=2
     )
-    rec = store.get(gen)
+    rec = store.generations.get(gen)
     assert isinstance(rec, GenerationRecord)
     assert (rec.status, rec.prompt, rec.owner, rec.parent_id, rec.run_id, rec.variant_index) == (
         "pending",
@@ -308,16 +310,16 @@ def test_create_pending_round_trip_with_references(store: Store) -> None:
         "image/jpeg",
     )
     assert r.path.read_bytes() == ref.data and r.path.name == f"{ref.sha256}.jpg"
-    assert store.get(9999) is None
+    assert store.generations.get(9999) is None
 
 
 def test_mark_running_only_moves_pending(store: Store) -> None:
     gen, other = pending(store), pending(store)
-    store.mark_running(gen)
-    assert store.get(gen).status == "running"
-    store.set_status(other, "cancelled", error=Cancelled("You cancelled this generation."))
-    store.mark_running(other)
-    rec = store.get(other)
+    store.generations.mark_running(gen)
+    assert store.generations.get(gen).status == "running"
+    store.generations.set_status(other, "cancelled", error=Cancelled("You cancelled this generation."))
+    store.generations.mark_running(other)
+    rec = store.generations.get(other)
     assert rec.status == "cancelled" and rec.error == {
         "kind": "cancelled",
         "message": "You cancelled this generation.",
@@ -330,8 +332,8 @@ def test_save_success_stores_originals_thumbs_and_turn(store: Store) -> None:
     out = outcome(big, text="Here you go", thoughts=(png(8, 8, (1, 2, 3)),))
     out.images.append(lying_jpeg)
     gen = pending(store)
-    store.mark_running(gen)
-    rec = store.save_success(gen, out, latency_ms=1234, cost_usd=0.039)
+    store.generations.mark_running(gen)
+    rec = store.generations.save_success(gen, out, latency_ms=1234, cost_usd=0.039)
     assert rec.status == "succeeded" and rec.text == "Here you go" and rec.finish_reason == "STOP"
     assert (rec.latency_ms, rec.cost_usd, rec.usage["candidatesTokenCount"]) == (1234, 0.039, 1290)
     assert sql(
@@ -346,7 +348,7 @@ def test_save_success_stores_originals_thumbs_and_turn(store: Store) -> None:
         with Image.open(img.thumb_path) as th:
             assert th.format == "JPEG" and max(th.size) <= 384
     assert len(rec.thought_images) == 1 and rec.thought_images[0].role == "thought"
-    assert store.model_content(gen) == out.model_content
+    assert store.generations.model_content(gen) == out.model_content
     assert rec.has_model_content
     data = rec.to_json()
     assert set(data) >= {
@@ -384,7 +386,7 @@ def test_files_are_written_before_the_row_commits(store: Store, monkeypatch: pyt
 
     def spy(path: Path, data: bytes) -> None:
         nonlocal calls
-        statuses.append(store.get(gen).status)
+        statuses.append(store.generations.get(gen).status)
         calls += 1
         if calls == 3:  # image 1 + its thumbnail succeed, image 2 fails
             raise DiskFull("The disk is full.")
@@ -392,20 +394,24 @@ def test_files_are_written_before_the_row_commits(store: Store, monkeypatch: pyt
 
     monkeypatch.setattr(files, "write_atomic", spy)
     with pytest.raises(DiskFull):
-        store.save_success(gen, outcome(png(), png(color=(0, 255, 0))), latency_ms=1, cost_usd=None)
+        store.generations.save_success(
+            gen, outcome(png(), png(color=(0, 255, 0))), latency_ms=1, cost_usd=None
+        )
     assert set(statuses) == {"pending"}
-    assert store.get(gen).status == "pending" and store.get(gen).images == []
+    assert store.generations.get(gen).status == "pending" and store.generations.get(gen).images == []
     assert sql(store, "SELECT count(*) FROM asset") == [(0,)]
     monkeypatch.setattr(files, "write_atomic", real)
-    rec = store.save_success(gen, outcome(png(), png(color=(0, 255, 0))), latency_ms=1, cost_usd=None)
+    rec = store.generations.save_success(
+        gen, outcome(png(), png(color=(0, 255, 0))), latency_ms=1, cost_usd=None
+    )
     assert rec.status == "succeeded" and len(rec.images) == 2
 
 
 def test_same_image_is_stored_once(store: Store) -> None:
     data = png(50, 50)
     a, b = pending(store), pending(store)
-    ra = store.save_success(a, outcome(data), latency_ms=1, cost_usd=None)
-    rb = store.save_success(b, outcome(data), latency_ms=1, cost_usd=None)
+    ra = store.generations.save_success(a, outcome(data), latency_ms=1, cost_usd=None)
+    rb = store.generations.save_success(b, outcome(data), latency_ms=1, cost_usd=None)
     assert ra.images[0].path == rb.images[0].path and ra.images[0].id == rb.images[0].id
     assert sql(store, "SELECT count(*) FROM asset") == [(1,)]
     assert len(list((store.data_dir / "images").rglob("*.png"))) == 1
@@ -414,7 +420,7 @@ def test_same_image_is_stored_once(store: Store) -> None:
 def test_unreadable_image_bytes_are_quarantined(store: Store) -> None:
     gen = pending(store)
     junk = b"not an image at all"
-    rec = store.save_success(gen, outcome(junk), latency_ms=5, cost_usd=None)
+    rec = store.generations.save_success(gen, outcome(junk), latency_ms=5, cost_usd=None)
     assert rec.status == "failed" and rec.error_kind == "bad_response" and rec.images == []
     assert (store.data_dir / "quarantine" / f"{images.sha256_hex(junk)}.bin").read_bytes() == junk
     assert list((store.data_dir / "images").rglob("*")) == []
@@ -428,7 +434,7 @@ def test_save_failure_keeps_text_and_usage(store: Store) -> None:
         block_reason="SAFETY",
         usage={"promptTokenCount": 9, "totalTokenCount": 9},
     )
-    rec = store.save_failure(
+    rec = store.generations.save_failure(
         gen,
         status="blocked",
         error=Blocked("The request was blocked for safety."),
@@ -443,36 +449,36 @@ def test_save_failure_keeps_text_and_usage(store: Store) -> None:
     )
     assert rec.text == "I can't draw that." and rec.usage["promptTokenCount"] == 9 and rec.latency_ms == 300
     assert rec.to_json()["error"] == {"kind": "blocked", "message": "The request was blocked for safety."}
-    assert store.model_content(gen) is None
+    assert store.generations.model_content(gen) is None
 
 
 def test_bad_status_and_unknown_ids(store: Store) -> None:
     gen = pending(store)
     with pytest.raises(ValueError):
-        store.set_status(gen, "exploded")
+        store.generations.set_status(gen, "exploded")
     with pytest.raises(ValueError):
-        store.save_failure(gen, status="succeeded", error=Cancelled("x."))
+        store.generations.save_failure(gen, status="succeeded", error=Cancelled("x."))
     with pytest.raises(StoreError):
-        store.set_status(424242, "cancelled")
+        store.generations.set_status(424242, "cancelled")
 
 
 def test_active_and_interrupt_orphans(store: Store) -> None:
-    alive = store.create_pending(prompt="a", model="m", settings={}, owner="alive")
-    dead_pending = store.create_pending(prompt="b", model="m", settings={}, owner="dead")
-    dead_running = store.create_pending(prompt="c", model="m", settings={}, owner="dead")
-    dead_done = store.create_pending(prompt="d", model="m", settings={}, owner="dead")
-    store.mark_running(dead_running)
-    store.save_success(dead_done, outcome(png()), latency_ms=1, cost_usd=None)
-    assert [r.id for r in store.active()] == [alive, dead_pending, dead_running]
+    alive = store.generations.create_pending(prompt="a", model="m", settings={}, owner="alive")
+    dead_pending = store.generations.create_pending(prompt="b", model="m", settings={}, owner="dead")
+    dead_running = store.generations.create_pending(prompt="c", model="m", settings={}, owner="dead")
+    dead_done = store.generations.create_pending(prompt="d", model="m", settings={}, owner="dead")
+    store.generations.mark_running(dead_running)
+    store.generations.save_success(dead_done, outcome(png()), latency_ms=1, cost_usd=None)
+    assert [r.id for r in store.generations.active()] == [alive, dead_pending, dead_running]
     asked: list[str] = []
-    interrupted = store.interrupt_orphans(lambda owner: asked.append(owner) or owner == "alive")
+    interrupted = store.generations.interrupt_orphans(lambda owner: asked.append(owner) or owner == "alive")
     assert interrupted == [dead_pending, dead_running]
     assert sorted(asked) == ["alive", "dead"]  # each owner checked once
-    rec = store.get(dead_running)
+    rec = store.generations.get(dead_running)
     assert rec.status == "interrupted" and rec.error_kind == "interrupted" and rec.error_message.endswith(".")
-    assert store.get(dead_done).status == "succeeded"
-    assert [r.id for r in store.active()] == [alive]
-    assert store.interrupt_orphans(lambda owner: False) == [alive]
+    assert store.generations.get(dead_done).status == "succeeded"
+    assert [r.id for r in store.generations.active()] == [alive]
+    assert store.generations.interrupt_orphans(lambda owner: False) == [alive]
 
 
 # -- list, paging and search -------------------------------------------------------------------
@@ -483,37 +489,37 @@ def test_keyset_paging_has_no_gaps_or_duplicates(store: Store) -> None:
     seen: list[int] = []
     before = None
     while True:
-        page = store.page(limit=48, before_id=before)
+        page = store.gallery.page(limit=48, before_id=before)
         if not page:
             break
         assert len(page) <= 48
         seen.extend(r.id for r in page)
         before = page[-1].id
     assert seen == sorted(ids, reverse=True)
-    assert store.count() == 200
+    assert store.gallery.count() == 200
 
 
 def test_list_filters_and_deleted(store: Store) -> None:
     a = pending(store, model="m1")
     b = pending(store, model="m2")
     c = pending(store, model="m2")
-    store.set_status(b, "cancelled")
+    store.generations.set_status(b, "cancelled")
     con = sqlite3.connect(store.db_path)
     con.execute(f"UPDATE generation SET deleted_at = '2026-01-01T00:00:00+00:00' WHERE id = {c}")
     con.commit()
     con.close()
-    assert [r.id for r in store.page()] == [b, a]
-    assert [r.id for r in store.page(include_deleted=True)] == [c, b, a]
-    assert [r.id for r in store.page(model="m2")] == [b]
-    assert [r.id for r in store.page(status="pending")] == [a]
-    assert store.count(model="m2") == 1 and store.count(status="cancelled") == 1
-    assert store.get(c).deleted_at is not None
+    assert [r.id for r in store.gallery.page()] == [b, a]
+    assert [r.id for r in store.gallery.page(include_deleted=True)] == [c, b, a]
+    assert [r.id for r in store.gallery.page(model="m2")] == [b]
+    assert [r.id for r in store.gallery.page(status="pending")] == [a]
+    assert store.gallery.count(model="m2") == 1 and store.gallery.count(status="cancelled") == 1
+    assert store.generations.get(c).deleted_at is not None
 
 
 def test_list_loads_images_without_n_plus_one(store: Store) -> None:
     for i in range(6):
         gen = pending(store)
-        store.save_success(
+        store.generations.save_success(
             gen, outcome(png(color=(i, 0, 0)), png(color=(0, i, 0))), latency_ms=1, cost_usd=None
         )
     selects: list[str] = []
@@ -522,7 +528,7 @@ def test_list_loads_images_without_n_plus_one(store: Store) -> None:
         "before_cursor_execute",
         lambda c, cur, stmt, *a: selects.append(stmt) if stmt.lstrip().startswith("SELECT") else None,
     )
-    page = store.page(limit=6)
+    page = store.gallery.page(limit=6)
     assert len(selects) == 2
     assert all(len(r.images) == 2 for r in page)
 
@@ -531,16 +537,18 @@ def test_search_prompt_and_reply_newest_first(store: Store) -> None:
     cat = pending(store, prompt="A watercolour cat on a windowsill")
     dog = pending(store, prompt="An oil painting of a dog")
     cafe = pending(store, prompt="Café au lait, morning light")
-    store.save_success(dog, outcome(png(), text="A loyal dog with a cat friend"), latency_ms=1, cost_usd=None)
-    assert [r.id for r in store.page(search="cat")] == [dog, cat]
-    assert [r.id for r in store.page(search="paint")] == [dog]  # prefix match on the last word
-    assert [r.id for r in store.page(search="oil paint")] == [dog]
-    assert [r.id for r in store.page(search="cafe")] == [cafe]  # diacritics folded
-    assert [r.id for r in store.page(search="café")] == [cafe]
-    assert store.page(search="zebra") == []
-    assert store.count(search="cat") == 2
+    store.generations.save_success(
+        dog, outcome(png(), text="A loyal dog with a cat friend"), latency_ms=1, cost_usd=None
+    )
+    assert [r.id for r in store.gallery.page(search="cat")] == [dog, cat]
+    assert [r.id for r in store.gallery.page(search="paint")] == [dog]  # prefix match on the last word
+    assert [r.id for r in store.gallery.page(search="oil paint")] == [dog]
+    assert [r.id for r in store.gallery.page(search="cafe")] == [cafe]  # diacritics folded
+    assert [r.id for r in store.gallery.page(search="café")] == [cafe]
+    assert store.gallery.page(search="zebra") == []
+    assert store.gallery.count(search="cat") == 2
     assert (
-        len(store.page(search="   ")) == 3 and len(store.page(search='"*()')) == 3
+        len(store.gallery.page(search="   ")) == 3 and len(store.gallery.page(search='"*()')) == 3
     )  # nothing left: no filter
 
 
@@ -586,8 +594,8 @@ def test_search_prompt_and_reply_newest_first(store: Store) -> None:
 )
 def test_hostile_search_never_raises(store: Store, query: str) -> None:
     pending(store, prompt='cat and dog (NEAR) "quoted" 猫')
-    assert isinstance(store.page(search=query), list)
-    assert isinstance(store.count(search=query), int)
+    assert isinstance(store.gallery.page(search=query), list)
+    assert isinstance(store.gallery.count(search=query), int)
 
 
 def test_fts_query_quotes_words() -> None:
@@ -608,15 +616,15 @@ def test_concurrent_writers_never_lock(store: Store) -> None:
     def worker(t: int) -> None:
         try:
             for i in range(50):
-                gen = store.create_pending(
+                gen = store.generations.create_pending(
                     prompt=f"thread {t} job {i}", model="m", settings={"i": i}, owner=f"t{t}"
                 )
-                store.mark_running(gen)
+                store.generations.mark_running(gen)
                 if i % 5 == 4:
-                    store.save_failure(gen, status="failed", error=StoreError("Simulated."))
+                    store.generations.save_failure(gen, status="failed", error=StoreError("Simulated."))
                 else:
                     out = outcome(png(8, 8, (t, i, 1)), shared if i % 7 == 0 else png(8, 8, (t, i, 2)))
-                    store.save_success(gen, out, latency_ms=i, cost_usd=0.01)
+                    store.generations.save_success(gen, out, latency_ms=i, cost_usd=0.01)
                 with lock:
                     made.append(gen)
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
@@ -629,8 +637,8 @@ def test_concurrent_writers_never_lock(store: Store) -> None:
         th.join()
     assert errors == []
     assert len(made) == len(set(made)) == 400
-    assert store.count() == 400
-    assert store.count(status="succeeded") == 320 and store.count(status="failed") == 80
+    assert store.gallery.count() == 400
+    assert store.gallery.count(status="succeeded") == 320 and store.gallery.count(status="failed") == 80
     assert sql(store, "SELECT count(*) FROM asset WHERE sha256 = '%s'" % images.sha256_hex(shared)) == [(1,)]
     assert sql(store, "SELECT count(*) FROM generation_asset") == [(640,)]
     assert sql(store, "PRAGMA integrity_check") == [("ok",)]
@@ -648,21 +656,21 @@ def test_large_originals_get_a_preview_made_once(tmp_path: Path) -> None:
     PILImage.new("RGB", (3000, 1500), (30, 90, 160)).save(buf, "JPEG", quality=90)
     small = png(64, 64)
     gen = pending(s)
-    record = s.save_success(
+    record = s.generations.save_success(
         gen,
         Outcome(images=[ImagePart(buf.getvalue(), "image/jpeg"), ImagePart(small, "image/png")]),
         latency_ms=1,
         cost_usd=None,
     )
     big, tiny = record.images
-    preview = s.preview(big)
+    preview = s.generations.preview(big)
     assert preview != big.path and preview.parent.parent.name == "previews"
     with PILImage.open(preview) as im:
         assert im.format == "JPEG" and im.size == (repository.PREVIEW_SIDE, repository.PREVIEW_SIDE // 2)
     stamp = preview.stat().st_mtime_ns
-    assert s.preview(big) == preview and preview.stat().st_mtime_ns == stamp  # made once
-    assert s.preview(tiny) == tiny.path  # small originals are shown as they are
-    s.trash([gen])
-    s.empty_trash()
+    assert s.generations.preview(big) == preview and preview.stat().st_mtime_ns == stamp  # made once
+    assert s.generations.preview(tiny) == tiny.path  # small originals are shown as they are
+    s.trash_bin.trash([gen])
+    s.trash_bin.empty_trash()
     assert not preview.exists() and not big.path.exists()
     s.close()

@@ -20,7 +20,7 @@ def test_turn_file_holds_hashes_and_reads_back_verbatim(studio):
     [record] = studio.generate(req, timeout=30)
     raw = (studio._store.data_dir / files.turn_relpath(_turn_sha(studio, record.id))).read_text()
     assert turns.BLOB in raw and len(raw) < 64 * 1024  # signatures only, not MBs of base64
-    content = studio._store.model_content(record.id)
+    content = studio._store.generations.model_content(record.id)
     images = [p for p in content["parts"] if "inlineData" in p]
     assert len(images) == 2 and all("thoughtSignature" in p for p in images if not p.get("thought"))
     final = [p for p in images if not p.get("thought")][0]
