@@ -7,17 +7,28 @@ Outcome; ``service`` stores both.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
-#: History statuses. A generation is ``succeeded`` only when at least one image file was saved.
-PENDING, RUNNING, SUCCEEDED = "pending", "running", "succeeded"
-FAILED, BLOCKED, NO_IMAGE, CANCELLED, INTERRUPTED = (
-    "failed",
-    "blocked",
-    "no_image",
-    "cancelled",
-    "interrupted",
-)
+
+class Status(StrEnum):
+    """History statuses. A generation is ``succeeded`` only when at least one image file was saved.
+
+    Members are strings ("pending" == Status.PENDING), so rows, JSON and exports hold the plain word."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    NO_IMAGE = "no_image"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+PENDING, RUNNING, SUCCEEDED = Status.PENDING, Status.RUNNING, Status.SUCCEEDED
+FAILED, BLOCKED, NO_IMAGE = Status.FAILED, Status.BLOCKED, Status.NO_IMAGE
+CANCELLED, INTERRUPTED = Status.CANCELLED, Status.INTERRUPTED
 FINAL_STATUSES = (SUCCEEDED, FAILED, BLOCKED, NO_IMAGE, CANCELLED, INTERRUPTED)
 ACTIVE_STATUSES = (PENDING, RUNNING)
 
