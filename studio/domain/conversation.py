@@ -145,7 +145,7 @@ def tree(store: History, root_id: int) -> TreeNode:
         kids = [k for parent in frontier for k in store.children(parent) if k.id not in nodes]
         for kid in kids:
             nodes[kid.id] = TreeNode(kid)
-            nodes[kid.parent_id].children.append(nodes[kid.id])  # type: ignore[index]
+            nodes[kid.parent_id].children.append(nodes[kid.id])  # type: ignore[index]  # a child has a parent
         frontier = [k.id for k in kids]
     return nodes[root.id]
 

@@ -163,7 +163,7 @@ class Handler(BaseHTTPRequestHandler):
             if listing:
                 ids = [*catalogue.MODELS, catalogue.DEFAULT_TEXT_MODEL]
                 return json_reply(200, {"models": [model_info(m) for m in ids]})
-            version, model = one.groups()  # type: ignore[union-attr]
+            version, model = one.groups()  # type: ignore[union-attr]  # one or listing matched, and listing returned
             record["model"] = model
             return json_reply(200, model_info(model)) if model_kind(model) else not_found(model, version)
         return google_error(404, "NOT_FOUND", f"Requested URL {path} was not found on this server.")

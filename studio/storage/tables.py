@@ -212,7 +212,7 @@ def generation_record(row: Generation, images: list[ImageRecord]) -> GenerationR
     return GenerationRecord(
         id=row.id or 0,
         created_at=datetime.fromisoformat(row.created_at),
-        updated_at=_time(row.updated_at),  # type: ignore[arg-type]
+        updated_at=_time(row.updated_at),  # type: ignore[arg-type]  # updated_at is NOT NULL in the schema
         status=row.status,
         prompt=row.prompt,
         model=row.model,
