@@ -3,7 +3,7 @@ from __future__ import annotations
 import streamlit as st
 
 from studio.app import resources
-from studio.app.widgets import components, guard, jscomponents, progress, viewer
+from studio.app.widgets import components, feed, guard, jscomponents, page_style, viewer
 from studio.app.widgets import prompt_form as composer
 from studio.app.widgets.interrupted_notice import interrupted_notice
 from studio.domain.errors import NoKey, StudioError
@@ -16,7 +16,8 @@ NO_KEY_HELP = f"**Generate is disabled.** {NoKey.MESSAGE}"
 def _submit(studio: Studio, requests: list[GenerationRequest]) -> None:
     """Submit once per intent: the same requests again within seconds (double click, held shortcut) are refused.
 
-    A new batch replaces the one shown; the earlier one stays in History."""
+    The new batch becomes the newest run of the session feed; earlier runs stay below it (and in History).
+    A refusal is said in the status line under the Generate button, as a sentence."""
     if not guard.allow("generate", guard.request_fingerprint(requests)):
         return
     ids: list[int] = []
@@ -26,12 +27,13 @@ def _submit(studio: Studio, requests: list[GenerationRequest]) -> None:
     except StudioError as exc:
         if not ids:
             guard.forget("generate")
-        st.error(components.escape_md(str(exc)), icon=":material/error:")
+        feed.say("error", str(exc))
     if ids:
-        st.session_state[progress.BATCH] = ids
+        feed.push(ids)
 
 
 studio = resources.studio_or_stop()
+page_style.generate_layout()  # the composer stays in view; see static/generate.css
 components.page_header(
     "Generate",
     "Describe an image, pick a model, and generate up to 8 variants at once. Ctrl+Enter (⌘+Enter) generates.",
@@ -45,31 +47,45 @@ remixed = composer.consume_remix()
 if remixed is not None:
     st.toast("Remix loaded into the form.", icon=":material/tune:")
 
-form, results = st.columns([5, 7], gap="large")
-with form, st.container(border=True):
-    request = composer.compose(studio)
-    if st.session_state.get("gen_base") is not None and st.button(
-        "Start fresh", icon=":material/restart_alt:"
-    ):
-        composer.clear_remix()
-        st.rerun()
-    pressed = st.button(
+form, results = st.columns([5, 7], gap="medium")
+slot: dict = {}
+
+
+def _submit_area(ready: bool) -> None:
+    """The Generate button, then the line that answers it (right where the designer clicked)."""
+    slot["pressed"] = st.button(
         "Generate",
         type="primary",
         icon=":material/auto_awesome:",
         width="stretch",
-        disabled=not has_key or request is None,
+        disabled=not has_key or not ready,
         key="gen_submit",
         help="Ctrl+Enter (⌘+Enter) anywhere on the page",
     )
+    if st.session_state.get("gen_base") is not None and st.button(
+        "Start fresh", icon=":material/restart_alt:", key="gen_fresh", type="tertiary"
+    ):
+        composer.clear_remix()
+        st.rerun()
+    slot["status"] = st.container(key="gen_status_box")
+
+
+with form, st.container(border=True, key="gen_composer"):
+    request = composer.compose(studio, _submit_area)
     jscomponents.shortcuts()
 
+if request is not None and slot.get("pressed"):
+    _submit(studio, [request])
+elif request is not None and st.session_state.get(composer.PER_PROPOSAL):
+    _submit(studio, composer.per_proposal(request, studio))
+feed.sync(studio)
+with slot["status"]:
+    feed.status(studio)
+
 with results:
-    if request is not None and pressed:
-        _submit(studio, [request])
-    elif request is not None and st.session_state.get(composer.PER_PROPOSAL):
-        _submit(studio, composer.per_proposal(request, studio))
-    batch = st.session_state.get(progress.BATCH, [])
-    progress.results(studio, batch)
-    if st.session_state.pop(viewer.OPEN, False) and batch:
-        viewer.show(studio, batch)
+    feed.draw(studio)
+    if st.session_state.pop(viewer.OPEN, False):
+        runs = feed.runs()
+        ids = st.session_state.get(viewer.IDS) or (runs[0]["ids"] if runs else [])
+        if ids:
+            viewer.show(studio, ids)

@@ -7,6 +7,7 @@ happens in a callback, before either widget exists in the run, so nothing is los
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import streamlit as st
@@ -136,7 +137,7 @@ def prompt_editor() -> str:
         return st.text_area(
             "Prompt",
             key="gen_prompt",
-            height=140,
+            height=110,
             placeholder="A watercolour fox reading a map in a misty forest, soft morning light",
         )
     st.text_area(
@@ -240,13 +241,12 @@ def _option_label(model_id: str) -> str:
     return catalogue.display_label(model_id)
 
 
-def model_picker() -> str:
+def model_picker(column=None) -> str:
     """A catalogue model, or whatever id the designer types (a relay may serve others)."""
     options = [*catalogue.MODELS, CUSTOM]
     st.session_state.setdefault("gen_model", catalogue.DEFAULT_MODEL)
-    choice = st.selectbox("Model", options, format_func=_option_label, key="gen_model")
+    choice = (column or st).selectbox("Model", options, format_func=_option_label, key="gen_model")
     if choice != CUSTOM:
-        st.caption(f"`{choice}`")
         return choice
     return st.text_input(
         "Custom model id", key="gen_custom_model", placeholder="e.g. gemini-3-pro-image-preview"
@@ -259,23 +259,21 @@ def _keep_valid(key: str, options: tuple[str, ...], default: str | None) -> None
         st.session_state[key] = default
 
 
-def ratio_and_size(spec: ModelSpec) -> tuple[str, str | None]:
+def ratio_and_size(spec: ModelSpec, left=None, right=None) -> tuple[str, str | None]:
     _keep_valid("gen_ratio", spec.ratios, "1:1" if "1:1" in spec.ratios else spec.ratios[0])
-    left, right = st.columns(2)
-    ratio = left.selectbox("Aspect ratio", spec.ratios, key="gen_ratio")
+    if left is None or right is None:
+        left, right = st.columns(2)
+    ratio = left.selectbox("Ratio", spec.ratios, key="gen_ratio")
     if not spec.sizes:
-        right.caption("Image size  \n1K only on this model")
+        right.selectbox("Size", ["1K"], key="gen_size_fixed", disabled=True, help="1K only on this model")
         return ratio, None
     _keep_valid("gen_size", spec.sizes, spec.default_size)
-    return ratio, right.selectbox("Image size", spec.sizes, key="gen_size")
+    return ratio, right.selectbox("Size", spec.sizes, key="gen_size")
 
 
-def output_and_variants() -> tuple[tuple[str, ...], int]:
-    left, right = st.columns(2)
-    st.session_state.setdefault("gen_output", "Image only")
-    output = left.radio("Output", list(OUTPUTS), key="gen_output", horizontal=True)
+def variants_input(column=None) -> int:
     st.session_state.setdefault("gen_variants", 1)
-    variants = right.number_input(
+    variants = (column or st).number_input(
         "Variants",
         min_value=1,
         max_value=catalogue.MAX_VARIANTS,
@@ -283,24 +281,36 @@ def output_and_variants() -> tuple[tuple[str, ...], int]:
         key="gen_variants",
         help="Each variant is a separate call, run in parallel.",
     )
-    return OUTPUTS[output], int(variants or 1)
+    return int(variants or 1)
 
 
-def estimate(model: str, ratio: str, size: str | None, variants: int, refs: int, prompt: str) -> None:
+def output_choice() -> tuple[str, ...]:
+    st.session_state.setdefault("gen_output", "Image only")
+    output = st.radio("Output", list(OUTPUTS), key="gen_output", horizontal=True)
+    return OUTPUTS[output]
+
+
+def estimate(
+    model: str, ratio: str, size: str | None, variants: int, refs: int, prompt: str, *, details: bool = False
+) -> None:
+    """One line next to Generate (cost and pixels); with ``details``, the tokens and per-proposal cost."""
     total = composer.summary(
         model, ratio=ratio, size=size, variants=variants, references=refs, texts=[prompt]
     )
-    with st.container(border=True, key="gen_estimate"):
-        st.markdown(
-            f":material/payments: **{escape_md(f'${total.usd:.3f}')}** estimated · "
-            f":material/aspect_ratio: **{escape_md(_pixels(total.pixels))}**"
-        )
-        st.caption(escape_md(total.line()))
+    if not details:
+        with st.container(key="gen_estimate", gap=None):
+            st.markdown(
+                f":material/payments: **{escape_md(f'${total.usd:.3f}')}** estimated · "
+                f":material/aspect_ratio: **{escape_md(_pixels(total.pixels))}**",
+                help="List prices; the endpoint decides the final bill and pixel size.",
+            )
+        return
+    with st.container(key="gen_estimate_details", gap=None):
+        st.caption(":material/payments: Estimate: " + escape_md(total.line()))
         texts = proposal_texts()
         if texts:
             each = composer.summary(model, ratio=ratio, size=size, variants=1, references=refs, texts=texts)
             st.caption("One image per proposal: " + escape_md(each.line()))
-        st.caption("List prices; the endpoint decides the final bill and pixel size.")
 
 
 def _pixels(pixels: tuple[int, int] | None) -> str:
@@ -322,25 +332,39 @@ def _composition(prompt: str, refs: tuple) -> dict | None:
     )
 
 
-def compose(studio: Studio) -> GenerationRequest | None:
-    """Render the form; return the request it describes, or None (with the reason shown)."""
+def compose(studio: Studio, submit_area: Callable[[bool], None]) -> GenerationRequest | None:
+    """Render the form; return the request it describes, or None (with the reason shown).
+
+    What a designer touches on every run comes first (prompt; model, ratio, size and variants in one
+    row), then ``submit_area(ready)`` (the Generate button and its status line), then everything used less
+    often, in a part of the panel that scrolls on its own (``gen_more``), so Generate never moves."""
     prompt = prompt_editor()
-    enhancer(studio, prompt)
-    model = model_picker()
+    model_col, variants_col = st.columns([3, 1], gap="small")
+    model = model_picker(model_col)
+    variants = variants_input(variants_col)
     spec = catalogue.lookup(model or catalogue.DEFAULT_MODEL)
-    if spec.notes:
-        st.caption(spec.notes)
-    ratio, size = ratio_and_size(spec)
-    modalities, variants = output_and_variants()
-    refs = tuple(references.section(studio, spec))
-    pad = st.expander("Sketch and annotate", icon=":material/draw:", key="gen_sketch_pad", on_change="rerun")
-    if pad.open:  # the canvas (and its backdrop) is sent only while the pad is open
-        with pad:
-            sketch.section(spec, append_instruction)
-    extra = advanced.section("gen", model or catalogue.DEFAULT_MODEL)
-    estimate(model or catalogue.DEFAULT_MODEL, ratio, size, variants, len(refs), prompt)
+    ratio_col, size_col = st.columns(2, gap="small")
+    ratio, size = ratio_and_size(spec, ratio_col, size_col)
     if not model:
         st.warning("Type a model id, or pick one from the list.", icon=":material/edit:")
+    summary = (model or catalogue.DEFAULT_MODEL, ratio, size, variants, len(references.tray()), prompt)
+    estimate(*summary)
+    submit_area(bool(model))
+    with st.container(key="gen_more", gap="small"):
+        enhancer(studio, prompt)
+        if spec.notes:
+            st.caption(spec.notes)
+        modalities = output_choice()
+        refs = tuple(references.section(studio, spec))
+        pad = st.expander(
+            "Sketch and annotate", icon=":material/draw:", key="gen_sketch_pad", on_change="rerun"
+        )
+        if pad.open:  # the canvas (and its backdrop) is sent only while the pad is open
+            with pad:
+                sketch.section(spec, append_instruction)
+        extra = advanced.section("gen", model or catalogue.DEFAULT_MODEL)
+        estimate(*summary, details=True)
+    if not model:
         return None
     base = st.session_state.get("gen_base")
     return replace(

@@ -1,9 +1,11 @@
 """Full-screen viewer of the Generate page's results: zoom and pan, ← → to step, copy the prompt,
-download, send the image to the reference tray or to the Edit page (``edit_source_id``)."""
+download (the stored original with its prompt and settings embedded), send the image to the reference tray
+or to the Edit page (``edit_source_id``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
@@ -12,13 +14,15 @@ from studio.app.widgets import components, jscomponents, references
 from studio.domain import catalogue
 from studio.domain.errors import StudioError
 from studio.domain.requests import Reference
-from studio.imaging import images
+from studio.imaging import images, metadata
 from studio.services import uploads
 from studio.services.gallery import GenerationRecord, ImageRecord
 from studio.services.studio import Studio
 
 INDEX = "gen_view_index"
 OPEN = "gen_view_open"
+#: the generation ids the viewer steps through (one run of the feed); unset: the newest batch
+IDS = "gen_view_ids"
 EDIT_PAGE = Path(__file__).parent.parent / "screens" / "edit.py"
 #: Larger files are shown from a downscaled copy (the download is always the original).
 INLINE_MAX_BYTES = 8 * 2**20
@@ -41,9 +45,11 @@ def entries(studio: Studio, ids: Sequence[int]) -> list[tuple[GenerationRecord, 
     return out
 
 
-def request_open(index: int) -> None:
+def request_open(index: int, ids: Sequence[int] | None = None) -> None:
     st.session_state[OPEN] = True
     st.session_state[INDEX] = index
+    if ids is not None:
+        st.session_state[IDS] = list(ids)
 
 
 def _step(delta: int, count: int) -> None:
@@ -70,6 +76,11 @@ def _data_url(path: Path, image: ImageRecord) -> str:
     return jscomponents.data_url(small.data, small.mime_type)
 
 
+def embedded(record: GenerationRecord, image: ImageRecord) -> bytes:
+    """The stored original's bytes with the prompt and settings embedded; pixels are never re-encoded."""
+    return metadata.embed(record, image)[0]
+
+
 def _current_spec():
     model = st.session_state.get("gen_model") or catalogue.DEFAULT_MODEL
     if model == "__custom__":
@@ -77,7 +88,7 @@ def _current_spec():
     return catalogue.lookup(model)
 
 
-def _to_tray(record_id: int, path: str, mime: str) -> None:
+def to_tray(record_id: int, path: str, mime: str) -> None:
     try:
         ref = uploads.prepare(Path(path).read_bytes(), f"result-{record_id}.{mime.split('/')[-1]}")
     except (OSError, StudioError) as exc:
@@ -132,13 +143,21 @@ def show(studio: Studio, ids: Sequence[int]) -> None:
     if message:
         (st.success if message[0] == "success" else st.warning)(components.escape_md(message[1]))
     left, middle, right = st.columns(3)
-    with left:
-        components.download_button(record.id, image, key="gen_view_dl")
+    left.download_button(
+        "Download",
+        data=partial(embedded, record, image),
+        file_name=metadata.download_name(record, image, image.mime_type),
+        mime=image.mime_type,
+        icon=":material/download:",
+        key="gen_view_dl",
+        on_click="ignore",
+        help="The stored original, with the prompt and settings embedded (PNG text chunks / JPEG XMP)",
+    )
     middle.button(
         "Use as reference",
         key="gen_view_ref",
         icon=":material/add_photo_alternate:",
-        on_click=_to_tray,
+        on_click=to_tray,
         args=(record.id, str(image.path), image.mime_type),
     )
     if EDIT_PAGE.exists():

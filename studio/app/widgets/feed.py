@@ -1,0 +1,388 @@
+"""The Generate page's session feed: every run of this session, newest on top, each image with its actions
+(open, download with metadata, use as reference, remix, vary, favourite); and the status line under the
+Generate button, which says what the newest run is doing where the designer clicked.
+
+A run is a plain dict in ``st.session_state[FEED]`` (``ids``, ``prompt``, ``model``, ``at``), so the feed
+survives reruns and page switches. Other pages hand work over by setting ``progress.BATCH`` (History's
+re-run, the interrupted-work notice): ``sync`` pushes a batch it has not seen as a new run on top.
+
+Jobs run in the process's worker pool, so drawing only reads. While a run has active jobs, it is drawn by a
+fragment that polls every ``progress.POLL_SECONDS`` and shows each variant as soon as it is done; once none
+is active, the whole page reruns and the run is drawn with its actions (outside any fragment, so an action's
+rerun is a full one).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+import streamlit as st
+
+from studio.app.widgets import advanced_panel as controls
+from studio.app.widgets import components, guard, progress, viewer
+from studio.domain.errors import StudioError
+from studio.domain.requests import SUCCEEDED
+from studio.imaging import metadata
+from studio.services.gallery import GenerationRecord, ImageRecord
+from studio.services.studio import Studio
+
+FEED = "gen_feed"
+#: what the status line under Generate says when it is not following a run: ("error"|"info", sentence)
+STATUS = "gen_status_msg"
+#: runs drawn; older runs of the session stay in state (up to KEPT) and all of them are in History
+SHOWN = 12
+KEPT = 50
+HISTORY_PAGE = "screens/history.py"
+COLUMNS = 2  # tiles about 260 px wide beside the composer at 1440 px
+
+
+Run = dict[str, Any]
+
+
+# -- state ------------------------------------------------------------------------------------------
+
+
+def runs() -> list[Run]:
+    return st.session_state.setdefault(FEED, [])
+
+
+def sync(studio: Studio) -> list[Run]:
+    """Push the latest batch (``progress.BATCH``, set by this page or another) as a run if it is new."""
+    feed = runs()
+    batch = [int(i) for i in st.session_state.get(progress.BATCH) or []]
+    if batch and not any(run["ids"] == batch for run in feed):
+        feed.insert(0, describe(studio, batch))
+        del feed[KEPT:]
+    return feed
+
+
+def describe(studio: Studio, ids: Sequence[int]) -> Run:
+    records = studio.gallery.records(ids)
+    first = records[0] if records else None
+    return {
+        "ids": list(ids),
+        "prompt": first.prompt if first else "",
+        "model": first.model if first else "",
+        "at": time.time(),
+    }
+
+
+def push(ids: Sequence[int]) -> None:
+    """A new batch from this page: it becomes the newest run on the next ``sync``."""
+    st.session_state[progress.BATCH] = list(ids)
+    st.session_state.pop(STATUS, None)
+
+
+def say(level: str, sentence: str) -> None:
+    st.session_state[STATUS] = (level, sentence)
+
+
+def clear() -> None:
+    st.session_state.pop(FEED, None)
+    st.session_state.pop(progress.BATCH, None)
+    st.session_state.pop(STATUS, None)
+
+
+# -- the status line under Generate ---------------------------------------------------------------------
+
+
+def status(studio: Studio) -> None:
+    """One line under the Generate button: a refusal, the newest run's progress, or its outcome."""
+    message = st.session_state.get(STATUS)
+    feed = runs()
+    if message:
+        level, sentence = message
+        (st.error if level == "error" else st.info)(components.escape_md(sentence), icon=_ICON[level])
+        return
+    if not feed:
+        return
+    ids = feed[0]["ids"]
+    if any(studio.is_active(gen_id) for gen_id in ids):
+        _live_status(studio, ids)
+    else:
+        _final_status(studio, ids)
+
+
+_ICON = {"error": ":material/error:", "info": ":material/info:"}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@st.fragment(run_every=progress.POLL_SECONDS)
+def _live_status(studio: Studio, ids: list[int]) -> None:
+    active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
+    if not active:
+        _final_status(studio, ids)
+        return
+    done = len(ids) - len(active)
+    reports = [studio.progress(gen_id) for gen_id in active]
+    started = [r for r in reports if r is not None and r.state == "running"]
+    if not started and not done:
+        line = f"Sending {_plural(len(ids), 'variant')}…"
+    else:
+        elapsed = max((r.elapsed for r in started), default=0.0)
+        latest = started[0].message if started else "Queued"
+        line = f"{done} of {len(ids)} done · {components.escape_md(latest)} · {elapsed:.0f} s"
+    with st.container(key="gen_status"):
+        st.markdown(f":material/progress_activity: {line}")
+
+
+def _final_status(studio: Studio, ids: Sequence[int]) -> None:
+    records = studio.gallery.records(ids)
+    images = sum(len(r.images) for r in records)
+    failed = [r for r in records if r.status != SUCCEEDED]
+    seconds = max((r.latency_ms or 0 for r in records), default=0) / 1000
+    line = f"{_plural(images, 'image')} · {seconds:.1f} s"
+    with st.container(key="gen_status"):
+        if not failed:
+            st.markdown(f":material/check_circle: {line}")
+            return
+        reason = next((r.error_message for r in failed if r.error_message), "")
+        what = f"{len(failed)} of {len(records)} failed" if images else "Nothing came back"
+        sentence = f"{what}. {reason}".strip()
+        st.error(components.escape_md(sentence), icon=":material/error:")
+        if images:
+            st.caption(line)
+
+
+# -- the feed -------------------------------------------------------------------------------------------
+
+
+def draw(studio: Studio) -> None:
+    feed = runs()
+    if not feed:
+        _empty()
+        return
+    head, clear_button = st.columns([5, 1], vertical_alignment="center")
+    head.markdown(f"**This session** · {_plural(len(feed), 'run')}")
+    if clear_button.button(
+        "Clear",
+        icon=":material/clear_all:",
+        key="gen_clear",
+        width="stretch",
+        help="Every run stays in History",
+    ):
+        clear()
+        st.rerun()
+    for index, run in enumerate(feed[:SHOWN]):
+        _run(studio, run, newest=index == 0, index=index)
+    if len(feed) > SHOWN:
+        st.page_link(
+            HISTORY_PAGE,
+            label=f"{len(feed) - SHOWN} older runs of this session are in History",
+            icon=":material/photo_library:",
+        )
+
+
+def _empty() -> None:
+    with st.container(border=True, height=320, horizontal_alignment="center", vertical_alignment="center"):
+        st.markdown(":material/wall_art: **Your images appear here**")
+        st.caption("Write a prompt and press Generate. Each run stays here, newest on top, and in History.")
+
+
+def _run(studio: Studio, run: Run, *, newest: bool, index: int) -> None:
+    ids = run["ids"]
+    active = any(studio.is_active(gen_id) for gen_id in ids)
+    if active and newest and _settled(studio, ids):
+        active = False
+    with st.container(border=True, key=f"gen_run_{ids[0]}"):
+        if active:
+            _live_run(studio, ids, run, newest)
+        else:
+            _header(studio, run, len(ids), live=False)
+            _tiles(studio, ids, actions=True)
+
+
+def _settled(studio: Studio, ids: Sequence[int]) -> bool:
+    """A fast generation (a small image, the demo) is drawn finished in this run, not a tick later."""
+    studio.wait(ids, timeout=progress.SETTLE_SECONDS)
+    return not any(studio.is_active(gen_id) for gen_id in ids)
+
+
+def _header(
+    studio: Studio, run: Run, count: int, *, live: bool, newest: bool = False, active: Sequence[int] = ()
+) -> None:
+    text, button = st.columns([3, 1], vertical_alignment="center")
+    when = time.strftime("%H:%M", time.localtime(run["at"]))
+    with text:
+        st.markdown(f"**{components.escape_md(components.excerpt(run['prompt'], 110) or '(no prompt)')}**")
+        st.caption(
+            f"{components.escape_md(components.model_label(run['model']))} · {_plural(count, 'variant')} · "
+            f"{when}"
+        )
+    if live:
+        button.button(
+            "Cancel",
+            icon=":material/stop_circle:",
+            key="gen_cancel_all" if newest else f"gen_cancel_all_{run['ids'][0]}",
+            on_click=progress.cancel_all,
+            args=(studio, active),
+            width="stretch",
+        )
+    else:
+        button.button(
+            "View",
+            icon=":material/fullscreen:",
+            key=f"gen_run_view_{run['ids'][0]}",
+            on_click=viewer.request_open,
+            args=(0, list(run["ids"])),
+            width="stretch",
+            help="Full screen, zoom, ← → to step through this run",
+        )
+
+
+@st.fragment(run_every=progress.POLL_SECONDS)
+def _live_run(studio: Studio, ids: list[int], run: Run, newest: bool) -> None:
+    active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
+    if not active:
+        st.rerun()  # the whole page: draws the run with its actions and stops polling
+    _header(studio, run, len(ids), live=True, newest=newest, active=active)
+    _tiles(studio, ids, actions=False)
+
+
+def _tiles(studio: Studio, ids: Sequence[int], *, actions: bool) -> None:
+    by_id = {r.id: r for r in studio.gallery.records(ids)}
+    columns = st.columns(COLUMNS)
+    shown = 0  # index of each image among the run's viewable images, for the viewer
+    for index, gen_id in enumerate(ids):
+        with columns[index % len(columns)]:
+            record = by_id.get(gen_id)
+            if studio.is_active(gen_id) or record is None and studio.progress(gen_id) is not None:
+                progress.running(studio, gen_id)
+            elif record is None:
+                st.caption(f"#{gen_id} is no longer in the history.")
+            else:
+                shown += _finished(studio, record, list(ids), first=shown, actions=actions)
+
+
+def _finished(studio: Studio, record: GenerationRecord, ids: list[int], *, first: int, actions: bool) -> int:
+    """One finished generation; returns how many viewable images it has."""
+    images = viewer.viewable(record)
+    for offset, image in enumerate(images):
+        st.image(str(studio.gallery.preview(image)), width="stretch")
+        if actions:
+            _actions(studio, record, image, ids, index=first + offset, n=offset)
+    if not images:
+        components.status_badge(record.status)
+        components.error_box(record)
+    if record.text:
+        st.caption("Text reply")
+        st.text(record.text)
+    if actions:
+        controls.outputs(record, studio.gallery.preview, key_prefix="gen")
+    st.caption(components.run_facts(record))
+    return len(images)
+
+
+def download(record: GenerationRecord, image: ImageRecord, *, key: str, label: str = "") -> None:
+    """The stored original with its prompt and settings embedded (PNG text chunks / JPEG XMP)."""
+    st.download_button(
+        label,
+        data=partial(viewer.embedded, record, image),
+        file_name=metadata.download_name(record, image, image.mime_type),
+        mime=image.mime_type,
+        icon=":material/download:",
+        key=key,
+        on_click="ignore",
+        type="tertiary" if not label else "secondary",
+        help="Download with the prompt and settings embedded",
+    )
+
+
+def _actions(
+    studio: Studio, record: GenerationRecord, image: ImageRecord, ids: list[int], *, index: int, n: int
+) -> None:
+    suffix = f"{record.id}" if n == 0 else f"{record.id}_{n}"
+    with st.container(horizontal=True, gap="small", key=f"gen_actions_{suffix}"):
+        st.button(
+            "",
+            icon=":material/open_in_full:",
+            key=f"gen_view_{suffix}",
+            type="tertiary",
+            help="Open full screen",
+            on_click=viewer.request_open,
+            args=(index, ids),
+        )
+        download(record, image, key=f"gen_dl_{suffix}")
+        st.button(
+            "",
+            icon=":material/add_photo_alternate:",
+            key=f"gen_ref_{suffix}",
+            type="tertiary",
+            help="Use as reference",
+            on_click=_to_tray,
+            args=(record.id, str(image.path), image.mime_type),
+        )
+        if n == 0:
+            st.button(
+                "",
+                icon=":material/tune:",
+                key=f"gen_remix_{record.id}",
+                type="tertiary",
+                help="Remix: load this prompt and its settings into the form",
+                on_click=_remix,
+                args=(studio, record.id),
+            )
+            st.button(
+                "",
+                icon=":material/shuffle:",
+                key=f"gen_vary_{record.id}",
+                type="tertiary",
+                help="Vary: run it again with the same settings and a new seed",
+                on_click=_vary,
+                args=(studio, record.id),
+            )
+            st.button(
+                "",
+                icon=":material/star:" if record.favourite else ":material/star_outline:",
+                key=f"gen_fav_{record.id}",
+                type="primary" if record.favourite else "tertiary",
+                help="Favourite (on)" if record.favourite else "Favourite",
+                on_click=_favourite,
+                args=(studio, record.id, not record.favourite),
+            )
+
+
+# -- actions (callbacks: they run before the page redraws) ------------------------------------------------
+
+
+def _to_tray(record_id: int, path: str, mime: str) -> None:
+    viewer.to_tray(record_id, path, mime)
+    level, sentence = st.session_state.pop("gen_view_msg", ("success", "Added."))
+    st.toast(
+        components.escape_md(sentence),
+        icon=":material/check:" if level == "success" else ":material/warning:",
+    )
+
+
+def _remix(studio: Studio, gen_id: int) -> None:
+    try:
+        st.session_state["remix"] = studio.request_for(gen_id)
+    except StudioError as exc:
+        say("error", str(exc))
+
+
+def _vary(studio: Studio, gen_id: int) -> None:
+    """The same request with a new seed (none: the endpoint picks one)."""
+    if not guard.allow("vary", guard.fingerprint("vary", gen_id)):
+        return
+    try:
+        ids = studio.submit(replace(studio.request_for(gen_id), seed=None))
+    except StudioError as exc:
+        guard.forget("vary")
+        say("error", str(exc))
+        return
+    push(ids)
+
+
+def _favourite(studio: Studio, gen_id: int, value: bool) -> None:
+    try:
+        studio.organise.set_favourite([gen_id], value)
+    except StudioError as exc:
+        say("error", str(exc))
