@@ -1,0 +1,160 @@
+"""AppTest of the Generate page's session feed and status line against the real emulator: runs stack newest
+on top and survive a page switch; History's re-run lands on top; each image's actions (favourite, vary,
+remix, use as reference) do what they say; a failure is a sentence under the Generate button."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from studio.app.widgets import feed, progress, viewer
+from studio.domain.requests import GenerationRequest
+from studio.imaging import metadata
+
+MODEL = "gemini-2.5-flash-image"
+
+
+def _generate(at, studio, prompt: str, variants: int = 1) -> list[int]:
+    at.text_area(key="gen_prompt").input(prompt)
+    at.number_input(key="gen_variants").set_value(variants)
+    at.button(key="gen_submit").click().run()
+    assert not at.exception, at.exception
+    ids = list(at.session_state[progress.BATCH])
+    studio.wait(ids, timeout=20)
+    at.run()
+    assert not at.exception, at.exception
+    return ids
+
+
+def _run_titles(at) -> list[str]:
+    """The bold prompt line of each run in the feed, top to bottom."""
+    return [m.value.strip("*").replace("\\", "") for m in at.markdown if m.value.startswith("**a ")]
+
+
+def _status(at) -> str:
+    return " ".join(m.value for m in at.markdown) + " ".join(e.value for e in at.error)
+
+
+def test_two_runs_stay_in_the_feed_newest_on_top_and_survive_a_page_switch(make_app, studio):
+    at = make_app(studio).run()
+    first = _generate(at, studio, "a red kite over the dunes")
+    second = _generate(at, studio, "a blue kite over the sea", variants=2)
+    assert [run["ids"] for run in at.session_state[feed.FEED]] == [second, first]
+    assert _run_titles(at) == ["a blue kite over the sea", "a red kite over the dunes"]
+    assert "2 runs" in " ".join(m.value for m in at.markdown)
+    assert "2 images · " in _status(at)  # the status line answers the newest run
+    for gen_id in [*first, *second]:
+        assert at.button(key=f"gen_view_{gen_id}")  # every image can be opened
+
+    at.switch_page("screens/history.py").run()
+    at.switch_page("screens/generate.py").run()
+    assert not at.exception, at.exception
+    assert _run_titles(at) == ["a blue kite over the sea", "a red kite over the dunes"]
+
+
+def test_a_re_run_from_history_lands_on_top_of_the_feed(make_app, studio):
+    at = make_app(studio).run()
+    first = _generate(at, studio, "a paper boat on a puddle")
+    at.query_params["id"] = str(first[0])
+    at.switch_page("screens/history.py").run()
+    at.button(key="hist_rerun").click().run()  # History sets progress.BATCH and switches to Generate
+    assert not at.exception, at.exception
+    rerun = list(at.session_state[progress.BATCH])
+    studio.wait(rerun, timeout=20)
+    at.run()
+    assert [run["ids"] for run in at.session_state[feed.FEED]] == [rerun, first]
+
+
+def test_favourite_toggles_and_shows_its_state(make_app, studio):
+    at = make_app(studio).run()
+    [gen_id] = _generate(at, studio, "a lemon on a blue plate")
+    star = at.button(key=f"gen_fav_{gen_id}")
+    assert star.proto.type == "tertiary" and "star_outline" in star.proto.icon
+    star.click().run()
+    assert studio.get(gen_id).favourite
+    star = at.button(key=f"gen_fav_{gen_id}")
+    assert star.proto.type == "primary" and star.proto.icon == ":material/star:"
+    star.click().run()
+    assert not studio.get(gen_id).favourite
+
+
+def test_vary_runs_the_same_settings_with_a_new_seed_as_a_new_run(make_app, studio):
+    at = make_app(studio).run()
+    at.number_input(key="gen_adv_seed").set_value(1234)
+    [gen_id] = _generate(at, studio, "a copper kettle")
+    assert studio.get(gen_id).settings.get("seed") == 1234
+    at.button(key=f"gen_vary_{gen_id}").click().run()
+    assert not at.exception, at.exception
+    runs = at.session_state[feed.FEED]
+    assert len(runs) == 2 and runs[1]["ids"] == [gen_id]
+    [varied] = runs[0]["ids"]
+    studio.wait([varied], timeout=20)
+    record = studio.get(varied)
+    assert (record.prompt, record.model) == ("a copper kettle", MODEL)
+    assert record.settings.get("seed") is None
+
+
+def test_remix_loads_the_prompt_and_settings_into_the_form(make_app, studio):
+    [record] = studio.generate(
+        GenerationRequest(prompt="a fox in the snow", model="gemini-3-pro-image", aspect_ratio="16:9"),
+        timeout=20,
+    )
+    at = make_app(studio)
+    at.session_state[progress.BATCH] = [record.id]
+    at.run()
+    at.button(key=f"gen_remix_{record.id}").click().run()
+    assert not at.exception, at.exception
+    assert at.text_area(key="gen_prompt").value == "a fox in the snow"
+    assert at.selectbox(key="gen_model").value == "gemini-3-pro-image"
+    assert at.selectbox(key="gen_ratio").value == "16:9"
+
+
+def test_use_as_reference_puts_the_image_in_the_tray(make_app, studio):
+    at = make_app(studio).run()
+    [gen_id] = _generate(at, studio, "a striped beach towel")
+    at.button(key=f"gen_ref_{gen_id}").click().run()
+    assert not at.exception, at.exception
+    assert [ref.name for ref in at.session_state["gen_tray"]][0].startswith(f"result-{gen_id}.")
+    assert "1 in the tray" in " ".join(m.value for m in at.markdown)
+
+
+def test_a_failure_is_a_sentence_under_the_generate_button(make_app, studio):
+    at = make_app(studio).run()
+    _generate(at, studio, "[[fault:429-daily]] a quota-busting owl")
+    [box] = [e for e in at.error if "failed" in e.value or "Nothing came back" in e.value]
+    assert "quota" in box.value.lower()
+    assert not at.exception
+    assert "Traceback" not in _status(at)
+
+
+def test_the_feed_draws_at_most_twelve_runs_and_points_to_history(make_app, studio):
+    ids = [
+        i
+        for prompt in ("a pear", "a plum")
+        for i in studio.submit(GenerationRequest(prompt=prompt, model=MODEL, variants=7))
+    ]
+    studio.wait(ids, timeout=30)
+    at = make_app(studio)
+    at.session_state[feed.FEED] = [{"ids": [i], "prompt": f"a run {i}", "model": MODEL, "at": 0} for i in ids]
+    at.run()
+    assert not at.exception, at.exception
+    drawn = [i for i in ids if any(b.key == f"gen_view_{i}" for b in at.button)]
+    assert drawn == ids[: feed.SHOWN]
+    links = [e.proto.label for e in at.get("page_link")]
+    assert any("2 older runs of this session are in History" in label for label in links)
+
+
+def test_the_viewer_download_is_the_original_with_its_metadata(studio):
+    """What the viewer's (and each tile's) download button serves: the stored file, metadata embedded."""
+    [record] = studio.generate(GenerationRequest(prompt="a brass compass", model=MODEL), timeout=20)
+    [image] = record.images
+    data = viewer.embedded(record, image)
+    if data.startswith(metadata.PNG_SIGNATURE):
+        texts = [body for kind, body in metadata.png_chunks(data) if kind == b"iTXt"]
+        assert any(b"a brass compass" in body for body in texts)
+    else:
+        assert metadata.XMP_HEADER in data and b"a brass compass" in data
+    assert image.path.read_bytes() != data  # the stored file itself carries none; the download adds it
+    with Image.open(io.BytesIO(data)) as got, Image.open(image.path) as stored:
+        assert got.tobytes() == stored.tobytes()  # the same pixels: nothing re-encoded
