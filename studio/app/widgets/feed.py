@@ -128,7 +128,10 @@ def _live_status(studio: Studio, ids: list[int]) -> None:
     else:
         elapsed = max((r.elapsed for r in started), default=0.0)
         latest = started[0].message if started else "Queued"
-        line = f"{done} of {len(ids)} done · {components.escape_md(latest)} · {elapsed:.0f} s"
+        line = (
+            f"Generating {_plural(len(ids), 'variant')}… {done} of {len(ids)} done · "
+            f"{components.escape_md(latest)} · {elapsed:.0f} s"
+        )
     with st.container(key="gen_status"):
         st.markdown(f":material/progress_activity: {line}")
 
@@ -191,7 +194,7 @@ def _run(studio: Studio, run: Run, *, newest: bool, index: int) -> None:
     active = any(studio.is_active(gen_id) for gen_id in ids)
     if active and newest and _settled(studio, ids):
         active = False
-    with st.container(border=True, key=f"gen_run_{ids[0]}"):
+    with st.container(border=True, key=f"gen_feedrun_{ids[0]}"):
         if active:
             _live_run(studio, ids, run, newest)
         else:
