@@ -211,7 +211,8 @@ def _settled(studio: Studio, ids: Sequence[int]) -> bool:
 def _header(
     studio: Studio, run: Run, count: int, *, live: bool, newest: bool = False, active: Sequence[int] = ()
 ) -> None:
-    text, button = st.columns([3, 1], vertical_alignment="center")
+    """The run's prompt excerpt, model, size and time; while it runs, a button to cancel it."""
+    text, button = st.columns([3, 1], vertical_alignment="center") if live else (st.container(), None)
     when = time.strftime("%H:%M", time.localtime(run["at"]))
     with text:
         st.markdown(f"**{components.escape_md(components.excerpt(run['prompt'], 110) or '(no prompt)')}**")
@@ -219,7 +220,7 @@ def _header(
             f"{components.escape_md(components.model_label(run['model']))} · {_plural(count, 'variant')} · "
             f"{when}"
         )
-    if live:
+    if button is not None:
         button.button(
             "Cancel",
             icon=":material/stop_circle:",
@@ -227,16 +228,6 @@ def _header(
             on_click=progress.cancel_all,
             args=(studio, active),
             width="stretch",
-        )
-    else:
-        button.button(
-            "View",
-            icon=":material/fullscreen:",
-            key=f"gen_run_view_{run['ids'][0]}",
-            on_click=viewer.request_open,
-            args=(0, list(run["ids"])),
-            width="stretch",
-            help="Full screen, zoom, ← → to step through this run",
         )
 
 
@@ -304,11 +295,11 @@ def _actions(
     suffix = f"{record.id}" if n == 0 else f"{record.id}_{n}"
     with st.container(horizontal=True, gap="small", key=f"gen_actions_{suffix}"):
         st.button(
-            "",
+            "View",
             icon=":material/open_in_full:",
             key=f"gen_view_{suffix}",
             type="tertiary",
-            help="Open full screen",
+            help="Full screen, zoom, ← → to step through this run",
             on_click=viewer.request_open,
             args=(index, ids),
         )
