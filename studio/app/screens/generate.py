@@ -49,6 +49,20 @@ if remixed is not None:
 
 form, results = st.columns([5, 7], gap="medium")
 slot: dict = {}
+#: a press of Generate is known before any widget is drawn; without one, the feed is drawn first so a run that
+#: just finished paints its images before the composer is redrawn
+pressing = bool(st.session_state.get("gen_submit") or st.session_state.get(composer.PER_PROPOSAL))
+
+
+def _results() -> None:
+    feed.sync(studio)
+    with results:
+        feed.draw(studio, settle=pressing)
+        if st.session_state.pop(viewer.OPEN, False):
+            runs = feed.runs()
+            ids = st.session_state.get(viewer.IDS) or (runs[0]["ids"] if runs else [])
+            if ids:
+                viewer.show(studio, ids)
 
 
 def _submit_area(ready: bool) -> None:
@@ -70,6 +84,8 @@ def _submit_area(ready: bool) -> None:
     slot["status"] = st.container(key="gen_status_box")
 
 
+if not pressing:
+    _results()
 with form, st.container(border=True, key="gen_composer"):
     request = composer.compose(studio, _submit_area)
     jscomponents.shortcuts()
@@ -80,12 +96,6 @@ elif request is not None and st.session_state.get(composer.PER_PROPOSAL):
     _submit(studio, composer.per_proposal(request, studio))
 feed.sync(studio)
 with slot["status"]:
-    feed.status(studio)
-
-with results:
-    feed.draw(studio)
-    if st.session_state.pop(viewer.OPEN, False):
-        runs = feed.runs()
-        ids = st.session_state.get(viewer.IDS) or (runs[0]["ids"] if runs else [])
-        if ids:
-            viewer.show(studio, ids)
+    feed.status(studio)  # answers the click where it was made, before the feed waits on anything
+if pressing:
+    _results()

@@ -114,7 +114,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-@st.fragment(run_every=progress.POLL_SECONDS)
+@st.fragment(run_every=progress.STATUS_POLL_SECONDS)
 def _live_status(studio: Studio, ids: list[int]) -> None:
     active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
     if not active:
@@ -157,7 +157,8 @@ def _final_status(studio: Studio, ids: Sequence[int]) -> None:
 # -- the feed -------------------------------------------------------------------------------------------
 
 
-def draw(studio: Studio) -> None:
+def draw(studio: Studio, *, settle: bool = False) -> None:
+    """The session's runs, newest on top; ``settle``: wait briefly for a run just submitted (see ``_settled``)."""
     feed = runs()
     if not feed:
         _empty()
@@ -174,7 +175,7 @@ def draw(studio: Studio) -> None:
         clear()
         st.rerun()
     for index, run in enumerate(feed[:SHOWN]):
-        _run(studio, run, newest=index == 0, index=index)
+        _run(studio, run, newest=index == 0, settle=settle and index == 0)
     if len(feed) > SHOWN:
         st.page_link(
             HISTORY_PAGE,
@@ -189,10 +190,10 @@ def _empty() -> None:
         st.caption("Write a prompt and press Generate. Each run stays here, newest on top, and in History.")
 
 
-def _run(studio: Studio, run: Run, *, newest: bool, index: int) -> None:
+def _run(studio: Studio, run: Run, *, newest: bool, settle: bool) -> None:
     ids = run["ids"]
     active = any(studio.is_active(gen_id) for gen_id in ids)
-    if active and newest and _settled(studio, ids):
+    if active and settle and _settled(studio, ids):
         active = False
     with st.container(border=True, key=f"gen_feedrun_{ids[0]}"):
         if active:
@@ -234,8 +235,11 @@ def _header(
 @st.fragment(run_every=progress.POLL_SECONDS)
 def _live_run(studio: Studio, ids: list[int], run: Run, newest: bool) -> None:
     active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
+    if active:  # returns as soon as they finish: the page reruns at once, not a polling tick later
+        studio.wait(active, timeout=progress.WAIT_SECONDS)
+        active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
     if not active:
-        st.rerun()  # the whole page: draws the run with its actions and stops polling
+        st.rerun()  # the whole page (the feed first): draws the run with its actions and stops polling
     _header(studio, run, len(ids), live=True, newest=newest, active=active)
     _tiles(studio, ids, actions=False)
 
