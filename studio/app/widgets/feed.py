@@ -266,15 +266,16 @@ def _finished(studio: Studio, record: GenerationRecord, ids: list[int], *, first
         st.image(str(studio.gallery.preview(image)), width="stretch")
         if actions:
             _actions(studio, record, image, ids, index=first + offset, n=offset)
-    if not images:
+    if not images:  # failed, blocked, cancelled: compact, with the reason as a sentence
         components.status_badge(record.status)
         components.error_box(record)
+    if not actions or not images:
+        st.caption(components.run_facts(record))
     if record.text:
         st.caption("Text reply")
         st.text(record.text)
     if actions:
         controls.outputs(record, studio.gallery.preview, key_prefix="gen")
-    st.caption(components.run_facts(record))
     return len(images)
 
 
@@ -345,6 +346,7 @@ def _actions(
                 on_click=_favourite,
                 args=(studio, record.id, not record.favourite),
             )
+            st.caption(components.run_facts(record))
 
 
 # -- actions (callbacks: they run before the page redraws) ------------------------------------------------
