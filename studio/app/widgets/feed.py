@@ -117,9 +117,8 @@ def _plural(n: int, word: str) -> str:
 @st.fragment(run_every=progress.STATUS_POLL_SECONDS)
 def _live_status(studio: Studio, ids: list[int]) -> None:
     active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
-    if not active:
-        _final_status(studio, ids)
-        return
+    if not active:  # the feed's fragment reruns the page too; whichever notices first
+        st.rerun()
     done = len(ids) - len(active)
     reports = [studio.progress(gen_id) for gen_id in active]
     started = [r for r in reports if r is not None and r.state == "running"]
@@ -193,9 +192,16 @@ def _empty() -> None:
 def _run(studio: Studio, run: Run, *, newest: bool, settle: bool) -> None:
     ids = run["ids"]
     active = any(studio.is_active(gen_id) for gen_id in ids)
-    if active and settle and _settled(studio, ids):
-        active = False
-    with st.container(border=True, key=f"gen_feedrun_{ids[0]}"):
+    holder = st.empty()
+    if active and settle:  # placeholders at once; then a short wait, so a fast run is drawn finished now
+        with holder.container(border=True):
+            _header(studio, run, len(ids), live=False)
+            columns = st.columns(COLUMNS)
+            for index in range(len(ids)):
+                with columns[index % COLUMNS]:
+                    st.skeleton(height=180)
+        active = not _settled(studio, ids)
+    with holder.container(), st.container(border=True, key=f"gen_feedrun_{ids[0]}"):
         if active:
             _live_run(studio, ids, run, newest)
         else:
