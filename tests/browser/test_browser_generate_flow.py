@@ -1,5 +1,5 @@
 """The Generate page in Debian's Chromium at 1440×900, as a designer uses it: the Generate button stays in view
-(default, with Advanced open, scrolled to the bottom of a long feed); a click is answered right under the
+(default, with Advanced open, scrolled to the bottom of a long feed, the prompt as a form); a click is answered right under the
 button before any image arrives; runs stack in the session feed, newest on top; an image's actions work
 (favourite, use as reference, open → download with the prompt and settings embedded).
 
@@ -90,6 +90,12 @@ def test_generate_stays_in_view_default_with_advanced_and_scrolled_to_the_bottom
     page.wait_for_timeout(300)  # let the scroll land (no assertion is timed)
     _assert_generate_in_view(page, "scrolled to the bottom")
     expect(_generate_button(page)).to_be_enabled()
+
+    page.evaluate(_SCROLL_MAIN, 0)
+    composer.get_by_text("Form", exact=True).click()  # ten structured fields instead of one text area
+    expect(composer.get_by_label("Subject", exact=True)).to_be_attached(timeout=15_000)
+    settle(page)
+    _assert_generate_in_view(page, "the prompt written as a form")
 
 
 def test_a_click_is_answered_under_the_button_before_the_images_arrive(page):

@@ -140,15 +140,20 @@ def prompt_editor() -> str:
             height=110,
             placeholder="A watercolour fox reading a map in a misty forest, soft morning light",
         )
-    st.text_area(
-        "Idea and anything else", key=EXTRA, height=68, placeholder="Free text; it goes first in the prompt"
-    )
-    columns = st.columns(2)
-    for index, (key, label) in enumerate(prompts.FIELDS):
-        columns[index % 2].text_input(label, key=_field_key(key), placeholder=PLACEHOLDERS.get(key, ""))
-    prompt = current_prompt()
-    with st.expander("Assembled prompt", expanded=False):
-        st.code(prompt or " ", language=None, wrap_lines=True)
+    # the fields scroll in a box of their own, so Generate below them stays in view at 900 px
+    with st.container(height=300, key="gen_form_fields"):
+        st.text_area(
+            "Idea and anything else",
+            key=EXTRA,
+            height=68,
+            placeholder="Free text; it goes first in the prompt",
+        )
+        columns = st.columns(2)
+        for index, (key, label) in enumerate(prompts.FIELDS):
+            columns[index % 2].text_input(label, key=_field_key(key), placeholder=PLACEHOLDERS.get(key, ""))
+        prompt = current_prompt()
+        with st.expander("Assembled prompt", expanded=False):
+            st.code(prompt or " ", language=None, wrap_lines=True)
     return prompt
 
 
