@@ -240,13 +240,12 @@ def _header(
 
 @st.fragment(run_every=progress.POLL_SECONDS)
 def _live_run(studio: Studio, ids: list[int], run: Run, newest: bool) -> None:
+    if not any(studio.is_active(gen_id) for gen_id in ids):
+        st.rerun()  # the whole page: draws the run with its actions and stops polling
+    studio.wait(ids, timeout=progress.WAIT_SECONDS)  # returns as soon as they finish
     active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
-    if active:  # returns as soon as they finish: the page reruns at once, not a polling tick later
-        studio.wait(active, timeout=progress.WAIT_SECONDS)
-        active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
-    if not active:
-        st.rerun()  # the whole page (the feed first): draws the run with its actions and stops polling
-    _header(studio, run, len(ids), live=True, newest=newest, active=active)
+    # what finished is drawn now, by this fragment: the images paint without waiting for a whole-page run
+    _header(studio, run, len(ids), live=bool(active), newest=newest, active=active)
     _tiles(studio, ids, actions=False)
 
 
