@@ -158,3 +158,21 @@ def test_the_viewer_download_is_the_original_with_its_metadata(studio):
     assert image.path.read_bytes() != data  # the stored file itself carries none; the download adds it
     with Image.open(io.BytesIO(data)) as got, Image.open(image.path) as stored:
         assert got.tobytes() == stored.tobytes()  # the same pixels: nothing re-encoded
+
+
+def test_the_feed_also_stops_at_thirty_two_images(make_app, studio):
+    ids = [
+        i
+        for prompt in ("a fig", "a date", "a kiwi", "a lime", "a yuzu")
+        for i in studio.submit(GenerationRequest(prompt=prompt, model=MODEL, variants=7))
+    ]
+    studio.wait(ids, timeout=60)
+    runs = [ids[k : k + 7] for k in range(0, len(ids), 7)][::-1]  # newest first
+    at = make_app(studio)
+    at.session_state[feed.FEED] = [{"ids": r, "prompt": "a run", "model": MODEL, "at": 0} for r in runs]
+    at.run()
+    assert not at.exception, at.exception
+    shown = {b.key for b in at.button if b.key and b.key.startswith("gen_view_")}
+    assert shown == {f"gen_view_{i}" for r in runs[:4] for i in r}  # 28 images; a fifth run would pass 32
+    links = [e.proto.label for e in at.get("page_link")]
+    assert any("1 older run of this session is in History" in label for label in links)

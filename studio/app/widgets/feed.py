@@ -35,6 +35,7 @@ FEED = "gen_feed"
 STATUS = "gen_status_msg"
 #: runs drawn; older runs of the session stay in state (up to KEPT) and all of them are in History
 SHOWN = 12
+SHOWN_IMAGES = 32  # and at most this many variants (each image draws seven small widgets)
 KEPT = 50
 HISTORY_PAGE = "screens/history.py"
 COLUMNS = 2  # tiles about 260 px wide beside the composer at 1440 px
@@ -173,12 +174,17 @@ def draw(studio: Studio, *, settle: bool = False) -> None:
     ):
         clear()
         st.rerun()
-    for index, run in enumerate(feed[:SHOWN]):
-        _run(studio, run, newest=index == 0, settle=settle and index == 0)
-    if len(feed) > SHOWN:
+    drawn = images = 0
+    for run in feed[:SHOWN]:
+        if drawn and images + len(run["ids"]) > SHOWN_IMAGES:
+            break  # every image costs a rerun its widgets: the feed stays light, History has the rest
+        _run(studio, run, newest=drawn == 0, settle=settle and drawn == 0)
+        drawn, images = drawn + 1, images + len(run["ids"])
+    if len(feed) > drawn:
+        older = len(feed) - drawn
         st.page_link(
             HISTORY_PAGE,
-            label=f"{len(feed) - SHOWN} older runs of this session are in History",
+            label=f"{_plural(older, 'older run')} of this session {'is' if older == 1 else 'are'} in History",
             icon=":material/photo_library:",
         )
 
