@@ -176,3 +176,21 @@ def test_the_feed_also_stops_at_thirty_two_images(make_app, studio):
     assert shown == {f"gen_view_{i}" for r in runs[:4] for i in r}  # 28 images; a fifth run would pass 32
     links = [e.proto.label for e in at.get("page_link")]
     assert any("1 older run of this session is in History" in label for label in links)
+
+
+def test_without_a_key_the_line_under_generate_says_why(make_app, monkeypatch, tmp_path):
+    from studio.domain.settings import load_settings
+    from studio.services.studio import Studio
+
+    for name in ("STUDIO_API_KEY", "STUDIO_BASE_URL", "STUDIO_DEMO"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    keyless = Studio(load_settings())
+    try:
+        at = make_app(keyless).run()
+        assert not at.exception, at.exception
+        assert at.button(key="gen_submit").disabled
+        under = [c.value for c in at.caption if "key_off" in c.value]
+        assert under and "STUDIO\\_API\\_KEY" in under[0]
+    finally:
+        keyless.close()

@@ -96,6 +96,8 @@ elif request is not None and st.session_state.get(composer.PER_PROPOSAL):
     _submit(studio, composer.per_proposal(request, studio))
 feed.sync(studio)
 with slot["status"]:
+    if not has_key:  # said where the designer would click, not only at the top of the page
+        st.caption(f":material/key_off: {components.escape_md(NoKey.MESSAGE)}")
     feed.status(studio)  # answers the click where it was made, before the feed waits on anything
 if pressing:
     _results()
