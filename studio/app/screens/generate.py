@@ -57,7 +57,7 @@ pressing = bool(st.session_state.get("gen_submit") or st.session_state.get(compo
 def _results() -> None:
     feed.sync(studio)
     with results:
-        feed.draw(studio, settle=pressing)
+        feed.draw(studio)
         if st.session_state.pop(viewer.OPEN, False):
             runs = feed.runs()
             ids = st.session_state.get(viewer.IDS) or (runs[0]["ids"] if runs else [])

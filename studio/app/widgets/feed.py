@@ -157,8 +157,8 @@ def _final_status(studio: Studio, ids: Sequence[int]) -> None:
 # -- the feed -------------------------------------------------------------------------------------------
 
 
-def draw(studio: Studio, *, settle: bool = False) -> None:
-    """The session's runs, newest on top; ``settle``: wait briefly for a run just submitted (see ``_settled``)."""
+def draw(studio: Studio) -> None:
+    """The session's runs, newest on top (at most ``SHOWN`` runs and ``SHOWN_IMAGES`` images)."""
     feed = runs()
     if not feed:
         _empty()
@@ -178,7 +178,7 @@ def draw(studio: Studio, *, settle: bool = False) -> None:
     for run in feed[:SHOWN]:
         if drawn and images + len(run["ids"]) > SHOWN_IMAGES:
             break  # every image costs a rerun its widgets: the feed stays light, History has the rest
-        _run(studio, run, newest=drawn == 0, settle=settle and drawn == 0)
+        _run(studio, run, newest=drawn == 0)
         drawn, images = drawn + 1, images + len(run["ids"])
     if len(feed) > drawn:
         older = len(feed) - drawn
@@ -195,30 +195,14 @@ def _empty() -> None:
         st.caption("Write a prompt and press Generate. Each run stays here, newest on top, and in History.")
 
 
-def _run(studio: Studio, run: Run, *, newest: bool, settle: bool) -> None:
+def _run(studio: Studio, run: Run, *, newest: bool) -> None:
     ids = run["ids"]
-    active = any(studio.is_active(gen_id) for gen_id in ids)
-    holder = st.empty()
-    if active and settle:  # placeholders at once; then a short wait, so a fast run is drawn finished now
-        with holder.container(border=True):
-            _header(studio, run, len(ids), live=False)
-            columns = st.columns(COLUMNS)
-            for index in range(len(ids)):
-                with columns[index % COLUMNS]:
-                    st.skeleton(height=180)
-        active = not _settled(studio, ids)
-    with holder.container(), st.container(border=True, key=f"gen_feedrun_{ids[0]}"):
-        if active:
+    with st.container(border=True, key=f"gen_feedrun_{ids[0]}"):
+        if any(studio.is_active(gen_id) for gen_id in ids):
             _live_run(studio, ids, run, newest)
         else:
             _header(studio, run, len(ids), live=False)
             _tiles(studio, ids, actions=True)
-
-
-def _settled(studio: Studio, ids: Sequence[int]) -> bool:
-    """A fast generation (a small image, the demo) is drawn finished in this run, not a tick later."""
-    studio.wait(ids, timeout=progress.SETTLE_SECONDS)
-    return not any(studio.is_active(gen_id) for gen_id in ids)
 
 
 def _header(

@@ -17,10 +17,8 @@ from studio.services.studio import Studio
 POLL_SECONDS = 0.25
 #: the status line under Generate: a sentence, so a slower tick is enough (and leaves the feed's free)
 STATUS_POLL_SECONDS = 0.5
-#: A fast generation (a small image, the demo) finishes within this; waiting for it renders the result in
-#: the same run instead of one polling tick later.
-SETTLE_SECONDS = 0.4
-#: How long one polling run of a live run waits for its jobs to finish (it returns as soon as they do).
+#: How long one polling run of a live run waits for its jobs to finish (it returns as soon as they do), so a
+#: fast generation (a small image, the demo) is drawn by the run that follows the click, not a tick later.
 WAIT_SECONDS = 0.2
 #: The latest batch of generation ids. This page sets it on Generate; other pages set it to hand work over
 #: (History's re-run, the interrupted-work notice). The feed adds a batch it has not seen as a new run.
