@@ -1,5 +1,6 @@
 """History: the gallery (search, filters with counts, bulk organising, export, trash), one generation in
-full (``?id=``), or 2-4 generations compared side by side (``hist_compare``)."""
+full (``?id=``, with ← → through the filter's results), or 2-4 generations compared side by side
+(``hist_compare``). The view lives in the URL (``gallery_grid``: search, filters, page and open generation)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ def _reuse(action: str, gen_id: int) -> None:
 
 
 organise.drop_selection_on_arrival()
+gallery.sync_from_url()
 chosen = gallery.selected_id()
 if chosen is not None:
     gallery.keep_state(hidden=True)
@@ -55,7 +57,7 @@ if chosen is not None:
         st.button("Back to history", on_click=gallery.select, args=(None,), icon=":material/arrow_back:")
         st.stop()
     notice = st.empty()  # a re-use that fails says why at the top, where the button was pressed
-    action = detail.show(studio, record)
+    action = detail.show(studio, record, gallery.current_filter())
     if action:
         try:
             _reuse(action, record.id)
@@ -74,9 +76,9 @@ f = gallery.current_filter()
 with st.sidebar:
     gallery.filter_panel(studio, f)
     organise.collections_panel(studio)
-columns = gallery.toolbar()
+row = gallery.toolbar()
 organise.show_flash()
 gallery.totals_line(studio, f)
 if f.deleted:
     organise.trash_panel(studio)
-gallery.browse(studio, f, columns)
+gallery.browse(studio, f, row)

@@ -17,13 +17,13 @@ from typing import Any
 
 import streamlit as st
 
-from studio.app.widgets import components
+from studio.app.widgets import components, tiles
 from studio.app.widgets import gallery_grid as gallery
 from studio.app.widgets import organise_panel as organise
 from studio.domain import conversation
 from studio.domain.errors import StudioError
 from studio.imaging import metadata
-from studio.services.gallery import GenerationRecord, ImageRecord
+from studio.services.gallery import GalleryFilter, GenerationRecord, ImageRecord
 from studio.services.studio import Studio
 
 MAX_TREE = 60
@@ -31,12 +31,15 @@ MAX_TREE = 60
 _FROM_HISTORY = re.compile(r"^(?:history|generation|result)-(\d+)(?:\.|$)")
 
 
-def show(studio: Studio, record: GenerationRecord) -> str | None:
-    action = _header(studio, record)
+def show(studio: Studio, record: GenerationRecord, f: GalleryFilter | None = None) -> str | None:
+    """The lightbox: the image large with ← → (buttons and arrow keys) through the filter's results and
+    the detail beside it; then everything else below."""
+    _stepper(studio, record, f)
     left, right = st.columns([3, 2], gap="large")
     with left:
         _images(studio, record)
     with right:
+        action = _header(studio, record)
         _summary(record)
         _organise(studio, record)
     _composition(record)
@@ -45,6 +48,48 @@ def show(studio: Studio, record: GenerationRecord) -> str | None:
     _replies(record)
     _lineage(studio, record)
     return action
+
+
+# -- stepping ---------------------------------------------------------------------------------------
+
+
+def _stepper(studio: Studio, record: GenerationRecord, f: GalleryFilter | None) -> None:
+    """Back to the grid, and ← → to the newer/older generation the filter holds (the grid's order)."""
+    try:
+        newer, older = studio.gallery.neighbours(f, record.id)
+    except StudioError:
+        newer = older = None
+    with st.container(horizontal=True, vertical_alignment="center", gap="small", key="hist_nav"):
+        st.button(
+            "Back to grid",
+            icon=":material/grid_view:",
+            key="hist_back",
+            on_click=gallery.select,
+            args=(None,),
+            help="Back to the grid (Esc)",
+        )
+        st.button(
+            "",
+            icon=":material/chevron_left:",
+            key="hist_prev",
+            disabled=newer is None,
+            on_click=gallery.select,
+            args=(newer,),
+            help="Newer (←)",
+        )
+        st.button(
+            "",
+            icon=":material/chevron_right:",
+            key="hist_next",
+            disabled=older is None,
+            on_click=gallery.select,
+            args=(older,),
+            help="Older (→)",
+        )
+        st.markdown(f"**Generation #{record.id}**")
+        if record.variant_index:
+            st.caption(f"variant {record.variant_index + 1}")
+    tiles.detail_keys()
 
 
 # -- header and actions -----------------------------------------------------------------------------
@@ -66,28 +111,16 @@ def _trash(studio: Studio, gen_id: int, restore: bool) -> None:
 
 
 def _header(studio: Studio, record: GenerationRecord) -> str | None:
-    back, title, star = st.columns([1, 5, 1], vertical_alignment="center")
-    back.button(
-        "Back",
-        icon=":material/arrow_back:",
-        key="hist_back",
-        on_click=gallery.select,
-        args=(None,),
-        width="stretch",
-    )
-    with title:
-        st.subheader(f"Generation #{record.id}", anchor=False)
-    star.button(
-        ":orange[★] Favourite" if record.favourite else "☆ Favourite",
-        key="hist_fav",
-        on_click=_set_favourite,
-        args=(studio, record.id, not record.favourite),
-        width="stretch",
-    )
     if record.deleted_at is not None:
         st.warning("This generation is in the trash.", icon=":material/delete:")
     has_image = bool(record.images)
     with st.container(horizontal=True, gap="small", key="hist_actions"):
+        st.button(
+            ":orange[★] Favourite" if record.favourite else "☆ Favourite",
+            key="hist_fav",
+            on_click=_set_favourite,
+            args=(studio, record.id, not record.favourite),
+        )
         rerun = st.button(
             "Re-run exactly",
             icon=":material/replay:",

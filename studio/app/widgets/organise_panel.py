@@ -67,6 +67,11 @@ def _set_selection(ids: list[int]) -> None:
     st.session_state[_EPOCH] = st.session_state.get(_EPOCH, 0) + 1
 
 
+def set_selection(ids: list[int]) -> None:
+    """The selection, set from the grid component (no tick boxes to refresh)."""
+    st.session_state[SELECTED] = ids
+
+
 def select_page(ids: Sequence[int]) -> None:
     chosen = selection()
     _set_selection(chosen + [i for i in ids if i not in chosen])
