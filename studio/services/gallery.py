@@ -101,7 +101,7 @@ class GalleryService:
         groups = group_variants(with_image)
         missing = [r for r in rows if not r.images]
         if extra is not None and len(groups) > 1 and extra.images and same_submission(groups[-1][0], extra):
-            cut = min(r.id for r in groups.pop())  # the tail submission continues: move it to the next page
+            cut = max(r.id for r in groups.pop())  # the tail submission continues: move it to the next page
             missing = [r for r in missing if r.id > cut]
             rows = [r for r in rows if r.id > cut]
         page = GalleryPage(groups=groups, missing=missing)

@@ -16,11 +16,12 @@ from studio.domain.errors import StudioError
 EDIT_SOURCE = "edit_source_id"
 
 studio = resources.studio_or_stop()
-components.page_header(
-    "History",
-    "Every generation, newest first. Search, filter, organise, compare and re-use.",
-    demo=studio.is_demo,
-)
+if gallery.selected_id() is None:  # the detail view's own bar names it, so the image starts near the top
+    components.page_header(
+        "History",
+        "Every generation, newest first. Search, filter, organise, compare and re-use.",
+        demo=studio.is_demo,
+    )
 interrupted_notice(studio)  # work a stopped studio left unfinished: Retry · Dismiss
 
 

@@ -27,6 +27,7 @@ from studio.services.gallery import GalleryFilter, GenerationRecord, ImageRecord
 from studio.services.studio import Studio
 
 MAX_TREE = 60
+MAX_HEIGHT, MAX_WIDTH = 640, 860  # the lightbox image, in CSS pixels
 #: how the studio names a reference taken from a history image (Generate tray, Edit, result viewer)
 _FROM_HISTORY = re.compile(r"^(?:history|generation|result)-(\d+)(?:\.|$)")
 
@@ -89,6 +90,8 @@ def _stepper(studio: Studio, record: GenerationRecord, f: GalleryFilter | None) 
         st.markdown(f"**Generation #{record.id}**")
         if record.variant_index:
             st.caption(f"variant {record.variant_index + 1}")
+        if studio.is_demo:
+            st.badge(components.DEMO_BADGE, icon=":material/science:", color="orange")
     tiles.detail_keys()
 
 
@@ -193,7 +196,9 @@ def _images(studio: Studio, record: GenerationRecord) -> None:
         if not Path(image.path).exists():
             st.warning("This image file is missing from the data directory.", icon=":material/broken_image:")
             continue
-        st.image(str(studio.gallery.preview(image)), width="stretch")  # downloads below give the original
+        # fits the screen: at most MAX_HEIGHT px tall (the download below gives the original)
+        width = max(240, min(MAX_WIDTH, round(MAX_HEIGHT * image.width / max(1, image.height))))
+        st.image(str(studio.gallery.preview(image)), width=width)
         st.caption(f"{image.width} × {image.height} px · {image.mime_type} · {image.size_bytes / 1e6:.1f} MB")
         download_with_metadata(record, image, key=f"hist_dl_{index}")
     if record.thought_images:

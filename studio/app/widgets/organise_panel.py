@@ -308,6 +308,7 @@ def _delete(studio: Studio, cid: int) -> None:
         return
     if st.session_state.get("hist_collection") == cid:
         st.session_state["hist_collection"] = 0  # "Any collection" (None would draw the box blank)
+        st.query_params.pop("coll", None)  # the URL names the filter (gallery_grid.PARAMS)
 
 
 def collections_panel(studio: Studio) -> None:
