@@ -74,12 +74,25 @@ if comparing:
 
 gallery.keep_state(hidden=False)
 f = gallery.current_filter()
-with st.sidebar:
-    gallery.filter_panel(studio, f)
-    organise.collections_panel(studio)
-row = gallery.toolbar()
-organise.show_flash()
-gallery.totals_line(studio, f)
+# The grid is sent first and drawn in its place below the toolbar: a cold browser loads the grid's code
+# and starts fetching thumbnails before it loads the code of the filter widgets (which come after).
+# A fresh tab draws the images first: the filter widgets follow once the grid reports its first thumbnails
+# painted (``gallery.images_first``), so a cold browser does not load their code before the images.
+top = st.container()
 if f.deleted:
     organise.trash_panel(studio)
-gallery.browse(studio, f, row)
+images_first = gallery.images_first()
+gallery.browse(studio, f, gallery.row_height(), images_first=images_first)
+with top:
+    if images_first:
+        st.container(height=62, border=False)  # where the search box appears, so the grid does not jump
+    else:
+        gallery.toolbar()
+        organise.show_flash()
+        gallery.totals_line(studio, f)
+with st.sidebar:
+    if images_first:
+        st.caption("Filters…")
+    else:
+        gallery.filter_panel(studio, f)
+        organise.collections_panel(studio)

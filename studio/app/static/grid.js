@@ -122,4 +122,15 @@ export default function (component) {
     state.sig = sig;
     render(parentElement, data, send, state);
   }
+  if (data.ready && !state.readySent) {
+    // Images first: say when the first thumbnails are painted, so the page draws its other controls.
+    state.readySent = true;
+    const first = [...parentElement.querySelectorAll(".tile img")].slice(0, 6);
+    const loaded = first.map((img) => (img.complete ? Promise.resolve() : new Promise((ok) => {
+      img.addEventListener("load", ok, { once: true });
+      img.addEventListener("error", ok, { once: true });
+    })));
+    const painted = Promise.all(loaded).then(() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok))));
+    Promise.race([painted, new Promise((ok) => setTimeout(ok, 2000))]).then(() => send("ready", 0));
+  }
 }

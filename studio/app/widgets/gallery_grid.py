@@ -5,7 +5,7 @@ and the open generation (``id``) live there, so reload, the browser's back and a
 same view. A widget's change writes the URL (Streamlit pushes a history entry); a URL that changed under the
 page (back, forward, a pasted link) is written into the widgets before they are drawn (``sync_from_url``).
 Pages are keyset: ``id < before LIMIT n``, never OFFSET. The tiles are ONE browser component
-(``widgets/tiles.py``), inside an ``st.fragment``: a star or a tick reruns only the grid.
+(``widgets/tiles.py``), not a set of widgets per tile.
 """
 
 from __future__ import annotations
@@ -320,8 +320,14 @@ def filter_panel(studio: Studio, f: GalleryFilter) -> None:
     )
 
 
-def toolbar() -> int:
-    """Search, trash switch and density; returns the grid's row height in pixels."""
+def row_height() -> int:
+    """The grid's row height (px) for the chosen density (read before the density control is drawn)."""
+    st.session_state.setdefault("hist_density", "Medium")  # kept across pages by keep_state(): no default=
+    return DENSITY.get(st.session_state.get("hist_density") or "Medium", DENSITY["Medium"])
+
+
+def toolbar() -> None:
+    """Search, trash switch and density."""
     search, view, density = st.columns([6, 2, 3], vertical_alignment="bottom")
     search.text_input(
         "Search prompts and replies",
@@ -331,9 +337,7 @@ def toolbar() -> int:
         icon=":material/search:",
     )
     view.toggle("Trash", key="hist_trash", on_change=_leave_view, help="Show what was deleted.")
-    st.session_state.setdefault("hist_density", "Medium")  # kept across pages by keep_state(): no default=
-    choice = density.segmented_control("Density", list(DENSITY), key="hist_density")
-    return DENSITY.get(choice or "Medium", DENSITY["Medium"])
+    density.segmented_control("Density", list(DENSITY), key="hist_density")
 
 
 def _leave_view() -> None:
@@ -368,25 +372,32 @@ def totals_line(studio: Studio, f: GalleryFilter) -> None:
 
 # -- the grid ---------------------------------------------------------------------------------------
 
-_FULL_RERUN = "hist_full_rerun"
+_READY = "hist_ready"  # this tab's grid has painted its first thumbnails once
 PAGE_IDS = "hist_page_ids"  # the generations the grid shows, newest first (tests and ← → read it)
 
 
+def images_first() -> bool:
+    """True on a tab's first History run when thumbnails come by address (``studio run``): only the grid is
+    drawn, and the rest follows when the grid says its first thumbnails are painted (or after 2 s). Where
+    thumbnails are inline (AppTest), everything is drawn at once."""
+    return tiles.by_address() and not st.session_state.get(_READY)
+
+
 def _act(studio: Studio) -> None:
-    """One tile action from the grid component: open, star or select."""
+    """One tile action from the grid component: open, star or select; or "ready" (first paint done)."""
     event = (st.session_state.get("hist_grid") or {}).get("act") or {}
     op, gen_id = event.get("op"), event.get("id")
+    if op == "ready":
+        st.session_state[_READY] = True
+        return
     if not isinstance(gen_id, int):
         return
     if op == "open":
         select(gen_id)
-        st.session_state[_FULL_RERUN] = True  # the detail view is the whole page, not the fragment
     elif op == "star":
         record = studio.get(gen_id)
         if record is not None:
             organise.safely(studio.organise.set_favourite, [gen_id], not record.favourite)
-            if st.session_state.get("hist_fav_only"):  # the counts and totals outside the grid change too
-                st.session_state[_FULL_RERUN] = True
     elif op == "select":
         chosen = organise.selection()
         organise.set_selection([i for i in chosen if i != gen_id] if gen_id in chosen else [*chosen, gen_id])
@@ -415,11 +426,10 @@ def pager(page: GalleryPage) -> None:
         )
 
 
-@st.fragment
-def browse(studio: Studio, f: GalleryFilter, row: int) -> None:
-    """Bulk bar, grid and pager: reruns on its own when a tile is ticked or starred."""
-    if st.session_state.pop(_FULL_RERUN, False):
-        st.rerun(scope="app")
+def browse(studio: Studio, f: GalleryFilter, row: int, *, images_first: bool = False) -> None:
+    """Bulk bar, grid and pager. Not a fragment: a tile's action is one run of the page (opening a
+    generation needs the whole page anyway; a star changes the counts and totals), and the page's script is
+    a few milliseconds; what a run costs is in the browser, and an unchanged grid is not redrawn."""
     try:
         page = studio.gallery.grouped_page(f, limit=PAGE_SIZE, before_id=cursor())
     except StudioError as exc:
@@ -427,8 +437,7 @@ def browse(studio: Studio, f: GalleryFilter, row: int) -> None:
         return
     records = [r for g in page.groups for r in g] + page.missing
     st.session_state[PAGE_IDS] = page.ids
-    organise.show_flash()  # a tile action's error, when only this fragment reruns
-    organise.bulk_bar(studio, records, f)
+    bar = st.container()  # drawn above the grid, sent after it (the grid's thumbnails start first)
     empty = (
         "Nothing matches. Clear a filter or the search to see more."
         if cursor() is None
@@ -436,5 +445,17 @@ def browse(studio: Studio, f: GalleryFilter, row: int) -> None:
     )
     if not records:
         st.info(empty, icon=":material/search_off:")
-    tiles.grid(page, row=row, selected=organise.selection(), empty=empty, on_act=lambda: _act(studio))
+    tiles.grid(
+        page,
+        row=row,
+        selected=organise.selection(),
+        empty=empty,
+        on_act=lambda: _act(studio),
+        report_ready=images_first,
+    )
+    if images_first:
+        return
     pager(page)
+    with bar:
+        organise.show_flash()  # a tile action's error
+        organise.bulk_bar(studio, records, f)

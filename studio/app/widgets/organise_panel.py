@@ -210,7 +210,7 @@ def _to_collection(studio: Studio, ids: list[int]) -> None:
 
 
 def bulk_bar(studio: Studio, page: list[GenerationRecord], f: GalleryFilter) -> None:
-    """Selection controls and what can be done to the selection (inside the grid's fragment)."""
+    """Selection controls and what can be done to the selection (above the grid)."""
     ids = selection()
     with st.container(horizontal=True, vertical_alignment="center", gap="small", key="hist_bulk"):
         hidden = len(set(ids) - {r.id for r in page})

@@ -37,6 +37,11 @@ _GRID = st.components.v2.component(
 _KEYS = st.components.v2.component("studio_histkeys", js=jscomponents._asset("histkeys.js"))
 
 
+def by_address() -> bool:
+    """True when thumbnails are fetched from the ``/thumbs`` route (``studio run``), not sent inline."""
+    return bool(os.environ.get(THUMB_ROUTE))
+
+
 def thumb_src(image: ImageRecord) -> str | None:
     """The address the browser loads a thumbnail from (None when the stored thumbnail is gone)."""
     route = os.environ.get(THUMB_ROUTE)
@@ -87,7 +92,9 @@ def _chip(record: GenerationRecord, label: str | None = None) -> dict[str, Any]:
     }
 
 
-def grid_data(page: GalleryPage, *, row: int, selected: Sequence[int], empty: str) -> dict[str, Any]:
+def grid_data(
+    page: GalleryPage, *, row: int, selected: Sequence[int], empty: str, report_ready: bool = False
+) -> dict[str, Any]:
     groups: list[dict[str, Any]] = []
     chips = [_chip(r) for r in page.missing]
     for group in page.groups:
@@ -101,7 +108,14 @@ def grid_data(page: GalleryPage, *, row: int, selected: Sequence[int], empty: st
         if tiles:
             groups.append({"tiles": tiles})
     chips.sort(key=lambda c: -c["id"])
-    return {"groups": groups, "chips": chips, "row": row, "selected": list(selected), "empty": empty}
+    return {
+        "groups": groups,
+        "chips": chips,
+        "row": row,
+        "selected": list(selected),
+        "empty": empty,
+        "ready": report_ready,
+    }
 
 
 def grid(
@@ -112,9 +126,12 @@ def grid(
     empty: str,
     on_act: Callable[[], None],
     key: str = "hist_grid",
+    report_ready: bool = False,
 ) -> None:
-    """Draw the page; ``on_act`` reads ``st.session_state[key]['act']``."""
-    _GRID(key=key, data=grid_data(page, row=row, selected=selected, empty=empty), on_act_change=on_act)
+    """Draw the page; ``on_act`` reads ``st.session_state[key]['act']``. With ``report_ready`` the browser
+    sends ``{"op": "ready"}`` once the first thumbnails are painted (or after 2 s, whatever happens)."""
+    data = grid_data(page, row=row, selected=selected, empty=empty, report_ready=report_ready)
+    _GRID(key=key, data=data, on_act_change=on_act)
 
 
 def detail_keys() -> None:
