@@ -75,12 +75,12 @@ def page(server):
         yield tab
 
 
-def _shot(page, name: str, height: int = 1100) -> None:
+def _shot(page, name: str, height: int = 1100, *, full_page: bool = True) -> None:
     if TAKE_SHOTS:
         page.set_viewport_size({"width": 1440, "height": height})  # Streamlit scrolls inside its main
         page.wait_for_timeout(400)
         SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def _tiles(main):
@@ -154,7 +154,6 @@ def test_grid_is_images_first_with_stacks_chips_tags_and_cached_thumbnails(page,
     assert page.request.get(f"{base}/thumbs/{'0' * 64}.jpg").status == 404
     sneaky = page.request.get(f"{base}/thumbs/..%2Fstudio.db.jpg")  # refused before or by the route
     assert sneaky.status in (400, 404) and b"SQLite" not in sneaky.body()
-    _shot(page, "history-small", 900)
 
 
 def test_click_an_image_then_step_with_buttons_and_keys_and_go_back(page):
@@ -279,3 +278,70 @@ def test_hover_actions_favourite_select_compare_and_export(page, data_dir):
         manifest = json.loads(zf.read("manifest.json"))
         assert sorted(g["prompt"] for g in manifest["generations"]) == sorted([SEED[0][0], SEED[2][0]])
         assert all(g["images"][0]["path"] in zf.namelist() for g in manifest["generations"])
+
+
+SUBJECTS = (
+    "a paper crane on a desk, morning light",
+    "a lighthouse at dusk, long exposure",
+    "a ceramic teapot, studio product shot",
+    "a fox in a snowy forest, watercolour",
+    "a neon noodle bar in the rain",
+    "an orange tabby cat on a windowsill",
+    "a brutalist library interior",
+    "a bowl of ramen, top-down",
+    "a sailboat on a glassy lake",
+    "a botanical illustration of a fern",
+)
+RATIOS = ("1:1", "16:9", "3:4", "4:3", "2:3", "3:2")
+
+
+def test_a_lived_in_history_at_1440_by_900(tmp_path):
+    """About forty generations with stacks of variants, tags, ratings and failures: the grid shows images
+    first (thumbnails in the first screen, failures as chips), and the lightbox shows the image large beside
+    its detail. The README's screenshots are taken here (STUDIO_SCREENSHOTS=1)."""
+    requests = [
+        GenerationRequest(
+            prompt=SUBJECTS[i % len(SUBJECTS)] + ("" if i < len(SUBJECTS) else f", take {i}"),
+            model="gemini-2.5-flash-image",
+            aspect_ratio=RATIOS[i % len(RATIOS)],
+            variants=3 if i in (4, 19, 27) else 1,
+        )
+        for i in range(30)
+    ]
+    requests.insert(
+        12, GenerationRequest(prompt="[[fault:blocked]] a forbidden door", model="gemini-2.5-flash-image")
+    )
+    requests.insert(
+        24, GenerationRequest(prompt="[[fault:500]] a broken request", model="gemini-2.5-flash-image")
+    )
+    data = tmp_path / "data"
+    ids = seed_history(data, requests)
+    store = Store(data)
+    try:
+        store.organise.add_tags(ids[-6:-2], ["client-a"])
+        store.organise.add_tags(ids[-4:-1], ["hero"])
+        store.organise.set_rating(ids[-3:], 4)
+        store.organise.set_favourite(ids[-2:], True)
+    finally:
+        store.close()
+    with studio_server(data, tmp_path, app=ASGI) as url, chromium_page(f"{url}/history", height=900) as page:
+        main = page.locator("[data-testid='stMain']")
+        expect(main.locator(".tile .badge")).to_have_count(3, timeout=30_000)  # three stacks of three
+        expect(main.locator(".chip")).to_have_count(2)
+        expect(_tiles(main)).to_have_count(len(ids) - 2 - 3 * 2)
+        main.get_by_label("Search prompts and replies").wait_for(timeout=20_000)  # the rest followed
+        settle(page)
+        first = _tiles(main).first.bounding_box()
+        assert first and first["y"] + first["height"] < 900  # a whole row of images in the first screen
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('*')].flatMap(e => e.shadowRoot ? [...e.shadowRoot.querySelectorAll('.tile img')] : [])"
+            ".slice(0, 8).every(i => i.complete && i.naturalWidth > 0)",
+            timeout=20_000,
+        )
+        _shot(page, "history", 900, full_page=False)
+        _tiles(main).nth(2).locator("img").click()
+        main.get_by_text(re.compile(r"^Generation #\d+$")).wait_for(timeout=20_000)
+        main.locator("[data-testid='stImage'] img").first.wait_for(timeout=15_000)
+        expect(main.locator("[data-testid='stImage'] img").first).to_have_js_property("complete", True)
+        settle(page)
+        _shot(page, "detail", 900, full_page=False)

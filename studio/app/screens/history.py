@@ -85,11 +85,10 @@ images_first = gallery.images_first()
 gallery.browse(studio, f, gallery.row_height(), images_first=images_first)
 with top:
     if images_first:
-        st.container(height=62, border=False)  # where the search box appears, so the grid does not jump
+        st.container(height=40, border=False)  # where the search box appears, so the grid does not jump
     else:
         gallery.toolbar()
         organise.show_flash()
-        gallery.totals_line(studio, f)
 with st.sidebar:
     if images_first:
         st.caption("Filters…")

@@ -198,7 +198,8 @@ def _images(studio: Studio, record: GenerationRecord) -> None:
             continue
         # fits the screen: at most MAX_HEIGHT px tall (the download below gives the original)
         width = max(240, min(MAX_WIDTH, round(MAX_HEIGHT * image.width / max(1, image.height))))
-        st.image(str(studio.gallery.preview(image)), width=width)
+        with st.container(horizontal_alignment="center"):
+            st.image(str(studio.gallery.preview(image)), width=width)
         st.caption(f"{image.width} × {image.height} px · {image.mime_type} · {image.size_bytes / 1e6:.1f} MB")
         download_with_metadata(record, image, key=f"hist_dl_{index}")
     if record.thought_images:

@@ -328,16 +328,17 @@ def row_height() -> int:
 
 def toolbar() -> None:
     """Search, trash switch and density."""
-    search, view, density = st.columns([6, 2, 3], vertical_alignment="bottom")
+    search, view, density = st.columns([6, 2, 3], vertical_alignment="center")
     search.text_input(
         "Search prompts and replies",
         key="hist_search",
         on_change=reset_paging,
-        placeholder="fox, watercolour, logo…",
+        placeholder="Search prompts and replies: fox, watercolour, logo…",
         icon=":material/search:",
+        label_visibility="collapsed",
     )
     view.toggle("Trash", key="hist_trash", on_change=_leave_view, help="Show what was deleted.")
-    density.segmented_control("Density", list(DENSITY), key="hist_density")
+    density.segmented_control("Density", list(DENSITY), key="hist_density", label_visibility="collapsed")
 
 
 def _leave_view() -> None:
@@ -458,4 +459,4 @@ def browse(studio: Studio, f: GalleryFilter, row: int, *, images_first: bool = F
     pager(page)
     with bar:
         organise.show_flash()  # a tile action's error
-        organise.bulk_bar(studio, records, f)
+        organise.bulk_bar(studio, records, f, lead=lambda: totals_line(studio, f))
