@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import storage
+from studio.domain.catalogue import MAX_VARIANTS
 from studio.domain.mime import EXTENSIONS
 from studio.storage import GalleryFilter, GenerationRecord, ImageRecord, Store, TrashReport
 
@@ -125,6 +126,21 @@ class GalleryService:
         newer = self.ids_beside(f, gen_id, older=False)
         older = self.ids_beside(f, gen_id, older=True)
         return (newer[0] if newer else None, older[0] if older else None)
+
+    def submission(self, record: GenerationRecord) -> list[GenerationRecord]:
+        """Every variant of the submission ``record`` belongs to (itself included), oldest first; trashed
+        variants are left out unless ``record`` is in the trash too."""
+        base = record.id - record.variant_index
+        out = []
+        for other in self.records(range(base, base + MAX_VARIANTS)):
+            if other.id == record.id or (
+                other.id - base == other.variant_index
+                and (other.prompt, other.model, other.run_id, other.parent_id)
+                == (record.prompt, record.model, record.run_id, record.parent_id)
+                and (other.deleted_at is None) == (record.deleted_at is None)
+            ):
+                out.append(other)
+        return out
 
     def thumbnail_file(self, sha256: str) -> Path | None:
         """The stored JPEG thumbnail of one of this history's images, by its sha256 (lowercase hex only:

@@ -75,3 +75,15 @@ def test_group_variants_needs_consecutive_ids_and_the_same_request(studio):
     other = studio.gallery.records(_submit(studio, "other", variants=2))
     mixed = [other[1], trio[2], trio[1], other[0]]  # ids out of step: nothing joins across submissions
     assert [len(g) for g in group_variants(mixed)] == [1, 2, 1]
+
+
+def test_a_submission_is_its_variants_only(studio):
+    before = _submit(studio, "same prompt")
+    trio = _submit(studio, "same prompt", variants=3)
+    after = _submit(studio, "same prompt")
+    for gen_id in trio:
+        assert [r.id for r in studio.gallery.submission(studio.get(gen_id))] == trio
+    assert [r.id for r in studio.gallery.submission(studio.get(before[0]))] == before
+    assert [r.id for r in studio.gallery.submission(studio.get(after[0]))] == after
+    studio.organise.trash([trio[1]])
+    assert [r.id for r in studio.gallery.submission(studio.get(trio[0]))] == [trio[0], trio[2]]

@@ -9,7 +9,8 @@ function press(name) {
 export default function () {
   const onKey = (e) => {
     const tag = (e.target && e.target.tagName) || "";
-    if (tag === "INPUT" || tag === "TEXTAREA" || e.target?.isContentEditable) return;
+    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || e.target?.isContentEditable) return;
+    if (e.target?.closest?.("[role='radiogroup'], [role='slider'], [role='listbox'], [role='menu']")) return;
     if (e.ctrlKey || e.metaKey || e.altKey || e.shiftKey) return;
     if (document.querySelector("[role='dialog']")) return;
     const done =

@@ -39,6 +39,7 @@ def show(studio: Studio, record: GenerationRecord, f: GalleryFilter | None = Non
     left, right = st.columns([3, 2], gap="large")
     with left:
         _images(studio, record)
+        _variants(studio, record)
     with right:
         action = _header(studio, record)
         _summary(record)
@@ -212,25 +213,49 @@ def _images(studio: Studio, record: GenerationRecord) -> None:
                     components.thumbnail(image)
 
 
+def _variants(studio: Studio, record: GenerationRecord) -> None:
+    """The other variants of the same submission (its stack in the grid), each a click away."""
+    try:
+        siblings = studio.gallery.submission(record)
+    except StudioError:
+        return
+    if len(siblings) < 2:
+        return
+    ids = [other.id for other in siblings]
+    st.caption(f"Variant {ids.index(record.id) + 1} of {len(ids)} of this submission")
+    columns = st.columns(min(len(siblings), 8))
+    for column, other in zip(columns, siblings, strict=False):
+        with column:
+            if other.images and other.images[0].thumb_path and Path(other.images[0].thumb_path).exists():
+                st.image(str(other.images[0].thumb_path), width="stretch")
+            st.button(
+                f"#{other.id}",
+                key=f"hist_variant_{other.id}",
+                type="tertiary",
+                disabled=other.id == record.id,
+                on_click=gallery.select,
+                args=(other.id,),
+                icon=":material/radio_button_checked:" if other.id == record.id else None,
+            )
+
+
 def _summary(record: GenerationRecord) -> None:
     components.status_badge(record.status)
     components.error_box(record)
     st.caption("Prompt")
     st.code(record.prompt or "(no prompt)", language=None, wrap_lines=True)
     st.markdown(components.run_line(record))
-    components.key_value_table(
-        [
-            ("Model", record.model),
-            ("Created", f"{record.created_at:%Y-%m-%d %H:%M:%S} UTC"),
-            ("Latency", f"{record.latency_ms / 1000:.2f} s" if record.latency_ms is not None else None),
-            ("Cost (list price)", f"${record.cost_usd:.4f}" if record.cost_usd is not None else None),
-            ("Finish reason", record.finish_reason),
-            ("Block reason", record.block_reason),
-            ("Error kind", record.error_kind),
-            ("Error", record.error_message),
-        ],
-        key="hist_summary",
-    )
+    facts = [
+        ("Model", components.model_label(record.model)),
+        ("Created", f"{record.created_at:%Y-%m-%d %H:%M} UTC"),
+        ("Latency", f"{record.latency_ms / 1000:.2f} s" if record.latency_ms is not None else None),
+        ("Cost (list price)", f"${record.cost_usd:.4f}" if record.cost_usd is not None else None),
+        ("Finish reason", record.finish_reason),
+        ("Block reason", record.block_reason),
+        ("Error kind", record.error_kind),
+    ]
+    # a few words, not a table: the first screen stays light (every setting is in the table below)
+    st.caption(" · ".join(f"{name} **{components.escape_md(str(value))}**" for name, value in facts if value))
 
 
 # -- organise ---------------------------------------------------------------------------------------

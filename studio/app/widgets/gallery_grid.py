@@ -374,7 +374,6 @@ def totals_line(studio: Studio, f: GalleryFilter) -> None:
 # -- the grid ---------------------------------------------------------------------------------------
 
 _READY = "hist_ready"  # this tab's grid has painted its first thumbnails once
-PAGE_IDS = "hist_page_ids"  # the generations the grid shows, newest first (tests and ← → read it)
 
 
 def images_first() -> bool:
@@ -437,7 +436,6 @@ def browse(studio: Studio, f: GalleryFilter, row: int, *, images_first: bool = F
         st.error(components.escape_md(str(exc)), icon=":material/error:")
         return
     records = [r for g in page.groups for r in g] + page.missing
-    st.session_state[PAGE_IDS] = page.ids
     bar = st.container()  # drawn above the grid, sent after it (the grid's thumbnails start first)
     empty = (
         "Nothing matches. Clear a filter or the search to see more."
