@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.common import RESULTS, Row, fmt
 
-BENCHMARKS = ("client_path", "variants", "memory", "gallery", "browser")
+BENCHMARKS = ("client_path", "variants", "memory", "gallery", "browser", "history_paint")
 
 
 def _options(name: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -28,6 +28,8 @@ def _options(name: str, args: argparse.Namespace) -> dict[str, Any]:
         if args.rows:
             opts["rows"] = tuple(int(r) for r in args.rows.split(",") if r.strip())
         return opts
+    if name == "history_paint":
+        return {"log": lambda line: print(f"  {line}", file=sys.stderr)}
     return {}
 
 

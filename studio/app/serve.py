@@ -1,21 +1,40 @@
 """`studio run`: the Streamlit server, in the `studio run` process itself.
 
-Streamlit's own SIGINT/SIGTERM handler stops the server; the process then stops politely
+The server is ``app/asgi.py``'s ``st.App`` (Streamlit's pages plus the studio's ``/thumbs`` route), served
+by uvicorn. Its handler stops the server on SIGINT/SIGTERM; the process then stops politely
 (``studio.lifecycle.drain``): it waits for the calls already sent, saves what they return and only then
 exits. The demo emulator lives in the Studio, so it stays up until then.
 """
 
 from __future__ import annotations
 
+import signal
+from pathlib import Path
+from typing import Any
+
 from streamlit.web import cli as streamlit_cli
 
 from studio.services import lifecycle
 
+MAIN = Path(__file__).parent / "main.py"
+ASGI = Path(__file__).parent / "asgi.py"
+
+
+def _noted(signum: int, frame: Any) -> None:
+    """Uvicorn re-raises the signal that stopped it once it has stopped, under the handler that was there
+    before it: this one, so the signal does not end the process before ``drain`` has saved the work."""
+
 
 def run(argv: list[str]) -> int:
-    """``streamlit run …`` with ``argv`` (without the program name); returns the exit status."""
+    """``streamlit run …`` with ``argv`` (without the program name); returns the exit status.
+
+    ``app/main.py`` is served through ``app/asgi.py``, which mounts it with the studio's own routes."""
+    argv = [str(ASGI) if Path(arg) == MAIN else arg for arg in argv]
+    previous = {signum: signal.signal(signum, _noted) for signum in lifecycle.STOP_SIGNALS}
     try:
         streamlit_cli.main.main(args=argv, prog_name="streamlit", standalone_mode=False)
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
         lifecycle.drain()
     return 0

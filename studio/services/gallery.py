@@ -6,22 +6,73 @@ later be applied in one place. The records it returns are re-exported here for t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from studio import storage
+from studio.domain.catalogue import MAX_VARIANTS
 from studio.domain.mime import EXTENSIONS
 from studio.storage import GalleryFilter, GenerationRecord, ImageRecord, Store, TrashReport
 
 __all__ = [
     "EXTENSIONS",
     "GalleryFilter",
+    "GalleryPage",
     "GalleryService",
     "GenerationRecord",
     "ImageRecord",
     "TrashReport",
 ]
+
+
+_SHA = re.compile(r"[0-9a-f]{64}")
+
+
+def same_submission(newer: GenerationRecord, older: GenerationRecord) -> bool:
+    """True when ``older`` is an earlier variant of the submission ``newer`` belongs to.
+
+    ``Studio.submit`` writes one row per variant in one loop, so the variants of one submission have
+    consecutive ids with ``variant_index`` 0, 1, 2…, the same prompt, model, run and parent: the id distance
+    equals the variant distance (rows hidden by a filter leave a gap in both)."""
+    return (
+        older.variant_index < newer.variant_index
+        and newer.id - older.id == newer.variant_index - older.variant_index
+        and (older.prompt, older.model, older.run_id, older.parent_id)
+        == (newer.prompt, newer.model, newer.run_id, newer.parent_id)
+    )
+
+
+def group_variants(records: Sequence[GenerationRecord]) -> list[list[GenerationRecord]]:
+    """Records (newest first) stacked by submission: each group holds one submission's variants, lowest
+    variant first (the tile shows the first); order of groups stays newest first."""
+    groups: list[list[GenerationRecord]] = []
+    for record in records:
+        if groups and same_submission(groups[-1][-1], record):
+            groups[-1].append(record)
+        else:
+            groups.append([record])
+    return [list(reversed(g)) for g in groups]
+
+
+@dataclass
+class GalleryPage:
+    """One page of the History grid: submissions with an image (variants stacked), generations without one
+    (failed, blocked, cancelled…: drawn as compact chips), and the keyset cursors either side."""
+
+    groups: list[list[GenerationRecord]] = field(default_factory=list)
+    missing: list[GenerationRecord] = field(default_factory=list)
+    older: int | None = None  # ``before_id`` of the next (older) page; None on the last page
+    newer: int | None = None  # ``before_id`` of the previous (newer) page; None when it is the first page
+    has_newer: bool = False
+
+    @property
+    def ids(self) -> list[int]:
+        """Every generation on the page, newest first (the order ← → walks)."""
+        every = [r for g in self.groups for r in g] + self.missing
+        return sorted((r.id for r in every), reverse=True)
 
 
 class GalleryService:
@@ -36,6 +87,68 @@ class GalleryService:
     ) -> list[GenerationRecord]:
         """Newest first; the next page starts below ``before_id`` (the last id of this one)."""
         return self._store.gallery.page(f, limit=limit, before_id=before_id)
+
+    def grouped_page(
+        self, f: GalleryFilter | None = None, *, limit: int = 48, before_id: int | None = None
+    ) -> GalleryPage:
+        """A page of about ``limit`` generations, newest first, with a submission's variants stacked.
+
+        A submission is never split across two pages: when the page ends inside one, that submission starts
+        the next page (unless it is the only one on the page)."""
+        rows = self.page(f, limit=limit + 1, before_id=before_id)
+        more = len(rows) > limit
+        rows, extra = rows[:limit], rows[limit] if more else None
+        with_image = [r for r in rows if r.images]
+        groups = group_variants(with_image)
+        missing = [r for r in rows if not r.images]
+        if extra is not None and len(groups) > 1 and extra.images and same_submission(groups[-1][0], extra):
+            cut = max(r.id for r in groups.pop())  # the tail submission continues: move it to the next page
+            missing = [r for r in missing if r.id > cut]
+            rows = [r for r in rows if r.id > cut]
+        page = GalleryPage(groups=groups, missing=missing)
+        if more and rows:
+            page.older = rows[-1].id
+        if rows:
+            above = self.ids_beside(f, rows[0].id, older=False, limit=limit + 1)
+            page.has_newer = bool(above)
+            page.newer = above[limit - 1] + 1 if len(above) > limit else None
+        elif before_id is not None:
+            page.has_newer = True
+        return page
+
+    def ids_beside(self, f: GalleryFilter | None, gen_id: int, *, older: bool, limit: int = 1) -> list[int]:
+        """The ``limit`` ids just older (newest first) or just newer (oldest first) than ``gen_id`` under
+        ``f``: the detail view's ← → and the grid's "Newer" page."""
+        return self._store.gallery.ids_beside(f, gen_id, older=older, limit=limit)
+
+    def neighbours(self, f: GalleryFilter | None, gen_id: int) -> tuple[int | None, int | None]:
+        """(newer, older) generation beside ``gen_id`` in the filter's results (None at either end)."""
+        newer = self.ids_beside(f, gen_id, older=False)
+        older = self.ids_beside(f, gen_id, older=True)
+        return (newer[0] if newer else None, older[0] if older else None)
+
+    def submission(self, record: GenerationRecord) -> list[GenerationRecord]:
+        """Every variant of the submission ``record`` belongs to (itself included), oldest first; trashed
+        variants are left out unless ``record`` is in the trash too."""
+        base = record.id - record.variant_index
+        out = []
+        for other in self.records(range(base, base + MAX_VARIANTS)):
+            if other.id == record.id or (
+                other.id - base == other.variant_index
+                and (other.prompt, other.model, other.run_id, other.parent_id)
+                == (record.prompt, record.model, record.run_id, record.parent_id)
+                and (other.deleted_at is None) == (record.deleted_at is None)
+            ):
+                out.append(other)
+        return out
+
+    def thumbnail_file(self, sha256: str) -> Path | None:
+        """The stored JPEG thumbnail of one of this history's images, by its sha256 (lowercase hex only:
+        anything else, or a thumbnail the studio does not hold, is None)."""
+        if not _SHA.fullmatch(sha256 or ""):
+            return None
+        path = self._store.gallery.data_dir / "thumbs" / sha256[:2] / f"{sha256}.jpg"
+        return path if path.is_file() else None
 
     def get(self, gen_id: int) -> GenerationRecord | None:
         return self._store.generations.get(gen_id)

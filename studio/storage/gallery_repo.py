@@ -155,6 +155,28 @@ class GalleryRepository:
         with self.db.read() as session:
             return records(session, session.exec(stmt).all(), self.data_dir)
 
+    def ids_beside(
+        self, filter: GalleryFilter | None, gen_id: int, *, older: bool, limit: int = 1
+    ) -> list[int]:
+        """Ids next to ``gen_id`` under a filter: the ``limit`` older ones (newest first) or the ``limit``
+        newer ones (oldest first). Keyset on the primary key (or the FTS rowid), so it stays fast at a million
+        rows; the detail view's previous/next and the grid's "Newer" page use it."""
+        f = filter or GalleryFilter()
+        g = Generation
+        stmt = select(col(g.id))
+        query = fts_query(f.search)
+        key = fts_table.c.rowid if query else col(g.id)
+        if query:
+            stmt = stmt.join(fts_table, fts_table.c.rowid == g.id).where(fts_match(query))
+        stmt = stmt.where(*conditions(f, search=False))
+        stmt = (
+            stmt.where(key < gen_id).order_by(key.desc()) if older else stmt.where(key > gen_id).order_by(key)
+        )
+        with self.db.read() as session:
+            return [
+                int(i) for i in session.exec(stmt.limit(max(1, min(limit, MAX_PAGE)))).all() if i is not None
+            ]
+
     def count(
         self,
         filter: GalleryFilter | None = None,

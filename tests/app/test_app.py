@@ -10,7 +10,8 @@ from studio.domain.settings import load_settings
 from studio.services.studio import Studio
 from tests.factories import png
 
-from .helpers import all_text, texts
+from .helpers import all_text
+from .history_helpers import shown, tiles
 
 MALICIOUS = "<img src=x onerror=alert(1)> **bold** [link](javascript:alert(2))"
 
@@ -125,12 +126,12 @@ def test_history_lists_generations_and_search_filters(make_app, studio):
     at = make_app(studio).run()
     at.switch_page("screens/history.py").run()
     assert not at.exception
-    shown = texts(at)
-    assert "a zebra on a skateboard" in shown and "a teapot in space" in shown
-    assert len(at.image) == 2  # the stored thumbnails
+    on_grid = shown(at)
+    assert "a zebra on a skateboard" in on_grid and "a teapot in space" in on_grid
+    assert len(tiles(at)) == 2  # the stored thumbnails
     at.text_input(key="hist_search").input("zebra").run()
-    shown = texts(at)
-    assert "a zebra on a skateboard" in shown and "a teapot in space" not in shown
+    on_grid = shown(at)
+    assert "a zebra on a skateboard" in on_grid and "a teapot in space" not in on_grid
     at.text_input(key="hist_search").input('"(* OR').run()  # search syntax from a user is not an error
     assert not at.exception
 
@@ -145,12 +146,12 @@ def test_history_pages_with_older_and_newer(make_app, studio, monkeypatch):
         )
     at = make_app(studio).run()
     at.switch_page("screens/history.py").run()
-    assert texts(at) == ["page item 2", "page item 1"]
+    assert shown(at) == ["page item 2", "page item 1"]
     at.button(key="hist_older").click().run()
-    assert texts(at) == ["page item 0"]
+    assert shown(at) == ["page item 0"]
     assert at.button(key="hist_older").disabled
     at.button(key="hist_newer").click().run()
-    assert texts(at) == ["page item 2", "page item 1"]
+    assert shown(at) == ["page item 2", "page item 1"]
 
 
 def test_detail_shows_prompt_settings_and_reuse_buttons(make_app, studio):
@@ -162,7 +163,8 @@ def test_detail_shows_prompt_settings_and_reuse_buttons(make_app, studio):
     )
     at = make_app(studio).run()
     at.switch_page("screens/history.py").run()
-    at.button(key=f"hist_open_{record.id}").click().run()
+    at.query_params["id"] = str(record.id)  # what a click on its tile does
+    at.run()
     assert not at.exception
     assert at.query_params["id"] == [str(record.id)] or at.query_params["id"] == str(record.id)
     assert [c.value for c in at.code] == ["a lighthouse at dusk"]
@@ -205,10 +207,11 @@ def test_malicious_prompt_is_rendered_as_text(make_app, studio):
     at = make_app(studio).run()
     _generate(at, MALICIOUS, studio)
     at.switch_page("screens/history.py").run()
-    assert MALICIOUS in texts(at)
+    assert MALICIOUS in shown(at)
     assert not at.get("html")
     assert all("<img" not in m.value for m in at.markdown)
-    at.button(key=f"hist_open_{studio.history(limit=1)[0].id}").click().run()
+    at.query_params["id"] = str(studio.history(limit=1)[0].id)  # what a click on its tile does
+    at.run()
     assert MALICIOUS in [c.value for c in at.code]
 
 

@@ -10,7 +10,8 @@ from studio.domain import catalogue
 from studio.domain.requests import GenerationRequest
 
 from .helpers import all_text
-from .test_gallery_ui import _box, _history, _make, _select
+from .history_helpers import grid
+from .test_gallery_ui import _history, _make, _select
 
 PRO, NB2 = "gemini-3-pro-image", "gemini-3.1-flash-image"
 
@@ -125,7 +126,7 @@ def test_a_history_selection_is_not_carried_back_from_another_page(make_app, stu
     at.switch_page("screens/history.py").run()
     assert not at.exception, at.exception
     assert at.session_state["hist_selected"] == [] and "0 selected" in all_text(at)
-    assert not _box(at, a).value and not _box(at, b).value
+    assert grid(at)["selected"] == []  # no tile is drawn selected
     assert not [x for x in at.button if x.key in ("hist_bulk_trash", "hist_bulk_fav", "hist_compare_btn")]
 
 

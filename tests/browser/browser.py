@@ -19,6 +19,7 @@ from studio.services.studio import Studio
 from tests.conftest import chromium_or_skip
 
 APP = Path(studio_pkg.__file__).parent / "app" / "main.py"
+ASGI = Path(studio_pkg.__file__).parent / "app" / "asgi.py"  # what `studio run` serves: main.py + /thumbs
 LAUNCH_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -59,13 +60,13 @@ def seed_history(data_dir: Path, requests: list[GenerationRequest], *, workers: 
 
 
 @contextmanager
-def studio_server(data_dir: Path, cwd: Path) -> Iterator[str]:
+def studio_server(data_dir: Path, cwd: Path, app: Path = APP) -> Iterator[str]:
     """`streamlit run` with the flags `studio run` passes, in demo mode, on a free loopback port."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
     env.update(STUDIO_DEMO="1", STUDIO_DATA_DIR=str(data_dir))
     flags = {**STREAMLIT_FLAGS, "server.address": "127.0.0.1", "server.port": str(port)}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), *(f"--{k}={v}" for k, v in flags.items())]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), *(f"--{k}={v}" for k, v in flags.items())]
     log = cwd / "streamlit.log"  # a file, not a pipe nobody reads: a full pipe would stall the server
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)

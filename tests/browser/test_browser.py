@@ -51,11 +51,13 @@ def test_generate_then_find_it_in_history(page):
     _shot(page, "generate")
 
     page.locator("[data-testid='stSidebarNav']").get_by_text("History").click()
-    main.get_by_text("A paper crane on a desk, morning light").first.wait_for(timeout=15_000)
-    main.locator("[data-testid='stImage'] img").first.wait_for(timeout=15_000)  # the stored thumbnail
+    tile = main.get_by_role(
+        "img", name="A paper crane on a desk, morning light"
+    ).first  # the grid's thumbnail
+    tile.wait_for(timeout=15_000)
     _shot(page, "history")
 
-    main.locator("[class*='st-key-hist_open_'] button").first.click()
+    tile.click()  # a click on the image opens it
     main.get_by_text("Generation #1").wait_for(timeout=15_000)
     main.locator("[data-testid='stCode']").get_by_text("A paper crane on a desk, morning light").wait_for(
         timeout=15_000

@@ -1,5 +1,6 @@
 """History: the gallery (search, filters with counts, bulk organising, export, trash), one generation in
-full (``?id=``), or 2-4 generations compared side by side (``hist_compare``)."""
+full (``?id=``, with ← → through the filter's results), or 2-4 generations compared side by side
+(``hist_compare``). The view lives in the URL (``gallery_grid``: search, filters, page and open generation)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from studio.domain.errors import StudioError
 EDIT_SOURCE = "edit_source_id"
 
 studio = resources.studio_or_stop()
-components.page_header(
-    "History",
-    "Every generation, newest first. Search, filter, organise, compare and re-use.",
-    demo=studio.is_demo,
-)
+if gallery.selected_id() is None:  # the detail view's own bar names it, so the image starts near the top
+    components.page_header(
+        "History",
+        "Every generation, newest first. Search, filter, organise, compare and re-use.",
+        demo=studio.is_demo,
+    )
 interrupted_notice(studio)  # work a stopped studio left unfinished: Retry · Dismiss
 
 
@@ -46,6 +48,7 @@ def _reuse(action: str, gen_id: int) -> None:
 
 
 organise.drop_selection_on_arrival()
+gallery.sync_from_url()
 chosen = gallery.selected_id()
 if chosen is not None:
     gallery.keep_state(hidden=True)
@@ -55,7 +58,7 @@ if chosen is not None:
         st.button("Back to history", on_click=gallery.select, args=(None,), icon=":material/arrow_back:")
         st.stop()
     notice = st.empty()  # a re-use that fails says why at the top, where the button was pressed
-    action = detail.show(studio, record)
+    action = detail.show(studio, record, gallery.current_filter())
     if action:
         try:
             _reuse(action, record.id)
@@ -71,12 +74,24 @@ if comparing:
 
 gallery.keep_state(hidden=False)
 f = gallery.current_filter()
-with st.sidebar:
-    gallery.filter_panel(studio, f)
-    organise.collections_panel(studio)
-columns = gallery.toolbar()
-organise.show_flash()
-gallery.totals_line(studio, f)
+# The grid is sent first and drawn in its place below the toolbar: a cold browser loads the grid's code
+# and starts fetching thumbnails before it loads the code of the filter widgets (which come after).
+# A fresh tab draws the images first: the filter widgets follow once the grid reports its first thumbnails
+# painted (``gallery.images_first``), so a cold browser does not load their code before the images.
+top = st.container()
 if f.deleted:
     organise.trash_panel(studio)
-gallery.browse(studio, f, columns)
+images_first = gallery.images_first()
+gallery.browse(studio, f, gallery.row_height(), images_first=images_first)
+with top:
+    if images_first:
+        st.container(height=40, border=False)  # where the search box appears, so the grid does not jump
+    else:
+        gallery.toolbar()
+        organise.show_flash()
+with st.sidebar:
+    if images_first:
+        st.caption("Filters…")
+    else:
+        gallery.filter_panel(studio, f)
+        organise.collections_panel(studio)

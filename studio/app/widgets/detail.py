@@ -17,26 +17,31 @@ from typing import Any
 
 import streamlit as st
 
-from studio.app.widgets import components
+from studio.app.widgets import components, tiles
 from studio.app.widgets import gallery_grid as gallery
 from studio.app.widgets import organise_panel as organise
 from studio.domain import conversation
 from studio.domain.errors import StudioError
 from studio.imaging import metadata
-from studio.services.gallery import GenerationRecord, ImageRecord
+from studio.services.gallery import GalleryFilter, GenerationRecord, ImageRecord
 from studio.services.studio import Studio
 
 MAX_TREE = 60
+MAX_HEIGHT, MAX_WIDTH = 640, 860  # the lightbox image, in CSS pixels
 #: how the studio names a reference taken from a history image (Generate tray, Edit, result viewer)
 _FROM_HISTORY = re.compile(r"^(?:history|generation|result)-(\d+)(?:\.|$)")
 
 
-def show(studio: Studio, record: GenerationRecord) -> str | None:
-    action = _header(studio, record)
+def show(studio: Studio, record: GenerationRecord, f: GalleryFilter | None = None) -> str | None:
+    """The lightbox: the image large with ← → (buttons and arrow keys) through the filter's results and
+    the detail beside it; then everything else below."""
+    _stepper(studio, record, f)
     left, right = st.columns([3, 2], gap="large")
     with left:
         _images(studio, record)
+        _variants(studio, record)
     with right:
+        action = _header(studio, record)
         _summary(record)
         _organise(studio, record)
     _composition(record)
@@ -45,6 +50,50 @@ def show(studio: Studio, record: GenerationRecord) -> str | None:
     _replies(record)
     _lineage(studio, record)
     return action
+
+
+# -- stepping ---------------------------------------------------------------------------------------
+
+
+def _stepper(studio: Studio, record: GenerationRecord, f: GalleryFilter | None) -> None:
+    """Back to the grid, and ← → to the newer/older generation the filter holds (the grid's order)."""
+    try:
+        newer, older = studio.gallery.neighbours(f, record.id)
+    except StudioError:
+        newer = older = None
+    with st.container(horizontal=True, vertical_alignment="center", gap="small", key="hist_nav"):
+        st.button(
+            "Back to grid",
+            icon=":material/grid_view:",
+            key="hist_back",
+            on_click=gallery.select,
+            args=(None,),
+            help="Back to the grid (Esc)",
+        )
+        st.button(
+            "",
+            icon=":material/chevron_left:",
+            key="hist_prev",
+            disabled=newer is None,
+            on_click=gallery.select,
+            args=(newer,),
+            help="Newer (←)",
+        )
+        st.button(
+            "",
+            icon=":material/chevron_right:",
+            key="hist_next",
+            disabled=older is None,
+            on_click=gallery.select,
+            args=(older,),
+            help="Older (→)",
+        )
+        st.markdown(f"**Generation #{record.id}**")
+        if record.variant_index:
+            st.caption(f"variant {record.variant_index + 1}")
+        if studio.is_demo:
+            st.badge(components.DEMO_BADGE, icon=":material/science:", color="orange")
+    tiles.detail_keys()
 
 
 # -- header and actions -----------------------------------------------------------------------------
@@ -66,28 +115,16 @@ def _trash(studio: Studio, gen_id: int, restore: bool) -> None:
 
 
 def _header(studio: Studio, record: GenerationRecord) -> str | None:
-    back, title, star = st.columns([1, 5, 1], vertical_alignment="center")
-    back.button(
-        "Back",
-        icon=":material/arrow_back:",
-        key="hist_back",
-        on_click=gallery.select,
-        args=(None,),
-        width="stretch",
-    )
-    with title:
-        st.subheader(f"Generation #{record.id}", anchor=False)
-    star.button(
-        ":orange[★] Favourite" if record.favourite else "☆ Favourite",
-        key="hist_fav",
-        on_click=_set_favourite,
-        args=(studio, record.id, not record.favourite),
-        width="stretch",
-    )
     if record.deleted_at is not None:
         st.warning("This generation is in the trash.", icon=":material/delete:")
     has_image = bool(record.images)
     with st.container(horizontal=True, gap="small", key="hist_actions"):
+        st.button(
+            ":orange[★] Favourite" if record.favourite else "☆ Favourite",
+            key="hist_fav",
+            on_click=_set_favourite,
+            args=(studio, record.id, not record.favourite),
+        )
         rerun = st.button(
             "Re-run exactly",
             icon=":material/replay:",
@@ -160,7 +197,10 @@ def _images(studio: Studio, record: GenerationRecord) -> None:
         if not Path(image.path).exists():
             st.warning("This image file is missing from the data directory.", icon=":material/broken_image:")
             continue
-        st.image(str(studio.gallery.preview(image)), width="stretch")  # downloads below give the original
+        # fits the screen: at most MAX_HEIGHT px tall (the download below gives the original)
+        width = max(240, min(MAX_WIDTH, round(MAX_HEIGHT * image.width / max(1, image.height))))
+        with st.container(horizontal_alignment="center"):
+            st.image(str(studio.gallery.preview(image)), width=width)
         st.caption(f"{image.width} × {image.height} px · {image.mime_type} · {image.size_bytes / 1e6:.1f} MB")
         download_with_metadata(record, image, key=f"hist_dl_{index}")
     if record.thought_images:
@@ -173,25 +213,49 @@ def _images(studio: Studio, record: GenerationRecord) -> None:
                     components.thumbnail(image)
 
 
+def _variants(studio: Studio, record: GenerationRecord) -> None:
+    """The other variants of the same submission (its stack in the grid), each a click away."""
+    try:
+        siblings = studio.gallery.submission(record)
+    except StudioError:
+        return
+    if len(siblings) < 2:
+        return
+    ids = [other.id for other in siblings]
+    st.caption(f"Variant {ids.index(record.id) + 1} of {len(ids)} of this submission")
+    columns = st.columns(min(len(siblings), 8))
+    for column, other in zip(columns, siblings, strict=False):
+        with column:
+            if other.images and other.images[0].thumb_path and Path(other.images[0].thumb_path).exists():
+                st.image(str(other.images[0].thumb_path), width="stretch")
+            st.button(
+                f"#{other.id}",
+                key=f"hist_variant_{other.id}",
+                type="tertiary",
+                disabled=other.id == record.id,
+                on_click=gallery.select,
+                args=(other.id,),
+                icon=":material/radio_button_checked:" if other.id == record.id else None,
+            )
+
+
 def _summary(record: GenerationRecord) -> None:
     components.status_badge(record.status)
     components.error_box(record)
     st.caption("Prompt")
     st.code(record.prompt or "(no prompt)", language=None, wrap_lines=True)
     st.markdown(components.run_line(record))
-    components.key_value_table(
-        [
-            ("Model", record.model),
-            ("Created", f"{record.created_at:%Y-%m-%d %H:%M:%S} UTC"),
-            ("Latency", f"{record.latency_ms / 1000:.2f} s" if record.latency_ms is not None else None),
-            ("Cost (list price)", f"${record.cost_usd:.4f}" if record.cost_usd is not None else None),
-            ("Finish reason", record.finish_reason),
-            ("Block reason", record.block_reason),
-            ("Error kind", record.error_kind),
-            ("Error", record.error_message),
-        ],
-        key="hist_summary",
-    )
+    facts = [
+        ("Model", components.model_label(record.model)),
+        ("Created", f"{record.created_at:%Y-%m-%d %H:%M} UTC"),
+        ("Latency", f"{record.latency_ms / 1000:.2f} s" if record.latency_ms is not None else None),
+        ("Cost (list price)", f"${record.cost_usd:.4f}" if record.cost_usd is not None else None),
+        ("Finish reason", record.finish_reason),
+        ("Block reason", record.block_reason),
+        ("Error kind", record.error_kind),
+    ]
+    # a few words, not a table: the first screen stays light (every setting is in the table below)
+    st.caption(" · ".join(f"{name} **{components.escape_md(str(value))}**" for name, value in facts if value))
 
 
 # -- organise ---------------------------------------------------------------------------------------

@@ -1,30 +1,31 @@
 """The History grid: search, filters with facet counts, totals, density, selection and keyset paging.
 
-Filter values live in widget keys (``hist_*``); ``current_filter`` reads them from session state so the
-facet counts can be computed *before* the widgets are drawn with those counts in their labels.
-Paging keeps a stack of cursors (the last id of each earlier page): "Older" pushes, "Newer" pops — the
-query is always ``id < cursor LIMIT n``, never OFFSET. The grid is an ``st.fragment``: ticking a card,
-starring it or paging reruns only the grid. Only stored JPEG thumbnails are shown (never originals).
+The URL is the truth (``st.query_params``): the search, every filter, the page (``before``, a keyset cursor)
+and the open generation (``id``) live there, so reload, the browser's back and a pasted link return to the
+same view. A widget's change writes the URL (Streamlit pushes a history entry); a URL that changed under the
+page (back, forward, a pasted link) is written into the widgets before they are drawn (``sync_from_url``).
+Pages are keyset: ``id < before LIMIT n``, never OFFSET. The tiles are ONE browser component
+(``widgets/tiles.py``), not a set of widgets per tile.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from studio.app.widgets import components
+from studio.app.widgets import components, tiles
 from studio.app.widgets import organise_panel as organise
 from studio.domain.errors import StudioError
-from studio.services.gallery import GalleryFilter, GalleryService, GenerationRecord
+from studio.services.gallery import GalleryFilter, GalleryPage, GalleryService
 from studio.services.studio import Studio
 
 PAGE_SIZE = 48
-DENSITY = {"Small": 8, "Medium": 6, "Large": 4}
+#: row height of the justified grid per density (px); Medium keeps a square thumbnail 260 px wide
+DENSITY = {"Small": 190, "Medium": 260, "Large": 360}
 SIZES = ("512", "1K", "2K", "4K")
-_CURSORS = "hist_cursors"
 _FILTER_KEYS = (
     "hist_search",
     "hist_model",
@@ -38,44 +39,129 @@ _FILTER_KEYS = (
     "hist_tag",
     "hist_collection",
 )
+#: widget key -> its name in the URL
+PARAMS = {
+    "hist_search": "q",
+    "hist_model": "model",
+    "hist_status": "status",
+    "hist_ratio": "ratio",
+    "hist_size": "size",
+    "hist_from": "from",
+    "hist_to": "to",
+    "hist_fav_only": "fav",
+    "hist_min_rating": "rating",
+    "hist_tag": "tag",
+    "hist_collection": "coll",
+    "hist_trash": "trash",
+}
+_LISTS = {"hist_model", "hist_status", "hist_ratio", "hist_size"}
+_DATES = {"hist_from", "hist_to"}
+_FLAGS = {"hist_fav_only", "hist_trash"}
+_NUMBERS = {"hist_min_rating", "hist_collection"}
+BEFORE, OPEN = "before", "id"
+_SEEN = "hist_url_seen"  # the URL's view part as the widgets last mirrored it
+
+
+# -- the URL ----------------------------------------------------------------------------------------
+
+
+def _encode(key: str, value: Any) -> str | None:
+    if key in _LISTS:
+        return ",".join(str(v) for v in value) if value else None
+    if key in _DATES:
+        return value.isoformat() if isinstance(value, dt.date) else None
+    if key in _FLAGS:
+        return "1" if value else None
+    if key in _NUMBERS:
+        return str(int(value)) if value else None
+    text = str(value or "").strip()
+    return text or None
+
+
+def _decode(key: str, raw: str | None) -> Any:
+    if raw is None or raw == "":
+        return _EMPTY.get(key, False)
+    if key in _LISTS:
+        return [v for v in raw.split(",") if v]
+    if key in _DATES:
+        try:
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            return None
+    if key in _FLAGS:
+        return raw not in ("0", "false", "")
+    if key in _NUMBERS:
+        return int(raw) if raw.isdigit() else _EMPTY[key]
+    return raw
+
+
+def _view_part() -> tuple[tuple[str, str], ...]:
+    """The URL's filter part (what the widgets mirror), in a fixed order."""
+    qp = st.query_params
+    return tuple((name, qp[name]) for name in PARAMS.values() if name in qp)
+
+
+def sync_from_url() -> None:
+    """When the URL changed under the page (first load, back, forward, a pasted link), put its filter into
+    the widgets before they are drawn. A change made by a widget already wrote the URL, so it is not undone."""
+    part = _view_part()
+    ss = st.session_state
+    if ss.get(_SEEN) == part:
+        return
+    qp = st.query_params
+    for key, name in PARAMS.items():
+        ss[key] = _decode(key, qp.get(name))
+    ss[_SEEN] = part
+
+
+def push_to_url(*, keep_page: bool = False) -> None:
+    """Write the widgets' filter into the URL (a widget callback); a new filter starts at the first page."""
+    ss = st.session_state
+    for key, name in PARAMS.items():
+        value = _encode(key, ss.get(key, _EMPTY.get(key)))
+        if value is None:
+            st.query_params.pop(name, None)
+        elif st.query_params.get(name) != value:
+            st.query_params[name] = value
+    if not keep_page:
+        st.query_params.pop(BEFORE, None)
+    ss[_SEEN] = _view_part()
 
 
 # -- navigation state -------------------------------------------------------------------------------
 
 
 def selected_id() -> int | None:
-    raw = st.query_params.get("id")
+    raw = st.query_params.get(OPEN)
     return int(raw) if raw and raw.isdigit() else None
 
 
 def select(gen_id: int | None) -> None:
     if gen_id is None:
-        st.query_params.pop("id", None)
+        st.query_params.pop(OPEN, None)
     else:
-        st.query_params["id"] = str(gen_id)
+        st.query_params[OPEN] = str(gen_id)
 
 
 def reset_paging() -> None:
-    st.session_state[_CURSORS] = []
+    """A filter widget changed: the URL gets the new filter, from its first page."""
+    push_to_url()
 
 
 def cursor() -> int | None:
-    cursors = st.session_state.setdefault(_CURSORS, [])
-    return cursors[-1] if cursors else None
+    raw = st.query_params.get(BEFORE)
+    return int(raw) if raw and raw.isdigit() else None
 
 
 def in_trash() -> bool:
     return bool(st.session_state.get("hist_trash"))
 
 
-def _older(last_id: int) -> None:
-    st.session_state.setdefault(_CURSORS, []).append(last_id)
-
-
-def _newer() -> None:
-    cursors = st.session_state.setdefault(_CURSORS, [])
-    if cursors:
-        cursors.pop()
+def _go(before: int | None) -> None:
+    if before is None:
+        st.query_params.pop(BEFORE, None)
+    else:
+        st.query_params[BEFORE] = str(before)
 
 
 #: What each filter widget holds when it filters nothing. The tag and collection lists use "" and 0 for
@@ -103,7 +189,7 @@ def clear_filters() -> None:
     value back with the next change, so the old filter would return."""
     for key in _FILTER_KEYS:
         st.session_state[key] = _EMPTY[key]
-    reset_paging()
+    push_to_url()
 
 
 # -- the filter -------------------------------------------------------------------------------------
@@ -130,21 +216,26 @@ def keep_state(*, hidden: bool) -> None:
 
 
 def current_filter() -> GalleryFilter:
-    """The filter the widgets hold (read before they are drawn, so facets can label them)."""
-    ss = st.session_state
+    """The filter the URL names (the widgets mirror it; read before they are drawn, so facets can label
+    them, and by the detail view, whose ← → walk the same results)."""
+    qp = st.query_params
+
+    def value(key: str) -> Any:
+        return _decode(key, qp.get(PARAMS[key]))
+
     return GalleryFilter(
-        search=(ss.get("hist_search") or "").strip() or None,
-        model=list(ss.get("hist_model") or []) or None,
-        status=list(ss.get("hist_status") or []) or None,
-        aspect_ratio=list(ss.get("hist_ratio") or []) or None,
-        image_size=list(ss.get("hist_size") or []) or None,
-        date_from=ss.get("hist_from"),
-        date_to=ss.get("hist_to"),
-        favourite=True if ss.get("hist_fav_only") else None,
-        min_rating=ss.get("hist_min_rating") or None,
-        tag=ss.get("hist_tag") or None,
-        collection_id=ss.get("hist_collection") or None,
-        deleted=in_trash(),
+        search=(value("hist_search") or "").strip() or None,
+        model=list(value("hist_model") or []) or None,
+        status=list(value("hist_status") or []) or None,
+        aspect_ratio=list(value("hist_ratio") or []) or None,
+        image_size=list(value("hist_size") or []) or None,
+        date_from=value("hist_from"),
+        date_to=value("hist_to"),
+        favourite=True if value("hist_fav_only") else None,
+        min_rating=value("hist_min_rating") or None,
+        tag=value("hist_tag") or None,
+        collection_id=value("hist_collection") or None,
+        deleted=bool(value("hist_trash")),
     )
 
 
@@ -229,24 +320,29 @@ def filter_panel(studio: Studio, f: GalleryFilter) -> None:
     )
 
 
-def toolbar() -> int:
-    """Search, trash switch and density; returns the number of grid columns."""
-    search, view, density = st.columns([6, 2, 3], vertical_alignment="bottom")
+def row_height() -> int:
+    """The grid's row height (px) for the chosen density (read before the density control is drawn)."""
+    st.session_state.setdefault("hist_density", "Medium")  # kept across pages by keep_state(): no default=
+    return DENSITY.get(st.session_state.get("hist_density") or "Medium", DENSITY["Medium"])
+
+
+def toolbar() -> None:
+    """Search, trash switch and density."""
+    search, view, density = st.columns([6, 2, 3], vertical_alignment="center")
     search.text_input(
         "Search prompts and replies",
         key="hist_search",
         on_change=reset_paging,
-        placeholder="fox, watercolour, logo…",
+        placeholder="Search prompts and replies: fox, watercolour, logo…",
         icon=":material/search:",
+        label_visibility="collapsed",
     )
     view.toggle("Trash", key="hist_trash", on_change=_leave_view, help="Show what was deleted.")
-    st.session_state.setdefault("hist_density", "Medium")  # kept across pages by keep_state(): no default=
-    choice = density.segmented_control("Density", list(DENSITY), key="hist_density")
-    return DENSITY.get(choice or "Medium", 6)
+    density.segmented_control("Density", list(DENSITY), key="hist_density", label_visibility="collapsed")
 
 
 def _leave_view() -> None:
-    reset_paging()
+    push_to_url()
     organise.clear_selection()
 
 
@@ -277,101 +373,88 @@ def totals_line(studio: Studio, f: GalleryFilter) -> None:
 
 # -- the grid ---------------------------------------------------------------------------------------
 
-
-def _thumb(record: GenerationRecord) -> None:
-    """The stored JPEG thumbnail (made once at save time); failures show their status and error kind."""
-    thumb = record.images[0].thumb_path if record.images else None
-    if thumb is not None and Path(thumb).exists():
-        st.image(str(thumb), width="stretch")
-    elif record.images:
-        components.placeholder(":material/broken_image:", "Thumbnail missing")
-    else:
-        label = components.status_label(record.status)
-        kind = f" · {record.error_kind}" if record.error_kind and record.error_kind != record.status else ""
-        components.placeholder(":material/hide_image:", components.escape_md(label + kind))
+_READY = "hist_ready"  # this tab's grid has painted its first thumbnails once
 
 
-_FULL_RERUN = "hist_full_rerun"
+def images_first() -> bool:
+    """True on a tab's first History run when thumbnails come by address (``studio run``): only the grid is
+    drawn, and the rest follows when the grid says its first thumbnails are painted (or after 2 s). Where
+    thumbnails are inline (AppTest), everything is drawn at once."""
+    return tiles.by_address() and not st.session_state.get(_READY)
 
 
-def _toggle_favourite(studio: Studio, gen_id: int, value: bool) -> None:
-    organise.safely(studio.organise.set_favourite, [gen_id], value)
-    if st.session_state.get("hist_fav_only"):  # the counts and totals outside the grid change too
-        st.session_state[_FULL_RERUN] = True
-
-
-def card(studio: Studio, record: GenerationRecord) -> None:
-    """One cell: thumbnail, status, favourite, rating, prompt excerpt (inert), model, select and open."""
-    with st.container(border=True, key=f"hist_card_{record.id}"):
-        _thumb(record)
-        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-            components.status_badge(record.status)
-            if record.rating:
-                st.caption("★" * record.rating)
-        st.text(components.excerpt(record.prompt, 70) or "(no prompt)")
-        st.caption(f"#{record.id} · {components.escape_md(components.model_label(record.model))}")
-        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-            organise.select_box(record.id)
-            # Material Symbols render unfilled, so a filled/empty star is drawn as text
-            st.button(
-                ":orange[★]" if record.favourite else "☆",
-                key=f"hist_star_{record.id}",
-                type="tertiary",
-                help="Unfavourite" if record.favourite else "Favourite",
-                on_click=_toggle_favourite,
-                args=(studio, record.id, not record.favourite),
-            )
-            if st.button("", key=f"hist_open_{record.id}", icon=":material/open_in_full:", help="Open"):
-                select(record.id)
-                st.rerun()  # the whole page: the grid is a fragment, the detail view is not
-
-
-def grid(studio: Studio, records: list[GenerationRecord], columns: int) -> None:
-    if not records:
-        st.info(
-            "Nothing matches. Clear a filter or the search to see more."
-            if cursor() is None
-            else "No older generations.",
-            icon=":material/search_off:",
-        )
+def _act(studio: Studio) -> None:
+    """One tile action from the grid component: open, star or select; or "ready" (first paint done)."""
+    event = (st.session_state.get("hist_grid") or {}).get("act") or {}
+    op, gen_id = event.get("op"), event.get("id")
+    if op == "ready":
+        st.session_state[_READY] = True
         return
-    for start in range(0, len(records), columns):
-        cells = st.columns(columns)
-        for cell, record in zip(cells, records[start : start + columns], strict=False):
-            with cell:
-                card(studio, record)
+    if not isinstance(gen_id, int):
+        return
+    if op == "open":
+        select(gen_id)
+    elif op == "star":
+        record = studio.get(gen_id)
+        if record is not None:
+            organise.safely(studio.organise.set_favourite, [gen_id], not record.favourite)
+    elif op == "select":
+        chosen = organise.selection()
+        organise.set_selection([i for i in chosen if i != gen_id] if gen_id in chosen else [*chosen, gen_id])
 
 
-def pager(records: list[GenerationRecord], has_older: bool) -> None:
-    cursors: list[int] = st.session_state.setdefault(_CURSORS, [])
+def pager(page: GalleryPage) -> None:
     with st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center"):
         st.button(
-            "Newer", icon=":material/chevron_left:", disabled=not cursors, key="hist_newer", on_click=_newer
+            "Newer",
+            icon=":material/chevron_left:",
+            disabled=not page.has_newer,
+            key="hist_newer",
+            on_click=_go,
+            args=(page.newer,),
         )
-        st.caption(f"Page {len(cursors) + 1}")
+        ids = page.ids
+        st.caption(f"#{ids[0]} – #{ids[-1]}" if ids else " ")
         st.button(
             "Older",
             icon=":material/chevron_right:",
             icon_position="right",
             key="hist_older",
-            disabled=not has_older or not records,
-            on_click=_older,
-            args=(records[-1].id if records else 0,),
+            disabled=page.older is None,
+            on_click=_go,
+            args=(page.older,),
         )
 
 
-@st.fragment
-def browse(studio: Studio, f: GalleryFilter, columns: int) -> None:
-    """Bulk bar, grid and pager: reruns on its own when a card is ticked, starred or a page turned."""
-    if st.session_state.pop(_FULL_RERUN, False):
-        st.rerun(scope="app")
+def browse(studio: Studio, f: GalleryFilter, row: int, *, images_first: bool = False) -> None:
+    """Bulk bar, grid and pager. Not a fragment: a tile's action is one run of the page (opening a
+    generation needs the whole page anyway; a star changes the counts and totals), and the page's script is
+    a few milliseconds; what a run costs is in the browser, and an unchanged grid is not redrawn."""
     try:
-        records = studio.gallery.page(f, limit=PAGE_SIZE + 1, before_id=cursor())
+        page = studio.gallery.grouped_page(f, limit=PAGE_SIZE, before_id=cursor())
     except StudioError as exc:
         st.error(components.escape_md(str(exc)), icon=":material/error:")
         return
-    page = records[:PAGE_SIZE]
-    organise.show_flash()  # a card callback's error, when only this fragment reruns
-    organise.bulk_bar(studio, page, f)
-    grid(studio, page, columns)
-    pager(page, has_older=len(records) > PAGE_SIZE)
+    records = [r for g in page.groups for r in g] + page.missing
+    bar = st.container()  # drawn above the grid, sent after it (the grid's thumbnails start first)
+    empty = (
+        "Nothing matches. Clear a filter or the search to see more."
+        if cursor() is None
+        else "No older generations."
+    )
+    if not records:
+        st.info(empty, icon=":material/search_off:")
+    tiles.grid(
+        page,
+        row=row,
+        selected=organise.selection(),
+        empty=empty,
+        on_act=lambda: _act(studio),
+        report_ready=images_first,
+    )
+    if images_first:
+        return
+    pager(page)
+    with bar:
+        organise.show_flash()  # a tile action's error
+        organise.bulk_bar(studio, records, f, lead=lambda: totals_line(studio, f))

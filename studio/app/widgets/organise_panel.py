@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
 
@@ -65,6 +65,11 @@ def select_box(gen_id: int) -> None:
 def _set_selection(ids: list[int]) -> None:
     st.session_state[SELECTED] = ids
     st.session_state[_EPOCH] = st.session_state.get(_EPOCH, 0) + 1
+
+
+def set_selection(ids: list[int]) -> None:
+    """The selection, set from the grid component (no tick boxes to refresh)."""
+    st.session_state[SELECTED] = ids
 
 
 def select_page(ids: Sequence[int]) -> None:
@@ -133,6 +138,7 @@ def export_button(
     ids: Sequence[int] | None = None,
     f: GalleryFilter | None = None,
     disabled: bool = False,
+    type: Literal["primary", "secondary", "tertiary"] = "secondary",
 ) -> None:
     """A download whose ZIP (with ``manifest.json``) is made only when pressed."""
     st.download_button(
@@ -144,6 +150,7 @@ def export_button(
         on_click="ignore",
         icon=":material/folder_zip:",
         disabled=disabled,
+        type=type,
     )
 
 
@@ -204,13 +211,22 @@ def _to_collection(studio: Studio, ids: list[int]) -> None:
             _run(lambda: studio.organise.remove_from_collection(ids, cid), f"Removed from “{boards[cid]}”.")
 
 
-def bulk_bar(studio: Studio, page: list[GenerationRecord], f: GalleryFilter) -> None:
-    """Selection controls and what can be done to the selection (inside the grid's fragment)."""
+def bulk_bar(
+    studio: Studio, page: list[GenerationRecord], f: GalleryFilter, lead: Callable[[], None] | None = None
+) -> None:
+    """Selection controls and what can be done to the selection (above the grid), after ``lead`` (the
+    totals) on the same line; with nothing selected they are quiet text buttons."""
     ids = selection()
+    quiet: Literal["secondary", "tertiary"] = "secondary" if ids else "tertiary"
     with st.container(horizontal=True, vertical_alignment="center", gap="small", key="hist_bulk"):
+        if lead is not None:
+            lead()
         hidden = len(set(ids) - {r.id for r in page})
         # ticks on another grid page or outside the filter are still acted on: say so
-        st.markdown(f"**{len(ids)} selected**" + (f" · {hidden} not shown here" if hidden else ""))
+        if ids:
+            st.markdown(f"**{len(ids)} selected**" + (f" · {hidden} not shown here" if hidden else ""))
+        else:
+            st.caption("0 selected")
         st.button(
             "Select page",
             key="hist_select_page",
@@ -218,6 +234,7 @@ def bulk_bar(studio: Studio, page: list[GenerationRecord], f: GalleryFilter) -> 
             on_click=select_page,
             args=([r.id for r in page],),
             disabled=not page,
+            type=quiet,
         )
         st.button(
             "Clear",
@@ -225,6 +242,7 @@ def bulk_bar(studio: Studio, page: list[GenerationRecord], f: GalleryFilter) -> 
             icon=":material/deselect:",
             on_click=clear_selection,
             disabled=not ids,
+            type=quiet,
         )
         if ids:
             if st.button("Favourite", key="hist_bulk_fav", icon=":material/star:"):
@@ -269,6 +287,7 @@ def bulk_bar(studio: Studio, page: list[GenerationRecord], f: GalleryFilter) -> 
             f=f,
             file_name="studio-export.zip",
             disabled=not page,
+            type=quiet,
         )
 
 
@@ -303,6 +322,7 @@ def _delete(studio: Studio, cid: int) -> None:
         return
     if st.session_state.get("hist_collection") == cid:
         st.session_state["hist_collection"] = 0  # "Any collection" (None would draw the box blank)
+        st.query_params.pop("coll", None)  # the URL names the filter (gallery_grid.PARAMS)
 
 
 def collections_panel(studio: Studio) -> None:

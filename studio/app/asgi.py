@@ -1,0 +1,44 @@
+"""`studio run`'s entry: Streamlit as an ``st.App`` (``app/main.py``) with one route of the studio's own.
+
+``/thumbs/<sha256>.jpg`` serves the stored JPEG thumbnail of an image in this studio's history, content
+addressed, with a year-long ``immutable`` cache: the History grid points ``<img>`` tags at it, so a thumbnail
+crosses the network once per browser, never inside a script run's messages. The route takes 64 lowercase hex
+digits only (no path, no traversal) and answers 404 for anything the studio does not hold.
+
+Streamlit discovers ``app`` when ``streamlit run`` is given this file (``serve.run`` does so). Under AppTest,
+or ``streamlit run app/main.py``, the route does not exist and the grid falls back to inline thumbnails
+(``widgets/tiles.py`` checks ``THUMB_ROUTE``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from studio.app import resources
+from studio.domain.errors import StudioError
+
+#: Set in this process once the route is mounted; the grid then uses URLs instead of inline thumbnails.
+THUMB_ROUTE = "STUDIO_THUMB_ROUTE"
+THUMBS_PATH = "/thumbs"
+CACHE = "public, max-age=31536000, immutable"
+
+
+def thumbnail(request: Request) -> Response:
+    """One stored thumbnail by sha256 (sync: Starlette runs it in its thread pool, off the event loop)."""
+    sha = str(request.path_params.get("sha", ""))
+    try:
+        path = resources.get_studio().gallery.thumbnail_file(sha)
+    except StudioError:
+        path = None
+    if path is None:
+        return Response("Not found", status_code=404, media_type="text/plain")
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": CACHE})
+
+
+os.environ[THUMB_ROUTE] = THUMBS_PATH
+app = st.App("main.py", routes=[Route(THUMBS_PATH + "/{sha}.jpg", thumbnail, methods=["GET", "HEAD"])])

@@ -1,0 +1,98 @@
+"""History's view lives in the URL: a link or a reload with ``?q=…&status=…`` shows those results with the
+widgets set; a widget writes the URL; a URL changed under the page (back, forward) moves the widgets; the
+detail's ← → walk the URL's filter. AppTest with the real emulator and a real SQLite history."""
+
+from __future__ import annotations
+
+from studio.domain.requests import GenerationRequest
+
+from .history_helpers import grid, shown
+
+FLASH = "gemini-2.5-flash-image"
+
+
+def _make(studio, prompt: str, variants: int = 1) -> list[int]:
+    return [
+        r.id
+        for r in studio.generate(GenerationRequest(prompt=prompt, model=FLASH, variants=variants), timeout=30)
+    ]
+
+
+def _history(make_app, studio, **params: str):
+    at = make_app(studio).run()
+    at.switch_page("screens/history.py")
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_link_with_a_search_and_filters_opens_on_those_results(make_app, studio):
+    [kite] = _make(studio, "a red kite")
+    _make(studio, "a blue kite")
+    _make(studio, "a whale")
+    _make(studio, "[[fault:blocked]] a kite nobody sees")
+    studio.organise.add_tags([kite], ["hero"])
+    at = _history(make_app, studio, q="kite", status="succeeded", tag="hero")
+    assert shown(at) == ["a red kite"]
+    assert at.text_input(key="hist_search").value == "kite"
+    assert at.multiselect(key="hist_status").value == ["succeeded"]
+    assert at.selectbox(key="hist_tag").value == "hero"
+
+
+def test_a_widget_writes_the_url_and_a_changed_url_moves_the_widgets(make_app, studio):
+    _make(studio, "a red kite")
+    _make(studio, "a whale")
+    at = _history(make_app, studio)
+    at.text_input(key="hist_search").input("kite").run()
+    assert at.query_params["q"] == "kite" and shown(at) == ["a red kite"]
+    at.toggle(key="hist_fav_only").set_value(True).run()
+    assert at.query_params["fav"] == "1" and shown(at) == []
+    # the browser's back: the URL loses ``fav``; the page follows it, widgets included
+    del at.query_params["fav"]
+    at.run()
+    assert not at.toggle(key="hist_fav_only").value and shown(at) == ["a red kite"]
+    del at.query_params["q"]
+    at.run()
+    assert at.text_input(key="hist_search").value == "" and sorted(shown(at)) == ["a red kite", "a whale"]
+
+
+def test_the_detail_steps_through_the_urls_filter_and_back_keeps_it(make_app, studio):
+    [a] = _make(studio, "a red kite")
+    _make(studio, "a whale")
+    [b] = _make(studio, "a blue kite")
+    [c] = _make(studio, "a green kite")
+    at = _history(make_app, studio, q="kite", id=str(b))
+    assert at.button(key="hist_prev").disabled is False and at.button(key="hist_next").disabled is False
+    at.button(key="hist_next").click().run()  # → older within "kite": the whale is skipped
+    assert at.query_params["id"] == str(a) and at.button(key="hist_next").disabled
+    at.button(key="hist_prev").click().run()
+    at.button(key="hist_prev").click().run()
+    assert at.query_params["id"] == str(c) and at.button(key="hist_prev").disabled
+    at.button(key="hist_back").click().run()
+    assert "id" not in at.query_params and at.query_params["q"] == "kite"
+    assert shown(at) == ["a green kite", "a blue kite", "a red kite"]
+    assert at.text_input(key="hist_search").value == "kite"
+
+
+def test_variants_stack_on_the_grid_and_the_detail_links_them(make_app, studio):
+    trio = _make(studio, "three teacups", variants=3)
+    [lone] = _make(studio, "one teapot")
+    at = _history(make_app, studio)
+    groups = [[t["id"] for t in g["tiles"]] for g in grid(at)["groups"]]
+    assert groups == [[lone], trio]
+    at.query_params["id"] = str(trio[1])
+    at.run()
+    assert any("Variant 2 of 3" in c.value for c in at.caption)
+    assert at.button(key=f"hist_variant_{trio[1]}").disabled
+    at.button(key=f"hist_variant_{trio[2]}").click().run()
+    assert at.query_params["id"] == str(trio[2])
+
+
+def test_an_unknown_or_bad_id_is_a_sentence(make_app, studio):
+    _make(studio, "a kite")
+    at = _history(make_app, studio, id="999")
+    assert any("#999 is not in the history" in w.value for w in at.warning)
+    at = _history(make_app, studio, id="../etc", before="x", rating="lots")
+    assert not at.exception and shown(at) == ["a kite"]  # a garbled URL shows the grid, not a traceback
