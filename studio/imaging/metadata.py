@@ -9,6 +9,7 @@ The download's name comes from the id and hash, never from user text.
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -208,3 +209,113 @@ def jpeg_with_xmp(data: bytes, packet: bytes) -> bytes:
     lead = kept[:1] if kept and kept[0][1] == 0xE0 else []  # JFIF APP0 must stay first
     rest = kept[len(lead) :]
     return b"".join([data[:2], *lead, app1, *rest, data[sos:]])
+
+
+# -- reading it back (a dropped or uploaded file) ------------------------------------------------
+
+#: Bounds for reading a file the designer drops: whatever it holds, the parse looks at no more than this.
+READ_MAX_CHUNKS = 4096
+READ_MAX_TEXT = 256 * 1024  # one text chunk / one XMP packet, after decompression
+_KEYWORDS = {"prompt", "parameters", "studio:generation_id"}
+_XMP_FIELD = {
+    "prompt": re.compile(r"<dc:description>\s*<rdf:Alt>\s*<rdf:li[^>]{0,200}>(.*?)</rdf:li>", re.DOTALL),
+    "parameters": re.compile(r"<studio:settings>(.*?)</studio:settings>", re.DOTALL),
+    "studio:generation_id": re.compile(r"<studio:generation_id>\s*(\d{1,18})\s*</studio:generation_id>"),
+}
+
+
+def _png_text(data: bytes) -> dict[str, str]:
+    """The studio's text chunks of a PNG; chunks that are too long, compressed too far or broken are skipped."""
+    found: dict[str, str] = {}
+    pos, seen = len(PNG_SIGNATURE), 0
+    while pos + 12 <= len(data) and seen < READ_MAX_CHUNKS:
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if end > len(data) or kind == b"IEND":
+            break
+        seen += 1
+        if kind in (b"tEXt", b"iTXt", b"zTXt") and length <= READ_MAX_TEXT * 2:
+            text = _png_text_chunk(kind, data[pos + 8 : pos + 8 + length])
+            if text is not None and text[0] in _KEYWORDS and text[0] not in found:
+                found[text[0]] = text[1]
+        pos = end
+    return found
+
+
+def _inflate(body: bytes) -> str | None:
+    out = zlib.decompressobj()
+    text = out.decompress(body, READ_MAX_TEXT + 1)
+    return None if len(text) > READ_MAX_TEXT else text.decode("utf-8", "replace")
+
+
+def _png_text_chunk(kind: bytes, body: bytes) -> tuple[str, str] | None:
+    keyword, sep, rest = body.partition(b"\x00")
+    if not sep or len(keyword) > 79:
+        return None
+    name = keyword.decode("latin-1")
+    if name not in _KEYWORDS:
+        return None
+    if kind == b"tEXt":
+        return (name, rest.decode("latin-1")) if len(rest) <= READ_MAX_TEXT else None
+    if kind == b"zTXt":
+        return (name, text) if rest[:1] == b"\x00" and (text := _inflate(rest[1:])) is not None else None
+    if len(rest) < 2:  # iTXt: compression flag, method, language\0, translated keyword\0, text
+        return None
+    flag, tail = rest[0], rest[2:]
+    parts = tail.split(b"\x00", 2)
+    if len(parts) != 3:
+        return None
+    if flag:
+        text = _inflate(parts[2])
+        return (name, text) if text is not None else None
+    return (name, parts[2].decode("utf-8", "replace")) if len(parts[2]) <= READ_MAX_TEXT else None
+
+
+def _jpeg_xmp(data: bytes) -> dict[str, str]:
+    try:
+        segments, _ = _jpeg_segments(data)
+    except ValueError:
+        return {}
+    for segment in segments[:READ_MAX_CHUNKS]:
+        if segment[1] == 0xE1 and segment[4 : 4 + len(XMP_HEADER)] == XMP_HEADER:
+            xml = segment[4 + len(XMP_HEADER) :].decode("utf-8", "replace")
+            found = {}
+            for name, pattern in _XMP_FIELD.items():
+                match = pattern.search(xml)
+                if match:
+                    found[name] = html.unescape(match.group(1))
+            return found
+    return {}
+
+
+def read_embedded(data: bytes) -> dict[str, Any] | None:
+    """What ``embed`` wrote into a file, read back: ``{"prompt", "model", "settings", "generation_id"}``,
+    or None for a file without it. Bounded (a hostile file's huge or garbage chunks are skipped) and never
+    raises: a dropped file is the designer's, not the studio's."""
+    try:
+        if data.startswith(PNG_SIGNATURE):
+            found = _png_text(data)
+        elif data.startswith(b"\xff\xd8"):
+            found = _jpeg_xmp(data)
+        else:
+            return None
+        raw = found.get("parameters")
+        if raw is None or len(raw) > READ_MAX_TEXT:
+            return None
+        params = json.loads(raw)
+        if not isinstance(params, dict):
+            return None
+        settings = params.get("settings")
+        model = params.get("model")
+        if not isinstance(model, str) or not model or not isinstance(settings, dict):
+            return None  # the truncated packet of a huge prompt names no settings: nothing to restore
+        gen_id = params.get("generation_id", found.get("studio:generation_id"))
+        return {
+            "prompt": str(found.get("prompt") or ""),
+            "model": model[:200],
+            "settings": public_settings(settings),
+            "generation_id": int(gen_id) if isinstance(gen_id, int | str) and str(gen_id).isdigit() else None,
+        }
+    except Exception:  # noqa: BLE001 - any garbage in a dropped file means "no recipe", never a traceback
+        return None

@@ -1,0 +1,111 @@
+"""The composer's draft across a browser reload and a restart of the studio (``studio.drafts``).
+
+``studio/app/main.py`` copies the builders' widget values aside on every run (``keep_builder_state``,
+into ``st.session_state[SAVED]``). Here that dict, the reference tray and a little page state are saved
+after a run that changed them (``persist``), and loaded back on the first run of a new session
+(``restore``), before any page draws a widget: values are written into widgets from code only then, never
+on a later run, where they could overwrite text typed while the run was in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+import streamlit as st
+
+from studio.app import resources
+from studio.app.widgets import progress, references
+from studio.domain.errors import StudioError
+from studio.services.drafts import Draft
+
+log = logging.getLogger(__name__)
+
+SAVED = "studio_kept"  # main.py's copy of the builders' widget values (plain session state)
+LAST = "studio_draft_last"  # what this session last saved (a JSON text, compared before saving)
+FEED = "gen_feed"  # the Generate page's session feed (plain JSON), owned by that page
+#: plain page state kept with the draft (not widgets: written back whenever absent)
+STATE_KEYS = (references.SKETCHES, FEED, progress.BATCH)
+#: the composer's other session keys (not widgets) that "Start fresh" drops
+_COMPOSER = (references.TRAY, references.SKETCHES, "gen_base", "gen_origin", "gen_proposals", "gen_chosen")
+
+
+def _plain_json(value: Any) -> Any:
+    """``value`` as plain JSON (tuples become lists), or None when it is not plain."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError):
+        return None
+
+
+def _state() -> dict[str, Any]:
+    ss = st.session_state
+    out = {}
+    for name in STATE_KEYS:
+        if name in ss and (value := _plain_json(ss[name])) is not None:
+            out[name] = value
+    return out
+
+
+def _fingerprint(saved: MutableMapping[str, Any]) -> str:
+    tray = [(r.sha256, r.role, r.name) for r in references.tray()]
+    return json.dumps([saved, tray, _state()], sort_keys=True, default=str)
+
+
+def restore(saved: MutableMapping[str, Any], kept: Callable[[str], bool]) -> None:
+    """On a new session: the stored draft's widget values into ``saved`` (main.py puts them into the
+    widgets on this first run), and its tray and page state into the session."""
+    try:
+        draft = resources.get_studio().drafts.load()
+    except StudioError:
+        return  # the page explains a configuration problem
+    if draft is None:
+        return
+    ss = st.session_state
+    for name, value in draft.values.items():
+        if kept(name):
+            saved[name] = value
+    if draft.tray and references.TRAY not in ss:
+        ss[references.TRAY] = draft.tray
+    for name, value in draft.state.items():
+        if name in STATE_KEYS and name not in ss:
+            ss[name] = value
+    ss[LAST] = _fingerprint(saved)
+
+
+def persist(saved: MutableMapping[str, Any]) -> None:
+    """Save the draft when it changed since this session last saved it. Never stops the page."""
+    ss = st.session_state
+    try:
+        fingerprint = _fingerprint(saved)
+        if ss.get(LAST) == fingerprint:
+            return
+        ss[LAST] = fingerprint  # once per change, even when the disk refuses it (logged by the service)
+        resources.get_studio().drafts.save(Draft(values=dict(saved), state=_state(), tray=references.tray()))
+    except StudioError:
+        return
+    except Exception:  # noqa: BLE001 - the draft is a convenience: log it, let the page finish
+        log.warning("The composer's draft could not be saved.", exc_info=True)
+
+
+def start_fresh() -> None:
+    """Empty the Generate composer (prompt or fields, settings, tray, sketches, a remix) and forget its
+    saved draft; the session feed and the other pages' values stay. Call it from a button's ``on_click``
+    (widget values may be dropped only before the widgets are drawn)."""
+    ss = st.session_state
+    saved: MutableMapping[str, Any] = ss.setdefault(SAVED, {})
+    for name in [n for n in saved if n.startswith("gen_")]:
+        del saved[name]
+    for name in [n for n in ss if isinstance(n, str) and n.startswith(("gen_f_", "gen_prop_", "gen_adv_"))]:
+        del ss[name]
+    for name in ("gen_prompt", "gen_mode", "gen_model", "gen_custom_model", "gen_ratio", "gen_size"):
+        ss.pop(name, None)
+    for name in ("gen_output", "gen_variants", *_COMPOSER):
+        ss.pop(name, None)
+    ss.pop(LAST, None)
+    try:
+        resources.get_studio().drafts.clear()
+    except StudioError:
+        pass

@@ -1,0 +1,291 @@
+"""The composer's draft, kept across a browser reload and a restart of the studio (``studio.drafts``).
+
+A draft is plain JSON: the builders' widget values (``gen_*``, ``edit_*``, ``exp_*``), a little page state
+(the sketches' notes, the session feed's generation ids) and the reference tray, stored as the hashes of
+its images (their bytes are kept once, by hash, beside the database). Loading validates everything: an
+unknown key or a value of the wrong shape is dropped, a model no longer in the catalogue falls back to the
+default, a tray image that is gone is left out, and a draft that cannot be read at all is ignored with a
+log line. One draft per studio for now (``owner`` ''), keyed so that a per-person studio can key it by user.
+
+``from_image`` is the other way a draft fills up: a file the studio made, dropped back in, gives back the
+request that made it (from the history when the file is a stored original or names a generation whose
+prompt matches, else from the prompt and settings embedded in it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from studio.domain import advanced_controls as controls
+from studio.domain import catalogue
+from studio.domain.errors import StudioError
+from studio.domain.mime import sha256_hex
+from studio.domain.requests import GenerationRequest, Reference
+from studio.imaging import metadata
+from studio.storage import Store
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+#: the Generate model picker's "Custom model id…" choice (``prompt_form.CUSTOM``)
+CUSTOM_MODEL = "__custom__"
+MAX_BODY = 2 * 2**20  # a draft larger than this is not saved (a runaway value), nor read
+MAX_TEXT = 100_000
+MAX_LIST = 200
+MAX_TRAY = 32
+MAX_DEPTH = 6
+_KEY = re.compile(r"(gen|edit|exp)_\w{1,80}")
+_PLAIN = (str, int, float, bool, type(None))
+_ROLES = ("object", "character")
+
+
+@dataclass(frozen=True)
+class Draft:
+    #: the builders' widget values, by session key (plain values and lists of them)
+    values: dict[str, Any] = field(default_factory=dict)
+    #: other plain JSON a page keeps in its session (``gen_sketches``, ``gen_feed``...), by session key
+    state: dict[str, Any] = field(default_factory=dict)
+    tray: tuple[Reference, ...] = ()
+
+    def is_empty(self) -> bool:
+        return not (self.values or self.state or self.tray)
+
+
+# -- validation -------------------------------------------------------------------------------------
+
+
+def _value(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return len(value) <= MAX_TEXT
+    if isinstance(value, list):
+        return len(value) <= MAX_LIST and all(not isinstance(v, list) and _value(v) for v in value)
+    return isinstance(value, _PLAIN)
+
+
+def _json(value: Any, depth: int = 0) -> bool:
+    """Plain JSON (dicts with string keys, lists, text, numbers, booleans, null), not too deep."""
+    if depth > MAX_DEPTH:
+        return False
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_json(v, depth + 1) for v in value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, _PLAIN)
+
+
+def _live_models() -> list[str]:
+    return [m for m, spec in catalogue.MODELS.items() if spec.stage != "retired"]
+
+
+def clean_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values a page may put back: known key shapes, plain values, models still in the catalogue."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if not isinstance(name, str) or not _KEY.fullmatch(name) or not _value(value):
+            continue
+        if name == "gen_model" and value not in (*catalogue.MODELS, CUSTOM_MODEL):
+            continue  # gone from the catalogue: the picker starts on the default
+        if name == "edit_model" and value not in _live_models():
+            continue
+        if name == "exp_models":
+            if not isinstance(value, list):
+                continue
+            value = [m for m in value if m in catalogue.MODELS]
+        if name == "gen_variants":
+            if not isinstance(value, int) or isinstance(value, bool):
+                continue
+            value = max(1, min(catalogue.MAX_VARIANTS, value))
+        out[name] = value
+    return out
+
+
+def clean_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in state.items() if isinstance(k, str) and _KEY.fullmatch(k) and _json(v)}
+
+
+# -- the service ------------------------------------------------------------------------------------
+
+
+class DraftService:
+    def __init__(
+        self, store: Store, request_for: Callable[[int], GenerationRequest], *, owner: str = ""
+    ) -> None:
+        self._store = store
+        self._request_for = request_for
+        self.owner = owner
+
+    def save(self, draft: Draft) -> bool:
+        """Store the draft (its tray images first); False, with a log line, when it could not be kept
+        (a read-only or full disk): a draft is a convenience and never stops the page."""
+        repo = self._store.drafts
+        tray = [
+            {
+                "sha256": ref.sha256,
+                "mime_type": ref.mime_type,
+                "width": ref.width,
+                "height": ref.height,
+                "role": ref.role,
+                "name": ref.name[:200],
+            }
+            for ref in draft.tray[:MAX_TRAY]
+        ]
+        body = json.dumps(
+            {
+                "version": VERSION,
+                "values": clean_values(draft.values),
+                "state": clean_state(draft.state),
+                "tray": tray,
+            },
+            ensure_ascii=False,
+        )
+        if len(body) > MAX_BODY:
+            log.warning("The composer's draft was not saved: it is larger than %d bytes.", MAX_BODY)
+            return False
+        try:
+            for ref in draft.tray[:MAX_TRAY]:
+                repo.keep_image(ref.sha256, ref.mime_type, ref.data)
+            repo.put(body, self.owner)
+            self._prune()
+        except StudioError as exc:
+            log.warning("The composer's draft was not saved: %s", exc)
+            return False
+        return True
+
+    def load(self) -> Draft | None:
+        """The stored draft, validated; None when there is none or it cannot be read (logged)."""
+        try:
+            body = self._store.drafts.get(self.owner)
+        except StudioError as exc:
+            log.warning("The saved draft could not be read: %s", exc)
+            return None
+        if body is None:
+            return None
+        try:
+            if len(body) > MAX_BODY:
+                raise ValueError("too large")
+            data = json.loads(body)
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            values, state, tray = data.get("values") or {}, data.get("state") or {}, data.get("tray") or []
+            if not isinstance(values, dict) or not isinstance(state, dict) or not isinstance(tray, list):
+                raise ValueError("wrong shape")
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            log.warning("The saved draft was ignored: it is not a draft this studio can read (%s).", exc)
+            return None
+        return Draft(values=clean_values(values), state=clean_state(state), tray=self._tray(tray))
+
+    def clear(self) -> None:
+        """Forget the stored draft ("Start fresh") and the tray images only it named."""
+        try:
+            self._store.drafts.delete(self.owner)
+            self._prune()
+        except StudioError as exc:
+            log.warning("The saved draft could not be cleared: %s", exc)
+
+    def _prune(self) -> None:
+        keep: set[str] = set()
+        for body in self._store.drafts.bodies():
+            try:
+                keep |= {str(item.get("sha256")) for item in json.loads(body).get("tray") or []}
+            except (ValueError, AttributeError):
+                continue
+        self._store.drafts.prune(keep)
+
+    def _tray(self, items: list[Any]) -> tuple[Reference, ...]:
+        refs: list[Reference] = []
+        for item in items[:MAX_TRAY]:
+            try:
+                sha, mime = str(item["sha256"]), str(item["mime_type"])
+                width, height = int(item["width"]), int(item["height"])
+                role = item.get("role") if item.get("role") in _ROLES else "object"
+                name = str(item.get("name") or "")[:200]
+            except (KeyError, TypeError, ValueError, AttributeError):
+                log.warning("A reference of the saved draft was left out: its entry is malformed.")
+                continue
+            data = self._store.drafts.image(sha, mime)
+            if data is None or sha256_hex(data) != sha:
+                log.warning(
+                    "A reference of the saved draft was left out: its image %s… is missing.", sha[:12]
+                )
+                continue
+            refs.append(Reference(data, mime, sha, width, height, role=role, name=name))
+        return tuple(refs)
+
+    # -- a dropped image ------------------------------------------------------------------------
+
+    def from_image(self, data: bytes) -> GenerationRequest | None:
+        """The request that made a file the studio made, or None for any other file. Never raises."""
+        try:
+            return self._from_image(data)
+        except Exception:  # noqa: BLE001 - a dropped file is only ever "not one of ours"
+            log.warning("A dropped image's settings could not be read.", exc_info=True)
+            return None
+
+    def _from_image(self, data: bytes) -> GenerationRequest | None:
+        gen_id = self._store.drafts.generation_of(sha256_hex(data))
+        if gen_id is not None:  # a stored original, byte for byte
+            return self._request_for(gen_id)
+        found = metadata.read_embedded(data)
+        if found is None:
+            return None
+        known = found["generation_id"]
+        if known is not None:
+            record = self._store.generations.get(known)
+            if record is not None and record.prompt == found["prompt"] and record.model == found["model"]:
+                return self._request_for(known)  # this studio's own download: the references too
+        return request_from_settings(found["prompt"], found["model"], found["settings"])
+
+
+def request_from_settings(prompt: str, model: str, settings: Mapping[str, Any]) -> GenerationRequest:
+    """A request from settings read out of a file: each field checked for its type and range, the rest
+    left at the defaults (a file can say anything)."""
+
+    def text(name: str) -> str | None:
+        value = settings.get(name)
+        return value[:MAX_TEXT] if isinstance(value, str) and value else None
+
+    def number(name: str, lo: float, hi: float) -> float | None:
+        value = settings.get(name)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            return None
+        return float(value) if lo <= value <= hi else None
+
+    seed = settings.get("seed")
+    lo, hi = controls.SEED_RANGE
+    modalities = settings.get("modalities")
+    safety = [
+        {"category": s["category"], "threshold": s["threshold"]}
+        for s in settings.get("safety_settings") or []
+        if isinstance(s, dict)
+        and s.get("category") in controls.HARM_CATEGORIES
+        and s.get("threshold") in controls.THRESHOLDS
+    ]
+    thinking = settings.get("thinking_level")
+    variants = settings.get("variants")
+    return GenerationRequest(
+        prompt=prompt[:MAX_TEXT],
+        model=model,
+        aspect_ratio=text("aspect_ratio"),
+        image_size=text("image_size"),
+        modalities=("TEXT", "IMAGE") if isinstance(modalities, list) and "TEXT" in modalities else ("IMAGE",),
+        variants=variants if isinstance(variants, int) and 1 <= variants <= catalogue.MAX_VARIANTS else 1,
+        system_instruction=text("system_instruction"),
+        temperature=number("temperature", *controls.TEMPERATURE_RANGE),
+        top_p=number("top_p", *controls.TOP_P_RANGE),
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) and lo <= seed <= hi else None,
+        thinking_level=thinking if thinking in controls.ALL_LEVELS else None,
+        include_thoughts=settings.get("include_thoughts") is True,
+        google_search=settings.get("google_search") is True,
+        image_search=settings.get("image_search") is True,
+        safety_settings=tuple(safety),
+    )

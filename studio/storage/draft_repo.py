@@ -1,0 +1,110 @@
+"""``DraftRepository`` (``store.drafts``): the composer's draft on the ``draft`` table of migration 6, and the
+reference-tray images it names.
+
+The row holds JSON only. A tray image is kept once, by content hash, under ``drafts/ab/<sha>.<ext>`` (the
+sanitised, downscaled bytes the tray holds, so a restored tray sends exactly what it would have sent); files
+no draft names any more are removed when the draft is saved or cleared. ``drafts/`` is not a history folder:
+the doctor does not scan it and emptying the trash never touches it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.sqlite import insert
+from sqlmodel import col, select
+
+from studio.domain.mime import EXTENSIONS
+from studio.storage import files
+from studio.storage.database import Database
+from studio.storage.tables import Asset, Draft, GenerationAsset, utc_now
+
+DIR = "drafts"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class DraftRepository:
+    def __init__(self, db: Database, data_dir: Path) -> None:
+        self.db = db
+        self.data_dir = data_dir
+
+    # -- the row ----------------------------------------------------------------------------------
+
+    def get(self, owner: str = "") -> str | None:
+        """The stored draft's JSON text, or None."""
+        with self.db.read() as session:
+            return session.exec(select(Draft.body).where(col(Draft.owner) == owner)).first()
+
+    def put(self, body: str, owner: str = "") -> None:
+        stmt = insert(Draft).values(owner=owner, body=body, updated_at=utc_now())
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["owner"],
+            set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
+        )
+        with self.db.write() as session:
+            session.exec(stmt)
+
+    def delete(self, owner: str = "") -> None:
+        with self.db.write() as session:
+            session.exec(delete(Draft).where(col(Draft.owner) == owner))
+
+    def bodies(self) -> list[str]:
+        """Every owner's draft (the files any of them names are kept)."""
+        with self.db.read() as session:
+            return list(session.exec(select(Draft.body)).all())
+
+    # -- the tray's files -------------------------------------------------------------------------
+
+    def _path(self, sha256: str, mime: str) -> Path | None:
+        ext = EXTENSIONS.get(mime)
+        if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256) or ext is None:
+            return None
+        return files.contained(self.data_dir, DIR, sha256[:2], f"{sha256}.{ext}")
+
+    def keep_image(self, sha256: str, mime: str, data: bytes) -> None:
+        """Write a tray image once (atomically); an existing file of that hash is left alone."""
+        path = self._path(sha256, mime)
+        if path is not None and not path.exists():
+            files.write_atomic(path, data)
+
+    def image(self, sha256: str, mime: str) -> bytes | None:
+        """A kept tray image's bytes, or None when it is missing or unreadable."""
+        path = self._path(sha256, mime)
+        if path is None:
+            return None
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
+
+    def prune(self, keep: Iterable[str]) -> int:
+        """Remove the kept images whose hash is not in ``keep``; returns how many were removed."""
+        wanted = set(keep)
+        root = self.data_dir / DIR
+        removed = 0
+        if not root.is_dir():
+            return 0
+        for path in root.glob("*/*"):
+            if path.is_file() and path.name.split(".", 1)[0] not in wanted:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed += 1
+        return removed
+
+    # -- which generation made an image -----------------------------------------------------------
+
+    def generation_of(self, sha256: str) -> int | None:
+        """The newest generation whose output image has exactly these bytes (a dropped file the studio made
+        and saved: a stored original carries no embedded settings), or None."""
+        stmt = (
+            select(GenerationAsset.generation_id)
+            .join(Asset, col(Asset.id) == col(GenerationAsset.asset_id))
+            .where(col(Asset.sha256) == sha256, col(GenerationAsset.role) == "output")
+            .order_by(col(GenerationAsset.generation_id).desc())
+        )
+        with self.db.read() as session:
+            return session.exec(stmt).first()
