@@ -1,0 +1,157 @@
+"""AppTest: the composer's draft comes back in a new session (a reload), validated; a dropped studio image
+offers to restore its prompt and settings."""
+
+from __future__ import annotations
+
+import json
+
+from studio.domain import catalogue
+from studio.domain.requests import GenerationRequest
+from studio.imaging import metadata
+from studio.services import uploads
+from tests.factories import png
+
+
+def _session(make_app, studio):
+    """A new Streamlit session (what a browser reload gets)."""
+    at = make_app(studio).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_prompt_settings_tray_and_feed_come_back_in_a_new_session(make_app, studio):
+    at = _session(make_app, studio)
+    at.text_area(key="gen_prompt").input("a fox reading a map").run()
+    at.selectbox(key="gen_model").set_value("gemini-3-pro-image").run()
+    at.number_input(key="gen_variants").set_value(3).run()
+    at.selectbox(key="gen_ratio").set_value("16:9").run()
+    at.file_uploader(key="gen_uploads").set_value([("ref.png", png((9, 99, 9)), "image/png")]).run()
+    at.session_state["gen_feed"] = [[5, 6], [4]]  # the session feed's runs (plain JSON, owned by Generate)
+    at.run()
+    tray = at.session_state["gen_tray"]
+
+    again = _session(make_app, studio)
+    assert again.text_area(key="gen_prompt").value == "a fox reading a map"
+    assert again.selectbox(key="gen_model").value == "gemini-3-pro-image"
+    assert again.number_input(key="gen_variants").value == 3
+    assert again.selectbox(key="gen_ratio").value == "16:9"
+    assert [(r.sha256, r.name) for r in again.session_state["gen_tray"]] == [(r.sha256, r.name) for r in tray]
+    assert again.session_state["gen_feed"] == [[5, 6], [4]]
+    assert "1 in the tray" in " ".join(m.value for m in again.markdown)
+
+
+def test_structured_fields_and_the_other_builders_come_back(make_app, studio):
+    at = _session(make_app, studio)
+    at.radio(key="gen_mode").set_value("Form").run()
+    at.text_input(key="gen_f_subject").input("a red fox").run()
+    at.switch_page("screens/experiment.py").run()
+    at.text_area(key="exp_template").input("a {animal} in the rain").run()
+    at.switch_page("screens/edit.py").run()
+    assert not at.exception, at.exception
+
+    again = _session(make_app, studio)
+    assert again.radio(key="gen_mode").value == "Form"
+    assert again.text_input(key="gen_f_subject").value == "a red fox"
+    again.switch_page("screens/experiment.py").run()
+    assert not again.exception, again.exception
+    assert again.text_area(key="exp_template").value == "a {animal} in the rain"
+
+
+def test_a_model_gone_from_the_catalogue_falls_back(make_app, studio):
+    body = {
+        "values": {"gen_model": "gemini-0-retired-long-ago", "gen_prompt": "kept"},
+        "state": {},
+        "tray": [],
+    }
+    studio._store.drafts.put(json.dumps(body))
+    at = _session(make_app, studio)
+    assert at.selectbox(key="gen_model").value == catalogue.DEFAULT_MODEL
+    assert at.text_area(key="gen_prompt").value == "kept"
+
+
+def test_a_corrupt_draft_is_ignored(make_app, studio):
+    studio._store.drafts.put("{this is not json")
+    at = _session(make_app, studio)
+    assert at.text_area(key="gen_prompt").value == ""
+    assert not at.error
+
+
+def _fresh_page() -> None:
+    """A page with the composer's prompt and a button wired as Generate's "Start fresh" is to be wired."""
+    import streamlit as st
+
+    from studio.app.widgets import draft_keeper
+
+    st.text_area("Prompt", key="gen_prompt")
+    st.number_input("Variants", min_value=1, max_value=8, key="gen_variants")
+    st.button("Start fresh", key="fresh", on_click=draft_keeper.start_fresh)
+
+
+def test_start_fresh_empties_the_composer_and_forgets_the_saved_draft(monkeypatch, studio):
+    from streamlit.testing.v1 import AppTest
+
+    from studio.app import resources
+    from studio.services.drafts import Draft
+
+    monkeypatch.setattr(resources, "get_studio", lambda: studio)
+    studio.drafts.save(
+        Draft(values={"gen_prompt": "to be forgotten"}, tray=(uploads.prepare(png(), "r.png"),))
+    )
+    at = AppTest.from_function(_fresh_page, default_timeout=15)
+    at.session_state["gen_prompt"] = "to be forgotten"
+    at.session_state["gen_variants"] = 4
+    at.session_state["gen_tray"] = studio.drafts.load().tray
+    at.session_state["gen_feed"] = [[1]]
+    at.run()
+    at.button(key="fresh").click().run()
+    assert not at.exception, at.exception
+    assert at.text_area(key="gen_prompt").value == ""
+    assert at.number_input(key="gen_variants").value == 1
+    assert "gen_tray" not in at.session_state
+    assert at.session_state["gen_feed"] == [[1]]  # the results are not the draft
+    assert studio.drafts.load() is None
+    assert list((studio.settings.data_dir / "drafts").glob("*/*")) == []
+
+
+def _made(studio) -> tuple[int, bytes]:
+    request = GenerationRequest(
+        prompt="a lighthouse in fog", model="gemini-3-pro-image", aspect_ratio="21:9", seed=11
+    )
+    [record] = studio.generate(request, timeout=30)
+    assert record.status == "succeeded"
+    return record.id, record.images[0].path.read_bytes()
+
+
+def test_dropping_a_studio_image_offers_to_restore_it(make_app, studio):
+    gen_id, data = _made(studio)
+    at = _session(make_app, studio)
+    at.file_uploader(key="gen_uploads").set_value([("mine.png", data, "image/png")]).run()
+    assert "This image was made by Studio" in " ".join(m.value for m in at.markdown)
+    at.button(key="gen_restore").click().run()
+    assert not at.exception, at.exception
+    assert at.text_area(key="gen_prompt").value == "a lighthouse in fog"
+    assert at.selectbox(key="gen_model").value == "gemini-3-pro-image"
+    assert at.selectbox(key="gen_ratio").value == "21:9"
+    assert at.number_input(key="gen_adv_seed").value == 11
+    assert "This image was made by Studio" not in " ".join(m.value for m in at.markdown)
+
+
+def test_a_download_with_metadata_offers_too_and_dismiss_keeps_the_reference(make_app, studio):
+    gen_id, _ = _made(studio)
+    record = studio.get(gen_id)
+    embedded, name, mime = metadata.embed(record, record.images[0])
+    at = _session(make_app, studio)
+    at.file_uploader(key="gen_uploads").set_value([(name, embedded, mime)]).run()
+    assert "This image was made by Studio" in " ".join(m.value for m in at.markdown)
+    at.button(key="gen_restore_dismiss").click().run()
+    assert "This image was made by Studio" not in " ".join(m.value for m in at.markdown)
+    assert len(at.session_state["gen_tray"]) == 1
+    assert at.text_area(key="gen_prompt").value == ""
+
+
+def test_another_image_is_only_a_reference(make_app, studio):
+    _made(studio)
+    at = _session(make_app, studio)
+    at.file_uploader(key="gen_uploads").set_value([("photo.png", png((1, 2, 3)), "image/png")]).run()
+    assert "made by Studio" not in " ".join(m.value for m in at.markdown)
+    assert len(at.session_state["gen_tray"]) == 1
