@@ -15,6 +15,7 @@ import streamlit as st
 
 from studio.app.widgets import jscomponents
 from studio.app.widgets.components import escape_md
+from studio.domain import catalogue
 from studio.domain import composition as composer
 from studio.domain.catalogue import ModelSpec
 from studio.domain.errors import StudioError
@@ -107,6 +108,7 @@ def _restore() -> None:
     offer = st.session_state.pop(OFFER, None)
     if offer:
         st.session_state["remix"] = offer["request"]
+        _notify(f"Restored the prompt and settings of {offer['name']}.", "success")
 
 
 def _dismiss_offer() -> None:
@@ -189,24 +191,28 @@ def _restore_offer() -> None:
             "Restore its prompt and settings?"
         )
         prompt = " ".join(request.prompt.split())
+        model = catalogue.display_label(request.model) if catalogue.is_known(request.model) else request.model
+        quoted = f"“{prompt[:120]}{'…' if len(prompt) > 120 else ''}”" if prompt else "no prompt"
         st.caption(
-            escape_md(
-                f"“{offer['name']}” · {request.model} · "
-                + (f"“{prompt[:120]}{'…' if len(prompt) > 120 else ''}”" if prompt else "no prompt")
-            )
+            escape_md(f"{offer['name']} · {model} · {quoted}")
             + "  \nRestoring replaces the prompt, the settings and the tray."
         )
         left, right = st.columns(2)
         left.button(
-            "Restore prompt and settings",
+            "Restore",
             key="gen_restore",
             type="primary",
             icon=":material/restore:",
             width="stretch",
+            help="Put this image's prompt and settings (and its references, when it is in History) in the form",
             on_click=_restore,
         )
         right.button(
-            "Keep it as a reference", key="gen_restore_dismiss", width="stretch", on_click=_dismiss_offer
+            "Dismiss",
+            key="gen_restore_dismiss",
+            width="stretch",
+            help="Keep it only as a reference",
+            on_click=_dismiss_offer,
         )
 
 
