@@ -85,6 +85,14 @@ def test_the_draft_survives_a_reload_and_a_restart(tmp_path: Path) -> None:
     # the first server got SIGTERM on leaving the block; a new process on the same data directory
     with studio_server(data_dir, tmp_path) as url, chromium_page(url, width=1440, height=1600) as page:
         _assert_draft(page)  # a fresh browser (new context, no cookies or storage) gets the draft too
+        main = page.locator("[data-testid='stMain']")
+        main.get_by_role("button", name="Generate", exact=True).click()
+        views = main.get_by_role("button", name="View")
+        expect(views).to_have_count(3, timeout=60_000)  # the three variants, finished
+        settle(page)
+        page.reload()
+        _main(page)
+        expect(views).to_have_count(3, timeout=TIMEOUT)  # the results the session showed come back too
 
 
 def test_a_reload_stays_on_the_page(tmp_path: Path) -> None:
