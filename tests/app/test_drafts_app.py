@@ -155,3 +155,30 @@ def test_another_image_is_only_a_reference(make_app, studio):
     at.file_uploader(key="gen_uploads").set_value([("photo.png", png((1, 2, 3)), "image/png")]).run()
     assert "made by Studio" not in " ".join(m.value for m in at.markdown)
     assert len(at.session_state["gen_tray"]) == 1
+
+
+def _edit_like_page() -> None:
+    """Another page's uploader (as Edit's "An uploaded image") with the offer under it."""
+    import streamlit as st
+
+    from studio.app import resources
+    from studio.app.widgets import references
+
+    files = st.file_uploader("Image to edit", key="edit_upload", accept_multiple_files=True)
+    references.restore_elsewhere(resources.get_studio(), files or [], key="edit")
+
+
+def test_other_uploaders_offer_to_restore_on_generate(monkeypatch, studio):
+    from streamlit.testing.v1 import AppTest
+
+    from studio.app import resources
+
+    _, data = _made(studio)
+    monkeypatch.setattr(resources, "get_studio", lambda: studio)
+    at = AppTest.from_function(_edit_like_page, default_timeout=15).run()
+    at.file_uploader(key="edit_upload").set_value([("photo.png", png((1, 2, 3)), "image/png")]).run()
+    assert not at.exception, at.exception
+    assert "made by Studio" not in " ".join(m.value for m in at.markdown)
+    at.file_uploader(key="edit_upload").set_value([("mine.png", data, "image/png")]).run()
+    assert "This image was made by Studio" in " ".join(m.value for m in at.markdown)
+    assert at.button(key="edit_restore").label == "Restore on Generate"

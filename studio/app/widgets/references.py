@@ -216,6 +216,34 @@ def _restore_offer() -> None:
         )
 
 
+_SEEN = "studio_recipe_seen"  # file digest -> whether it is one of ours (an uploader keeps its file across runs)
+
+
+def restore_elsewhere(studio: Studio, uploads_: Sequence[object], *, key: str) -> None:
+    """Under another page's uploader (Edit's, Experiment's): when an uploaded file is an image the studio
+    made, offer to restore its prompt and settings on Generate. ``uploads_`` are Streamlit UploadedFiles;
+    each file is judged once per session (its bytes' digest), not on every run."""
+    seen: dict[str, bool] = st.session_state.setdefault(_SEEN, {})
+    for file in uploads_:
+        data = file.getvalue()  # type: ignore[attr-defined]
+        digest = f"{len(data)}:{hash(data)}"
+        if seen.get(digest) is False:
+            continue
+        request = studio.drafts.from_image(data)
+        seen[digest] = request is not None
+        if request is None:
+            continue
+        with st.container(border=True, key=f"{key}_restore_box"):
+            st.markdown(
+                ":material/settings_backup_restore: **This image was made by Studio.** "
+                "Restore its prompt and settings on Generate?"
+            )
+            if st.button("Restore on Generate", key=f"{key}_restore", icon=":material/restore:"):
+                st.session_state["remix"] = request
+                st.switch_page("screens/generate.py")
+        return
+
+
 def _role_picker(index: int, ref: Reference, spec: ModelSpec, col) -> None:
     roles = composer.roles_for(spec)
     key = f"gen_role_{ref.sha256[:16]}"
