@@ -99,6 +99,11 @@ with st.sidebar:
 keep_builder_state(page.title)
 try:
     page.run()
+    draft_keeper.settled()
+except Exception:
+    if not draft_keeper.forget_restored():  # a restored draft the page could not take: without it, again
+        raise
+    st.rerun()
 finally:  # also after st.rerun()/st.stop(): what the run changed is kept across a reload and a restart
     _copy_aside(st.session_state[_SAVED])
     draft_keeper.persist(st.session_state[_SAVED])

@@ -41,6 +41,9 @@ MAX_LIST = 200
 MAX_TRAY = 32
 MAX_DEPTH = 6
 _KEY = re.compile(r"(gen|edit|exp)_\w{1,80}")
+#: number inputs: a value of another type would stop the page (None is an empty optional input)
+_INTS = re.compile(r"(gen|edit|exp)_(variants|from_id|repeats|nsets|concurrency|adv_seed)")
+_FLOATS = re.compile(r"(gen|edit|exp)_(threshold|adv_temperature|adv_top_p)")
 _PLAIN = (str, int, float, bool, type(None))
 _ROLES = ("object", "character")
 
@@ -101,8 +104,15 @@ def clean_values(values: Mapping[str, Any]) -> dict[str, Any]:
             if not isinstance(value, list):
                 continue
             value = [m for m in value if m in catalogue.MODELS]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if _INTS.fullmatch(name) and not (isinstance(value, int) and number or value is None):
+            continue
+        if _FLOATS.fullmatch(name):
+            if not (number or value is None):
+                continue
+            value = None if value is None else float(value)
         if name == "gen_variants":
-            if not isinstance(value, int) or isinstance(value, bool):
+            if value is None:
                 continue
             value = max(1, min(catalogue.MAX_VARIANTS, value))
         out[name] = value

@@ -76,6 +76,28 @@ def test_a_corrupt_draft_is_ignored(make_app, studio):
     assert not at.error
 
 
+def test_a_draft_the_page_cannot_take_is_set_aside(make_app, studio, caplog):
+    body = {"values": {"gen_model": "__custom__", "gen_custom_model": 5, "gen_prompt": "p"}, "tray": []}
+    studio._store.drafts.put(json.dumps(body))
+    with caplog.at_level("WARNING", logger="studio.app.widgets.draft_keeper"):
+        at = _session(make_app, studio)  # no exception on the page
+    assert "set aside" in caplog.text
+    assert at.selectbox(key="gen_model").value == catalogue.DEFAULT_MODEL
+    assert at.text_area(key="gen_prompt").value == ""
+    assert studio.drafts.load() is None or "gen_custom_model" not in studio.drafts.load().values
+    at.text_area(key="gen_prompt").input("a new start").run()
+    assert not at.exception
+    assert studio.drafts.load().values["gen_prompt"] == "a new start"
+
+
+def test_number_inputs_of_another_type_are_dropped_on_load(make_app, studio):
+    values = {"gen_adv_seed": "abc", "gen_variants": 2.5, "exp_repeats": "3", "gen_adv_temperature": 1}
+    studio._store.drafts.put(json.dumps({"values": values}))
+    assert studio.drafts.load().values == {"gen_adv_temperature": 1.0}
+    at = _session(make_app, studio)
+    assert at.number_input(key="gen_variants").value == 1
+
+
 def _fresh_page() -> None:
     """A page with the composer's prompt and a button wired as Generate's "Start fresh" is to be wired."""
     import streamlit as st

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 SAVED = "studio_kept"  # main.py's copy of the builders' widget values (plain session state)
 LAST = "studio_draft_last"  # what this session last saved (a JSON text, compared before saving)
+RESTORED = "studio_draft_restored"  # the session keys a restore put back, until a run completes with them
 FEED = "gen_feed"  # the Generate page's session feed (plain JSON), owned by that page
 #: plain page state kept with the draft (not widgets: written back whenever absent)
 STATE_KEYS = (references.SKETCHES, FEED, progress.BATCH)
@@ -64,15 +65,45 @@ def restore(saved: MutableMapping[str, Any], kept: Callable[[str], bool]) -> Non
     if draft is None:
         return
     ss = st.session_state
+    restored = []
     for name, value in draft.values.items():
-        if kept(name):
+        if kept(name) and name not in ss:
             saved[name] = value
+            restored.append(name)
     if draft.tray and references.TRAY not in ss:
         ss[references.TRAY] = draft.tray
+        restored.append(references.TRAY)
     for name, value in draft.state.items():
         if name in STATE_KEYS and name not in ss:
             ss[name] = value
+            restored.append(name)
+    ss[RESTORED] = restored
     ss[LAST] = _fingerprint(saved)
+
+
+def settled() -> None:
+    """A run completed with the restored draft: it is the session's own from now on."""
+    st.session_state.pop(RESTORED, None)
+
+
+def forget_restored() -> bool:
+    """The first run with a restored draft failed (a value no widget takes): put the draft's values aside,
+    forget the stored draft, and say whether there was one to blame (the caller then runs the page again)."""
+    ss = st.session_state
+    names = ss.pop(RESTORED, None)
+    if names is None:
+        return False
+    saved = ss.get(SAVED) or {}
+    for name in names:
+        ss.pop(name, None)
+        saved.pop(name, None)
+    ss.pop(LAST, None)
+    log.warning("The saved draft stopped the page on its first run; it was set aside.", exc_info=True)
+    try:
+        resources.get_studio().drafts.clear()
+    except StudioError:
+        pass
+    return True
 
 
 def persist(saved: MutableMapping[str, Any]) -> None:
