@@ -6,12 +6,14 @@ made, dropped on the tray's uploader, offers to restore its prompt and settings,
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from studio.domain.requests import GenerationRequest
+from studio.imaging import metadata
 from studio.storage import Store
 from tests.browser.browser import chromium_page, seed_history, settle, studio_server
 from tests.factories import make_image
@@ -21,6 +23,17 @@ pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).parent / "screenshots"
 TIMEOUT = 30_000
 PRO = "Nano Banana Pro (3 Pro Image)"
+
+
+# a real DragEvent whose DataTransfer holds a File, dispatched on the paste zone (as in test_browser_tray)
+_DROP = """(zone, [name, type, b64]) => {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const dt = new DataTransfer();
+  dt.items.add(new File([bytes], name, { type }));
+  for (const kind of ["dragenter", "dragover", "drop"]) {
+    zone.dispatchEvent(new DragEvent(kind, { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }
+}"""
 
 
 def _main(page):
@@ -127,7 +140,9 @@ def test_dropping_a_studio_image_restores_its_prompt_and_settings(tmp_path: Path
     )
     store = Store(data_dir)
     try:
-        stored = store.generations.get(gen_id).images[0].path.read_bytes()  # the original: no metadata
+        record = store.generations.get(gen_id)
+        stored = record.images[0].path.read_bytes()  # the original, as saved: no metadata in it
+        downloaded, download_name, _ = metadata.embed(record, record.images[0])  # History's download
     finally:
         store.close()
 
@@ -154,3 +169,12 @@ def test_dropping_a_studio_image_restores_its_prompt_and_settings(tmp_path: Path
         main.get_by_text("Advanced", exact=True).click()
         expect(main.locator(".st-key-gen_adv_seed input")).to_have_value("4242", timeout=TIMEOUT)
         _shot(page, "drafts-restored")
+
+        # a download (with its embedded metadata) dragged onto the paste zone: the same offer
+        main.locator(".zone").evaluate(
+            _DROP, [download_name, "image/png", base64.b64encode(downloaded).decode()]
+        )
+        expect(offer).to_be_visible(timeout=TIMEOUT)
+        main.get_by_role("button", name="Dismiss", exact=True).click()
+        expect(offer).to_have_count(0, timeout=TIMEOUT)
+        expect(main.get_by_text("1 in the tray")).to_be_visible(timeout=TIMEOUT)  # kept as a reference
