@@ -43,7 +43,8 @@ def keep_builder_state(page_title: str) -> None:
     Streamlit dropped while another page was shown.
 
     Values are written back only then: a widget value set from code is pushed to the browser, and on
-    every run it could overwrite text typed while the run was in flight."""
+    every run it could overwrite text typed while the run was in flight. The first run of a new session
+    (a reload, a restart) is such an arrival: the saved draft (``draft_keeper.restore``) is put back then."""
     ss = st.session_state
     ss[PREVIOUS] = ss.get(_PAGE)
     new_session = _SAVED not in ss
