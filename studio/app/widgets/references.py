@@ -216,7 +216,7 @@ def _restore_offer() -> None:
         )
 
 
-_SEEN = "studio_recipe_seen"  # file digest -> whether it is one of ours (an uploader keeps its file across runs)
+_SEEN = "studio_recipe_seen"  # file digest -> is it one of ours (an uploader keeps its file across runs)
 
 
 def restore_elsewhere(studio: Studio, uploads_: Sequence[object], *, key: str) -> None:
