@@ -98,13 +98,17 @@ with st.sidebar:
         pass  # the page itself explains the configuration problem
 
 keep_builder_state(page.title)
+draft_keeper.notice()
+# Taken out of the session before the page runs: only this run (the session's first) may blame the draft, and
+# st.stop() leaves session state unreadable in a ``finally`` (it raises StopException again), so a marker
+# cleared there could stay set and blame the draft for a later, unrelated error.
+restored = draft_keeper.take_restored()
 try:
     page.run()
-    draft_keeper.settled()
 except Exception:
-    if not draft_keeper.forget_restored():  # a restored draft the page could not take: without it, again
+    if not draft_keeper.set_aside_restored(restored):  # a restored draft the page could not take
         raise
     st.rerun()
-finally:  # also after st.rerun()/st.stop(): what the run changed is kept across a reload and a restart
+finally:  # also after st.rerun() (not st.stop()): what the run changed is kept across a reload and a restart
     _copy_aside(st.session_state[_SAVED])
     draft_keeper.persist(st.session_state[_SAVED])

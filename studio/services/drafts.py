@@ -33,6 +33,8 @@ from studio.storage import Store
 log = logging.getLogger(__name__)
 
 VERSION = 1
+#: the owner suffix a draft that stopped a page is moved to (kept for a person or a fix, never deleted)
+SET_ASIDE = ":set-aside"
 #: the Generate model picker's "Custom model id…" choice (``prompt_form.CUSTOM``)
 CUSTOM_MODEL = "__custom__"
 MAX_BODY = 2 * 2**20  # a draft larger than this is not saved (a runaway value), nor read
@@ -201,6 +203,14 @@ class DraftService:
             self._prune()
         except StudioError as exc:
             log.warning("The saved draft could not be cleared: %s", exc)
+
+    def set_aside(self) -> None:
+        """Move the stored draft out of the way (to owner ``<owner>:set-aside``): a draft a page could not
+        take is kept, not deleted; the next session starts without it."""
+        try:
+            self._store.drafts.move(self.owner, self.owner + SET_ASIDE)
+        except StudioError as exc:
+            log.warning("The saved draft could not be set aside: %s", exc)
 
     def _prune(self) -> None:
         keep: set[str] = set()

@@ -52,6 +52,16 @@ class DraftRepository:
         with self.db.write() as session:
             session.exec(delete(Draft).where(col(Draft.owner) == owner))
 
+    def move(self, owner: str, to: str) -> None:
+        """The draft of ``owner`` becomes ``to``'s (replacing it), in one transaction."""
+        with self.db.write() as session:
+            body = session.exec(select(Draft.body).where(col(Draft.owner) == owner)).first()
+            if body is None:
+                return
+            session.exec(delete(Draft).where(col(Draft.owner) == to))
+            session.exec(delete(Draft).where(col(Draft.owner) == owner))
+            session.add(Draft(owner=to, body=body, updated_at=utc_now()))
+
     def bodies(self) -> list[str]:
         """Every owner's draft (the files any of them names are kept)."""
         with self.db.read() as session:

@@ -204,3 +204,32 @@ def test_other_uploaders_offer_to_restore_on_generate(monkeypatch, studio):
     at.file_uploader(key="edit_upload").set_value([("mine.png", data, "image/png")]).run()
     assert "This image was made by Studio" in " ".join(m.value for m in at.markdown)
     assert at.button(key="edit_restore").label == "Restore on Generate"
+
+
+def test_an_unrelated_error_after_a_stopped_first_run_keeps_the_draft_and_shows(make_app, studio):
+    """History's detail view ends every run in st.stop(): a later, unrelated error is not the draft's."""
+    studio._store.drafts.put(json.dumps({"values": {"gen_prompt": "kept through it all"}}))
+    at = make_app(studio)
+    at.switch_page("screens/history.py")
+    at.query_params["id"] = "999"  # not in the history: the page says so and stops
+    at.run()
+    assert not at.exception, at.exception
+    assert "not in the history" in " ".join(w.value for w in at.warning)
+
+    def broken(gen_id):
+        raise RuntimeError("an unrelated bug")
+
+    studio.get = broken
+    at.run()
+    assert at.exception and "an unrelated bug" in at.exception[0].message  # shown, not hidden
+    assert at.session_state["studio_kept"]["gen_prompt"] == "kept through it all"
+    assert studio.drafts.load().values["gen_prompt"] == "kept through it all"
+
+
+def test_a_draft_the_page_cannot_take_is_set_aside_not_deleted_and_said(make_app, studio, caplog):
+    body = {"values": {"gen_model": "__custom__", "gen_custom_model": 5, "gen_prompt": "p"}, "tray": []}
+    studio._store.drafts.put(json.dumps(body))
+    at = _session(make_app, studio)
+    assert "saved draft could not be put back" in " ".join(w.value for w in at.warning)
+    aside = studio._store.drafts.get(studio.drafts.owner + ":set-aside")
+    assert aside is not None and json.loads(aside)["values"]["gen_prompt"] == "p"

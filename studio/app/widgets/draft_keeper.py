@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 import streamlit as st
@@ -19,13 +19,14 @@ import streamlit as st
 from studio.app import resources
 from studio.app.widgets import progress, references
 from studio.domain.errors import StudioError
-from studio.services.drafts import Draft
+from studio.services.drafts import SET_ASIDE, Draft
 
 log = logging.getLogger(__name__)
 
 SAVED = "studio_kept"  # main.py's copy of the builders' widget values (plain session state)
 LAST = "studio_draft_last"  # what this session last saved (a JSON text, compared before saving)
-RESTORED = "studio_draft_restored"  # the session keys a restore put back, until a run completes with them
+RESTORED = "studio_draft_restored"  # the session keys a restore put back (and their values), on that run only
+NOTICE = "studio_draft_set_aside"  # the stored draft was set aside: the page says so once
 FEED = "gen_feed"  # the Generate page's session feed (plain JSON), owned by that page
 #: plain page state kept with the draft (not widgets: written back whenever absent)
 STATE_KEYS = (references.SKETCHES, FEED, progress.BATCH)
@@ -65,45 +66,80 @@ def restore(saved: MutableMapping[str, Any], kept: Callable[[str], bool]) -> Non
     if draft is None:
         return
     ss = st.session_state
-    restored = []
+    restored: dict[str, Any] = {}
     for name, value in draft.values.items():
         if kept(name) and name not in ss:
             saved[name] = value
-            restored.append(name)
+            restored[name] = value
     if draft.tray and references.TRAY not in ss:
         ss[references.TRAY] = draft.tray
-        restored.append(references.TRAY)
+        restored[references.TRAY] = draft.tray
     for name, value in draft.state.items():
         if name in STATE_KEYS and name not in ss:
             ss[name] = value
-            restored.append(name)
+            restored[name] = value
     ss[RESTORED] = restored
     ss[LAST] = _fingerprint(saved)
 
 
-def settled() -> None:
-    """A run completed with the restored draft: it is the session's own from now on."""
-    st.session_state.pop(RESTORED, None)
+def take_restored() -> dict[str, Any]:
+    """The values the restore of this run put back (empty on any later run), taken out of the session: a
+    later run never blames the draft, however this one ends (normally, st.stop(), st.rerun(), a switch)."""
+    return st.session_state.pop(RESTORED, None) or {}
 
 
-def forget_restored() -> bool:
-    """The first run with a restored draft failed (a value no widget takes): put the draft's values aside,
-    forget the stored draft, and say whether there was one to blame (the caller then runs the page again)."""
-    ss = st.session_state
-    names = ss.pop(RESTORED, None)
-    if names is None:
+def set_aside_restored(restored: Mapping[str, Any]) -> bool:
+    """The session's FIRST run, which restored the draft, failed: say whether the draft is to blame. If so,
+    the restored values the run left unchanged are taken out of the session, the stored draft is moved
+    aside (kept, with a log line, never deleted), the page says so, and the caller runs the page again."""
+    if not restored:
         return False
+    ss = st.session_state
     saved = ss.get(SAVED) or {}
-    for name in names:
-        ss.pop(name, None)
-        saved.pop(name, None)
-    ss.pop(LAST, None)
-    log.warning("The saved draft stopped the page on its first run; it was set aside.", exc_info=True)
+    for name, value in restored.items():
+        if _same(ss.get(name, _MISSING), value):
+            ss.pop(name, None)
+        if _same(saved.get(name, _MISSING), value):
+            saved.pop(name, None)
+    ss.pop(LAST, None)  # nothing of this session is saved yet: the next save writes all of it
+    ss[NOTICE] = True
+    log.warning(
+        "The saved draft stopped the page on its first run; it was set aside (kept as owner %r).",
+        f"{_owner()}{SET_ASIDE}",
+        exc_info=True,
+    )
     try:
-        resources.get_studio().drafts.clear()
+        resources.get_studio().drafts.set_aside()
     except StudioError:
         pass
     return True
+
+
+def notice() -> None:
+    """The sentence after a draft was set aside (once, above the page)."""
+    if st.session_state.pop(NOTICE, False):
+        st.warning(
+            "The saved draft could not be put back on this page, so it was set aside and the page "
+            "started without it.",
+            icon=":material/history_toggle_off:",
+        )
+
+
+_MISSING = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - an odd value never stops the page: not the same
+        return False
+
+
+def _owner() -> str:
+    try:
+        return resources.get_studio().drafts.owner
+    except StudioError:
+        return ""
 
 
 def persist(saved: MutableMapping[str, Any]) -> None:
