@@ -62,6 +62,23 @@ class Draft:
         return not (self.values or self.state or self.tray)
 
 
+@dataclass(frozen=True)
+class DraftChanges:
+    """What one session changed since it last saved: merged into the stored draft, so a stale tab that
+    changed only the variants never writes back its old prompt over another tab's newer one."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    dropped_values: tuple[str, ...] = ()
+    state: dict[str, Any] = field(default_factory=dict)
+    dropped_state: tuple[str, ...] = ()
+    tray: tuple[Reference, ...] | None = None  # None: the tray did not change
+
+    def is_empty(self) -> bool:
+        return (
+            not (self.values or self.dropped_values or self.state or self.dropped_state) and self.tray is None
+        )
+
+
 # -- validation -------------------------------------------------------------------------------------
 
 
@@ -121,6 +138,32 @@ def clean_values(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _stored(body: str | None) -> dict[str, Any]:
+    """The stored draft's JSON object to merge into ({} when there is none or it cannot be read)."""
+    if body is None or len(body) > MAX_BODY:
+        return {}
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _tray_item(ref: Reference) -> dict[str, Any]:
+    return {
+        "sha256": ref.sha256,
+        "mime_type": ref.mime_type,
+        "width": ref.width,
+        "height": ref.height,
+        "role": ref.role,
+        "name": ref.name[:200],
+    }
+
+
 def clean_state(state: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in state.items() if isinstance(k, str) and _KEY.fullmatch(k) and _json(v)}
 
@@ -137,39 +180,57 @@ class DraftService:
         self.owner = owner
 
     def save(self, draft: Draft) -> bool:
-        """Store the draft (its tray images first); False, with a log line, when it could not be kept
-        (a read-only or full disk): a draft is a convenience and never stops the page."""
-        repo = self._store.drafts
-        tray = [
-            {
-                "sha256": ref.sha256,
-                "mime_type": ref.mime_type,
-                "width": ref.width,
-                "height": ref.height,
-                "role": ref.role,
-                "name": ref.name[:200],
-            }
-            for ref in draft.tray[:MAX_TRAY]
-        ]
-        body = json.dumps(
-            {
-                "version": VERSION,
-                "values": clean_values(draft.values),
-                "state": clean_state(draft.state),
-                "tray": tray,
-            },
-            ensure_ascii=False,
+        """Store the whole draft, replacing the stored one (its tray images first); False, with a log line,
+        when it could not be kept (a read-only or full disk): a draft is a convenience, never stops the page."""
+        return self._write(
+            DraftChanges(values=dict(draft.values), state=dict(draft.state), tray=draft.tray), replace=True
         )
-        if len(body) > MAX_BODY:
-            log.warning("The composer's draft was not saved: it is larger than %d bytes.", MAX_BODY)
-            return False
+
+    def save_changes(self, changes: DraftChanges) -> bool:
+        """Merge one session's changes into the stored draft (read, merge and write in one transaction):
+        keys it did not change keep what another session saved. False, with a log line, when not kept."""
+        return changes.is_empty() or self._write(changes, replace=False)
+
+    def _write(self, changes: DraftChanges, *, replace: bool) -> bool:
+        repo = self._store.drafts
+        tray = None if changes.tray is None else changes.tray[:MAX_TRAY]
+        values, state = clean_values(changes.values), clean_state(changes.state)
+        too_large = False
+
+        def merge(body: str | None) -> str | None:
+            nonlocal too_large
+            old = {} if replace else _stored(body)
+            new_values = {**_dict(old.get("values")), **values}
+            new_state = {**_dict(old.get("state")), **state}
+            for name in changes.dropped_values:
+                new_values.pop(name, None)
+            for name in changes.dropped_state:
+                new_state.pop(name, None)
+            items = old.get("tray") if tray is None else [_tray_item(ref) for ref in tray]
+            text = json.dumps(
+                {
+                    "version": VERSION,
+                    "values": new_values,
+                    "state": new_state,
+                    "tray": items if isinstance(items, list) else [],
+                },
+                ensure_ascii=False,
+            )
+            if len(text) > MAX_BODY:
+                too_large = True
+                return None
+            return text
+
         try:
-            for ref in draft.tray[:MAX_TRAY]:
+            for ref in tray or ():
                 repo.keep_image(ref.sha256, ref.mime_type, ref.data)
-            repo.put(body, self.owner)
+            repo.update(merge, self.owner)
             self._prune()
         except StudioError as exc:
             log.warning("The composer's draft was not saved: %s", exc)
+            return False
+        if too_large:
+            log.warning("The composer's draft was not saved: it is larger than %d bytes.", MAX_BODY)
             return False
         return True
 

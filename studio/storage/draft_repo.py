@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sqlalchemy import delete
@@ -46,6 +46,22 @@ class DraftRepository:
             set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
         )
         with self.db.write() as session:
+            session.exec(stmt)
+
+    def update(self, change: Callable[[str | None], str | None], owner: str = "") -> None:
+        """Read-modify-write in one (IMMEDIATE) transaction: ``change`` gets the stored JSON text (or None)
+        and returns the new text (None leaves the row as it is). Two sessions saving at once take turns,
+        so neither overwrites what the other just wrote with an older copy."""
+        with self.db.write() as session:
+            body = session.exec(select(Draft.body).where(col(Draft.owner) == owner)).first()
+            new = change(body)
+            if new is None:
+                return
+            stmt = insert(Draft).values(owner=owner, body=new, updated_at=utc_now())
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["owner"],
+                set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
+            )
             session.exec(stmt)
 
     def delete(self, owner: str = "") -> None:

@@ -233,3 +233,16 @@ def test_a_draft_the_page_cannot_take_is_set_aside_not_deleted_and_said(make_app
     assert "saved draft could not be put back" in " ".join(w.value for w in at.warning)
     aside = studio._store.drafts.get(studio.drafts.owner + ":set-aside")
     assert aside is not None and json.loads(aside)["values"]["gen_prompt"] == "p"
+
+
+def test_two_tabs_a_stale_tab_saves_only_what_it_changed(make_app, studio):
+    tab_a = _session(make_app, studio)
+    tab_a.text_area(key="gen_prompt").input("a cat").run()
+    tab_b = _session(make_app, studio)  # restores "a cat"
+    assert tab_b.text_area(key="gen_prompt").value == "a cat"
+    tab_b.text_area(key="gen_prompt").input("a dog").run()
+    tab_a.number_input(key="gen_variants").set_value(3).run()  # tab A still shows "a cat"
+
+    reload = _session(make_app, studio)
+    assert reload.text_area(key="gen_prompt").value == "a dog"  # tab B's newer prompt
+    assert reload.number_input(key="gen_variants").value == 3  # and tab A's change

@@ -234,3 +234,15 @@ def test_run_zip_images_carry_their_prompt_and_settings(studio) -> None:
         found = metadata.read_embedded(zf.read(name))
     assert found is not None
     assert found["prompt"] == "a fox" and found["model"] == "gemini-2.5-flash-image"
+
+
+def test_save_changes_merges_into_the_stored_draft(studio) -> None:
+    from studio.services.drafts import DraftChanges
+
+    studio.drafts.save(Draft(values={"gen_prompt": "a dog", "gen_variants": 2, "exp_template": "t"}))
+    studio.drafts.save_changes(DraftChanges(values={"gen_variants": 3}, dropped_values=("exp_template",)))
+    back = studio.drafts.load()
+    assert back is not None and back.values == {"gen_prompt": "a dog", "gen_variants": 3}
+    studio.drafts.save_changes(DraftChanges(tray=(_ref(),)))
+    back = studio.drafts.load()
+    assert back is not None and back.values["gen_prompt"] == "a dog" and len(back.tray) == 1

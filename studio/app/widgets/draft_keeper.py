@@ -19,12 +19,12 @@ import streamlit as st
 from studio.app import resources
 from studio.app.widgets import progress, references
 from studio.domain.errors import StudioError
-from studio.services.drafts import SET_ASIDE, Draft
+from studio.services.drafts import SET_ASIDE, DraftChanges
 
 log = logging.getLogger(__name__)
 
 SAVED = "studio_kept"  # main.py's copy of the builders' widget values (plain session state)
-LAST = "studio_draft_last"  # what this session last saved (a JSON text, compared before saving)
+LAST = "studio_draft_last"  # what this session last saved or restored (a snapshot: only changes are saved)
 RESTORED = "studio_draft_restored"  # the session keys a restore put back (and their values), on that run only
 NOTICE = "studio_draft_set_aside"  # the stored draft was set aside: the page says so once
 FEED = "gen_feed"  # the Generate page's session feed (plain JSON), owned by that page
@@ -51,9 +51,28 @@ def _state() -> dict[str, Any]:
     return out
 
 
-def _fingerprint(saved: MutableMapping[str, Any]) -> str:
-    tray = [(r.sha256, r.role, r.name) for r in references.tray()]
-    return json.dumps([saved, tray, _state()], sort_keys=True, default=str)
+def _snapshot(saved: MutableMapping[str, Any]) -> dict[str, Any]:
+    """The session's draft as plain JSON: widget values, page state and the tray's (hash, role, name)."""
+    values = {}
+    for name, value in saved.items():
+        if (plain := _plain_json(value)) is not None or value is None:
+            values[name] = plain
+    tray = [[r.sha256, r.role, r.name] for r in references.tray()]
+    return {"values": values, "state": _state(), "tray": tray}
+
+
+def _changes(base: Mapping[str, Any], now: Mapping[str, Any]) -> DraftChanges:
+    """What changed from ``base`` (the last save or restore) to ``now``."""
+
+    def diff(part: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+        old, new = base.get(part) or {}, now[part]
+        changed = {k: v for k, v in new.items() if k not in old or old[k] != v}
+        return changed, tuple(k for k in old if k not in new)
+
+    values, dropped_values = diff("values")
+    state, dropped_state = diff("state")
+    tray = None if now["tray"] == base.get("tray", []) else references.tray()
+    return DraftChanges(values, dropped_values, state, dropped_state, tray)
 
 
 def restore(saved: MutableMapping[str, Any], kept: Callable[[str], bool]) -> None:
@@ -79,7 +98,7 @@ def restore(saved: MutableMapping[str, Any], kept: Callable[[str], bool]) -> Non
             ss[name] = value
             restored[name] = value
     ss[RESTORED] = restored
-    ss[LAST] = _fingerprint(saved)
+    ss[LAST] = _snapshot(saved)
 
 
 def take_restored() -> dict[str, Any]:
@@ -143,14 +162,16 @@ def _owner() -> str:
 
 
 def persist(saved: MutableMapping[str, Any]) -> None:
-    """Save the draft when it changed since this session last saved it. Never stops the page."""
+    """Save what this session changed since it last saved or restored (only that: merged into the stored
+    draft, so another tab's newer values for other keys stay). Never stops the page."""
     ss = st.session_state
     try:
-        fingerprint = _fingerprint(saved)
-        if ss.get(LAST) == fingerprint:
+        now = _snapshot(saved)
+        changes = _changes(ss.get(LAST) or {}, now)
+        if changes.is_empty():
             return
-        ss[LAST] = fingerprint  # once per change, even when the disk refuses it (logged by the service)
-        resources.get_studio().drafts.save(Draft(values=dict(saved), state=_state(), tray=references.tray()))
+        ss[LAST] = now  # once per change, even when the disk refuses it (logged by the service)
+        resources.get_studio().drafts.save_changes(changes)
     except StudioError:
         return
     except Exception:  # noqa: BLE001 - the draft is a convenience: log it, let the page finish
