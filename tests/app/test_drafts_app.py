@@ -246,3 +246,16 @@ def test_two_tabs_a_stale_tab_saves_only_what_it_changed(make_app, studio):
     reload = _session(make_app, studio)
     assert reload.text_area(key="gen_prompt").value == "a dog"  # tab B's newer prompt
     assert reload.number_input(key="gen_variants").value == 3  # and tab A's change
+
+
+def test_after_a_restart_the_browsers_own_widget_values_win_over_the_stored_draft(make_app, studio):
+    tab = _session(make_app, studio)
+    tab.text_area(key="gen_prompt").input("a dog, as on screen").run()
+    on_screen = tab._tree.get_widget_states()  # what the browser sends when it reconnects
+    studio._store.drafts.put(json.dumps({"values": {"gen_prompt": "an older cat", "exp_template": "a {x}"}}))
+
+    restarted = make_app(studio)  # the studio restarted: a new session, whose first run gets those values
+    restarted._run(on_screen)
+    assert not restarted.exception, restarted.exception
+    assert restarted.text_area(key="gen_prompt").value == "a dog, as on screen"
+    assert restarted.session_state["studio_kept"]["exp_template"] == "a {x}"  # not on screen: restored

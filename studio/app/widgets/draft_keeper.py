@@ -75,6 +75,22 @@ def _changes(base: Mapping[str, Any], now: Mapping[str, Any]) -> DraftChanges:
     return DraftChanges(values, dropped_values, state, dropped_state, tray)
 
 
+def _sent_by_browser() -> set[str]:
+    """The keys of the widget values the browser sent with this run. A browser reconnecting after a restart
+    of the studio sends its widgets' values with the new session's first run, and a value written into
+    session state would outrank them (Streamlit 1.67 ``SessionState._getitem`` reads ``_new_session_state``
+    before ``_new_widget_state``): what the designer sees on screen is newer than the stored draft. Read from
+    Streamlit's internals defensively: if they change, nothing is found and the draft is restored as before."""
+    try:
+        from streamlit.runtime.state.common import user_key_from_element_id
+        from streamlit.runtime.state.session_state_proxy import get_session_state
+
+        states = get_session_state()._state._new_widget_state.states
+        return {key for element_id in list(states) if (key := user_key_from_element_id(element_id))}
+    except Exception:  # noqa: BLE001 - an internal that moved: restore everything, as without this check
+        return set()
+
+
 def restore(saved: MutableMapping[str, Any], kept: Callable[[str], bool]) -> None:
     """On a new session: the stored draft's widget values into ``saved`` (main.py puts them into the
     widgets on this first run), and its tray and page state into the session."""
@@ -85,9 +101,10 @@ def restore(saved: MutableMapping[str, Any], kept: Callable[[str], bool]) -> Non
     if draft is None:
         return
     ss = st.session_state
+    sent = _sent_by_browser()
     restored: dict[str, Any] = {}
     for name, value in draft.values.items():
-        if kept(name) and name not in ss:
+        if kept(name) and name not in ss and name not in sent:
             saved[name] = value
             restored[name] = value
     if draft.tray and references.TRAY not in ss:
