@@ -43,9 +43,33 @@ MAX_LIST = 200
 MAX_TRAY = 32
 MAX_DEPTH = 6
 _KEY = re.compile(r"(gen|edit|exp)_\w{1,80}")
-#: number inputs: a value of another type would stop the page (None is an empty optional input)
-_INTS = re.compile(r"(gen|edit|exp)_(variants|from_id|repeats|nsets|concurrency|adv_seed)")
-_FLOATS = re.compile(r"(gen|edit|exp)_(threshold|adv_temperature|adv_top_p)")
+# Each widget key by its widget's kind: a value of another kind would stop its page on every visit (a text
+# area given a number raises), so a value that does not fit its widget is dropped on load and on save.
+_ADV = r"(gen|edit|exp)_adv_"
+#: text inputs and text areas: str
+_TEXT = re.compile(
+    r"gen_(prompt|f_\w+|custom_model|prop_\d{1,3})|edit_(first|instruction)|exp_(template|var_\w+|seeds)"
+    rf"|{_ADV}system"
+)
+#: selectboxes and radios: str (None when nothing is chosen)
+_CHOICE = re.compile(rf"gen_(mode|model|ratio|size|output)|edit_(source|model)|{_ADV}(thinking|safety_\w+)")
+#: multiselects: a list of str
+_MULTI = re.compile(r"exp_(models|ratios|sizes)")
+#: checkboxes and toggles: bool
+_BOOL = re.compile(rf"{_ADV}(include_thoughts|google_search|image_search)")
+_SEED_LO, _SEED_HI = controls.SEED_RANGE
+#: number inputs: (int only?, lowest, highest); None is an empty optional input
+_NUMBERS: dict[str, tuple[bool, float, float]] = {
+    "gen_variants": (True, 1, catalogue.MAX_VARIANTS),
+    "edit_from_id": (True, 1, 2**63 - 1),
+    "exp_repeats": (True, 1, 8),
+    "exp_nsets": (True, 0, 3),
+    "exp_concurrency": (True, 1, 16),
+    "exp_threshold": (False, 0.0, 1e9),
+    **{f"{p}_adv_seed": (True, _SEED_LO, _SEED_HI) for p in ("gen", "edit", "exp")},
+    **{f"{p}_adv_temperature": (False, *controls.TEMPERATURE_RANGE) for p in ("gen", "edit", "exp")},
+    **{f"{p}_adv_top_p": (False, *controls.TOP_P_RANGE) for p in ("gen", "edit", "exp")},
+}
 _PLAIN = (str, int, float, bool, type(None))
 _ROLES = ("object", "character")
 
@@ -109,33 +133,76 @@ def _live_models() -> list[str]:
     return [m for m, spec in catalogue.MODELS.items() if spec.stage != "retired"]
 
 
+def _fits(name: str, value: Any) -> bool:
+    """Whether ``value`` is a value the widget of key ``name`` takes (its kind, and a number's range)."""
+    if _TEXT.fullmatch(name):
+        return isinstance(value, str)
+    if _CHOICE.fullmatch(name):
+        return isinstance(value, str) or value is None
+    if _MULTI.fullmatch(name):
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    if _BOOL.fullmatch(name):
+        return isinstance(value, bool)
+    if name in _NUMBERS:
+        whole, lo, hi = _NUMBERS[name]
+        if value is None:
+            return name != "gen_variants"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return (isinstance(value, int) or not whole) and lo <= value <= hi
+    return False  # no widget of that key: nothing to put back
+
+
 def clean_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The values a page may put back: known key shapes, plain values, models still in the catalogue."""
+    """The values a page may put back: known widget keys, each value of its widget's kind and range,
+    models still in the catalogue."""
     out: dict[str, Any] = {}
     for name, value in values.items():
         if not isinstance(name, str) or not _KEY.fullmatch(name) or not _value(value):
+            continue
+        if name == "gen_variants" and isinstance(value, int) and not isinstance(value, bool):
+            value = max(1, min(catalogue.MAX_VARIANTS, value))  # the catalogue's maximum may have changed
+        if not _fits(name, value):
             continue
         if name == "gen_model" and value not in (*catalogue.MODELS, CUSTOM_MODEL):
             continue  # gone from the catalogue: the picker starts on the default
         if name == "edit_model" and value not in _live_models():
             continue
         if name == "exp_models":
-            if not isinstance(value, list):
-                continue
             value = [m for m in value if m in catalogue.MODELS]
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if _INTS.fullmatch(name) and not (isinstance(value, int) and number or value is None):
-            continue
-        if _FLOATS.fullmatch(name):
-            if not (number or value is None):
-                continue
-            value = None if value is None else float(value)
-        if name == "gen_variants":
-            if value is None:
-                continue
-            value = max(1, min(catalogue.MAX_VARIANTS, value))
+        if isinstance(value, int) and not isinstance(value, bool) and not _NUMBERS.get(name, (True,))[0]:
+            value = float(value)  # a float input given 1 takes 1.0
         out[name] = value
     return out
+
+
+def _ints(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+
+
+def _sketch(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("sha256"), str)
+        and isinstance(item.get("name"), str)
+        and isinstance(item.get("instruction", ""), str)
+    )
+
+
+#: the page state a draft keeps, each with its shape (anything else would stop the page that reads it)
+_STATE_SHAPES: dict[str, Callable[[Any], bool]] = {
+    "gen_feed": lambda v: isinstance(v, list) and all(_ints(run) for run in v),  # runs of generation ids
+    "gen_ids": _ints,  # the batch in progress
+    "gen_sketches": lambda v: isinstance(v, list) and all(_sketch(item) for item in v),
+}
+
+
+def clean_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in state.items()
+        if isinstance(k, str) and k in _STATE_SHAPES and _json(v) and _STATE_SHAPES[k](v)
+    }
 
 
 def _stored(body: str | None) -> dict[str, Any]:
@@ -162,10 +229,6 @@ def _tray_item(ref: Reference) -> dict[str, Any]:
         "role": ref.role,
         "name": ref.name[:200],
     }
-
-
-def clean_state(state: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in state.items() if isinstance(k, str) and _KEY.fullmatch(k) and _json(v)}
 
 
 # -- the service ------------------------------------------------------------------------------------

@@ -86,7 +86,7 @@ def test_unknown_keys_values_and_models_are_dropped_on_load(studio) -> None:
             "gen_ratio": {"nested": "dict"},  # not a plain value
             "gen_tray": "not a widget value either",
         },
-        "state": {"gen_feed": [1, 2], "other": 3},
+        "state": {"gen_feed": [[1, 2]], "other": 3},
         "tray": [{"sha256": "f" * 64, "mime_type": "image/png", "width": 1, "height": 1}, "junk"],
     }
     studio._store.drafts.put(json.dumps(body))
@@ -96,9 +96,8 @@ def test_unknown_keys_values_and_models_are_dropped_on_load(studio) -> None:
         "gen_prompt": "still here",
         "exp_models": ["gemini-2.5-flash-image"],
         "gen_variants": catalogue.MAX_VARIANTS,
-        "gen_tray": "not a widget value either",  # a plain value: the app keeps only its widget keys
-    }
-    assert draft.state == {"gen_feed": [1, 2]}
+    }  # gen_tray: a plain value, but no widget's key
+    assert draft.state == {"gen_feed": [[1, 2]]}
     assert draft.tray == ()  # its image is missing, and "junk" is no entry
 
 
@@ -246,3 +245,57 @@ def test_save_changes_merges_into_the_stored_draft(studio) -> None:
     studio.drafts.save_changes(DraftChanges(tray=(_ref(),)))
     back = studio.drafts.load()
     assert back is not None and back.values["gen_prompt"] == "a dog" and len(back.tray) == 1
+
+
+def test_each_value_is_checked_for_its_widgets_kind(studio) -> None:
+    good = {
+        "gen_prompt": "p",
+        "gen_f_subject": "a fox",
+        "exp_template": "a {x}",
+        "exp_var_x": "1\n2",
+        "gen_adv_system": "be brief",
+        "gen_mode": "Form",
+        "gen_ratio": "16:9",
+        "gen_size": None,
+        "exp_ratios": ["1:1", "4:3"],
+        "gen_adv_include_thoughts": True,
+        "edit_adv_google_search": False,
+        "gen_adv_safety_harassment": "BLOCK_NONE",
+        "exp_repeats": 2,
+        "exp_threshold": 1.5,
+        "gen_adv_seed": -5,
+    }
+    bad = {
+        "exp_template": 5,  # a text area given a number stops the Experiment page on every visit
+        "gen_prompt": ["a", "list"],
+        "gen_f_subject": True,
+        "gen_mode": 3,
+        "exp_ratios": "1:1",
+        "exp_sizes": [1, 2],
+        "gen_adv_include_thoughts": "yes",
+        "gen_adv_image_search": 1,
+        "exp_repeats": 99,  # out of its range
+        "exp_concurrency": 0,
+        "exp_threshold": -1.0,
+        "gen_adv_temperature": 7.0,
+        "gen_adv_seed": 2**40,
+        "edit_from_id": 0,
+        "gen_unknown_widget": "x",  # no widget of that key
+    }
+    studio._store.drafts.put(json.dumps({"values": good}))
+    assert studio.drafts.load().values == {**good, "exp_threshold": 1.5}
+    studio._store.drafts.put(json.dumps({"values": bad}))
+    assert studio.drafts.load().values == {}
+
+
+def test_page_state_is_checked_for_its_shape(studio) -> None:
+    good = {
+        "gen_feed": [[5, 6], [4]],
+        "gen_ids": [7, 8],
+        "gen_sketches": [{"sha256": "ab", "name": "sketch-1.png", "instruction": "add a hat"}],
+    }
+    studio._store.drafts.put(json.dumps({"state": good}))
+    assert studio.drafts.load().state == good
+    bad = {"gen_feed": [5, [6]], "gen_ids": ["7"], "gen_sketches": [{"sha256": 5, "name": "x"}]}
+    studio._store.drafts.put(json.dumps({"state": bad}))
+    assert studio.drafts.load().state == {}
