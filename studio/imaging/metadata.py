@@ -15,6 +15,8 @@ import json
 import re
 import struct
 import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from studio.domain.errors import ImageRejected, StoreError
@@ -214,42 +216,62 @@ def jpeg_with_xmp(data: bytes, packet: bytes) -> bytes:
 # -- reading it back (a dropped or uploaded file) ------------------------------------------------
 
 #: Bounds for reading a file the designer drops: whatever it holds, the parse looks at no more than this.
-READ_MAX_CHUNKS = 4096
+READ_MAX_CHUNKS = 4096  # PNG chunks other than IDAT / JPEG segments and fill bytes walked
+READ_MAX_IDAT = 100_000  # IDAT chunks stepped over (not read) on the way to the text chunks after them
 READ_MAX_TEXT = 256 * 1024  # one text chunk / one XMP packet, after decompression
 _KEYWORDS = {"prompt", "parameters", "studio:generation_id"}
-_XMP_FIELD = {
-    "prompt": re.compile(r"<dc:description>\s*<rdf:Alt>\s*<rdf:li[^>]{0,200}>(.*?)</rdf:li>", re.DOTALL),
-    "parameters": re.compile(r"<studio:settings>(.*?)</studio:settings>", re.DOTALL),
-    "studio:generation_id": re.compile(r"<studio:generation_id>\s*(\d{1,18})\s*</studio:generation_id>"),
-}
+_TEXT_KINDS = (b"tEXt", b"iTXt", b"zTXt")
 
 
-def _png_text(data: bytes) -> dict[str, str]:
-    """The studio's text chunks of a PNG; chunks that are too long, compressed too far or broken are skipped."""
+@dataclass
+class ReadStats:
+    """What one ``read_embedded`` looked at (the bounds above, made visible to tests)."""
+
+    steps: int = 0  # PNG chunks (IDAT aside) or JPEG segments and fill bytes walked
+    skipped: int = 0  # IDAT chunks stepped over without reading them
+    inflated: int = 0  # bytes decompressed
+    examined: int = 0  # characters of XMP searched
+
+
+def _png_text(data: bytes, stats: ReadStats) -> dict[str, str]:
+    """The studio's text chunks of a PNG; chunks that are too long, compressed too far or broken are skipped.
+    Pixel data (IDAT) is stepped over without being read or counted toward the chunk cap."""
     found: dict[str, str] = {}
-    pos, seen = len(PNG_SIGNATURE), 0
-    while pos + 12 <= len(data) and seen < READ_MAX_CHUNKS:
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
+    pos = len(PNG_SIGNATURE)
+    while pos + 12 <= len(data) and len(found) < len(_KEYWORDS):
+        (length,) = struct.unpack_from(">I", data, pos)
         kind = data[pos + 4 : pos + 8]
         end = pos + 12 + length
         if end > len(data) or kind == b"IEND":
             break
-        seen += 1
-        if kind in (b"tEXt", b"iTXt", b"zTXt") and length <= READ_MAX_TEXT * 2:
-            text = _png_text_chunk(kind, data[pos + 8 : pos + 8 + length])
-            if text is not None and text[0] in _KEYWORDS and text[0] not in found:
-                found[text[0]] = text[1]
+        if kind == b"IDAT":
+            stats.skipped += 1
+            if stats.skipped > READ_MAX_IDAT:
+                break
+            pos = end
+            continue
+        stats.steps += 1
+        if stats.steps > READ_MAX_CHUNKS:
+            stats.steps = READ_MAX_CHUNKS
+            break
+        if kind in _TEXT_KINDS and length <= READ_MAX_TEXT * 2:
+            keyword = data[pos + 8 : pos + 8 + min(length, 80)].partition(b"\x00")[0]
+            if keyword.decode("latin-1") in _KEYWORDS.difference(found):
+                text = _png_text_chunk(kind, data[pos + 8 : pos + 8 + length], stats)
+                if text is not None:
+                    found[text[0]] = text[1]
         pos = end
     return found
 
 
-def _inflate(body: bytes) -> str | None:
+def _inflate(body: bytes, stats: ReadStats) -> str | None:
     out = zlib.decompressobj()
     text = out.decompress(body, READ_MAX_TEXT + 1)
+    stats.inflated += len(text)
     return None if len(text) > READ_MAX_TEXT else text.decode("utf-8", "replace")
 
 
-def _png_text_chunk(kind: bytes, body: bytes) -> tuple[str, str] | None:
+def _png_text_chunk(kind: bytes, body: bytes, stats: ReadStats) -> tuple[str, str] | None:
     keyword, sep, rest = body.partition(b"\x00")
     if not sep or len(keyword) > 79:
         return None
@@ -259,7 +281,9 @@ def _png_text_chunk(kind: bytes, body: bytes) -> tuple[str, str] | None:
     if kind == b"tEXt":
         return (name, rest.decode("latin-1")) if len(rest) <= READ_MAX_TEXT else None
     if kind == b"zTXt":
-        return (name, text) if rest[:1] == b"\x00" and (text := _inflate(rest[1:])) is not None else None
+        return (
+            (name, text) if rest[:1] == b"\x00" and (text := _inflate(rest[1:], stats)) is not None else None
+        )
     if len(rest) < 2:  # iTXt: compression flag, method, language\0, translated keyword\0, text
         return None
     flag, tail = rest[0], rest[2:]
@@ -267,37 +291,88 @@ def _png_text_chunk(kind: bytes, body: bytes) -> tuple[str, str] | None:
     if len(parts) != 3:
         return None
     if flag:
-        text = _inflate(parts[2])
+        text = _inflate(parts[2], stats)
         return (name, text) if text is not None else None
     return (name, parts[2].decode("utf-8", "replace")) if len(parts[2]) <= READ_MAX_TEXT else None
 
 
-def _jpeg_xmp(data: bytes) -> dict[str, str]:
-    try:
-        segments, _ = _jpeg_segments(data)
-    except ValueError:
-        return {}
-    for segment in segments[:READ_MAX_CHUNKS]:
-        if segment[1] == 0xE1 and segment[4 : 4 + len(XMP_HEADER)] == XMP_HEADER:
-            xml = segment[4 + len(XMP_HEADER) :].decode("utf-8", "replace")
-            found = {}
-            for name, pattern in _XMP_FIELD.items():
-                match = pattern.search(xml)
-                if match:
-                    found[name] = html.unescape(match.group(1))
-            return found
+def _jpeg_app1(data: bytes, stats: ReadStats) -> Iterator[bytes]:
+    """The bodies of a JPEG's APP1 segments before the scan, walking at most ``READ_MAX_CHUNKS`` segments
+    and fill bytes (the walk stops there, or at anything that is not a well-formed segment)."""
+    pos = 2
+    while pos + 4 <= len(data):
+        stats.steps += 1
+        if stats.steps > READ_MAX_CHUNKS:
+            stats.steps = READ_MAX_CHUNKS
+            return
+        if data[pos] != 0xFF:
+            return
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA:  # start of scan: no more headers
+            return
+        (length,) = struct.unpack_from(">H", data, pos + 2)
+        if length < 2 or pos + 2 + length > len(data):
+            return
+        if marker == 0xE1:
+            yield data[pos + 4 : pos + 2 + length]
+        pos += 2 + length
+
+
+def _between(xml: str, start: str, end: str, stats: ReadStats, after: int = 0) -> tuple[str, int] | None:
+    """The text between the first ``start`` (at or after ``after``) and the next ``end``, and where it ends;
+    two linear searches, so a packet of a thousand opening tags costs no more than one."""
+    first = xml.find(start, after)
+    stats.examined += (first if first >= 0 else len(xml)) - after
+    if first < 0:
+        return None
+    begin = first + len(start)
+    close = xml.find(end, begin)
+    stats.examined += (close if close >= 0 else len(xml)) - begin
+    return None if close < 0 else (xml[begin:close], close)
+
+
+def _xmp_fields(xml: str, stats: ReadStats) -> dict[str, str]:
+    found: dict[str, str] = {}
+    settings = _between(xml, "<studio:settings>", "</studio:settings>", stats)
+    if settings is not None:
+        found["parameters"] = html.unescape(settings[0])
+    gen_id = _between(xml, "<studio:generation_id>", "</studio:generation_id>", stats)
+    if gen_id is not None and gen_id[0].strip().isdigit() and len(gen_id[0].strip()) <= 18:
+        found["studio:generation_id"] = gen_id[0].strip()
+    description = _between(xml, "<dc:description>", "</dc:description>", stats)
+    if description is not None:
+        item = _between(description[0], "<rdf:li", "</rdf:li>", stats)
+        if item is not None and (gt := item[0].find(">")) >= 0 and gt <= 200:
+            found["prompt"] = html.unescape(item[0][gt + 1 :])
+    return found
+
+
+def _jpeg_xmp(data: bytes, stats: ReadStats) -> dict[str, str]:
+    """The fields of the first XMP packet the studio wrote (``studio:settings``); other packets are passed."""
+    for body in _jpeg_app1(data, stats):
+        if not body.startswith(XMP_HEADER):
+            continue
+        xml = body[len(XMP_HEADER) :].decode("utf-8", "replace")
+        if "<studio:settings>" not in xml:
+            stats.examined += len(xml)
+            continue
+        return _xmp_fields(xml, stats)
     return {}
 
 
-def read_embedded(data: bytes) -> dict[str, Any] | None:
+def read_embedded(data: bytes, stats: ReadStats | None = None) -> dict[str, Any] | None:
     """What ``embed`` wrote into a file, read back: ``{"prompt", "model", "settings", "generation_id"}``,
     or None for a file without it. Bounded (a hostile file's huge or garbage chunks are skipped) and never
     raises: a dropped file is the designer's, not the studio's."""
+    stats = ReadStats() if stats is None else stats
     try:
         if data.startswith(PNG_SIGNATURE):
-            found = _png_text(data)
+            found = _png_text(data, stats)
         elif data.startswith(b"\xff\xd8"):
-            found = _jpeg_xmp(data)
+            found = _jpeg_xmp(data, stats)
         else:
             return None
         raw = found.get("parameters")

@@ -3,6 +3,7 @@ silent (None, never an exception) for anything else, however hostile."""
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 import zlib
@@ -129,3 +130,93 @@ def test_the_truncated_packet_of_a_huge_prompt_restores_nothing() -> None:
     """embed cuts a huge JPEG prompt and names no settings: there is nothing to restore, and no error."""
     packet = metadata.xmp_packet("word " * 40_000, json.dumps(PARAMS), 12)
     assert metadata.read_embedded(metadata.jpeg_with_xmp(make_image(fmt="JPEG"), packet)) is None
+
+
+# -- the bounds themselves: what the parse looked at, reported by ``ReadStats`` -------------------------
+
+
+def test_a_decompression_bomb_is_inflated_no_further_than_the_cap() -> None:
+    bomb = zlib.compress(b"{" * (64 * 2**20), 9)
+    for chunk in (
+        _chunk(b"zTXt", b"parameters\x00\x00" + bomb),
+        _chunk(b"iTXt", b"parameters\x00\x01\x00\x00\x00" + bomb),
+    ):
+        stats = metadata.ReadStats()
+        assert metadata.read_embedded(_with_chunks(chunk), stats) is None
+        assert 0 < stats.inflated <= metadata.READ_MAX_TEXT + 1
+
+
+def test_text_chunks_past_the_cap_are_not_read() -> None:
+    real = _chunk(b"tEXt", b"parameters\x00" + json.dumps(PARAMS).encode())
+    stats = metadata.ReadStats()
+    data = _with_chunks(*[_chunk(b"tEXt", b"junk\x00x")] * 5_000, real)
+    assert metadata.read_embedded(data, stats) is None  # the real keyword sits past the cap: never reached
+    assert stats.steps == metadata.READ_MAX_CHUNKS
+    assert metadata.read_embedded(_with_chunks(*[_chunk(b"tEXt", b"junk\x00x")] * 100, real)) is not None
+
+
+def test_a_real_png_of_thousands_of_idat_chunks_keeps_its_recipe() -> None:
+    """IDAT chunks are skipped without counting toward the text-chunk cap (a valid encoder may split
+    the pixels into thousands of them)."""
+    from PIL import Image
+
+    base = _studio_png()
+    chunks = metadata.png_chunks(base)
+    row = b"\x00" + bytes([9, 9, 9]) * 600  # filter type 0, then the row's RGB bytes
+    pixels = zlib.compress(row * 600, 0)  # stored, not deflated: enough bytes for thousands of chunks
+    size = max(1, len(pixels) // 5_011)
+    idats = [pixels[i : i + size] for i in range(0, len(pixels), size)]
+    assert len(idats) > metadata.READ_MAX_CHUNKS
+    ihdr = struct.pack(">IIBBBBB", 600, 600, 8, 2, 0, 0, 0)
+    out = [metadata.PNG_SIGNATURE, _chunk(b"IHDR", ihdr)]
+    out += [_chunk(b"IDAT", part) for part in idats]
+    out += [_chunk(kind, body) for kind, body in chunks if kind in (b"iTXt", b"IEND")]
+    data = b"".join(out)
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()  # a valid PNG
+        assert im.size == (600, 600)
+    stats = metadata.ReadStats()
+    found = metadata.read_embedded(data, stats)
+    assert found is not None and found["settings"] == PARAMS["settings"]
+    assert stats.steps < 10  # IHDR and the text chunks; the IDAT chunks are stepped over
+
+
+def _jpeg_with(segments: bytes) -> bytes:
+    """A JPEG: SOI, ``segments``, then the rest of a real JPEG's headers and scan."""
+    real = make_image(fmt="JPEG")
+    return real[:2] + segments + real[2:]
+
+
+def test_a_jpeg_of_millions_of_tiny_segments_is_walked_only_to_the_cap() -> None:
+    studio_xmp = metadata.jpeg_with_xmp(
+        make_image(fmt="JPEG"), metadata.xmp_packet(PROMPT, json.dumps(PARAMS), 12)
+    )
+    tiny = b"\xff\xe2\x00\x02" * (5 * 2**20 // 4)  # 5 MB of empty APP2 segments, then the studio's XMP
+    stats = metadata.ReadStats()
+    assert metadata.read_embedded(studio_xmp[:2] + tiny + studio_xmp[2:], stats) is None
+    assert stats.steps == metadata.READ_MAX_CHUNKS
+
+
+def test_a_jpeg_of_fill_bytes_is_walked_only_to_the_cap() -> None:
+    stats = metadata.ReadStats()
+    assert metadata.read_embedded(_jpeg_with(b"\xff" * (5 * 2**20)), stats) is None
+    assert stats.steps == metadata.READ_MAX_CHUNKS
+
+
+def test_xmp_of_repeated_open_tags_is_searched_once() -> None:
+    """64 KB of ``<studio:settings>`` with no closing tag: each field is looked for once, front to back."""
+    packet = b"<x:xmpmeta>" + b"<studio:settings>" * 3_700 + b"<dc:description><rdf:Alt><rdf:li" * 50
+    stats = metadata.ReadStats()
+    assert metadata.read_embedded(metadata.jpeg_with_xmp(make_image(fmt="JPEG"), packet), stats) is None
+    assert stats.examined <= 4 * len(packet)  # a few linear passes, not one per opening tag
+
+
+def test_only_the_first_studio_xmp_block_is_read() -> None:
+    first = metadata.xmp_packet(PROMPT, json.dumps(PARAMS), 12)
+    second = metadata.xmp_packet("other", json.dumps({**PARAMS, "model": "x"}), 13)
+    app1 = [
+        b"\xff\xe1" + struct.pack(">H", 2 + len(metadata.XMP_HEADER) + len(p)) + metadata.XMP_HEADER + p
+        for p in (first, second)
+    ]
+    found = metadata.read_embedded(_jpeg_with(b"".join(app1)))
+    assert found is not None and found["prompt"] == PROMPT and found["generation_id"] == 12
