@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,10 @@ MAX_TEXT = 100_000
 MAX_LIST = 200
 MAX_TRAY = 32
 MAX_DEPTH = 6
+#: a tray image no draft names is removed only once it is this old: another session may have kept it and
+#: not yet written the draft that names it (saving and pruning run in one transaction, but the image is
+#: written before it)
+PRUNE_GRACE_S = 3600.0
 _KEY = re.compile(r"(gen|edit|exp)_\w{1,80}")
 # Each widget key by its widget's kind: a value of another kind would stop its page on every visit (a text
 # area given a number raises), so a value that does not fit its widget is dropped on load and on save.
@@ -287,8 +292,7 @@ class DraftService:
         try:
             for ref in tray or ():
                 repo.keep_image(ref.sha256, ref.mime_type, ref.data)
-            repo.update(merge, self.owner)
-            self._prune()
+            repo.update(merge, self.owner, prune_before=time.time() - PRUNE_GRACE_S)
         except StudioError as exc:
             log.warning("The composer's draft was not saved: %s", exc)
             return False
@@ -323,8 +327,7 @@ class DraftService:
     def clear(self) -> None:
         """Forget the stored draft ("Start fresh") and the tray images only it named."""
         try:
-            self._store.drafts.delete(self.owner)
-            self._prune()
+            self._store.drafts.delete(self.owner, prune_before=time.time() - PRUNE_GRACE_S)
         except StudioError as exc:
             log.warning("The saved draft could not be cleared: %s", exc)
 
@@ -335,15 +338,6 @@ class DraftService:
             self._store.drafts.move(self.owner, self.owner + SET_ASIDE)
         except StudioError as exc:
             log.warning("The saved draft could not be set aside: %s", exc)
-
-    def _prune(self) -> None:
-        keep: set[str] = set()
-        for body in self._store.drafts.bodies():
-            try:
-                keep |= {str(item.get("sha256")) for item in json.loads(body).get("tray") or []}
-            except (ValueError, AttributeError):
-                continue
-        self._store.drafts.prune(keep)
 
     def _tray(self, items: list[Any]) -> tuple[Reference, ...]:
         refs: list[Reference] = []

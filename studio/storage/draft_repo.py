@@ -10,13 +10,15 @@ the doctor does not scan it and emptying the trash never touches it.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sqlalchemy import delete
 from sqlalchemy.dialects.sqlite import insert
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from studio.domain.mime import EXTENSIONS
 from studio.storage import files
@@ -25,6 +27,15 @@ from studio.storage.tables import Asset, Draft, GenerationAsset, utc_now
 
 DIR = "drafts"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _named(body: str) -> set[str]:
+    """The tray image hashes a stored draft names."""
+    try:
+        tray = json.loads(body).get("tray") or []
+        return {str(item.get("sha256")) for item in tray if isinstance(item, dict)}
+    except (ValueError, AttributeError, TypeError):
+        return set()
 
 
 class DraftRepository:
@@ -48,25 +59,43 @@ class DraftRepository:
         with self.db.write() as session:
             session.exec(stmt)
 
-    def update(self, change: Callable[[str | None], str | None], owner: str = "") -> None:
+    def update(
+        self,
+        change: Callable[[str | None], str | None],
+        owner: str = "",
+        *,
+        prune_before: float | None = None,
+    ) -> None:
         """Read-modify-write in one (IMMEDIATE) transaction: ``change`` gets the stored JSON text (or None)
         and returns the new text (None leaves the row as it is). Two sessions saving at once take turns,
         so neither overwrites what the other just wrote with an older copy."""
         with self.db.write() as session:
             body = session.exec(select(Draft.body).where(col(Draft.owner) == owner)).first()
             new = change(body)
-            if new is None:
-                return
-            stmt = insert(Draft).values(owner=owner, body=new, updated_at=utc_now())
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["owner"],
-                set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
-            )
-            session.exec(stmt)
+            if new is not None:
+                stmt = insert(Draft).values(owner=owner, body=new, updated_at=utc_now())
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["owner"],
+                    set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
+                )
+                session.exec(stmt)
+            if prune_before is not None:
+                self._prune_in(session, prune_before)
 
-    def delete(self, owner: str = "") -> None:
+    def delete(self, owner: str = "", *, prune_before: float | None = None) -> None:
         with self.db.write() as session:
             session.exec(delete(Draft).where(col(Draft.owner) == owner))
+            if prune_before is not None:
+                self._prune_in(session, prune_before)
+
+    def _prune_in(self, session: Session, before: float) -> None:
+        """Inside a write transaction (the drafts cannot change meanwhile): remove the kept images no
+        draft names and last written or re-kept before ``before`` (a grace period: another session may
+        have kept an image and not yet written the row that names it)."""
+        keep: set[str] = set()
+        for body in session.exec(select(Draft.body)).all():
+            keep |= _named(body)
+        self.prune(keep, before=before)
 
     def move(self, owner: str, to: str) -> None:
         """The draft of ``owner`` becomes ``to``'s (replacing it), in one transaction."""
@@ -92,10 +121,16 @@ class DraftRepository:
         return files.contained(self.data_dir, DIR, sha256[:2], f"{sha256}.{ext}")
 
     def keep_image(self, sha256: str, mime: str, data: bytes) -> None:
-        """Write a tray image once (atomically); an existing file of that hash is left alone."""
+        """Write a tray image once (atomically); an existing file of that hash is only touched (its grace
+        period starts again: the draft about to name it is not written yet)."""
         path = self._path(sha256, mime)
-        if path is not None and not path.exists():
-            files.write_atomic(path, data)
+        if path is None:
+            return
+        if path.exists():
+            with contextlib.suppress(OSError):
+                os.utime(path)
+                return
+        files.write_atomic(path, data)
 
     def image(self, sha256: str, mime: str) -> bytes | None:
         """A kept tray image's bytes, or None when it is missing or unreadable."""
@@ -107,16 +142,19 @@ class DraftRepository:
         except OSError:
             return None
 
-    def prune(self, keep: Iterable[str]) -> int:
-        """Remove the kept images whose hash is not in ``keep``; returns how many were removed."""
+    def prune(self, keep: Iterable[str], *, before: float | None = None) -> int:
+        """Remove the kept images whose hash is not in ``keep`` (and, given ``before``, last written
+        before that time); returns how many were removed."""
         wanted = set(keep)
         root = self.data_dir / DIR
         removed = 0
         if not root.is_dir():
             return 0
         for path in root.glob("*/*"):
-            if path.is_file() and path.name.split(".", 1)[0] not in wanted:
-                with contextlib.suppress(OSError):
+            if not path.is_file() or path.name.split(".", 1)[0] in wanted:
+                continue
+            with contextlib.suppress(OSError):
+                if before is None or path.stat().st_mtime < before:
                     path.unlink()
                     removed += 1
         return removed

@@ -4,6 +4,8 @@ offers to restore its prompt and settings."""
 from __future__ import annotations
 
 import json
+import os
+import time
 
 from studio.domain import catalogue
 from studio.domain.requests import GenerationRequest
@@ -132,6 +134,9 @@ def test_start_fresh_empties_the_composer_and_forgets_the_saved_draft(monkeypatc
     at.session_state["gen_tray"] = studio.drafts.load().tray
     at.session_state["gen_feed"] = [[1]]
     at.run()
+    then = time.time() - 2 * 3600  # the saved tray image, past the grace period
+    for path in (studio.settings.data_dir / "drafts").glob("*/*"):
+        os.utime(path, (then, then))
     at.button(key="fresh").click().run()
     assert not at.exception, at.exception
     assert at.text_area(key="gen_prompt").value == ""

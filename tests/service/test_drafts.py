@@ -25,6 +25,15 @@ def _ref(color=(10, 20, 30), name="fox.png"):
     return uploads.prepare(png(color), name)
 
 
+def _age(folder: Path, hours: float = 2) -> None:
+    """Date the kept tray images back (files no draft names go only after a grace period)."""
+    import os
+
+    then = time.time() - hours * 3600
+    for path in folder.glob("*/*"):
+        os.utime(path, (then, then))
+
+
 def test_save_load_clear_round_trip(studio) -> None:
     tray = (_ref((10, 20, 30), "fox.png"), uploads.prepare(png((90, 10, 10)), "map.png", role="character"))
     values = {
@@ -48,11 +57,13 @@ def test_save_load_clear_round_trip(studio) -> None:
     kept = list((studio.settings.data_dir / "drafts").glob("*/*"))
     assert sorted(p.name.split(".")[0] for p in kept) == sorted(r.sha256 for r in tray)
 
+    _age(studio.settings.data_dir / "drafts")  # past the grace period
     studio.drafts.save(Draft(values=values, tray=tray[:1]))  # the second image leaves the tray: its file goes
     assert [p.name.split(".")[0] for p in (studio.settings.data_dir / "drafts").glob("*/*")] == [
         tray[0].sha256
     ]
 
+    _age(studio.settings.data_dir / "drafts")  # (saving it again re-kept it: its grace period restarted)
     studio.drafts.clear()
     assert studio.drafts.load() is None
     assert list((studio.settings.data_dir / "drafts").glob("*/*")) == []
@@ -299,3 +310,39 @@ def test_page_state_is_checked_for_its_shape(studio) -> None:
     bad = {"gen_feed": [5, [6]], "gen_ids": ["7"], "gen_sketches": [{"sha256": 5, "name": "x"}]}
     studio._store.drafts.put(json.dumps({"state": bad}))
     assert studio.drafts.load().state == {}
+
+
+def test_a_session_saving_meanwhile_never_removes_a_tray_image_another_is_about_to_name(studio) -> None:
+    """Session A keeps its tray image, then writes its row; session B saves (and prunes) in between."""
+    from studio.services.drafts import DraftChanges
+
+    repo = studio._store.drafts
+    real_update = repo.update
+    ref = _ref((200, 100, 50), "new.png")
+
+    def b_saves_first(*args, **kwargs):
+        repo.update = real_update
+        studio.drafts.save_changes(DraftChanges(values={"gen_prompt": "B's prompt"}))  # prunes
+        return real_update(*args, **kwargs)
+
+    repo.update = b_saves_first
+    studio.drafts.save_changes(DraftChanges(tray=(ref,)))  # session A
+    back = studio.drafts.load()
+    assert back is not None and back.values["gen_prompt"] == "B's prompt"
+    assert [r.sha256 for r in back.tray] == [ref.sha256]  # its file is still there
+
+
+def test_only_files_no_draft_names_and_older_than_the_grace_period_are_removed(studio) -> None:
+    import os
+
+    old, young, named = _ref((1, 1, 1), "old.png"), _ref((2, 2, 2), "young.png"), _ref((3, 3, 3), "n.png")
+    studio.drafts.save(Draft(tray=(old, named)))
+    studio._store.drafts.keep_image(young.sha256, young.mime_type, young.data)
+    folder = studio.settings.data_dir / "drafts"
+    hours_ago = time.time() - 2 * 3600
+    for path in folder.glob("*/*"):
+        if not path.name.startswith(young.sha256):
+            os.utime(path, (hours_ago, hours_ago))
+    studio.drafts.save(Draft(tray=(named,)))  # "old" is no longer named
+    left = sorted(p.name.split(".")[0] for p in folder.glob("*/*"))
+    assert left == sorted([young.sha256, named.sha256])  # young: within the grace period
