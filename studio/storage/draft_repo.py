@@ -107,11 +107,6 @@ class DraftRepository:
             session.exec(delete(Draft).where(col(Draft.owner) == owner))
             session.add(Draft(owner=to, body=body, updated_at=utc_now()))
 
-    def bodies(self) -> list[str]:
-        """Every owner's draft (the files any of them names are kept)."""
-        with self.db.read() as session:
-            return list(session.exec(select(Draft.body)).all())
-
     # -- the tray's files -------------------------------------------------------------------------
 
     def _path(self, sha256: str, mime: str) -> Path | None:

@@ -108,7 +108,8 @@ def test_number_inputs_of_another_type_are_dropped_on_load(make_app, studio):
 
 
 def _fresh_page() -> None:
-    """A page with the composer's prompt and a button wired as Generate's "Start fresh" is to be wired."""
+    """A harness for the ``draft_keeper.start_fresh`` helper: the composer's prompt and variants, and a
+    button calling it the way Generate's "Start fresh" button is to (wired into generate.py at merge)."""
     import streamlit as st
 
     from studio.app.widgets import draft_keeper
@@ -118,7 +119,8 @@ def _fresh_page() -> None:
     st.button("Start fresh", key="fresh", on_click=draft_keeper.start_fresh)
 
 
-def test_start_fresh_empties_the_composer_and_forgets_the_saved_draft(monkeypatch, studio):
+def test_the_start_fresh_helper_empties_the_composer_and_forgets_the_saved_draft(monkeypatch, studio):
+    """A test of the helper on a harness page, not of Generate's button (not wired in this branch)."""
     from streamlit.testing.v1 import AppTest
 
     from studio.app import resources
@@ -192,7 +194,8 @@ def test_another_image_is_only_a_reference(make_app, studio):
 
 
 def _edit_like_page() -> None:
-    """Another page's uploader (as Edit's "An uploaded image") with the offer under it."""
+    """A harness for the ``references.restore_elsewhere`` helper: an uploader like Edit's "An uploaded
+    image", with the helper called under it (Edit and Experiment call it once wired, at merge)."""
     import streamlit as st
 
     from studio.app import resources
@@ -202,7 +205,8 @@ def _edit_like_page() -> None:
     references.restore_elsewhere(resources.get_studio(), files or [], key="edit")
 
 
-def test_other_uploaders_offer_to_restore_on_generate(monkeypatch, studio):
+def test_the_restore_elsewhere_helper_offers_once_per_file_and_reads_it_once(monkeypatch, studio):
+    """A test of the helper on a harness page, not of Edit's or Experiment's uploader."""
     from streamlit.testing.v1 import AppTest
 
     from studio.app import resources
@@ -216,6 +220,16 @@ def test_other_uploaders_offer_to_restore_on_generate(monkeypatch, studio):
     at.file_uploader(key="edit_upload").set_value([("mine.png", data, "image/png")]).run()
     assert "This image was made by Studio" in " ".join(m.value for m in at.markdown)
     assert at.button(key="edit_restore").label == "Restore on Generate"
+
+    reads = []
+    real = studio.drafts.from_image
+    studio.drafts.from_image = lambda data: reads.append(len(data)) or real(data)
+    for _ in range(3):  # the uploader keeps its file: later runs use what was found
+        at.run()
+        assert "This image was made by Studio" in " ".join(m.value for m in at.markdown)
+    assert reads == []
+    found = [r for r in at.session_state["studio_recipe_seen"].values() if r is not None]
+    assert [r.prompt for r in found] == ["a lighthouse in fog"]
 
 
 def test_an_unrelated_error_after_a_stopped_first_run_keeps_the_draft_and_shows(make_app, studio):

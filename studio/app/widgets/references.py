@@ -19,7 +19,8 @@ from studio.domain import catalogue
 from studio.domain import composition as composer
 from studio.domain.catalogue import ModelSpec
 from studio.domain.errors import StudioError
-from studio.domain.requests import SUCCEEDED, Reference
+from studio.domain.mime import sha256_hex
+from studio.domain.requests import SUCCEEDED, GenerationRequest, Reference
 from studio.services import uploads
 from studio.services.studio import Studio
 
@@ -216,21 +217,21 @@ def _restore_offer() -> None:
         )
 
 
-_SEEN = "studio_recipe_seen"  # file digest -> is it one of ours (an uploader keeps its file across runs)
+_SEEN = "studio_recipe_seen"  # file sha256 -> the request it restores, or None (one of ours or not)
 
 
 def restore_elsewhere(studio: Studio, uploads_: Sequence[object], *, key: str) -> None:
     """Under another page's uploader (Edit's, Experiment's): when an uploaded file is an image the studio
-    made, offer to restore its prompt and settings on Generate. ``uploads_`` are Streamlit UploadedFiles;
-    each file is judged once per session (its bytes' digest), not on every run."""
-    seen: dict[str, bool] = st.session_state.setdefault(_SEEN, {})
+    made, offer to restore its prompt and settings on Generate. ``uploads_`` are Streamlit UploadedFiles.
+    An uploader keeps its file across runs: each file is read once per session (by its bytes' SHA-256),
+    and later runs use what was found then."""
+    seen: dict[str, GenerationRequest | None] = st.session_state.setdefault(_SEEN, {})
     for file in uploads_:
         data = file.getvalue()  # type: ignore[attr-defined]
-        digest = f"{len(data)}:{hash(data)}"
-        if seen.get(digest) is False:
-            continue
-        request = studio.drafts.from_image(data)
-        seen[digest] = request is not None
+        digest = sha256_hex(data)
+        if digest not in seen:
+            seen[digest] = studio.drafts.from_image(data)
+        request = seen[digest]
         if request is None:
             continue
         with st.container(border=True, key=f"{key}_restore_box"):
