@@ -2,7 +2,8 @@
 
 ``studio/app/main.py`` copies the builders' widget values aside on every run (``keep_builder_state``,
 into ``st.session_state[SAVED]``). Here that dict, the reference tray and a little page state are saved
-after a run that changed them (``persist``), and loaded back on the first run of a new session
+after a run that changed them (``persist``: only what this session changed since its last save or restore,
+merged into the stored draft, so another tab's newer values stay), and loaded back on the first run of a new session
 (``restore``), before any page draws a widget: values are written into widgets from code only then, never
 on a later run, where they could overwrite text typed while the run was in flight.
 """
