@@ -9,11 +9,14 @@ The download's name comes from the id and hash, never from user text.
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
 import struct
 import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from studio.domain.errors import ImageRejected, StoreError
@@ -208,3 +211,186 @@ def jpeg_with_xmp(data: bytes, packet: bytes) -> bytes:
     lead = kept[:1] if kept and kept[0][1] == 0xE0 else []  # JFIF APP0 must stay first
     rest = kept[len(lead) :]
     return b"".join([data[:2], *lead, app1, *rest, data[sos:]])
+
+
+# -- reading it back (a dropped or uploaded file) ------------------------------------------------
+
+#: Bounds for reading a file the designer drops: whatever it holds, the parse looks at no more than this.
+READ_MAX_CHUNKS = 4096  # PNG chunks other than IDAT / JPEG segments and fill bytes walked
+READ_MAX_IDAT = 100_000  # IDAT chunks stepped over (not read) on the way to the text chunks after them
+READ_MAX_TEXT = 256 * 1024  # one text chunk / one XMP packet, after decompression
+_KEYWORDS = {"prompt", "parameters", "studio:generation_id"}
+_TEXT_KINDS = (b"tEXt", b"iTXt", b"zTXt")
+
+
+@dataclass
+class ReadStats:
+    """What one ``read_embedded`` looked at (the bounds above, made visible to tests)."""
+
+    steps: int = 0  # PNG chunks (IDAT aside) or JPEG segments and fill bytes walked
+    skipped: int = 0  # IDAT chunks stepped over without reading them
+    inflated: int = 0  # bytes decompressed
+    examined: int = 0  # characters of XMP searched
+
+
+def _png_text(data: bytes, stats: ReadStats) -> dict[str, str]:
+    """The studio's text chunks of a PNG; chunks that are too long, compressed too far or broken are skipped.
+    Pixel data (IDAT) is stepped over without being read or counted toward the chunk cap."""
+    found: dict[str, str] = {}
+    pos = len(PNG_SIGNATURE)
+    while pos + 12 <= len(data) and len(found) < len(_KEYWORDS):
+        (length,) = struct.unpack_from(">I", data, pos)
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if end > len(data) or kind == b"IEND":
+            break
+        if kind == b"IDAT":
+            stats.skipped += 1
+            if stats.skipped > READ_MAX_IDAT:
+                break
+            pos = end
+            continue
+        stats.steps += 1
+        if stats.steps > READ_MAX_CHUNKS:
+            stats.steps = READ_MAX_CHUNKS
+            break
+        if kind in _TEXT_KINDS and length <= READ_MAX_TEXT * 2:
+            keyword = data[pos + 8 : pos + 8 + min(length, 80)].partition(b"\x00")[0]
+            if keyword.decode("latin-1") in _KEYWORDS.difference(found):
+                text = _png_text_chunk(kind, data[pos + 8 : pos + 8 + length], stats)
+                if text is not None:
+                    found[text[0]] = text[1]
+        pos = end
+    return found
+
+
+def _inflate(body: bytes, stats: ReadStats) -> str | None:
+    out = zlib.decompressobj()
+    text = out.decompress(body, READ_MAX_TEXT + 1)
+    stats.inflated += len(text)
+    return None if len(text) > READ_MAX_TEXT else text.decode("utf-8", "replace")
+
+
+def _png_text_chunk(kind: bytes, body: bytes, stats: ReadStats) -> tuple[str, str] | None:
+    keyword, sep, rest = body.partition(b"\x00")
+    if not sep or len(keyword) > 79:
+        return None
+    name = keyword.decode("latin-1")
+    if name not in _KEYWORDS:
+        return None
+    if kind == b"tEXt":
+        return (name, rest.decode("latin-1")) if len(rest) <= READ_MAX_TEXT else None
+    if kind == b"zTXt":
+        return (
+            (name, text) if rest[:1] == b"\x00" and (text := _inflate(rest[1:], stats)) is not None else None
+        )
+    if len(rest) < 2:  # iTXt: compression flag, method, language\0, translated keyword\0, text
+        return None
+    flag, tail = rest[0], rest[2:]
+    parts = tail.split(b"\x00", 2)
+    if len(parts) != 3:
+        return None
+    if flag:
+        text = _inflate(parts[2], stats)
+        return (name, text) if text is not None else None
+    return (name, parts[2].decode("utf-8", "replace")) if len(parts[2]) <= READ_MAX_TEXT else None
+
+
+def _jpeg_app1(data: bytes, stats: ReadStats) -> Iterator[bytes]:
+    """The bodies of a JPEG's APP1 segments before the scan, walking at most ``READ_MAX_CHUNKS`` segments
+    and fill bytes (the walk stops there, or at anything that is not a well-formed segment)."""
+    pos = 2
+    while pos + 4 <= len(data):
+        stats.steps += 1
+        if stats.steps > READ_MAX_CHUNKS:
+            stats.steps = READ_MAX_CHUNKS
+            return
+        if data[pos] != 0xFF:
+            return
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xDA:  # start of scan: no more headers
+            return
+        (length,) = struct.unpack_from(">H", data, pos + 2)
+        if length < 2 or pos + 2 + length > len(data):
+            return
+        if marker == 0xE1:
+            yield data[pos + 4 : pos + 2 + length]
+        pos += 2 + length
+
+
+def _between(xml: str, start: str, end: str, stats: ReadStats, after: int = 0) -> tuple[str, int] | None:
+    """The text between the first ``start`` (at or after ``after``) and the next ``end``, and where it ends;
+    two linear searches, so a packet of a thousand opening tags costs no more than one."""
+    first = xml.find(start, after)
+    stats.examined += (first if first >= 0 else len(xml)) - after
+    if first < 0:
+        return None
+    begin = first + len(start)
+    close = xml.find(end, begin)
+    stats.examined += (close if close >= 0 else len(xml)) - begin
+    return None if close < 0 else (xml[begin:close], close)
+
+
+def _xmp_fields(xml: str, stats: ReadStats) -> dict[str, str]:
+    found: dict[str, str] = {}
+    settings = _between(xml, "<studio:settings>", "</studio:settings>", stats)
+    if settings is not None:
+        found["parameters"] = html.unescape(settings[0])
+    gen_id = _between(xml, "<studio:generation_id>", "</studio:generation_id>", stats)
+    if gen_id is not None and gen_id[0].strip().isdigit() and len(gen_id[0].strip()) <= 18:
+        found["studio:generation_id"] = gen_id[0].strip()
+    description = _between(xml, "<dc:description>", "</dc:description>", stats)
+    if description is not None:
+        item = _between(description[0], "<rdf:li", "</rdf:li>", stats)
+        if item is not None and (gt := item[0].find(">")) >= 0 and gt <= 200:
+            found["prompt"] = html.unescape(item[0][gt + 1 :])
+    return found
+
+
+def _jpeg_xmp(data: bytes, stats: ReadStats) -> dict[str, str]:
+    """The fields of the first XMP packet the studio wrote (``studio:settings``); other packets are passed."""
+    for body in _jpeg_app1(data, stats):
+        if not body.startswith(XMP_HEADER):
+            continue
+        xml = body[len(XMP_HEADER) :].decode("utf-8", "replace")
+        if "<studio:settings>" not in xml:
+            stats.examined += len(xml)
+            continue
+        return _xmp_fields(xml, stats)
+    return {}
+
+
+def read_embedded(data: bytes, stats: ReadStats | None = None) -> dict[str, Any] | None:
+    """What ``embed`` wrote into a file, read back: ``{"prompt", "model", "settings", "generation_id"}``,
+    or None for a file without it. Bounded (a hostile file's huge or garbage chunks are skipped) and never
+    raises: a dropped file is the designer's, not the studio's."""
+    stats = ReadStats() if stats is None else stats
+    try:
+        if data.startswith(PNG_SIGNATURE):
+            found = _png_text(data, stats)
+        elif data.startswith(b"\xff\xd8"):
+            found = _jpeg_xmp(data, stats)
+        else:
+            return None
+        raw = found.get("parameters")
+        if raw is None or len(raw) > READ_MAX_TEXT:
+            return None
+        params = json.loads(raw)
+        if not isinstance(params, dict):
+            return None
+        settings = params.get("settings")
+        model = params.get("model")
+        if not isinstance(model, str) or not model or not isinstance(settings, dict):
+            return None  # the truncated packet of a huge prompt names no settings: nothing to restore
+        gen_id = params.get("generation_id", found.get("studio:generation_id"))
+        return {
+            "prompt": str(found.get("prompt") or ""),
+            "model": model[:200],
+            "settings": public_settings(settings),
+            "generation_id": int(gen_id) if isinstance(gen_id, int | str) and str(gen_id).isdigit() else None,
+        }
+    except Exception:  # noqa: BLE001 - any garbage in a dropped file means "no recipe", never a traceback
+        return None

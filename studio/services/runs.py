@@ -25,7 +25,7 @@ from studio.domain.errors import InputError, NoKey, StudioError
 from studio.domain.grid import Grid as Grid  # re-exported: the Experiment page names runs.Grid
 from studio.domain.grid import GridCell as GridCell
 from studio.domain.requests import ACTIVE_STATUSES, SUCCEEDED, GenerationRequest, Reference
-from studio.imaging import contact_sheet, images
+from studio.imaging import contact_sheet, images, metadata
 from studio.services import lifecycle
 from studio.storage import GenerationRecord, Store, files
 from studio.storage.run_repo import RunRecord
@@ -676,7 +676,8 @@ def export_zip(store: Store, run_id: int, *, rows: str | None = None, cols: str 
                     name = (
                         f"images/{cell.record.id}-{image.sha256[:12]}.{_ZIP_EXT.get(image.mime_type, 'bin')}"
                     )
-                    zf.write(image.path, name, compress_type=zipfile.ZIP_STORED)  # already compressed
+                    data, _, _ = metadata.embed(cell.record, image)  # the prompt and settings travel along
+                    zf.writestr(name, data, compress_type=zipfile.ZIP_STORED)  # already compressed
                     entry["images"].append(name)
             manifest_cells.append(entry)
         manifest = {

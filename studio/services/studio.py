@@ -34,6 +34,7 @@ from studio.gemini import wire
 from studio.gemini.client import GeminiClient
 from studio.gemini.error_mapping import redact  # re-exported: the app redacts without importing studio.gemini
 from studio.services import lifecycle
+from studio.services.drafts import DraftService
 from studio.services.editing import EditService
 from studio.services.gallery import GalleryService
 from studio.services.jobs import JobProgress, JobRunner, Work
@@ -92,6 +93,7 @@ class Studio:
         self.templates = TemplateService(self._store)
         self.editing = EditService(self)
         self.runs = RunService(self)
+        self.drafts = DraftService(self._store, self.request_for)  # the composer's draft; a dropped image
 
     def _start_demo_emulator(self, settings: Settings) -> Settings:
         """Demo mode: an in-process emulator on a free loopback port stands in for the endpoint."""

@@ -277,6 +277,23 @@ INSERT INTO interruption_ack (generation_id, action, at)
     )
 
 
+@migration
+def m006_drafts(conn: Connection) -> None:
+    """The composer's draft (prompt, settings, the reference tray's file hashes, the last runs) kept across a
+    browser reload and a restart of the studio. One row per owner: '' today (one person on loopback); a later
+    per-person studio keys it by user without another migration. No existing row changes meaning."""
+    _run(
+        conn,
+        """
+CREATE TABLE draft (
+    owner TEXT PRIMARY KEY NOT NULL DEFAULT '',
+    body TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+)
+""",
+    )
+
+
 LATEST = len(MIGRATIONS)
 
 

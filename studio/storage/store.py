@@ -9,6 +9,7 @@ from typing import Any
 from studio.domain.errors import StoreError
 from studio.domain.records import GenerationRecord
 from studio.storage.database import Database
+from studio.storage.draft_repo import DraftRepository
 from studio.storage.exchange_repo import ExchangeRepository
 from studio.storage.gallery_repo import GalleryRepository
 from studio.storage.generation_repo import GenerationRepository
@@ -60,6 +61,7 @@ class Store:
         self.templates = TemplateRepository(self.db)
         self.notices = NoticeRepository(self.db)
         self.exchange = ExchangeRepository(self.db)
+        self.drafts = DraftRepository(self.db, self.data_dir)
         self.history = HistoryReads(self.generations, self.gallery)
 
     @property

@@ -307,3 +307,13 @@ def records(session: Session, rows: Sequence[Any], data_dir: Path) -> list[Gener
         record.collections = sorted(int(c) for c in collections.split(",")) if collections else []
         out.append(record)
     return out
+
+
+class Draft(SQLModel, table=True):
+    """The composer's draft as JSON, one per owner ('' for now) (migration 6)."""
+
+    __tablename__ = "draft"
+
+    owner: str = Field(default="", primary_key=True)
+    body: str
+    updated_at: str

@@ -8,7 +8,9 @@ a ``File`` built from Pillow bytes), so ``paste.js`` reads them exactly as it re
 from __future__ import annotations
 
 import base64
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -51,16 +53,20 @@ def _b64(data: bytes) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[str]:
+def server(tmp_path_factory) -> Iterator[tuple[str, Path]]:
     """One studio for the module; each test opens its own tab, i.e. its own session and empty tray."""
     root = tmp_path_factory.mktemp("tray")
     with studio_server(root / "data", root) as url:
-        yield url
+        yield url, root / "data"
 
 
 @pytest.fixture
 def page(server):
-    with chromium_page(server, height=2000) as tab:
+    url, data_dir = server
+    if (data_dir / "studio.db").exists():  # the saved draft would bring the last test's tray back
+        with sqlite3.connect(data_dir / "studio.db") as db:
+            db.execute("DELETE FROM draft")
+    with chromium_page(url, height=2000) as tab:
         yield tab
 
 

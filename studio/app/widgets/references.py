@@ -15,10 +15,12 @@ import streamlit as st
 
 from studio.app.widgets import jscomponents
 from studio.app.widgets.components import escape_md
+from studio.domain import catalogue
 from studio.domain import composition as composer
 from studio.domain.catalogue import ModelSpec
 from studio.domain.errors import StudioError
-from studio.domain.requests import SUCCEEDED, Reference
+from studio.domain.mime import sha256_hex
+from studio.domain.requests import SUCCEEDED, GenerationRequest, Reference
 from studio.services import uploads
 from studio.services.studio import Studio
 
@@ -30,6 +32,8 @@ SKETCHES = "gen_sketches"
 _ROUND = "gen_upload_round"
 #: generation ids another page (History's "Use as reference") wants added; consumed by ``section``
 INCOMING = "gen_tray_incoming"
+#: a dropped or pasted file the studio made: {"name", "request"} until restored or dismissed
+OFFER = "gen_restore_offer"
 HISTORY_PICKS = 12
 
 
@@ -80,14 +84,39 @@ def _uploader_key() -> str:
     return "gen_uploads" if round_ == 0 else f"gen_uploads_{round_}"
 
 
-def _on_upload(spec: ModelSpec) -> None:
+def offer_restore(studio: Studio, files: Sequence[tuple[str, bytes]]) -> None:
+    """If one of the files is an image the studio made (a stored original, or a download carrying its
+    prompt and settings), offer to restore them; any other file is only a reference, as always."""
+    for name, data in files:
+        request = studio.drafts.from_image(data)
+        if request is not None:
+            st.session_state[OFFER] = {"name": name[:80], "request": request}
+            return
+
+
+def _on_upload(studio: Studio, spec: ModelSpec) -> None:
     files = st.session_state.get(_uploader_key()) or []
     if files:
-        add_files([(f.name, f.getvalue()) for f in files], spec)
+        dropped = [(f.name, f.getvalue()) for f in files]
+        offer_restore(studio, dropped)
+        add_files(dropped, spec)
     st.session_state[_ROUND] = st.session_state.get(_ROUND, 0) + 1  # a fresh, empty uploader
 
 
-def _on_paste(spec: ModelSpec) -> None:
+def _restore() -> None:
+    """Hand the offered request to the form the way a remix is handed (``prompt_form.consume_remix``, which
+    runs before the form's widgets are drawn)."""
+    offer = st.session_state.pop(OFFER, None)
+    if offer:
+        st.session_state["remix"] = offer["request"]
+        _notify(f"Restored the prompt and settings of {offer['name']}.", "success")
+
+
+def _dismiss_offer() -> None:
+    st.session_state.pop(OFFER, None)
+
+
+def _on_paste(studio: Studio, spec: ModelSpec) -> None:
     payload = (st.session_state.get("gen_paste") or {}).get("pasted") or []
     files: list[tuple[str, bytes]] = []
     for item in payload if isinstance(payload, list) else []:
@@ -102,6 +131,7 @@ def _on_paste(spec: ModelSpec) -> None:
         except StudioError as exc:
             _notify(str(exc))
     if files:
+        offer_restore(studio, files)
         add_files(files, spec)
 
 
@@ -149,6 +179,70 @@ def _notices() -> None:
             st.success(escape_md(message), icon=":material/check:")
         else:
             st.warning(escape_md(message), icon=":material/block:")
+
+
+def _restore_offer() -> None:
+    offer = st.session_state.get(OFFER)
+    if not offer:
+        return
+    request = offer["request"]
+    with st.container(border=True, key="gen_restore_box"):
+        st.markdown(
+            ":material/settings_backup_restore: **This image was made by Studio.** "
+            "Restore its prompt and settings?"
+        )
+        prompt = " ".join(request.prompt.split())
+        model = catalogue.display_label(request.model) if catalogue.is_known(request.model) else request.model
+        quoted = f"“{prompt[:120]}{'…' if len(prompt) > 120 else ''}”" if prompt else "no prompt"
+        st.caption(
+            escape_md(f"{offer['name']} · {model} · {quoted}")
+            + "  \nRestoring replaces the prompt, the settings and the tray."
+        )
+        left, right = st.columns(2)
+        left.button(
+            "Restore",
+            key="gen_restore",
+            type="primary",
+            icon=":material/restore:",
+            width="stretch",
+            help="Put this image's prompt and settings (and its references, when it is in History) in the form",
+            on_click=_restore,
+        )
+        right.button(
+            "Dismiss",
+            key="gen_restore_dismiss",
+            width="stretch",
+            help="Keep it only as a reference",
+            on_click=_dismiss_offer,
+        )
+
+
+_SEEN = "studio_recipe_seen"  # file sha256 -> the request it restores, or None (one of ours or not)
+
+
+def restore_elsewhere(studio: Studio, uploads_: Sequence[object], *, key: str) -> None:
+    """Under another page's uploader (Edit's, Experiment's): when an uploaded file is an image the studio
+    made, offer to restore its prompt and settings on Generate. ``uploads_`` are Streamlit UploadedFiles.
+    An uploader keeps its file across runs: each file is read once per session (by its bytes' SHA-256),
+    and later runs use what was found then."""
+    seen: dict[str, GenerationRequest | None] = st.session_state.setdefault(_SEEN, {})
+    for file in uploads_:
+        data = file.getvalue()  # type: ignore[attr-defined]
+        digest = sha256_hex(data)
+        if digest not in seen:
+            seen[digest] = studio.drafts.from_image(data)
+        request = seen[digest]
+        if request is None:
+            continue
+        with st.container(border=True, key=f"{key}_restore_box"):
+            st.markdown(
+                ":material/settings_backup_restore: **This image was made by Studio.** "
+                "Restore its prompt and settings on Generate?"
+            )
+            if st.button("Restore on Generate", key=f"{key}_restore", icon=":material/restore:"):
+                st.session_state["remix"] = request
+                st.switch_page("screens/generate.py")
+        return
 
 
 def _role_picker(index: int, ref: Reference, spec: ModelSpec, col) -> None:
@@ -246,6 +340,7 @@ def section(studio: Studio, spec: ModelSpec) -> list[Reference]:
         + (f" · {used['object']} objects, {used['character']} characters" if spec.max_characters else "")
     )
     _notices()
+    _restore_offer()
     for index, ref in enumerate(refs):
         _tray_row(index, ref, len(refs), spec)
     kept, left_out = composer.fit(refs, spec)
@@ -257,13 +352,13 @@ def section(studio: Studio, spec: ModelSpec) -> list[Reference]:
         accept_multiple_files=True,
         key=_uploader_key(),
         on_change=_on_upload,
-        args=(spec,),
+        args=(studio, spec),
         help="Drop several at once. PNG, JPEG or WebP; metadata is stripped and large images "
         "are downscaled before sending.",
     )
     paste, history = st.columns([3, 2], vertical_alignment="center")
     with paste:
-        jscomponents.paste_zone(partial(_on_paste, spec))
+        jscomponents.paste_zone(partial(_on_paste, studio, spec))
     with history:
         _history_picker(studio, spec)
     return list(kept)

@@ -1,0 +1,169 @@
+"""``DraftRepository`` (``store.drafts``): the composer's draft on the ``draft`` table of migration 6, and the
+reference-tray images it names.
+
+The row holds JSON only. A tray image is kept once, by content hash, under ``drafts/ab/<sha>.<ext>`` (the
+sanitised, downscaled bytes the tray holds, so a restored tray sends exactly what it would have sent); files
+no draft names any more are removed when the draft is saved or cleared. ``drafts/`` is not a history folder:
+the doctor does not scan it and emptying the trash never touches it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.sqlite import insert
+from sqlmodel import Session, col, select
+
+from studio.domain.mime import EXTENSIONS
+from studio.storage import files
+from studio.storage.database import Database
+from studio.storage.tables import Asset, Draft, GenerationAsset, utc_now
+
+DIR = "drafts"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _named(body: str) -> set[str]:
+    """The tray image hashes a stored draft names."""
+    try:
+        tray = json.loads(body).get("tray") or []
+        return {str(item.get("sha256")) for item in tray if isinstance(item, dict)}
+    except (ValueError, AttributeError, TypeError):
+        return set()
+
+
+class DraftRepository:
+    def __init__(self, db: Database, data_dir: Path) -> None:
+        self.db = db
+        self.data_dir = data_dir
+
+    # -- the row ----------------------------------------------------------------------------------
+
+    def get(self, owner: str = "") -> str | None:
+        """The stored draft's JSON text, or None."""
+        with self.db.read() as session:
+            return session.exec(select(Draft.body).where(col(Draft.owner) == owner)).first()
+
+    def put(self, body: str, owner: str = "") -> None:
+        stmt = insert(Draft).values(owner=owner, body=body, updated_at=utc_now())
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["owner"],
+            set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
+        )
+        with self.db.write() as session:
+            session.exec(stmt)
+
+    def update(
+        self,
+        change: Callable[[str | None], str | None],
+        owner: str = "",
+        *,
+        prune_before: float | None = None,
+    ) -> None:
+        """Read-modify-write in one (IMMEDIATE) transaction: ``change`` gets the stored JSON text (or None)
+        and returns the new text (None leaves the row as it is). Two sessions saving at once take turns,
+        so neither overwrites what the other just wrote with an older copy."""
+        with self.db.write() as session:
+            body = session.exec(select(Draft.body).where(col(Draft.owner) == owner)).first()
+            new = change(body)
+            if new is not None:
+                stmt = insert(Draft).values(owner=owner, body=new, updated_at=utc_now())
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["owner"],
+                    set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
+                )
+                session.exec(stmt)
+            if prune_before is not None:
+                self._prune_in(session, prune_before)
+
+    def delete(self, owner: str = "", *, prune_before: float | None = None) -> None:
+        with self.db.write() as session:
+            session.exec(delete(Draft).where(col(Draft.owner) == owner))
+            if prune_before is not None:
+                self._prune_in(session, prune_before)
+
+    def _prune_in(self, session: Session, before: float) -> None:
+        """Inside a write transaction (the drafts cannot change meanwhile): remove the kept images no
+        draft names and last written or re-kept before ``before`` (a grace period: another session may
+        have kept an image and not yet written the row that names it)."""
+        keep: set[str] = set()
+        for body in session.exec(select(Draft.body)).all():
+            keep |= _named(body)
+        self.prune(keep, before=before)
+
+    def move(self, owner: str, to: str) -> None:
+        """The draft of ``owner`` becomes ``to``'s (replacing it), in one transaction."""
+        with self.db.write() as session:
+            body = session.exec(select(Draft.body).where(col(Draft.owner) == owner)).first()
+            if body is None:
+                return
+            session.exec(delete(Draft).where(col(Draft.owner) == to))
+            session.exec(delete(Draft).where(col(Draft.owner) == owner))
+            session.add(Draft(owner=to, body=body, updated_at=utc_now()))
+
+    # -- the tray's files -------------------------------------------------------------------------
+
+    def _path(self, sha256: str, mime: str) -> Path | None:
+        ext = EXTENSIONS.get(mime)
+        if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256) or ext is None:
+            return None
+        return files.contained(self.data_dir, DIR, sha256[:2], f"{sha256}.{ext}")
+
+    def keep_image(self, sha256: str, mime: str, data: bytes) -> None:
+        """Write a tray image once (atomically); an existing file of that hash is only touched (its grace
+        period starts again: the draft about to name it is not written yet)."""
+        path = self._path(sha256, mime)
+        if path is None:
+            return
+        if path.exists():
+            with contextlib.suppress(OSError):
+                os.utime(path)
+                return
+        files.write_atomic(path, data)
+
+    def image(self, sha256: str, mime: str) -> bytes | None:
+        """A kept tray image's bytes, or None when it is missing or unreadable."""
+        path = self._path(sha256, mime)
+        if path is None:
+            return None
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
+
+    def prune(self, keep: Iterable[str], *, before: float | None = None) -> int:
+        """Remove the kept images whose hash is not in ``keep`` (and, given ``before``, last written
+        before that time); returns how many were removed."""
+        wanted = set(keep)
+        root = self.data_dir / DIR
+        removed = 0
+        if not root.is_dir():
+            return 0
+        for path in root.glob("*/*"):
+            if not path.is_file() or path.name.split(".", 1)[0] in wanted:
+                continue
+            with contextlib.suppress(OSError):
+                if before is None or path.stat().st_mtime < before:
+                    path.unlink()
+                    removed += 1
+        return removed
+
+    # -- which generation made an image -----------------------------------------------------------
+
+    def generation_of(self, sha256: str) -> int | None:
+        """The newest generation whose output image has exactly these bytes (a dropped file the studio made
+        and saved: a stored original carries no embedded settings), or None."""
+        stmt = (
+            select(GenerationAsset.generation_id)
+            .join(Asset, col(Asset.id) == col(GenerationAsset.asset_id))
+            .where(col(Asset.sha256) == sha256, col(GenerationAsset.role) == "output")
+            .order_by(col(GenerationAsset.generation_id).desc())
+        )
+        with self.db.read() as session:
+            return session.exec(stmt).first()
