@@ -194,9 +194,21 @@ def _sketch(item: Any) -> bool:
     )
 
 
+def _feed_run(run: Any) -> bool:
+    """One run of Generate's session feed: its generation ids, prompt excerpt, model and time."""
+    return (
+        isinstance(run, dict)
+        and _ints(run.get("ids"))
+        and isinstance(run.get("prompt", ""), str)
+        and isinstance(run.get("model", ""), str)
+        and isinstance(run.get("at", 0), int | float)
+        and not isinstance(run.get("at", 0), bool)
+    )
+
+
 #: the page state a draft keeps, each with its shape (anything else would stop the page that reads it)
 _STATE_SHAPES: dict[str, Callable[[Any], bool]] = {
-    "gen_feed": lambda v: isinstance(v, list) and all(_ints(run) for run in v),  # runs of generation ids
+    "gen_feed": lambda v: isinstance(v, list) and all(_feed_run(run) for run in v),
     "gen_ids": _ints,  # the batch in progress
     "gen_sketches": lambda v: isinstance(v, list) and all(_sketch(item) for item in v),
 }

@@ -28,7 +28,8 @@ def test_prompt_settings_tray_and_feed_come_back_in_a_new_session(make_app, stud
     at.number_input(key="gen_variants").set_value(3).run()
     at.selectbox(key="gen_ratio").set_value("16:9").run()
     at.file_uploader(key="gen_uploads").set_value([("ref.png", png((9, 99, 9)), "image/png")]).run()
-    at.session_state["gen_feed"] = [[5, 6], [4]]  # the session feed's runs (plain JSON, owned by Generate)
+    feed = [{"ids": [5, 6], "prompt": "a fox", "model": "gemini-2.5-flash-image", "at": 1.0}]
+    at.session_state["gen_feed"] = feed  # the session feed's runs (plain JSON, owned by Generate)
     at.run()
     tray = at.session_state["gen_tray"]
 
@@ -38,7 +39,7 @@ def test_prompt_settings_tray_and_feed_come_back_in_a_new_session(make_app, stud
     assert again.number_input(key="gen_variants").value == 3
     assert again.selectbox(key="gen_ratio").value == "16:9"
     assert [(r.sha256, r.name) for r in again.session_state["gen_tray"]] == [(r.sha256, r.name) for r in tray]
-    assert again.session_state["gen_feed"] == [[5, 6], [4]]
+    assert again.session_state["gen_feed"] == feed
     assert "1 in the tray" in " ".join(m.value for m in again.markdown)
 
 
@@ -296,3 +297,22 @@ def test_a_text_value_of_the_wrong_kind_never_breaks_experiment(make_app, studio
         assert not at.exception, at.exception
         assert at.text_area(key="exp_template").value == ""
         at.switch_page("screens/generate.py").run()
+
+
+def test_generate_says_the_draft_came_back_and_its_start_fresh_button_forgets_it(make_app, studio):
+    at = _session(make_app, studio)
+    at.text_area(key="gen_prompt").input("a heron at dawn").run()
+    at.number_input(key="gen_variants").set_value(3).run()
+
+    again = _session(make_app, studio)  # a reload
+    assert again.text_area(key="gen_prompt").value == "a heron at dawn"
+    assert any("draft is back" in c.value for c in again.caption)
+    again.button(key="gen_fresh").click().run()
+    assert not again.exception, again.exception
+    assert again.text_area(key="gen_prompt").value == ""
+    assert again.number_input(key="gen_variants").value == 1
+    assert not any("draft is back" in c.value for c in again.caption)
+
+    after = _session(make_app, studio)  # a reload after Start fresh: nothing comes back
+    assert after.text_area(key="gen_prompt").value == ""
+    assert not any("draft is back" in c.value for c in after.caption)

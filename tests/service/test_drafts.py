@@ -44,7 +44,13 @@ def test_save_load_clear_round_trip(studio) -> None:
         "exp_models": ["gemini-2.5-flash-image"],
         "edit_first": "make it blue",
     }
-    state = {"gen_feed": [[41, 42], [40]], "gen_sketches": [{"sha256": "ab", "name": "sketch-1.png"}]}
+    state = {
+        "gen_feed": [
+            {"ids": [41, 42], "prompt": "a fox", "model": "m", "at": 1.5},
+            {"ids": [40], "prompt": "", "model": "m", "at": 1},
+        ],
+        "gen_sketches": [{"sha256": "ab", "name": "sketch-1.png"}],
+    }
     assert studio.drafts.save(Draft(values=values, state=state, tray=tray))
 
     back = studio.drafts.load()
@@ -97,7 +103,7 @@ def test_unknown_keys_values_and_models_are_dropped_on_load(studio) -> None:
             "gen_ratio": {"nested": "dict"},  # not a plain value
             "gen_tray": "not a widget value either",
         },
-        "state": {"gen_feed": [[1, 2]], "other": 3},
+        "state": {"gen_feed": [{"ids": [1, 2]}], "other": 3},
         "tray": [{"sha256": "f" * 64, "mime_type": "image/png", "width": 1, "height": 1}, "junk"],
     }
     studio._store.drafts.put(json.dumps(body))
@@ -108,7 +114,7 @@ def test_unknown_keys_values_and_models_are_dropped_on_load(studio) -> None:
         "exp_models": ["gemini-2.5-flash-image"],
         "gen_variants": catalogue.MAX_VARIANTS,
     }  # gen_tray: a plain value, but no widget's key
-    assert draft.state == {"gen_feed": [[1, 2]]}
+    assert draft.state == {"gen_feed": [{"ids": [1, 2]}]}
     assert draft.tray == ()  # its image is missing, and "junk" is no entry
 
 
@@ -301,13 +307,17 @@ def test_each_value_is_checked_for_its_widgets_kind(studio) -> None:
 
 def test_page_state_is_checked_for_its_shape(studio) -> None:
     good = {
-        "gen_feed": [[5, 6], [4]],
+        "gen_feed": [{"ids": [5, 6], "prompt": "p", "model": "m", "at": 2.0}],
         "gen_ids": [7, 8],
         "gen_sketches": [{"sha256": "ab", "name": "sketch-1.png", "instruction": "add a hat"}],
     }
     studio._store.drafts.put(json.dumps({"state": good}))
     assert studio.drafts.load().state == good
-    bad = {"gen_feed": [5, [6]], "gen_ids": ["7"], "gen_sketches": [{"sha256": 5, "name": "x"}]}
+    bad = {
+        "gen_feed": [[5, 6], {"ids": ["6"]}, {"ids": [1], "at": True}],
+        "gen_ids": ["7"],
+        "gen_sketches": [{"sha256": 5, "name": "x"}],
+    }
     studio._store.drafts.put(json.dumps({"state": bad}))
     assert studio.drafts.load().state == {}
 

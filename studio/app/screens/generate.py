@@ -3,7 +3,16 @@ from __future__ import annotations
 import streamlit as st
 
 from studio.app import resources
-from studio.app.widgets import components, feed, guard, jscomponents, page_style, viewer
+from studio.app.widgets import (
+    components,
+    draft_keeper,
+    feed,
+    guard,
+    jscomponents,
+    page_style,
+    references,
+    viewer,
+)
 from studio.app.widgets import prompt_form as composer
 from studio.app.widgets.interrupted_notice import interrupted_notice
 from studio.domain.errors import NoKey, StudioError
@@ -20,6 +29,7 @@ def _submit(studio: Studio, requests: list[GenerationRequest]) -> None:
     A refusal is said in the status line under the Generate button, as a sentence."""
     if not guard.allow("generate", guard.request_fingerprint(requests)):
         return
+    st.session_state.pop(draft_keeper.CAME_BACK, None)
     ids: list[int] = []
     try:
         for request in requests:
@@ -76,11 +86,19 @@ def _submit_area(ready: bool) -> None:
         key="gen_submit",
         help="Ctrl+Enter (⌘+Enter) anywhere on the page",
     )
-    if st.session_state.get("gen_base") is not None and st.button(
-        "Start fresh", icon=":material/restart_alt:", key="gen_fresh", type="tertiary"
-    ):
-        composer.clear_remix()
-        st.rerun()
+    ss = st.session_state
+    if ss.get("gen_base") is not None or ss.get("gen_prompt") or ss.get(references.TRAY):
+        if ss.get(draft_keeper.CAME_BACK):  # a reload or a restart brought the draft back: say so, once asked
+            st.caption(":material/history: Your draft is back from your last visit.")
+        st.button(
+            "Start fresh",
+            icon=":material/restart_alt:",
+            key="gen_fresh",
+            type="tertiary",
+            on_click=draft_keeper.start_fresh,
+            help="Empty the prompt, settings, references and sketches, and forget the saved draft. "
+            "The results stay.",
+        )
     slot["status"] = st.container(key="gen_status_box")
 
 

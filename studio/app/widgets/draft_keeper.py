@@ -28,6 +28,7 @@ SAVED = "studio_kept"  # main.py's copy of the builders' widget values (plain se
 LAST = "studio_draft_last"  # what this session last saved or restored (a snapshot: only changes are saved)
 RESTORED = "studio_draft_restored"  # the session keys a restore put back (and their values), on that run only
 NOTICE = "studio_draft_set_aside"  # the stored draft was set aside: the page says so once
+CAME_BACK = "studio_draft_came_back"  # a restore brought back Generate's prompt: the page says so until used
 FEED = "gen_feed"  # the Generate page's session feed (plain JSON), owned by that page
 #: plain page state kept with the draft (not widgets: written back whenever absent)
 STATE_KEYS = (references.SKETCHES, FEED, progress.BATCH)
@@ -117,6 +118,8 @@ def restore(saved: MutableMapping[str, Any], kept: Callable[[str], bool]) -> Non
             restored[name] = value
     ss[RESTORED] = restored
     ss[LAST] = _snapshot(saved)
+    if saved.get("gen_prompt") or any(name.startswith("gen_f_") and saved[name] for name in saved):
+        ss[CAME_BACK] = True
 
 
 def take_restored() -> dict[str, Any]:
@@ -211,6 +214,7 @@ def start_fresh() -> None:
     for name in ("gen_output", "gen_variants", *_COMPOSER):
         ss.pop(name, None)
     ss.pop(LAST, None)
+    ss.pop(CAME_BACK, None)
     try:
         resources.get_studio().drafts.clear()
     except StudioError:
