@@ -8,7 +8,6 @@ common term at a million rows takes about a second by rank and under a milliseco
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -18,9 +17,9 @@ from sqlalchemy import column, table, text
 from sqlmodel import col, select
 
 from studio.domain.errors import InputError
+from studio.domain.search import SearchQuery, parse_search
 from studio.storage.tables import CollectionItem, Generation, GenerationTag, Tag
 
-_TOKEN_CHAR = re.compile(r"[^\W_]")  # what FTS5's unicode61 tokenizer keeps
 fts_table = table("generation_fts", column("rowid"))
 
 
@@ -34,13 +33,57 @@ _T = TypeVar("_T")
 TAG_MAX, COLLECTION_MAX = 60, 80
 
 
-def fts_query(search: str | None) -> str | None:
-    """User text as a safe FTS5 query: every word a quoted phrase, prefix match on the last one."""
-    words = [w for w in (search or "").split() if _TOKEN_CHAR.search(w)]
-    if not words:
+def local_now() -> datetime:
+    """The clock relative dates in a search ("yesterday") are read against: the studio's local time."""
+    return datetime.now().astimezone()
+
+
+def parsed(search: str | SearchQuery | None) -> SearchQuery:
+    """The search box's text as a ``SearchQuery`` (dates relative to ``local_now()``)."""
+    if isinstance(search, SearchQuery):
+        return search
+    return parse_search(search, local_now())
+
+
+def _quoted(text_: str) -> str:
+    return '"' + text_.replace('"', '""') + '"'
+
+
+def fts_query(search: str | SearchQuery | None) -> str | None:
+    """The FTS5 query for what must match (None: no word or phrase): every word quoted with a prefix star
+    (the porter tokenizer stems it, so "teapots" finds "teapot"), phrases quoted whole, exclusions as NOT.
+    Everything typed is inside quotes, so no input is an FTS5 syntax error."""
+    q = parsed(search)
+    if not q.has_text:
         return None
-    phrases = ['"' + w.replace('"', '""') + '"' for w in words]
-    return " ".join(phrases) + "*"
+    must = [_quoted(w) + "*" for w in q.words] + [_quoted(p) for p in q.phrases]
+    return " AND ".join(must) + "".join(f" NOT {_quoted(x)}" for x in q.excluded)
+
+
+def _excluded_only(q: SearchQuery) -> str | None:
+    """The FTS5 query for the exclusions of a search with nothing that must match (FTS5's NOT needs a
+    left side, so those become ``id NOT IN (matches)``)."""
+    if q.has_text or not q.excluded:
+        return None
+    return " OR ".join(_quoted(x) for x in q.excluded)
+
+
+def _utc(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def search_terms(search: str | SearchQuery | None) -> list[Any]:
+    """WHERE terms for the parts of a search FTS5 cannot express on its own: its date range, and the
+    exclusions of a search that has only exclusions."""
+    q = parsed(search)
+    out: list[Any] = []
+    if q.dates is not None:
+        out.append(col(Generation.created_at) >= _utc(q.dates.start))
+        out.append(col(Generation.created_at) < _utc(q.dates.end))
+    excluded = _excluded_only(q)
+    if excluded:
+        out.append(col(Generation.id).not_in(select(fts_table.c.rowid).where(fts_match(excluded))))
+    return out
 
 
 @dataclass(frozen=True)
@@ -111,23 +154,33 @@ SEARCH_WINDOW = 2000
 
 
 def match_ids(search: str | None, before_id: int | None = None, window: int | None = None) -> Any | None:
-    """Sub-select of generation ids whose prompt or reply matches ``search`` (None: no search);
-    with ``window``, only the newest ``window`` matches."""
-    query = fts_query(search)
-    if not query:
+    """Sub-select of generation ids the whole search matches (its words and phrases in the prompt or
+    reply, none of its exclusions, inside its dates); None for no search. With ``window``, only the newest
+    ``window`` matches."""
+    q = parsed(search)
+    if q.is_empty:
         return None
-    stmt = select(fts_table.c.rowid).where(fts_match(query))
+    query = fts_query(q)
+    if query:
+        stmt = select(fts_table.c.rowid).where(fts_match(query))
+        key: Any = fts_table.c.rowid
+        if q.dates is not None:
+            stmt = stmt.join(Generation, col(Generation.id) == fts_table.c.rowid).where(*search_terms(q))
+    else:  # only exclusions and/or dates
+        stmt = select(Generation.id).where(*search_terms(q))
+        key = col(Generation.id)
     if before_id is not None:
-        stmt = stmt.where(fts_table.c.rowid < before_id)
+        stmt = stmt.where(key < before_id)
     if window is not None:
-        stmt = stmt.order_by(fts_table.c.rowid.desc()).limit(window)
-    return stmt
+        stmt = stmt.order_by(key.desc()).limit(window)
+    return stmt.correlate(None)  # inside ``generation.id IN (...)``: its own generation rows, never the outer
 
 
 def conditions(
     f: GalleryFilter, *, before_id: int | None = None, search: bool = True, window: int | None = None
 ) -> list[Any]:
-    """The WHERE terms (on ``generation``) for a filter (``search=False``: the caller joins the FTS table)."""
+    """The WHERE terms (on ``generation``) for a filter (``search=False``: the caller joins the FTS table on
+    ``fts_query``, so only the search's dates and lone exclusions are added here)."""
     g = Generation
     out: list[Any] = []
     if f.deleted is not None:
@@ -172,6 +225,8 @@ def conditions(
     matches = match_ids(f.search, before_id, window) if search else None
     if matches is not None:
         out.append(col(g.id).in_(matches))
+    elif not search:  # the caller matches the words through its FTS join; dates and lone exclusions here
+        out.extend(search_terms(f.search))
     if before_id is not None:
         out.append(col(g.id) < before_id)
     return out

@@ -277,6 +277,24 @@ INSERT INTO interruption_ack (generation_id, action, at)
     )
 
 
+@migration
+def m007_search_stemming(conn: Connection) -> None:
+    """Search by stem: "teapots" finds "teapot", "bakery" leaves out "bakeries" too. The full-text index is
+    rebuilt with the porter tokenizer over unicode61 (diacritics still folded) from the generation rows it
+    indexes (an external-content table, so no row changes). The triggers that keep it current name the
+    table, not its tokenizer, and stay as they are."""
+    _run(
+        conn,
+        """
+DROP TABLE generation_fts;;
+CREATE VIRTUAL TABLE generation_fts USING fts5(
+    prompt, text, content='generation', content_rowid='id', tokenize='porter unicode61'
+);;
+INSERT INTO generation_fts (generation_fts) VALUES ('rebuild')
+""",
+    )
+
+
 LATEST = len(MIGRATIONS)
 
 

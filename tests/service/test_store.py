@@ -599,8 +599,9 @@ def test_hostile_search_never_raises(store: Store, query: str) -> None:
 
 
 def test_fts_query_quotes_words() -> None:
-    assert fts_query('say "hi" now') == '"say" """hi""" "now"*'
-    assert fts_query("AND OR") == '"AND" "OR"*'
+    assert fts_query('say "hi" now') == '"say"* AND "now"* AND "hi"'  # "hi" is a phrase
+    assert fts_query('say"hi"') == '"say""hi"""*'
+    assert fts_query("AND OR -NOT") == '"AND"* AND "OR"* NOT "NOT"'
     assert fts_query("*** ( )") is None and fts_query(None) is None
 
 

@@ -1,0 +1,124 @@
+"""Searching the history on a real SQLite file: stems, prefixes, phrases, exclusions and relative dates,
+through every gallery read (page, count, facets, totals); and the m007 upgrade of an existing database."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from studio.storage import GalleryFilter, Store, filter_sql, migrations
+
+F = GalleryFilter
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store(tmp_path / "data")
+    yield s
+    s.close()
+
+
+def add(store: Store, prompt: str, *, days_ago: int = 0, model: str = "gemini-2.5-flash-image") -> int:
+    gen = store.generations.create_pending(
+        prompt=prompt, model=model, settings={"aspect_ratio": "1:1"}, owner="proc-1"
+    )
+    if days_ago:
+        when = (datetime.now(UTC) - timedelta(days=days_ago)).isoformat(timespec="microseconds")
+        con = sqlite3.connect(store.db_path)
+        with con:
+            con.execute("UPDATE generation SET created_at = ? WHERE id = ?", (when, gen))
+        con.close()
+    return gen
+
+
+def ids(store: Store, search: str, **kw) -> list[int]:
+    return [r.id for r in store.gallery.page(F(search=search, **kw))]
+
+
+def test_stem_prefix_phrase_and_exclusions(store: Store) -> None:
+    pot = add(store, "A ceramic teapot on a wooden table")
+    bakery = add(store, "A bakery window at dawn, a teapot inside")
+    red = add(store, "A red car in the rain")
+    loose = add(store, "A car that is red, parked")
+    assert ids(store, "teapots") == [bakery, pot]  # stem
+    assert ids(store, "teap") == [bakery, pot]  # prefix
+    assert ids(store, "teapots -bakery") == [pot]
+    assert ids(store, "-bakery") == [loose, red, pot]  # exclusions alone
+    assert ids(store, "-bakeries -car") == [pot]  # the exclusion is stemmed too
+    assert ids(store, '"red car"') == [red]  # the phrase, not both words anywhere
+    assert ids(store, "red car") == [loose, red]
+    assert store.gallery.count(F(search="-bakery")) == 3
+    assert store.gallery.count(F(search="-bakery"), cap=10) == 3
+    assert store.gallery.count(F(search="teapots -bakery"), cap=10) == 1
+    assert store.gallery.totals(F(search="-bakery"))["count"] == 3
+    facets = store.gallery.facets(F(search="-bakery"))
+    assert sum(n for _, n in facets["model"]) == 3
+
+
+def test_relative_dates_filter_by_day(store: Store) -> None:
+    today = add(store, "teapot today")
+    yesterday = add(store, "teapot yesterday", days_ago=1)
+    old = add(store, "teapot long ago", days_ago=40)
+    assert ids(store, "yesterday") == [yesterday]
+    assert ids(store, "teapot today") == [today]
+    assert ids(store, "teapot last 7 days") == [yesterday, today]  # newest id first
+    assert ids(store, "-yesterday today") == [today]  # "-yesterday" leaves out the word, "today" is the date
+    assert ids(store, '"long ago"') == [old]
+    assert store.gallery.count(F(search="yesterday")) == 1
+    assert store.gallery.count(F(search="teapot yesterday"), cap=5) == 1
+    assert store.gallery.totals(F(search="yesterday"))["count"] == 1
+    assert sum(n for _, n in store.gallery.facets(F(search="teapot yesterday"))["model"]) == 1
+    assert sum(n for _, n in store.gallery.facets(F(search="yesterday"))["status"]) == 1
+    # keyset paging inside a date search
+    assert ids(store, "last 90 days") == [old, yesterday, today]
+    assert [r.id for r in store.gallery.page(F(search="last 90 days"), limit=1, before_id=yesterday)] == [
+        today
+    ]
+
+
+def test_dates_follow_the_injected_clock(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    gen = add(store, "a lantern")
+    tomorrow = datetime.now().astimezone() + timedelta(days=1)
+    monkeypatch.setattr(filter_sql, "local_now", lambda: tomorrow)
+    assert ids(store, "yesterday") == [gen] and ids(store, "today") == []
+
+
+@pytest.mark.parametrize("query", ['"', "-", '-"', "- -", '"" -""', "-*", "NOT -NOT", 'a -"b', "today -"])
+def test_hostile_searches_never_raise(store: Store, query: str) -> None:
+    add(store, 'cat and dog (NEAR) "quoted"')
+    assert isinstance(store.gallery.page(F(search=query)), list)
+    assert isinstance(store.gallery.count(F(search=query), cap=5), int)
+    store.gallery.facets(F(search=query))
+    store.gallery.totals(F(search=query))
+
+
+def test_m007_rebuilds_the_index_of_an_existing_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upto = migrations.MIGRATIONS.index(migrations.m005_interruption_notices) + 1
+    with monkeypatch.context() as m:  # a database made by the code before stemming
+        m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:upto])
+        m.setattr(migrations, "LATEST", upto)
+        old = Store(tmp_path)
+        pot = add(old, "A ceramic teapot")
+        add(old, "A bakery at dawn")
+        assert [r.id for r in old.gallery.page(F(search="teapots"))] == []  # no stemming yet
+        old.close()
+    s = Store(tmp_path)
+    try:
+        assert ids(s, "teapots") == [pot] and ids(s, "teapots -bakery") == [pot]
+        con = sqlite3.connect(s.db_path)
+        assert con.execute("PRAGMA user_version").fetchone() == (migrations.LATEST,)
+        sql = con.execute("SELECT sql FROM sqlite_master WHERE name = 'generation_fts'").fetchone()[0]
+        assert "porter" in sql
+        con.execute("INSERT INTO generation_fts (generation_fts) VALUES ('integrity-check')")
+        con.close()
+        later = add(s, "teapots in a row")  # the triggers still index new rows
+        assert ids(s, "teapot") == [later, pot]
+    finally:
+        s.close()
+    backups = list((tmp_path / "backups").iterdir())
+    assert [b.name.startswith(f"studio-{upto}-") for b in backups] == [True]
