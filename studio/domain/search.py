@@ -162,7 +162,8 @@ def parse_search(text: str | None, now: datetime) -> SearchQuery:
     excluded: list[str] = []
     plain: list[tuple[str, bool]] = []  # (word, excluded?) in order, before dates are taken out
     # Quotes first; a stray quote inside a word (say"hi") opens nothing: only a quote at a word's start does.
-    for match in _PIECE.finditer((text or "").replace("\x00", " ")):
+    clean = (text or "").encode("utf-8", "ignore").decode("utf-8").replace("\x00", " ")  # no lone surrogates
+    for match in _PIECE.finditer(clean):
         minus, quoted, bare = match.group(1), match.group(2), match.group(3)
         if bare is None:  # a phrase: "red car" or -"red car"
             phrase = " ".join(quoted.split())

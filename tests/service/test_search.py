@@ -86,7 +86,9 @@ def test_dates_follow_the_injected_clock(store: Store, monkeypatch: pytest.Monke
     assert ids(store, "yesterday") == [gen] and ids(store, "today") == []
 
 
-@pytest.mark.parametrize("query", ['"', "-", '-"', "- -", '"" -""', "-*", "NOT -NOT", 'a -"b', "today -"])
+@pytest.mark.parametrize(
+    "query", ['"', "-", '-"', "- -", '"" -""', "-*", "NOT -NOT", 'a -"b', "today -", "0\ud800"]
+)
 def test_hostile_searches_never_raise(store: Store, query: str) -> None:
     add(store, 'cat and dog (NEAR) "quoted"')
     assert isinstance(store.gallery.page(F(search=query)), list)
