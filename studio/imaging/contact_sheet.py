@@ -1,16 +1,21 @@
 """A run's grid as one labelled image (a contact sheet); ``services.runs.export_zip`` zips a whole run.
 
-Thumbnails are the store's 384 px JPEGs (the originals when a thumbnail is missing); labels are
-drawn with Pillow's built-in font, so nothing depends on fonts installed on the machine.
+Thumbnails are the store's 384 px JPEGs (the originals when a thumbnail is missing). Labels are drawn in
+DejaVu Sans when the machine has it (Linux distributions ship it), else in Pillow's built-in font. Either way a
+character the font has no glyph for is never drawn as a missing-glyph box: it is spelled with glyphs the
+font has ("×" as "x", "é" as "e") or shown as "?". Pillow's built-in font (Aileron) lacks "×", "—" and "é".
 """
 
 from __future__ import annotations
 
 import io
+import unicodedata
+from functools import cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from studio.domain.axes import axis_label, value_label
 from studio.domain.grid import Grid, GridCell
 
 BACKGROUND = (248, 248, 250)
@@ -24,19 +29,63 @@ PAD = 8
 _Font = ImageFont.ImageFont | ImageFont.FreeTypeFont
 
 
+#: fonts with every glyph the sheet draws in its own words, tried in order
+FONT_FILES = (
+    "DejaVuSans.ttf",  # found on the system font path by name
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+)
+#: spellings for characters a font may lack, in glyphs every Latin font has
+PLAIN = {"×": "x", "—": "-", "–": "-", "…": "...", "·": "-", "“": '"', "”": '"', "‘": "'", "’": "'"}
+
+
+@cache
 def _font(size: int) -> _Font:
+    for name in FONT_FILES:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType
         return ImageFont.load_default()
 
 
+def _glyph(font: _Font, ch: str) -> tuple[tuple[int, int], bytes]:
+    mask = font.getmask(ch)
+    return mask.size, bytes(mask)
+
+
+@cache
+def has_glyph(font: _Font, ch: str) -> bool:
+    """True when ``font`` draws ``ch`` as something other than its missing-glyph box (.notdef)."""
+    if ch.isspace():
+        return True
+    return _glyph(font, ch) != _glyph(font, "\ue000")  # a private-use point: no font maps it
+
+
+def drawable(text: str, font: _Font) -> str:
+    """``text`` with every character ``font`` lacks spelled in glyphs it has (or "?")."""
+    out = []
+    for ch in text:
+        if has_glyph(font, ch):
+            out.append(ch)
+            continue
+        plain = PLAIN.get(ch) or unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+        out.append(plain if plain and all(has_glyph(font, c) for c in plain) else "?")
+    return "".join(out)
+
+
 def _fit(draw: ImageDraw.ImageDraw, text: str, font: _Font, width: int) -> str:
+    text = drawable(text, font)
     if draw.textlength(text, font=font) <= width:
         return text
-    while text and draw.textlength(text + "…", font=font) > width:
+    ellipsis = drawable("…", font)
+    while text and draw.textlength(text + ellipsis, font=font) > width:
         text = text[:-1]
-    return text + "…"
+    return text + ellipsis
 
 
 def _thumb(cell: GridCell, side: int) -> Image.Image | None:
@@ -61,14 +110,16 @@ def render(grid: Grid, *, side: int = 256, fmt: str = "PNG") -> bytes:
     sheet = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     font, small = _font(14), _font(12)
-    corner = " × ".join(a for a in (grid.rows, grid.cols) if a)
+    corner = " × ".join(axis_label(a) for a in (grid.rows, grid.cols) if a)  # rows × columns, in words
     draw.text((PAD, PAD), _fit(draw, corner, small, LABEL_W - PAD), fill=MUTED, font=small)
     for c, text in enumerate(grid.col_labels):
         x = LABEL_W + c * (side + PAD)
-        draw.text((x, PAD + 4), _fit(draw, text, font, side), fill=INK, font=font)
+        label = value_label(grid.cols, text) if grid.cols else text
+        draw.text((x, PAD + 4), _fit(draw, label, font, side), fill=INK, font=font)
     for r, text in enumerate(grid.row_labels):
         y = HEADER_H + r * (side + PAD)
-        draw.text((PAD, y + side // 2 - 8), _fit(draw, text, font, LABEL_W - 2 * PAD), fill=INK, font=font)
+        label = value_label(grid.rows, text) if grid.rows else text
+        draw.text((PAD, y + side // 2 - 8), _fit(draw, label, font, LABEL_W - 2 * PAD), fill=INK, font=font)
         for c in range(n_cols):
             _draw_cell(sheet, draw, grid.at(r, c), LABEL_W + c * (side + PAD), y, side, small)
     buf = io.BytesIO()
@@ -91,6 +142,6 @@ def _draw_cell(
         sheet.paste(shown, (x + (side - shown.width) // 2, y + (side - shown.height) // 2))
     else:
         status = cells[0].status if cells else "empty"
-        draw.text((x + PAD, y + side // 2 - 6), status, fill=MUTED, font=font)
+        draw.text((x + PAD, y + side // 2 - 6), drawable(status, font), fill=MUTED, font=font)
     if len(cells) > 1:
         draw.text((x + PAD, y + side - 20), f"+{len(cells) - 1} more", fill=INK, font=font)

@@ -1,0 +1,61 @@
+"""The contact sheet and the Experiment page in words: axis labels, model names, and no missing-glyph box
+in a rendered sheet (checked glyph by glyph against the font's .notdef box)."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageFont
+
+from studio.domain.axes import axis_label, value_label
+from studio.domain.grid import Grid, GridCell
+from studio.imaging import contact_sheet
+from studio.imaging.contact_sheet import drawable, has_glyph
+
+
+def test_axes_and_values_in_words() -> None:
+    assert axis_label("var.animal") == "animal" and axis_label("var.art_style") == "art style"
+    assert axis_label("ratio") == "Aspect ratio" and axis_label("model") == "Model"
+    assert axis_label("size") == "Image size" and axis_label(None) == "—"
+    assert value_label("model", "gemini-2.5-flash-image") == "Nano Banana (2.5 Flash Image)"
+    assert value_label("ratio", "—") == "default" and value_label("ratio", "16:9") == "16:9"
+    assert value_label("repeat", "0") == "repeat 1" and value_label("seed", "—") == "no seed"
+    assert value_label("var.animal", "cat") == "cat"
+
+
+def test_the_builtin_font_lacks_the_times_sign_and_it_is_spelled_instead() -> None:
+    aileron = ImageFont.load_default(size=12)  # what the sheet used before: Pillow's built-in font
+    assert not has_glyph(aileron, "×") and has_glyph(aileron, "x")  # the box the issue saw
+    assert drawable("animal × Aspect ratio — café 猫", aileron) == "animal x Aspect ratio - cafe ?"
+
+
+def _grid() -> Grid:
+    cell = GridCell("k", {}, "failed", None)
+    return Grid(
+        "var.animal",
+        "model",
+        ["cat", "crème brûlée", "猫"],
+        ["gemini-2.5-flash-image", "—"],
+        {(r, c): [cell] for r in range(3) for c in range(2)},
+    )
+
+
+def test_a_rendered_sheet_draws_only_glyphs_its_font_has() -> None:
+    data = contact_sheet.render(_grid(), side=96)
+    with Image.open(io.BytesIO(data)) as sheet:
+        assert sheet.format == "PNG" and sheet.width == contact_sheet.LABEL_W + 2 * (96 + 8) + 8
+        header = sheet.crop((0, 0, sheet.width, contact_sheet.HEADER_H)).convert("L")
+        assert header.getextrema()[0] < 120  # the header has ink: the labels were drawn
+    font = contact_sheet._font(14)
+    drawn = [
+        "animal × Model",
+        *(value_label("model", t) for t in _grid().col_labels),
+        *_grid().row_labels,
+        "failed",
+        "…",
+    ]
+    for text in drawn:
+        shown = drawable(text, font)
+        assert all(has_glyph(font, ch) for ch in shown), (text, shown)
+    if "DejaVu" in " ".join(font.getname()):  # the machine's DejaVu Sans: the words as written
+        assert drawable("animal × Model — crème brûlée", font) == "animal × Model — crème brûlée"
