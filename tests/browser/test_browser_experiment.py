@@ -51,7 +51,7 @@ def test_a_two_turn_edit_shows_the_thread(page):  # noqa: F811
     # The first turn's stale widgets stay in the DOM while the rerun starts, so wait on what only the
     # finished second turn draws: its image and the branch button under the first turn.
     main.locator("[data-testid='stImage'] img").nth(1).wait_for(timeout=60_000)
-    expect(main.get_by_role("button", name="Branch from here")).to_have_count(1, timeout=30_000)
+    expect(main.get_by_role("button", name="Branch", exact=True)).to_have_count(1, timeout=30_000)
     main.get_by_label("Next instruction", exact=True).wait_for(timeout=30_000)
     _shot(page, "edit")
 

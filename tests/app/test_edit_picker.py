@@ -1,0 +1,94 @@
+"""AppTest of the Edit page against the real emulator: the source picked from thumbnails (and searched),
+compact turns with a before/after choice, and switching between the branches of a conversation."""
+
+from __future__ import annotations
+
+from studio.domain import catalogue
+from studio.domain.requests import GenerationRequest
+
+from .helpers import all_text
+
+
+def _open(make_app, studio):
+    at = make_app(studio).run()
+    at.switch_page("screens/edit.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _make(studio, prompt: str):
+    [record] = studio.generate(GenerationRequest(prompt=prompt, model=catalogue.DEFAULT_MODEL), timeout=30)
+    return record
+
+
+def test_the_source_is_picked_from_thumbnails_or_found_by_search(make_app, studio):
+    pot, car = _make(studio, "a ceramic teapot"), _make(studio, "a red car in the rain")
+    at = _open(make_app, studio)
+    at.radio(key="edit_source").set_value("A history image").run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="edit_from_id").value is None  # nothing chosen until the designer picks
+    picks = {b.key for b in at.button if b.key.startswith("edit_pick_")}
+    assert picks == {f"edit_pick_{pot.id}", f"edit_pick_{car.id}"}
+    at.button(key=f"edit_pick_{car.id}").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["edit_from_id"] == car.id and at.number_input(key="edit_from_id").value == car.id
+    assert f"Source: #{car.id}" in all_text(at)
+    at.text_input(key="edit_pick_search").input("teapots").run()  # the History search language
+    assert {b.key for b in at.button if b.key.startswith("edit_pick_")} == {f"edit_pick_{pot.id}"}
+    at.text_input(key="edit_pick_search").input("-teapot").run()
+    assert {b.key for b in at.button if b.key.startswith("edit_pick_")} == {f"edit_pick_{car.id}"}
+    at.text_area(key="edit_first").input("make the car blue").run()
+    at.button(key="edit_start").click().run()
+    assert not at.exception, at.exception
+    [turn] = studio.wait([at.session_state["edit_head"]], timeout=30)
+    assert turn.parent_id == car.id  # the picked generation's conversation goes on
+
+
+def test_the_typed_number_still_works_and_a_bad_one_is_a_sentence(make_app, studio):
+    pot = _make(studio, "a ceramic teapot")
+    at = _open(make_app, studio)
+    at.radio(key="edit_source").set_value("A history image").run()
+    at.number_input(key="edit_from_id").set_value(pot.id).run()
+    assert f"Source: #{pot.id}" in all_text(at)
+    assert at.button(key=f"edit_pick_{pot.id}").proto.type == "primary"  # the picked thumbnail is marked
+    at.number_input(key="edit_from_id").set_value(999).run()
+    assert not at.exception and any("#999 has no image" in w.value for w in at.warning)
+
+
+def test_turns_are_compact_with_before_after_and_branches_switch(make_app, studio):
+    first = _make(studio, "a ceramic teapot")
+    [blue] = studio.editing.continue_(first.id, "make the teapot blue")
+    studio.wait([blue], timeout=30)
+    [green] = studio.editing.continue_(first.id, "make the teapot green")
+    studio.wait([green], timeout=30)
+    [greener] = studio.editing.continue_(green, "greener still")
+    studio.wait([greener], timeout=30)
+    at = make_app(studio).run()
+    at.session_state["edit_head"] = blue
+    at.switch_page("screens/edit.py").run()
+    assert not at.exception, at.exception
+    page = all_text(at)
+    assert "Conversation · 2 turns" in page and "Turn 1" in page and "2 branches" in page
+    switcher = at.selectbox(key="edit_branch")
+    assert switcher.options == [
+        "Branch 1 · 2 turns · “make the teapot blue”",
+        "Branch 2 · 3 turns · “greener still”",
+    ]
+    assert switcher.value == blue
+    switcher.set_value(greener).run()
+    assert not at.exception, at.exception
+    assert at.session_state["edit_head"] == greener and "Conversation · 3 turns" in all_text(at)
+    assert at.selectbox(key="edit_branch").value == greener
+    # every turn made from an image offers its before/after; the latest is shown unless one is chosen
+    assert {b.key for b in at.button if b.key.startswith("edit_cmp_")} == {
+        f"edit_cmp_{green}",
+        f"edit_cmp_{greener}",
+    }
+    assert "Turn 3 · before / after" in all_text(at)
+    at.button(key=f"edit_cmp_{green}").click().run()
+    assert at.session_state["edit_compare"] == green and "Turn 2 · before / after" in all_text(at)
+    # branching from turn 1 offers a new branch in the switcher
+    at.button(key=f"edit_branch_{first.id}").click().run()
+    assert at.session_state["edit_head"] == first.id
+    assert at.selectbox(key="edit_branch").value == first.id
+    assert "New branch from turn 1" in at.selectbox(key="edit_branch").options
