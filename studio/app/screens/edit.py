@@ -3,6 +3,8 @@ be branched. The real multi-turn request is built by ``studio.services.editing``
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import streamlit as st
 
 from studio.app import resources
@@ -10,6 +12,7 @@ from studio.app.widgets import advanced_panel as controls
 from studio.app.widgets import before_after, components, guard
 from studio.domain import catalogue
 from studio.domain.errors import StudioError
+from studio.domain.search import parse_search
 from studio.domain.requests import SUCCEEDED
 from studio.imaging import images
 from studio.services import editing
@@ -173,6 +176,9 @@ def _source_picker() -> int | None:
         placeholder='teapot, "red car", -sketch, yesterday',
         help='The History search: words, "a phrase", -word to leave out, and today, yesterday, last week.',
     )
+    understood = parse_search(query, datetime.now().astimezone())
+    if understood.dates or understood.excluded or understood.phrases:  # say how the box was read
+        st.caption(f"Showing images {components.escape_md(understood.describe())}")
     try:
         found = studio.editing.sources(query, limit=PICKS)
     except StudioError as exc:
@@ -354,7 +360,7 @@ def _compare(turns: list[GenerationRecord]) -> None:
     number = turns.index(record) + 1
     if before is None:
         st.markdown(f"**Turn {number}** · made from a prompt alone, so there is no before")
-        components.thumbnail(record.images[0])
+        st.image(str(studio.gallery.preview(record.images[0])), width="stretch")
         return
     st.markdown(f"**Turn {number} · before / after** · drag across the image")
     before_after.slider(studio, before, record.images[0], key="edit_ba")
