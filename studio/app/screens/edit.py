@@ -12,8 +12,8 @@ from studio.app.widgets import advanced_panel as controls
 from studio.app.widgets import before_after, components, guard
 from studio.domain import catalogue
 from studio.domain.errors import StudioError
-from studio.domain.search import parse_search
 from studio.domain.requests import SUCCEEDED
+from studio.domain.search import parse_search
 from studio.imaging import images
 from studio.services import editing
 from studio.services.gallery import GenerationRecord
