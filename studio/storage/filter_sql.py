@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import column, table, text
+from sqlalchemy import column, func, table, text
 from sqlmodel import col, select
 
 from studio.domain.errors import InputError
@@ -74,12 +74,26 @@ def _utc(when: datetime) -> str:
 
 def search_terms(search: str | SearchQuery | None) -> list[Any]:
     """WHERE terms for the parts of a search FTS5 cannot express on its own: its date range, and the
-    exclusions of a search that has only exclusions."""
+    exclusions of a search that has only exclusions. A search with words is read through a join of
+    ``generation_fts`` (``match_ids``, or the caller's own join on ``fts_query``), so its date range also
+    bounds ``generation_fts.rowid``."""
     q = parsed(search)
     out: list[Any] = []
     if q.dates is not None:
-        out.append(col(Generation.created_at) >= _utc(q.dates.start))
-        out.append(col(Generation.created_at) < _utc(q.dates.end))
+        start, end = _utc(q.dates.start), _utc(q.dates.end)
+        out.append(col(Generation.created_at) >= start)
+        out.append(col(Generation.created_at) < end)
+        # The same range as ids, read once from ix_generation_created: a page walks ids newest first, and
+        # without these bounds it would read every row newer than the range, and every older one when the
+        # range holds fewer rows than the page (the whole history for "yesterday" at a million rows).
+        ids = select(Generation.id).where(
+            col(Generation.created_at) >= start, col(Generation.created_at) < end
+        )
+        low = select(func.min(ids.subquery().c.id)).scalar_subquery()
+        high = select(func.max(ids.subquery().c.id)).scalar_subquery()
+        out.append(col(Generation.id).between(low, high))
+        if q.has_text:  # the query walks the FTS matches: bound them too, FTS5 seeks by rowid
+            out.append(fts_table.c.rowid.between(low, high))
     excluded = _excluded_only(q)
     if excluded:
         out.append(col(Generation.id).not_in(select(fts_table.c.rowid).where(fts_match(excluded))))
