@@ -134,7 +134,7 @@ def _named(words: list[str], now: datetime) -> tuple[int, DateRange] | None:
             start = datetime(today.year, 1, 1, tzinfo=now.tzinfo)
             return 2, DateRange(start, today + one_day, f"this year ({today.year})")
         if len(w) == 3 and w[0] in ("last", "past") and w[2] in _UNITS:
-            n = int(w[1]) if w[1].isdigit() and len(w[1]) <= 6 else _NUMBERS.get(w[1])
+            n = int(w[1]) if w[1].isascii() and w[1].isdigit() and len(w[1]) <= 6 else _NUMBERS.get(w[1])
             if n:
                 days = min(n * _UNITS[w[2]], _MAX_DAYS)
                 start = today - timedelta(days=days - 1)
