@@ -24,9 +24,13 @@ def _make(studio, prompt: str):
 def test_the_source_is_picked_from_thumbnails_or_found_by_search(make_app, studio):
     pot, car = _make(studio, "a ceramic teapot"), _make(studio, "a red car in the rain")
     at = _open(make_app, studio)
-    at.radio(key="edit_source").set_value("A history image").run()
     assert not at.exception, at.exception
     assert at.number_input(key="edit_from_id").value is None  # nothing chosen until the designer picks
+    assert at.radio(key="edit_source").value == "A history image"  # with images, the page opens on them
+    at.text_area(key="edit_first").input("picker: nothing picked").run()
+    at.button(key="edit_start").click().run()
+    assert "edit_head" not in at.session_state
+    assert any("Pick an image above" in w.value for w in at.warning)
     picks = {b.key for b in at.button if b.key.startswith("edit_pick_")}
     assert picks == {f"edit_pick_{pot.id}", f"edit_pick_{car.id}"}
     at.button(key=f"edit_pick_{car.id}").click().run()
@@ -58,11 +62,11 @@ def test_the_typed_number_still_works_and_a_bad_one_is_a_sentence(make_app, stud
 
 def test_turns_are_compact_with_before_after_and_branches_switch(make_app, studio):
     first = _make(studio, "a ceramic teapot")
-    [blue] = studio.editing.continue_(first.id, "make the teapot blue")
+    [blue] = studio.editing.continue_(first.id, "picker: paint the pot blue")
     studio.wait([blue], timeout=30)
-    [green] = studio.editing.continue_(first.id, "make the teapot green")
+    [green] = studio.editing.continue_(first.id, "picker: paint the pot green")
     studio.wait([green], timeout=30)
-    [greener] = studio.editing.continue_(green, "greener still")
+    [greener] = studio.editing.continue_(green, "picker: greener still")
     studio.wait([greener], timeout=30)
     at = make_app(studio).run()
     at.session_state["edit_head"] = blue
@@ -72,8 +76,8 @@ def test_turns_are_compact_with_before_after_and_branches_switch(make_app, studi
     assert "Conversation · 2 turns" in page and "Turn 1" in page and "2 branches" in page
     switcher = at.selectbox(key="edit_branch")
     assert switcher.options == [
-        "Branch 1 · 2 turns · “make the teapot blue”",
-        "Branch 2 · 3 turns · “greener still”",
+        "Branch 1 · 2 turns · “picker: paint the pot blue”",
+        "Branch 2 · 3 turns · “picker: greener still”",
     ]
     assert switcher.value == blue
     switcher.set_value(greener).run()

@@ -134,8 +134,15 @@ def _model_line(model: str, why: str) -> None:
 
 
 def _start() -> None:
+    # With images in the history, the page opens on them: picking one is the common start.
+    # (the index only matters on a first visit: later the kept choice decides, and index 0 is the default)
+    first = "edit_source" not in st.session_state and bool(studio.editing.sources(limit=1))
     source = st.radio(
-        "Start from", ["A prompt", "An uploaded image", "A history image"], horizontal=True, key="edit_source"
+        "Start from",
+        ["A prompt", "An uploaded image", "A history image"],
+        index=2 if first else 0,
+        horizontal=True,
+        key="edit_source",
     )
     upload, from_id = None, None
     if source == "An uploaded image":
@@ -154,6 +161,9 @@ def _start() -> None:
     )
     extra = controls.section("edit", model)
     if st.button("Start", type="primary", icon=":material/play_arrow:", key="edit_start"):
+        if source == "A history image" and not from_id:
+            st.warning("Pick an image above (or type its number) to start from.", icon=":material/touch_app:")
+            return
         try:
             image = _refs([upload])[0] if upload is not None else None
         except IndexError:  # the upload was refused; _refs said why
