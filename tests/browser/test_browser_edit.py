@@ -84,6 +84,16 @@ def test_pick_a_thumbnail_compare_before_and_after_and_switch_branches(edit_page
         width = (img.bounding_box() or {"width": 0})["width"]
         assert 0 < width <= 200, width
 
+    # A turn's image opens large in a dialog.
+    main.locator("[class*='st-key-edit_enlarge_'] button:visible").last.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.locator("[data-testid='stImage'] img")).to_be_visible(timeout=30_000)
+    big = dialog.locator("[data-testid='stImage'] img").bounding_box()
+    assert big is not None and big["width"] > 400, big
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0, timeout=15_000)
+    settle(page)
+
     # Branch from the first turn, send: the switcher lists both branches and switches between them.
     main.get_by_role("button", name="Branch", exact=True).first.click()
     settle(page)
