@@ -13,19 +13,70 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import column, func, table, text
+from sqlalchemy import and_, column, func, table, text
 from sqlmodel import col, select
 
 from studio.domain.errors import InputError
 from studio.domain.search import SearchQuery, parse_search
 from studio.storage.tables import CollectionItem, Generation, GenerationTag, Tag
 
-fts_table = table("generation_fts", column("rowid"))
+fts_table = table("generation_fts", column("rowid"))  # porter stems: "teapots" is "teapot"
+FTS_RAW = "generation_fts_raw"  # the same text, unstemmed: prefixes as typed ("runn*") and exact phrases
 
 
-def fts_match(query: str) -> Any:
-    """``generation_fts MATCH :query``: FTS5 has no SQLAlchemy operator, so this is the one ``text()``."""
-    return text("generation_fts MATCH :fts_query").bindparams(fts_query=query)
+@dataclass(frozen=True)
+class FtsQuery:
+    """A search's FTS5 side, over the two indexes of the same rows (migration 7).
+
+    ``stemmed``: the whole words (every word but the last), matched by stem on ``generation_fts``;
+    ``last``: the word still being typed, matched by stem on ``generation_fts`` OR as typed plus a prefix on
+    ``generation_fts_raw`` ("runn" finds "running", "organs" does not find "organic");
+    ``phrases``: matched exactly on ``generation_fts_raw`` (``"painted"`` does not find "painting");
+    ``excluded``: left out by stem. Each is an FTS5 query text with every typed word inside quotes.
+    """
+
+    stemmed: str | None = None
+    last: str | None = None
+    phrases: str | None = None
+    excluded: str | None = None
+
+    def parts(self) -> list[tuple[str, str]]:
+        """(index, FTS5 query) for every MATCH this query runs."""
+        out = [("generation_fts", self.stemmed), ("generation_fts", self.last)]
+        out += [(FTS_RAW, self.last and self.last + "*"), (FTS_RAW, self.phrases)]
+        return [(index, q) for index, q in [*out, ("generation_fts", self.excluded)] if q]
+
+
+def _rows(index: str, name: str) -> str:
+    return f"SELECT rowid FROM {index} WHERE {index} MATCH :{name}"
+
+
+def fts_match(query: FtsQuery | str, key: str = "generation.id") -> Any:
+    """The WHERE term for ``query`` (a plain string: one MATCH on ``generation_fts``). A MATCH on
+    ``generation_fts`` drives the walk when there are whole words; the last word, phrases and exclusions
+    narrow it as ``key IN (...)`` (``key``: the joined ``generation_fts.rowid``, or ``generation.id``)."""
+    if isinstance(query, str):
+        return text("generation_fts MATCH :fts_query").bindparams(fts_query=query)
+    terms: list[Any] = []
+    excluded = query.excluded
+    if query.stemmed:
+        driver = f"({query.stemmed})" + (f" NOT ({excluded})" if excluded else "")
+        terms.append(text("generation_fts MATCH :fts_query").bindparams(fts_query=driver))
+        excluded = None
+    if query.last:
+        union = f"{_rows('generation_fts', 'fts_stem')} UNION {_rows(FTS_RAW, 'fts_prefix')}"
+        terms.append(text(f"{key} IN ({union})").bindparams(fts_stem=query.last, fts_prefix=query.last + "*"))
+    if query.phrases:
+        terms.append(
+            text(f"{key} IN ({_rows(FTS_RAW, 'fts_phrases')})").bindparams(fts_phrases=query.phrases)
+        )
+    if excluded:
+        terms.append(
+            text(f"{key} NOT IN ({_rows('generation_fts', 'fts_excluded')})").bindparams(
+                fts_excluded=excluded
+            )
+        )
+    return and_(*terms)
 
 
 CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
@@ -49,15 +100,20 @@ def _quoted(text_: str) -> str:
     return '"' + text_.replace('"', '""') + '"'
 
 
-def fts_query(search: str | SearchQuery | None) -> str | None:
-    """The FTS5 query for what must match (None: no word or phrase): every word quoted with a prefix star
-    (the porter tokenizer stems it, so "teapots" finds "teapot"), phrases quoted whole, exclusions as NOT.
-    Everything typed is inside quotes, so no input is an FTS5 syntax error."""
+def fts_query(search: str | SearchQuery | None) -> FtsQuery | None:
+    """The FTS5 side of what must match (None: no word or phrase). Whole words match by stem, the last
+    word also as a prefix of what was typed, phrases exactly, exclusions by stem. Everything typed is inside
+    quotes, so no input is an FTS5 syntax error."""
     q = parsed(search)
     if not q.has_text:
         return None
-    must = [_quoted(w) + "*" for w in q.words] + [_quoted(p) for p in q.phrases]
-    return " AND ".join(must) + "".join(f" NOT {_quoted(x)}" for x in q.excluded)
+    whole, last = q.words[:-1], q.words[-1:]
+    return FtsQuery(
+        stemmed=" AND ".join(_quoted(w) for w in whole) or None,
+        last=_quoted(last[0]) if last else None,
+        phrases=" AND ".join(_quoted(p) for p in q.phrases) or None,
+        excluded=" OR ".join(_quoted(x) for x in q.excluded) or None,
+    )
 
 
 def _excluded_only(q: SearchQuery) -> str | None:
@@ -176,10 +232,20 @@ def match_ids(search: str | None, before_id: int | None = None, window: int | No
         return None
     query = fts_query(q)
     if query:
-        stmt = select(fts_table.c.rowid).where(fts_match(query))
-        key: Any = fts_table.c.rowid
-        if q.dates is not None:
-            stmt = stmt.join(Generation, col(Generation.id) == fts_table.c.rowid).where(*search_terms(q))
+        if not query.stemmed:  # no MATCH to walk generation_fts by: read generation, narrowed by rowid sets
+            stmt = select(Generation.id).where(fts_match(query, "generation.id"))
+            key: Any = col(Generation.id)
+            if q.dates is not None:
+                stmt = stmt.where(*search_terms(replace(q, words=(), phrases=(), excluded=())))
+        else:  # walk the MATCH newest first; the rest is checked on the joined generation row
+            stmt = (
+                select(fts_table.c.rowid)
+                .join(Generation, col(Generation.id) == fts_table.c.rowid)
+                .where(fts_match(query))
+            )
+            key = fts_table.c.rowid
+            if q.dates is not None:
+                stmt = stmt.where(*search_terms(q))
     else:  # only exclusions and/or dates
         stmt = select(Generation.id).where(*search_terms(q))
         key = col(Generation.id)

@@ -58,6 +58,64 @@ def test_stem_prefix_phrase_and_exclusions(store: Store) -> None:
     assert sum(n for _, n in facets["model"]) == 3
 
 
+def test_partial_words_match_as_typed_and_whole_words_by_stem(store: Store) -> None:
+    rows = {
+        p: add(store, p)
+        for p in [
+            "running shoes",
+            "baking bread",
+            "a happiness jar",
+            "a university campus",
+            "illustrated cinematic lighting",
+            "redwood carpet",
+            "a red car",
+            "a painted wall",
+            "painting a wall",
+        ]
+    }
+    for typed, prompt in [
+        ("runn", "running shoes"),
+        ("bakin", "baking bread"),
+        ("happines", "a happiness jar"),
+        ("universit", "a university campus"),
+        ("illustrat", "illustrated cinematic lighting"),
+        ("cinemati", "illustrated cinematic lighting"),
+        ("lightin", "illustrated cinematic lighting"),
+    ]:
+        assert ids(store, typed) == [rows[prompt]], typed
+        assert store.gallery.count(F(search=typed), cap=10) == 1, typed
+        assert store.gallery.totals(F(search=typed))["count"] == 1, typed
+    assert ids(store, "red car") == [rows["a red car"]]  # "red" is a whole word: not "redwood carpet"
+    assert ids(store, '"painted"') == [rows["a painted wall"]]  # a phrase is not stemmed
+    assert ids(store, "wall painted") == [rows["painting a wall"], rows["a painted wall"]]
+
+
+def test_both_indexes_follow_inserts_updates_and_deletes(store: Store) -> None:
+    gen = add(store, "a copper kettle")
+    assert (
+        ids(store, "kettles") == [gen]
+        and ids(store, "kett") == [gen]
+        and ids(store, '"copper kettle"') == [gen]
+    )
+    con = sqlite3.connect(store.db_path)
+    with con:
+        con.execute("UPDATE generation SET prompt = 'a brass lantern' WHERE id = ?", (gen,))
+    assert ids(store, "kett") == [] and ids(store, "kettle") == [] and ids(store, '"copper kettle"') == []
+    assert (
+        ids(store, "lanterns") == [gen]
+        and ids(store, "lant") == [gen]
+        and ids(store, '"brass lantern"') == [gen]
+    )
+    with con:
+        con.execute("DELETE FROM generation_asset WHERE generation_id = ?", (gen,))
+        con.execute("DELETE FROM generation WHERE id = ?", (gen,))
+    assert ids(store, "lant") == [] and ids(store, "lantern") == [] and ids(store, '"brass lantern"') == []
+    for index in ("generation_fts", "generation_fts_raw"):  # each index agrees with the rows it indexes
+        con.execute(f"INSERT INTO {index} ({index}, rank) VALUES ('integrity-check', 1)")
+    assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    con.close()
+
+
 def test_relative_dates_filter_by_day(store: Store) -> None:
     today = add(store, "teapot today")
     yesterday = add(store, "teapot yesterday", days_ago=1)
@@ -107,7 +165,10 @@ def test_m007_rebuilds_the_index_of_an_existing_database(
         old = Store(tmp_path)
         pot = add(old, "A ceramic teapot")
         add(old, "A bakery at dawn")
-        assert [r.id for r in old.gallery.page(F(search="teapots"))] == []  # no stemming yet
+        con = sqlite3.connect(old.db_path)
+        teapots = "SELECT rowid FROM generation_fts WHERE generation_fts MATCH 'teapots'"
+        assert con.execute(teapots).fetchall() == []  # no stemming yet
+        con.close()
         old.close()
     s = Store(tmp_path)
     try:
@@ -116,10 +177,13 @@ def test_m007_rebuilds_the_index_of_an_existing_database(
         assert con.execute("PRAGMA user_version").fetchone() == (migrations.LATEST,)
         sql = con.execute("SELECT sql FROM sqlite_master WHERE name = 'generation_fts'").fetchone()[0]
         assert "porter" in sql
-        con.execute("INSERT INTO generation_fts (generation_fts) VALUES ('integrity-check')")
+        raw = con.execute("SELECT sql FROM sqlite_master WHERE name = 'generation_fts_raw'").fetchone()[0]
+        assert "porter" not in raw and "unicode61" in raw
+        for index in ("generation_fts", "generation_fts_raw"):
+            con.execute(f"INSERT INTO {index} ({index}, rank) VALUES ('integrity-check', 1)")
         con.close()
         later = add(s, "teapots in a row")  # the triggers still index new rows
-        assert ids(s, "teapot") == [later, pot]
+        assert ids(s, "teapot") == [later, pot] and ids(s, "teapo") == [later, pot]
     finally:
         s.close()
     backups = list((tmp_path / "backups").iterdir())

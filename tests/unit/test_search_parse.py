@@ -1,5 +1,5 @@
 """The History search language (studio.domain.search) and its FTS5 form (studio.storage.filter_sql.fts_query),
-run against a real in-memory FTS5 table with the studio's tokenizer."""
+run against real in-memory FTS5 tables with the studio's tokenizers."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.dialects import sqlite
 
 from studio.domain.search import parse_search
 from studio.storage import filter_sql
-from studio.storage.filter_sql import fts_query
+from studio.storage.filter_sql import FtsQuery, fts_match, fts_query
 
 # Monday 30 Nov 2026, 14:05 at UTC+1
 NOW = datetime(2026, 11, 30, 14, 5, tzinfo=timezone(timedelta(hours=1)))
@@ -102,27 +103,44 @@ def test_two_dates_intersect() -> None:
 
 
 def test_fts_query_shape() -> None:
-    assert fts_query("teapots") == '"teapots"*'
-    assert fts_query('teapot "red car" -bakery') == '"teapot"* AND "red car" NOT "bakery"'
+    assert fts_query("teapots") == FtsQuery(last='"teapots"')
+    assert fts_query('teapot car "red car" -bakery') == FtsQuery(
+        stemmed='"teapot"', last='"car"', phrases='"red car"', excluded='"bakery"'
+    )
     assert fts_query("yesterday") is None
 
 
 # -- every string is a valid FTS5 query --------------------------------------------------------------
 
+SCHEMA = [
+    "CREATE TABLE generation (id INTEGER PRIMARY KEY, prompt TEXT, text TEXT)",
+    "CREATE VIRTUAL TABLE generation_fts USING fts5(prompt, text, content='generation', content_rowid='id',"
+    " tokenize='porter unicode61')",
+    "CREATE VIRTUAL TABLE generation_fts_raw USING fts5(prompt, text, content='generation', content_rowid='id',"
+    " tokenize='unicode61')",
+]
+
 
 @pytest.fixture(scope="module")
 def fts() -> sqlite3.Connection:
     con = sqlite3.connect(":memory:")
-    con.execute("CREATE VIRTUAL TABLE f USING fts5(prompt, text, tokenize='porter unicode61')")
+    for statement in SCHEMA:
+        con.execute(statement)
     rows = ["a ceramic teapot", "teapots on a shelf", "a bakery at dawn", "red car", "car, red", "猫 🐈"]
-    con.executemany("INSERT INTO f (rowid, prompt, text) VALUES (?, ?, '')", enumerate(rows, 1))
+    rows += ["running shoes", "redwood carpet", "a painted wall", "painting a wall"]
+    con.executemany("INSERT INTO generation (id, prompt, text) VALUES (?, ?, '')", enumerate(rows, 1))
+    for index in ("generation_fts", "generation_fts_raw"):
+        con.execute(f"INSERT INTO {index} ({index}) VALUES ('rebuild')")
     return con
 
 
 def match(con: sqlite3.Connection, search: str) -> list[int]:
+    """The ids the storage layer's WHERE term (``fts_match``) selects, run on the two real FTS5 indexes."""
     query = fts_query(search)
     assert query is not None
-    return [r[0] for r in con.execute("SELECT rowid FROM f WHERE f MATCH ? ORDER BY rowid", (query,))]
+    where = fts_match(query).compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+    sql = "SELECT generation.id FROM generation JOIN generation_fts ON generation_fts.rowid = generation.id"
+    return [r[0] for r in con.execute(f"{sql} WHERE {where} ORDER BY generation.id")]
 
 
 def test_stems_prefixes_phrases_and_exclusions_on_fts5(fts: sqlite3.Connection) -> None:
@@ -131,7 +149,18 @@ def test_stems_prefixes_phrases_and_exclusions_on_fts5(fts: sqlite3.Connection) 
     assert match(fts, "bakeries") == [3]
     assert match(fts, '"red car"') == [4]
     assert match(fts, "red car") == [4, 5]
-    assert match(fts, "a -bakery") == [1, 2]
+    assert match(fts, "a -bakery") == [1, 2, 9, 10]
+
+
+def test_only_the_last_word_is_a_prefix_and_phrases_are_not_stemmed(fts: sqlite3.Connection) -> None:
+    assert match(fts, "runn") == [7]  # porter indexes "running" as "run": the prefix is read unstemmed
+    assert match(fts, "shoes runn") == [7]
+    assert match(fts, "red car") == [4, 5]  # "red" is a whole word: not "redwood"
+    assert match(fts, "red carp") == []
+    assert match(fts, "carpet redw") == [8]
+    assert match(fts, '"painted"') == [9]  # a phrase is what was typed: not "painting"
+    assert match(fts, "painted") == [9, 10]  # a word is its stem
+    assert match(fts, '"red car') == [4]
 
 
 HOSTILE = st.text(
@@ -160,7 +189,10 @@ def test_any_text_parses_and_is_a_valid_fts5_query(text: str) -> None:
     query = fts_query(text)
     assert (query is None) == (not q.has_text)
     if query is not None:
-        con.execute("SELECT rowid FROM f WHERE f MATCH ?", (query,)).fetchall()  # never an FTS5 syntax error
+        con.execute("CREATE VIRTUAL TABLE generation_fts_raw USING fts5(prompt, text)")
+        for index, part in query.parts():  # never an FTS5 syntax error
+            table = "f" if index == "generation_fts" else index
+            con.execute(f"SELECT rowid FROM {table} WHERE {table} MATCH ?", (part,)).fetchall()
     lone = filter_sql._excluded_only(q)  # the NOT IN (...) form of a search of exclusions only
     if lone is not None:
         con.execute("SELECT rowid FROM f WHERE f MATCH ?", (lone,)).fetchall()
