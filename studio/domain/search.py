@@ -156,7 +156,9 @@ _PIECE = re.compile(r'(-?)"([^"]*)(?:"|$)|(\S+)')
 
 
 def parse_search(text: str | None, now: datetime) -> SearchQuery:
-    """Parse the search box. ``now`` (timezone-aware for local dates) anchors the relative dates."""
+    """Parse the search box. ``now`` (timezone-aware for local dates) anchors the relative dates. Each
+    boundary is a local midnight in ``now``'s zone: with a zone that has DST rules (a ``ZoneInfo``), a day
+    before the spring change gets its own offset, not today's."""
     words: list[str] = []
     phrases: list[str] = []
     excluded: list[str] = []

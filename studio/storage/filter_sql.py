@@ -8,10 +8,12 @@ common term at a million rows takes about a second by rank and under a milliseco
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, column, func, table, text
 from sqlmodel import col, select
@@ -84,9 +86,29 @@ _T = TypeVar("_T")
 TAG_MAX, COLLECTION_MAX = 60, 80
 
 
+def local_zone() -> tzinfo:
+    """The machine's time zone with its daylight-saving rules (``TZ``, else /etc/localtime).
+
+    ``datetime.now().astimezone()`` carries only today's offset: "last week" across the spring change
+    would then start an hour off. Without a readable zone, that fixed offset is the fallback."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    try:
+        if name:
+            return ZoneInfo(name)
+        with open("/etc/localtime", "rb") as fh:
+            return ZoneInfo.from_file(fh, key="localtime")
+    except (OSError, ValueError, KeyError):  # no zone file, or a POSIX TZ string such as "CET-1CEST"
+        return datetime.now().astimezone().tzinfo or UTC
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def local_now() -> datetime:
-    """The clock relative dates in a search ("yesterday") are read against: the studio's local time."""
-    return datetime.now().astimezone()
+    """The clock relative dates in a search ("yesterday") are read against: the studio's local time, in a
+    zone that knows its DST changes (each day's midnight gets that day's offset)."""
+    return utc_now().astimezone(local_zone())
 
 
 def parsed(search: str | SearchQuery | None) -> SearchQuery:

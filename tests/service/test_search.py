@@ -4,6 +4,7 @@ through every gallery read (page, count, facets, totals); and the m007 upgrade o
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -142,6 +143,43 @@ def test_dates_follow_the_injected_clock(store: Store, monkeypatch: pytest.Monke
     tomorrow = datetime.now().astimezone() + timedelta(days=1)
     monkeypatch.setattr(filter_sql, "local_now", lambda: tomorrow)
     assert ids(store, "yesterday") == [gen] and ids(store, "today") == []
+
+
+@pytest.fixture
+def berlin(monkeypatch: pytest.MonkeyPatch):
+    """The machine's zone is Europe/Berlin (TZ + tzset), restored afterwards."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def at(store: Store, prompt: str, when: datetime) -> int:
+    gen = add(store, prompt)
+    con = sqlite3.connect(store.db_path)
+    with con:
+        con.execute(
+            "UPDATE generation SET created_at = ? WHERE id = ?",
+            (when.isoformat(timespec="microseconds"), gen),
+        )
+    con.close()
+    return gen
+
+
+def test_relative_dates_across_a_dst_change(
+    store: Store, berlin: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Monday 30 Mar 2026 noon in Berlin; the clocks went forward (CET -> CEST) at 02:00 on Sunday 29 Mar
+    monkeypatch.setattr(filter_sql, "utc_now", lambda: datetime(2026, 3, 30, 10, 0, tzinfo=UTC))
+    saturday_late = at(store, "lamp", datetime(2026, 3, 28, 22, 30, tzinfo=UTC))  # Sat 23:30 CET
+    sunday_late = at(store, "lamp", datetime(2026, 3, 29, 21, 30, tzinfo=UTC))  # Sun 23:30 CEST
+    monday_early = at(store, "lamp", datetime(2026, 3, 29, 22, 30, tzinfo=UTC))  # Mon 00:30 CEST
+    assert ids(store, "yesterday") == [sunday_late]
+    assert ids(store, "today") == [monday_early]
+    assert ids(store, "lamp last week") == [sunday_late, saturday_late]
+    assert ids(store, "this week") == [monday_early]
+    assert store.gallery.count(F(search="yesterday")) == 1
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import example, given, settings
@@ -100,6 +101,18 @@ def test_two_dates_intersect() -> None:
     assert q.dates and (q.dates.start, q.dates.end) == (local(2026, 11, 29), local(2026, 11, 30))
     empty = parse_search("today yesterday", NOW).dates
     assert empty and empty.start == empty.end  # nothing can match: an empty range, not an error
+
+
+def test_boundaries_across_a_dst_change_use_each_days_own_offset() -> None:
+    berlin = ZoneInfo("Europe/Berlin")  # clocks went forward at 02:00 on Sunday 29 Mar 2026
+    now = datetime(2026, 3, 30, 12, 0, tzinfo=berlin)
+    q = parse_search("yesterday", now)
+    assert q.dates is not None
+    assert q.dates.start.astimezone(UTC) == datetime(2026, 3, 28, 23, 0, tzinfo=UTC)  # 00:00 CET
+    assert q.dates.end.astimezone(UTC) == datetime(2026, 3, 29, 22, 0, tzinfo=UTC)  # 00:00 CEST
+    week = parse_search("last week", now).dates
+    assert week and week.start.astimezone(UTC) == datetime(2026, 3, 22, 23, 0, tzinfo=UTC)
+    assert week.end.astimezone(UTC) == datetime(2026, 3, 29, 22, 0, tzinfo=UTC)
 
 
 def test_fts_query_shape() -> None:
