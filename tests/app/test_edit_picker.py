@@ -97,3 +97,27 @@ def test_turns_are_compact_with_before_after_and_branches_switch(make_app, studi
     assert at.session_state["edit_head"] == first.id
     assert at.selectbox(key="edit_branch").value == first.id
     assert "New branch from turn 1" in at.selectbox(key="edit_branch").options
+
+
+def test_the_pick_survives_switching_start_from_away_and_back(make_app, studio):
+    pot, car = _make(studio, "a ceramic teapot"), _make(studio, "a red car in the rain")
+    at = _open(make_app, studio)
+    at.button(key=f"edit_pick_{car.id}").click().run()
+    assert f"Source: #{car.id}" in all_text(at)
+    for away in ("A prompt", "An uploaded image", "A prompt"):
+        at.radio(key="edit_source").set_value(away).run()  # the number box is not drawn on this run
+        assert not at.exception, at.exception
+        at.radio(key="edit_source").set_value("A history image").run()
+        assert not at.exception, at.exception
+        assert f"Source: #{car.id}" in all_text(at), away
+        assert at.number_input(key="edit_from_id").value == car.id
+        assert at.button(key=f"edit_pick_{car.id}").proto.type == "primary"
+    at.number_input(key="edit_from_id").set_value(pot.id).run()  # a typed number is a pick too
+    at.radio(key="edit_source").set_value("A prompt").run()
+    at.radio(key="edit_source").set_value("A history image").run()
+    assert f"Source: #{pot.id}" in all_text(at) and at.number_input(key="edit_from_id").value == pot.id
+    at.text_area(key="edit_first").input("make the pot blue").run()
+    at.button(key="edit_start").click().run()
+    assert not at.exception, at.exception
+    [turn] = studio.wait([at.session_state["edit_head"]], timeout=30)
+    assert turn.parent_id == pot.id

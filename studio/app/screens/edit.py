@@ -20,7 +20,10 @@ from studio.services.gallery import GenerationRecord
 
 HEAD = "edit_head"  # the turn the next instruction continues from
 SOURCE = "edit_source_id"  # a history generation another page sent here to start from
-FROM_ID = "edit_from_id"  # the history generation picked on the start form (kept across pages)
+FROM_ID = "edit_from_id"  # the number box of the start form (a widget: dropped on runs that do not draw it)
+#: the history generation picked on the start form: plain session state, which Streamlit never drops, so
+#: the pick survives switching "Start from" away and back, and other pages
+CHOSEN = "edit_chosen"
 COMPARE = "edit_compare"  # the turn the before/after slider shows
 BRANCH = "edit_branch"  # the branch switcher (follows HEAD)
 PICKS, PER_ROW = 16, 8  # recent generations offered as sources, thumbnails per row
@@ -174,7 +177,11 @@ def _start() -> None:
 
 
 def _pick(gen_id: int) -> None:
-    st.session_state[FROM_ID] = gen_id
+    st.session_state[CHOSEN] = st.session_state[FROM_ID] = gen_id
+
+
+def _typed() -> None:
+    st.session_state[CHOSEN] = st.session_state.get(FROM_ID)
 
 
 def _source_picker() -> int | None:
@@ -194,8 +201,9 @@ def _source_picker() -> int | None:
     except StudioError as exc:
         _error(exc)
         found = []
-    st.session_state.setdefault(FROM_ID, None)
-    chosen = st.session_state.get(FROM_ID)
+    chosen = st.session_state.get(CHOSEN)
+    if FROM_ID not in st.session_state or st.session_state[FROM_ID] != chosen:  # not drawn last run
+        st.session_state[FROM_ID] = chosen
     if not found:
         st.caption(
             "Nothing with an image matches." if (query or "").strip() else "No image in the history yet."
@@ -215,8 +223,8 @@ def _source_picker() -> int | None:
                     on_click=_pick,
                     args=(record.id,),
                 )
-    st.number_input("…or type a generation number", min_value=1, step=1, key=FROM_ID)
-    chosen = st.session_state.get(FROM_ID)
+    st.number_input("…or type a generation number", min_value=1, step=1, key=FROM_ID, on_change=_typed)
+    chosen = st.session_state.get(CHOSEN)
     if chosen:
         source = studio.get(int(chosen))
         if source is None or not source.images:
