@@ -3,6 +3,7 @@ compact turns with a before/after choice, and switching between the branches of 
 
 from __future__ import annotations
 
+from studio.app.widgets import components
 from studio.domain import catalogue
 from studio.domain.requests import GenerationRequest
 
@@ -121,3 +122,13 @@ def test_the_pick_survives_switching_start_from_away_and_back(make_app, studio):
     assert not at.exception, at.exception
     [turn] = studio.wait([at.session_state["edit_head"]], timeout=30)
     assert turn.parent_id == pot.id
+
+
+def test_a_thumbnail_tooltip_shows_the_prompt_as_text_not_markdown(make_app, studio):
+    prompt = "a teapot [click me](https://evil.example/x) ![img](https://evil.example/p.png) **bold**"
+    record = _make(studio, prompt)
+    at = _open(make_app, studio)
+    tip = at.button(key=f"edit_pick_{record.id}").proto.help
+    assert tip == components.escape_md(prompt)
+    assert "](" not in tip and "![" not in tip and "**" not in tip.replace("\\*", "")  # no link, image, bold
+    assert "`https://evil.example/p.png`" in tip  # an address is shown as code, never fetched on hover

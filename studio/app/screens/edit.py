@@ -219,7 +219,7 @@ def _source_picker() -> int | None:
                     type="primary" if record.id == chosen else "secondary",
                     icon=":material/check_circle:" if record.id == chosen else None,
                     width="stretch",
-                    help=components.excerpt(record.prompt or "(no prompt)", 160),
+                    help=components.escape_md(components.excerpt(record.prompt or "(no prompt)", 160)),
                     on_click=_pick,
                     args=(record.id,),
                 )
