@@ -247,30 +247,29 @@ SEARCH_WINDOW = 2000
 
 def match_ids(search: str | None, before_id: int | None = None, window: int | None = None) -> Any | None:
     """Sub-select of generation ids the whole search matches (its words and phrases in the prompt or
-    reply, none of its exclusions, inside its dates); None for no search. With ``window``, only the newest
-    ``window`` matches."""
+    reply, none of its exclusions, inside its dates); None for no search, and for a search with no word or
+    phrase (its dates and exclusions are exact WHERE terms: ``search_terms``, never a window). With
+    ``window``, only the newest ``window`` matches."""
     q = parsed(search)
-    if q.is_empty:
+    if not q.has_text:
         return None
     query = fts_query(q)
-    if query:
-        if not query.stemmed:  # no MATCH to walk generation_fts by: read generation, narrowed by rowid sets
-            stmt = select(Generation.id).where(fts_match(query, "generation.id"))
-            key: Any = col(Generation.id)
-            if q.dates is not None:
-                stmt = stmt.where(*search_terms(replace(q, words=(), phrases=(), excluded=())))
-        else:  # walk the MATCH newest first; the rest is checked on the joined generation row
-            stmt = (
-                select(fts_table.c.rowid)
-                .join(Generation, col(Generation.id) == fts_table.c.rowid)
-                .where(fts_match(query))
-            )
-            key = fts_table.c.rowid
-            if q.dates is not None:
-                stmt = stmt.where(*search_terms(q))
-    else:  # only exclusions and/or dates
-        stmt = select(Generation.id).where(*search_terms(q))
-        key = col(Generation.id)
+    if query is None:  # unreachable: q.has_text
+        return None
+    if not query.stemmed:  # no MATCH to walk generation_fts by: read generation, narrowed by rowid sets
+        stmt = select(Generation.id).where(fts_match(query, "generation.id"))
+        key: Any = col(Generation.id)
+        if q.dates is not None:
+            stmt = stmt.where(*search_terms(replace(q, words=(), phrases=(), excluded=())))
+    else:  # walk the MATCH newest first; the rest is checked on the joined generation row
+        stmt = (
+            select(fts_table.c.rowid)
+            .join(Generation, col(Generation.id) == fts_table.c.rowid)
+            .where(fts_match(query))
+        )
+        key = fts_table.c.rowid
+        if q.dates is not None:
+            stmt = stmt.where(*search_terms(q))
     if before_id is not None:
         stmt = stmt.where(key < before_id)
     if window is not None:
@@ -327,7 +326,7 @@ def conditions(
     matches = match_ids(f.search, before_id, window) if search else None
     if matches is not None:
         out.append(col(g.id).in_(matches))
-    elif not search:  # the caller matches the words through its FTS join; dates and lone exclusions here
+    else:  # no word to match (or the caller's FTS join matches them): dates and lone exclusions, exactly
         out.extend(search_terms(f.search))
     if before_id is not None:
         out.append(col(g.id) < before_id)

@@ -226,3 +226,21 @@ def test_m007_rebuilds_the_index_of_an_existing_database(
         s.close()
     backups = list((tmp_path / "backups").iterdir())
     assert [b.name.startswith(f"studio-{upto}-") for b in backups] == [True]
+
+
+def test_date_only_and_exclusion_only_totals_and_facets_are_exact(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.storage import gallery_repo
+
+    monkeypatch.setattr(gallery_repo, "SEARCH_WINDOW", 3)  # a small window: 5 rows overflow it
+    for i in range(5):
+        add(store, f"lamp {i}", days_ago=1)
+    add(store, "a bakery", days_ago=1)
+    add(store, "lamp today")
+    for search, n in (("yesterday", 6), ("-bakery", 6), ("yesterday -bakery", 5)):
+        assert store.gallery.totals(F(search=search))["count"] == n, search
+        assert sum(c for _, c in store.gallery.facets(F(search=search))["model"]) == n, search
+        assert store.gallery.count(F(search=search)) == n, search
+    # a search with words still counts within its newest matches (the documented window)
+    assert store.gallery.totals(F(search="lamp"))["count"] == 3
