@@ -1,8 +1,8 @@
 """A before/after slider for one edit turn: the image it started from over the image it made, split at a
 handle the designer drags (Streamlit Components v2, in the page's DOM; vanilla JS, no network).
 
-Both images are sent as data URLs of the on-screen previews, downscaled to ``SIDE`` px, and kept per image
-in the session so a rerun does not re-read the files.
+Both images are sent as JPEG data URLs at most ``SIDE`` px on their long side (never the full PNG: a 4K
+original is tens of MB as base64), kept per image in the session so a rerun does not re-read the files.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from studio.app.widgets import jscomponents
-from studio.domain.requests import Reference
+from studio.domain.errors import StudioError
 from studio.imaging import images
 from studio.services.gallery import ImageRecord
 from studio.services.studio import Studio
@@ -35,16 +35,17 @@ _SLIDER = st.components.v2.component(
 )
 
 
+def jpeg_data_url(data: bytes) -> str:
+    """``data`` (PNG, JPEG, WebP) as a JPEG data URL at most ``SIDE`` px on its long side."""
+    return jscomponents.data_url(images.make_thumbnail(data, SIDE), "image/jpeg")
+
+
 def _src(studio: Studio, image: ImageRecord) -> str:
     cache: dict[str, str] = st.session_state.setdefault(CACHE, {})
     if image.sha256 not in cache:
         while len(cache) >= CACHE_SIZE:
             cache.pop(next(iter(cache)))
-        path = studio.gallery.preview(image)
-        mime = image.mime_type if path == Path(image.path) else "image/jpeg"
-        ref = Reference(path.read_bytes(), mime, image.sha256, image.width, image.height)
-        small = images.downscale_reference(ref, SIDE)
-        cache[image.sha256] = jscomponents.data_url(small.data, small.mime_type)
+        cache[image.sha256] = jpeg_data_url(studio.gallery.preview(image).read_bytes())
     return cache[image.sha256]
 
 
@@ -55,11 +56,9 @@ def slider(studio: Studio, before: ImageRecord, after: ImageRecord, *, key: str)
             "One of the two images is missing from the data directory, so there is nothing to compare."
         )
         return
-    _SLIDER(
-        key=key,
-        data={
-            "before": _src(studio, before),
-            "after": _src(studio, after),
-            "ratio": after.width / max(1, after.height),
-        },
-    )
+    try:
+        data = {"before": _src(studio, before), "after": _src(studio, after)}
+    except (StudioError, OSError):
+        st.caption("One of the two images could not be read, so there is nothing to compare.")
+        return
+    _SLIDER(key=key, data={**data, "ratio": after.width / max(1, after.height)})
