@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image
+import pytest
+from PIL import Image, ImageDraw
 
 from studio.domain import catalogue
 from studio.domain.axes import axis_label, value_label
@@ -14,7 +15,18 @@ from studio.imaging.contact_sheet import drawable, has_glyph
 from studio.services import runs
 
 
-def test_a_real_runs_sheet_has_words_and_no_missing_glyph(studio):
+@pytest.mark.parametrize("font_files", [None, ()], ids=["system font", "built-in font"])
+def test_a_real_runs_sheet_has_words_and_no_missing_glyph(studio, monkeypatch, font_files):
+    drawn: list[tuple[str, object]] = []  # every (text, font) handed to ImageDraw.text
+    original = ImageDraw.ImageDraw.text
+
+    def record(self, xy, text, *args, **kwargs):
+        drawn.append((text, kwargs.get("font")))
+        return original(self, xy, text, *args, **kwargs)
+
+    if font_files is not None:  # Pillow's built-in font: no "×", "—" or "é"
+        monkeypatch.setattr(contact_sheet, "FONT_FILES", font_files)
+    contact_sheet._font.cache_clear()
     spec = runs.RunSpec(
         template="a {animal} at dusk",
         variables={"animal": ["cat", "crème brûlée"]},
@@ -23,7 +35,9 @@ def test_a_real_runs_sheet_has_words_and_no_missing_glyph(studio):
     run_id = runs.start(studio, spec, concurrency=4)
     runs.wait(studio, run_id, timeout=60)
     grid = runs.grid(studio._store, run_id, rows="var.animal", cols="model")
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", record)  # from here on: the sheet's text only
     data = studio.runs.contact_sheet(run_id, "var.animal", "model")
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", original)
     with Image.open(io.BytesIO(data)) as sheet:
         assert sheet.format == "PNG"
         assert sheet.width == contact_sheet.LABEL_W + 2 * (256 + contact_sheet.PAD) + contact_sheet.PAD
@@ -40,3 +54,7 @@ def test_a_real_runs_sheet_has_words_and_no_missing_glyph(studio):
     assert header[1:3] == ["Nano Banana (2.5 Flash Image)", catalogue.display_label("gemini-3-pro-image")]
     for text in header:
         assert all(has_glyph(font, ch) for ch in drawable(text, font)), text
+    assert len(drawn) >= 5 and any("Model" in t for t, _ in drawn)
+    for text, used in drawn:  # what was actually drawn, in the font it was drawn with
+        assert [ch for ch in text if not has_glyph(used, ch)] == [], text  # type: ignore[arg-type]
+    contact_sheet._font.cache_clear()

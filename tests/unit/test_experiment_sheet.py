@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image, ImageFont
+import pytest
+from PIL import Image, ImageDraw, ImageFont
 
 from studio.domain.axes import axis_label, value_label
 from studio.domain.grid import Grid, GridCell
@@ -59,3 +60,43 @@ def test_a_rendered_sheet_draws_only_glyphs_its_font_has() -> None:
         assert all(has_glyph(font, ch) for ch in shown), (text, shown)
     if "DejaVu" in " ".join(font.getname()):  # the machine's DejaVu Sans: the words as written
         assert drawable("animal × Model — crème brûlée", font) == "animal × Model — crème brûlée"
+
+
+@pytest.fixture
+def builtin_font(monkeypatch: pytest.MonkeyPatch):
+    """The sheet on Pillow's built-in font (no DejaVu): it lacks "×", "—", "é" and "猫"."""
+    monkeypatch.setattr(contact_sheet, "FONT_FILES", ())
+    contact_sheet._font.cache_clear()
+    yield
+    contact_sheet._font.cache_clear()
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, object]]:
+    """Every (text, font) the sheet hands to ImageDraw.text."""
+    calls: list[tuple[str, object]] = []
+    original = ImageDraw.ImageDraw.text
+
+    def record(self, xy, text, *args, **kwargs):
+        calls.append((text, kwargs.get("font")))
+        return original(self, xy, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", record)
+    return calls
+
+
+@pytest.mark.parametrize("font_files", ["builtin", "system"])
+def test_every_text_drawn_on_a_sheet_has_glyphs_in_its_font(
+    request: pytest.FixtureRequest, drawn: list[tuple[str, object]], font_files: str
+) -> None:
+    if font_files == "builtin":
+        request.getfixturevalue("builtin_font")
+    contact_sheet.render(_grid(), side=96)
+    texts = [t for t, _ in drawn]
+    assert len(drawn) >= 1 + 2 + 3 and all(font is not None for _, font in drawn)
+    assert any("Model" in t for t in texts) and any("cr" in t for t in texts)  # the labels were drawn
+    for text, font in drawn:
+        missing = [ch for ch in text if not has_glyph(font, ch)]  # type: ignore[arg-type]
+        assert missing == [], (text, missing)
+    if font_files == "builtin":  # spelled, not boxed
+        assert "animal x Model" in texts and any(t.startswith("creme br") for t in texts)
