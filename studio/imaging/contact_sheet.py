@@ -4,6 +4,9 @@ Thumbnails are the store's 384 px JPEGs (the originals when a thumbnail is missi
 DejaVu Sans when the machine has it (Linux distributions ship it), else in Pillow's built-in font. Either way a
 character the font has no glyph for is never drawn as a missing-glyph box: it is spelled with glyphs the
 font has ("×" as "x", "é" as "e") or shown as "?". Pillow's built-in font (Aileron) lacks "×", "—" and "é".
+Text is NFC-normalised first ("e" + a combining acute is "é"); a combining mark the font still lacks is
+left out rather than shown as "?". A label with characters the font lacks (Chinese, Japanese, Korean) is
+drawn in a CJK font when the machine has one (Noto Sans CJK, WenQuanYi, Droid Sans Fallback).
 """
 
 from __future__ import annotations
@@ -36,6 +39,15 @@ FONT_FILES = (
     "/usr/share/fonts/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/TTF/DejaVuSans.ttf",
 )
+#: fonts for labels the first font cannot draw (CJK), tried in order
+CJK_FILES = (
+    "NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+)
 #: spellings for characters a font may lack, in glyphs every Latin font has
 PLAIN = {"×": "x", "—": "-", "–": "-", "…": "...", "·": "-", "“": '"', "”": '"', "‘": "'", "’": "'"}
 
@@ -53,6 +65,26 @@ def _font(size: int) -> _Font:
         return ImageFont.load_default()
 
 
+@cache
+def _cjk(size: int) -> _Font | None:
+    for name in CJK_FILES:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    return None
+
+
+def font_for(text: str, size: int) -> _Font:
+    """The sheet's font at ``size``, or the CJK font when the text has characters only that one draws."""
+    font = _font(size)
+    lacking = [ch for ch in unicodedata.normalize("NFC", text) if not has_glyph(font, ch)]
+    other = _cjk(size) if lacking else None
+    if other is not None and any(has_glyph(other, ch) for ch in lacking):
+        return other
+    return font
+
+
 def _glyph(font: _Font, ch: str) -> tuple[tuple[int, int], bytes]:
     mask = font.getmask(ch)
     return mask.size, bytes(mask)
@@ -67,11 +99,14 @@ def has_glyph(font: _Font, ch: str) -> bool:
 
 
 def drawable(text: str, font: _Font) -> str:
-    """``text`` with every character ``font`` lacks spelled in glyphs it has (or "?")."""
+    """``text`` (NFC) with every character ``font`` lacks spelled in glyphs it has (or "?"); a combining
+    mark it lacks is left out."""
     out = []
-    for ch in text:
+    for ch in unicodedata.normalize("NFC", text):
         if has_glyph(font, ch):
             out.append(ch)
+            continue
+        if unicodedata.combining(ch):  # an accent with no precomposed form: the letter alone
             continue
         plain = PLAIN.get(ch) or unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
         out.append(plain if plain and all(has_glyph(font, c) for c in plain) else "?")
@@ -86,6 +121,13 @@ def _fit(draw: ImageDraw.ImageDraw, text: str, font: _Font, width: int) -> str:
     while text and draw.textlength(text + ellipsis, font=font) > width:
         text = text[:-1]
     return text + ellipsis
+
+
+def _label(
+    draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, size: int, width: int, fill: tuple[int, ...]
+) -> None:
+    font = font_for(text, size)
+    draw.text(xy, _fit(draw, text, font, width), fill=fill, font=font)
 
 
 def _thumb(cell: GridCell, side: int) -> Image.Image | None:
@@ -109,17 +151,16 @@ def render(grid: Grid, *, side: int = 256, fmt: str = "PNG") -> bytes:
     height = HEADER_H + n_rows * (side + PAD) + PAD
     sheet = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(sheet)
-    font, small = _font(14), _font(12)
+    small = _font(12)
     corner = " × ".join(axis_label(a) for a in (grid.rows, grid.cols) if a)  # rows × columns, in words
-    draw.text((PAD, PAD), _fit(draw, corner, small, LABEL_W - PAD), fill=MUTED, font=small)
+    _label(draw, (PAD, PAD), corner, 12, LABEL_W - PAD, MUTED)
     for c, text in enumerate(grid.col_labels):
         x = LABEL_W + c * (side + PAD)
-        label = value_label(grid.cols, text) if grid.cols else text
-        draw.text((x, PAD + 4), _fit(draw, label, font, side), fill=INK, font=font)
+        _label(draw, (x, PAD + 4), value_label(grid.cols, text) if grid.cols else text, 14, side, INK)
     for r, text in enumerate(grid.row_labels):
         y = HEADER_H + r * (side + PAD)
         label = value_label(grid.rows, text) if grid.rows else text
-        draw.text((PAD, y + side // 2 - 8), _fit(draw, label, font, LABEL_W - 2 * PAD), fill=INK, font=font)
+        _label(draw, (PAD, y + side // 2 - 8), label, 14, LABEL_W - 2 * PAD, INK)
         for c in range(n_cols):
             _draw_cell(sheet, draw, grid.at(r, c), LABEL_W + c * (side + PAD), y, side, small)
     buf = io.BytesIO()

@@ -4,6 +4,7 @@ in a rendered sheet (checked glyph by glyph against the font's .notdef box)."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -66,9 +67,12 @@ def test_a_rendered_sheet_draws_only_glyphs_its_font_has() -> None:
 def builtin_font(monkeypatch: pytest.MonkeyPatch):
     """The sheet on Pillow's built-in font (no DejaVu): it lacks "×", "—", "é" and "猫"."""
     monkeypatch.setattr(contact_sheet, "FONT_FILES", ())
+    monkeypatch.setattr(contact_sheet, "CJK_FILES", ())
     contact_sheet._font.cache_clear()
+    contact_sheet._cjk.cache_clear()
     yield
     contact_sheet._font.cache_clear()
+    contact_sheet._cjk.cache_clear()
 
 
 @pytest.fixture
@@ -100,3 +104,29 @@ def test_every_text_drawn_on_a_sheet_has_glyphs_in_its_font(
         assert missing == [], (text, missing)
     if font_files == "builtin":  # spelled, not boxed
         assert "animal x Model" in texts and any(t.startswith("creme br") for t in texts)
+
+
+def test_decomposed_accents_are_drawn_as_letters_never_as_a_question_mark() -> None:
+    aileron = ImageFont.load_default(size=12)
+    decomposed = "cre\u0300me bru\u0302le\u0301e"  # "crème brûlée" as letters + combining marks (macOS)
+    assert drawable(decomposed, aileron) == "creme brulee"
+    assert drawable("q\u0301 x\u0323", aileron) == "q x"  # no precomposed form: the mark is left out
+    dejavu = contact_sheet._font(14)
+    if "DejaVu" in " ".join(dejavu.getname()):
+        assert drawable(decomposed, dejavu) == "crème brûlée"  # NFC: one glyph each
+
+
+def test_a_label_the_font_cannot_draw_uses_the_fallback_font(
+    builtin_font: None, drawn: list[tuple[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dejavu = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+    if not Path(dejavu).exists():
+        pytest.skip("needs DejaVu Sans to stand in for a CJK font")
+    monkeypatch.setattr(contact_sheet, "CJK_FILES", (dejavu,))  # stands in for Noto Sans CJK
+    contact_sheet._cjk.cache_clear()
+    assert contact_sheet.font_for("cat", 14) is contact_sheet._font(14)  # the first font draws it all
+    assert contact_sheet.font_for("crème", 14) is contact_sheet._cjk(14)
+    contact_sheet.render(_grid(), side=96)
+    assert "crème brûlée" in [t for t, _ in drawn]  # drawn whole in the fallback font, not spelled "creme"
+    for text, font in drawn:
+        assert [ch for ch in text if not has_glyph(font, ch)] == [], text  # type: ignore[arg-type]
