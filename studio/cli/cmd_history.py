@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from datetime import datetime
 from typing import Any
 
 from studio.cli.output import print_record
 from studio.domain.errors import InputError
-from studio.domain.search import parse_search
 from studio.services.archive import Archive, open_archive
+from studio.services.search import understand
 
 
 def add_parser(sub: Any) -> None:
@@ -52,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _no_history(archive: Archive, search: str | None) -> str:
     if search and search.strip():
-        understood = parse_search(search, datetime.now().astimezone())
+        understood = understand(search)
         dates = f" ({understood.describe()})" if understood.dates else ""  # say which days were searched
         return f"No generations match “{search.strip()}”{dates}."
     if archive.trashed():

@@ -4,7 +4,7 @@
 - ``"a phrase"`` matches those words in that order (an unclosed quote runs to the end of the text);
 - ``-word`` and ``-"a phrase"`` leave out generations that contain them;
 - ``today``, ``yesterday``, ``this week``, ``last week``, ``this month``, ``last month``, ``this year``,
-  ``last N days`` / ``past N weeks`` become a date range in the local time of the ``now`` handed in
+  ``last year``, ``last N days`` / ``past N weeks`` (N in digits or a word: one … twelve, fourteen, thirty) become a date range in the local time of the ``now`` handed in
   (weeks start on Monday). Quote one (``"today"``) to search for the word itself.
 
 Every range is half-open: ``date_from <= created_at < date_to``. The storage layer turns the words into an
@@ -29,8 +29,13 @@ _NUMBERS = {
     "five": 5,
     "six": 6,
     "seven": 7,
+    "eight": 8,
+    "nine": 9,
     "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
     "fourteen": 14,
+    "thirty": 30,
 }
 
 
@@ -133,6 +138,10 @@ def _named(words: list[str], now: datetime) -> tuple[int, DateRange] | None:
         if w[:2] == ["this", "year"]:
             start = datetime(today.year, 1, 1, tzinfo=now.tzinfo)
             return 2, DateRange(start, today + one_day, f"this year ({today.year})")
+        if w[:2] == ["last", "year"]:
+            start = datetime(today.year - 1, 1, 1, tzinfo=now.tzinfo)
+            end = datetime(today.year, 1, 1, tzinfo=now.tzinfo)
+            return 2, DateRange(start, end, f"last year ({start.year})")
         if len(w) == 3 and w[0] in ("last", "past") and w[2] in _UNITS:
             n = int(w[1]) if w[1].isascii() and w[1].isdigit() and len(w[1]) <= 6 else _NUMBERS.get(w[1])
             if n:

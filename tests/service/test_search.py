@@ -244,3 +244,14 @@ def test_date_only_and_exclusion_only_totals_and_facets_are_exact(
         assert store.gallery.count(F(search=search)) == n, search
     # a search with words still counts within its newest matches (the documented window)
     assert store.gallery.totals(F(search="lamp"))["count"] == 3
+
+
+def test_the_services_describe_the_box_for_a_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.services import search
+
+    monkeypatch.setattr(filter_sql, "local_now", lambda: datetime(2026, 11, 30, 14, 5, tzinfo=UTC))
+    assert (
+        search.describe("teapot -bakery last year") == "matching teapot · without bakery · last year (2025)"
+    )
+    assert search.describe("yesterday") == "yesterday (Sun 29 Nov)"
+    assert search.describe("") == "" and search.understand("  ").is_empty

@@ -83,6 +83,20 @@ def test_months_years_and_last_n_days() -> None:
     assert parse_search("this year", NOW).dates.start == local(2026, 1, 1)  # type: ignore[union-attr]
 
 
+def test_last_year_and_every_number_word() -> None:
+    q = parse_search("teapot last year", NOW)
+    assert q.words == ("teapot",) and q.dates is not None
+    assert (q.dates.start, q.dates.end) == (local(2025, 1, 1), local(2026, 1, 1))
+    assert q.describe() == "matching teapot · last year (2025)"
+    for word, n in [("eight", 8), ("nine", 9), ("twelve", 12), ("thirty", 30)]:
+        days = parse_search(f"last {word} days", NOW).dates
+        assert days and days.start == local(2026, 11, 30) - timedelta(days=n - 1), word
+        assert days.label.startswith(f"last {n} days"), word
+    nine = parse_search("past nine weeks", NOW).dates
+    assert nine and nine.start == local(2026, 11, 30) - timedelta(days=62)
+    assert parse_search('"last year"', NOW).dates is None  # quoted: the words themselves
+
+
 def test_dates_mix_with_words_and_quoting_keeps_the_word() -> None:
     q = parse_search("teapot yesterday -blue", NOW)
     assert q.words == ("teapot",) and q.excluded == ("blue",) and q.dates is not None

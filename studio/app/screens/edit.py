@@ -3,8 +3,6 @@ be branched. The real multi-turn request is built by ``studio.services.editing``
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import streamlit as st
 
 from studio.app import resources
@@ -13,9 +11,8 @@ from studio.app.widgets import before_after, components, guard
 from studio.domain import catalogue
 from studio.domain.errors import StudioError
 from studio.domain.requests import SUCCEEDED
-from studio.domain.search import parse_search
 from studio.imaging import images
-from studio.services import editing
+from studio.services import editing, search
 from studio.services.gallery import GenerationRecord
 
 HEAD = "edit_head"  # the turn the next instruction continues from
@@ -193,7 +190,7 @@ def _source_picker() -> int | None:
         placeholder='teapot, "red car", -sketch, yesterday',
         help='The History search: words, "a phrase", -word to leave out, and today, yesterday, last week.',
     )
-    understood = parse_search(query, datetime.now().astimezone())
+    understood = search.understand(query)
     if understood.dates or understood.excluded or understood.phrases:  # say how the box was read
         st.caption(f"Showing images {components.escape_md(understood.describe())}")
     try:
