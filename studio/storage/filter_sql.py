@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, column, func, table, text
@@ -136,6 +136,49 @@ def fts_query(search: str | SearchQuery | None) -> FtsQuery | None:
         phrases=" AND ".join(_quoted(p) for p in q.phrases) or None,
         excluded=" OR ".join(_quoted(x) for x in q.excluded) or None,
     )
+
+
+def walks_fts(query: FtsQuery | None) -> TypeGuard[FtsQuery]:
+    """True when a reader can join ``generation_fts`` on ``fts_match(query)`` and walk it newest first:
+    only a query with whole words has one MATCH to walk. A search whose only word is the last one (or
+    that has only phrases) reads ``newest_matches`` instead."""
+    return query is not None and query.stemmed is not None
+
+
+def newest_matches(f: GalleryFilter, query: FtsQuery, before_id: int | None, limit: int) -> Any:
+    """The ids of the newest ``limit`` generations matching ``f`` whose search has no whole word: the
+    last word's stem on ``generation_fts`` UNION its typed prefix on ``generation_fts_raw``, each walked
+    newest first by its own MATCH and merged (SQLite's MERGE (UNION)), so a common word stops after
+    ``limit`` rows instead of collecting and sorting every match (215 ms -> 15 ms at 100 k rows)."""
+    q = parsed(f.search)
+    rest = conditions(replace(f, search=None), before_id=before_id)
+    rest += search_terms(replace(q, words=(), phrases=(), excluded=()))  # its dates, exactly
+    arms: list[tuple[str, str]] = []  # (index, MATCH)
+    if query.last:
+        stem = query.last + (f" NOT ({query.excluded})" if query.excluded else "")
+        raw = " AND ".join(x for x in (query.last + "*", query.phrases) if x)
+        arms += [("generation_fts", stem), (FTS_RAW, raw)]
+    else:  # phrases only
+        arms.append((FTS_RAW, query.phrases or '""'))
+    selects = []
+    for n, (index, match) in enumerate(arms):
+        fts = table(index, column("rowid"))
+        stmt = (
+            select(fts.c.rowid)
+            .join(Generation, col(Generation.id) == fts.c.rowid)
+            .where(text(f"{index} MATCH :m{n}").bindparams(**{f"m{n}": match}), *rest)
+        )
+        if index == FTS_RAW and query.excluded:  # exclusions are by stem: the other index
+            term = f"generation.id NOT IN ({_rows('generation_fts', f'x{n}')})"
+            stmt = stmt.where(text(term).bindparams(**{f"x{n}": query.excluded}))
+        if index == "generation_fts" and query.phrases:  # phrases are exact: the raw index
+            term = f"generation.id IN ({_rows(FTS_RAW, f'p{n}')})"
+            stmt = stmt.where(text(term).bindparams(**{f"p{n}": query.phrases}))
+        if before_id is not None:
+            stmt = stmt.where(fts.c.rowid < before_id)
+        selects.append(stmt.correlate(None))
+    merged = selects[0].union(*selects[1:]) if len(selects) > 1 else selects[0]
+    return merged.order_by(text("1 DESC")).limit(limit)
 
 
 def _excluded_only(q: SearchQuery) -> str | None:

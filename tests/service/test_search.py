@@ -255,3 +255,25 @@ def test_the_services_describe_the_box_for_a_page(monkeypatch: pytest.MonkeyPatc
     )
     assert search.describe("yesterday") == "yesterday (Sun 29 Nov)"
     assert search.describe("") == "" and search.understand("  ").is_empty
+
+
+def test_a_one_word_search_pages_newest_first_through_both_indexes(store: Store) -> None:
+    made = [add(store, p) for p in ["lighting", "a light", "lights", "dark", "lighthouse", "alight", "light"]]
+    other = add(store, "light", model="gemini-3-pro-image")
+    want = [other, made[6], made[4], made[2], made[1], made[0]]  # stem "light" or typed prefix "light*"
+    assert ids(store, "light") == want
+    pages, before = [], None
+    while True:
+        page = [r.id for r in store.gallery.page(F(search="light"), limit=2, before_id=before)]
+        if not page:
+            break
+        pages += page
+        before = page[-1]
+    assert pages == want
+    assert ids(store, "light", model="gemini-3-pro-image") == [other]
+    assert ids(store, "light -lighthouse") == [other, made[6], made[2], made[1], made[0]]
+    assert ids(store, 'lig "a light"') == [made[1]]
+    assert store.gallery.count(F(search="light"), cap=3) == 4  # counting stops at cap + 1
+    assert store.gallery.count(F(search="light"), cap=10) == 6
+    store.trash_bin.trash([made[6]])
+    assert ids(store, "light")[:2] == [other, made[4]]
