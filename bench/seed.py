@@ -2,8 +2,8 @@
 
 The schema is whatever ``Store`` creates: we open a Store once on the empty directory, close it, then
 bulk-insert with raw ``sqlite3`` (executemany, big transactions, synchronous off while loading). The
-FTS insert trigger is dropped for the load and the index rebuilt once at the end, then the trigger is
-re-created from its own saved SQL, so the finished file is exactly what the Store would have made.
+FTS insert triggers are dropped for the load and the indexes rebuilt once at the end, then the triggers are
+re-created from their own saved SQL, so the finished file is exactly what the Store would have made.
 Prompts are realistic (subject + setting + style + light + details, Zipf-weighted vocabulary); one
 word in 10,000 rows is rare ("axolotl") and "light" is common, for the search benchmarks. Succeeded
 rows link to a small set of real image + thumbnail files.
@@ -204,22 +204,23 @@ def _assets(data_dir: Path) -> list[tuple]:
     return out
 
 
-def _fts_trigger(conn: sqlite3.Connection) -> tuple[str, str]:
-    """The FTS trigger on INSERT into generation (name, SQL), as the migrations created it."""
+def _fts_triggers(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """The FTS triggers on INSERT into generation (name, SQL), as the migrations created them (one per
+    full-text index: stemmed and unstemmed since m007)."""
     rows = conn.execute(
         "SELECT name, sql FROM sqlite_master WHERE type='trigger' AND tbl_name='generation' "
         "AND sql LIKE '%AFTER INSERT%' AND sql LIKE '%_fts%'"
     ).fetchall()
-    if len(rows) != 1:
-        raise RuntimeError(f"expected one FTS insert trigger on generation, found {len(rows)}")
-    return rows[0]
+    if not rows:
+        raise RuntimeError("expected an FTS insert trigger on generation, found none")
+    return rows
 
 
-def _fts_table(conn: sqlite3.Connection) -> str:
+def _fts_tables(conn: sqlite3.Connection) -> list[str]:
     rows = conn.execute(
         "SELECT name FROM sqlite_master WHERE type='table' AND sql LIKE '%USING fts5%'"
     ).fetchall()
-    return rows[0][0]
+    return [r[0] for r in rows]
 
 
 def seed(data_dir: Path, rows: int, *, seed_value: int = 7, log=None) -> Path:
@@ -235,12 +236,13 @@ def seed(data_dir: Path, rows: int, *, seed_value: int = 7, log=None) -> Path:
             raise RuntimeError(f"{db} already holds generations; seed an empty directory")
         conn.execute("PRAGMA synchronous=OFF")
         conn.execute("PRAGMA cache_size=-262144")  # 256 MB page cache while loading
-        trigger_name, trigger_sql = _fts_trigger(conn)
-        fts = _fts_table(conn)
+        triggers = _fts_triggers(conn)
+        indexes = _fts_tables(conn)
         rng = random.Random(seed_value)
         start = datetime(2024, 1, 1, tzinfo=UTC)
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(f'DROP TRIGGER "{trigger_name}"')
+        for trigger_name, _ in triggers:
+            conn.execute(f'DROP TRIGGER "{trigger_name}"')
         conn.executemany(
             "INSERT INTO asset (sha256, mime_type, width, height, bytes, path, thumb_path, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -259,8 +261,10 @@ def seed(data_dir: Path, rows: int, *, seed_value: int = 7, log=None) -> Path:
             )
             if log:
                 log(f"seeded {first + len(batch):,} / {rows:,} rows ({time.perf_counter() - started:.0f} s)")
-        conn.execute(f'INSERT INTO "{fts}" ("{fts}") VALUES (\'rebuild\')')
-        conn.execute(trigger_sql)
+        for fts in indexes:
+            conn.execute(f'INSERT INTO "{fts}" ("{fts}") VALUES (\'rebuild\')')
+        for _, trigger_sql in triggers:
+            conn.execute(trigger_sql)
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:

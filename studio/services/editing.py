@@ -8,20 +8,57 @@ the one validation rule, the wire body's size and the submit.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from studio.domain import catalogue, conversation
 from studio.domain.conversation import TreeNode
 from studio.domain.errors import InputError
-from studio.domain.records import GenerationRecord
+from studio.domain.records import GenerationRecord, ImageRecord
 from studio.domain.requests import SUCCEEDED, GenerationRequest, Reference
 from studio.gemini import wire
+from studio.services.gallery import GalleryFilter
 
 if TYPE_CHECKING:
     from studio.services.studio import Studio
 
-__all__ = ["EditService", "TreeNode", "continue_edit", "start_edit"]
+__all__ = ["Branch", "EditService", "TreeNode", "continue_edit", "start_edit"]
+
+#: how many recent generations the Edit page offers as sources
+SOURCES = 12
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One line of a conversation: its first turn down to ``tip`` (a turn nothing continues yet)."""
+
+    tip: GenerationRecord
+    turns: int  # how many turns from the first to ``tip``
+    ids: tuple[int, ...]  # every turn on it, first to tip
+
+
+def branches(root: TreeNode) -> list[Branch]:
+    """Every branch of a conversation tree, in the order its turns were made (the first branch first)."""
+    out: list[Branch] = []
+
+    def walk(node: TreeNode, path: tuple[int, ...]) -> None:
+        here = (*path, node.record.id)
+        if not node.children:
+            out.append(Branch(node.record, len(here), here))
+        for child in node.children:
+            walk(child, here)
+
+    walk(root, ())
+    return out
+
+
+def input_image(studio: Studio, record: GenerationRecord) -> ImageRecord | None:
+    """What a turn changed: its parent's image, or (a first turn) the image it started from."""
+    if record.parent_id is not None:
+        parent = studio.get(record.parent_id)
+        if parent is not None and parent.images:
+            return parent.images[0]
+    return record.references[0] if record.references else None
 
 
 def continue_edit(
@@ -119,6 +156,20 @@ class EditService:
         """Every turn of the conversation ``gen_id`` belongs to, from its first turn down."""
         store = self._studio._store
         return conversation.tree(store.history, conversation.root_of(store.history, gen_id))
+
+    def branches(self, gen_id: int) -> list[Branch]:
+        """The branches of the conversation ``gen_id`` belongs to, first made first."""
+        return branches(self.tree(gen_id))
+
+    def before(self, record: GenerationRecord) -> ImageRecord | None:
+        """The image a turn started from (its "before"); None for a turn made from a prompt alone."""
+        return input_image(self._studio, record)
+
+    def sources(self, search: str | None = None, *, limit: int = SOURCES) -> list[GenerationRecord]:
+        """Recent generations with an image to start from, newest first (``search``: the History box's
+        language: words, "phrases", -exclusions, dates)."""
+        f = GalleryFilter(search=(search or "").strip() or None, status=SUCCEEDED)
+        return [r for r in self._studio.gallery.page(f, limit=limit) if r.images]
 
     def start(self, instruction: str, **options: Any) -> list[int]:
         """A new conversation from an uploaded image, a history image or a prompt alone; the new ids."""

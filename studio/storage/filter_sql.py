@@ -8,25 +8,77 @@ common term at a million rows takes about a second by rank and under a milliseco
 
 from __future__ import annotations
 
-import re
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TypeVar
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any, TypeGuard, TypeVar
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import column, table, text
+from sqlalchemy import and_, column, func, table, text
 from sqlmodel import col, select
 
 from studio.domain.errors import InputError
+from studio.domain.search import SearchQuery, parse_search
 from studio.storage.tables import CollectionItem, Generation, GenerationTag, Tag
 
-_TOKEN_CHAR = re.compile(r"[^\W_]")  # what FTS5's unicode61 tokenizer keeps
-fts_table = table("generation_fts", column("rowid"))
+fts_table = table("generation_fts", column("rowid"))  # porter stems: "teapots" is "teapot"
+FTS_RAW = "generation_fts_raw"  # the same text, unstemmed: prefixes as typed ("runn*") and exact phrases
 
 
-def fts_match(query: str) -> Any:
-    """``generation_fts MATCH :query``: FTS5 has no SQLAlchemy operator, so this is the one ``text()``."""
-    return text("generation_fts MATCH :fts_query").bindparams(fts_query=query)
+@dataclass(frozen=True)
+class FtsQuery:
+    """A search's FTS5 side, over the two indexes of the same rows (migration 7).
+
+    ``stemmed``: the whole words (every word but the last), matched by stem on ``generation_fts``;
+    ``last``: the word still being typed, matched by stem on ``generation_fts`` OR as typed plus a prefix on
+    ``generation_fts_raw`` ("runn" finds "running", "organs" does not find "organic");
+    ``phrases``: matched exactly on ``generation_fts_raw`` (``"painted"`` does not find "painting");
+    ``excluded``: left out by stem. Each is an FTS5 query text with every typed word inside quotes.
+    """
+
+    stemmed: str | None = None
+    last: str | None = None
+    phrases: str | None = None
+    excluded: str | None = None
+
+    def parts(self) -> list[tuple[str, str]]:
+        """(index, FTS5 query) for every MATCH this query runs."""
+        out = [("generation_fts", self.stemmed), ("generation_fts", self.last)]
+        out += [(FTS_RAW, self.last and self.last + "*"), (FTS_RAW, self.phrases)]
+        return [(index, q) for index, q in [*out, ("generation_fts", self.excluded)] if q]
+
+
+def _rows(index: str, name: str) -> str:
+    return f"SELECT rowid FROM {index} WHERE {index} MATCH :{name}"
+
+
+def fts_match(query: FtsQuery | str, key: str = "generation.id") -> Any:
+    """The WHERE term for ``query`` (a plain string: one MATCH on ``generation_fts``). A MATCH on
+    ``generation_fts`` drives the walk when there are whole words; the last word, phrases and exclusions
+    narrow it as ``key IN (...)`` (``key``: the joined ``generation_fts.rowid``, or ``generation.id``)."""
+    if isinstance(query, str):
+        return text("generation_fts MATCH :fts_query").bindparams(fts_query=query)
+    terms: list[Any] = []
+    excluded = query.excluded
+    if query.stemmed:
+        driver = f"({query.stemmed})" + (f" NOT ({excluded})" if excluded else "")
+        terms.append(text("generation_fts MATCH :fts_query").bindparams(fts_query=driver))
+        excluded = None
+    if query.last:
+        union = f"{_rows('generation_fts', 'fts_stem')} UNION {_rows(FTS_RAW, 'fts_prefix')}"
+        terms.append(text(f"{key} IN ({union})").bindparams(fts_stem=query.last, fts_prefix=query.last + "*"))
+    if query.phrases:
+        terms.append(
+            text(f"{key} IN ({_rows(FTS_RAW, 'fts_phrases')})").bindparams(fts_phrases=query.phrases)
+        )
+    if excluded:
+        terms.append(
+            text(f"{key} NOT IN ({_rows('generation_fts', 'fts_excluded')})").bindparams(
+                fts_excluded=excluded
+            )
+        )
+    return and_(*terms)
 
 
 CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
@@ -34,13 +86,139 @@ _T = TypeVar("_T")
 TAG_MAX, COLLECTION_MAX = 60, 80
 
 
-def fts_query(search: str | None) -> str | None:
-    """User text as a safe FTS5 query: every word a quoted phrase, prefix match on the last one."""
-    words = [w for w in (search or "").split() if _TOKEN_CHAR.search(w)]
-    if not words:
+def local_zone() -> tzinfo:
+    """The machine's time zone with its daylight-saving rules (``TZ``, else /etc/localtime).
+
+    ``datetime.now().astimezone()`` carries only today's offset: "last week" across the spring change
+    would then start an hour off. Without a readable zone, that fixed offset is the fallback."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    try:
+        if name:
+            return ZoneInfo(name)
+        with open("/etc/localtime", "rb") as fh:
+            return ZoneInfo.from_file(fh, key="localtime")
+    except (OSError, ValueError, KeyError):  # no zone file, or a POSIX TZ string such as "CET-1CEST"
+        return datetime.now().astimezone().tzinfo or UTC
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def local_now() -> datetime:
+    """The clock relative dates in a search ("yesterday") are read against: the studio's local time, in a
+    zone that knows its DST changes (each day's midnight gets that day's offset)."""
+    return utc_now().astimezone(local_zone())
+
+
+def parsed(search: str | SearchQuery | None) -> SearchQuery:
+    """The search box's text as a ``SearchQuery`` (dates relative to ``local_now()``)."""
+    if isinstance(search, SearchQuery):
+        return search
+    return parse_search(search, local_now())
+
+
+def _quoted(text_: str) -> str:
+    return '"' + text_.replace('"', '""') + '"'
+
+
+def fts_query(search: str | SearchQuery | None) -> FtsQuery | None:
+    """The FTS5 side of what must match (None: no word or phrase). Whole words match by stem, the last
+    word also as a prefix of what was typed, phrases exactly, exclusions by stem. Everything typed is inside
+    quotes, so no input is an FTS5 syntax error."""
+    q = parsed(search)
+    if not q.has_text:
         return None
-    phrases = ['"' + w.replace('"', '""') + '"' for w in words]
-    return " ".join(phrases) + "*"
+    whole, last = q.words[:-1], q.words[-1:]
+    return FtsQuery(
+        stemmed=" AND ".join(_quoted(w) for w in whole) or None,
+        last=_quoted(last[0]) if last else None,
+        phrases=" AND ".join(_quoted(p) for p in q.phrases) or None,
+        excluded=" OR ".join(_quoted(x) for x in q.excluded) or None,
+    )
+
+
+def walks_fts(query: FtsQuery | None) -> TypeGuard[FtsQuery]:
+    """True when a reader can join ``generation_fts`` on ``fts_match(query)`` and walk it newest first:
+    only a query with whole words has one MATCH to walk. A search whose only word is the last one (or
+    that has only phrases) reads ``newest_matches`` instead."""
+    return query is not None and query.stemmed is not None
+
+
+def newest_matches(f: GalleryFilter, query: FtsQuery, before_id: int | None, limit: int) -> Any:
+    """The ids of the newest ``limit`` generations matching ``f`` whose search has no whole word: the
+    last word's stem on ``generation_fts`` UNION its typed prefix on ``generation_fts_raw``, each walked
+    newest first by its own MATCH and merged (SQLite's MERGE (UNION)), so a common word stops after
+    ``limit`` rows instead of collecting and sorting every match (215 ms -> 15 ms at 100 k rows)."""
+    q = parsed(f.search)
+    rest = conditions(replace(f, search=None), before_id=before_id)
+    rest += search_terms(replace(q, words=(), phrases=(), excluded=()))  # its dates, exactly
+    arms: list[tuple[str, str]] = []  # (index, MATCH)
+    if query.last:
+        stem = query.last + (f" NOT ({query.excluded})" if query.excluded else "")
+        raw = " AND ".join(x for x in (query.last + "*", query.phrases) if x)
+        arms += [("generation_fts", stem), (FTS_RAW, raw)]
+    else:  # phrases only
+        arms.append((FTS_RAW, query.phrases or '""'))
+    selects = []
+    for n, (index, match) in enumerate(arms):
+        fts = table(index, column("rowid"))
+        stmt = (
+            select(fts.c.rowid)
+            .join(Generation, col(Generation.id) == fts.c.rowid)
+            .where(text(f"{index} MATCH :m{n}").bindparams(**{f"m{n}": match}), *rest)
+        )
+        if index == FTS_RAW and query.excluded:  # exclusions are by stem: the other index
+            term = f"generation.id NOT IN ({_rows('generation_fts', f'x{n}')})"
+            stmt = stmt.where(text(term).bindparams(**{f"x{n}": query.excluded}))
+        if index == "generation_fts" and query.phrases:  # phrases are exact: the raw index
+            term = f"generation.id IN ({_rows(FTS_RAW, f'p{n}')})"
+            stmt = stmt.where(text(term).bindparams(**{f"p{n}": query.phrases}))
+        if before_id is not None:
+            stmt = stmt.where(fts.c.rowid < before_id)
+        selects.append(stmt.correlate(None))
+    merged = selects[0].union(*selects[1:]) if len(selects) > 1 else selects[0]
+    return merged.order_by(text("1 DESC")).limit(limit)
+
+
+def _excluded_only(q: SearchQuery) -> str | None:
+    """The FTS5 query for the exclusions of a search with nothing that must match (FTS5's NOT needs a
+    left side, so those become ``id NOT IN (matches)``)."""
+    if q.has_text or not q.excluded:
+        return None
+    return " OR ".join(_quoted(x) for x in q.excluded)
+
+
+def _utc(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def search_terms(search: str | SearchQuery | None) -> list[Any]:
+    """WHERE terms for the parts of a search FTS5 cannot express on its own: its date range, and the
+    exclusions of a search that has only exclusions. A search with words is read through a join of
+    ``generation_fts`` (``match_ids``, or the caller's own join on ``fts_query``), so its date range also
+    bounds ``generation_fts.rowid``."""
+    q = parsed(search)
+    out: list[Any] = []
+    if q.dates is not None:
+        start, end = _utc(q.dates.start), _utc(q.dates.end)
+        out.append(col(Generation.created_at) >= start)
+        out.append(col(Generation.created_at) < end)
+        # The same range as ids, read once from ix_generation_created: a page walks ids newest first, and
+        # without these bounds it would read every row newer than the range, and every older one when the
+        # range holds fewer rows than the page (the whole history for "yesterday" at a million rows).
+        ids = select(Generation.id).where(
+            col(Generation.created_at) >= start, col(Generation.created_at) < end
+        )
+        low = select(func.min(ids.subquery().c.id)).scalar_subquery()
+        high = select(func.max(ids.subquery().c.id)).scalar_subquery()
+        out.append(col(Generation.id).between(low, high))
+        if q.has_text:  # the query walks the FTS matches: bound them too, FTS5 seeks by rowid
+            out.append(fts_table.c.rowid.between(low, high))
+    excluded = _excluded_only(q)
+    if excluded:
+        out.append(col(Generation.id).not_in(select(fts_table.c.rowid).where(fts_match(excluded))))
+    return out
 
 
 @dataclass(frozen=True)
@@ -111,23 +289,42 @@ SEARCH_WINDOW = 2000
 
 
 def match_ids(search: str | None, before_id: int | None = None, window: int | None = None) -> Any | None:
-    """Sub-select of generation ids whose prompt or reply matches ``search`` (None: no search);
-    with ``window``, only the newest ``window`` matches."""
-    query = fts_query(search)
-    if not query:
+    """Sub-select of generation ids the whole search matches (its words and phrases in the prompt or
+    reply, none of its exclusions, inside its dates); None for no search, and for a search with no word or
+    phrase (its dates and exclusions are exact WHERE terms: ``search_terms``, never a window). With
+    ``window``, only the newest ``window`` matches."""
+    q = parsed(search)
+    if not q.has_text:
         return None
-    stmt = select(fts_table.c.rowid).where(fts_match(query))
+    query = fts_query(q)
+    if query is None:  # unreachable: q.has_text
+        return None
+    if not query.stemmed:  # no MATCH to walk generation_fts by: read generation, narrowed by rowid sets
+        stmt = select(Generation.id).where(fts_match(query, "generation.id"))
+        key: Any = col(Generation.id)
+        if q.dates is not None:
+            stmt = stmt.where(*search_terms(replace(q, words=(), phrases=(), excluded=())))
+    else:  # walk the MATCH newest first; the rest is checked on the joined generation row
+        stmt = (
+            select(fts_table.c.rowid)
+            .join(Generation, col(Generation.id) == fts_table.c.rowid)
+            .where(fts_match(query))
+        )
+        key = fts_table.c.rowid
+        if q.dates is not None:
+            stmt = stmt.where(*search_terms(q))
     if before_id is not None:
-        stmt = stmt.where(fts_table.c.rowid < before_id)
+        stmt = stmt.where(key < before_id)
     if window is not None:
-        stmt = stmt.order_by(fts_table.c.rowid.desc()).limit(window)
-    return stmt
+        stmt = stmt.order_by(key.desc()).limit(window)
+    return stmt.correlate(None)  # inside ``generation.id IN (...)``: its own generation rows, never the outer
 
 
 def conditions(
     f: GalleryFilter, *, before_id: int | None = None, search: bool = True, window: int | None = None
 ) -> list[Any]:
-    """The WHERE terms (on ``generation``) for a filter (``search=False``: the caller joins the FTS table)."""
+    """The WHERE terms (on ``generation``) for a filter (``search=False``: the caller joins the FTS table on
+    ``fts_query``, so only the search's dates and lone exclusions are added here)."""
     g = Generation
     out: list[Any] = []
     if f.deleted is not None:
@@ -172,6 +369,8 @@ def conditions(
     matches = match_ids(f.search, before_id, window) if search else None
     if matches is not None:
         out.append(col(g.id).in_(matches))
+    else:  # no word to match (or the caller's FTS join matches them): dates and lone exclusions, exactly
+        out.extend(search_terms(f.search))
     if before_id is not None:
         out.append(col(g.id) < before_id)
     return out

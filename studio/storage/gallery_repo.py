@@ -32,6 +32,8 @@ from studio.storage.filter_sql import (
     fts_table,
     match_ids,
     merge_filter,
+    newest_matches,
+    walks_fts,
 )
 from studio.storage.tables import (
     CollectionItem,
@@ -141,6 +143,11 @@ class GalleryRepository:
             f = replace(f, deleted=None)
         stmt = select_generations()
         query = fts_query(f.search)
+        if query and not walks_fts(query):  # one word: its two indexes merged newest first
+            newest = newest_matches(f, query, before_id, max(1, min(limit, MAX_PAGE)))
+            stmt = stmt.where(col(Generation.id).in_(newest)).order_by(col(Generation.id).desc())
+            with self.db.read() as session:
+                return records(session, session.exec(stmt).all(), self.data_dir)
         if query:  # walk the matches newest first and join: bounded by LIMIT, not by the match count
             stmt = (
                 stmt.join(fts_table, fts_table.c.rowid == Generation.id)
@@ -193,6 +200,9 @@ class GalleryRepository:
             if _cube_filter(f):
                 return int(_cube_sum(session, f, func.coalesce(func.sum(GenerationStats.n), 0))[0])
             query = fts_query(f.search)
+            if cap is not None and query and not walks_fts(query):
+                newest = newest_matches(f, query, None, cap + 1).subquery()
+                return int(session.exec(select(func.count()).select_from(newest)).one())
             if cap is not None and query:
                 hits = (
                     select(literal(1))

@@ -294,6 +294,44 @@ CREATE TABLE draft (
     )
 
 
+@migration
+def m007_search_stemming(conn: Connection) -> None:
+    """Search by stem: "teapots" finds "teapot", "bakery" leaves out "bakeries" too. The full-text index is
+    rebuilt with the porter tokenizer over unicode61 (diacritics still folded) from the generation rows it
+    indexes (an external-content table, so no row changes). The triggers that keep it current name the
+    table, not its tokenizer, and stay as they are.
+
+    A second index of the same rows, ``generation_fts_raw`` (unicode61, unstemmed), matches what is being
+    typed as a prefix ("runn" finds "running", which porter indexes as "run") and quoted phrases exactly;
+    its own triggers keep it current like the first."""
+    _run(
+        conn,
+        """
+DROP TABLE generation_fts;;
+CREATE VIRTUAL TABLE generation_fts USING fts5(
+    prompt, text, content='generation', content_rowid='id', tokenize='porter unicode61'
+);;
+INSERT INTO generation_fts (generation_fts) VALUES ('rebuild');;
+CREATE VIRTUAL TABLE generation_fts_raw USING fts5(
+    prompt, text, content='generation', content_rowid='id', tokenize='unicode61'
+);;
+INSERT INTO generation_fts_raw (generation_fts_raw) VALUES ('rebuild');;
+CREATE TRIGGER generation_fts_raw_ai AFTER INSERT ON generation BEGIN
+    INSERT INTO generation_fts_raw (rowid, prompt, text) VALUES (new.id, new.prompt, new.text);
+END;;
+CREATE TRIGGER generation_fts_raw_ad AFTER DELETE ON generation BEGIN
+    INSERT INTO generation_fts_raw (generation_fts_raw, rowid, prompt, text)
+    VALUES ('delete', old.id, old.prompt, old.text);
+END;;
+CREATE TRIGGER generation_fts_raw_au AFTER UPDATE OF prompt, text ON generation BEGIN
+    INSERT INTO generation_fts_raw (generation_fts_raw, rowid, prompt, text)
+    VALUES ('delete', old.id, old.prompt, old.text);
+    INSERT INTO generation_fts_raw (rowid, prompt, text) VALUES (new.id, new.prompt, new.text);
+END
+""",
+    )
+
+
 LATEST = len(MIGRATIONS)
 
 

@@ -599,8 +599,10 @@ def test_hostile_search_never_raises(store: Store, query: str) -> None:
 
 
 def test_fts_query_quotes_words() -> None:
-    assert fts_query('say "hi" now') == '"say" """hi""" "now"*'
-    assert fts_query("AND OR") == '"AND" "OR"*'
+    query = fts_query('say "hi" now')  # "hi" is a phrase
+    assert query and (query.stemmed, query.last, query.phrases) == ('"say"', '"now"', '"hi"')
+    assert (q := fts_query('say"hi"')) and q.last == '"say""hi"""'
+    assert (q := fts_query("AND OR -NOT")) and (q.stemmed, q.last, q.excluded) == ('"AND"', '"OR"', '"NOT"')
     assert fts_query("*** ( )") is None and fts_query(None) is None
 
 
@@ -643,6 +645,7 @@ def test_concurrent_writers_never_lock(store: Store) -> None:
     assert sql(store, "SELECT count(*) FROM generation_asset") == [(640,)]
     assert sql(store, "PRAGMA integrity_check") == [("ok",)]
     assert sql(store, "INSERT INTO generation_fts(generation_fts) VALUES ('integrity-check')") == []
+    assert sql(store, "INSERT INTO generation_fts_raw(generation_fts_raw) VALUES ('integrity-check')") == []
 
 
 def test_large_originals_get_a_preview_made_once(tmp_path: Path) -> None:

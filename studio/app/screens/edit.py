@@ -7,15 +7,23 @@ import streamlit as st
 
 from studio.app import resources
 from studio.app.widgets import advanced_panel as controls
-from studio.app.widgets import components, guard
+from studio.app.widgets import before_after, components, guard
 from studio.domain import catalogue
 from studio.domain.errors import StudioError
 from studio.domain.requests import SUCCEEDED
 from studio.imaging import images
+from studio.services import editing, search
 from studio.services.gallery import GenerationRecord
 
 HEAD = "edit_head"  # the turn the next instruction continues from
 SOURCE = "edit_source_id"  # a history generation another page sent here to start from
+FROM_ID = "edit_from_id"  # the number box of the start form (a widget: dropped on runs that do not draw it)
+#: the history generation picked on the start form: plain session state, which Streamlit never drops, so
+#: the pick survives switching "Start from" away and back, and other pages
+CHOSEN = "edit_chosen"
+COMPARE = "edit_compare"  # the turn the before/after slider shows
+BRANCH = "edit_branch"  # the branch switcher (follows HEAD)
+PICKS, PER_ROW = 16, 8  # recent generations offered as sources, thumbnails per row
 PREFILLED = "edit_adv_for"  # the turn whose settings the Advanced controls were filled from
 EDIT_MODELS = [m for m, spec in catalogue.MODELS.items() if spec.stage != "retired"]
 #: the picker starts where Generate and Experiment start
@@ -126,14 +134,21 @@ def _model_line(model: str, why: str) -> None:
 
 
 def _start() -> None:
+    # With images in the history, the page opens on them: picking one is the common start.
+    # (the index only matters on a first visit: later the kept choice decides, and index 0 is the default)
+    first = "edit_source" not in st.session_state and bool(studio.editing.sources(limit=1))
     source = st.radio(
-        "Start from", ["A prompt", "An uploaded image", "A history image"], horizontal=True, key="edit_source"
+        "Start from",
+        ["A prompt", "An uploaded image", "A history image"],
+        index=2 if first else 0,
+        horizontal=True,
+        key="edit_source",
     )
     upload, from_id = None, None
     if source == "An uploaded image":
         upload = st.file_uploader("Image to edit", type=["png", "jpg", "jpeg", "webp"], key="edit_upload")
     elif source == "A history image":
-        from_id = st.number_input("Generation #", min_value=1, step=1, key="edit_from_id")
+        from_id = _source_picker()
     # a history generation with a model reply continues its conversation, so on its own model: no picker
     continued = _continued_model(int(from_id)) if from_id else None
     if continued and from_id:
@@ -146,6 +161,9 @@ def _start() -> None:
     )
     extra = controls.section("edit", model)
     if st.button("Start", type="primary", icon=":material/play_arrow:", key="edit_start"):
+        if source == "A history image" and not from_id:
+            st.warning("Pick an image above (or type its number) to start from.", icon=":material/touch_app:")
+            return
         try:
             image = _refs([upload])[0] if upload is not None else None
         except IndexError:  # the upload was refused; _refs said why
@@ -155,45 +173,213 @@ def _start() -> None:
         )
 
 
-def _turn(record: GenerationRecord, head: int) -> None:
-    with st.chat_message("user"):
-        st.text(record.prompt or "(no instruction)")
-        if record.references:
-            cols = st.columns(6)
-            for i, image in enumerate(record.references):
-                with cols[i % 6]:
-                    components.thumbnail(image)
-    with st.chat_message("assistant"):
-        note = ((record.composition or {}).get("conversation") or {}).get("trimmed")
-        if note:
-            st.info(components.escape_md(note), icon=":material/compress:")
-        components.status_badge(record.status)
-        if studio.is_active(record.id):
-            progress = studio.progress(record.id)
-            st.caption(components.escape_md(progress.message if progress else "Queued"))
-            return
-        components.image_viewer(record, studio.gallery.preview, key=f"edit_img_{record.id}")
-        components.error_box(record)
-        if record.text:
-            st.text(record.text)
-        controls.outputs(record, studio.gallery.preview, key_prefix="edit")
-        if record.id != head and record.status == SUCCEEDED:
-            st.button(
-                "Branch from here",
-                key=f"edit_branch_{record.id}",
-                icon=":material/call_split:",
-                on_click=st.session_state.__setitem__,
-                args=(HEAD, record.id),
+def _pick(gen_id: int) -> None:
+    st.session_state[CHOSEN] = st.session_state[FROM_ID] = gen_id
+
+
+def _typed() -> None:
+    st.session_state[CHOSEN] = st.session_state.get(FROM_ID)
+
+
+def _source_picker() -> int | None:
+    """Recent generations as thumbnails to click, a search over them, and the number as a fallback."""
+    query = st.text_input(
+        "Find an image",
+        key="edit_pick_search",
+        icon=":material/search:",
+        placeholder='teapot, "red car", -sketch, yesterday',
+        help='The History search: words, "a phrase", -word to leave out, and today, yesterday, last week.',
+    )
+    understood = search.understand(query)
+    if understood.dates or understood.excluded or understood.phrases:  # say how the box was read
+        st.caption(f"Showing images {components.escape_md(understood.describe())}")
+    try:
+        found = studio.editing.sources(query, limit=PICKS)
+    except StudioError as exc:
+        _error(exc)
+        found = []
+    chosen = st.session_state.get(CHOSEN)
+    if FROM_ID not in st.session_state or st.session_state[FROM_ID] != chosen:  # not drawn last run
+        st.session_state[FROM_ID] = chosen
+    if not found:
+        st.caption(
+            "Nothing with an image matches." if (query or "").strip() else "No image in the history yet."
+        )
+    for start in range(0, len(found), PER_ROW):
+        cells = st.columns(PER_ROW)
+        for cell, record in zip(cells, found[start : start + PER_ROW], strict=False):
+            with cell:
+                components.thumbnail(record.images[0])
+                st.button(
+                    f"#{record.id}",
+                    key=f"edit_pick_{record.id}",
+                    type="primary" if record.id == chosen else "secondary",
+                    icon=":material/check_circle:" if record.id == chosen else None,
+                    width="stretch",
+                    help=components.escape_md(components.excerpt(record.prompt or "(no prompt)", 160)),
+                    on_click=_pick,
+                    args=(record.id,),
+                )
+    st.number_input("…or type a generation number", min_value=1, step=1, key=FROM_ID, on_change=_typed)
+    chosen = st.session_state.get(CHOSEN)
+    if chosen:
+        source = studio.get(int(chosen))
+        if source is None or not source.images:
+            st.warning(
+                f"Generation #{int(chosen)} has no image to start from.", icon=":material/broken_image:"
             )
+        else:
+            st.markdown(
+                f":material/check_circle: **Source: #{source.id}** · "
+                f"{components.escape_md(components.excerpt(source.prompt or '(no prompt)', 120))}"
+            )
+    return int(chosen) if chosen else None
+
+
+@st.dialog("Turn", width="large")
+def _enlarge(gen_id: int) -> None:
+    record = studio.get(gen_id)
+    if record is None:
+        st.caption("This turn is no longer in the history.")
+        return
+    st.text(record.prompt or "(no instruction)")
+    components.image_viewer(record, studio.gallery.preview, key=f"edit_big_{record.id}")
+    if record.text:
+        st.text(record.text)
+
+
+def _turn(record: GenerationRecord, head: int, number: int, forks: int = 0) -> None:
+    """One turn, compact: the image it started from, the image it made, the instruction and actions."""
+    with st.container(border=True, key=f"edit_turn_{record.id}"):
+        before = studio.editing.before(record)
+        left, mid, text = st.columns([1, 1, 3])
+        with left:
+            if before is not None:
+                components.thumbnail(before)
+                st.caption("Before")
+        with mid:
+            if record.images:
+                components.thumbnail(record.images[0])
+                st.caption("After")
+        with text:
+            where = f" · :material/call_split: {forks} branches" if forks > 1 else ""
+            st.markdown(f"**Turn {number}**{where}")
+            st.text(components.excerpt(record.prompt or "(no instruction)", 240))
+            components.status_badge(record.status)
+            note = ((record.composition or {}).get("conversation") or {}).get("trimmed")
+            if note:
+                st.info(components.escape_md(note), icon=":material/compress:")
+            if studio.is_active(record.id):
+                progress = studio.progress(record.id)
+                st.caption(components.escape_md(progress.message if progress else "Queued"))
+                return
+            components.error_box(record)
+            if record.text:
+                st.caption(components.escape_md(components.excerpt(record.text, 300)))
+            controls.outputs(record, studio.gallery.preview, key_prefix="edit")  # sources, thoughts
+            actions = st.container(horizontal=True)
+            if record.images:
+                if actions.button(
+                    "",
+                    key=f"edit_enlarge_{record.id}",
+                    icon=":material/open_in_full:",
+                    help="Enlarge",
+                ):
+                    _enlarge(record.id)
+                if before is not None:
+                    actions.button(
+                        "Compare",
+                        help="Show this turn's before and after",
+                        key=f"edit_cmp_{record.id}",
+                        icon=":material/compare:",
+                        type="primary" if st.session_state.get(COMPARE) == record.id else "secondary",
+                        on_click=st.session_state.__setitem__,
+                        args=(COMPARE, record.id),
+                    )
+            if record.id != head and record.status == SUCCEEDED:
+                actions.button(
+                    "Branch",
+                    help="Branch from here: the next instruction continues from this turn",
+                    key=f"edit_branch_{record.id}",
+                    icon=":material/call_split:",
+                    on_click=st.session_state.__setitem__,
+                    args=(HEAD, record.id),
+                )
 
 
 @st.fragment(run_every=1.0)
-def _live(head: int) -> None:
+def _live(head: int, number: int) -> None:
     if not studio.is_active(head):
         st.rerun()
     record = studio.get(head)
     if record is not None:
-        _turn(record, head)
+        _turn(record, head, number)
+
+
+def _switch_branch() -> None:
+    st.session_state[HEAD] = st.session_state[BRANCH]
+    st.session_state.pop(COMPARE, None)
+
+
+def _branches(head: int, turns: list[GenerationRecord]) -> dict[int, int]:
+    """The branch switcher (when the conversation has more than one); returns children per turn."""
+    try:
+        tree = studio.editing.tree(head)
+    except StudioError:
+        return {}
+    lines = editing.branches(tree)
+    forks = {node.record.id: len(node.children) for node in _nodes(tree)}
+    if len(lines) < 2:
+        return forks
+    number = {line.tip.id: i for i, line in enumerate(lines, start=1)}
+    options = [line.tip.id for line in lines]
+    label = {line.tip.id: line for line in lines}
+    if head not in number:  # "Branch from here": the next instruction starts a new branch
+        options.insert(0, head)
+
+    def name(tip: int) -> str:
+        if tip not in label:
+            return f"New branch from turn {len(turns)}"
+        line = label[tip]
+        last = components.excerpt(line.tip.prompt or "(no instruction)", 40)
+        return f"Branch {number[tip]} · {line.turns} turns · “{last}”"
+
+    st.session_state[BRANCH] = head
+    st.selectbox(
+        f"Branch ({len(lines)} in this conversation)",
+        options,
+        key=BRANCH,
+        format_func=name,
+        on_change=_switch_branch,
+    )
+    return forks
+
+
+def _nodes(node):
+    yield node
+    for child in node.children:
+        yield from _nodes(child)
+
+
+def _compare(turns: list[GenerationRecord]) -> None:
+    """The before/after slider of the chosen turn (the latest one with an image, unless one was chosen)."""
+    ids = {t.id for t in turns}
+    chosen = st.session_state.get(COMPARE)
+    pool = [t for t in turns if t.images]
+    record = next((t for t in pool if t.id == chosen), None) if chosen in ids else None
+    record = record or (pool[-1] if pool else None)
+    if record is None:
+        st.caption("The turns' images appear here, before and after each change.")
+        return
+    before = studio.editing.before(record)
+    number = turns.index(record) + 1
+    if before is None:
+        st.markdown(f"**Turn {number}** · made from a prompt alone, so there is no before")
+        st.image(str(studio.gallery.preview(record.images[0])), width="stretch")
+        return
+    st.markdown(f"**Turn {number} · before / after** · drag across the image")
+    before_after.slider(studio, before, record.images[0], key="edit_ba")
+    st.caption(components.escape_md(components.excerpt(record.prompt or "(no instruction)", 200)))
 
 
 def _thread(head: int) -> None:
@@ -211,12 +397,21 @@ def _thread(head: int) -> None:
         icon=":material/add:",
         on_click=lambda: st.session_state.pop(HEAD, None),
     )
-    for record in turns[:-1]:
-        _turn(record, head)
+    thread, view = st.columns([5, 6], gap="large")
+    with view:
+        _compare(turns)
+    with thread:
+        _continue(head, turns)
+
+
+def _continue(head: int, turns: list[GenerationRecord]) -> None:
+    forks = _branches(head, turns)
+    for number, record in enumerate(turns[:-1], start=1):
+        _turn(record, head, number, forks.get(record.id, 0))
     if studio.is_active(head):
-        _live(head)
+        _live(head, len(turns))
         return
-    _turn(turns[-1], head)
+    _turn(turns[-1], head, len(turns), forks.get(turns[-1].id, 0))
     if turns[-1].status != SUCCEEDED:
         st.caption("This turn has no image to continue from: branch from an earlier turn.")
         return

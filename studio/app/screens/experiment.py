@@ -13,6 +13,7 @@ from studio.app.widgets import components, guard
 from studio.app.widgets import gallery_grid as gallery
 from studio.domain import advanced_controls as controls
 from studio.domain import catalogue
+from studio.domain.axes import axis_label, value_label
 from studio.domain.errors import StudioError
 from studio.imaging import images
 from studio.services import runs
@@ -130,14 +131,18 @@ def _builder() -> runs.RunSpec | None:
     specs = [catalogue.lookup(m) for m in models] or [catalogue.lookup(catalogue.DEFAULT_MODEL)]
     ratio_options = [r for r in catalogue.RATIOS_14 if all(r in s.ratios for s in specs)]
     size_options = list(dict.fromkeys(z for s in specs for z in s.sizes))
-    left, right = st.columns(2)
-    ratios = left.multiselect("Aspect ratios", ratio_options, key="exp_ratios")
-    sizes = right.multiselect(
+    # Full width each: in half a column a chosen ratio's chip shrank to a bare "×" (issue 12).
+    ratios = st.multiselect(
+        "Aspect ratios", ratio_options, key="exp_ratios", placeholder="Default ratio (choose to compare)"
+    )
+    sizes = st.multiselect(
         "Image sizes",
         size_options,
         key="exp_sizes",
+        placeholder="Default size (choose to compare)",
         help="Models with one size make it whatever is chosen here.",
     )
+    left, right = st.columns([2, 1])
     seeds_text = left.text_input("Seeds (comma-separated, optional)", key="exp_seeds")
     repeats = right.number_input("Repeats", min_value=1, max_value=8, value=1, key="exp_repeats")
     n_sets = st.number_input(
@@ -213,21 +218,26 @@ def _grid(run_id: int, spec: runs.RunSpec) -> None:
     axes = list(runs.axes_of(spec))
     varying = runs.varying_axes(spec) or axes[:1]
     left, right = st.columns(2)
-    rows = left.selectbox("Rows", axes, index=axes.index(varying[0]), key="exp_rows")
+    rows = left.selectbox("Rows", axes, index=axes.index(varying[0]), key="exp_rows", format_func=axis_label)
     cols = right.selectbox(
         "Columns",
         [None, *axes],
         key="exp_cols",
         index=1 + axes.index(varying[1]) if len(varying) > 1 else 0,
-        format_func=lambda a: "—" if a is None else a,
+        format_func=axis_label,
     )
     grid = studio.runs.grid(run_id, rows, cols)
     header = st.columns([1] + [2] * len(grid.col_labels))
+    if cols:
+        header[0].caption(
+            f"{components.escape_md(axis_label(rows))} × {components.escape_md(axis_label(cols))}"
+        )
     for c, text in enumerate(grid.col_labels):
-        header[c + 1].markdown(f"**{components.escape_md(text)}**")
+        header[c + 1].markdown(f"**{components.escape_md(value_label(cols, text) if cols else text)}**")
     for r, text in enumerate(grid.row_labels):
         line = st.columns([1] + [2] * len(grid.col_labels))
-        line[0].markdown(f"**{components.escape_md(components.excerpt(text, 60))}**")
+        label = value_label(rows, text) if rows else text
+        line[0].markdown(f"**{components.escape_md(components.excerpt(label, 60))}**")
         for c in range(len(grid.col_labels)):
             with line[c + 1], st.container(border=True):
                 for cell in grid.at(r, c):
