@@ -316,3 +316,25 @@ def test_generate_says_the_draft_came_back_and_its_start_fresh_button_forgets_it
     after = _session(make_app, studio)  # a reload after Start fresh: nothing comes back
     assert after.text_area(key="gen_prompt").value == ""
     assert not any("draft is back" in c.value for c in after.caption)
+
+
+def test_edit_and_experiment_uploaders_offer_to_restore_a_studio_image_on_generate(make_app, studio):
+    _, data = _made(studio)
+    at = _session(make_app, studio)
+    at.switch_page("screens/edit.py").run()
+    at.radio(key="edit_source").set_value("An uploaded image").run()
+    at.file_uploader(key="edit_upload").set_value([("mine.png", data, "image/png")]).run()
+    assert not at.exception, at.exception
+    assert "This image was made by Studio" in " ".join(m.value for m in at.markdown)
+    at.button(key="edit_upload_restore").click().run()
+    assert not at.exception, at.exception
+    assert at.text_area(key="gen_prompt").value == "a lighthouse in fog"  # now on Generate, restored
+    assert at.selectbox(key="gen_ratio").value == "21:9"
+
+    at.switch_page("screens/experiment.py").run()
+    at.number_input(key="exp_nsets").set_value(1).run()
+    at.file_uploader(key="exp_refs_0").set_value([("other.png", png((1, 2, 3)), "image/png")]).run()
+    assert not at.exception, at.exception
+    assert "made by Studio" not in " ".join(m.value for m in at.markdown)  # any other image: a reference
+    at.file_uploader(key="exp_refs_0").set_value([("mine.png", data, "image/png")]).run()
+    assert "This image was made by Studio" in " ".join(m.value for m in at.markdown)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from studio.app import resources
 from studio.app.widgets import advanced_panel as controls
-from studio.app.widgets import before_after, components, guard
+from studio.app.widgets import before_after, components, guard, references
 from studio.domain import catalogue
 from studio.domain.errors import StudioError
 from studio.domain.requests import SUCCEEDED
@@ -147,6 +147,8 @@ def _start() -> None:
     upload, from_id = None, None
     if source == "An uploaded image":
         upload = st.file_uploader("Image to edit", type=["png", "jpg", "jpeg", "webp"], key="edit_upload")
+        if upload is not None:  # a studio-made image can also bring back its prompt and settings
+            references.restore_elsewhere(studio, [upload], key="edit_upload")
     elif source == "A history image":
         from_id = _source_picker()
     # a history generation with a model reply continues its conversation, so on its own model: no picker

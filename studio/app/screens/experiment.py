@@ -9,7 +9,7 @@ import streamlit as st
 
 from studio.app import resources
 from studio.app.widgets import advanced_panel as advanced
-from studio.app.widgets import components, guard
+from studio.app.widgets import components, guard, references
 from studio.app.widgets import gallery_grid as gallery
 from studio.domain import advanced_controls as controls
 from studio.domain import catalogue
@@ -61,6 +61,7 @@ def _reference_sets(count: int) -> list[dict]:
             accept_multiple_files=True,
             key=f"exp_refs_{i}",
         )
+        references.restore_elsewhere(studio, files or [], key=f"exp_refs_{i}")
         paths = [_stashed(f.getvalue(), f.name) for f in files or []]
         if paths:
             sets.append({"label": label, "paths": paths})
