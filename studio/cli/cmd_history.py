@@ -8,7 +8,7 @@ from typing import Any
 from studio.cli.output import print_record
 from studio.domain.errors import InputError
 from studio.services.archive import Archive, open_archive
-from studio.services.search import understand
+from studio.services.search_box import understand
 
 
 def add_parser(sub: Any) -> None:

@@ -247,7 +247,7 @@ def test_date_only_and_exclusion_only_totals_and_facets_are_exact(
 
 
 def test_the_services_describe_the_box_for_a_page(monkeypatch: pytest.MonkeyPatch) -> None:
-    from studio.services import search
+    from studio.services import search_box as search
 
     monkeypatch.setattr(filter_sql, "local_now", lambda: datetime(2026, 11, 30, 14, 5, tzinfo=UTC))
     assert (

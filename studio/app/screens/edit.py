@@ -12,7 +12,8 @@ from studio.domain import catalogue
 from studio.domain.errors import StudioError
 from studio.domain.requests import SUCCEEDED
 from studio.imaging import images
-from studio.services import editing, search
+from studio.services import editing
+from studio.services import search_box as search
 from studio.services.gallery import GenerationRecord
 
 HEAD = "edit_head"  # the turn the next instruction continues from
