@@ -1,10 +1,10 @@
 """The History grid: search, filters with facet counts, totals, density, selection and keyset paging.
 
-The URL is the truth (``st.query_params``): the search, every filter, the page (``before``, a keyset cursor)
-and the open generation (``id``) live there, so reload, the browser's back and a pasted link return to the
-same view. A widget's change writes the URL (Streamlit pushes a history entry); a URL that changed under the
+The URL is the truth (``st.query_params``): the search, every filter, the page (``before`` or ``after``, a
+keyset cursor going down or up) and the open generation (``id``) live there, so reload, the browser's back
+and a pasted link return to the same view. A widget's change writes the URL (Streamlit pushes a history entry); a URL that changed under the
 page (back, forward, a pasted link) is written into the widgets before they are drawn (``sync_from_url``).
-Pages are keyset: ``id < before LIMIT n``, never OFFSET. The tiles are ONE browser component
+Pages are keyset: ``id < before LIMIT n`` (or ``id > after``), never OFFSET. The tiles are ONE browser component
 (``widgets/tiles.py``), not a set of widgets per tile.
 """
 
@@ -58,7 +58,7 @@ _LISTS = {"hist_model", "hist_status", "hist_ratio", "hist_size"}
 _DATES = {"hist_from", "hist_to"}
 _FLAGS = {"hist_fav_only", "hist_trash"}
 _NUMBERS = {"hist_min_rating", "hist_collection"}
-BEFORE, OPEN = "before", "id"
+BEFORE, AFTER, OPEN = "before", "after", "id"
 _SEEN = "hist_url_seen"  # the URL's view part as the widgets last mirrored it
 
 
@@ -125,6 +125,7 @@ def push_to_url(*, keep_page: bool = False) -> None:
             st.query_params[name] = value
     if not keep_page:
         st.query_params.pop(BEFORE, None)
+        st.query_params.pop(AFTER, None)
     ss[_SEEN] = _view_part()
 
 
@@ -149,7 +150,14 @@ def reset_paging() -> None:
 
 
 def cursor() -> int | None:
+    """The page's keyset cursor going down ("Older": the generations below ``before``)."""
     raw = st.query_params.get(BEFORE)
+    return int(raw) if raw and raw.isdigit() else None
+
+
+def cursor_up() -> int | None:
+    """The page's keyset cursor going up ("Newer": the generations just above ``after``)."""
+    raw = st.query_params.get(AFTER)
     return int(raw) if raw and raw.isdigit() else None
 
 
@@ -158,10 +166,21 @@ def in_trash() -> bool:
 
 
 def _go(before: int | None) -> None:
+    """To the page below ``before`` (None: the first page)."""
+    st.query_params.pop(AFTER, None)
     if before is None:
         st.query_params.pop(BEFORE, None)
     else:
         st.query_params[BEFORE] = str(before)
+
+
+def _go_up(after: int | None) -> None:
+    """To the page just above ``after`` (None: the first page)."""
+    st.query_params.pop(BEFORE, None)
+    if after is None:
+        st.query_params.pop(AFTER, None)
+    else:
+        st.query_params[AFTER] = str(after)
 
 
 #: What each filter widget holds when it filters nothing. The tag and collection lists use "" and 0 for
@@ -410,7 +429,7 @@ def pager(page: GalleryPage) -> None:
             icon=":material/chevron_left:",
             disabled=not page.has_newer,
             key="hist_newer",
-            on_click=_go,
+            on_click=_go_up,
             args=(page.newer,),
         )
         ids = page.ids
@@ -431,7 +450,7 @@ def browse(studio: Studio, f: GalleryFilter, row: int, *, images_first: bool = F
     generation needs the whole page anyway; a star changes the counts and totals), and the page's script is
     a few milliseconds; what a run costs is in the browser, and an unchanged grid is not redrawn."""
     try:
-        page = studio.gallery.grouped_page(f, limit=PAGE_SIZE, before_id=cursor())
+        page = studio.gallery.grouped_page(f, limit=PAGE_SIZE, before_id=cursor(), after_id=cursor_up())
     except StudioError as exc:
         st.error(components.escape_md(str(exc)), icon=":material/error:")
         return
@@ -439,8 +458,10 @@ def browse(studio: Studio, f: GalleryFilter, row: int, *, images_first: bool = F
     bar = st.container()  # drawn above the grid, sent after it (the grid's thumbnails start first)
     empty = (
         "Nothing matches. Clear a filter or the search to see more."
-        if cursor() is None
+        if cursor() is None and cursor_up() is None
         else "No older generations."
+        if cursor_up() is None
+        else "No newer generations."
     )
     if not records:
         st.info(empty, icon=":material/search_off:")
