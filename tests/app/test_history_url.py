@@ -4,6 +4,8 @@ detail's ← → walk the URL's filter. AppTest with the real emulator and a rea
 
 from __future__ import annotations
 
+import pytest
+
 from studio.domain.requests import GenerationRequest
 
 from .history_helpers import grid, shown
@@ -94,5 +96,47 @@ def test_an_unknown_or_bad_id_is_a_sentence(make_app, studio):
     _make(studio, "a kite")
     at = _history(make_app, studio, id="999")
     assert any("#999 is not in the history" in w.value for w in at.warning)
-    at = _history(make_app, studio, id="../etc", before="x", rating="lots")
+    at = _history(make_app, studio, id="../etc", before="x", rating="lots", to="²⁰²⁶-01-01", coll=HUGE)
     assert not at.exception and shown(at) == ["a kite"]  # a garbled URL shows the grid, not a traceback
+    assert len(at.warning) == 5  # each part dropped says so
+
+
+HUGE = "9" * 23  # more than SQLite's INTEGER holds
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "sentence"),
+    [
+        ("id", "²", "is not a generation number"),  # "²".isdigit() is true; int("²") raises
+        ("before", "²", "is not a generation number"),
+        ("rating", "²", "There is no rating"),
+        ("coll", "²", "There is no collection"),
+        ("id", HUGE, "is not a generation number"),
+        ("before", HUGE, "is not a generation number"),
+        ("after", "٣", "is not a generation number"),  # an Arabic-Indic three
+        ("to", "9999-12-31", "is not a date between"),  # the day after would overflow
+        ("from", "0001-01-01", "is not a date between"),
+        ("rating", "9", "There is no rating"),  # out of range: said, not silently ignored
+    ],
+)
+def test_a_bad_value_in_the_url_is_dropped_with_a_sentence(make_app, studio, name, value, sentence):
+    _make(studio, "a kite")
+    at = _history(make_app, studio, q="kite", **{name: value})
+    assert not at.exception
+    assert any(sentence in w.value for w in at.warning), [w.value for w in at.warning]
+    assert name not in at.query_params and at.query_params["q"] == "kite"  # the rest of the link stays
+    assert shown(at) == ["a kite"]  # the grid, not a traceback
+    assert "Traceback" not in str([e.value for e in at.error])
+
+
+def test_a_deleted_collection_in_the_url_is_dropped_with_a_sentence(make_app, studio):
+    [kite] = _make(studio, "a kite")
+    cid = studio.organise.create_collection("Gone soon")
+    studio.organise.add_to_collection([kite], cid)
+    at = _history(make_app, studio, coll=str(cid))
+    assert shown(at) == ["a kite"] and not at.warning
+    assert at.query_params["coll"] == str(cid)
+    studio.organise.delete_collection(cid)
+    at = _history(make_app, studio, coll=str(cid))
+    assert any("There is no collection" in w.value for w in at.warning)
+    assert "coll" not in at.query_params and shown(at) == ["a kite"]

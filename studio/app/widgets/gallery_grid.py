@@ -11,6 +11,7 @@ Pages are keyset: ``id < before LIMIT n`` (or ``id > after``), never OFFSET. The
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,6 +60,11 @@ _DATES = {"hist_from", "hist_to"}
 _FLAGS = {"hist_fav_only", "hist_trash"}
 _NUMBERS = {"hist_min_rating", "hist_collection"}
 BEFORE, AFTER, OPEN = "before", "after", "id"
+#: A generation or collection number in the URL: ASCII digits that fit SQLite's INTEGER ("²".isdigit() is
+#: true, but int("²") raises; 23 digits overflow).
+_ID = re.compile(r"[0-9]{1,18}")
+#: Dates the URL may name (the day after the last must still be a date).
+EARLIEST, LATEST = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
 _SEEN = "hist_url_seen"  # the URL's view part as the widgets last mirrored it
 
 
@@ -84,15 +90,74 @@ def _decode(key: str, raw: str | None) -> Any:
     if key in _LISTS:
         return [v for v in raw.split(",") if v]
     if key in _DATES:
-        try:
-            return dt.date.fromisoformat(raw)
-        except ValueError:
-            return None
+        return _date(raw)
     if key in _FLAGS:
         return raw not in ("0", "false", "")
     if key in _NUMBERS:
-        return int(raw) if raw.isdigit() else _EMPTY[key]
+        number = _number(raw)
+        return _EMPTY[key] if number is None else number
     return raw
+
+
+def _number(raw: str | None) -> int | None:
+    return int(raw) if raw and _ID.fullmatch(raw) else None
+
+
+def _date(raw: str | None) -> dt.date | None:
+    try:
+        day = dt.date.fromisoformat(raw or "")
+    except ValueError:
+        return None
+    return day if EARLIEST <= day <= LATEST else None
+
+
+def clean_url(studio: Studio) -> list[str]:
+    """Drop what the URL holds that the page cannot use (a garbled number, a date out of range, a rating
+    that does not exist, a collection that was deleted), each with a sentence saying so, never a traceback.
+    Run before anything reads the URL."""
+    qp = st.query_params
+    said: list[str] = []
+
+    def drop(name: str, sentence: str) -> None:
+        shown = components.escape_md(components.excerpt(str(qp.get(name)), 24))
+        said.append(sentence.format(value=f"“{shown}”"))
+        qp.pop(name, None)
+
+    for name in (OPEN, BEFORE, AFTER):
+        if name in qp and _number(qp.get(name)) is None:
+            drop(name, "The link's {value} is not a generation number, so it was left out.")
+    for key in ("hist_from", "hist_to"):
+        name = PARAMS[key]
+        if qp.get(name) and _date(qp.get(name)) is None:
+            drop(
+                name,
+                f"The link's {'start' if key == 'hist_from' else 'end'} date {{value}} is not a date between "
+                f"{EARLIEST.isoformat()} and {LATEST.isoformat()}, so that filter was left out.",
+            )
+    rating = qp.get(PARAMS["hist_min_rating"])
+    if rating and not re.fullmatch(r"[0-5]", rating):
+        drop(
+            PARAMS["hist_min_rating"],
+            "There is no rating {value}: ratings go from 1 to 5 stars, so that filter was left out.",
+        )
+    coll = qp.get(PARAMS["hist_collection"])
+    if coll:
+        number = _number(coll)
+        try:
+            known = number is not None and any(cid == number for cid, _, _ in studio.organise.collections())
+        except StudioError:
+            known = True  # the list could not be read: keep the filter, the grid says what went wrong
+        if not known:
+            drop(
+                PARAMS["hist_collection"],
+                "There is no collection {value} (it may have been deleted), so that filter was left out.",
+            )
+    return said
+
+
+def url_notes(sentences: Sequence[str]) -> None:
+    for sentence in sentences:
+        st.warning(sentence, icon=":material/link_off:")
 
 
 def _view_part() -> tuple[tuple[str, str], ...]:
@@ -133,8 +198,7 @@ def push_to_url(*, keep_page: bool = False) -> None:
 
 
 def selected_id() -> int | None:
-    raw = st.query_params.get(OPEN)
-    return int(raw) if raw and raw.isdigit() else None
+    return _number(st.query_params.get(OPEN))
 
 
 def select(gen_id: int | None) -> None:
@@ -151,14 +215,12 @@ def reset_paging() -> None:
 
 def cursor() -> int | None:
     """The page's keyset cursor going down ("Older": the generations below ``before``)."""
-    raw = st.query_params.get(BEFORE)
-    return int(raw) if raw and raw.isdigit() else None
+    return _number(st.query_params.get(BEFORE))
 
 
 def cursor_up() -> int | None:
     """The page's keyset cursor going up ("Newer": the generations just above ``after``)."""
-    raw = st.query_params.get(AFTER)
-    return int(raw) if raw and raw.isdigit() else None
+    return _number(st.query_params.get(AFTER))
 
 
 def in_trash() -> bool:
