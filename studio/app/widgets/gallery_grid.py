@@ -465,7 +465,8 @@ def images_first() -> bool:
 
 
 def _act(studio: Studio) -> None:
-    """One tile action from the grid component: open, star or select; or "ready" (first paint done)."""
+    """One tile action from the grid component: open, star or select (a folded stack: all its variants); or
+    "ready" (first paint done)."""
     event = (st.session_state.get("hist_grid") or {}).get("act") or {}
     op, gen_id = event.get("op"), event.get("id")
     if op == "ready":
@@ -479,9 +480,18 @@ def _act(studio: Studio) -> None:
         record = studio.get(gen_id)
         if record is not None:
             organise.safely(studio.organise.set_favourite, [gen_id], not record.favourite)
-    elif op == "select":
-        chosen = organise.selection()
-        organise.set_selection([i for i in chosen if i != gen_id] if gen_id in chosen else [*chosen, gen_id])
+    elif op == "select":  # a folded stack sends all its variants: they are selected (or not) together
+        ids = event.get("ids")
+        group = [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
+        organise.set_selection(toggled(organise.selection(), group or [gen_id]))
+
+
+def toggled(chosen: Sequence[int], ids: Sequence[int]) -> list[int]:
+    """The selection after a tile's select: ``ids`` (one generation, or a folded stack's variants) leave it
+    when all of them were in it, else every one of them joins it."""
+    if all(i in chosen for i in ids):
+        return [i for i in chosen if i not in ids]
+    return [*chosen, *(i for i in ids if i not in chosen)]
 
 
 def pager(page: GalleryPage) -> None:
