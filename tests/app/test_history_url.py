@@ -140,3 +140,29 @@ def test_a_deleted_collection_in_the_url_is_dropped_with_a_sentence(make_app, st
     at = _history(make_app, studio, coll=str(cid))
     assert any("There is no collection" in w.value for w in at.warning)
     assert "coll" not in at.query_params and shown(at) == ["a kite"]
+
+
+def test_a_fresh_tab_whose_grid_fails_still_shows_the_sentence_and_the_filters(make_app, studio, monkeypatch):
+    """Under `studio run` a fresh tab draws the grid first and the filters once it has painted; a grid that
+    could not be read never paints, so the filters must come with the sentence, not never."""
+    from studio.app.widgets import tiles
+    from studio.domain.errors import StudioError
+
+    _make(studio, "a kite")
+    monkeypatch.setenv(tiles.THUMB_ROUTE, "/thumbs")  # thumbnails by address: images first
+
+    real, locked = studio.gallery.grouped_page, [True]
+
+    def unreadable(*args, **kwargs):
+        if locked:
+            raise StudioError("The history could not be read (the database is locked).")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(studio.gallery, "grouped_page", unreadable)
+    at = _history(make_app, studio, q="kite")
+    assert any("could not be read" in e.value for e in at.error)
+    assert at.text_input(key="hist_search").value == "kite"  # the filters are there, the URL's kept
+    assert at.multiselect(key="hist_status") is not None
+    locked.clear()
+    at.run()  # it reads again: the grid and the same filter
+    assert shown(at) == ["a kite"] and at.query_params["q"] == "kite"

@@ -85,6 +85,7 @@ if f.deleted:
     organise.trash_panel(studio)
 images_first = gallery.images_first()
 gallery.browse(studio, f, gallery.row_height(), images_first=images_first)
+images_first = images_first and gallery.images_first()  # no grid (it failed): the filters come at once
 with top:
     if images_first:
         st.container(height=40, border=False)  # where the search box appears, so the grid does not jump

@@ -525,6 +525,7 @@ def browse(studio: Studio, f: GalleryFilter, row: int, *, images_first: bool = F
         page = studio.gallery.grouped_page(f, limit=PAGE_SIZE, before_id=cursor(), after_id=cursor_up())
     except StudioError as exc:
         st.error(components.escape_md(str(exc)), icon=":material/error:")
+        st.session_state[_READY] = True  # no grid will say it painted: the filters come now (see history.py)
         return
     records = [r for g in page.groups for r in g] + page.missing
     bar = st.container()  # drawn above the grid, sent after it (the grid's thumbnails start first)
