@@ -192,9 +192,10 @@ class GalleryService:
         return out
 
     def thumbnail_file(self, sha256: str) -> Path | None:
-        """The stored JPEG thumbnail of one of this history's images, by its sha256 (lowercase hex only:
-        anything else, or a thumbnail the studio does not hold, is None)."""
-        if not _SHA.fullmatch(sha256 or ""):
+        """The stored JPEG thumbnail of an output image of a generation in the history (not in the trash), by
+        its sha256 (lowercase hex only: anything else, a trashed generation's image or a thumbnail the studio
+        does not hold, is None)."""
+        if not _SHA.fullmatch(sha256 or "") or not self._store.gallery.live_output(sha256):
             return None
         path = self._store.gallery.data_dir / "thumbs" / sha256[:2] / f"{sha256}.jpg"
         return path if path.is_file() else None

@@ -166,3 +166,19 @@ def test_a_fresh_tab_whose_grid_fails_still_shows_the_sentence_and_the_filters(m
     locked.clear()
     at.run()  # it reads again: the grid and the same filter
     assert shown(at) == ["a kite"] and at.query_params["q"] == "kite"
+
+
+def test_the_trash_grid_sends_its_thumbnails_inline(make_app, studio, monkeypatch):
+    """The /thumbs route serves live generations only, so the Trash view's tiles carry their thumbnails."""
+    from studio.app.widgets import tiles
+
+    [kept] = _make(studio, "a kept kite")
+    [gone] = _make(studio, "a trashed kite")
+    studio.organise.trash([gone])
+    monkeypatch.setenv(tiles.THUMB_ROUTE, "/thumbs")
+    at = _history(make_app, studio)
+    [tile] = [t for g in grid(at)["groups"] for t in g["tiles"]]
+    assert tile["id"] == kept and tile["src"].startswith("/thumbs/")
+    at = _history(make_app, studio, trash="1")
+    [tile] = [t for g in grid(at)["groups"] for t in g["tiles"]]
+    assert tile["id"] == gone and tile["src"].startswith("data:image/jpeg")

@@ -74,6 +74,8 @@ def test_thumbnails_are_served_by_sha256_only(studio):
     assert path is not None and path == image.thumb_path and path.read_bytes()[:3] == b"\xff\xd8\xff"
     for bad in ("../studio.db", image.sha256.upper(), image.sha256[:-1], "0" * 64, "", f"{image.sha256}/x"):
         assert studio.gallery.thumbnail_file(bad) is None
+    studio.organise.trash([gen_id])  # a trashed generation's thumbnail is not served
+    assert studio.gallery.thumbnail_file(image.sha256) is None
 
 
 def test_group_variants_needs_consecutive_ids_and_the_same_request(studio):
