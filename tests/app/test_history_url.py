@@ -182,3 +182,27 @@ def test_the_trash_grid_sends_its_thumbnails_inline(make_app, studio, monkeypatc
     at = _history(make_app, studio, trash="1")
     [tile] = [t for g in grid(at)["groups"] for t in g["tiles"]]
     assert tile["id"] == gone and tile["src"].startswith("data:image/jpeg")
+
+
+def test_back_to_grid_after_stepping_shows_the_page_holding_the_image(make_app, studio, monkeypatch):
+    from studio.app.widgets import gallery_grid as gallery
+
+    monkeypatch.setattr(gallery, "PAGE_SIZE", 3)
+    ids = [_make(studio, f"kite {n}")[0] for n in range(4)]
+    trio = _make(studio, "three kites", variants=3)  # the first page: the trio's stack
+    at = _history(make_app, studio, id=str(trio[1]))  # opened from the first page (no cursor)
+    at.button(key="hist_back").click().run()
+    assert "before" not in at.query_params and "id" not in at.query_params  # on it already: the same page
+    at.query_params["id"] = str(trio[1])
+    at.run()
+    for _ in range(3):  # → walks down the history, past the first page
+        at.button(key="hist_next").click().run()
+    assert at.query_params["id"] == str(ids[2])
+    at.button(key="hist_back").click().run()
+    assert "id" not in at.query_params
+    assert shown(at) == ["kite 2", "kite 1", "kite 0"]  # the page holding the image, not the first one
+    at.query_params["id"] = str(trio[1])
+    at.query_params["before"] = str(ids[1])  # a page far from the image
+    at.run()
+    at.button(key="hist_back").click().run()
+    assert at.query_params["before"] == str(trio[2] + 1) and shown(at) == ["three kites"] * 3  # its stack

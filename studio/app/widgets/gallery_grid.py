@@ -486,6 +486,23 @@ def _act(studio: Studio) -> None:
         organise.set_selection(toggled(organise.selection(), group or [gen_id]))
 
 
+def back_to_grid(studio: Studio, gen_id: int) -> None:
+    """Close the detail view on the page that holds ``gen_id`` (after ← → it may be pages away from the
+    one it was opened on): the URL's page when the image is on it, else the page its submission starts."""
+    select(None)
+    try:
+        page = studio.gallery.grouped_page(
+            current_filter(), limit=PAGE_SIZE, before_id=cursor(), after_id=cursor_up()
+        )
+        if gen_id in page.ids:
+            return
+        record = studio.get(gen_id)
+        top = max(r.id for r in studio.gallery.submission(record)) if record is not None else gen_id
+    except StudioError:
+        return  # the grid says what went wrong
+    _go(top + 1)  # the page starts with the submission's newest variant (its stack)
+
+
 def toggled(chosen: Sequence[int], ids: Sequence[int]) -> list[int]:
     """The selection after a tile's select: ``ids`` (one generation, or a folded stack's variants) leave it
     when all of them were in it, else every one of them joins it."""
