@@ -149,7 +149,7 @@ def test_grid_is_images_first_with_stacks_chips_tags_and_cached_thumbnails(page,
     assert responses, "no thumbnail was fetched from /thumbs"
     first = responses[0]
     assert first.status == 200 and first.header_value("content-type") == "image/jpeg"
-    assert first.header_value("cache-control") == "public, max-age=31536000, immutable"
+    assert first.header_value("cache-control") == "private, max-age=31536000, immutable"
     base = page.url.split("/history")[0]
     assert page.request.get(f"{base}/thumbs/{'0' * 64}.jpg").status == 404
     sneaky = page.request.get(f"{base}/thumbs/..%2Fstudio.db.jpg")  # refused before or by the route
