@@ -123,9 +123,9 @@ def clean_url(studio: Studio) -> list[str]:
         said.append(sentence.format(value=f"“{shown}”"))
         qp.pop(name, None)
 
-    for name in (OPEN, BEFORE, AFTER):
+    for name, what in ((OPEN, "generation"), (BEFORE, "page"), (AFTER, "page")):
         if name in qp and _number(qp.get(name)) is None:
-            drop(name, "The link's {value} is not a generation number, so it was left out.")
+            drop(name, f"The link's {what} {{value}} is not a generation number, so it was left out.")
     for key in ("hist_from", "hist_to"):
         name = PARAMS[key]
         if qp.get(name) and _date(qp.get(name)) is None:
@@ -155,9 +155,21 @@ def clean_url(studio: Studio) -> list[str]:
     return said
 
 
+_NOTES = "hist_url_notes"  # (the URL once cleaned, the sentences): shown until the URL changes
+
+
 def url_notes(sentences: Sequence[str]) -> None:
-    for sentence in sentences:
-        st.warning(sentence, icon=":material/link_off:")
+    """Say what ``clean_url`` dropped, on this run and the ones after it while the URL stays as it left it
+    (a fresh tab's first runs follow each other at once: a sentence shown on one run only would flash)."""
+    ss = st.session_state
+    now = tuple(sorted(st.query_params.to_dict().items()))
+    if sentences:
+        ss[_NOTES] = (now, list(sentences))
+    kept = ss.get(_NOTES)
+    if not kept or kept[0] != now:
+        ss.pop(_NOTES, None)
+        return
+    st.warning("  \n".join(kept[1]), icon=":material/link_off:")  # one box, a line per part dropped
 
 
 def _view_part() -> tuple[tuple[str, str], ...]:
