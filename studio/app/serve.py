@@ -1,7 +1,8 @@
 """`studio run`: the Streamlit server, in the `studio run` process itself.
 
 The server is ``app/asgi.py``'s ``st.App`` (Streamlit's pages plus the studio's ``/thumbs`` route), served
-by uvicorn. Its handler stops the server on SIGINT/SIGTERM; the process then stops politely
+by uvicorn. Its handler stops the server on SIGINT/SIGTERM (one that comes before uvicorn has taken the
+signals over, while the studio starts, ends the start); the process then stops politely
 (``studio.lifecycle.drain``): it waits for the calls already sent, saves what they return and only then
 exits. The demo emulator lives in the Studio, so it stays up until then.
 """
@@ -44,6 +45,7 @@ def run(argv: list[str]) -> int:
 
     ``app/main.py`` is served through ``app/asgi.py``, which mounts it with the studio's own routes."""
     argv = [str(ASGI) if Path(arg) == MAIN else arg for arg in argv]
+    _EARLY.clear()
     previous = {signum: signal.signal(signum, _noted) for signum in lifecycle.STOP_SIGNALS}
     status = 0
     try:
