@@ -1,8 +1,9 @@
 """`studio run`'s entry: Streamlit as an ``st.App`` (``app/main.py``) with one route of the studio's own.
 
-``/thumbs/<sha256>.jpg`` serves the stored JPEG thumbnail of an image in this studio's history, content
-addressed, with a year-long ``immutable`` cache: the History grid points ``<img>`` tags at it, so a thumbnail
-crosses the network once per browser, never inside a script run's messages. The route takes 64 lowercase hex
+``/thumbs/<sha256>.jpg`` serves the stored JPEG thumbnail of an image in this studio's history (not in the
+trash), content addressed, with a year-long ``immutable`` cache in the browser only (``private``): the
+History grid points ``<img>`` tags at it, so a thumbnail crosses the network once per browser, never inside
+a script run's messages. The route takes 64 lowercase hex
 digits only (no path, no traversal) and answers 404 for anything the studio does not hold.
 
 Streamlit discovers ``app`` when ``streamlit run`` is given this file (``serve.run`` does so). Under AppTest,
@@ -25,7 +26,8 @@ from studio.domain.errors import StudioError
 #: Set in this process once the route is mounted; the grid then uses URLs instead of inline thumbnails.
 THUMB_ROUTE = "STUDIO_THUMB_ROUTE"
 THUMBS_PATH = "/thumbs"
-CACHE = "public, max-age=31536000, immutable"
+#: private: the browser keeps it, no shared cache does (a signed-in studio must not leak a team's images)
+CACHE = "private, max-age=31536000, immutable"
 
 
 def thumbnail(request: Request) -> Response:
@@ -41,4 +43,5 @@ def thumbnail(request: Request) -> Response:
 
 
 os.environ[THUMB_ROUTE] = THUMBS_PATH
-app = st.App("main.py", routes=[Route(THUMBS_PATH + "/{sha}.jpg", thumbnail, methods=["GET", "HEAD"])])
+ROUTE = Route(THUMBS_PATH + "/{sha}.jpg", thumbnail, methods=["GET", "HEAD"])
+app = st.App("main.py", routes=[ROUTE])

@@ -57,6 +57,33 @@ def group_variants(records: Sequence[GenerationRecord]) -> list[list[GenerationR
     return [list(reversed(g)) for g in groups]
 
 
+def _drop_split(
+    rows: list[GenerationRecord], extra: GenerationRecord, *, bottom: bool
+) -> list[GenerationRecord]:
+    """``rows`` (newest first) without the submission at their far end (the bottom when paging down, the top
+    when paging up) when ``extra``, the next row beyond that end, belongs to it too: that submission starts
+    the next page instead. Kept when nothing else is on the page (a submission bigger than a page)."""
+    groups = group_variants([r for r in rows if r.images])
+    if not groups or not extra.images:
+        return rows
+    edge = groups[-1] if bottom else groups[0]
+    if not (same_submission(edge[0], extra) if bottom else same_submission(extra, edge[-1])):
+        return rows
+    if bottom:
+        cut = max(r.id for r in edge)
+        kept = [r for r in rows if r.id > cut]
+    else:
+        cut = min(r.id for r in edge)
+        kept = [r for r in rows if r.id < cut]
+    return kept or rows
+
+
+def _page(rows: Sequence[GenerationRecord]) -> GalleryPage:
+    return GalleryPage(
+        groups=group_variants([r for r in rows if r.images]), missing=[r for r in rows if not r.images]
+    )
+
+
 @dataclass
 class GalleryPage:
     """One page of the History grid: submissions with an image (variants stacked), generations without one
@@ -65,7 +92,9 @@ class GalleryPage:
     groups: list[list[GenerationRecord]] = field(default_factory=list)
     missing: list[GenerationRecord] = field(default_factory=list)
     older: int | None = None  # ``before_id`` of the next (older) page; None on the last page
-    newer: int | None = None  # ``before_id`` of the previous (newer) page; None when it is the first page
+    newer: int | None = (
+        None  # ``after_id`` of the previous (newer) page; None: "Newer" goes to the first page
+    )
     has_newer: bool = False
 
     @property
@@ -89,31 +118,51 @@ class GalleryService:
         return self._store.gallery.page(f, limit=limit, before_id=before_id)
 
     def grouped_page(
-        self, f: GalleryFilter | None = None, *, limit: int = 48, before_id: int | None = None
+        self,
+        f: GalleryFilter | None = None,
+        *,
+        limit: int = 48,
+        before_id: int | None = None,
+        after_id: int | None = None,
     ) -> GalleryPage:
         """A page of about ``limit`` generations, newest first, with a submission's variants stacked.
 
-        A submission is never split across two pages: when the page ends inside one, that submission starts
-        the next page (unless it is the only one on the page)."""
+        ``before_id`` pages down (the "Older" page: the generations just below it); ``after_id`` pages up
+        (the "Newer" page: the generations just above it). A submission is never split across two pages:
+        when the page ends inside one (its far end: the bottom going down, the top going up), that
+        submission starts the next page, unless it is all the page holds. Older-then-Newer (or the other way)
+        returns the page one came from: a Newer page ends just above the page it was reached from."""
+        if after_id is not None:
+            return self._page_up(f, limit, after_id)
         rows = self.page(f, limit=limit + 1, before_id=before_id)
         more = len(rows) > limit
         rows, extra = rows[:limit], rows[limit] if more else None
-        with_image = [r for r in rows if r.images]
-        groups = group_variants(with_image)
-        missing = [r for r in rows if not r.images]
-        if extra is not None and len(groups) > 1 and extra.images and same_submission(groups[-1][0], extra):
-            cut = max(r.id for r in groups.pop())  # the tail submission continues: move it to the next page
-            missing = [r for r in missing if r.id > cut]
-            rows = [r for r in rows if r.id > cut]
-        page = GalleryPage(groups=groups, missing=missing)
+        if extra is not None:
+            rows = _drop_split(rows, extra, bottom=True)
+        page = _page(rows)
         if more and rows:
             page.older = rows[-1].id
         if rows:
-            above = self.ids_beside(f, rows[0].id, older=False, limit=limit + 1)
-            page.has_newer = bool(above)
-            page.newer = above[limit - 1] + 1 if len(above) > limit else None
+            page.has_newer = bool(self.ids_beside(f, rows[0].id, older=False))
+            page.newer = rows[0].id if page.has_newer else None
         elif before_id is not None:
-            page.has_newer = True
+            page.has_newer = True  # a cursor past the end: "Newer" goes back to the first page
+        return page
+
+    def _page_up(self, f: GalleryFilter | None, limit: int, after_id: int) -> GalleryPage:
+        ids = self.ids_beside(f, after_id, older=False, limit=limit + 1)  # oldest first
+        more = len(ids) > limit
+        found = {r.id: r for r in self.records(ids)}
+        rows = [found[i] for i in reversed(ids[:limit]) if i in found]  # newest first
+        if more and ids[limit] in found:
+            rows = _drop_split(rows, found[ids[limit]], bottom=False)
+        page = _page(rows)
+        if rows:
+            page.has_newer = more
+            page.newer = rows[0].id if more else None
+            page.older = rows[-1].id if self.ids_beside(f, rows[-1].id, older=True) else None
+        else:
+            page.older = after_id + 1 if self.ids_beside(f, after_id + 1, older=True) else None
         return page
 
     def ids_beside(self, f: GalleryFilter | None, gen_id: int, *, older: bool, limit: int = 1) -> list[int]:
@@ -143,9 +192,10 @@ class GalleryService:
         return out
 
     def thumbnail_file(self, sha256: str) -> Path | None:
-        """The stored JPEG thumbnail of one of this history's images, by its sha256 (lowercase hex only:
-        anything else, or a thumbnail the studio does not hold, is None)."""
-        if not _SHA.fullmatch(sha256 or ""):
+        """The stored JPEG thumbnail of an output image of a generation in the history (not in the trash), by
+        its sha256 (lowercase hex only: anything else, a trashed generation's image or a thumbnail the studio
+        does not hold, is None)."""
+        if not _SHA.fullmatch(sha256 or "") or not self._store.gallery.live_output(sha256):
             return None
         path = self._store.gallery.data_dir / "thumbs" / sha256[:2] / f"{sha256}.jpg"
         return path if path.is_file() else None

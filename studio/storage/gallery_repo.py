@@ -36,6 +36,7 @@ from studio.storage.filter_sql import (
     walks_fts,
 )
 from studio.storage.tables import (
+    Asset,
     CollectionItem,
     Generation,
     GenerationAsset,
@@ -183,6 +184,23 @@ class GalleryRepository:
             return [
                 int(i) for i in session.exec(stmt.limit(max(1, min(limit, MAX_PAGE)))).all() if i is not None
             ]
+
+    def live_output(self, sha256: str) -> bool:
+        """True when an image with this content hash is an output of a generation not in the trash (the
+        ``/thumbs`` route serves only those)."""
+        stmt = (
+            select(col(GenerationAsset.generation_id))
+            .join(Asset, col(Asset.id) == GenerationAsset.asset_id)
+            .join(Generation, col(Generation.id) == GenerationAsset.generation_id)
+            .where(
+                col(Asset.sha256) == sha256,
+                col(GenerationAsset.role) == "output",
+                col(Generation.deleted_at).is_(None),
+            )
+            .limit(1)
+        )
+        with self.db.read() as session:
+            return session.exec(stmt).first() is not None
 
     def count(
         self,

@@ -129,10 +129,13 @@ def test_paging_is_keyset_and_survives_a_filter(make_app, studio, monkeypatch):
     at.button(key="hist_older").click().run()
     assert shown(at) == ["tile 0"] and at.button(key="hist_older").disabled
     at.button(key="hist_newer").click().run()
-    assert shown(at) == ["tile 2", "tile 1"]
+    assert shown(at) == ["tile 2", "tile 1"] and at.query_params["after"] == "1"  # just above tile 0
+    assert "before" not in at.query_params
+    at.button(key="hist_newer").click().run()
+    assert shown(at) == ["tile 4", "tile 3"] and at.button(key="hist_newer").disabled
     at.button(key="hist_older").click().run()
     at.text_input(key="hist_search").input("tile").run()  # a new filter starts at the first page
-    assert "before" not in at.query_params
+    assert "before" not in at.query_params and "after" not in at.query_params
     assert shown(at) == ["tile 4", "tile 3"]
 
 

@@ -149,7 +149,7 @@ def test_grid_is_images_first_with_stacks_chips_tags_and_cached_thumbnails(page,
     assert responses, "no thumbnail was fetched from /thumbs"
     first = responses[0]
     assert first.status == 200 and first.header_value("content-type") == "image/jpeg"
-    assert first.header_value("cache-control") == "public, max-age=31536000, immutable"
+    assert first.header_value("cache-control") == "private, max-age=31536000, immutable"
     base = page.url.split("/history")[0]
     assert page.request.get(f"{base}/thumbs/{'0' * 64}.jpg").status == 404
     sneaky = page.request.get(f"{base}/thumbs/..%2Fstudio.db.jpg")  # refused before or by the route
@@ -278,6 +278,39 @@ def test_hover_actions_favourite_select_compare_and_export(page, data_dir):
         manifest = json.loads(zf.read("manifest.json"))
         assert sorted(g["prompt"] for g in manifest["generations"]) == sorted([SEED[0][0], SEED[2][0]])
         assert all(g["images"][0]["path"] in zf.namelist() for g in manifest["generations"])
+
+
+def test_selecting_a_folded_stack_selects_and_trashes_all_its_variants(page, data_dir):
+    main = page.locator("[data-testid='stMain']")
+    expect(_tiles(main)).to_have_count(6, timeout=30_000)
+    settle(page)
+    stack = _tile(main, 7)  # the trio, folded: #7 shows, #8 and #9 are under it
+    stack.hover()
+    stack.get_by_role("button", name="Select all 3 variants").click()
+    main.get_by_text("3 selected", exact=True).wait_for(timeout=15_000)
+    expect(_tile(main, 7)).to_have_class(re.compile(r"\bsel\b"), timeout=15_000)
+    settle(page)
+    _tile(main, 7).locator(".badge").click()  # unfolded, each variant shows it is selected
+    for gen_id in (7, 8, 9):
+        expect(_tile(main, gen_id)).to_have_class(re.compile(r"\bsel\b"), timeout=15_000)
+    _tile(main, 8).hover()
+    _tile(main, 8).get_by_role("button", name="Unselect").click()  # one variant out: the stack is not whole
+    main.get_by_text("2 selected", exact=True).wait_for(timeout=15_000)
+    settle(page)
+    _tile(main, 7).locator(".badge.collapse").click()
+    expect(_tile(main, 7)).not_to_have_class(re.compile(r"\bsel\b"), timeout=15_000)
+    _tile(main, 7).hover()
+    _tile(main, 7).get_by_role("button", name="Select all 3 variants").click()  # the rest join
+    main.get_by_text("3 selected", exact=True).wait_for(timeout=15_000)
+    settle(page)
+    _press(page, "hist_bulk_trash")
+    store = Store(data_dir)
+    try:
+        _wait_db(lambda: all(store.generations.get(i).deleted_at is not None for i in (7, 8, 9)), page)
+        assert all(store.generations.get(i).deleted_at is None for i in range(1, 7))
+    finally:
+        store.close()
+    expect(_tile(main, 7)).to_have_count(0, timeout=15_000)
 
 
 SUBJECTS = (

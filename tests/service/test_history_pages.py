@@ -3,6 +3,11 @@ split across pages, the "Newer" cursor, ← → neighbours under a filter, and t
 
 from __future__ import annotations
 
+import uuid
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
 from studio.domain.requests import GenerationRequest
 from studio.services.gallery import GalleryFilter, group_variants
 
@@ -41,10 +46,13 @@ def test_a_page_never_splits_a_submission_and_pages_back_and_forth(studio):
     assert page.older == last[0] and not page.has_newer
     second = studio.gallery.grouped_page(limit=3, before_id=page.older)
     assert [[r.id for r in g] for g in second.groups] == [trio]
-    assert second.has_newer and second.newer is None  # "Newer" goes back to the first page
+    assert second.has_newer and second.newer == trio[-1]  # "Newer": the page just above the trio
+    assert studio.gallery.grouped_page(limit=3, after_id=second.newer).ids == page.ids
     third = studio.gallery.grouped_page(limit=3, before_id=second.older)
     assert [[r.id for r in g] for g in third.groups] == [first] and third.older is None
-    assert third.has_newer and third.newer == trio[0] + 3  # the 3 ids above #first start below this cursor
+    assert third.has_newer and third.newer == first[0]
+    up = studio.gallery.grouped_page(limit=3, after_id=third.newer)  # #first and two of the trio: split
+    assert [[r.id for r in g] for g in up.groups] == [trio] and up.older == trio[0]
 
 
 def test_neighbours_walk_the_filters_results(studio):
@@ -66,6 +74,8 @@ def test_thumbnails_are_served_by_sha256_only(studio):
     assert path is not None and path == image.thumb_path and path.read_bytes()[:3] == b"\xff\xd8\xff"
     for bad in ("../studio.db", image.sha256.upper(), image.sha256[:-1], "0" * 64, "", f"{image.sha256}/x"):
         assert studio.gallery.thumbnail_file(bad) is None
+    studio.organise.trash([gen_id])  # a trashed generation's thumbnail is not served
+    assert studio.gallery.thumbnail_file(image.sha256) is None
 
 
 def test_group_variants_needs_consecutive_ids_and_the_same_request(studio):
@@ -87,3 +97,64 @@ def test_a_submission_is_its_variants_only(studio):
     assert [r.id for r in studio.gallery.submission(studio.get(after[0]))] == after
     studio.organise.trash([trio[1]])
     assert [r.id for r in studio.gallery.submission(studio.get(trio[0]))] == [trio[0], trio[2]]
+
+
+def _shown(page) -> list[int]:
+    return page.ids
+
+
+def _walk(gallery, f, limit):
+    """Older from the first page to the end, then Newer back to the top: the pages of each walk."""
+    down = [gallery.grouped_page(f, limit=limit)]
+    while down[-1].older is not None:
+        down.append(gallery.grouped_page(f, limit=limit, before_id=down[-1].older))
+    up = [down[-1]]
+    while up[-1].has_newer:
+        assert up[-1].newer is not None  # a real cursor, not "back to the first page"
+        up.append(gallery.grouped_page(f, limit=limit, after_id=up[-1].newer))
+    return down, up
+
+
+def _no_split(pages, limit: int) -> None:
+    """No submission that fits on a page is split across two (a bigger one has to be)."""
+    where: dict[int, set[int]] = {}  # a submission's first id -> the pages its variants are on
+    size: dict[int, int] = {}
+    for n, page in enumerate(pages):
+        for group in page.groups:
+            base = group[0].id - group[0].variant_index
+            where.setdefault(base, set()).add(n)
+            size[base] = size.get(base, 0) + len(group)
+    split = [base for base, on in where.items() if len(on) > 1 and size[base] <= limit]
+    assert not split, f"limit {limit}: submissions {split} split across pages"
+
+
+@example(stacks=[8] + [0] * 45, limits=[48, 47, 46])  # failure chips above part of 8 variants
+@example(stacks=[1, 2, 4, 4, 8] * 12, limits=[48, 7, 5])  # a lived-in history, the grid's page size
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    stacks=st.lists(st.one_of(st.integers(1, 8), st.just(0)), min_size=1, max_size=40),
+    limits=st.lists(st.integers(1, 50), min_size=3, max_size=3),
+)
+def test_walking_older_then_newer_shows_every_generation_once_each_way(studio, stacks, limits):
+    """Random stacks (0 = a failure chip) of random sizes, paged with random page sizes: each walk shows
+    every generation exactly once, never splits a submission it can keep whole, and each step back
+    returns the page one came from."""
+    word = f"w{uuid.uuid4().hex[:10]}"  # this example's own generations, found by a search
+    ids: list[int] = []
+    for n, size in enumerate(stacks):
+        prompt = f"[[fault:blocked]] {word} {n}" if size == 0 else f"{word} {n}"
+        ids += studio.submit(GenerationRequest(prompt=prompt, model=FLASH, variants=max(size, 1)))
+    studio.wait(ids, timeout=120)
+    f = GalleryFilter(search=word)
+    for limit in [*limits, 8, 48]:
+        down, up = _walk(studio.gallery, f, limit)
+        for walk in (down, up):
+            every = [i for page in walk for i in _shown(page)]
+            assert sorted(every) == sorted(ids), f"limit {limit}: ids missing or shown twice"
+            _no_split(walk, limit)
+        for page in down[1:]:  # Newer then Older comes back to the same page
+            above = studio.gallery.grouped_page(f, limit=limit, after_id=page.newer)
+            assert studio.gallery.grouped_page(f, limit=limit, before_id=above.older).ids == page.ids
+        for page in up[1:]:  # and Older then Newer too
+            below = studio.gallery.grouped_page(f, limit=limit, before_id=page.older)
+            assert studio.gallery.grouped_page(f, limit=limit, after_id=below.newer).ids == page.ids

@@ -16,6 +16,7 @@ from studio.domain.errors import StudioError
 EDIT_SOURCE = "edit_source_id"
 
 studio = resources.studio_or_stop()
+url_notes = gallery.clean_url(studio)  # a garbled or stale link: dropped parts, each said in a sentence
 if gallery.selected_id() is None:  # the detail view's own bar names it, so the image starts near the top
     components.page_header(
         "History",
@@ -23,6 +24,7 @@ if gallery.selected_id() is None:  # the detail view's own bar names it, so the 
         demo=studio.is_demo,
     )
 interrupted_notice(studio)  # work a stopped studio left unfinished: Retry · Dismiss
+gallery.url_notes(url_notes)
 
 
 def _reuse(action: str, gen_id: int) -> None:
@@ -83,6 +85,7 @@ if f.deleted:
     organise.trash_panel(studio)
 images_first = gallery.images_first()
 gallery.browse(studio, f, gallery.row_height(), images_first=images_first)
+images_first = images_first and gallery.images_first()  # no grid (it failed): the filters come at once
 with top:
     if images_first:
         st.container(height=40, border=False)  # where the search box appears, so the grid does not jump

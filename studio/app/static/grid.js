@@ -1,6 +1,7 @@
 // The History grid: one component for the whole page of tiles (justified rows, no per-tile widgets).
 // A click on an image opens it; hover actions favourite, select and open; a stack's badge expands its
-// variants in place. Every action goes to Python as one trigger, "act": {op, id, n}.
+// variants in place. Every action goes to Python as one trigger, "act": {op, id, n} (a folded stack's
+// select also sends "ids": all its variants, so selecting the stack selects every one of them).
 // User text is set with textContent only, never parsed as HTML.
 
 function el(tag, cls, text) {
@@ -28,7 +29,9 @@ function tile(t, ctx, opts) {
   node.setAttribute("role", "button");
   node.tabIndex = 0;
   node.setAttribute("aria-label", `Open generation ${t.id}`);
-  if (ctx.selected.has(t.id)) node.classList.add("sel");
+  const ids = opts.ids || [t.id];  // a folded stack stands for all its variants
+  const picked = ids.every((id) => ctx.selected.has(id));
+  if (picked) node.classList.add("sel");
   if (opts.variant) node.classList.add("variant");
   const img = el("img");
   img.alt = t.prompt || `Generation ${t.id}`;
@@ -42,7 +45,8 @@ function tile(t, ctx, opts) {
   node.addEventListener("keydown", (e) => { if (e.key === "Enter") ctx.send("open", t.id); });
   if (t.fav) node.appendChild(el("span", "fav", "★"));
   const acts = el("div", "acts");
-  acts.appendChild(button("check", ctx.selected.has(t.id) ? "✓" : "○", ctx.selected.has(t.id) ? "Unselect" : "Select", () => ctx.send("select", t.id)));
+  const what = ids.length > 1 ? ` all ${ids.length} variants` : "";
+  acts.appendChild(button("check", picked ? "✓" : "○", (picked ? "Unselect" : "Select") + what, () => ctx.send("select", t.id, ids)));
   acts.appendChild(button("star" + (t.fav ? " on" : ""), t.fav ? "★" : "☆", t.fav ? "Unfavourite" : "Favourite", () => ctx.send("star", t.id)));
   acts.appendChild(button("open", "⤢", "Open", () => ctx.send("open", t.id)));
   node.appendChild(acts);
@@ -105,7 +109,7 @@ function render(root, data, send, state) {
     if (g.tiles.length > 1 && state.expanded.has(first.id)) {
       g.tiles.forEach((t, i) => rows.appendChild(tile(t, ctx, { variant: true, collapse: i === 0 ? first.id : null })));
     } else {
-      rows.appendChild(tile(first, ctx, { count: g.tiles.length }));
+      rows.appendChild(tile(first, ctx, { count: g.tiles.length, ids: g.tiles.map((t) => t.id) }));
     }
   }
   box.appendChild(rows);
@@ -116,7 +120,7 @@ export default function (component) {
   const { parentElement, data, setTriggerValue } = component;
   const state = parentElement.__grid || (parentElement.__grid = { expanded: new Set(), sig: null, n: 0 });
   state.set = setTriggerValue;
-  const send = (op, id) => { state.n += 1; state.set("act", { op, id, n: state.n }); };
+  const send = (op, id, ids) => { state.n += 1; state.set("act", { op, id, n: state.n, ...(ids ? { ids } : {}) }); };
   const sig = JSON.stringify(data);
   if (sig !== state.sig) {
     state.sig = sig;

@@ -66,8 +66,8 @@ def _stepper(studio: Studio, record: GenerationRecord, f: GalleryFilter | None) 
             "Back to grid",
             icon=":material/grid_view:",
             key="hist_back",
-            on_click=gallery.select,
-            args=(None,),
+            on_click=gallery.back_to_grid,
+            args=(studio, record.id),
             help="Back to the grid (Esc)",
         )
         st.button(

@@ -1,16 +1,17 @@
 """The History grid: search, filters with facet counts, totals, density, selection and keyset paging.
 
-The URL is the truth (``st.query_params``): the search, every filter, the page (``before``, a keyset cursor)
-and the open generation (``id``) live there, so reload, the browser's back and a pasted link return to the
-same view. A widget's change writes the URL (Streamlit pushes a history entry); a URL that changed under the
+The URL is the truth (``st.query_params``): the search, every filter, the page (``before`` or ``after``, a
+keyset cursor going down or up) and the open generation (``id``) live there, so reload, the browser's back
+and a pasted link return to the same view. A widget's change writes the URL (Streamlit pushes a history entry); a URL that changed under the
 page (back, forward, a pasted link) is written into the widgets before they are drawn (``sync_from_url``).
-Pages are keyset: ``id < before LIMIT n``, never OFFSET. The tiles are ONE browser component
+Pages are keyset: ``id < before LIMIT n`` (or ``id > after``), never OFFSET. The tiles are ONE browser component
 (``widgets/tiles.py``), not a set of widgets per tile.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,7 +59,12 @@ _LISTS = {"hist_model", "hist_status", "hist_ratio", "hist_size"}
 _DATES = {"hist_from", "hist_to"}
 _FLAGS = {"hist_fav_only", "hist_trash"}
 _NUMBERS = {"hist_min_rating", "hist_collection"}
-BEFORE, OPEN = "before", "id"
+BEFORE, AFTER, OPEN = "before", "after", "id"
+#: A generation or collection number in the URL: ASCII digits that fit SQLite's INTEGER ("²".isdigit() is
+#: true, but int("²") raises; 23 digits overflow).
+_ID = re.compile(r"[0-9]{1,18}")
+#: Dates the URL may name (the day after the last must still be a date).
+EARLIEST, LATEST = dt.date(1970, 1, 1), dt.date(2999, 12, 31)
 _SEEN = "hist_url_seen"  # the URL's view part as the widgets last mirrored it
 
 
@@ -84,15 +90,86 @@ def _decode(key: str, raw: str | None) -> Any:
     if key in _LISTS:
         return [v for v in raw.split(",") if v]
     if key in _DATES:
-        try:
-            return dt.date.fromisoformat(raw)
-        except ValueError:
-            return None
+        return _date(raw)
     if key in _FLAGS:
         return raw not in ("0", "false", "")
     if key in _NUMBERS:
-        return int(raw) if raw.isdigit() else _EMPTY[key]
+        number = _number(raw)
+        return _EMPTY[key] if number is None else number
     return raw
+
+
+def _number(raw: str | None) -> int | None:
+    return int(raw) if raw and _ID.fullmatch(raw) else None
+
+
+def _date(raw: str | None) -> dt.date | None:
+    try:
+        day = dt.date.fromisoformat(raw or "")
+    except ValueError:
+        return None
+    return day if EARLIEST <= day <= LATEST else None
+
+
+def clean_url(studio: Studio) -> list[str]:
+    """Drop what the URL holds that the page cannot use (a garbled number, a date out of range, a rating
+    that does not exist, a collection that was deleted), each with a sentence saying so, never a traceback.
+    Run before anything reads the URL."""
+    qp = st.query_params
+    said: list[str] = []
+
+    def drop(name: str, sentence: str) -> None:
+        shown = components.escape_md(components.excerpt(str(qp.get(name)), 24))
+        said.append(sentence.format(value=f"“{shown}”"))
+        qp.pop(name, None)
+
+    for name, what in ((OPEN, "generation"), (BEFORE, "page"), (AFTER, "page")):
+        if name in qp and _number(qp.get(name)) is None:
+            drop(name, f"The link's {what} {{value}} is not a generation number, so it was left out.")
+    for key in ("hist_from", "hist_to"):
+        name = PARAMS[key]
+        if qp.get(name) and _date(qp.get(name)) is None:
+            drop(
+                name,
+                f"The link's {'start' if key == 'hist_from' else 'end'} date {{value}} is not a date between "
+                f"{EARLIEST.isoformat()} and {LATEST.isoformat()}, so that filter was left out.",
+            )
+    rating = qp.get(PARAMS["hist_min_rating"])
+    if rating and not re.fullmatch(r"[0-5]", rating):
+        drop(
+            PARAMS["hist_min_rating"],
+            "There is no rating {value}: ratings go from 1 to 5 stars, so that filter was left out.",
+        )
+    coll = qp.get(PARAMS["hist_collection"])
+    if coll:
+        number = _number(coll)
+        try:
+            known = number is not None and any(cid == number for cid, _, _ in studio.organise.collections())
+        except StudioError:
+            known = True  # the list could not be read: keep the filter, the grid says what went wrong
+        if not known:
+            drop(
+                PARAMS["hist_collection"],
+                "There is no collection {value} (it may have been deleted), so that filter was left out.",
+            )
+    return said
+
+
+_NOTES = "hist_url_notes"  # (the URL once cleaned, the sentences): shown until the URL changes
+
+
+def url_notes(sentences: Sequence[str]) -> None:
+    """Say what ``clean_url`` dropped, on this run and the ones after it while the URL stays as it left it
+    (a fresh tab's first runs follow each other at once: a sentence shown on one run only would flash)."""
+    ss = st.session_state
+    now = tuple(sorted(st.query_params.to_dict().items()))
+    if sentences:
+        ss[_NOTES] = (now, list(sentences))
+    kept = ss.get(_NOTES)
+    if not kept or kept[0] != now:
+        ss.pop(_NOTES, None)
+        return
+    st.warning("  \n".join(kept[1]), icon=":material/link_off:")  # one box, a line per part dropped
 
 
 def _view_part() -> tuple[tuple[str, str], ...]:
@@ -125,6 +202,7 @@ def push_to_url(*, keep_page: bool = False) -> None:
             st.query_params[name] = value
     if not keep_page:
         st.query_params.pop(BEFORE, None)
+        st.query_params.pop(AFTER, None)
     ss[_SEEN] = _view_part()
 
 
@@ -132,8 +210,7 @@ def push_to_url(*, keep_page: bool = False) -> None:
 
 
 def selected_id() -> int | None:
-    raw = st.query_params.get(OPEN)
-    return int(raw) if raw and raw.isdigit() else None
+    return _number(st.query_params.get(OPEN))
 
 
 def select(gen_id: int | None) -> None:
@@ -149,8 +226,13 @@ def reset_paging() -> None:
 
 
 def cursor() -> int | None:
-    raw = st.query_params.get(BEFORE)
-    return int(raw) if raw and raw.isdigit() else None
+    """The page's keyset cursor going down ("Older": the generations below ``before``)."""
+    return _number(st.query_params.get(BEFORE))
+
+
+def cursor_up() -> int | None:
+    """The page's keyset cursor going up ("Newer": the generations just above ``after``)."""
+    return _number(st.query_params.get(AFTER))
 
 
 def in_trash() -> bool:
@@ -158,10 +240,21 @@ def in_trash() -> bool:
 
 
 def _go(before: int | None) -> None:
+    """To the page below ``before`` (None: the first page)."""
+    st.query_params.pop(AFTER, None)
     if before is None:
         st.query_params.pop(BEFORE, None)
     else:
         st.query_params[BEFORE] = str(before)
+
+
+def _go_up(after: int | None) -> None:
+    """To the page just above ``after`` (None: the first page)."""
+    st.query_params.pop(BEFORE, None)
+    if after is None:
+        st.query_params.pop(AFTER, None)
+    else:
+        st.query_params[AFTER] = str(after)
 
 
 #: What each filter widget holds when it filters nothing. The tag and collection lists use "" and 0 for
@@ -384,7 +477,8 @@ def images_first() -> bool:
 
 
 def _act(studio: Studio) -> None:
-    """One tile action from the grid component: open, star or select; or "ready" (first paint done)."""
+    """One tile action from the grid component: open, star or select (a folded stack: all its variants); or
+    "ready" (first paint done)."""
     event = (st.session_state.get("hist_grid") or {}).get("act") or {}
     op, gen_id = event.get("op"), event.get("id")
     if op == "ready":
@@ -398,9 +492,35 @@ def _act(studio: Studio) -> None:
         record = studio.get(gen_id)
         if record is not None:
             organise.safely(studio.organise.set_favourite, [gen_id], not record.favourite)
-    elif op == "select":
-        chosen = organise.selection()
-        organise.set_selection([i for i in chosen if i != gen_id] if gen_id in chosen else [*chosen, gen_id])
+    elif op == "select":  # a folded stack sends all its variants: they are selected (or not) together
+        ids = event.get("ids")
+        group = [i for i in ids if isinstance(i, int)] if isinstance(ids, list) else []
+        organise.set_selection(toggled(organise.selection(), group or [gen_id]))
+
+
+def back_to_grid(studio: Studio, gen_id: int) -> None:
+    """Close the detail view on the page that holds ``gen_id`` (after ← → it may be pages away from the
+    one it was opened on): the URL's page when the image is on it, else the page its submission starts."""
+    select(None)
+    try:
+        page = studio.gallery.grouped_page(
+            current_filter(), limit=PAGE_SIZE, before_id=cursor(), after_id=cursor_up()
+        )
+        if gen_id in page.ids:
+            return
+        record = studio.get(gen_id)
+        top = max(r.id for r in studio.gallery.submission(record)) if record is not None else gen_id
+    except StudioError:
+        return  # the grid says what went wrong
+    _go(top + 1)  # the page starts with the submission's newest variant (its stack)
+
+
+def toggled(chosen: Sequence[int], ids: Sequence[int]) -> list[int]:
+    """The selection after a tile's select: ``ids`` (one generation, or a folded stack's variants) leave it
+    when all of them were in it, else every one of them joins it."""
+    if all(i in chosen for i in ids):
+        return [i for i in chosen if i not in ids]
+    return [*chosen, *(i for i in ids if i not in chosen)]
 
 
 def pager(page: GalleryPage) -> None:
@@ -410,7 +530,7 @@ def pager(page: GalleryPage) -> None:
             icon=":material/chevron_left:",
             disabled=not page.has_newer,
             key="hist_newer",
-            on_click=_go,
+            on_click=_go_up,
             args=(page.newer,),
         )
         ids = page.ids
@@ -431,16 +551,19 @@ def browse(studio: Studio, f: GalleryFilter, row: int, *, images_first: bool = F
     generation needs the whole page anyway; a star changes the counts and totals), and the page's script is
     a few milliseconds; what a run costs is in the browser, and an unchanged grid is not redrawn."""
     try:
-        page = studio.gallery.grouped_page(f, limit=PAGE_SIZE, before_id=cursor())
+        page = studio.gallery.grouped_page(f, limit=PAGE_SIZE, before_id=cursor(), after_id=cursor_up())
     except StudioError as exc:
         st.error(components.escape_md(str(exc)), icon=":material/error:")
+        st.session_state[_READY] = True  # no grid will say it painted: the filters come now (see history.py)
         return
     records = [r for g in page.groups for r in g] + page.missing
     bar = st.container()  # drawn above the grid, sent after it (the grid's thumbnails start first)
     empty = (
         "Nothing matches. Clear a filter or the search to see more."
-        if cursor() is None
+        if cursor() is None and cursor_up() is None
         else "No older generations."
+        if cursor_up() is None
+        else "No newer generations."
     )
     if not records:
         st.info(empty, icon=":material/search_off:")

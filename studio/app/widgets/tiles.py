@@ -42,9 +42,10 @@ def by_address() -> bool:
     return bool(os.environ.get(THUMB_ROUTE))
 
 
-def thumb_src(image: ImageRecord) -> str | None:
-    """The address the browser loads a thumbnail from (None when the stored thumbnail is gone)."""
-    route = os.environ.get(THUMB_ROUTE)
+def thumb_src(image: ImageRecord, *, inline: bool = False) -> str | None:
+    """The address the browser loads a thumbnail from (None when the stored thumbnail is gone). ``inline``
+    (a trashed generation's, which the ``/thumbs`` route does not serve): a data URL."""
+    route = None if inline else os.environ.get(THUMB_ROUTE)
     thumb = image.thumb_path
     if thumb is None:
         return None
@@ -66,7 +67,7 @@ def thumb_src(image: ImageRecord) -> str | None:
 
 def _tile(record: GenerationRecord) -> dict[str, Any] | None:
     image = record.images[0]
-    src = thumb_src(image)
+    src = thumb_src(image, inline=record.deleted_at is not None)
     if src is None:
         return None
     return {
