@@ -164,7 +164,7 @@ def test_dropping_a_studio_image_restores_its_prompt_and_settings(tmp_path: Path
             "a paper crane on a windowsill", timeout=TIMEOUT
         )
         expect(_model_box(main)).to_have_value(PRO, timeout=TIMEOUT)
-        expect(main.get_by_role("combobox", name="Aspect ratio", exact=True)).to_have_value("21:9")
+        expect(main.get_by_role("combobox", name="Ratio", exact=True)).to_have_value("21:9")
         expect(offer).to_have_count(0)
         main.get_by_text("Advanced", exact=True).click()
         expect(main.locator(".st-key-gen_adv_seed input")).to_have_value("4242", timeout=TIMEOUT)
