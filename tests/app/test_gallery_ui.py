@@ -506,3 +506,15 @@ def test_deleting_the_filtered_collection_shows_any_collection_and_everything(ma
     at.button(key=f"hist_delete_coll_{cid}").click().run()
     assert sorted(shown(at)) == ["a kite", "a whale"]
     assert _browser_shows(at.selectbox(key="hist_collection")) == "Any collection"
+
+
+def test_the_search_box_says_how_it_was_read(make_app, studio):
+    _make(studio, "a teapot on a table", FLASH)
+    _make(studio, "teapots in a bakery window", FLASH)
+    at = _history(make_app, studio)
+    at.text_input(key="hist_search").input("teapots -bakery").run()
+    assert shown(at) == ["a teapot on a table"]  # stemmed, and the excluded word leaves the other out
+    assert "Searching" in _captions(at) and "without bakery" in _captions(at)
+    at.text_input(key="hist_search").input("teapot").run()  # plain words need no explanation
+    assert "Searching" not in _captions(at)
+    assert not at.exception

@@ -20,6 +20,7 @@ import streamlit as st
 from studio.app.widgets import components, tiles
 from studio.app.widgets import organise_panel as organise
 from studio.domain.errors import StudioError
+from studio.services import search_box
 from studio.services.gallery import GalleryFilter, GalleryPage, GalleryService
 from studio.services.studio import Studio
 
@@ -462,6 +463,10 @@ def totals_line(studio: Studio, f: GalleryFilter) -> None:
         f":material/functions: **{count_text(n)}** {words} · {count_text(images)} image{'s' * (images != 1)} · "
         f"\\${t['cost_usd']:,.2f} · {tok} tokens{capped}"
     )
+    if f.search:  # say how the box was read when it is more than words ("-bakery", "yesterday")
+        understood = search_box.understand(f.search)
+        if understood.dates or understood.excluded or understood.phrases:
+            st.caption(f":material/search: Searching {components.escape_md(understood.describe())}")
 
 
 # -- the grid ---------------------------------------------------------------------------------------
