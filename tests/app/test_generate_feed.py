@@ -194,3 +194,44 @@ def test_without_a_key_the_line_under_generate_says_why(make_app, monkeypatch, t
         assert under and "STUDIO\\_API\\_KEY" in under[0]
     finally:
         keyless.close()
+
+
+def test_an_error_from_a_partly_sent_batch_stays_under_the_button(make_app, studio, monkeypatch):
+    """Three proposals, one run each: the second is refused, so one run is sent and the refusal is said."""
+    from studio.app.widgets import prompt_form
+    from studio.domain.errors import InputError
+
+    real, calls = studio.submit, []
+
+    def second_refused(request):
+        calls.append(request.prompt)
+        if len(calls) == 2:
+            raise InputError("The second proposal was refused.")
+        return real(request)
+
+    monkeypatch.setattr(studio, "submit", second_refused)
+    at = make_app(studio)
+    at.session_state[prompt_form.PROPOSALS] = {
+        "idea": "fruit",
+        "text_model": "t",
+        "items": ["a pear", "a plum", "a fig"],
+    }
+    at.run()
+    at.text_area(key="gen_prompt").input("fruit")
+    at.button(key=prompt_form.PER_PROPOSAL).click().run()
+    assert not at.exception, at.exception
+    assert len(calls) == 2 and len(at.session_state[feed.FEED]) == 1  # the first was sent
+    studio.wait(at.session_state[feed.FEED][0]["ids"], timeout=20)
+    at.run()
+    assert any("second proposal was refused" in e.value for e in _status_errors(at))
+
+
+def _status_errors(at) -> list:
+    """The error boxes inside the status container under the Generate button."""
+    from tests.app.helpers import walk
+
+    [box] = [node for node in walk(at._tree) if getattr(node, "key", None) == "gen_status_box"] or [None]
+    assert box is not None, "no status box under Generate"
+    return [
+        node for node in walk(box) if getattr(node, "type", None) == "alert" or type(node).__name__ == "Error"
+    ]
