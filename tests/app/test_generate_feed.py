@@ -224,6 +224,7 @@ def test_an_error_from_a_partly_sent_batch_stays_under_the_button(make_app, stud
     studio.wait(at.session_state[feed.FEED][0]["ids"], timeout=20)
     at.run()
     assert any("second proposal was refused" in e.value for e in _status_errors(at))
+    assert "1 image · " in _status(at)  # and, under it, what the part that was sent did
 
 
 def _status_errors(at) -> list:
@@ -235,3 +236,24 @@ def _status_errors(at) -> list:
     return [
         node for node in walk(box) if getattr(node, "type", None) == "alert" or type(node).__name__ == "Error"
     ]
+
+
+def test_an_old_error_gives_way_to_a_run_handed_over_by_another_page(make_app, studio):
+    """A failed Remix leaves an error under Generate; History's re-run then sets the batch directly: the
+    status line follows the new run, not the old error."""
+    at = make_app(studio).run()
+    [gen_id] = _generate(at, studio, "a glass of lemonade")
+    studio.organise.trash([gen_id])
+    studio.organise.empty_trash()
+    at.button(key=f"gen_remix_{gen_id}").click().run()  # drawn before the purge: it can no longer be remixed
+    assert any("not in the history" in e.value for e in _status_errors(at))
+
+    rerun = studio.submit(GenerationRequest(prompt="[[latency:2]] a slow heron", model=MODEL, variants=2))
+    at.session_state[progress.BATCH] = rerun  # what History's re-run (and interrupted work's Retry) do
+    at.run()
+    assert not at.exception, at.exception
+    assert not _status_errors(at)
+    assert "2 variants…" in _status(at)  # Sending… / Generating…, for the run just handed over
+    studio.wait(rerun, timeout=20)
+    at.run()
+    assert "2 images · " in _status(at) and not _status_errors(at)

@@ -32,7 +32,9 @@ def _submit(studio: Studio, requests: list[GenerationRequest]) -> None:
     if ids:
         feed.push(ids)  # first: a new run clears the status line's message ...
     if error:
-        feed.say("error", error)  # ... so a refusal midway through a batch is said after it, and stays
+        feed.say(
+            "error", error, with_run=bool(ids)
+        )  # ... so a refusal midway through a batch is said after it, and stays
 
 
 studio = resources.studio_or_stop()

@@ -31,7 +31,9 @@ from studio.services.gallery import GenerationRecord, ImageRecord
 from studio.services.studio import Studio
 
 FEED = "gen_feed"
-#: what the status line under Generate says when it is not following a run: ("error"|"info", sentence)
+#: a message for the status line under Generate: (level "error"|"info", sentence, batch, with_run). It belongs
+#: to the batch that was newest when it was said: a run handed over later (History's re-run, Retry) clears it.
+#: ``with_run``: the run is shown under it too (a refusal midway through a batch, after its first part).
 STATUS = "gen_status_msg"
 #: runs drawn; older runs of the session stay in state (up to KEPT) and all of them are in History
 SHOWN = 12
@@ -58,6 +60,9 @@ def sync(studio: Studio) -> list[Run]:
     if batch and not any(run["ids"] == batch for run in feed):
         feed.insert(0, describe(studio, batch))
         del feed[KEPT:]
+        message = st.session_state.get(STATUS)
+        if message and (len(message) < 3 or list(message[2]) != batch):
+            st.session_state.pop(STATUS, None)  # said before this run: its progress and outcome replace it
     return feed
 
 
@@ -78,8 +83,9 @@ def push(ids: Sequence[int]) -> None:
     st.session_state.pop(STATUS, None)
 
 
-def say(level: str, sentence: str) -> None:
-    st.session_state[STATUS] = (level, sentence)
+def say(level: str, sentence: str, *, with_run: bool = False) -> None:
+    batch = [int(i) for i in st.session_state.get(progress.BATCH) or []]
+    st.session_state[STATUS] = (level, sentence, batch, with_run)
 
 
 def clear() -> None:
@@ -96,9 +102,11 @@ def status(studio: Studio) -> None:
     message = st.session_state.get(STATUS)
     feed = runs()
     if message:
-        level, sentence = message
+        level, sentence, *rest = message
         (st.error if level == "error" else st.info)(components.escape_md(sentence), icon=_ICON[level])
-        return
+        with_run = bool(rest) and rest[-1] and bool(feed) and feed[0]["ids"] == list(rest[0])
+        if not with_run:
+            return
     if not feed:
         return
     ids = feed[0]["ids"]
