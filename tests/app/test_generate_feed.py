@@ -257,3 +257,24 @@ def test_an_old_error_gives_way_to_a_run_handed_over_by_another_page(make_app, s
     studio.wait(rerun, timeout=20)
     at.run()
     assert "2 images · " in _status(at) and not _status_errors(at)
+
+
+def test_a_run_still_running_is_drawn_even_past_the_feed_cap(make_app, studio):
+    newer = [studio.submit(GenerationRequest(prompt=f"a fig {k}", model=MODEL, variants=8)) for k in range(4)]
+    studio.wait([i for run in newer for i in run], timeout=60)
+    old = studio.submit(GenerationRequest(prompt="[[latency:20]] a slow old run", model=MODEL, variants=2))
+    try:
+        at = make_app(studio)
+        at.session_state[feed.FEED] = [
+            *({"ids": run, "prompt": "a fig", "model": MODEL, "at": 0} for run in newer[::-1]),
+            {"ids": old, "prompt": "a slow old run", "model": MODEL, "at": 0},
+        ]
+        at.run()
+        assert not at.exception, at.exception
+        assert any(studio.is_active(i) for i in old)
+        assert at.button(key=f"gen_cancel_all_{old[0]}")  # drawn, with its Cancel, though 32 images are above
+        assert all(at.button(key=f"gen_cancel_{i}") for i in old)
+        assert not any("older run" in e.proto.label for e in at.get("page_link"))
+    finally:
+        for gen_id in old:
+            studio.cancel(gen_id)

@@ -183,10 +183,13 @@ def draw(studio: Studio) -> None:
         clear()
         st.rerun()
     drawn = images = 0
-    for run in feed[:SHOWN]:
-        if drawn and images + len(run["ids"]) > SHOWN_IMAGES:
-            break  # every image costs a rerun its widgets: the feed stays light, History has the rest
-        _run(studio, run, newest=drawn == 0)
+    full = False  # every image costs a rerun its widgets: the feed stays light, History has the rest
+    for run in feed:
+        live = any(studio.is_active(gen_id) for gen_id in run["ids"])
+        full = full or drawn >= SHOWN or bool(drawn) and images + len(run["ids"]) > SHOWN_IMAGES
+        if full and not live:
+            continue  # a run still running is always drawn, with its progress and Cancel
+        _run(studio, run, newest=drawn == 0, live=live)
         drawn, images = drawn + 1, images + len(run["ids"])
     if len(feed) > drawn:
         older = len(feed) - drawn
@@ -203,10 +206,10 @@ def _empty() -> None:
         st.caption("Write a prompt and press Generate. Each run stays here, newest on top, and in History.")
 
 
-def _run(studio: Studio, run: Run, *, newest: bool) -> None:
+def _run(studio: Studio, run: Run, *, newest: bool, live: bool) -> None:
     ids = run["ids"]
     with st.container(border=True, key=f"gen_feedrun_{ids[0]}"):
-        if any(studio.is_active(gen_id) for gen_id in ids):
+        if live:
             _live_run(studio, ids, run, newest)
         else:
             _header(studio, run, len(ids), live=False)
