@@ -278,3 +278,25 @@ def test_a_run_still_running_is_drawn_even_past_the_feed_cap(make_app, studio):
     finally:
         for gen_id in old:
             studio.cancel(gen_id)
+
+
+def test_a_runs_cancel_stays_that_runs_when_a_newer_run_lands_on_top(make_app, studio):
+    """The Cancel the designer saw on run A still cancels A if run B lands on top before the click arrives."""
+    first = studio.submit(GenerationRequest(prompt="[[latency:20]] a slow tortoise", model=MODEL))
+    second: list[int] = []
+    try:
+        at = make_app(studio)
+        at.session_state[progress.BATCH] = first
+        at.run()
+        [seen] = [b.key for b in at.button if b.key and b.key.startswith("gen_cancel_all")]
+        second = studio.submit(GenerationRequest(prompt="[[latency:20]] a slow snail", model=MODEL))
+        at.session_state[progress.BATCH] = second
+        at.run()
+        at.button(key=seen).click().run()
+        assert not at.exception, at.exception
+        studio.wait(first, timeout=20)
+        assert studio.get(first[0]).status == "cancelled"
+        assert studio.is_active(second[0])  # the newer run goes on
+    finally:
+        for gen_id in [*first, *second]:
+            studio.cancel(gen_id)

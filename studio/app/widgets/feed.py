@@ -189,7 +189,7 @@ def draw(studio: Studio) -> None:
         full = full or drawn >= SHOWN or bool(drawn) and images + len(run["ids"]) > SHOWN_IMAGES
         if full and not live:
             continue  # a run still running is always drawn, with its progress and Cancel
-        _run(studio, run, newest=drawn == 0, live=live)
+        _run(studio, run, live=live)
         drawn, images = drawn + 1, images + len(run["ids"])
     if len(feed) > drawn:
         older = len(feed) - drawn
@@ -206,19 +206,17 @@ def _empty() -> None:
         st.caption("Write a prompt and press Generate. Each run stays here, newest on top, and in History.")
 
 
-def _run(studio: Studio, run: Run, *, newest: bool, live: bool) -> None:
+def _run(studio: Studio, run: Run, *, live: bool) -> None:
     ids = run["ids"]
     with st.container(border=True, key=f"gen_feedrun_{ids[0]}"):
         if live:
-            _live_run(studio, ids, run, newest)
+            _live_run(studio, ids, run)
         else:
             _header(studio, run, len(ids), live=False)
             _tiles(studio, ids, actions=True)
 
 
-def _header(
-    studio: Studio, run: Run, count: int, *, live: bool, newest: bool = False, active: Sequence[int] = ()
-) -> None:
+def _header(studio: Studio, run: Run, count: int, *, live: bool, active: Sequence[int] = ()) -> None:
     """The run's prompt excerpt, model, size and time; while it runs, a button to cancel it."""
     text, button = st.columns([3, 1], vertical_alignment="center") if live else (st.container(), None)
     when = time.strftime("%H:%M", time.localtime(run["at"]))
@@ -232,7 +230,7 @@ def _header(
         button.button(
             "Cancel",
             icon=":material/stop_circle:",
-            key="gen_cancel_all" if newest else f"gen_cancel_all_{run['ids'][0]}",
+            key=f"gen_cancel_all_{run['ids'][0]}",  # per run: a click stays with the run it was drawn on
             on_click=progress.cancel_all,
             args=(studio, active),
             width="stretch",
@@ -240,13 +238,13 @@ def _header(
 
 
 @st.fragment(run_every=progress.POLL_SECONDS)
-def _live_run(studio: Studio, ids: list[int], run: Run, newest: bool) -> None:
+def _live_run(studio: Studio, ids: list[int], run: Run) -> None:
     if not any(studio.is_active(gen_id) for gen_id in ids):
         st.rerun()  # the whole page: draws the run with its actions and stops polling
     studio.wait(ids, timeout=progress.WAIT_SECONDS)  # returns as soon as they finish
     active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
     # what finished is drawn now, by this fragment: the images paint without waiting for a whole-page run
-    _header(studio, run, len(ids), live=bool(active), newest=newest, active=active)
+    _header(studio, run, len(ids), live=bool(active), active=active)
     _tiles(studio, ids, actions=False)
 
 
