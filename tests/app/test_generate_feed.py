@@ -300,3 +300,20 @@ def test_a_runs_cancel_stays_that_runs_when_a_newer_run_lands_on_top(make_app, s
     finally:
         for gen_id in [*first, *second]:
             studio.cancel(gen_id)
+
+
+def test_a_deleted_generation_says_deleted_not_running(make_app, studio):
+    ids = studio.submit(GenerationRequest(prompt="a teapot", model=MODEL, variants=2))
+    studio.wait(ids, timeout=20)
+    at = make_app(studio)
+    at.session_state[progress.BATCH] = ids
+    at.run()
+    studio.organise.trash([ids[0]])
+    studio.organise.empty_trash()
+    at.run()
+    assert not at.exception, at.exception
+    keys = {b.key for b in at.button if b.key}
+    assert not {f"gen_cancel_{ids[0]}", f"gen_cancel_all_{ids[0]}", f"gen_view_{ids[0]}"} & keys
+    assert not [e for e in at.get("skeleton")]  # nothing drawn as still running
+    assert any(c.value.startswith(f"#{ids[0]} · Deleted") for c in at.caption)
+    assert f"gen_view_{ids[1]}" in keys  # the other variant keeps its actions

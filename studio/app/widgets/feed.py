@@ -255,10 +255,10 @@ def _tiles(studio: Studio, ids: Sequence[int], *, actions: bool) -> None:
     for index, gen_id in enumerate(ids):
         with columns[index % len(columns)]:
             record = by_id.get(gen_id)
-            if studio.is_active(gen_id) or record is None and studio.progress(gen_id) is not None:
+            if studio.is_active(gen_id):
                 progress.running(studio, gen_id)
-            elif record is None:
-                st.caption(f"#{gen_id} is no longer in the history.")
+            elif record is None:  # trashed and emptied since: nothing to act on
+                st.caption(f"#{gen_id} · Deleted: no longer in the history.")
             else:
                 shown += _finished(studio, record, list(ids), first=shown, actions=actions)
 
