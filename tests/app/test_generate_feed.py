@@ -317,3 +317,17 @@ def test_a_deleted_generation_says_deleted_not_running(make_app, studio):
     assert not [e for e in at.get("skeleton")]  # nothing drawn as still running
     assert any(c.value.startswith(f"#{ids[0]} · Deleted") for c in at.caption)
     assert f"gen_view_{ids[1]}" in keys  # the other variant keeps its actions
+
+
+def test_a_cancelled_variant_is_counted_as_cancelled_not_failed(make_app, studio):
+    ids = studio.submit(GenerationRequest(prompt="[[latency:3]] a slow owl", model=MODEL, variants=2))
+    at = make_app(studio)
+    at.session_state[progress.BATCH] = ids
+    at.run()
+    studio.cancel(ids[1])
+    studio.wait(ids, timeout=20)
+    at.run()
+    assert not at.exception, at.exception
+    assert studio.get(ids[1]).status == "cancelled" and studio.get(ids[0]).status == "succeeded"
+    assert not _status_errors(at)  # the designer's own cancel is no failure
+    assert "1 image · 1 cancelled · " in _status(at)

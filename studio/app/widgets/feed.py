@@ -25,7 +25,7 @@ import streamlit as st
 from studio.app.widgets import advanced_panel as controls
 from studio.app.widgets import components, guard, progress, viewer
 from studio.domain.errors import StudioError
-from studio.domain.requests import SUCCEEDED
+from studio.domain.requests import CANCELLED, SUCCEEDED
 from studio.imaging import metadata
 from studio.services.gallery import GenerationRecord, ImageRecord
 from studio.services.studio import Studio
@@ -147,12 +147,14 @@ def _live_status(studio: Studio, ids: list[int]) -> None:
 def _final_status(studio: Studio, ids: Sequence[int]) -> None:
     records = studio.gallery.records(ids)
     images = sum(len(r.images) for r in records)
-    failed = [r for r in records if r.status != SUCCEEDED]
+    cancelled = sum(r.status == CANCELLED for r in records)  # the designer's own doing: no failure
+    failed = [r for r in records if r.status not in (SUCCEEDED, CANCELLED)]
     seconds = max((r.latency_ms or 0 for r in records), default=0) / 1000
-    line = f"{_plural(images, 'image')} · {seconds:.1f} s"
+    counts = [_plural(images, "image")] if images or not cancelled else []
+    line = " · ".join([*counts, *([f"{cancelled} cancelled"] if cancelled else []), f"{seconds:.1f} s"])
     with st.container(key="gen_status"):
         if not failed:
-            st.markdown(f":material/check_circle: {line}")
+            st.markdown(f"{':material/check_circle:' if images else ':material/cancel:'} {line}")
             return
         reason = next((r.error_message for r in failed if r.error_message), "")
         what = f"{len(failed)} of {len(records)} failed" if images else "Nothing came back"
