@@ -331,3 +331,36 @@ def test_a_cancelled_variant_is_counted_as_cancelled_not_failed(make_app, studio
     assert studio.get(ids[1]).status == "cancelled" and studio.get(ids[0]).status == "succeeded"
     assert not _status_errors(at)  # the designer's own cancel is no failure
     assert "1 image · 1 cancelled · " in _status(at)
+
+
+def test_live_runs_do_not_hold_up_every_rerun(make_app, studio, monkeypatch):
+    """A live run waits briefly for its jobs only on the draw right after it was sent (so a fast generation
+    paints at once); every later rerun draws it without waiting, however many runs are live."""
+    waits: list[list[int]] = []
+    real_wait = studio.wait
+
+    def counting(ids, timeout=None):
+        waits.append(list(ids))
+        return real_wait(ids, timeout=timeout)
+
+    monkeypatch.setattr(studio, "wait", counting)
+    live = [
+        studio.submit(GenerationRequest(prompt=f"[[latency:20]] slow {k}", model=MODEL)) for k in range(3)
+    ]
+    try:
+        at = make_app(studio)
+        at.session_state[feed.FEED] = [
+            {"ids": run, "prompt": "a slow run", "model": MODEL, "at": 0} for run in live
+        ]
+        at.run()
+        at.run()
+        assert not at.exception, at.exception
+        assert waits == []  # three live runs, two reruns: no wait before the page is drawn
+        at.text_area(key="gen_prompt").input("[[latency:20]] a slow crane")
+        at.button(key="gen_submit").click().run()
+        at.run()
+        pressed = list(at.session_state[progress.BATCH])
+        assert waits == [pressed]  # once, right after the press
+    finally:
+        for gen_id in range(1, max(i for run in live for i in run) + 2):
+            studio.cancel(gen_id)

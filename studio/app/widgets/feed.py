@@ -58,7 +58,7 @@ def sync(studio: Studio) -> list[Run]:
     feed = runs()
     batch = [int(i) for i in st.session_state.get(progress.BATCH) or []]
     if batch and not any(run["ids"] == batch for run in feed):
-        feed.insert(0, describe(studio, batch))
+        feed.insert(0, {**describe(studio, batch), "fresh": True})
         del feed[KEPT:]
         message = st.session_state.get(STATUS)
         if message and (len(message) < 3 or list(message[2]) != batch):
@@ -243,7 +243,8 @@ def _header(studio: Studio, run: Run, count: int, *, live: bool, active: Sequenc
 def _live_run(studio: Studio, ids: list[int], run: Run) -> None:
     if not any(studio.is_active(gen_id) for gen_id in ids):
         st.rerun()  # the whole page: draws the run with its actions and stops polling
-    studio.wait(ids, timeout=progress.WAIT_SECONDS)  # returns as soon as they finish
+    if run.pop("fresh", False):  # only right after it was sent: no later rerun waits on it before drawing
+        studio.wait(ids, timeout=progress.WAIT_SECONDS)  # returns as soon as they finish
     active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
     # what finished is drawn now, by this fragment: the images paint without waiting for a whole-page run
     _header(studio, run, len(ids), live=bool(active), active=active)
