@@ -223,6 +223,7 @@ def test_an_error_from_a_partly_sent_batch_stays_under_the_button(make_app, stud
     assert len(calls) == 2 and len(at.session_state[feed.FEED]) == 1  # the first was sent
     studio.wait(at.session_state[feed.FEED][0]["ids"], timeout=20)
     at.run()
+    assert not at.exception, at.exception
     assert any("second proposal was refused" in e.value for e in _status_errors(at))
     assert "1 image · " in _status(at)  # and, under it, what the part that was sent did
 

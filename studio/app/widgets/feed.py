@@ -99,11 +99,19 @@ def clear() -> None:
 
 def status(studio: Studio) -> None:
     """One line under the Generate button: a refusal, the newest run's progress, or its outcome."""
+    with st.container(key="gen_status"):
+        _status(studio)
+
+
+def _status(studio: Studio) -> None:
     message = st.session_state.get(STATUS)
     feed = runs()
     if message:
         level, sentence, *rest = message
-        (st.error if level == "error" else st.info)(components.escape_md(sentence), icon=_ICON[level])
+        with st.container(
+            key="gen_status_done_msg"
+        ):  # hidden at once when Generate is pressed (generate.css)
+            (st.error if level == "error" else st.info)(components.escape_md(sentence), icon=_ICON[level])
         with_run = bool(rest) and rest[-1] and bool(feed) and feed[0]["ids"] == list(rest[0])
         if not with_run:
             return
@@ -140,7 +148,7 @@ def _live_status(studio: Studio, ids: list[int]) -> None:
             f"Generating {_plural(len(ids), 'variant')}… {done} of {len(ids)} done · "
             f"{components.escape_md(latest)} · {elapsed:.0f} s"
         )
-    with st.container(key="gen_status"):
+    with st.container(key="gen_live_status"):  # polled: it does not fade between two polls (generate.css)
         st.markdown(f":material/progress_activity: {line}")
 
 
@@ -152,7 +160,7 @@ def _final_status(studio: Studio, ids: Sequence[int]) -> None:
     seconds = max((r.latency_ms or 0 for r in records), default=0) / 1000
     counts = [_plural(images, "image")] if images or not cancelled else []
     line = " · ".join([*counts, *([f"{cancelled} cancelled"] if cancelled else []), f"{seconds:.1f} s"])
-    with st.container(key="gen_status"):
+    with st.container(key="gen_status_done"):  # hidden at once when Generate is pressed (generate.css)
         if not failed:
             st.markdown(f"{':material/check_circle:' if images else ':material/cancel:'} {line}")
             return
@@ -247,8 +255,9 @@ def _live_run(studio: Studio, ids: list[int], run: Run) -> None:
         studio.wait(ids, timeout=progress.WAIT_SECONDS)  # returns as soon as they finish
     active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
     # what finished is drawn now, by this fragment: the images paint without waiting for a whole-page run
-    _header(studio, run, len(ids), live=bool(active), active=active)
-    _tiles(studio, ids, actions=False)
+    with st.container(key=f"gen_live_{ids[0]}"):  # polled: it does not fade between two polls (generate.css)
+        _header(studio, run, len(ids), live=bool(active), active=active)
+        _tiles(studio, ids, actions=False)
 
 
 def _tiles(studio: Studio, ids: Sequence[int], *, actions: bool) -> None:
