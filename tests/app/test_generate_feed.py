@@ -122,7 +122,9 @@ def test_use_as_reference_puts_the_image_in_the_tray(make_app, studio):
 def test_a_failure_is_a_sentence_under_the_generate_button(make_app, studio):
     at = make_app(studio).run()
     _generate(at, studio, "[[fault:429-daily]] a quota-busting owl")
-    [box] = [e for e in at.error if "failed" in e.value or "Nothing came back" in e.value]
+    [box] = [
+        e for e in _status_errors(at) if "failed" in e.value or "Nothing came back" in e.value
+    ]  # under Generate
     assert "quota" in box.value.lower()
     assert not at.exception
     assert "Traceback" not in _status(at)
@@ -365,3 +367,31 @@ def test_live_runs_do_not_hold_up_every_rerun(make_app, studio, monkeypatch):
     finally:
         for gen_id in range(1, max(i for run in live for i in run) + 2):
             studio.cancel(gen_id)
+
+
+def test_the_tile_and_viewer_downloads_name_the_file_and_its_type(make_app, studio, monkeypatch):
+    """What each download button hands the browser: the image's MIME type, a studio-<id>-… file name with the
+    matching extension, and (when clicked) the bytes with the prompt embedded."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    served: dict[str, tuple] = {}
+    real_add = MediaFileManager.add_deferred
+
+    def recording(self, data_callable, mimetype, coordinates, file_name=None, *, element_id=""):
+        served[element_id] = (mimetype, file_name, data_callable)
+        return real_add(self, data_callable, mimetype, coordinates, file_name, element_id=element_id)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", recording)
+    at = make_app(studio).run()
+    [gen_id] = _generate(at, studio, "a brass compass on a map")
+    at.button(key=f"gen_view_{gen_id}").click().run()
+    assert not at.exception, at.exception
+    [image] = studio.get(gen_id).images
+    tile = [v for k, v in served.items() if k.endswith(f"gen_dl_{gen_id}")]
+    others = [v for k, v in served.items() if not k.endswith(f"gen_dl_{gen_id}")]
+    assert tile and others, f"a tile download and the viewer's: {sorted(served)}"
+    extension = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}[image.mime_type]
+    for mimetype, file_name, data_callable in [tile[-1], others[-1]]:
+        assert mimetype == image.mime_type
+        assert file_name.startswith(f"studio-{gen_id}-") and file_name.endswith(extension)
+        assert b"a brass compass on a map" in data_callable()
