@@ -395,3 +395,24 @@ def test_the_tile_and_viewer_downloads_name_the_file_and_its_type(make_app, stud
         assert mimetype == image.mime_type
         assert file_name.startswith(f"studio-{gen_id}-") and file_name.endswith(extension)
         assert b"a brass compass on a map" in data_callable()
+
+
+def test_a_tile_sends_the_stored_file_as_is_not_re_encoded_each_rerun(make_app, studio, monkeypatch):
+    """st.image with format "auto" decodes each RGB PNG and re-encodes it as JPEG on every rerun (the bulk of
+    a full feed's rerun); the feed names the file's format, so the bytes served are the file's own."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    served: list[tuple[bytes, str]] = []
+    real_add = MediaFileManager.add
+
+    def recording(self, path_or_data, mimetype, coordinates, file_name=None, is_for_static_download=False):
+        if isinstance(path_or_data, bytes):
+            served.append((path_or_data, mimetype))
+        return real_add(self, path_or_data, mimetype, coordinates, file_name, is_for_static_download)
+
+    monkeypatch.setattr(MediaFileManager, "add", recording)
+    at = make_app(studio).run()
+    [gen_id] = _generate(at, studio, "a green bottle on a sill")
+    [image] = studio.get(gen_id).images
+    stored = studio.gallery.preview(image).read_bytes()
+    assert (stored, image.mime_type) in served
