@@ -220,7 +220,7 @@ def test_cancel_stops_a_running_job(make_app, studio):
     at.text_area(key="gen_prompt").input("[[latency:20]] a slow snail")
     at.button(key="gen_submit").click().run()
     [gen_id] = at.session_state["gen_ids"]
-    assert at.button(key="gen_cancel_all")
+    assert at.button(key=f"gen_cancel_all_{gen_id}")
     at.button(key=f"gen_cancel_{gen_id}").click().run()
     [record] = studio.wait([gen_id], timeout=20)
     assert record.status == "cancelled"

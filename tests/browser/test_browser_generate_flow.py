@@ -159,3 +159,41 @@ def test_favourite_reference_and_the_viewer_download_with_metadata(page, data_di
         assert data.startswith(b"\xff\xd8") and metadata.XMP_HEADER in data
         assert b"a brass compass on a map" in data
     assert info.value.suggested_filename.startswith("studio-1-")
+
+
+_RECORD_STATUS = """() => {
+  const box = document.querySelector('.st-key-gen_status_box');
+  const visible = () => {  // the text a designer can see (innerText keeps visibility:hidden text)
+    const walk = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+    const parts = [];
+    for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+      if (n.parentElement.checkVisibility({visibilityProperty: true})) parts.push(n.textContent);
+    }
+    return parts.join(' ').trim();
+  };
+  window.__statusTexts = [];
+  new MutationObserver(() => window.__statusTexts.push(visible())).observe(
+    box, {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+
+
+def test_after_a_click_the_line_under_generate_never_shows_the_previous_outcome(page):
+    _generate(page, "a red kite over the dunes")
+    status = page.locator(".st-key-gen_composer .st-key-gen_status")
+    expect(status).to_contain_text("1 image ·", timeout=30_000)
+    settle(page)
+    box = page.get_by_label("Prompt", exact=True)
+    box.fill("a blue kite over the sea")
+    box.press("Tab")
+    page.get_by_label("Variants", exact=True).fill("2")
+    page.get_by_label("Variants", exact=True).press("Tab")
+    settle(page)
+    page.wait_for_timeout(500)  # the rerun the Tab asked for has started (settle may have looked before it)
+    settle(page)
+    expect(page.locator(".st-key-gen_status_box")).to_contain_text("1 image ·")
+    page.evaluate(_RECORD_STATUS)  # every text the line shows, from now on
+    _generate_button(page).click()
+    expect(status).to_contain_text("2 images ·", timeout=30_000)
+    seen = [text for text in page.evaluate("window.__statusTexts") if text]
+    assert seen, "the line changed after the click"
+    assert "1 image ·" not in seen[0], f"the first thing the line showed after the click: {seen!r}"

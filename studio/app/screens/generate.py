@@ -31,15 +31,20 @@ def _submit(studio: Studio, requests: list[GenerationRequest]) -> None:
         return
     st.session_state.pop(draft_keeper.CAME_BACK, None)
     ids: list[int] = []
+    error = ""
     try:
         for request in requests:
             ids += studio.submit(request)
     except StudioError as exc:
         if not ids:
             guard.forget("generate")
-        feed.say("error", str(exc))
+        error = str(exc)
     if ids:
-        feed.push(ids)
+        feed.push(ids)  # first: a new run clears the status line's message ...
+    if error:
+        feed.say(
+            "error", error, with_run=bool(ids)
+        )  # ... so a refusal midway through a batch is said after it, and stays
 
 
 studio = resources.studio_or_stop()

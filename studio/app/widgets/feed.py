@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -25,13 +26,15 @@ import streamlit as st
 from studio.app.widgets import advanced_panel as controls
 from studio.app.widgets import components, guard, progress, viewer
 from studio.domain.errors import StudioError
-from studio.domain.requests import SUCCEEDED
+from studio.domain.requests import CANCELLED, SUCCEEDED
 from studio.imaging import metadata
 from studio.services.gallery import GenerationRecord, ImageRecord
 from studio.services.studio import Studio
 
 FEED = "gen_feed"
-#: what the status line under Generate says when it is not following a run: ("error"|"info", sentence)
+#: a message for the status line under Generate: (level "error"|"info", sentence, batch, with_run). It belongs
+#: to the batch that was newest when it was said: a run handed over later (History's re-run, Retry) clears it.
+#: ``with_run``: the run is shown under it too (a refusal midway through a batch, after its first part).
 STATUS = "gen_status_msg"
 #: runs drawn; older runs of the session stay in state (up to KEPT) and all of them are in History
 SHOWN = 12
@@ -56,8 +59,11 @@ def sync(studio: Studio) -> list[Run]:
     feed = runs()
     batch = [int(i) for i in st.session_state.get(progress.BATCH) or []]
     if batch and not any(run["ids"] == batch for run in feed):
-        feed.insert(0, describe(studio, batch))
+        feed.insert(0, {**describe(studio, batch), "fresh": True})
         del feed[KEPT:]
+        message = st.session_state.get(STATUS)
+        if message and (len(message) < 3 or list(message[2]) != batch):
+            st.session_state.pop(STATUS, None)  # said before this run: its progress and outcome replace it
     return feed
 
 
@@ -78,8 +84,9 @@ def push(ids: Sequence[int]) -> None:
     st.session_state.pop(STATUS, None)
 
 
-def say(level: str, sentence: str) -> None:
-    st.session_state[STATUS] = (level, sentence)
+def say(level: str, sentence: str, *, with_run: bool = False) -> None:
+    batch = [int(i) for i in st.session_state.get(progress.BATCH) or []]
+    st.session_state[STATUS] = (level, sentence, batch, with_run)
 
 
 def clear() -> None:
@@ -93,12 +100,22 @@ def clear() -> None:
 
 def status(studio: Studio) -> None:
     """One line under the Generate button: a refusal, the newest run's progress, or its outcome."""
+    with st.container(key="gen_status"):
+        _status(studio)
+
+
+def _status(studio: Studio) -> None:
     message = st.session_state.get(STATUS)
     feed = runs()
     if message:
-        level, sentence = message
-        (st.error if level == "error" else st.info)(components.escape_md(sentence), icon=_ICON[level])
-        return
+        level, sentence, *rest = message
+        with st.container(
+            key="gen_status_done_msg"
+        ):  # hidden at once when Generate is pressed (generate.css)
+            (st.error if level == "error" else st.info)(components.escape_md(sentence), icon=_ICON[level])
+        with_run = bool(rest) and rest[-1] and bool(feed) and feed[0]["ids"] == list(rest[0])
+        if not with_run:
+            return
     if not feed:
         return
     ids = feed[0]["ids"]
@@ -132,19 +149,21 @@ def _live_status(studio: Studio, ids: list[int]) -> None:
             f"Generating {_plural(len(ids), 'variant')}… {done} of {len(ids)} done · "
             f"{components.escape_md(latest)} · {elapsed:.0f} s"
         )
-    with st.container(key="gen_status"):
+    with st.container(key="gen_live_status"):  # polled: it does not fade between two polls (generate.css)
         st.markdown(f":material/progress_activity: {line}")
 
 
 def _final_status(studio: Studio, ids: Sequence[int]) -> None:
     records = studio.gallery.records(ids)
     images = sum(len(r.images) for r in records)
-    failed = [r for r in records if r.status != SUCCEEDED]
+    cancelled = sum(r.status == CANCELLED for r in records)  # the designer's own doing: no failure
+    failed = [r for r in records if r.status not in (SUCCEEDED, CANCELLED)]
     seconds = max((r.latency_ms or 0 for r in records), default=0) / 1000
-    line = f"{_plural(images, 'image')} · {seconds:.1f} s"
-    with st.container(key="gen_status"):
+    counts = [_plural(images, "image")] if images or not cancelled else []
+    line = " · ".join([*counts, *([f"{cancelled} cancelled"] if cancelled else []), f"{seconds:.1f} s"])
+    with st.container(key="gen_status_done"):  # hidden at once when Generate is pressed (generate.css)
         if not failed:
-            st.markdown(f":material/check_circle: {line}")
+            st.markdown(f"{':material/check_circle:' if images else ':material/cancel:'} {line}")
             return
         reason = next((r.error_message for r in failed if r.error_message), "")
         what = f"{len(failed)} of {len(records)} failed" if images else "Nothing came back"
@@ -175,10 +194,13 @@ def draw(studio: Studio) -> None:
         clear()
         st.rerun()
     drawn = images = 0
-    for run in feed[:SHOWN]:
-        if drawn and images + len(run["ids"]) > SHOWN_IMAGES:
-            break  # every image costs a rerun its widgets: the feed stays light, History has the rest
-        _run(studio, run, newest=drawn == 0)
+    full = False  # every image costs a rerun its widgets: the feed stays light, History has the rest
+    for run in feed:
+        live = any(studio.is_active(gen_id) for gen_id in run["ids"])
+        full = full or drawn >= SHOWN or bool(drawn) and images + len(run["ids"]) > SHOWN_IMAGES
+        if full and not live:
+            continue  # a run still running is always drawn, with its progress and Cancel
+        _run(studio, run, live=live)
         drawn, images = drawn + 1, images + len(run["ids"])
     if len(feed) > drawn:
         older = len(feed) - drawn
@@ -195,19 +217,17 @@ def _empty() -> None:
         st.caption("Write a prompt and press Generate. Each run stays here, newest on top, and in History.")
 
 
-def _run(studio: Studio, run: Run, *, newest: bool) -> None:
+def _run(studio: Studio, run: Run, *, live: bool) -> None:
     ids = run["ids"]
     with st.container(border=True, key=f"gen_feedrun_{ids[0]}"):
-        if any(studio.is_active(gen_id) for gen_id in ids):
-            _live_run(studio, ids, run, newest)
+        if live:
+            _live_run(studio, ids, run)
         else:
             _header(studio, run, len(ids), live=False)
             _tiles(studio, ids, actions=True)
 
 
-def _header(
-    studio: Studio, run: Run, count: int, *, live: bool, newest: bool = False, active: Sequence[int] = ()
-) -> None:
+def _header(studio: Studio, run: Run, count: int, *, live: bool, active: Sequence[int] = ()) -> None:
     """The run's prompt excerpt, model, size and time; while it runs, a button to cancel it."""
     text, button = st.columns([3, 1], vertical_alignment="center") if live else (st.container(), None)
     when = time.strftime("%H:%M", time.localtime(run["at"]))
@@ -221,7 +241,7 @@ def _header(
         button.button(
             "Cancel",
             icon=":material/stop_circle:",
-            key="gen_cancel_all" if newest else f"gen_cancel_all_{run['ids'][0]}",
+            key=f"gen_cancel_all_{run['ids'][0]}",  # per run: a click stays with the run it was drawn on
             on_click=progress.cancel_all,
             args=(studio, active),
             width="stretch",
@@ -229,14 +249,16 @@ def _header(
 
 
 @st.fragment(run_every=progress.POLL_SECONDS)
-def _live_run(studio: Studio, ids: list[int], run: Run, newest: bool) -> None:
+def _live_run(studio: Studio, ids: list[int], run: Run) -> None:
     if not any(studio.is_active(gen_id) for gen_id in ids):
         st.rerun()  # the whole page: draws the run with its actions and stops polling
-    studio.wait(ids, timeout=progress.WAIT_SECONDS)  # returns as soon as they finish
+    if run.pop("fresh", False):  # only right after it was sent: no later rerun waits on it before drawing
+        studio.wait(ids, timeout=progress.WAIT_SECONDS)  # returns as soon as they finish
     active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
     # what finished is drawn now, by this fragment: the images paint without waiting for a whole-page run
-    _header(studio, run, len(ids), live=bool(active), newest=newest, active=active)
-    _tiles(studio, ids, actions=False)
+    with st.container(key=f"gen_live_{ids[0]}"):  # polled: it does not fade between two polls (generate.css)
+        _header(studio, run, len(ids), live=bool(active), active=active)
+        _tiles(studio, ids, actions=False)
 
 
 def _tiles(studio: Studio, ids: Sequence[int], *, actions: bool) -> None:
@@ -246,10 +268,10 @@ def _tiles(studio: Studio, ids: Sequence[int], *, actions: bool) -> None:
     for index, gen_id in enumerate(ids):
         with columns[index % len(columns)]:
             record = by_id.get(gen_id)
-            if studio.is_active(gen_id) or record is None and studio.progress(gen_id) is not None:
+            if studio.is_active(gen_id):
                 progress.running(studio, gen_id)
-            elif record is None:
-                st.caption(f"#{gen_id} is no longer in the history.")
+            elif record is None:  # trashed and emptied since: nothing to act on
+                st.caption(f"#{gen_id} · Deleted: no longer in the history.")
             else:
                 shown += _finished(studio, record, list(ids), first=shown, actions=actions)
 
@@ -258,7 +280,7 @@ def _finished(studio: Studio, record: GenerationRecord, ids: list[int], *, first
     """One finished generation; returns how many viewable images it has."""
     images = viewer.viewable(record)
     for offset, image in enumerate(images):
-        st.image(str(studio.gallery.preview(image)), width="stretch")
+        tile(studio.gallery.preview(image))
         if actions:
             _actions(studio, record, image, ids, index=first + offset, n=offset)
     if not images:  # failed, blocked, cancelled: compact, with the reason as a sentence
@@ -272,6 +294,17 @@ def _finished(studio: Studio, record: GenerationRecord, ids: list[int], *, first
     if actions:
         controls.outputs(record, studio.gallery.preview, key_prefix="gen")
     return len(images)
+
+
+#: st.image's format for a file of this kind: with "auto", Streamlit decodes every RGB PNG and re-encodes it as
+#: JPEG on every rerun (about 15 ms a 1K image: half a second for a full feed); named, the file is sent as is
+_OUTPUT_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+
+def tile(path: Path) -> None:
+    """An image file shown as stored (a preview over 1460 px wide is still downscaled by Streamlit)."""
+    fmt = _OUTPUT_FORMAT.get(path.suffix.lower(), "auto")
+    st.image(str(path), width="stretch", output_format=fmt)  # type: ignore[arg-type]
 
 
 def download(record: GenerationRecord, image: ImageRecord, *, key: str, label: str = "") -> None:

@@ -17,8 +17,9 @@ from studio.services.studio import Studio
 POLL_SECONDS = 0.25
 #: the status line under Generate: a sentence, so a slower tick is enough (and leaves the feed's free)
 STATUS_POLL_SECONDS = 0.5
-#: How long one polling run of a live run waits for its jobs to finish (it returns as soon as they do), so a
+#: How long the first draw of a run just sent waits for its jobs to finish (it returns as soon as they do), so a
 #: fast generation (a small image, the demo) is drawn by the run that follows the click, not a tick later.
+#: Only that draw waits: later reruns and polls never hold the page up on a live run.
 WAIT_SECONDS = 0.2
 #: The latest batch of generation ids. This page sets it on Generate; other pages set it to hand work over
 #: (History's re-run, the interrupted-work notice). The feed adds a batch it has not seen as a new run.
