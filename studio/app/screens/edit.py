@@ -378,7 +378,7 @@ def _compare(turns: list[GenerationRecord]) -> None:
     number = turns.index(record) + 1
     if before is None:
         st.markdown(f"**Turn {number}** · made from a prompt alone, so there is no before")
-        st.image(str(studio.gallery.preview(record.images[0])), width="stretch")
+        components.stored_image(studio.gallery.preview(record.images[0]))
         return
     st.markdown(f"**Turn {number} · before / after** · drag across the image")
     before_after.slider(studio, before, record.images[0], key="edit_ba")

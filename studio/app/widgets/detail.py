@@ -200,7 +200,7 @@ def _images(studio: Studio, record: GenerationRecord) -> None:
         # fits the screen: at most MAX_HEIGHT px tall (the download below gives the original)
         width = max(240, min(MAX_WIDTH, round(MAX_HEIGHT * image.width / max(1, image.height))))
         with st.container(horizontal_alignment="center"):
-            st.image(str(studio.gallery.preview(image)), width=width)
+            components.stored_image(studio.gallery.preview(image), width=width)
         st.caption(f"{image.width} × {image.height} px · {image.mime_type} · {image.size_bytes / 1e6:.1f} MB")
         download_with_metadata(record, image, key=f"hist_dl_{index}")
     if record.thought_images:
@@ -227,7 +227,7 @@ def _variants(studio: Studio, record: GenerationRecord) -> None:
     for column, other in zip(columns, siblings, strict=False):
         with column:
             if other.images and other.images[0].thumb_path and Path(other.images[0].thumb_path).exists():
-                st.image(str(other.images[0].thumb_path), width="stretch")
+                components.stored_image(other.images[0].thumb_path)
             st.button(
                 f"#{other.id}",
                 key=f"hist_variant_{other.id}",
@@ -434,7 +434,7 @@ def _reference(studio: Studio, record: GenerationRecord, image: ImageRecord, ind
     else:
         # a popover's body runs even while it is closed: show the on-screen preview, not a 4K original
         with st.popover("View", icon=":material/zoom_in:", key=f"hist_ref_view_{index}"):
-            st.image(str(studio.gallery.preview(image)), width="stretch")
+            components.stored_image(studio.gallery.preview(image))
             st.caption(f"{image.width} × {image.height} px")
     if image.name:
         st.text(components.excerpt(image.name, 40))

@@ -296,15 +296,9 @@ def _finished(studio: Studio, record: GenerationRecord, ids: list[int], *, first
     return len(images)
 
 
-#: st.image's format for a file of this kind: with "auto", Streamlit decodes every RGB PNG and re-encodes it as
-#: JPEG on every rerun (about 15 ms a 1K image: half a second for a full feed); named, the file is sent as is
-_OUTPUT_FORMAT = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
-
-
 def tile(path: Path) -> None:
-    """An image file shown as stored (a preview over 1460 px wide is still downscaled by Streamlit)."""
-    fmt = _OUTPUT_FORMAT.get(path.suffix.lower(), "auto")
-    st.image(str(path), width="stretch", output_format=fmt)  # type: ignore[arg-type]
+    """An image file shown as stored (see ``components.stored_image``)."""
+    components.stored_image(path)
 
 
 def download(record: GenerationRecord, image: ImageRecord, *, key: str, label: str = "") -> None:
