@@ -85,6 +85,12 @@ def test_generate_stays_in_view_default_with_advanced_and_scrolled_to_the_bottom
     _generate(page, "a row of coloured beach huts", variants=8)  # a feed taller than the window
     expect(page.locator("[class*='st-key-gen_view_']")).to_have_count(8, timeout=60_000)
     settle(page)
+    # the tiles' images load after their buttons: wait until the feed is taller than the window
+    page.wait_for_function(
+        "h => { const m = document.querySelector('[data-testid=stMain]'); return m.scrollHeight - m.clientHeight > h; }",
+        arg=HEIGHT / 2,
+        timeout=30_000,
+    )
     scrolled = page.evaluate(_SCROLL_MAIN, 100_000)
     assert scrolled > HEIGHT / 2, "the feed is long enough to scroll"
     page.wait_for_timeout(300)  # let the scroll land (no assertion is timed)
