@@ -182,7 +182,7 @@ def run(quick: bool = False, n: int | None = None) -> list[Row]:
                         )
                     )
                     paint, server, status = [], [], []
-                    for i in range(n):
+                    for i in range(1 if quick else 7):  # a goal is judged on it: more samples than the rest
                         prompt = f"[[latency:{LATENCY_S:g}]] a harbour at dawn, run {i}"
                         paint.append(_generate_once(page, prompt, 60_000, status))
                         server.append(_server_time(emu))
