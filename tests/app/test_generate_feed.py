@@ -8,7 +8,7 @@ import io
 
 from PIL import Image
 
-from studio.app.widgets import feed, progress, viewer
+from studio.app.widgets import components, feed, progress
 from studio.domain.requests import GenerationRequest
 from studio.imaging import metadata
 
@@ -151,7 +151,7 @@ def test_the_viewer_download_is_the_original_with_its_metadata(studio):
     """What the viewer's (and each tile's) download button serves: the stored file, metadata embedded."""
     [record] = studio.generate(GenerationRequest(prompt="a brass compass", model=MODEL), timeout=20)
     [image] = record.images
-    data = viewer.embedded(record, image)
+    data = components.embedded(record, image)
     if data.startswith(metadata.PNG_SIGNATURE):
         texts = [body for kind, body in metadata.png_chunks(data) if kind == b"iTXt"]
         assert any(b"a brass compass" in body for body in texts)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import streamlit as st
 
@@ -22,7 +23,8 @@ from studio.domain.requests import (
     RUNNING,
     SUCCEEDED,
 )
-from studio.services.gallery import EXTENSIONS, GenerationRecord, ImageRecord
+from studio.imaging import metadata
+from studio.services.gallery import GenerationRecord, ImageRecord
 
 DEMO_BADGE = "DEMO — images are rendered locally by the emulator"
 
@@ -107,21 +109,32 @@ def error_box(record: GenerationRecord) -> None:
         st.error(escape_md(record.error_message), icon=":material/report:")
 
 
-def download_name(record_id: int, image: ImageRecord) -> str:
-    """Built from the id and the content hash only: never from a user's file name or prompt."""
-    return f"studio-{record_id}-{image.sha256[:12]}.{EXTENSIONS.get(image.mime_type, 'bin')}"
+def embedded(record: GenerationRecord, image: ImageRecord) -> bytes:
+    """The stored original's bytes with the prompt and settings embedded; pixels are never re-encoded."""
+    return metadata.embed(record, image)[0]
 
 
-def download_button(record_id: int, image: ImageRecord, *, key: str) -> None:
-    path = Path(image.path)
-    st.download_button(
-        "Download",
-        data=lambda: path.read_bytes(),
-        file_name=download_name(record_id, image),
+def download_button(
+    record: GenerationRecord,
+    image: ImageRecord,
+    *,
+    key: str,
+    label: str = "Download",
+    where: Any = st,
+    tertiary: bool = False,
+) -> None:
+    """Every download of an image: the stored original with its prompt and settings embedded (PNG text
+    chunks / JPEG XMP), made only when clicked; its name is built from the id and the hash, never a prompt."""
+    where.download_button(
+        label,
+        data=partial(embedded, record, image),
+        file_name=metadata.download_name(record, image, image.mime_type),
         mime=image.mime_type,
         icon=":material/download:",
         key=key,
         on_click="ignore",
+        type="tertiary" if tertiary else "secondary",
+        help="The stored original, with the prompt and settings embedded (PNG text chunks / JPEG XMP)",
     )
 
 
@@ -144,7 +157,7 @@ def image_viewer(record: GenerationRecord, preview: Callable[[ImageRecord], Path
             continue
         stored_image(preview(image))
         st.caption(f"{image.width} × {image.height} px · {image.mime_type}")
-        download_button(record.id, image, key=f"{key}-dl-{index}")
+        download_button(record, image, key=f"{key}-dl-{index}")
 
 
 def thumbnail(image: ImageRecord) -> None:

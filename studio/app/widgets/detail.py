@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from studio.app.widgets import gallery_grid as gallery
 from studio.app.widgets import organise_panel as organise
 from studio.domain import conversation
 from studio.domain.errors import StudioError
-from studio.imaging import metadata
 from studio.services.gallery import GalleryFilter, GenerationRecord, ImageRecord
 from studio.services.studio import Studio
 
@@ -171,23 +169,6 @@ def _header(studio: Studio, record: GenerationRecord) -> str | None:
 # -- images and summary -----------------------------------------------------------------------------
 
 
-def _embedded(record: GenerationRecord, image: ImageRecord) -> bytes:
-    return metadata.embed(record, image)[0]
-
-
-def download_with_metadata(record: GenerationRecord, image: ImageRecord, *, key: str) -> None:
-    st.download_button(
-        "Download with prompt & settings",
-        data=partial(_embedded, record, image),
-        file_name=metadata.download_name(record, image, image.mime_type),
-        mime=image.mime_type,
-        icon=":material/download:",
-        key=key,
-        on_click="ignore",
-        help="The prompt and settings are embedded in the file (PNG text chunks / JPEG XMP).",
-    )
-
-
 def _images(studio: Studio, record: GenerationRecord) -> None:
     if not record.images:
         label = components.status_label(record.status)
@@ -202,7 +183,9 @@ def _images(studio: Studio, record: GenerationRecord) -> None:
         with st.container(horizontal_alignment="center"):
             components.stored_image(studio.gallery.preview(image), width=width)
         st.caption(f"{image.width} × {image.height} px · {image.mime_type} · {image.size_bytes / 1e6:.1f} MB")
-        download_with_metadata(record, image, key=f"hist_dl_{index}")
+        components.download_button(
+            record, image, key=f"hist_dl_{index}", label="Download with prompt & settings"
+        )
     if record.thought_images:
         with st.expander(
             f"Interim thought images ({len(record.thought_images)})", icon=":material/psychology:"

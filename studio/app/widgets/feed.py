@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,6 @@ from studio.app.widgets import advanced_panel as controls
 from studio.app.widgets import components, guard, progress, viewer
 from studio.domain.errors import StudioError
 from studio.domain.requests import CANCELLED, SUCCEEDED
-from studio.imaging import metadata
 from studio.services.gallery import GenerationRecord, ImageRecord
 from studio.services.studio import Studio
 
@@ -301,21 +299,6 @@ def tile(path: Path) -> None:
     components.stored_image(path)
 
 
-def download(record: GenerationRecord, image: ImageRecord, *, key: str, label: str = "") -> None:
-    """The stored original with its prompt and settings embedded (PNG text chunks / JPEG XMP)."""
-    st.download_button(
-        label,
-        data=partial(viewer.embedded, record, image),
-        file_name=metadata.download_name(record, image, image.mime_type),
-        mime=image.mime_type,
-        icon=":material/download:",
-        key=key,
-        on_click="ignore",
-        type="tertiary" if not label else "secondary",
-        help="Download with the prompt and settings embedded",
-    )
-
-
 def _actions(
     studio: Studio, record: GenerationRecord, image: ImageRecord, ids: list[int], *, index: int, n: int
 ) -> None:
@@ -330,7 +313,7 @@ def _actions(
             on_click=viewer.request_open,
             args=(index, ids),
         )
-        download(record, image, key=f"gen_dl_{suffix}")
+        components.download_button(record, image, key=f"gen_dl_{suffix}", label="", tertiary=True)
         st.button(
             "",
             icon=":material/add_photo_alternate:",

@@ -5,7 +5,6 @@ or to the Edit page (``edit_source_id``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 
 import streamlit as st
@@ -14,7 +13,7 @@ from studio.app.widgets import components, jscomponents, references
 from studio.domain import catalogue
 from studio.domain.errors import StudioError
 from studio.domain.requests import Reference
-from studio.imaging import images, metadata
+from studio.imaging import images
 from studio.services import uploads
 from studio.services.gallery import GenerationRecord, ImageRecord
 from studio.services.studio import Studio
@@ -74,11 +73,6 @@ def _data_url(path: Path, image: ImageRecord) -> str:
     ref = Reference(data, mime, image.sha256, image.width, image.height)
     small = images.downscale_reference(ref, 2048)
     return jscomponents.data_url(small.data, small.mime_type)
-
-
-def embedded(record: GenerationRecord, image: ImageRecord) -> bytes:
-    """The stored original's bytes with the prompt and settings embedded; pixels are never re-encoded."""
-    return metadata.embed(record, image)[0]
 
 
 def _current_spec():
@@ -143,16 +137,7 @@ def show(studio: Studio, ids: Sequence[int]) -> None:
     if message:
         (st.success if message[0] == "success" else st.warning)(components.escape_md(message[1]))
     left, middle, right = st.columns(3)
-    left.download_button(
-        "Download",
-        data=partial(embedded, record, image),
-        file_name=metadata.download_name(record, image, image.mime_type),
-        mime=image.mime_type,
-        icon=":material/download:",
-        key="gen_view_dl",
-        on_click="ignore",
-        help="The stored original, with the prompt and settings embedded (PNG text chunks / JPEG XMP)",
-    )
+    components.download_button(record, image, key="gen_view_dl", where=left)
     middle.button(
         "Use as reference",
         key="gen_view_ref",
