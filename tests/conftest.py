@@ -64,3 +64,21 @@ def chromium_or_skip():
     if os.environ.get("CI"):
         pytest.fail(f"{CHROMIUM} is missing; CI must run the browser tests (install Debian's chromium)")
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests skipped")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """Debian's PostgreSQL 15 on a free loopback port for the whole session (tests/servers.py)."""
+    from tests.servers import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """moto's S3 server on a free loopback port for the whole session (tests/servers.py)."""
+    from tests.servers import s3_server
+
+    with s3_server() as server:
+        yield server

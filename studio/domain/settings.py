@@ -72,6 +72,11 @@ class Settings:
     overall_timeout: float = OVERALL_TIMEOUT_S
     max_retries: int = 2
     workers: int = 8
+    #: Team storage (issue 13). None: the SQLite file and the folders in ``data_dir``.
+    #: The database URL may carry a password, so it is a Secret (its repr never shows it).
+    database_url: Secret | None = None
+    storage_url: str | None = None  # a folder, or s3://bucket/prefix
+    s3_endpoint_url: str | None = None  # S3-compatible stores (R2, MinIO, GCS interoperability); None: AWS
 
     @property
     def db_path(self) -> Path:
@@ -142,4 +147,34 @@ def load_settings(env: dict[str, str] | None = None, *, secrets_file: Path | Non
         read_timeout=_float(env, "STUDIO_READ_TIMEOUT", READ_TIMEOUT_S),
         overall_timeout=_float(env, "STUDIO_TIMEOUT", OVERALL_TIMEOUT_S),
         workers=max(1, min(workers, 16)),
+        database_url=_database_url(env),
+        storage_url=_storage_url(env),
+        s3_endpoint_url=(env.get("STUDIO_S3_ENDPOINT_URL") or "").strip().rstrip("/") or None,
     )
+
+
+def _database_url(env: dict[str, str]) -> Secret | None:
+    raw = (env.get("STUDIO_DATABASE_URL") or "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        raise ConfigError(
+            "STUDIO_DATABASE_URL must be a SQLAlchemy URL starting with postgresql+psycopg:// (a team's "
+            "PostgreSQL) or sqlite:/// (a file); leave it unset for the SQLite file in STUDIO_DATA_DIR."
+        )
+    return Secret(raw)
+
+
+def _storage_url(env: dict[str, str]) -> str | None:
+    raw = (env.get("STUDIO_STORAGE_URL") or "").strip()
+    if not raw:
+        return None
+    if "://" in raw and not raw.startswith(("s3://", "file://")):
+        raise ConfigError(
+            f"STUDIO_STORAGE_URL must be a folder or s3://bucket/prefix, not {raw.split('://')[0]}://…"
+        )
+    if raw.startswith("s3://") and not raw[len("s3://") :].split("/")[0]:
+        raise ConfigError(
+            "STUDIO_STORAGE_URL names no bucket: write it as s3://bucket or s3://bucket/prefix."
+        )
+    return raw
