@@ -16,7 +16,7 @@ from studio.storage import GalleryFilter, GenerationRecord, Store
 class Archive:
     def __init__(self, settings: Settings) -> None:
         self.data_dir = settings.data_dir
-        self._store = Store(settings.data_dir)
+        self._store = Store.for_settings(settings)
 
     def history(self, *, search: str | None = None, limit: int = 20) -> list[GenerationRecord]:
         """Newest first."""

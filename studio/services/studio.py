@@ -78,7 +78,7 @@ class Studio:
         self.emulator: Emulator | None = None
         if settings.demo and client is None:
             self.settings = settings = self._start_demo_emulator(settings)
-        self._store = Store(settings.data_dir)
+        self._store = Store.for_settings(settings)
         self.client = client or GeminiClient.from_settings(settings)
         self.jobs = JobRunner(settings.workers)
         self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

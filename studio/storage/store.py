@@ -8,6 +8,7 @@ from typing import Any
 
 from studio.domain.errors import StoreError
 from studio.domain.records import GenerationRecord
+from studio.domain.settings import Settings
 from studio.storage.database import Database
 from studio.storage.draft_repo import DraftRepository
 from studio.storage.exchange_repo import ExchangeRepository
@@ -42,8 +43,18 @@ DIRS = ("images", "thumbs", "turns", "quarantine", "backups")
 class Store:
     """The history. Thread-safe: every method uses its own short session from a shared pool."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        database_url: str | None = None,
+        storage_url: str | None = None,
+        s3_endpoint_url: str | None = None,
+    ) -> None:
+        """``data_dir`` holds local caches and the crash journal (and, by default, the SQLite file and the
+        images); ``database_url`` and ``storage_url`` move the history and the images elsewhere (team mode)."""
         self.data_dir = Path(data_dir).expanduser().resolve()
+        self.database_url, self.storage_url, self.s3_endpoint_url = database_url, storage_url, s3_endpoint_url
         self.db_path = self.data_dir / "studio.db"
         try:
             for name in DIRS:
@@ -63,6 +74,16 @@ class Store:
         self.exchange = ExchangeRepository(self.db)
         self.drafts = DraftRepository(self.db, self.data_dir)
         self.history = HistoryReads(self.generations, self.gallery)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Store:
+        """The history the settings name (``STUDIO_DATABASE_URL``, ``STUDIO_STORAGE_URL``, ...)."""
+        return cls(
+            settings.data_dir,
+            database_url=settings.database_url.get() if settings.database_url else None,
+            storage_url=settings.storage_url,
+            s3_endpoint_url=settings.s3_endpoint_url,
+        )
 
     @property
     def readonly(self) -> bool:
