@@ -383,10 +383,12 @@ def _remake_thumbnail(data_dir: Path, rel: str, thumb: str) -> bool:
 # -- entry points -------------------------------------------------------------------------------------
 
 
-def _default_alive(owner: str) -> bool:
-    from studio.services.studio import _owner_alive
+def _default_alive(store: Store) -> Callable[[str], bool]:
+    """Whether an owner is alive: its pid on this host, its heartbeat lease on another (``leases``)."""
+    from studio.services.leases import Liveness
+    from studio.storage.worker_repo import WorkerRepository
 
-    return _owner_alive(owner)
+    return Liveness(WorkerRepository(store.db))
 
 
 def check(data_dir: Path, *, repair: bool = False, is_alive: Callable[[str], bool] | None = None) -> Report:
@@ -404,7 +406,7 @@ def check(data_dir: Path, *, repair: bool = False, is_alive: Callable[[str], boo
 
 
 def _check(data_dir: Path, *, repair: bool, is_alive: Callable[[str], bool] | None) -> Report:
-    doctor = Doctor(data_dir, is_alive or _default_alive)
+    doctor = Doctor(data_dir, is_alive or (lambda owner: False))  # the real check once the store is open
     db_path = doctor.data_dir / "studio.db"
     if db_path.exists():
         doctor.report.integrity = integrity(db_path)
@@ -420,6 +422,8 @@ def _check(data_dir: Path, *, repair: bool, is_alive: Callable[[str], bool] | No
             return doctor.report  # repairing on top of a damaged database could make it worse
     store = Store(doctor.data_dir)
     try:
+        if is_alive is None:
+            doctor.is_alive = _default_alive(store)
         doctor.scan(store)
         if repair:
             doctor.repair(store)

@@ -9,11 +9,8 @@ the next start, or adopted by ``studio doctor``) or a complete generation, never
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -33,7 +30,7 @@ from studio.domain.settings import Secret, Settings, load_settings
 from studio.gemini import wire
 from studio.gemini.client import GeminiClient
 from studio.gemini.error_mapping import redact  # re-exported: the app redacts without importing studio.gemini
-from studio.services import lifecycle
+from studio.services import leases, lifecycle
 from studio.services.drafts import DraftService
 from studio.services.editing import EditService
 from studio.services.gallery import GalleryService
@@ -43,6 +40,7 @@ from studio.services.runs import RunService
 from studio.services.templates import TemplateService
 from studio.storage import GenerationRecord, Store
 from studio.storage.notice_repo import DISMISSED, RETRIED
+from studio.storage.worker_repo import WorkerRepository
 
 if TYPE_CHECKING:
     from studio.emulator import Emulator
@@ -50,26 +48,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Owner tokens of the Studio instances alive in this process (rows they own are not orphans).
-_LIVE_OWNERS: set[str] = set()
-_HOST = socket.gethostname()
+_LIVE_OWNERS = leases.LIVE_OWNERS
 #: ``close`` waits for calls already sent up to the client's overall deadline plus this, then abandons them.
 CLOSE_MARGIN_S = 10.0
 
 
 def _owner_alive(owner: str) -> bool:
-    if owner in _LIVE_OWNERS:
-        return True
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != _HOST or not pid_text.isdigit() or int(pid_text) == os.getpid():
-        return False  # our own pid but not a live instance: an earlier Studio in this process ended
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """Whether ``owner`` is alive, judged from this host alone (its pid); ``leases.Liveness`` adds the
+    leases of other hosts."""
+    return leases.pid_alive(owner)
 
 
 class Studio:
@@ -81,11 +68,20 @@ class Studio:
         self._store = Store.for_settings(settings)
         self.client = client or GeminiClient.from_settings(settings)
         self.jobs = JobRunner(settings.workers)
-        self.owner = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = leases.new_owner()
         _LIVE_OWNERS.add(self.owner)
         lifecycle.register(self)
-        self.adopted_on_start = self._store.generations.adopt_orphans(_owner_alive)
-        self.interrupted_on_start = self._store.generations.interrupt_orphans(_owner_alive)
+        # Several processes share the history: this one registers a heartbeat lease, then resolves what dead
+        # owners left (adopted from its journal, else interrupted), and does so again on every beat.
+        self.lease = leases.Keeper(WorkerRepository(self._store.db), self._store.generations, self.owner)
+        self.adopted_on_start: list[int] = []
+        self.interrupted_on_start: list[int] = []
+        if not self._store.readonly:  # a history written by a newer Studio is only read
+            self.lease.register()
+            self.adopted_on_start, self.interrupted_on_start = self._store.generations.claim_orphans(
+                self.lease.liveness
+            )
+            self.lease.start(self)
         # What the app calls (never ``_store``, which only services use): one place each for reads and writes, so that per-person
         # permissions can be applied there later.
         self.gallery = GalleryService(self._store)
@@ -341,6 +337,7 @@ class Studio:
             self.abandon()
         self.jobs.shutdown(wait=False)
         self.client.close()
+        self.lease.stop()  # a clean close: the rows are final, the lease is forgotten
         self._store.close()
         _LIVE_OWNERS.discard(self.owner)
         lifecycle.unregister(self)

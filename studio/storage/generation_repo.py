@@ -347,39 +347,74 @@ class GenerationRepository:
 
         A row whose adoption journal names complete files is adopted (finished as succeeded) first.
         """
-        is_alive = functools.cache(is_alive)  # each owner is asked once
-        self.adopt_orphans(is_alive)
-        interrupted = self._interrupt_dead(is_alive)
-        self._drop_stale_journals()
-        return interrupted
+        return self.claim_orphans(is_alive)[1]
 
-    def _interrupt_dead(self, is_alive: Callable[[str], bool]) -> list[int]:
+    def claim_orphans(self, is_alive: Callable[[str], bool]) -> tuple[list[int], list[int]]:
+        """Claim and resolve every active row of a dead owner: adopted (succeeded) when its journal names
+        complete files, else ``interrupted``. Returns (adopted, interrupted). Safe to run in several processes
+        at once: each row is claimed by one of them (``_claim``), and the others leave it alone."""
+        is_alive = functools.cache(is_alive)  # each owner is asked once
+        adopted, interrupted = self._claim(is_alive, adopt=True, interrupt=True)
+        self._drop_stale_journals()
+        return adopted, interrupted
+
+    def _dead_ids(self, is_alive: Callable[[str], bool]) -> list[int]:
+        """Active rows whose owner ``is_alive`` says is gone, oldest first (each owner asked once)."""
         with self.db.read() as session:
             rows = session.exec(
-                select(Generation.id, Generation.owner).where(col(Generation.status).in_(ACTIVE_STATUSES))
+                select(Generation.id, Generation.owner)
+                .where(col(Generation.status).in_(ACTIVE_STATUSES))
+                .order_by(col(Generation.id))
             ).all()
-        alive: dict[str, bool] = {}
-        for owner in {owner for _, owner in rows}:
-            alive[owner] = bool(is_alive(owner))
-        dead = [gen_id for gen_id, owner in rows if not alive[owner] and gen_id is not None]
+        alive = {owner: bool(is_alive(owner)) for owner in {owner for _, owner in rows}}
+        return [gen_id for gen_id, owner in rows if gen_id is not None and not alive[owner]]
+
+    def _claim(
+        self, is_alive: Callable[[str], bool], *, adopt: bool, interrupt: bool
+    ) -> tuple[list[int], list[int]]:
+        """The claim itself. Liveness and journals are read first, outside any lock (a journal's files are
+        hashed); then one write transaction locks the rows still active with ``FOR UPDATE SKIP LOCKED``
+        (PostgreSQL: a row another process is claiming is skipped, not waited for; SQLite renders no clause,
+        its IMMEDIATE transaction already serialises the claimers) and resolves exactly the rows it locked."""
+        dead = self._dead_ids(is_alive)
         if not dead:
-            return []
-        still_active = (col(Generation.id).in_(dead), col(Generation.status).in_(ACTIVE_STATUSES))
-        with self.db.write() as session:  # re-check inside the lock: a row may have finished meanwhile
-            ids = list(
-                session.exec(select(Generation.id).where(*still_active).order_by(col(Generation.id))).all()
-            )
-            session.exec(
-                update(Generation)
-                .where(*still_active)
-                .values(
-                    status=INTERRUPTED,
-                    error_kind="interrupted",
-                    error_message=INTERRUPTED_MESSAGE,
-                    updated_at=utc_now(),
-                )
-            )
-        return [i for i in ids if i is not None]
+            return [], []
+        entries = {gen_id: journal.adoptable(self.data_dir, gen_id) if adopt else None for gen_id in dead}
+        wanted = [gen_id for gen_id, entry in entries.items() if entry is not None or interrupt]
+        if not wanted:
+            return [], []
+        adopted: list[int] = []
+        interrupted: list[int] = []
+        with self.db.write() as session:
+            claimed = session.exec(
+                select(Generation.id)
+                .where(col(Generation.id).in_(wanted), col(Generation.status).in_(ACTIVE_STATUSES))
+                .order_by(col(Generation.id))
+                .with_for_update(skip_locked=True)
+            ).all()
+            for gen_id in claimed:
+                assert gen_id is not None  # a primary key read back from its table
+                entry = entries[gen_id]
+                if entry is not None:
+                    self._update(
+                        session, gen_id, status=SUCCEEDED, error_kind=None, error_message=None, **entry.values
+                    )
+                    self._link(session, gen_id, "output", [_Stored(**o) for o in entry.outputs])
+                    self._link(session, gen_id, "thought", [_Stored(**t) for t in entry.thoughts])
+                    adopted.append(gen_id)
+                else:
+                    self._update(
+                        session,
+                        gen_id,
+                        status=INTERRUPTED,
+                        error_kind="interrupted",
+                        error_message=INTERRUPTED_MESSAGE,
+                    )
+                    interrupted.append(gen_id)
+        return adopted, interrupted
+
+    def _interrupt_dead(self, is_alive: Callable[[str], bool]) -> list[int]:
+        return self._claim(is_alive, adopt=False, interrupt=True)[1]
 
     def interrupt_owned(self, owner: str) -> list[int]:
         """Resolve the pending/running rows of one live owner that gave up on them (a stop abandoned its
@@ -389,36 +424,18 @@ class GenerationRepository:
         def gave_up(other: str) -> bool:
             return other != owner
 
-        for gen_id in self.adopt_orphans(gave_up):
+        adopted, interrupted = self._claim(gave_up, adopt=True, interrupt=True)
+        for gen_id in adopted:
             journal.remove(self.data_dir, gen_id)  # the row now records it
-        return self._interrupt_dead(gave_up)
+        return interrupted
 
     def orphans(self, is_alive: Callable[[str], bool]) -> list[tuple[int, journal.Entry | None]]:
         """Active rows of dead owners, each with its adoptable journal entry (None: would be interrupted)."""
-        with self.db.read() as session:
-            rows = session.exec(
-                select(Generation.id, Generation.owner).where(col(Generation.status).in_(ACTIVE_STATUSES))
-            ).all()
-        alive = {owner: bool(is_alive(owner)) for owner in {owner for _, owner in rows}}
-        return [
-            (gen_id, journal.adoptable(self.data_dir, gen_id))
-            for gen_id, owner in rows
-            if gen_id is not None and not alive[owner]
-        ]
+        return [(gen_id, journal.adoptable(self.data_dir, gen_id)) for gen_id in self._dead_ids(is_alive)]
 
     def adopt_orphans(self, is_alive: Callable[[str], bool]) -> list[int]:
         """Finish (as succeeded) the orphans whose journal proves a complete save; returns their ids."""
-        adopted = []
-        for gen_id, entry in self.orphans(is_alive):
-            if entry is None:
-                continue
-            outputs = [_Stored(**s) for s in entry.outputs]
-            thoughts = [_Stored(**s) for s in entry.thoughts]
-            if self._commit_success(
-                gen_id, entry.values, outputs, thoughts, col(Generation.status).in_(ACTIVE_STATUSES)
-            ):
-                adopted.append(gen_id)
-        return adopted
+        return self._claim(is_alive, adopt=True, interrupt=False)[0]
 
     def _drop_stale_journals(self) -> None:
         """A journal whose row is final (committed, or resolved by a restart) only says what the row says,

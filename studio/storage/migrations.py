@@ -332,6 +332,30 @@ END
     )
 
 
+#: The ``worker`` table (m008): one row per live studio process, renewed by its heartbeat. Plain types, so the
+#: same statement creates it on SQLite and PostgreSQL; times are UTC ISO text like every other timestamp.
+WORKER_DDL = """
+CREATE TABLE worker (
+    owner TEXT PRIMARY KEY NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    heartbeat_at TEXT NOT NULL,
+    lease_expires_at TEXT NOT NULL
+);;
+CREATE INDEX ix_worker_lease_expires_at ON worker (lease_expires_at)
+"""
+
+
+@migration
+def m008_worker_leases(conn: Connection) -> None:
+    """Several studio processes share one history: each registers its owner id in ``worker`` and renews a
+    lease with a heartbeat, so another process (on another machine too) knows when the pending rows of a
+    dead one may be adopted. A new table; no existing row changes meaning (an owner without a worker row
+    is judged as before: by its pid on this host)."""
+    _run(conn, WORKER_DDL)
+
+
 LATEST = len(MIGRATIONS)
 
 

@@ -317,3 +317,16 @@ class Draft(SQLModel, table=True):
     owner: str = Field(default="", primary_key=True)
     body: str
     updated_at: str
+
+
+class Worker(SQLModel, table=True):
+    """A live studio process and its heartbeat lease (migration 8; ``worker_repo``)."""
+
+    __tablename__ = "worker"
+
+    owner: str = Field(primary_key=True)
+    host: str
+    pid: int
+    started_at: str
+    heartbeat_at: str
+    lease_expires_at: str = Field(index=True)
