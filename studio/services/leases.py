@@ -180,7 +180,8 @@ class Keeper:
             if not mine:
                 return [], []
             adopted, interrupted = self.generations.claim_orphans(self.liveness)
-            self.workers.forget_expired()
+            if self.workers.expired_owners():  # a read first: most beats write nothing but the heartbeat
+                self.workers.forget_expired()
         if (adopted or interrupted) and self.on_claim is not None:
             self.on_claim(adopted, interrupted)
         return adopted, interrupted
