@@ -54,5 +54,11 @@ def run(args: argparse.Namespace) -> int:
     # calls, which waits for them and saves them before it exits (services.lifecycle). Imported here:
     # Streamlit is slow to import and only this command needs it.
     from studio.app import serve
+    from studio.services import leases
 
-    return serve.run(["run", str(APP)] + [f"--{k}={v}" for k, v in flags.items()])
+    keeper = leases.adopt_in_background()  # adopts what dead processes left, before any page is opened
+    try:
+        return serve.run(["run", str(APP)] + [f"--{k}={v}" for k, v in flags.items()])
+    finally:
+        if keeper is not None:
+            keeper.stop()

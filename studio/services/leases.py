@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from studio.domain.errors import ConfigError, StudioError
+from studio.domain.settings import Settings
 from studio.storage.generation_repo import GenerationRepository
 from studio.storage.worker_repo import WorkerRepository, now
 
@@ -149,11 +150,12 @@ class Keeper:
         self.workers.register(self.owner, host=host_id(), pid=pid or os.getpid(), lease_s=self.lease_s)
         self._registered = True
 
-    def start(self, studio: Any) -> None:
+    def start(self, studio: Any = None) -> None:
         """Beat from a daemon thread until ``stop`` (or until ``studio`` is garbage without a close)."""
         self._thread = threading.Thread(target=self._loop, name=f"studio-lease-{self.owner}", daemon=True)
         self._thread.start()
-        weakref.finalize(studio, self._stop.set)
+        if studio is not None:
+            weakref.finalize(studio, self._stop.set)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -195,3 +197,38 @@ class Keeper:
                 self.workers.forget(self.owner)
             except StudioError as exc:  # the lease simply expires
                 log.warning("the studio could not remove its lease: %s", exc)
+
+
+def adopt_in_background(settings: Settings | None = None) -> Keeper | None:
+    """For ``studio run``: its Studio opens with the first page view, but the process must adopt what
+    dead processes left from the start, visitors or not. Registers a lease of its own (owning no rows),
+    sweeps once now and on every beat; ``stop`` it when the server ends. None, with the reason logged,
+    when the history cannot be opened: the page then explains the configuration problem."""
+    from studio.domain.settings import load_settings
+    from studio.storage import Store
+
+    try:
+        store = Store.for_settings(settings or load_settings())
+        if store.readonly:
+            store.close()
+            return None
+        keeper = _StoreKeeper(store)
+        keeper.register()
+        keeper.sweep()
+    except StudioError as exc:
+        log.warning("the studio could not check for work left by stopped processes: %s", exc)
+        return None
+    keeper.start()
+    return keeper
+
+
+class _StoreKeeper(Keeper):
+    """A Keeper that owns its Store and closes it when stopped."""
+
+    def __init__(self, store: Any) -> None:
+        super().__init__(WorkerRepository(store.db), store.generations, new_owner())
+        self._store = store
+
+    def stop(self, *, forget: bool = True) -> None:
+        super().stop(forget=forget)
+        self._store.close()

@@ -161,3 +161,35 @@ def test_a_polite_stop_forgets_the_lease(emu, tmp_path, signum):
     assert proc.returncode == 128 + signum, err
     assert_saved(data, row_of(data, prompt))  # the paid call was waited for
     assert workers(data) == {}
+
+
+def test_studio_run_adopts_before_any_page_is_opened_and_forgets_its_lease(emu, tmp_path):
+    """Process A (`studio generate` on machine-b) is SIGKILLed mid-call; process B (`studio run` here, no
+    browser) adopts its row once the lease runs out, and a SIGTERM forgets B's own lease."""
+    from tests.service.test_polite_stop import start_studio_run, stop_group
+
+    data = tmp_path / "data"
+    prompt = "lease adopted by studio run [[latency:60]]"
+    a = spawn(["generate", prompt], elsewhere_env(tmp_path, emu), tmp_path)
+    wait_until(lambda: sent(emu, "lease adopted by studio run"), "A's call is in flight", a)
+    wait_until(lambda: their_worker(data), "A registered its lease", a)
+    a.send_signal(signal.SIGKILL)
+    a.wait(30)
+
+    env_b = studio_env(tmp_path, emu) | {"STUDIO_LEASE_SECONDS": LEASE_S}
+    b, _port, log = start_studio_run(tmp_path, env_b)
+    try:
+        row = wait_until(
+            lambda: (r := row_of(data, prompt)) and r["status"] not in ("pending", "running") and r,
+            "B adopts A's row",
+            b,
+            timeout=60,
+        )
+        assert row["status"] == "interrupted" and row["error_message"] == INTERRUPTED_MESSAGE
+        own = [w for w in workers(data).values() if w["host"] != ELSEWHERE]
+        assert [w["pid"] for w in own] == [b.pid]  # B's lease, before any page was opened
+        b.send_signal(signal.SIGTERM)
+        assert b.wait(timeout=60) == 0, log.read_text(errors="replace")
+        assert workers(data) == {}  # B forgot its lease; A's expired one was cleared when its row was
+    finally:
+        stop_group(b)
