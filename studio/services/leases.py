@@ -140,6 +140,7 @@ class Keeper:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._registered = False
+        self._renewed = 0.0  # time.monotonic() of the last registration or heartbeat
 
     @property
     def interval(self) -> float:
@@ -149,6 +150,7 @@ class Keeper:
         _, pid, _ = parse_owner(self.owner)
         self.workers.register(self.owner, host=host_id(), pid=pid or os.getpid(), lease_s=self.lease_s)
         self._registered = True
+        self._renewed = time.monotonic()
 
     def start(self, studio: Any = None) -> None:
         """Beat from a daemon thread until ``stop`` (or until ``studio`` is garbage without a close)."""
@@ -164,8 +166,7 @@ class Keeper:
     def beat(self) -> None:
         """Renew the lease, then adopt what dead owners left. A failure is logged and retried next beat."""
         try:
-            if not self.workers.heartbeat(self.owner, lease_s=self.lease_s):
-                self.register()  # removed while this process was paused past its lease
+            self.renew()
         except StudioError as exc:
             log.warning("the studio could not renew its lease: %s", exc)
         if self._stop.is_set():
@@ -174,6 +175,19 @@ class Keeper:
             self.sweep()
         except StudioError as exc:
             log.warning("the studio could not check for work left by stopped processes: %s", exc)
+
+    def renew(self) -> None:
+        """One heartbeat (registering again when the row was removed while this process was paused)."""
+        if self.workers.heartbeat(self.owner, lease_s=self.lease_s):
+            self._renewed = time.monotonic()
+        else:
+            self.register()
+
+    def ensure_fresh(self) -> None:
+        """Before new rows are written: renew now when the beats have been late (a paused process), so no
+        other process takes the new rows for a dead owner's."""
+        if self._registered and time.monotonic() - self._renewed > self.interval * 2:
+            self.renew()
 
     def sweep(self) -> tuple[list[int], list[int]]:
         """Claim the active rows of dead owners (one process at a time where the database can say so);

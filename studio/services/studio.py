@@ -119,6 +119,7 @@ class Studio:
             raise Cancelled("The studio is stopping, so this was not sent; nothing was charged.")
         if not self.settings.has_key:
             raise NoKey()
+        self.lease.ensure_fresh()  # a process paused past its lease renews it before it writes new rows
         settings = req.settings() | {"reference_roles": [r.role for r in req.references]}
         ids = [
             self._store.generations.create_pending(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from studio.domain.errors import ConfigError
+from studio.domain.requests import GenerationRequest
 from studio.domain.settings import load_settings
 from studio.services import doctor, leases
 from studio.services.studio import Studio
@@ -24,6 +25,7 @@ from studio.storage.worker_repo import WorkerRepository, now
 from tests.factories import make_image
 
 ROOT = Path(__file__).resolve().parents[2]
+MODEL = "gemini-3.1-flash-image"
 ELSEWHERE = "machine-b"  # a host id that is not this machine's: only the lease can say it is alive
 
 
@@ -185,6 +187,21 @@ def test_a_studio_registers_beats_adopts_and_forgets(studio_env, monkeypatch):
         assert WorkerRepository(check.db).get(studio.owner) is None  # a clean close forgets the lease
     finally:
         check.close()
+
+
+def test_a_paused_process_renews_its_lease_before_it_writes_rows(studio_env, monkeypatch):
+    monkeypatch.setenv("STUDIO_LEASE_SECONDS", "600")  # the keeper's own beats stay out of the way
+    studio = Studio(load_settings())
+    workers = WorkerRepository(studio._store.db)
+    try:
+        workers.forget(studio.owner)  # cleared by another process while this one was paused
+        studio.lease._renewed -= 1000  # and its last beat was long ago
+        [gen_id] = studio.submit(GenerationRequest(prompt="after a pause", model=MODEL, image_size="512"))
+        assert workers.get(studio.owner) is not None  # back before the row could be taken for an orphan's
+        [record] = studio.wait([gen_id], timeout=60)
+        assert record.status == "succeeded"
+    finally:
+        studio.close()
 
 
 def test_doctor_adopts_by_lease(tmp_path, monkeypatch):
