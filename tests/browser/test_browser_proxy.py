@@ -99,7 +99,7 @@ class Visitor:
         response = self.page.goto(self.proxy.url + path)
         assert response is not None and response.ok, response
         settle(self.page, timeout=60_000)
-        return response.headers[UPSTREAM_HEADER.lower()]
+        return response.headers[UPSTREAM_HEADER.lower()].split(", ")[-1]  # the last one tried answered
 
     @property
     def main(self):
