@@ -38,17 +38,33 @@ LEASE_SECONDS = 3
 ADOPTION_WITHIN = 20.0  # seconds after the kill: lease (3 s) plus a few adoption rounds, on a loaded machine
 
 
-@pytest.fixture
-def team_env(tmp_path, studio_env) -> dict[str, str]:
-    """What each studio process is started with (the README's "Deployment" list, local flavour)."""
-    return {
-        "STUDIO_DATA_DIR": str(tmp_path / "data"),  # shared: SQLite (WAL) and the image folder
+#: The shared history the processes run on: "local" is one STUDIO_DATA_DIR (SQLite + folder, one machine);
+#: "team" (PostgreSQL + a bucket on moto) is added here once the PostgreSQL and object-storage backends land.
+BACKENDS = ["local"]
+
+
+@pytest.fixture(params=BACKENDS)
+def team_env(request, tmp_path, studio_env) -> dict[str, str]:
+    """What each studio process is started with (the README's "Deployment" list)."""
+    env = {
+        "STUDIO_DATA_DIR": str(tmp_path / "data"),  # local: the shared SQLite (WAL) and image folder
         "STUDIO_BASE_URL": studio_env.url,
         "STUDIO_API_KEY": "test-key-123",
         "STUDIO_AUTH": "bearer",
         "STUDIO_LEASE_SECONDS": str(LEASE_SECONDS),
         "STREAMLIT_SERVER_COOKIE_SECRET": uuid.uuid4().hex,  # the same on every process
     }
+    if request.param == "team":
+        from tests.servers import S3_ENV
+
+        pg, s3 = request.getfixturevalue("pg_server"), request.getfixturevalue("s3")
+        env.update(
+            STUDIO_DATABASE_URL=pg.create_database(),
+            STUDIO_STORAGE_URL=f"s3://{s3.create_bucket()}/studio",
+            STUDIO_S3_ENDPOINT_URL=s3.endpoint_url,
+            **S3_ENV,
+        )
+    return env
 
 
 @pytest.fixture
