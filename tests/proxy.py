@@ -5,7 +5,7 @@ and log paths swapped for loopback ones (``render``), inside a small main config
 prefix, pid, error log and temp folders, nothing under /etc, /var or /run. ``studio_processes`` starts N
 ``studio run --host 127.0.0.1 --port P`` processes on free ports with one given environment (a dict of
 variables: the same STUDIO_DATA_DIR for all, or STUDIO_DATABASE_URL plus STUDIO_STORAGE_URL for a team setup).
-Everything started here is stopped at the end. In CI a missing nginx or openssl fails (tests.servers.missing).
+Everything started here is stopped at the end. In CI a missing nginx fails (tests.servers.missing).
 """
 
 from __future__ import annotations
@@ -81,20 +81,39 @@ def render(
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        missing("openssl", "apt-get install openssl")
-    cert, key = folder / "studio.pem", folder / "studio.key"
-    subprocess.run(
-        [
-            str(openssl),
-            *("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"),
-            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)),
-        ],
-        check=True,
-        capture_output=True,
+    """A throwaway certificate for 127.0.0.1 (``cryptography`` comes with moto[server], a test dependency)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .sign(key, hashes.SHA256())
     )
-    return cert, key
+    cert_path, key_path = folder / "studio.pem", folder / "studio.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
 
 
 @dataclass
