@@ -15,7 +15,16 @@ import logging
 import sys
 from collections.abc import Callable
 
-from studio.cli import cmd_batch, cmd_doctor, cmd_emulate, cmd_exchange, cmd_generate, cmd_history, cmd_run
+from studio.cli import (
+    cmd_batch,
+    cmd_copy,
+    cmd_doctor,
+    cmd_emulate,
+    cmd_exchange,
+    cmd_generate,
+    cmd_history,
+    cmd_run,
+)
 from studio.cli.cmd_run import STREAMLIT_FLAGS
 from studio.cli.output import print_record
 from studio.domain.errors import InputError, StudioError
@@ -29,6 +38,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "doctor": cmd_doctor.run,
     "export": cmd_exchange.run_export,
     "import": cmd_exchange.run_import,
+    "copy-to": cmd_copy.run,
 }
 
 
@@ -46,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd_doctor.add_parser,
         cmd_exchange.add_export_parser,
         cmd_exchange.add_import_parser,
+        cmd_copy.add_parser,
     ):
         add(sub)
     return p

@@ -12,6 +12,7 @@ from studio.domain.errors import StudioError
 from studio.domain.requests import SUCCEEDED
 from studio.services.archive import GenerationRecord
 from studio.services.batch import BatchFile, BatchResult
+from studio.services.copying import CopyReport
 from studio.services.doctor import Report
 from studio.services.exchange import ExportReport, ImportReport
 
@@ -110,4 +111,38 @@ def print_import_report(report: ImportReport) -> None:
     print(
         f"Imported {report.generations_added} generations ({report.generations_skipped} already here); "
         f"{report.images_added} new images, {report.images_present} already stored."
+    )
+
+
+# -- copy-to ----------------------------------------------------------------------------------------
+
+
+def print_copy_progress(stage: str, done: int, total: int) -> None:
+    """A line on stderr per batch: which files or table, how far."""
+    warn(f"copying {stage}: {done}/{total}")
+
+
+def print_copy_report(report: CopyReport, *, as_json: bool) -> None:
+    for failure in report.failures:
+        warn(failure)
+    if report.failures:
+        n = len(report.failures)
+        warn(
+            f"{n} source file{'s' if n > 1 else ''} failed {'their' if n > 1 else 'its'} check; nothing "
+            "was written to the target's history. Run `studio doctor` on this studio, then copy again."
+        )
+    if as_json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+        return
+    if report.failures:
+        return
+    if report.already_there:
+        print(
+            f"Nothing to copy: {report.target} already holds everything ({report.verified} files verified)."
+        )
+        return
+    rows = sum(report.rows.values())
+    print(
+        f"Copied {rows} rows and {report.files_copied} files ({report.bytes / 2**20:.1f} MB; "
+        f"{report.files_present} already there) to {report.target}; {report.verified} files verified."
     )

@@ -1,0 +1,274 @@
+"""Copy a history's rows into another database, table by table (``studio copy-to``; services.copying).
+
+SQLAlchemy Core over the tables of ``tables.py``, in foreign-key order, ids kept as they are. A row already
+in the target (same primary key) is skipped, so a second run copies nothing and a run killed halfway
+resumes: each batch of ``BATCH`` rows is one transaction, so a kill loses at most one batch. A row whose
+id the target already uses for something else (another history) stops the copy with a sentence instead of
+mixing two histories.
+
+Derived data is not copied but rebuilt by the target itself: ``generation_stats`` and the full-text index
+(SQLite's FTS5 tables, kept by their triggers), ``generation.n_images`` (kept by triggers on SQLite, set
+once at the end where the target has none), computed columns. On PostgreSQL each table's sequence is moved
+past the copied ids so the next generation gets a new one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, Connection, Table, and_, func, insert, select, text, tuple_, update
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlmodel import SQLModel
+
+from studio.domain.errors import InputError, StoreError
+from studio.storage import tables as _tables  # noqa: F401  (registers every table on SQLModel.metadata)
+from studio.storage.database import Database
+
+BATCH = 500
+SKIPPED = frozenset({"generation_stats"})  # derived: the target's triggers keep it
+# Columns that say a row with this primary key is the same record (not another history's).
+IDENTITY: dict[str, tuple[str, ...]] = {
+    "generation": ("created_at",),
+    "asset": ("sha256",),
+    "tag": ("name",),
+    "collection": ("name", "created_at"),
+    "run": ("created_at", "kind"),
+    "template": ("kind", "name"),
+}
+ZEROED = {"generation": {"n_images": 0}}  # kept by the target (triggers / the final reconcile)
+
+Progress = Callable[[str, int, int], None]
+
+
+# -- URLs -----------------------------------------------------------------------------------------
+
+
+def parse_url(url: str) -> URL:
+    """A database URL, or an InputError naming what is wrong with it (the password never shown)."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise InputError(
+            "--database must be a database URL such as sqlite:////path/studio.db or "
+            "postgresql+psycopg://user@host:5432/studio."
+        ) from None
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise InputError(
+            f"The studio keeps its history in SQLite or PostgreSQL, not {parsed.get_backend_name()!r}."
+        )
+    if parsed.get_backend_name() == "sqlite" and not parsed.database:
+        raise InputError("A SQLite --database URL must name a file, e.g. sqlite:////path/studio.db.")
+    return parsed
+
+
+def shown(url: str | URL) -> str:
+    """A URL as it may be printed: the password hidden."""
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except (ArgumentError, ValueError):
+        return "(an unreadable URL)"
+    return parsed.render_as_string(hide_password=True)
+
+
+def _identity(url: URL) -> tuple[str, ...]:
+    if url.get_backend_name() == "sqlite":
+        return ("sqlite", str(Path(url.database or "").expanduser().resolve()))
+    return (url.get_backend_name(), url.host or "", str(url.port or 5432), url.database or "")
+
+
+def same_database(a: str | URL, b: str | URL) -> bool:
+    """Whether two URLs name the same database (drivers, users and passwords aside)."""
+    return _identity(make_url(a) if isinstance(a, str) else a) == _identity(
+        make_url(b) if isinstance(b, str) else b
+    )
+
+
+def database_url(db: Database) -> URL:
+    """The URL a database was opened with (a SQLite file's path made absolute)."""
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return url.set(database=str(db.path))
+    return url
+
+
+# -- what to copy ---------------------------------------------------------------------------------
+
+
+def copied_tables() -> list[Table]:
+    """The history's tables, parents before children."""
+    return [t for t in SQLModel.metadata.sorted_tables if t.name not in SKIPPED]
+
+
+def _columns(table: Table) -> list[Column[Any]]:
+    return [c for c in table.columns if c.computed is None]
+
+
+@dataclass
+class SourceFiles:
+    """Every object the source's rows name, by key (``images/ab/<sha>.<ext>``, ...)."""
+
+    originals: dict[str, str] = field(default_factory=dict)  # key -> sha256 the bytes must have
+    derived: set[str] = field(default_factory=set)  # thumbnails: copied as they are, if present
+    turns: dict[str, str] = field(default_factory=dict)  # key -> sha256
+    drafts: set[str] = field(default_factory=set)  # sha256 of reference-tray images a draft names
+    shas: set[str] = field(default_factory=set)  # every asset's sha256 (for previews)
+    users: dict[str, list[int]] = field(default_factory=dict)  # key -> generations that use it
+
+
+class Copier:
+    """One copy: a consistent read of the source (one read transaction) and batches into the target."""
+
+    def __init__(self, source: Database, target: Database, *, batch: int = BATCH) -> None:
+        self.source, self.target, self.batch = source, target, max(1, batch)
+        self._session_cm = source.read()
+        self._session = self._session_cm.__enter__()
+        self._src: Connection = self._session.connection()
+        if self._src.dialect.name == "postgresql":  # one snapshot for the whole copy
+            self._src.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+    def close(self) -> None:
+        self._session_cm.__exit__(None, None, None)
+
+    def __enter__(self) -> Copier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def files(self) -> SourceFiles:
+        t = SQLModel.metadata.tables
+        out = SourceFiles()
+        asset, link, gen, draft = t["asset"], t["generation_asset"], t["generation"], t["draft"]
+        users: dict[int, list[int]] = {}
+        for asset_id, gen_id in self._src.execute(select(link.c.asset_id, link.c.generation_id)):
+            users.setdefault(asset_id, []).append(gen_id)
+        rows = self._src.execute(select(asset.c.id, asset.c.sha256, asset.c.path, asset.c.thumb_path))
+        for asset_id, sha, path, thumb in rows:
+            out.originals[path] = sha
+            out.shas.add(sha)
+            out.users[path] = sorted(users.get(asset_id, []))
+            if thumb:
+                out.derived.add(thumb)
+        stmt = select(gen.c.id, gen.c.model_content_sha).where(gen.c.model_content_sha.is_not(None))
+        for gen_id, sha in self._src.execute(stmt):
+            key = f"turns/{sha}.json"
+            out.turns[key] = sha
+            out.users.setdefault(key, []).append(gen_id)
+        for (body,) in self._src.execute(select(draft.c.body)):
+            try:
+                tray = json.loads(body).get("tray") or []
+            except (ValueError, AttributeError):
+                continue
+            out.drafts |= {str(i["sha256"]) for i in tray if isinstance(i, dict) and i.get("sha256")}
+        return out
+
+    def counts(self) -> dict[str, int]:
+        return {
+            t.name: int(self._src.execute(select(func.count()).select_from(t)).scalar_one())
+            for t in copied_tables()
+        }
+
+    def _pages(self, table: Table) -> Iterator[list[dict[str, Any]]]:
+        pk = list(table.primary_key.columns)
+        cols = _columns(table)
+        last: tuple[Any, ...] | None = None
+        while True:
+            stmt = select(*cols).order_by(*pk).limit(self.batch)
+            if last is not None:
+                stmt = stmt.where(tuple_(*pk) > tuple_(*last))
+            rows = [dict(r._mapping) for r in self._src.execute(stmt)]
+            if not rows:
+                return
+            yield rows
+            last = tuple(rows[-1][c.name] for c in pk)
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def copy_rows(self, progress: Progress | None = None) -> dict[str, int]:
+        """Copy every table; returns the rows inserted per table (0 everywhere on a second run)."""
+        copied: dict[str, int] = {}
+        totals = self.counts()
+        for table in copied_tables():
+            copied[table.name] = done = 0
+            for rows in self._pages(table):
+                copied[table.name] += self._insert_missing(table, rows)
+                done += len(rows)
+                if progress:
+                    progress(table.name, done, totals[table.name])
+        with self.target.write() as session:
+            conn = session.connection()
+            self._reconcile_images(conn)
+            if conn.dialect.name == "postgresql":
+                self._reset_sequences(conn)
+        return copied
+
+    def _insert_missing(self, table: Table, rows: list[dict[str, Any]]) -> int:
+        pk = list(table.primary_key.columns)
+        first = tuple(rows[0][c.name] for c in pk)
+        last = tuple(rows[-1][c.name] for c in pk)
+        ident = IDENTITY.get(table.name, ())
+        try:
+            with self.target.write() as session:
+                conn = session.connection()
+                stmt = select(*pk, *(table.c[n] for n in ident)).where(
+                    and_(tuple_(*pk) >= tuple_(*first), tuple_(*pk) <= tuple_(*last))
+                )
+                there = {tuple(r[: len(pk)]): tuple(r[len(pk) :]) for r in conn.execute(stmt)}
+                missing = []
+                for row in rows:
+                    key = tuple(row[c.name] for c in pk)
+                    if key not in there:
+                        missing.append(row | ZEROED.get(table.name, {}))
+                    elif there[key] != tuple(row[n] for n in ident):
+                        raise StoreError(_foreign(table.name, key))
+                if missing:
+                    conn.execute(insert(table), missing)
+                return len(missing)
+        except IntegrityError as exc:
+            raise StoreError(
+                f"The target database already holds a different history (a {table.name} row clashes "
+                "with one of this studio's); copy into an empty database, or into an earlier copy "
+                "of this studio."
+            ) from exc
+
+    def _reconcile_images(self, conn: Connection) -> None:
+        """``n_images`` where the target keeps no trigger for it (SQLite's triggers already did)."""
+        t = SQLModel.metadata.tables
+        gen, link = t["generation"], t["generation_asset"]
+        count = (
+            select(func.count())
+            .select_from(link)
+            .where(link.c.generation_id == gen.c.id, link.c.role == "output")
+            .scalar_subquery()
+        )
+        conn.execute(update(gen).where(gen.c.n_images != count).values(n_images=count))
+
+    def _reset_sequences(self, conn: Connection) -> None:
+        """PostgreSQL: move each serial/identity sequence past the ids the copy inserted."""
+        for table in copied_tables():
+            pk = list(table.primary_key.columns)
+            if len(pk) != 1 or pk[0].type.python_type is not int:
+                continue
+            name = table.name
+            conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence(:t, :c), "  # noqa: S608  (names from metadata)
+                    f"(SELECT COALESCE(MAX({pk[0].name}), 0) + 1 FROM {name}), false)"
+                ),
+                {"t": name, "c": pk[0].name},
+            )
+
+
+def _foreign(table: str, key: tuple[Any, ...]) -> str:
+    what = f"{table} #{key[0]}" if len(key) == 1 else f"a {table} row"
+    return (
+        f"The target database already holds a different {what} than this studio; it holds another "
+        "history. Copy into an empty database, or into an earlier copy of this studio."
+    )
