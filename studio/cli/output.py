@@ -141,8 +141,9 @@ def print_copy_report(report: CopyReport, *, as_json: bool) -> None:
             f"Nothing to copy: {report.target} already holds everything ({report.verified} files verified)."
         )
         return
-    rows = sum(report.rows.values())
+    rows, updated = sum(report.rows.values()), sum(report.updated.values())
+    changed = f", brought {updated} up to date" if updated else ""
     print(
-        f"Copied {rows} rows and {report.files_copied} files ({report.bytes / 2**20:.1f} MB; "
+        f"Copied {rows} rows{changed} and {report.files_copied} files ({report.bytes / 2**20:.1f} MB; "
         f"{report.files_present} already there) to {report.target}; {report.verified} files verified."
     )

@@ -38,6 +38,7 @@ class CopyReport:
     source: str
     target: str
     rows: dict[str, int] = field(default_factory=dict)  # rows inserted per table
+    updated: dict[str, int] = field(default_factory=dict)  # rows changed since an earlier copy, per table
     rows_total: dict[str, int] = field(default_factory=dict)  # rows in the source per table
     files_copied: int = 0
     files_present: int = 0
@@ -51,7 +52,12 @@ class CopyReport:
 
     @property
     def already_there(self) -> bool:
-        return self.ok and self.files_copied == 0 and not any(self.rows.values())
+        return (
+            self.ok
+            and self.files_copied == 0
+            and not any(self.rows.values())
+            and not any(self.updated.values())
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +66,7 @@ class CopyReport:
             "target": self.target,
             "rows": self.rows,
             "rows_total": self.rows_total,
+            "updated": self.updated,
             "files": {"copied": self.files_copied, "present": self.files_present, "bytes": self.bytes},
             "verified": self.verified,
             "already_there": self.already_there,
@@ -215,6 +222,7 @@ def _copy(source: Store, target: Store, batch: int, progress: Progress | None) -
         report.rows_total = copier.counts()
         if report.failures:  # no row is written when a file failed its check
             report.rows = dict.fromkeys(report.rows_total, 0)
+            report.updated = dict.fromkeys(report.rows_total, 0)
             return report
-        report.rows = copier.copy_rows(progress)
+        report.rows, report.updated = copier.copy_rows(progress)
     return report

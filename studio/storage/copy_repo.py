@@ -2,7 +2,9 @@
 
 SQLAlchemy Core over the tables of ``tables.py``, in foreign-key order, ids kept as they are. A row already
 in the target (same primary key) is skipped, so a second run copies nothing and a run killed halfway
-resumes: each batch of ``BATCH`` rows is one transaction, so a kill loses at most one batch. A row whose
+resumes: each batch of ``BATCH`` rows is one transaction, so a kill loses at most one batch. A row that
+changed in the source since an earlier copy (a rating, a tag name, the trash) is brought up to date; rows
+deleted from the source since then stay in the target. A row whose
 id the target already uses for something else (another history) stops the copy with a sentence instead of
 mixing two histories.
 
@@ -26,6 +28,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlmodel import SQLModel
 
 from studio.domain.errors import InputError, StoreError
+from studio.storage import files
 from studio.storage import tables as _tables  # noqa: F401  (registers every table on SQLModel.metadata)
 from studio.storage.database import Database
 
@@ -158,7 +161,7 @@ class Copier:
                 out.derived.add(thumb)
         stmt = select(gen.c.id, gen.c.model_content_sha).where(gen.c.model_content_sha.is_not(None))
         for gen_id, sha in self._src.execute(stmt):
-            key = f"turns/{sha}.json"
+            key = files.turn_relpath(sha)
             out.turns[key] = sha
             out.users.setdefault(key, []).append(gen_id)
         for (body,) in self._src.execute(select(draft.c.body)):
@@ -191,14 +194,18 @@ class Copier:
 
     # -- writing --------------------------------------------------------------------------------
 
-    def copy_rows(self, progress: Progress | None = None) -> dict[str, int]:
-        """Copy every table; returns the rows inserted per table (0 everywhere on a second run)."""
-        copied: dict[str, int] = {}
+    def copy_rows(self, progress: Progress | None = None) -> tuple[dict[str, int], dict[str, int]]:
+        """Copy every table: the rows inserted and the rows brought up to date (a rating, a tag, the trash
+        changed since an earlier copy) per table; both 0 everywhere on a second run."""
+        inserted: dict[str, int] = {}
+        updated: dict[str, int] = {}
         totals = self.counts()
         for table in copied_tables():
-            copied[table.name] = done = 0
+            inserted[table.name] = updated[table.name] = done = 0
             for rows in self._pages(table):
-                copied[table.name] += self._insert_missing(table, rows)
+                new, changed = self._write_batch(table, rows)
+                inserted[table.name] += new
+                updated[table.name] += changed
                 done += len(rows)
                 if progress:
                     progress(table.name, done, totals[table.name])
@@ -207,30 +214,37 @@ class Copier:
             self._reconcile_images(conn)
             if conn.dialect.name == "postgresql":
                 self._reset_sequences(conn)
-        return copied
+        return inserted, updated
 
-    def _insert_missing(self, table: Table, rows: list[dict[str, Any]]) -> int:
+    def _write_batch(self, table: Table, rows: list[dict[str, Any]]) -> tuple[int, int]:
+        """One transaction: insert the rows the target lacks, update the ones that differ."""
         pk = list(table.primary_key.columns)
+        names = [c.name for c in _columns(table) if c.name not in ZEROED.get(table.name, {})]
         first = tuple(rows[0][c.name] for c in pk)
         last = tuple(rows[-1][c.name] for c in pk)
         ident = IDENTITY.get(table.name, ())
         try:
             with self.target.write() as session:
                 conn = session.connection()
-                stmt = select(*pk, *(table.c[n] for n in ident)).where(
+                stmt = select(*(table.c[n] for n in names)).where(
                     and_(tuple_(*pk) >= tuple_(*first), tuple_(*pk) <= tuple_(*last))
                 )
-                there = {tuple(r[: len(pk)]): tuple(r[len(pk) :]) for r in conn.execute(stmt)}
-                missing = []
+                there = {tuple(r[c.name] for c in pk): dict(r) for r in conn.execute(stmt).mappings()}
+                missing, changed = [], 0
                 for row in rows:
                     key = tuple(row[c.name] for c in pk)
-                    if key not in there:
+                    have = there.get(key)
+                    if have is None:
                         missing.append(row | ZEROED.get(table.name, {}))
-                    elif there[key] != tuple(row[n] for n in ident):
+                    elif any(have[n] != row[n] for n in ident):
                         raise StoreError(_foreign(table.name, key))
+                    elif any(have[n] != row[n] for n in names):
+                        where = and_(*(c == row[c.name] for c in pk))
+                        conn.execute(update(table).where(where).values({n: row[n] for n in names}))
+                        changed += 1
                 if missing:
                     conn.execute(insert(table), missing)
-                return len(missing)
+                return len(missing), changed
         except IntegrityError as exc:
             raise StoreError(
                 f"The target database already holds a different history (a {table.name} row clashes "

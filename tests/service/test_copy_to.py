@@ -168,6 +168,73 @@ def test_copy_shows_the_same_history_and_a_second_run_copies_nothing(source, tmp
     assert code == 0 and out.startswith("Nothing to copy:")
 
 
+REPORT = {
+    "ok": bool,
+    "source": str,
+    "target": str,
+    "rows": dict,
+    "rows_total": dict,
+    "updated": dict,
+    "files": dict,
+    "verified": int,
+    "already_there": bool,
+    "failures": list,
+}
+
+
+def test_json_report_shape(source, tmp_path, capsys):
+    code, out, _ = _copy(tmp_path / "copy", "--json", capsys=capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert {k: type(v) for k, v in report.items()} == REPORT
+    assert set(report["files"]) == {"copied", "present", "bytes"}
+    assert set(report["rows"]) == set(report["rows_total"]) == set(report["updated"])
+    assert {
+        "generation",
+        "asset",
+        "generation_asset",
+        "tag",
+        "collection",
+        "run",
+        "template",
+        "draft",
+    } <= set(report["rows"])
+    assert str(tmp_path / "copy") in report["target"] and str(source) in report["source"]
+
+
+def test_changes_since_an_earlier_copy_are_brought_over(source, studio, tmp_path, capsys):
+    target = tmp_path / "copy"
+    assert _copy(target, capsys=capsys)[0] == 0
+    live = studio.gallery.page(limit=500)
+    studio.organise.set_rating([live[0].id], 2)
+    studio.organise.trash([live[1].id])
+    studio.organise.add_tags([live[2].id], ["later"])
+    new = _one(studio, studio.submit(GenerationRequest(prompt="made after the copy", model=FLASH)))[0]
+    code, out, err = _copy(target, "--json", capsys=capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["rows"]["generation"] == 1 and report["updated"]["generation"] == 2
+    assert report["rows"]["tag"] == 1 and report["files"]["copied"] >= 1
+    assert _tables(target / "studio.db") == _tables(source / "studio.db")
+    assert _history(target) == _history(source)
+    assert new.id in [r["id"] for r in _history(target)["live"]]
+
+
+def test_a_target_holding_another_history_is_refused(source, tmp_path, capsys):
+    other = Store(tmp_path / "other")
+    try:
+        other.generations.create_pending(prompt="someone else's", model=FLASH, owner="t", settings={})
+    finally:
+        other.close()
+    code, _, err = _copy(tmp_path / "other", capsys=capsys)
+    assert code == 1 and "different generation #1" in err and "Traceback" not in err
+    conn = sqlite3.connect(tmp_path / "other" / "studio.db")
+    try:
+        assert conn.execute("SELECT prompt FROM generation").fetchall() == [("someone else's",)]
+    finally:
+        conn.close()
+
+
 def test_a_new_generation_in_the_target_takes_a_new_id(source, tmp_path, capsys):
     target = tmp_path / "copy"
     assert _copy(target, capsys=capsys)[0] == 0
