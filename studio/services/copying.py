@@ -204,6 +204,7 @@ def _copy(source: Store, target: Store, batch: int, progress: Progress | None) -
         target=copy_repo.shown(copy_repo.database_url(target.db)) + f" + {dst.describe()}",
     )
     with copy_repo.Copier(source.db, target.db, batch=batch) as copier:
+        copier.check_target()  # another history there: refused before anything is written
         wanted = copier.files()
         work: list[tuple[str, str | None, list[int] | None]] = []
         work += [(k, sha, wanted.users.get(k)) for k, sha in sorted(wanted.originals.items())]
@@ -225,4 +226,8 @@ def _copy(source: Store, target: Store, batch: int, progress: Progress | None) -
             report.updated = dict.fromkeys(report.rows_total, 0)
             return report
         report.rows, report.updated = copier.copy_rows(progress)
+        lost = [key for key in copier.target_keys() if not dst.exists(key)]
+        report.failures += [
+            f"the target's history names {dst.describe()}/{key}, which is missing" for key in lost
+        ]
     return report

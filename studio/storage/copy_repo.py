@@ -192,6 +192,38 @@ class Copier:
             yield rows
             last = tuple(rows[-1][c.name] for c in pk)
 
+    def check_target(self, page: int = 5000) -> None:
+        """Refuse, before anything is written, a target whose rows are another history's: a row under one
+        of this studio's ids that is a different record (another creation time, another image)."""
+        for name, ident in IDENTITY.items():
+            table = SQLModel.metadata.tables[name]
+            (pk,) = table.primary_key.columns
+            after = None
+            while True:
+                with self.target.read() as session:
+                    stmt = select(pk, *(table.c[n] for n in ident)).order_by(pk).limit(page)
+                    if after is not None:
+                        stmt = stmt.where(pk > after)
+                    theirs = {r[0]: tuple(r[1:]) for r in session.connection().execute(stmt)}
+                if not theirs:
+                    break
+                after = max(theirs)
+                stmt = select(pk, *(table.c[n] for n in ident)).where(pk.in_(list(theirs)))
+                for row in self._src.execute(stmt):
+                    if theirs[row[0]] != tuple(row[1:]):
+                        raise StoreError(_foreign(name, (row[0],)))
+
+    def target_keys(self) -> list[str]:
+        """Every file the target's rows name that must exist (originals, references, model turns)."""
+        t = SQLModel.metadata.tables
+        asset, gen = t["asset"], t["generation"]
+        with self.target.read() as session:
+            conn = session.connection()
+            keys = [p for (p,) in conn.execute(select(asset.c.path))]
+            stmt = select(gen.c.model_content_sha).where(gen.c.model_content_sha.is_not(None)).distinct()
+            keys += [files.turn_relpath(sha) for (sha,) in conn.execute(stmt)]
+        return keys
+
     # -- writing --------------------------------------------------------------------------------
 
     def copy_rows(self, progress: Progress | None = None) -> tuple[dict[str, int], dict[str, int]]:

@@ -231,8 +231,11 @@ def test_a_target_holding_another_history_is_refused(source, tmp_path, capsys):
     conn = sqlite3.connect(tmp_path / "other" / "studio.db")
     try:
         assert conn.execute("SELECT prompt FROM generation").fetchall() == [("someone else's",)]
+        assert conn.execute("SELECT count(*) FROM asset").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM draft").fetchone() == (0,)
     finally:
         conn.close()
+    assert not list((tmp_path / "other" / "images").rglob("*.*"))  # not a file written either
 
 
 def test_a_new_generation_in_the_target_takes_a_new_id(source, tmp_path, capsys):
