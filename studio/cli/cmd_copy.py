@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise InputError("--batch-size must be at least 1.")
     report = copying.copy_to(
-        args.database, args.storage, batch=args.batch_size, progress=output.print_copy_progress
+        args.database, args.storage, batch=args.batch_size, progress=output.copy_progress()
     )
     output.print_copy_report(report, as_json=args.json)
     return 0 if report.ok else 1

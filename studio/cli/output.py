@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -117,9 +118,21 @@ def print_import_report(report: ImportReport) -> None:
 # -- copy-to ----------------------------------------------------------------------------------------
 
 
-def print_copy_progress(stage: str, done: int, total: int) -> None:
-    """A line on stderr per batch: which files or table, how far."""
-    warn(f"copying {stage}: {done}/{total}")
+def copy_progress() -> Callable[[str, int, int], None]:
+    """A progress callback for one copy: a line on stderr per tenth of each stage (files, then each table)."""
+    shown: dict[str, int] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        step = done * 10 // max(total, 1)
+        if done >= total or step > shown.get(stage, 0):
+            shown[stage] = step
+            warn(f"copying {stage}: {done}/{total}")
+
+    return report
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 1024:.0f} KB"
 
 
 def print_copy_report(report: CopyReport, *, as_json: bool) -> None:
@@ -129,7 +142,8 @@ def print_copy_report(report: CopyReport, *, as_json: bool) -> None:
         n = len(report.failures)
         warn(
             f"{n} source file{'s' if n > 1 else ''} failed {'their' if n > 1 else 'its'} check; nothing "
-            "was written to the target's history. Run `studio doctor` on this studio, then copy again."
+            "was written to the target's history. Restore those files (`studio doctor` shows what else is "
+            "wrong), then copy again."
         )
     if as_json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
@@ -144,6 +158,6 @@ def print_copy_report(report: CopyReport, *, as_json: bool) -> None:
     rows, updated = sum(report.rows.values()), sum(report.updated.values())
     changed = f", brought {updated} up to date" if updated else ""
     print(
-        f"Copied {rows} rows{changed} and {report.files_copied} files ({report.bytes / 2**20:.1f} MB; "
+        f"Copied {rows} rows{changed} and {report.files_copied} files ({_size(report.bytes)}; "
         f"{report.files_present} already there) to {report.target}; {report.verified} files verified."
     )

@@ -214,7 +214,8 @@ def _copy(source: Store, target: Store, batch: int, progress: Progress | None) -
                 (k, sha, None) for k in src.list(f"drafts/{sha[:2]}") if k.split("/")[-1].startswith(sha)
             ]
         work += [(k, None, None) for k in sorted(wanted.derived)]
-        work += [(files.preview_relpath(sha), None, None) for sha in sorted(wanted.shas)]
+        previews = (files.preview_relpath(sha) for sha in sorted(wanted.shas))  # made on first view only
+        work += [(k, None, None) for k in previews if src.exists(k)]
         copy = _FileCopy(src, dst, report)
         for done, (key, digest, users) in enumerate(work, 1):
             copy.one(key, digest, users)

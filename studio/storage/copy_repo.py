@@ -140,8 +140,8 @@ class Copier:
     def __enter__(self) -> Copier:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: Any, value: Any, trace: Any) -> None:
+        self._session_cm.__exit__(kind, value, trace)  # a database error becomes a StoreError sentence
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -255,14 +255,14 @@ class Copier:
         first = tuple(rows[0][c.name] for c in pk)
         last = tuple(rows[-1][c.name] for c in pk)
         ident = IDENTITY.get(table.name, ())
-        try:
-            with self.target.write() as session:
-                conn = session.connection()
-                stmt = select(*(table.c[n] for n in names)).where(
-                    and_(tuple_(*pk) >= tuple_(*first), tuple_(*pk) <= tuple_(*last))
-                )
-                there = {tuple(r[c.name] for c in pk): dict(r) for r in conn.execute(stmt).mappings()}
-                missing, changed = [], 0
+        with self.target.write() as session:
+            conn = session.connection()
+            stmt = select(*(table.c[n] for n in names)).where(
+                and_(tuple_(*pk) >= tuple_(*first), tuple_(*pk) <= tuple_(*last))
+            )
+            there = {tuple(r[c.name] for c in pk): dict(r) for r in conn.execute(stmt).mappings()}
+            missing, changed = [], 0
+            try:
                 for row in rows:
                     key = tuple(row[c.name] for c in pk)
                     have = there.get(key)
@@ -276,13 +276,13 @@ class Copier:
                         changed += 1
                 if missing:
                     conn.execute(insert(table), missing)
-                return len(missing), changed
-        except IntegrityError as exc:
-            raise StoreError(
-                f"The target database already holds a different history (a {table.name} row clashes "
-                "with one of this studio's); copy into an empty database, or into an earlier copy "
-                "of this studio."
-            ) from exc
+            except IntegrityError as exc:  # a unique name or hash the target holds under another id
+                raise StoreError(
+                    f"The target database already holds a different history (a {table.name} row "
+                    "clashes with one of this studio's); copy into an empty database, or into an "
+                    "earlier copy of this studio."
+                ) from exc
+            return len(missing), changed
 
     def _reconcile_images(self, conn: Connection) -> None:
         """``n_images`` where the target keeps no trigger for it (SQLite's triggers already did)."""
