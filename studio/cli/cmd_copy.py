@@ -21,19 +21,26 @@ def add_parser(sub: Any) -> None:
         "copy-to",
         help="copy this studio (history, images, organisation, templates, runs, drafts) into another "
         "database and storage",
+        description="Copy this studio (the one STUDIO_DATA_DIR and STUDIO_DATABASE_URL name) into another database and "
+        "storage: every file checked against its sha256 first, then every row. Run it again to finish a "
+        "stopped copy or bring over what changed; a second run copies nothing.",
     )
     p.add_argument(
         "--database",
         required=True,
+        metavar="URL",
         help="the target's database URL, e.g. postgresql+psycopg://user:pw@db:5432/studio or "
         "sqlite:////path/studio.db (created or upgraded on open)",
     )
-    p.add_argument("--storage", required=True, help="where the target keeps its images: a folder")
+    p.add_argument(
+        "--storage", required=True, metavar="DIR", help="where the target keeps its images: a folder"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--batch-size",
         type=int,
         default=copying.BATCH,
+        metavar="N",
         help="rows per transaction (default %(default)s): a stopped copy loses at most one batch",
     )
 
