@@ -17,7 +17,7 @@ import pytest
 
 from studio import cli
 from studio.domain.requests import GenerationRequest
-from studio.services import editing, runs, uploads
+from studio.services import doctor, editing, runs, uploads
 from studio.services.drafts import Draft
 from studio.services.gallery import GalleryService
 from studio.services.organise import OrganiseService
@@ -159,6 +159,12 @@ def test_copy_shows_the_same_history_and_a_second_run_copies_nothing(source, tmp
     assert mine["teapot"] and mine["bakery"] and mine["trash"] and mine["tagged"] and mine["favourites"]
     assert theirs == mine
 
+    # the doctor finds the copy exactly as healthy as the source: no missing file, no orphan, no stray
+    def kinds(root):
+        return sorted((p.kind, p.detail.replace(str(root), "ROOT")) for p in doctor.check(root).problems)
+
+    assert kinds(target) == kinds(source)
+
     code, out, err = _copy(target, "--json", capsys=capsys)
     again = json.loads(out)
     assert code == 0 and again["already_there"] is True
@@ -236,6 +242,27 @@ def test_a_target_holding_another_history_is_refused(source, tmp_path, capsys):
     finally:
         conn.close()
     assert not list((tmp_path / "other" / "images").rglob("*.*"))  # not a file written either
+
+
+def test_the_conversation_goes_on_in_the_copy(source, studio_env, tmp_path, capsys):
+    """The copy opened as a studio: an edit continues from a copied turn (its thought signatures and images
+    rebuilt from the copied files, checked by the emulator)."""
+    from studio.domain.settings import load_settings
+    from studio.services.studio import Studio
+
+    target = tmp_path / "copy"
+    assert _copy(target, capsys=capsys)[0] == 0
+    moved = Studio(load_settings({**os.environ, "STUDIO_DATA_DIR": str(target)}))
+    try:
+        [turn] = [r for r in moved.gallery.page(GalleryFilter(search="glow"), limit=5)]
+        assert turn.has_model_content and turn.images[0].path.is_relative_to(target)
+        [next_turn] = _one(moved, editing.continue_edit(moved, turn.id, "and a red shade"))
+        assert next_turn.status == "succeeded", next_turn.error_message
+        assert next_turn.parent_id == turn.id and next_turn.id > max(
+            r.id for r in moved.gallery.page(limit=500)[1:]
+        )
+    finally:
+        moved.close()
 
 
 def test_a_new_generation_in_the_target_takes_a_new_id(source, tmp_path, capsys):
