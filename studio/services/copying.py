@@ -18,6 +18,7 @@ File access goes through ``_files_of`` (one small adapter over the data-director
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,38 +131,67 @@ def _storage_dir(storage: str) -> Path:
 # -- the copy ---------------------------------------------------------------------------------------------
 
 
-class _FileCopy:
-    def __init__(self, src: DataDirFiles, dst: DataDirFiles, report: CopyReport) -> None:
-        self.src, self.dst, self.report = src, dst, report
+FILE_WORKERS = 8  # files are copied this many at a time (fsync and network waits overlap)
 
-    def one(self, key: str, sha: str | None, users: list[int] | None = None) -> None:
+
+@dataclass(frozen=True)
+class _Outcome:
+    state: str  # "copied" | "present" | "failed" | "absent" (an optional file the source never made)
+    size: int = 0
+    failure: str = ""
+
+
+class _FileCopy:
+    """One file at a time, safe to run in threads: it only reads and writes its own key."""
+
+    def __init__(self, src: DataDirFiles, dst: DataDirFiles) -> None:
+        self.src, self.dst = src, dst
+
+    def one(self, key: str, sha: str | None, users: list[int] | None = None) -> _Outcome:
         """Copy ``key`` when the target lacks it; ``sha`` is the hash its bytes must have (None: the
         source's bytes are the reference, e.g. a thumbnail)."""
         data = self.src.get(key)
         if data is None:
-            if sha is not None:
-                self._fail(key, "is missing from the source", users)
-            return
+            return self._fail(key, "is missing from the source", users) if sha else _Outcome("absent")
         digest = sha256_hex(data)
         if sha is not None and digest != sha:
-            self._fail(key, f"does not match its sha256 ({digest[:12]}… instead of {sha[:12]}…)", users)
-            return
+            return self._fail(
+                key, f"does not match its sha256 ({digest[:12]}… instead of {sha[:12]}…)", users
+            )
         there = self.dst.get(key)
         if there is not None and sha256_hex(there) == digest:
-            self.report.files_present += 1
-            self.report.verified += 1
-            return
+            return _Outcome("present")
         self.dst.put(key, data)
         back = self.dst.get(key)
         if back is None or sha256_hex(back) != digest:
             raise StoreError(f"{key} was written to {self.dst.describe()} but reads back different.")
-        self.report.files_copied += 1
-        self.report.bytes += len(data)
-        self.report.verified += 1
+        return _Outcome("copied", len(data))
 
-    def _fail(self, key: str, why: str, users: list[int] | None) -> None:
+    def _fail(self, key: str, why: str, users: list[int] | None) -> _Outcome:
         used = f" (used by generation {', '.join(f'#{g}' for g in users)})" if users else ""
-        self.report.failures.append(f"{self.src.describe()}/{key} {why}{used}")
+        return _Outcome("failed", failure=f"{self.src.describe()}/{key} {why}{used}")
+
+    def all(
+        self,
+        work: list[tuple[str, str | None, list[int] | None]],
+        report: CopyReport,
+        progress: Progress | None,
+    ) -> None:
+        with ThreadPoolExecutor(FILE_WORKERS, thread_name_prefix="copy-to") as pool:
+            for start in range(
+                0, len(work), 256
+            ):  # a slice at a time: a million files are not a million futures
+                chunk = work[start : start + 256]
+                for outcome in pool.map(lambda item: self.one(*item), chunk):
+                    if outcome.state == "failed":
+                        report.failures.append(outcome.failure)
+                    elif outcome.state in ("copied", "present"):
+                        report.verified += 1
+                        report.files_copied += outcome.state == "copied"
+                        report.files_present += outcome.state == "present"
+                        report.bytes += outcome.size
+                if progress:
+                    progress("files", start + len(chunk), len(work))
 
 
 def copy_to(
@@ -216,11 +246,7 @@ def _copy(source: Store, target: Store, batch: int, progress: Progress | None) -
         work += [(k, None, None) for k in sorted(wanted.derived)]
         previews = (files.preview_relpath(sha) for sha in sorted(wanted.shas))  # made on first view only
         work += [(k, None, None) for k in previews if src.exists(k)]
-        copy = _FileCopy(src, dst, report)
-        for done, (key, digest, users) in enumerate(work, 1):
-            copy.one(key, digest, users)
-            if progress and (done % 50 == 0 or done == len(work)):
-                progress("files", done, len(work))
+        _FileCopy(src, dst).all(work, report, progress)
         report.rows_total = copier.counts()
         if report.failures:  # no row is written when a file failed its check
             report.rows = dict.fromkeys(report.rows_total, 0)
