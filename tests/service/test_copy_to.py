@@ -319,6 +319,12 @@ def test_the_password_in_a_url_is_never_printed(source, tmp_path, capsys):
     assert "s3cret-pw" not in out + err
     assert code == 0, err
     assert json.loads(out)["ok"]
+    # a PostgreSQL URL nobody answers on: a sentence without the password, never a traceback
+    url = "postgresql+psycopg://studio:s3cret-pw@127.0.0.1:1/studio"
+    code = cli.main(["copy-to", "--database", url, "--storage", str(tmp_path / "pg"), "--json"])
+    out, err = capsys.readouterr()
+    assert code in (1, 2) and "s3cret-pw" not in out + err and "Traceback" not in err
+    assert err.startswith("studio: ") and len(err.strip().splitlines()) == 1  # one sentence
 
 
 def test_a_copy_killed_halfway_resumes_and_finishes(source, tmp_path, capsys):
