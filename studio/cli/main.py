@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable
 
 from studio.cli import cmd_batch, cmd_doctor, cmd_emulate, cmd_exchange, cmd_generate, cmd_history, cmd_run
+from studio.cli.cmd_copy import add_parser as add_copy_parser
+from studio.cli.cmd_copy import run as run_copy
 from studio.cli.cmd_run import STREAMLIT_FLAGS
 from studio.cli.output import print_record
 from studio.domain.errors import InputError, StudioError
@@ -29,6 +31,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "doctor": cmd_doctor.run,
     "export": cmd_exchange.run_export,
     "import": cmd_exchange.run_import,
+    "copy-to": run_copy,
 }
 
 
@@ -46,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd_doctor.add_parser,
         cmd_exchange.add_export_parser,
         cmd_exchange.add_import_parser,
+        add_copy_parser,
     ):
         add(sub)
     return p

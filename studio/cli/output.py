@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -12,6 +13,7 @@ from studio.domain.errors import StudioError
 from studio.domain.requests import SUCCEEDED
 from studio.services.archive import GenerationRecord
 from studio.services.batch import BatchFile, BatchResult
+from studio.services.copying import CopyReport
 from studio.services.doctor import Report
 from studio.services.exchange import ExportReport, ImportReport
 
@@ -110,4 +112,52 @@ def print_import_report(report: ImportReport) -> None:
     print(
         f"Imported {report.generations_added} generations ({report.generations_skipped} already here); "
         f"{report.images_added} new images, {report.images_present} already stored."
+    )
+
+
+# -- copy-to ----------------------------------------------------------------------------------------
+
+
+def copy_progress() -> Callable[[str, int, int], None]:
+    """A progress callback for one copy: a line on stderr per tenth of each stage (files, then each table)."""
+    shown: dict[str, int] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        step = done * 10 // max(total, 1)
+        if done >= total or step > shown.get(stage, 0):
+            shown[stage] = step
+            warn(f"copying {stage}: {done}/{total}")
+
+    return report
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 1024:.0f} KB"
+
+
+def print_copy_report(report: CopyReport, *, as_json: bool) -> None:
+    for failure in report.failures:
+        warn(failure)
+    if report.failures:
+        n = len(report.failures)
+        warn(
+            f"{n} source file{'s' if n > 1 else ''} failed {'their' if n > 1 else 'its'} check; nothing "
+            "was written to the target's history. Restore those files (`studio doctor` shows what else is "
+            "wrong), then copy again."
+        )
+    if as_json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+        return
+    if report.failures:
+        return
+    if report.already_there:
+        print(
+            f"Nothing to copy: {report.target} already holds everything ({report.verified} files verified)."
+        )
+        return
+    rows, updated = sum(report.rows.values()), sum(report.updated.values())
+    changed = f", brought {updated} up to date" if updated else ""
+    print(
+        f"Copied {rows} rows{changed} and {report.files_copied} files ({_size(report.bytes)}; "
+        f"{report.files_present} already there) to {report.target}; {report.verified} files verified."
     )
