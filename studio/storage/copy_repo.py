@@ -33,7 +33,7 @@ from studio.storage import tables as _tables  # noqa: F401  (registers every tab
 from studio.storage.database import Database
 
 BATCH = 500
-SKIPPED = frozenset({"generation_stats"})  # derived: the target's triggers keep it
+SKIPPED = frozenset({"generation_stats", "worker"})  # derived (triggers keep it) and live processes (leases)
 # Columns that say a row with this primary key is the same record (not another history's).
 IDENTITY: dict[str, tuple[str, ...]] = {
     "generation": ("created_at",),
