@@ -28,6 +28,8 @@ class ImageRecord:
     role: str
     position: int
     name: str = ""
+    #: Where the original lives for the JSON contract when it is not ``path``: ``s3://bucket/key``.
+    locator: str = ""
 
     def read(self) -> bytes:
         """The stored bytes; a missing or unreadable file is a StoreError with a sentence, not a traceback."""
@@ -53,7 +55,7 @@ class ImageRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "path": str(self.path),
+            "path": self.locator or str(self.path),
             "sha256": self.sha256,
             "mime_type": self.mime_type,
             "width": self.width,

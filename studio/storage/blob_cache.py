@@ -23,6 +23,18 @@ ENV = "STUDIO_CACHE_MB"
 CACHED = ("thumbs/", "previews/")
 
 
+def _write(path: Path, data: bytes) -> None:
+    """A cache file appears whole (temp file + rename) but is not fsynced: a lost copy is fetched again."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
 def limit_from_env() -> int:
     """``STUDIO_CACHE_MB`` in bytes (a bad value falls back to the default)."""
     raw = (os.environ.get(ENV) or "").strip()
@@ -66,7 +78,7 @@ class BlobCache:
         except FileNotFoundError:
             pass
         data = self.blobs.get(key)
-        files.write_atomic(target, data)
+        _write(target, data)
         self._added(len(data), keep=target)
         return target
 
@@ -78,7 +90,7 @@ class BlobCache:
         target = files.contained(self.root, check_key(key))
         if target.exists():
             return
-        files.write_atomic(target, data)
+        _write(target, data)
         self._added(len(data), keep=target)
 
     def discard(self, key: str) -> None:

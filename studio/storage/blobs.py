@@ -68,6 +68,10 @@ class Blobs(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def modified(self, key: str) -> float | None:
+        """When the object was last written (seconds since the epoch), or None when absent."""
+        ...
+
     def delete(self, key: str) -> None:
         """Remove ``key`` (absent is fine)."""
         ...
@@ -124,6 +128,12 @@ class LocalBlobs:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def modified(self, key: str) -> float | None:
+        try:
+            return self._path(key).lstat().st_mtime
+        except OSError:
+            return None
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):

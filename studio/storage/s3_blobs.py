@@ -142,6 +142,13 @@ class S3Blobs:
             return None
         return int(reply["ContentLength"])
 
+    def modified(self, key: str) -> float | None:
+        try:
+            reply = self._call("read", key, "head_object", Key=self._key(key))
+        except BlobMissing:
+            return None
+        return float(reply["LastModified"].timestamp())
+
     def exists(self, key: str) -> bool:
         return self.size(key) is not None
 

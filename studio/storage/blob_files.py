@@ -1,0 +1,121 @@
+"""``StoredFiles``: the one object the repositories use for files — the ``Blobs`` the settings name, the local
+cache in front of it, the crash journal's places, and the local paths records carry.
+
+Folder mode (the default): the folder is the truth; a record's ``path`` is the file, no cache.
+Object mode (``s3://…``): the bucket is the truth. A record's ``path`` is where the original is (or will be)
+materialised under ``STUDIO_DATA_DIR/cache`` and its ``locator`` is ``s3://bucket/key`` (the JSON ``path``);
+thumbnails are materialised into the bounded cache when records are read, so a History rerun reads local
+files and sends no request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO, TypeVar
+
+from studio.domain.records import GenerationRecord
+from studio.storage.blob_cache import CACHED, BlobCache
+from studio.storage.blobs import BlobMissing, Blobs, LocalBlobs, open_blobs
+
+R = TypeVar("R", bound=Sequence[GenerationRecord])
+CACHE_DIR = "cache"
+
+
+class StoredFiles:
+    def __init__(self, blobs: Blobs, data_dir: Path, cache_bytes: int | None = None) -> None:
+        self.blobs = blobs
+        self.data_dir = Path(data_dir)
+        local = blobs.local_path("images")
+        self.cache: BlobCache | None = None
+        if local is None:
+            self.cache = BlobCache(self.data_dir / CACHE_DIR, blobs, cache_bytes)
+            self.root = self.cache.root
+        else:
+            self.root = local.parent
+        #: Where the crash journal goes: the data directory always; the bucket too in object mode, so a
+        #: process on another machine can adopt a dead process's paid image (``journal.py``).
+        self.journals: list[Blobs] = [LocalBlobs(self.data_dir)]
+        if self.cache is not None:
+            self.journals.append(blobs)
+
+    @classmethod
+    def open(cls, storage_url: str | None, data_dir: Path, endpoint_url: str | None = None) -> StoredFiles:
+        return cls(open_blobs(storage_url, data_dir, endpoint_url=endpoint_url), data_dir)
+
+    @property
+    def mode(self) -> str:
+        return self.blobs.mode
+
+    def put(self, key: str, data: bytes) -> bool:
+        """Write through to the storage; in object mode a thumbnail or preview is also kept in the cache."""
+        wrote = self.blobs.put(key, data)
+        if self.cache is not None and key.startswith(CACHED):
+            self.cache.put(key, data)
+        return wrote
+
+    def remember(self, key: str, data: bytes) -> None:
+        """Object mode: keep a copy of bytes just written in the cache (the page about to show them)."""
+        if self.cache is not None:
+            self.cache.put(key, data)
+
+    def get(self, key: str) -> bytes:
+        if self.cache is not None and key.startswith(CACHED):
+            return self.cache.get(key)
+        return self.blobs.get(key)
+
+    def open_stream(self, key: str) -> BinaryIO:
+        return self.blobs.open(key)
+
+    def exists(self, key: str) -> bool:
+        if self.cache is not None and key.startswith(CACHED) and (self.cache.root / key).is_file():
+            return True
+        return self.blobs.exists(key)
+
+    def size(self, key: str) -> int | None:
+        return self.blobs.size(key)
+
+    def delete(self, key: str) -> None:
+        self.blobs.delete(key)
+        if self.cache is not None:
+            self.cache.discard(key)
+
+    def locator(self, key: str) -> str:
+        return self.blobs.locator(key)
+
+    def local(self, key: str) -> Path:
+        """A local file with the bytes of ``key`` (object mode: fetched into the cache on a miss)."""
+        if self.cache is None:
+            path = self.blobs.local_path(key)
+            assert path is not None
+            return path
+        return self.cache.path(key)
+
+    def key_of(self, path: Path) -> str:
+        return Path(path).relative_to(self.root).as_posix()
+
+    def finish(self, records: R) -> R:
+        """Object mode: give every image its ``s3://`` locator and have its thumbnail in the local cache."""
+        if self.cache is None:
+            return records
+        for record in records:
+            for image in record.images:
+                image.locator = self.blobs.locator(self.key_of(image.path))
+                if image.thumb_path is not None:
+                    try:
+                        self.cache.path(self.key_of(image.thumb_path))
+                    except BlobMissing:
+                        pass  # shown as missing, as a deleted thumbnail file is today
+        return records
+
+    def materialise(self, records: R) -> R:
+        """``finish`` plus each original fetched into the cache (one record's detail, not a whole page)."""
+        self.finish(records)
+        if self.cache is not None:
+            for record in records:
+                for image in record.images:
+                    try:
+                        self.cache.path(self.key_of(image.path))
+                    except BlobMissing:
+                        pass
+        return records
