@@ -322,10 +322,10 @@ def stash_references(store: Store, refs: Sequence[Reference]) -> list[str]:
     """Keep uploaded references in the data directory (by content hash) so a run can be re-run later."""
     paths = []
     for ref in refs:
-        path = store.data_dir / files.image_relpath(ref.sha256, ref.mime_type)
-        if not path.exists():
-            files.write_atomic(path, ref.data)
-        paths.append(str(path))
+        key = files.image_relpath(ref.sha256, ref.mime_type)
+        store.files.put(key, ref.data)  # content-addressed: skipped when already stored
+        store.files.remember(key, ref.data)
+        paths.append(str(store.files.local(key)))  # object mode: the local cached copy
     return paths
 
 

@@ -50,8 +50,9 @@ class Blobs(Protocol):
 
     mode: str
 
-    def put(self, key: str, data: bytes) -> bool:
-        """Store ``data`` atomically under ``key``; False when a content-addressed key was already there."""
+    def put(self, key: str, data: bytes, *, replace: bool = False) -> bool:
+        """Store ``data`` atomically under ``key``; False when a content-addressed key was already there
+        (``replace``: write anyway, e.g. to restart a grace period measured from the last write)."""
         ...
 
     def get(self, key: str) -> bytes:
@@ -100,9 +101,9 @@ class LocalBlobs:
     def _path(self, key: str) -> Path:
         return files.contained(self.root, check_key(key))
 
-    def put(self, key: str, data: bytes) -> bool:
+    def put(self, key: str, data: bytes, *, replace: bool = False) -> bool:
         path = self._path(key)
-        if content_addressed(key) and self.size(key) == len(data):
+        if not replace and content_addressed(key) and self.size(key) == len(data):
             return False  # same name means same bytes: the earlier write was atomic
         files.write_atomic(path, data)
         return True

@@ -116,8 +116,8 @@ class S3Blobs:
     def _key(self, key: str) -> str:
         return self.prefix + check_key(key)
 
-    def put(self, key: str, data: bytes) -> bool:
-        if content_addressed(key) and self.size(key) == len(data):
+    def put(self, key: str, data: bytes, *, replace: bool = False) -> bool:
+        if not replace and content_addressed(key) and self.size(key) == len(data):
             return False  # same hash, same bytes: re-putting would only cost a transfer
         self._call("write to", key, "put_object", Key=self._key(key), Body=data)
         return True

@@ -75,7 +75,7 @@ class Store:
         self.templates = TemplateRepository(self.db)
         self.notices = NoticeRepository(self.db)
         self.exchange = ExchangeRepository(self.db)
-        self.drafts = DraftRepository(self.db, self.data_dir)
+        self.drafts = DraftRepository(self.db, self.data_dir, self.files)
         self.history = HistoryReads(self.generations, self.gallery)
 
     @classmethod
