@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,9 +30,13 @@ class ImageRecord:
     name: str = ""
     #: Where the original lives for the JSON contract when it is not ``path``: ``s3://bucket/key``.
     locator: str = ""
+    #: Object storage: fetches the original (into the local cache at ``path``); None: ``path`` is the file.
+    fetch: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
 
     def read(self) -> bytes:
         """The stored bytes; a missing or unreadable file is a StoreError with a sentence, not a traceback."""
+        if self.fetch is not None:
+            return self.fetch()
         try:
             return self.path.read_bytes()
         except OSError as exc:

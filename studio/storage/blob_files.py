@@ -10,6 +10,7 @@ files and sends no request.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -99,8 +100,10 @@ class StoredFiles:
         if self.cache is None:
             return records
         for record in records:
-            for image in record.images:
-                image.locator = self.blobs.locator(self.key_of(image.path))
+            for image in (*record.images, *record.thought_images, *record.references):
+                key = self.key_of(image.path)
+                image.locator = self.blobs.locator(key)
+                image.fetch = functools.partial(self._original, key)
                 if image.thumb_path is not None:
                     try:
                         self.cache.path(self.key_of(image.thumb_path))
@@ -108,12 +111,17 @@ class StoredFiles:
                         pass  # shown as missing, as a deleted thumbnail file is today
         return records
 
+    def _original(self, key: str) -> bytes:
+        """An original's bytes, kept in the cache at the record's ``path`` (so widgets reading it find it)."""
+        assert self.cache is not None
+        return self.cache.path(key).read_bytes()
+
     def materialise(self, records: R) -> R:
         """``finish`` plus each original fetched into the cache (one record's detail, not a whole page)."""
         self.finish(records)
         if self.cache is not None:
             for record in records:
-                for image in record.images:
+                for image in (*record.images, *record.thought_images, *record.references):
                     try:
                         self.cache.path(self.key_of(image.path))
                     except BlobMissing:
