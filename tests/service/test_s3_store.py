@@ -304,3 +304,26 @@ def test_journal_document_is_in_the_bucket(storage, store, monkeypatch):
     assert doc["generation_id"] == gen and (storage.data_dir / "journal" / f"{gen}.json").is_file()
     journal.remove(store.files.journals, gen)
     assert f"journal/{gen}.json" not in storage.keys()
+
+
+def test_doctor_quarantines_an_orphan_object_never_deleting_it(storage, store):
+    _save(store, solid_image((3, 4, 5)))
+    store.close()
+    stray = solid_image((250, 250, 0))
+    sha = images.sha256_hex(stray)
+    rel = files.image_relpath(sha, "image/png")
+    if storage.mode == "files":
+        (storage.data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+    storage.write(rel, stray)
+    report = doctor.check(storage.data_dir, is_alive=lambda owner: False)
+    assert [(p.kind, p.path) for p in report.problems] == [("orphan_file", rel)]
+    report = doctor.check(storage.data_dir, repair=True, is_alive=lambda owner: False)
+    assert report.ok and "quarantine/" in report.problems[0].action
+    if storage.mode == "files":
+        moved = list((storage.data_dir / "quarantine").rglob(f"{sha}.png"))
+        assert [p.read_bytes() for p in moved] == [stray]
+    else:
+        moved = [k for k in storage.keys() if k.startswith("quarantine/")]
+        assert [storage.read(k) for k in moved] == [stray] and moved[0].endswith(rel)
+    assert rel not in storage.keys()
+    assert doctor.check(storage.data_dir, is_alive=lambda owner: False).ok
