@@ -110,8 +110,10 @@ class BlobCache:
                 self._total += size
             if self._total <= self.max_bytes:
                 return
+            # Evict down to 90 % of the bound, so the (directory-walking) eviction runs once per many adds.
+            target = int(self.max_bytes * 0.9)
             for _mtime, s, p in sorted(self._entries()):
-                if self._total <= self.max_bytes:
+                if self._total <= target:
                     break
                 if p == keep:
                     continue

@@ -53,6 +53,7 @@ class S3Blobs:
         config = Config(
             retries={"mode": "standard", "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS") or 4)},
             connect_timeout=5,
+            max_pool_connections=32,  # up to 16 workers each saving an original and a thumbnail
             read_timeout=60,
             # S3-compatible stores on a custom endpoint (MinIO, R2, GCS) all take path-style addresses.
             s3={"addressing_style": "path"} if endpoint_url else {},

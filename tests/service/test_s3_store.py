@@ -75,10 +75,19 @@ class Storage:
 
 @pytest.fixture(params=["files", "s3"])
 def storage(request, tmp_path, monkeypatch):
-    data_dir = tmp_path / "data"
     if request.param == "files":
-        return Storage("files", data_dir, None)
-    s3 = request.getfixturevalue("s3")
+        return Storage("files", tmp_path / "data", None)
+    return _bucket_storage(request.getfixturevalue("s3"), tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def bucket_storage(s3, tmp_path, monkeypatch):
+    """Object mode only (what a folder does not have: the cache, the bucket's journal)."""
+    return _bucket_storage(s3, tmp_path, monkeypatch)
+
+
+def _bucket_storage(s3, tmp_path, monkeypatch) -> Storage:
+    data_dir = tmp_path / "data"
     bucket = s3.create_bucket()
     for name, value in S3_ENV.items():
         monkeypatch.setenv(name, value)
@@ -147,9 +156,8 @@ class Requests:
         client.meta.events.register("before-send.s3", lambda request, **_: self.sent.append(request.method))
 
 
-def test_history_reruns_read_the_local_cache(storage, store):
-    if storage.mode == "files":
-        pytest.skip("a folder needs no cache")
+def test_history_reruns_read_the_local_cache(bucket_storage):
+    storage, store = bucket_storage, bucket_storage.open()
     for i in range(4):
         _save(store, solid_image((10 * i, 20, 30), (120, 80)))
     shutil.rmtree(storage.data_dir / "cache")  # another machine: nothing cached yet
@@ -163,6 +171,7 @@ def test_history_reruns_read_the_local_cache(storage, store):
             r.images[0].thumb_path.read_bytes() for r in page
         ]
     assert requests.sent == ["GET"] * 4  # reruns sent nothing to the bucket
+    store.close()
 
 
 def test_trash_purge_removes_the_objects(storage, store):
@@ -295,15 +304,15 @@ def test_unknown_bucket_is_a_sentence(s3, tmp_path, monkeypatch):
         store.close()
 
 
-def test_journal_document_is_in_the_bucket(storage, store, monkeypatch):
-    if storage.mode == "files":
-        pytest.skip("folder mode keeps the journal in the data directory only")
+def test_journal_document_is_in_the_bucket(bucket_storage):
+    storage, store = bucket_storage, bucket_storage.open()
     gen = store.generations.create_pending(prompt="p", settings={}, owner="proc-1", model="m")
     journal.write(store.files.journals, gen, {"text": "x"}, [], [])
     doc = json.loads(storage.read(f"journal/{gen}.json"))
     assert doc["generation_id"] == gen and (storage.data_dir / "journal" / f"{gen}.json").is_file()
     journal.remove(store.files.journals, gen)
     assert f"journal/{gen}.json" not in storage.keys()
+    store.close()
 
 
 def test_doctor_quarantines_an_orphan_object_never_deleting_it(storage, store):
