@@ -30,7 +30,9 @@ class StoredFiles:
         local = blobs.local_path("images")
         self.cache: BlobCache | None = None
         if local is None:
-            self.cache = BlobCache(self.data_dir / CACHE_DIR, blobs, cache_bytes)
+            # One folder per bucket and prefix: a cached copy never stands in for another bucket's object.
+            namespace = blobs.locator("x").removeprefix("s3://").removesuffix("/x")
+            self.cache = BlobCache(self.data_dir / CACHE_DIR / namespace, blobs, cache_bytes)
             self.root = self.cache.root
         else:
             self.root = local.parent
@@ -69,8 +71,9 @@ class StoredFiles:
         return self.blobs.open(key)
 
     def exists(self, key: str) -> bool:
+        """Whether the storage holds ``key`` (a thumbnail or preview in this bucket's cache counts)."""
         if self.cache is not None and key.startswith(CACHED) and (self.cache.root / key).is_file():
-            return True
+            return True  # the cache only ever holds what was read from, or written to, this bucket
         return self.blobs.exists(key)
 
     def size(self, key: str) -> int | None:
