@@ -50,9 +50,10 @@ class StoredFiles:
     def mode(self) -> str:
         return self.blobs.mode
 
-    def put(self, key: str, data: bytes) -> bool:
-        """Write through to the storage; in object mode a thumbnail or preview is also kept in the cache."""
-        wrote = self.blobs.put(key, data)
+    def put(self, key: str, data: bytes, *, replace: bool = False) -> bool:
+        """Write through to the storage; in object mode a thumbnail or preview is also kept in the cache
+        (``replace``: the caller knows the key is absent, so no existence check is sent first)."""
+        wrote = self.blobs.put(key, data, replace=replace)
         if self.cache is not None and key.startswith(CACHED):
             self.cache.put(key, data)
         return wrote

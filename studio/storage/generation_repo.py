@@ -144,7 +144,7 @@ class GenerationRepository:
         self.stored.remember(rel, data)  # object mode: the page about to show it reads the local copy
         if pending is not None:
             try:
-                self.stored.put(thumb_rel, pending())
+                self.stored.put(thumb_rel, pending(), replace=True)  # known absent just above
             except ImageRejected:
                 thumb = None
         return _Stored(sha, mime, width, height, len(data), rel, thumb, name)

@@ -130,6 +130,10 @@ def test_denied_is_a_sentence(s3_env, tmp_path, monkeypatch):
     )
     err = blobs._error(denied, "thumbs/x.jpg", "write to")
     assert "access denied" in str(err) and "AWS_ACCESS_KEY_ID" in str(err)
+    from botocore.exceptions import ReadTimeoutError
+
+    late = blobs._error(ReadTimeoutError(endpoint_url=s3_env.endpoint_url), "images/x.png", "read")
+    assert "did not answer in time" in str(late) and "nothing already saved was lost" in str(late)
 
 
 # -- the bounded cache ----------------------------------------------------------------------------

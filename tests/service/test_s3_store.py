@@ -336,3 +336,21 @@ def test_doctor_quarantines_an_orphan_object_never_deleting_it(storage, store):
         assert [storage.read(k) for k in moved] == [stray] and moved[0].endswith(rel)
     assert rel not in storage.keys()
     assert doctor.check(storage.data_dir, is_alive=lambda owner: False).ok
+
+
+def test_bucket_deleted_mid_run_is_a_sentence(bucket_storage):
+    """Someone deletes the bucket while the studio runs: the next save names the missing bucket, its row never
+    claims an image, and the history still lists what was saved, with its thumbnail from the local cache."""
+    storage, store = bucket_storage, bucket_storage.open()
+    before = _save(store, solid_image((7, 7, 70)))
+    client = storage.s3.client()
+    for item in client.list_objects_v2(Bucket=storage.bucket).get("Contents", []):
+        client.delete_object(Bucket=storage.bucket, Key=item["Key"])
+    client.delete_bucket(Bucket=storage.bucket)
+    gen = store.generations.create_pending(prompt="p", settings={}, owner="proc-1", model="m")
+    with pytest.raises(StoreError, match=f"bucket {storage.bucket} does not exist.*STUDIO_STORAGE_URL"):
+        store.generations.save_success(gen, outcome(solid_image((1, 99, 1))), latency_ms=1, cost_usd=None)
+    assert store.generations.get(gen).status == "pending"
+    old = store.gallery.records([before])[0]
+    assert old.status == "succeeded" and old.images[0].thumb_path.is_file()
+    store.close()
