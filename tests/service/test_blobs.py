@@ -189,3 +189,15 @@ def test_cache_size_from_env(monkeypatch, tmp_path):
     assert limit_from_env() == 2 * 1024 * 1024
     monkeypatch.setenv("STUDIO_CACHE_MB", "lots")
     assert limit_from_env() == 1024 * 1024 * 1024
+
+
+def test_no_credentials_is_a_sentence(s3, tmp_path, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance role to ask on this machine
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    blobs = open_blobs("s3://b/p", tmp_path, endpoint_url=s3.endpoint_url)
+    with pytest.raises(StoreError, match="No credentials for s3://b/p/.*AWS_ACCESS_KEY_ID"):
+        blobs.put("turns/a.json", b"{}")
