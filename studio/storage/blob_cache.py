@@ -69,14 +69,16 @@ class BlobCache:
                 self._total = sum(size for _, size, _ in self._entries())
             return self._total
 
-    def path(self, key: str) -> Path:
-        """The local file holding ``key``, fetched from the storage on a miss (BlobMissing when absent)."""
+    def path(self, key: str, *, fetch: bool = True) -> Path:
+        """The local file holding ``key``, fetched from the storage on a miss (BlobMissing when absent;
+        ``fetch=False``: FileNotFoundError instead of a fetch)."""
         target = files.contained(self.root, check_key(key))
         try:
             os.utime(target)  # a hit: most recently used now
             return target
         except FileNotFoundError:
-            pass
+            if not fetch:
+                raise
         data = self.blobs.get(key)
         _write(target, data)
         self._added(len(data), keep=target)

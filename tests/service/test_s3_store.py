@@ -288,7 +288,18 @@ def test_lost_endpoint_is_a_sentence_and_loses_nothing(tmp_path, monkeypatch):
         page = store.gallery.page()
         old = next(r for r in page if r.id == before)
         assert old.status == "succeeded" and old.images[0].thumb_path.is_file()
+        # nothing cached (another machine): History still lists it; reading the original says why it cannot
+        shutil.rmtree(storage_cache(store))
+        old = next(r for r in store.gallery.page() if r.id == before)
+        assert not old.images[0].thumb_path.is_file()
+        with pytest.raises(StoreError, match="cannot be reached"):
+            old.images[0].read()
         store.close()
+
+
+def storage_cache(store: Store) -> Path:
+    assert store.files.cache is not None
+    return store.files.cache.root
 
 
 def test_unknown_bucket_is_a_sentence(s3, tmp_path, monkeypatch):
