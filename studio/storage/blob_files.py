@@ -10,8 +10,8 @@ files and sends no request.
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,10 +20,12 @@ from typing import BinaryIO, TypeVar
 from studio.domain.errors import StoreError
 from studio.domain.records import GenerationRecord
 from studio.storage.blob_cache import CACHED, BlobCache
-from studio.storage.blobs import Blobs, LocalBlobs, open_blobs
+from studio.storage.blobs import BlobMissing, Blobs, LocalBlobs, open_blobs
 
 R = TypeVar("R", bound=Sequence[GenerationRecord])
 CACHE_DIR = "cache"
+#: After the bucket fails a thumbnail fetch, pages stop fetching misses for this long (reads still try).
+OUTAGE_PAUSE_S = 30.0
 
 
 class StoredFiles:
@@ -32,6 +34,7 @@ class StoredFiles:
         self.data_dir = Path(data_dir)
         local = blobs.local_path("images")
         self.cache: BlobCache | None = None
+        self._down_until = 0.0  # monotonic time until which thumbnail misses are not fetched (an outage)
         if local is None:
             # One folder per bucket and prefix: a cached copy never stands in for another bucket's object.
             namespace = blobs.locator("x").removeprefix("s3://").removesuffix("/x")
@@ -130,9 +133,18 @@ class StoredFiles:
             except FileNotFoundError:
                 missing.append(key)
 
+        if time.monotonic() < self._down_until:
+            return  # the bucket just failed: pages show what the cache has instead of waiting on each miss
+
         def one(key: str) -> None:
-            with contextlib.suppress(StoreError):
+            if time.monotonic() < self._down_until:
+                return
+            try:
                 cache.path(key)
+            except BlobMissing:
+                pass
+            except StoreError:  # unreachable, denied, timed out: stop asking for a while
+                self._down_until = time.monotonic() + OUTAGE_PAUSE_S
 
         if len(missing) <= 1:
             for key in missing:

@@ -51,7 +51,8 @@ class S3Blobs:
         self.bucket, self.prefix = parse_url(url)
         self.endpoint_url = endpoint_url
         config = Config(
-            retries={"mode": "standard", "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS") or 4)},
+            # AWS_MAX_ATTEMPTS counts the first try too, as botocore's own variable does.
+            retries={"mode": "standard", "total_max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS") or 4)},
             connect_timeout=5,
             max_pool_connections=32,  # up to 16 workers each saving an original and a thumbnail
             read_timeout=60,
