@@ -94,6 +94,13 @@ class StoredFiles:
     def locator(self, key: str) -> str:
         return self.blobs.locator(key)
 
+    def read_locator(self, locator: str) -> bytes:
+        """The bytes a locator of this storage names (``s3://bucket/prefix/key`` or an absolute path)."""
+        base = self.blobs.locator("x")[: -len("x")]
+        if not locator.startswith(base):
+            raise StoreError(f"{locator} is not in this studio's storage ({base}); add the image again.")
+        return self.blobs.get(locator[len(base) :])
+
     def local(self, key: str) -> Path:
         """A local file with the bytes of ``key`` (object mode: fetched into the cache on a miss)."""
         if self.cache is None:

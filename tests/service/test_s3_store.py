@@ -371,3 +371,22 @@ def test_bucket_deleted_mid_run_is_a_sentence(bucket_storage):
     old = store.gallery.records([before])[0]
     assert old.status == "succeeded" and old.images[0].thumb_path.is_file()
     store.close()
+
+
+def test_stashed_run_references_are_read_back_from_the_storage(storage, store):
+    """An experiment's uploaded references are stashed in the storage; a re-run reads them back (in object mode
+    from the bucket, so any machine can re-run it)."""
+    from studio.imaging.images import sanitize_upload
+    from studio.services.runs import load_references, stash_references
+
+    ref = sanitize_upload(make_image(120, 90), "cat.png")
+    [path] = stash_references(store, [ref])
+    key = files.image_relpath(ref.sha256, ref.mime_type)
+    assert storage.read(key) == ref.data
+    if storage.mode == "s3":
+        assert path == f"s3://{storage.bucket}/team/{key}"
+        shutil.rmtree(storage.data_dir / "cache", ignore_errors=True)
+    else:
+        assert path == str(storage.data_dir / key)
+    [again] = load_references([path], store.files.read_locator)
+    assert again.sha256 == ref.sha256 and again.data == ref.data
