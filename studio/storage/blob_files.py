@@ -26,6 +26,9 @@ R = TypeVar("R", bound=Sequence[GenerationRecord])
 CACHE_DIR = "cache"
 #: After the bucket fails a thumbnail fetch, pages stop fetching misses for this long (reads still try).
 OUTAGE_PAUSE_S = 30.0
+#: Records asked for by id in a group at most this big (a comparison, a lineage) get their originals in the
+#: cache too: widgets showing them read the files. A page of History gets thumbnails only.
+FEW = 8
 
 
 class StoredFiles:
@@ -164,6 +167,9 @@ class StoredFiles:
         """An original's bytes, kept in the cache at the record's ``path`` (so widgets reading it find it)."""
         assert self.cache is not None
         return self.cache.path(key).read_bytes()
+
+    def finish_few(self, records: R) -> R:
+        return self.materialise(records) if len(records) <= FEW else self.finish(records)
 
     def materialise(self, records: R) -> R:
         """``finish`` plus each original fetched into the cache (one record's detail, not a whole page)."""

@@ -253,7 +253,7 @@ class GalleryRepository:
             for chunk in chunks(sorted(set(wanted))):
                 rows = session.exec(select_generations().where(col(Generation.id).in_(chunk))).all()
                 found.update((r.id, r) for r in records(session, rows, self.stored.root))
-        self.stored.finish(list(found.values()))
+        self.stored.finish_few(list(found.values()))  # a few records (compare, lineage): originals too
         return [found[i] for i in wanted if i in found]
 
     def facets(self, filter: GalleryFilter | None = None) -> dict[str, list[tuple[Any, int]]]:

@@ -390,3 +390,15 @@ def test_stashed_run_references_are_read_back_from_the_storage(storage, store):
         assert path == str(storage.data_dir / key)
     [again] = load_references([path], store.files.read_locator)
     assert again.sha256 == ref.sha256 and again.data == ref.data
+
+
+def test_a_few_records_by_id_bring_their_originals_a_page_only_thumbnails(bucket_storage):
+    storage, store = bucket_storage, bucket_storage.open()
+    ids = [_save(store, solid_image((i, 40, 90), (96, 64))) for i in range(3)]
+    shutil.rmtree(storage_cache(store))
+    page = store.gallery.page(limit=10)
+    assert all(r.images[0].thumb_path.is_file() and not r.images[0].path.is_file() for r in page)
+    compared = store.gallery.records(ids[:2])  # e.g. Compare: its widgets read the originals' files
+    assert all(r.images[0].path.read_bytes() == r.images[0].read() for r in compared)
+    assert store.gallery.records([ids[2]])[0].images[0].path.is_file()
+    store.close()
