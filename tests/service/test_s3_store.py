@@ -393,7 +393,7 @@ def test_stashed_run_references_are_read_back_from_the_storage(storage, store):
 
 
 def test_a_few_records_by_id_bring_their_originals_a_page_only_thumbnails(bucket_storage):
-    storage, store = bucket_storage, bucket_storage.open()
+    store = bucket_storage.open()
     ids = [_save(store, solid_image((i, 40, 90), (96, 64))) for i in range(3)]
     shutil.rmtree(storage_cache(store))
     page = store.gallery.page(limit=10)
