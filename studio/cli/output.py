@@ -25,7 +25,7 @@ def print_record(record: GenerationRecord, *, as_json: bool, out: IO[str] | None
         return
     line = f"#{record.id} {record.status:<11} {record.model}  {record.prompt[:60]!r}"
     for image in record.images:
-        line += f"\n    {image.path} ({image.width}x{image.height} {image.mime_type})"
+        line += f"\n    {image.locator or image.path} ({image.width}x{image.height} {image.mime_type})"
     if record.error_message and record.status != SUCCEEDED:
         line += f"\n    {record.error_message}"
     print(line, file=out, flush=True)

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,9 +28,15 @@ class ImageRecord:
     role: str
     position: int
     name: str = ""
+    #: Where the original lives for the JSON contract when it is not ``path``: ``s3://bucket/key``.
+    locator: str = ""
+    #: Object storage: fetches the original (into the local cache at ``path``); None: ``path`` is the file.
+    fetch: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
 
     def read(self) -> bytes:
         """The stored bytes; a missing or unreadable file is a StoreError with a sentence, not a traceback."""
+        if self.fetch is not None:
+            return self.fetch()
         try:
             return self.path.read_bytes()
         except OSError as exc:
@@ -53,7 +59,7 @@ class ImageRecord:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "path": str(self.path),
+            "path": self.locator or str(self.path),
             "sha256": self.sha256,
             "mime_type": self.mime_type,
             "width": self.width,

@@ -52,7 +52,7 @@ def download_name(record: GenerationRecord, image: ImageRecord, mime: str) -> st
 def embed(record: GenerationRecord, image: ImageRecord) -> tuple[bytes, str, str]:
     """(bytes with the prompt and settings embedded, download file name, mime type)."""
     try:
-        data = image.path.read_bytes()
+        data = image.fetch() if image.fetch is not None else image.path.read_bytes()  # object storage
     except OSError as exc:
         raise StoreError(f"The image file {image.path} could not be read ({exc.strerror}).") from exc
     mime = sniff(data) or image.mime_type

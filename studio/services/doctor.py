@@ -13,6 +13,7 @@ and maps it to an exit status is ``studio.cli.cmd_doctor``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -24,10 +25,13 @@ from typing import Any
 from studio.domain.errors import ImageRejected, StoreError
 from studio.imaging import images
 from studio.storage import Store, files, health_repo, journal, migrations
+from studio.storage.blob_files import StoredFiles
+from studio.storage.blobs import BlobMissing, Blobs
 
 #: While a live studio has generations in flight, files this young may be mid-save: leave them alone.
 IN_FLIGHT_GRACE_S = 600.0
-_SCANNED = ("images", "thumbs", "turns", journal.DIR, "backups")
+_STORED = ("images", "thumbs", "turns")  # in the storage (the data directory by default, or the bucket)
+_LOCAL = (journal.DIR, "backups")  # always in the data directory
 
 
 @dataclass
@@ -78,8 +82,55 @@ def integrity(db_path: Path) -> str:
     return health_repo.integrity(db_path)
 
 
-def _sha_ok(path: Path, sha256: str) -> bool:
-    return images.sha256_hex(path.read_bytes()) == sha256
+def _sha_ok(blobs: Blobs, key: str, sha256: str) -> bool:
+    """Whether the stored bytes hash to ``sha256``, read in chunks (an original can be 25 MB)."""
+    digest = hashlib.sha256()
+    with blobs.open(key) as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest() == sha256
+
+
+class _Storage:
+    """The doctor's view of where the files are: keys in a folder (walked with temp files and all) or a bucket."""
+
+    def __init__(self, stored: StoredFiles) -> None:
+        self.stored, self.blobs = stored, stored.blobs
+        folder = stored.blobs.local_path("images")
+        self.root = folder.parent if folder is not None else None
+
+    def keys(self, top: str) -> Iterator[str]:
+        if self.root is not None:
+            for path in _walk(self.root / top):
+                yield path.relative_to(self.root).as_posix()
+        else:
+            yield from self.blobs.list(f"{top}/")
+
+    def mtime(self, key: str) -> float:
+        if self.root is not None:
+            return _mtime(self.root / key)
+        return self.blobs.modified(key) or 0.0
+
+    def quarantine(self, key: str, stamp: str) -> str | None:
+        """Move (never delete) ``key`` to ``quarantine/<stamp>/<key>``; returns where it went."""
+        if self.root is not None:
+            target = _move_to_quarantine(self.root, self.root / key, stamp)
+            return target.relative_to(self.root).as_posix() if target is not None else None
+        try:
+            data = self.blobs.get(key)
+        except BlobMissing:
+            return None
+        moved = f"quarantine/{stamp}/{key}"
+        self.blobs.put(moved, data)  # the copy first: nothing is lost if the delete then fails
+        self.stored.delete(key)
+        return self.blobs.locator(moved)
+
+    def remake_thumbnail(self, rel: str, thumb: str) -> bool:
+        try:
+            self.stored.put(thumb, images.make_thumbnail(self.blobs.get(rel)))
+        except (OSError, ImageRejected, StoreError):
+            return False
+        return True
 
 
 @dataclass
@@ -112,14 +163,14 @@ def _walk(root: Path) -> Iterator[Path]:
             yield Path(folder) / name
 
 
-def _claimed_by_journals(data_dir: Path, lib: _Library) -> set[str]:
+def _claimed_by_journals(stored: StoredFiles, lib: _Library) -> set[str]:
     """Files named by the journal of a row still in flight or about to be adopted: not orphans."""
     claimed: set[str] = set()
-    for gen_id in journal.listing(data_dir):
+    for gen_id in journal.listing(stored.journals):
         if gen_id not in lib.live_owners and gen_id not in lib.store_failed:
             continue
-        entry = journal.read(data_dir, gen_id)
-        if entry is None or not (lib.live_owners.get(gen_id) or not journal.missing(data_dir, entry)):
+        entry = journal.read(stored.journals, gen_id)
+        if entry is None or not (lib.live_owners.get(gen_id) or not journal.missing(stored.blobs, entry)):
             continue  # a dead row that will be interrupted: its files are orphans like any other
         for image in entry.outputs + entry.thoughts:
             claimed.add(image["path"])
@@ -136,6 +187,8 @@ class Doctor:
         self.is_alive = is_alive
         self.report = Report(self.data_dir)
         self._moves: list[tuple[Problem, Path]] = []
+        self._key_moves: list[tuple[Problem, str]] = []  # files in the storage, by key
+        self.storage: _Storage | None = None  # set by scan: where the store's files are
         self._thumbs: list[tuple[Problem, str, str]] = []  # problem, original, thumb
 
     def add(self, problem: Problem) -> Problem:
@@ -144,6 +197,7 @@ class Doctor:
 
     def scan(self, store: Store) -> None:
         lib = _read_library(store.db_path, self.is_alive)
+        self.storage = _Storage(store.files)
         self._check_rows(store)
         self._check_assets(lib)
         self._check_turns(lib)
@@ -173,9 +227,10 @@ class Doctor:
                 )
 
     def _check_assets(self, lib: _Library) -> None:
+        assert self.storage is not None
+        blobs = self.storage.blobs
         for asset_id, sha, rel, thumb in lib.assets:
-            path = self.data_dir / rel
-            if not path.is_file():
+            if not blobs.exists(rel):
                 self.add(
                     Problem(
                         "missing_file",
@@ -185,8 +240,8 @@ class Doctor:
                     )
                 )
                 continue
-            if not _sha_ok(path, sha):
-                self._quarantine(
+            if not _sha_ok(blobs, rel, sha):
+                self._quarantine_key(
                     Problem(
                         "wrong_hash",
                         f"Image {rel} does not match its recorded SHA-256; "
@@ -194,11 +249,11 @@ class Doctor:
                         "move it to quarantine; restore the original from a backup",
                         path=rel,
                     ),
-                    path,
+                    rel,
                     fixes=False,
                 )
                 continue
-            if thumb and not (self.data_dir / thumb).is_file():
+            if thumb and not blobs.exists(thumb):
                 problem = self.add(
                     Problem(
                         "missing_thumbnail",
@@ -210,10 +265,11 @@ class Doctor:
                 self._thumbs.append((problem, rel, thumb))
 
     def _check_turns(self, lib: _Library) -> None:
+        assert self.storage is not None
+        blobs = self.storage.blobs
         for sha, gen_ids in lib.turns.items():
             rel = files.turn_relpath(sha)
-            path = self.data_dir / rel
-            if not path.is_file():
+            if not blobs.exists(rel):
                 self.add(
                     Problem(
                         "missing_file",
@@ -224,8 +280,8 @@ class Doctor:
                         path=rel,
                     )
                 )
-            elif not _sha_ok(path, sha):
-                self._quarantine(
+            elif not _sha_ok(blobs, rel, sha):
+                self._quarantine_key(
                     Problem(
                         "wrong_hash",
                         f"The saved model turn {rel} does not match its hash.",
@@ -233,17 +289,44 @@ class Doctor:
                         id=gen_ids[0],
                         path=rel,
                     ),
-                    path,
+                    rel,
                     fixes=False,
                 )
 
     def _check_files(self, lib: _Library) -> None:
         known = {rel for _, _, rel, _ in lib.assets} | {t for _, _, _, t in lib.assets if t}
         known |= {files.turn_relpath(sha) for sha in lib.turns}
-        known |= _claimed_by_journals(self.data_dir, lib)
-        journals = journal.listing(self.data_dir)
+        assert self.storage is not None
+        storage = self.storage
+        known |= _claimed_by_journals(storage.stored, lib)
+        journals = journal.listing(storage.stored.journals)
         young = time.time() - IN_FLIGHT_GRACE_S
-        for top in _SCANNED:
+        for top in _STORED:
+            for key in storage.keys(top):
+                name = key.rsplit("/", 1)[-1]
+                if not name.endswith(".tmp") and key in known:
+                    continue
+                if lib.live_work and storage.mtime(key) > young:
+                    continue  # a running studio may be between writing this file and committing its row
+                self._quarantine_key(
+                    Problem(
+                        "temp_file",
+                        f"{key} is a leftover temporary file of an interrupted write.",
+                        "move it to quarantine",
+                        path=key,
+                    )
+                    if name.endswith(".tmp")
+                    else Problem(
+                        "orphan_file", f"No generation points at {key}.", "move it to quarantine", path=key
+                    ),
+                    key,
+                )
+        if storage.root is None:  # object mode: the bucket's copies of the journal too
+            for gen_id, where in journals.items():
+                if where.startswith("s3://"):
+                    self._check_journal(Path(where), journal.key(gen_id), {gen_id: Path(where)}, lib)
+        local_journals = {i: Path(p) for i, p in journals.items() if not p.startswith("s3://")}
+        for top in _LOCAL:
             for path in _walk(self.data_dir / top):
                 rel = path.relative_to(self.data_dir).as_posix()
                 if lib.live_work and _mtime(path) > young:
@@ -259,7 +342,7 @@ class Doctor:
                         path,
                     )
                 elif top == journal.DIR:
-                    self._check_journal(path, rel, journals, lib)
+                    self._check_journal(path, rel, local_journals, lib)
                 elif top != "backups" and rel not in known:
                     self._quarantine(
                         Problem(
@@ -276,7 +359,13 @@ class Doctor:
         status = lib.statuses.get(gen_id) if gen_id is not None else None
         if status in ("pending", "running"):
             return  # in flight, or reported above as an orphan row
-        if gen_id in lib.store_failed and journal.adoptable(self.data_dir, gen_id) is not None:
+        stored = self.storage.stored if self.storage is not None else None
+        adoptable = (
+            gen_id in lib.store_failed
+            and stored is not None
+            and journal.adoptable(stored.journals, gen_id or 0, stored.blobs) is not None
+        )
+        if adoptable:
             self.add(
                 Problem(
                     "unsaved_row",
@@ -297,6 +386,16 @@ class Doctor:
                     path=rel,
                 )
             )
+        elif str(path).startswith("s3:/"):
+            self._quarantine_key(
+                Problem(
+                    "orphan_file",
+                    f"{path} is not a journal of any generation in the history.",
+                    "move it to quarantine",
+                    path=rel,
+                ),
+                rel,
+            )
         else:
             self._quarantine(
                 Problem(
@@ -307,6 +406,12 @@ class Doctor:
                 ),
                 path,
             )
+
+    def _quarantine_key(self, problem: Problem, key: str, *, fixes: bool = True) -> None:
+        self.add(problem)
+        self._key_moves.append((problem, key))
+        if not fixes:
+            problem.action += " (the row still needs the original)"
 
     def _quarantine(self, problem: Problem, path: Path, *, fixes: bool = True) -> None:
         self.add(problem)
@@ -340,7 +445,7 @@ class Doctor:
                 record = store.generations.get(problem.id or 0)
                 problem.fixed = record is not None and record.status == "succeeded"
             elif problem.kind == "stale_journal":
-                journal.remove(self.data_dir, problem.id or 0)
+                journal.remove(store.files.journals, problem.id or 0)
                 problem.fixed = True
         for problem, path in self._moves:
             target = _move_to_quarantine(self.data_dir, path, stamp)
@@ -348,8 +453,15 @@ class Doctor:
                 problem.fixed = True
             if target is not None:
                 problem.action = f"moved to {target.relative_to(self.data_dir).as_posix()}"
+        storage = self.storage or _Storage(store.files)
+        for problem, key in self._key_moves:
+            where = storage.quarantine(key, stamp)
+            if where is not None and problem.kind != "wrong_hash":
+                problem.fixed = True
+            if where is not None:
+                problem.action = f"moved to {where}"
         for problem, rel, thumb in self._thumbs:
-            problem.fixed = _remake_thumbnail(self.data_dir, rel, thumb)
+            problem.fixed = storage.remake_thumbnail(rel, thumb)
 
 
 def _mtime(path: Path) -> float:
@@ -371,15 +483,6 @@ def _move_to_quarantine(data_dir: Path, path: Path, stamp: str) -> Path | None:
     return target
 
 
-def _remake_thumbnail(data_dir: Path, rel: str, thumb: str) -> bool:
-    try:
-        data = (data_dir / rel).read_bytes()
-        files.write_atomic(files.contained(data_dir, thumb), images.make_thumbnail(data))
-    except (OSError, ImageRejected, StoreError):
-        return False
-    return True
-
-
 # -- entry points -------------------------------------------------------------------------------------
 
 
@@ -391,10 +494,20 @@ def _default_alive(store: Store) -> Callable[[str], bool]:
     return Liveness(WorkerRepository(store.db))
 
 
-def check(data_dir: Path, *, repair: bool = False, is_alive: Callable[[str], bool] | None = None) -> Report:
-    """Inspect (and with ``repair`` fix) the data directory. Raises StoreError if it cannot be opened."""
+def check(
+    data_dir: Path,
+    *,
+    repair: bool = False,
+    is_alive: Callable[[str], bool] | None = None,
+    storage_url: str | None = None,
+    s3_endpoint_url: str | None = None,
+) -> Report:
+    """Inspect (and with ``repair`` fix) the data directory and the storage (``STUDIO_STORAGE_URL``, read
+    from the environment when not given). Raises StoreError if it cannot be opened."""
+    storage_url = storage_url or (os.environ.get("STUDIO_STORAGE_URL") or "").strip() or None
+    s3_endpoint_url = s3_endpoint_url or (os.environ.get("STUDIO_S3_ENDPOINT_URL") or "").strip() or None
     try:
-        return _check(data_dir, repair=repair, is_alive=is_alive)
+        return _check(data_dir, repair=repair, is_alive=is_alive, storage=(storage_url, s3_endpoint_url))
     except (
         health_repo.DatabaseError,
         OSError,
@@ -405,7 +518,13 @@ def check(data_dir: Path, *, repair: bool = False, is_alive: Callable[[str], boo
         ) from exc
 
 
-def _check(data_dir: Path, *, repair: bool, is_alive: Callable[[str], bool] | None) -> Report:
+def _check(
+    data_dir: Path,
+    *,
+    repair: bool,
+    is_alive: Callable[[str], bool] | None,
+    storage: tuple[str | None, str | None] = (None, None),
+) -> Report:
     doctor = Doctor(data_dir, is_alive or (lambda owner: False))  # the real check once the store is open
     db_path = doctor.data_dir / "studio.db"
     if db_path.exists():
@@ -420,7 +539,7 @@ def _check(data_dir: Path, *, repair: bool, is_alive: Callable[[str], bool] | No
                 )
             )
             return doctor.report  # repairing on top of a damaged database could make it worse
-    store = Store(doctor.data_dir)
+    store = Store(doctor.data_dir, storage_url=storage[0], s3_endpoint_url=storage[1])
     try:
         if is_alive is None:
             doctor.is_alive = _default_alive(store)

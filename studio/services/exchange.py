@@ -29,6 +29,8 @@ from studio.domain.mime import EXTENSIONS
 from studio.domain.requests import ACTIVE_STATUSES, FINAL_STATUSES, INTERRUPTED
 from studio.imaging import images
 from studio.storage import GalleryFilter, GenerationRecord, Store, files
+from studio.storage.blob_files import StoredFiles
+from studio.storage.blobs import CHUNK
 from studio.storage.exchange_repo import ImportedGeneration, ImportedImage
 from studio.storage.filter_sql import TAG_MAX, clean_name
 
@@ -156,7 +158,7 @@ def _entry(record: GenerationRecord, local: dict[int, int]) -> dict[str, Any]:
     }
 
 
-def _write_zip(fh: IO[bytes], records: list[GenerationRecord]) -> tuple[int, int]:
+def _write_zip(fh: IO[bytes], records: list[GenerationRecord], stored: StoredFiles) -> tuple[int, int]:
     local = {r.id: n for n, r in enumerate(records, start=1)}
     manifest = {
         "format": FORMAT,
@@ -172,14 +174,16 @@ def _write_zip(fh: IO[bytes], records: list[GenerationRecord]) -> tuple[int, int
                 name = _member(image.sha256, image.mime_type)
                 if name in written:
                     continue
-                try:
-                    data = image.path.read_bytes()
-                except OSError as exc:
+                key = stored.key_of(image.path)
+                try:  # streamed through Blobs in chunks: an export never holds its originals in memory
+                    with stored.open_stream(key) as src, zf.open(name, "w") as dst:
+                        while chunk := src.read(CHUNK):
+                            dst.write(chunk)
+                except (OSError, StoreError) as exc:
                     raise StoreError(
-                        f"The image file {image.path} of generation {record.id} could not be "
-                        f"read ({exc.strerror}); nothing was exported."
+                        f"The image file {stored.locator(key)} of generation {record.id} could not be "
+                        f"read ({getattr(exc, 'strerror', None) or exc}); nothing was exported."
                     ) from exc
-                zf.writestr(name, data, zipfile.ZIP_STORED)  # already compressed: stored exactly
                 written.add(name)
     return len(records), len(written)
 
@@ -189,7 +193,7 @@ def export_bytes(
 ) -> tuple[bytes, ExportReport]:
     """The ZIP in memory (for a browser download)."""
     buf = io.BytesIO()
-    generations, n_images = _write_zip(buf, _chosen(store, ids, filter))
+    generations, n_images = _write_zip(buf, _chosen(store, ids, filter), store.files)
     data = buf.getvalue()
     return data, ExportReport(None, generations, n_images, len(data))
 
@@ -204,7 +208,7 @@ def export_zip(
     try:
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
         with os.fdopen(fd, "w+b") as fh:
-            generations, n_images = _write_zip(fh, records)
+            generations, n_images = _write_zip(fh, records, store.files)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, out)
@@ -494,19 +498,19 @@ def _store_images(
         mime = mimes[sha]
         rel, thumb_rel = files.image_relpath(sha, mime), files.thumb_relpath(sha)
         thumb_path: str | None = thumb_rel
-        target = files.contained(store.data_dir, rel)
-        if target.exists():
+        data: bytes | None = None
+        if store.files.exists(rel):  # through Blobs: the folder or the bucket
             present += 1
         else:
             data = _read(zf, plan.members[_member(sha, mime)], limits.max_member_bytes)
             if hashlib.sha256(data).hexdigest() != sha:  # the file changed since it was checked
                 raise _refuse(f"the image {_show(_member(sha, mime))} changed while it was being imported.")
-            files.write_atomic(target, data)
+            store.files.put(rel, data)
             added += 1
-        thumb = files.contained(store.data_dir, thumb_rel)
-        if not thumb.exists():
+        if not store.files.exists(thumb_rel):
             try:
-                files.write_atomic(thumb, images.make_thumbnail(target.read_bytes()))
+                original = data if data is not None else store.files.get(rel)
+                store.files.put(thumb_rel, images.make_thumbnail(original))
             except ImageRejected:
                 thumb_path = None
         width, height, size = plan.sizes[sha]

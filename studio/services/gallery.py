@@ -14,6 +14,7 @@ from typing import Any
 
 from studio import storage
 from studio.domain.catalogue import MAX_VARIANTS
+from studio.domain.errors import StoreError
 from studio.domain.mime import EXTENSIONS
 from studio.storage import GalleryFilter, GenerationRecord, ImageRecord, Store, TrashReport
 
@@ -197,7 +198,11 @@ class GalleryService:
         does not hold, is None)."""
         if not _SHA.fullmatch(sha256 or "") or not self._store.gallery.live_output(sha256):
             return None
-        path = self._store.gallery.data_dir / "thumbs" / sha256[:2] / f"{sha256}.jpg"
+        key = f"thumbs/{sha256[:2]}/{sha256}.jpg"
+        try:  # object mode: from the bounded local cache, fetched from the bucket once
+            path = self._store.files.local(key)
+        except StoreError:
+            return None
         return path if path.is_file() else None
 
     def get(self, gen_id: int) -> GenerationRecord | None:

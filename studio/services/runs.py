@@ -92,10 +92,13 @@ class Cell:
         prompt: str = self.settings["prompt"]
         return prompt
 
-    def request(self, run_id: int | None = None) -> GenerationRequest:
+    def request(
+        self, run_id: int | None = None, read: Callable[[str], bytes] | None = None
+    ) -> GenerationRequest:
+        """``read``: how to read a stashed reference kept in object storage (an ``s3://`` path)."""
         return replace(
             _draft(self.settings),
-            references=load_references(self.settings.get("refs") or ()),
+            references=load_references(self.settings.get("refs") or (), read),
             run_id=run_id,
             cell_key=self.key,
             composition={"run_id": run_id, "cell": _jsonable(self.values)},
@@ -307,9 +310,16 @@ def _unique_keys(cells: list[Cell]) -> list[Cell]:
 # -- references ---------------------------------------------------------------------------------
 
 
-def load_references(paths: Sequence[str]) -> tuple[Reference, ...]:
+def load_references(
+    paths: Sequence[str], read: Callable[[str], bytes] | None = None
+) -> tuple[Reference, ...]:
     refs = []
     for path in paths:
+        if str(path).startswith("s3://"):  # stashed in object storage: readable from any machine
+            if read is None:
+                raise InputError(f"The reference image {path} is in object storage; run it from the studio.")
+            refs.append(images.sanitize_upload(read(str(path)), str(path).rsplit("/", 1)[-1]))
+            continue
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
@@ -322,10 +332,10 @@ def stash_references(store: Store, refs: Sequence[Reference]) -> list[str]:
     """Keep uploaded references in the data directory (by content hash) so a run can be re-run later."""
     paths = []
     for ref in refs:
-        path = store.data_dir / files.image_relpath(ref.sha256, ref.mime_type)
-        if not path.exists():
-            files.write_atomic(path, ref.data)
-        paths.append(str(path))
+        key = files.image_relpath(ref.sha256, ref.mime_type)
+        store.files.put(key, ref.data)  # content-addressed: skipped when already stored
+        local = store.files.blobs.local_path(key)
+        paths.append(str(local) if local is not None else store.files.locator(key))  # s3:// in object mode
     return paths
 
 
@@ -376,7 +386,7 @@ class Feeder:
 
     def _submit(self, cell: Cell) -> None:
         try:
-            ids = self.studio.submit(cell.request(self.run_id))
+            ids = self.studio.submit(cell.request(self.run_id, self.studio._store.files.read_locator))
         except StudioError as exc:
             if self.studio.stopping:  # the stop came between the slot and the send: nothing was sent
                 self.stopped = True

@@ -20,8 +20,10 @@ from sqlalchemy import delete
 from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Session, col, select
 
+from studio.domain.errors import StoreError
 from studio.domain.mime import EXTENSIONS
-from studio.storage import files
+from studio.storage.blob_files import StoredFiles
+from studio.storage.blobs import LocalBlobs
 from studio.storage.database import Database
 from studio.storage.tables import Asset, Draft, GenerationAsset, utc_now
 
@@ -39,9 +41,11 @@ def _named(body: str) -> set[str]:
 
 
 class DraftRepository:
-    def __init__(self, db: Database, data_dir: Path) -> None:
+    def __init__(self, db: Database, data_dir: Path, stored: StoredFiles | None = None) -> None:
         self.db = db
         self.data_dir = data_dir
+        #: The tray's files live with the images (a folder or the bucket): any process may serve the draft.
+        self.blobs = (stored or StoredFiles(LocalBlobs(data_dir), data_dir)).blobs
 
     # -- the row ----------------------------------------------------------------------------------
 
@@ -109,48 +113,47 @@ class DraftRepository:
 
     # -- the tray's files -------------------------------------------------------------------------
 
-    def _path(self, sha256: str, mime: str) -> Path | None:
+    def _key(self, sha256: str, mime: str) -> str | None:
         ext = EXTENSIONS.get(mime)
         if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256) or ext is None:
             return None
-        return files.contained(self.data_dir, DIR, sha256[:2], f"{sha256}.{ext}")
+        return f"{DIR}/{sha256[:2]}/{sha256}.{ext}"
 
     def keep_image(self, sha256: str, mime: str, data: bytes) -> None:
         """Write a tray image once (atomically); an existing file of that hash is only touched (its grace
         period starts again: the draft about to name it is not written yet)."""
-        path = self._path(sha256, mime)
-        if path is None:
+        key = self._key(sha256, mime)
+        if key is None:
             return
-        if path.exists():
+        path = self.blobs.local_path(key)
+        if path is not None and path.exists():
             with contextlib.suppress(OSError):
                 os.utime(path)
                 return
-        files.write_atomic(path, data)
+        self.blobs.put(key, data, replace=True)  # in a bucket, a re-put is the touch
 
     def image(self, sha256: str, mime: str) -> bytes | None:
         """A kept tray image's bytes, or None when it is missing or unreadable."""
-        path = self._path(sha256, mime)
-        if path is None:
+        key = self._key(sha256, mime)
+        if key is None:
             return None
         try:
-            return path.read_bytes()
-        except OSError:
+            return self.blobs.get(key)
+        except StoreError:
             return None
 
     def prune(self, keep: Iterable[str], *, before: float | None = None) -> int:
         """Remove the kept images whose hash is not in ``keep`` (and, given ``before``, last written
         before that time); returns how many were removed."""
         wanted = set(keep)
-        root = self.data_dir / DIR
         removed = 0
-        if not root.is_dir():
-            return 0
-        for path in root.glob("*/*"):
-            if not path.is_file() or path.name.split(".", 1)[0] in wanted:
+        for key in list(self.blobs.list(f"{DIR}/")):
+            if key.count("/") != 2 or key.rsplit("/", 1)[-1].split(".", 1)[0] in wanted:
                 continue
-            with contextlib.suppress(OSError):
-                if before is None or path.stat().st_mtime < before:
-                    path.unlink()
+            with contextlib.suppress(OSError, StoreError):
+                modified = self.blobs.modified(key)
+                if modified is not None and (before is None or modified < before):
+                    self.blobs.delete(key)
                     removed += 1
         return removed
 

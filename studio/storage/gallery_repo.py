@@ -21,6 +21,8 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from studio.domain.records import GenerationRecord
+from studio.storage.blob_files import StoredFiles
+from studio.storage.blobs import LocalBlobs
 from studio.storage.database import Database
 from studio.storage.filter_sql import (
     SEARCH_WINDOW,
@@ -121,9 +123,11 @@ def _ranked(counts: dict[Any, int]) -> list[tuple[Any, int]]:
 class GalleryRepository:
     """Reading the gallery: pages, counts, records, facets, totals and lineage."""
 
-    def __init__(self, db: Database, data_dir: Path) -> None:
+    def __init__(self, db: Database, data_dir: Path, stored: StoredFiles | None = None) -> None:
         self.db = db
         self.data_dir = data_dir
+        #: Records' files: object mode materialises thumbnails in the local cache and sets ``s3://`` locators.
+        self.stored = stored or StoredFiles(LocalBlobs(data_dir), data_dir)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -148,7 +152,7 @@ class GalleryRepository:
             newest = newest_matches(f, query, before_id, max(1, min(limit, MAX_PAGE)))
             stmt = stmt.where(col(Generation.id).in_(newest)).order_by(col(Generation.id).desc())
             with self.db.read() as session:
-                return records(session, session.exec(stmt).all(), self.data_dir)
+                return self.stored.finish(records(session, session.exec(stmt).all(), self.stored.root))
         if query:  # walk the matches newest first and join: bounded by LIMIT, not by the match count
             stmt = (
                 stmt.join(fts_table, fts_table.c.rowid == Generation.id)
@@ -161,7 +165,7 @@ class GalleryRepository:
             max(1, min(limit, MAX_PAGE))
         )
         with self.db.read() as session:
-            return records(session, session.exec(stmt).all(), self.data_dir)
+            return self.stored.finish(records(session, session.exec(stmt).all(), self.stored.root))
 
     def ids_beside(
         self, filter: GalleryFilter | None, gen_id: int, *, older: bool, limit: int = 1
@@ -248,7 +252,8 @@ class GalleryRepository:
         with self.db.read() as session:
             for chunk in chunks(sorted(set(wanted))):
                 rows = session.exec(select_generations().where(col(Generation.id).in_(chunk))).all()
-                found.update((r.id, r) for r in records(session, rows, self.data_dir))
+                found.update((r.id, r) for r in records(session, rows, self.stored.root))
+        self.stored.finish_few(list(found.values()))  # a few records (compare, lineage): originals too
         return [found[i] for i in wanted if i in found]
 
     def facets(self, filter: GalleryFilter | None = None) -> dict[str, list[tuple[Any, int]]]:
@@ -367,7 +372,7 @@ class GalleryRepository:
         f = GalleryFilter(parent_id=gen_id, deleted=None if include_deleted else False)
         stmt = select_generations().where(*conditions(f)).order_by(col(Generation.id)).limit(MAX_PAGE)
         with self.db.read() as session:
-            return records(session, session.exec(stmt).all(), self.data_dir)
+            return self.stored.finish(records(session, session.exec(stmt).all(), self.stored.root))
 
     def ancestors(self, gen_id: int, *, limit: int = 100) -> list[GenerationRecord]:
         """The parent chain, nearest parent first (bounded, so a damaged cycle cannot loop)."""

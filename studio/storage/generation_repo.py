@@ -36,6 +36,8 @@ from studio.domain.requests import (
 )
 from studio.imaging import images
 from studio.storage import files, journal, turns
+from studio.storage.blob_files import StoredFiles
+from studio.storage.blobs import LocalBlobs
 from studio.storage.database import Database, rowcount
 from studio.storage.tables import (
     Asset,
@@ -115,16 +117,18 @@ def _outcome_fields(outcome: Outcome) -> dict[str, Any]:
 class GenerationRepository:
     """Generations from the pending row before the paid call to the saved result, and their recovery."""
 
-    def __init__(self, db: Database, data_dir: Path) -> None:
+    def __init__(self, db: Database, data_dir: Path, stored: StoredFiles | None = None) -> None:
         self.db = db
         self.data_dir = data_dir
+        self.stored = stored or StoredFiles(LocalBlobs(data_dir), data_dir)
+        self.journals = self.stored.journals
 
     def _save_image(self, data: bytes, name: str = "") -> _Stored | None:
         """Write an original (as received) and its thumbnail; None if the bytes are not an image."""
         sha = images.sha256_hex(data)
         mime = images.sniff(data)
         if mime is None:  # keep paid-for bytes for inspection, but never under images/
-            files.write_atomic(files.contained(self.data_dir, "quarantine", f"{sha}.bin"), data)
+            files.write_atomic(files.contained(self.data_dir, "quarantine", f"{sha}.bin"), data)  # local
             return None
         try:
             mime, width, height = images.probe(data)
@@ -135,12 +139,12 @@ class GenerationRepository:
         thumb: str | None = thumb_rel
         # Decoding a 4K PNG for its thumbnail takes ~0.2 s and Pillow releases the GIL while it decodes,
         # so the thumbnail is made while the original is written and fsynced.
-        pending = None if (self.data_dir / thumb_rel).exists() else _thumbnail_soon(data)
-        if not (self.data_dir / rel).exists():  # same name means same bytes: the write was atomic
-            files.write_atomic(self.data_dir / rel, data)
+        pending = None if self.stored.exists(thumb_rel) else _thumbnail_soon(data)
+        self.stored.put(rel, data)  # same name means same bytes: skipped when already stored
+        self.stored.remember(rel, data)  # object mode: the page about to show it reads the local copy
         if pending is not None:
             try:
-                files.write_atomic(self.data_dir / thumb_rel, pending())
+                self.stored.put(thumb_rel, pending(), replace=True)  # known absent just above
             except ImageRejected:
                 thumb = None
         return _Stored(sha, mime, width, height, len(data), rel, thumb, name)
@@ -159,9 +163,7 @@ class GenerationRepository:
         content = turns.slim(content, [s.sha256 for s in outputs], [s.sha256 for s in thoughts])
         data = _json(content).encode("utf-8")
         sha = images.sha256_hex(data)
-        path = self.data_dir / files.turn_relpath(sha)
-        if not path.exists():
-            files.write_atomic(path, data)
+        self.stored.put(files.turn_relpath(sha), data)  # content-addressed: skipped when already stored
         return sha
 
     # -- rows ------------------------------------------------------------------------------
@@ -270,11 +272,11 @@ class GenerationRepository:
         values = dict(
             latency_ms=latency_ms, cost_usd=cost_usd, model_content_sha=turn, **_outcome_fields(outcome)
         )
-        journal.write(self.data_dir, gen_id, values, outputs, thoughts)  # lets a restart adopt the files
+        journal.write(self.journals, gen_id, values, outputs, thoughts)  # lets a restart adopt the files
         crashpoint("after_journal")
         self._commit_with_retries(gen_id, values, outputs, thoughts)
         crashpoint("after_commit")
-        journal.remove(self.data_dir, gen_id)
+        journal.remove(self.journals, gen_id)
         return self._get_existing(gen_id)
 
     def _commit_with_retries(
@@ -379,7 +381,10 @@ class GenerationRepository:
         dead = self._dead_ids(is_alive)
         if not dead:
             return [], []
-        entries = {gen_id: journal.adoptable(self.data_dir, gen_id) if adopt else None for gen_id in dead}
+        entries = {
+            gen_id: journal.adoptable(self.journals, gen_id, self.stored.blobs) if adopt else None
+            for gen_id in dead
+        }
         wanted = [gen_id for gen_id, entry in entries.items() if entry is not None or interrupt]
         if not wanted:
             return [], []
@@ -426,12 +431,15 @@ class GenerationRepository:
 
         adopted, interrupted = self._claim(gave_up, adopt=True, interrupt=True)
         for gen_id in adopted:
-            journal.remove(self.data_dir, gen_id)  # the row now records it
+            journal.remove(self.journals, gen_id)  # the row now records it
         return interrupted
 
     def orphans(self, is_alive: Callable[[str], bool]) -> list[tuple[int, journal.Entry | None]]:
         """Active rows of dead owners, each with its adoptable journal entry (None: would be interrupted)."""
-        return [(gen_id, journal.adoptable(self.data_dir, gen_id)) for gen_id in self._dead_ids(is_alive)]
+        return [
+            (gen_id, journal.adoptable(self.journals, gen_id, self.stored.blobs))
+            for gen_id in self._dead_ids(is_alive)
+        ]
 
     def adopt_orphans(self, is_alive: Callable[[str], bool]) -> list[int]:
         """Finish (as succeeded) the orphans whose journal proves a complete save; returns their ids."""
@@ -442,7 +450,7 @@ class GenerationRepository:
         except for a row that failed only because the history could not be written after its files were
         saved, or that a stop marked interrupted while its files were being saved: that row is adopted from
         its journal, so the paid image is not lost."""
-        found = journal.listing(self.data_dir)
+        found = journal.listing(self.journals)
         if not found:
             return
         with self.db.read() as session:
@@ -453,7 +461,11 @@ class GenerationRepository:
             ).all()
         for gen_id, status, error_kind in final:
             assert gen_id is not None  # a primary key read back from its table
-            entry = journal.adoptable(self.data_dir, gen_id) if error_kind in ADOPTABLE_KINDS else None
+            entry = (
+                journal.adoptable(self.journals, gen_id, self.stored.blobs)
+                if error_kind in ADOPTABLE_KINDS
+                else None
+            )
             if entry is not None:
                 self._commit_success(
                     gen_id,
@@ -462,12 +474,13 @@ class GenerationRepository:
                     [_Stored(**t) for t in entry.thoughts],
                     col(Generation.status) == status,
                 )
-            journal.remove(self.data_dir, gen_id)
+            journal.remove(self.journals, gen_id)
 
     def get(self, gen_id: int) -> GenerationRecord | None:
         with self.db.read() as session:
             row = session.exec(select_generations().where(col(Generation.id) == gen_id)).first()
-            return records(session, [row], self.data_dir)[0] if row is not None else None
+            found = records(session, [row], self.stored.root) if row is not None else []
+        return self.stored.materialise(found)[0] if found else None
 
     def _get_existing(self, gen_id: int) -> GenerationRecord:
         record = self.get(gen_id)
@@ -481,12 +494,12 @@ class GenerationRepository:
             sha = session.exec(select(Generation.model_content_sha).where(Generation.id == gen_id)).first()
         if not sha:
             return None
-        path = self.data_dir / files.turn_relpath(sha)
+        rel = files.turn_relpath(sha)
         try:
-            return turns.restore(json.loads(path.read_bytes()), self._blob)
+            return turns.restore(json.loads(self.stored.get(rel)), self._blob)
         except (OSError, ValueError, StoreError) as exc:
             raise StoreError(
-                f"The saved model turn of generation {gen_id} ({path}) could not be read; "
+                f"The saved model turn of generation {gen_id} ({self.stored.locator(rel)}) could not be read; "
                 "start a new conversation from its image instead."
             ) from exc
 
@@ -494,15 +507,24 @@ class GenerationRepository:
         """What to show on screen for an image: the original when it is at most PREVIEW_SIDE px, else a JPEG
         copy made once on first view. Streamlit re-reads a shown file on every rerun: a 4K original costs
         0.13-0.23 s each time, its preview a tenth of that."""
-        if max(image.width, image.height) <= PREVIEW_SIDE or not image.path.exists():
-            return image.path
-        path = self.data_dir / files.preview_relpath(image.sha256)
-        if not path.exists():
-            try:
-                files.write_atomic(path, images.make_thumbnail(image.path.read_bytes(), PREVIEW_SIDE))
-            except (OSError, StudioError):  # a preview is a convenience: show the original instead
-                return image.path
-        return path
+        original = self.stored.key_of(image.path)
+        if max(image.width, image.height) <= PREVIEW_SIDE:
+            return self._local_or(original, image.path)
+        rel = files.preview_relpath(image.sha256)
+        try:
+            if self.stored.exists(rel):
+                return self.stored.local(rel)
+            data = images.make_thumbnail(self.stored.get(original), PREVIEW_SIDE)
+            self.stored.put(rel, data)
+            return self.stored.local(rel)
+        except (OSError, StudioError):  # a preview is a convenience: show the original instead
+            return self._local_or(original, image.path)
+
+    def _local_or(self, key: str, fallback: Path) -> Path:
+        try:
+            return self.stored.local(key)
+        except (OSError, StudioError):
+            return fallback
 
     def _blob(self, sha: str) -> bytes:
         """The bytes of a stored image by hash (for rebuilding a model turn)."""
@@ -510,7 +532,7 @@ class GenerationRepository:
             rel = session.exec(select(Asset.path).where(Asset.sha256 == sha)).first()
         if rel is None:
             raise StoreError(f"The image {sha[:12]}… of a saved model turn is missing.")
-        return (self.data_dir / rel).read_bytes()
+        return self.stored.get(rel)
 
     def active(self) -> list[GenerationRecord]:
         stmt = (
@@ -519,4 +541,5 @@ class GenerationRepository:
             .order_by(col(Generation.id))
         )
         with self.db.read() as session:
-            return records(session, session.exec(stmt).all(), self.data_dir)
+            found = records(session, session.exec(stmt).all(), self.stored.root)
+        return self.stored.finish(found)

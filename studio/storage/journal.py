@@ -8,6 +8,11 @@ when any file is missing or has the wrong hash, the row becomes ``interrupted`` 
 
 The journal is read back from disk, so it is treated as untrusted: only known columns with plain
 values are taken, and file paths are rebuilt from the hashes, never read from the file.
+
+Where: ``STUDIO_DATA_DIR/journal/`` always. In object-storage mode the journal is ALSO put in the bucket
+(``journal/<gen_id>.json`` under the storage prefix), because the files it names are there and a process on
+another machine must be able to adopt a dead process's paid image; the local copy is read first. Every
+function takes a "place": the data directory (a folder) or the list of ``Blobs`` the store writes it to.
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ from typing import Any
 from studio.domain.errors import InputError
 from studio.imaging import images
 from studio.storage import files
+from studio.storage.blobs import BlobMissing, Blobs, LocalBlobs
+
+Place = Path | Sequence[Blobs]
+Images = Path | Blobs
 
 DIR = "journal"
 VERSION = 1
@@ -61,13 +70,25 @@ def path(data_dir: Path, gen_id: int) -> Path:
     return Path(data_dir) / DIR / f"{int(gen_id)}.json"
 
 
+def key(gen_id: int) -> str:
+    return f"{DIR}/{int(gen_id)}.json"
+
+
+def _places(place: Place) -> list[Blobs]:
+    return [LocalBlobs(place)] if isinstance(place, Path) else list(place)
+
+
+def _images(images: Images) -> Blobs:
+    return LocalBlobs(images) if isinstance(images, Path) else images
+
+
 def _image(stored: Any) -> dict[str, Any]:
     d = asdict(stored) if is_dataclass(stored) and not isinstance(stored, type) else dict(stored)
     return {k: d.get(k) for k in _IMAGE_KEYS} | {"thumb": bool(d.get("thumb_path"))}
 
 
 def write(
-    data_dir: Path, gen_id: int, values: dict[str, Any], outputs: Sequence[Any], thoughts: Sequence[Any]
+    place: Place, gen_id: int, values: dict[str, Any], outputs: Sequence[Any], thoughts: Sequence[Any]
 ) -> None:
     """Durably record what the row of ``gen_id`` is about to say (raises StoreError/DiskFull)."""
     doc = {
@@ -77,25 +98,35 @@ def write(
         "outputs": [_image(s) for s in outputs],
         "thoughts": [_image(s) for s in thoughts],
     }
-    files.write_atomic(path(data_dir, gen_id), json.dumps(doc, ensure_ascii=False).encode("utf-8"))
+    data = json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    for blobs in _places(place):
+        blobs.put(key(gen_id), data)
 
 
-def remove(data_dir: Path, gen_id: int) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path(data_dir, gen_id).unlink()
+def remove(place: Place, gen_id: int) -> None:
+    for blobs in _places(place):
+        with contextlib.suppress(FileNotFoundError, BlobMissing):
+            blobs.delete(key(gen_id))
 
 
-def listing(data_dir: Path) -> dict[int, Path]:
-    """Every journal file by generation id (other files in the folder are ignored)."""
-    folder = Path(data_dir) / DIR
-    if not folder.is_dir():
-        return {}
-    out: dict[int, Path] = {}
-    for p in folder.iterdir():
-        m = _NAME.fullmatch(p.name)
-        if m and p.is_file():
-            out[int(m.group(1))] = p
+def listing(place: Place) -> dict[int, str]:
+    """Every journal by generation id, with the locator of its first copy (other names are ignored)."""
+    out: dict[int, str] = {}
+    for blobs in _places(place):
+        for k in blobs.list(f"{DIR}/"):
+            m = _NAME.fullmatch(k.removeprefix(f"{DIR}/"))
+            if m:
+                out.setdefault(int(m.group(1)), blobs.locator(k))
     return out
+
+
+def _raw(place: Place, gen_id: int) -> bytes:
+    for blobs in _places(place):
+        try:
+            return blobs.get(key(gen_id))
+        except BlobMissing:
+            continue
+    raise OSError(f"no journal for {gen_id}")
 
 
 def _plain(value: Any) -> bool:
@@ -126,10 +157,10 @@ def _clean_image(raw: Any) -> dict[str, Any]:
     }
 
 
-def read(data_dir: Path, gen_id: int) -> Entry | None:
+def read(place: Place, gen_id: int) -> Entry | None:
     """The journal of ``gen_id``, or None when there is none or it cannot be trusted."""
     try:
-        doc = json.loads(path(data_dir, gen_id).read_bytes())
+        doc = json.loads(_raw(place, gen_id))
         if not isinstance(doc, dict) or doc.get("version") != VERSION or doc.get("generation_id") != gen_id:
             return None
         values = doc.get("values")
@@ -146,23 +177,28 @@ def read(data_dir: Path, gen_id: int) -> Entry | None:
     return Entry(gen_id, values, outputs, thoughts)
 
 
-def _matches(file: Path, sha256: str) -> bool:
+def _matches(blobs: Blobs, rel: str, sha256: str) -> bool:
     try:
-        return images.sha256_hex(file.read_bytes()) == sha256
-    except OSError:
+        return images.sha256_hex(blobs.get(rel)) == sha256
+    except (OSError, BlobMissing):
         return False
 
 
-def missing(data_dir: Path, entry: Entry) -> list[str]:
+def missing(images_at: Images, entry: Entry) -> list[str]:
     """Files the entry names that are absent or whose content does not hash to their name."""
     rels: Iterable[tuple[str, str]] = [(i["path"], i["sha256"]) for i in entry.outputs + entry.thoughts]
     turn = entry.values.get("model_content_sha")
     if turn:
         rels = [*rels, (files.turn_relpath(turn), turn)]
-    return [rel for rel, sha in rels if not _matches(Path(data_dir) / rel, sha)]
+    blobs = _images(images_at)
+    return [rel for rel, sha in rels if not _matches(blobs, rel, sha)]
 
 
-def adoptable(data_dir: Path, gen_id: int) -> Entry | None:
-    """The journal of ``gen_id`` when every file it names is complete, else None."""
-    entry = read(data_dir, gen_id)
-    return entry if entry is not None and not missing(data_dir, entry) else None
+def adoptable(place: Place, gen_id: int, images_at: Images | None = None) -> Entry | None:
+    """The journal of ``gen_id`` when every file it names is complete, else None (``images_at``: where the
+    files are; by default the data directory the journal is in)."""
+    entry = read(place, gen_id)
+    if images_at is None:
+        assert isinstance(place, Path), "a journal in Blobs names where its images are"
+        images_at = place
+    return entry if entry is not None and not missing(images_at, entry) else None

@@ -9,6 +9,7 @@ from typing import Any
 from studio.domain.errors import StoreError
 from studio.domain.records import GenerationRecord
 from studio.domain.settings import Settings
+from studio.storage.blob_files import StoredFiles
 from studio.storage.database import Database
 from studio.storage.draft_repo import DraftRepository
 from studio.storage.exchange_repo import ExchangeRepository
@@ -63,16 +64,18 @@ class Store:
             raise StoreError(
                 f"The studio cannot create its data directory {self.data_dir} ({exc.strerror})."
             ) from exc
+        #: Where the files are (``STUDIO_STORAGE_URL``: a folder, default the data directory, or a bucket).
+        self.files = StoredFiles.open(storage_url, self.data_dir, s3_endpoint_url)
         self.db = Database.open(self.db_path)
-        self.generations = GenerationRepository(self.db, self.data_dir)
-        self.gallery = GalleryRepository(self.db, self.data_dir)
+        self.generations = GenerationRepository(self.db, self.data_dir, self.files)
+        self.gallery = GalleryRepository(self.db, self.data_dir, self.files)
         self.organise = OrganiseRepository(self.db)
-        self.trash_bin = TrashRepository(self.db, self.data_dir)
+        self.trash_bin = TrashRepository(self.db, self.data_dir, self.files)
         self.runs = RunRepository(self.db, self.gallery.records)
         self.templates = TemplateRepository(self.db)
         self.notices = NoticeRepository(self.db)
         self.exchange = ExchangeRepository(self.db)
-        self.drafts = DraftRepository(self.db, self.data_dir)
+        self.drafts = DraftRepository(self.db, self.data_dir, self.files)
         self.history = HistoryReads(self.generations, self.gallery)
 
     @classmethod

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +11,8 @@ from sqlmodel import Session, col, select
 
 from studio.domain.requests import ACTIVE_STATUSES
 from studio.storage import files
+from studio.storage.blob_files import StoredFiles
+from studio.storage.blobs import LocalBlobs
 from studio.storage.database import Database, rowcount
 from studio.storage.filter_sql import chunks, unique_ids
 from studio.storage.tables import Asset, Generation, GenerationAsset, drop_unused_tags, utc_now
@@ -32,9 +32,10 @@ class TrashReport:
 class TrashRepository:
     """Trash, restore, and emptying the trash with its file removal."""
 
-    def __init__(self, db: Database, data_dir: Path) -> None:
+    def __init__(self, db: Database, data_dir: Path, stored: StoredFiles | None = None) -> None:
         self.db = db
         self.data_dir = data_dir
+        self.stored = stored or StoredFiles(LocalBlobs(data_dir), data_dir)
 
     # -- trash ---------------------------------------------------------------------------------
 
@@ -145,9 +146,9 @@ class TrashRepository:
         for rel in rels:
             if self._still_referenced(rel):
                 continue
-            path = files.contained(self.data_dir, rel)
-            with contextlib.suppress(FileNotFoundError):
-                size = path.stat().st_size
-                os.unlink(path)
-                removed, freed = removed + 1, freed + size
+            size = self.stored.size(rel)  # through Blobs: the folder or the bucket
+            if size is None:
+                continue
+            self.stored.delete(rel)
+            removed, freed = removed + 1, freed + size
         return removed, freed
