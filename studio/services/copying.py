@@ -17,6 +17,7 @@ File access goes through ``_files_of`` (one small adapter over the data-director
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from studio.domain.errors import InputError, StoreError
 from studio.domain.mime import sha256_hex
 from studio.domain.settings import Settings, load_settings
 from studio.storage import Store, copy_repo, files
+from studio.storage.blobs import BlobMissing, Blobs
 
 Progress = Callable[[str, int, int], None]
 BATCH = copy_repo.BATCH  # rows per transaction
@@ -78,54 +80,54 @@ class CopyReport:
 # -- the one file adapter -----------------------------------------------------------------------------
 
 
-class DataDirFiles:
+class StoreFiles:
     """Objects by key (``images/ab/<sha>.<ext>``, ``thumbs/...``, ``previews/...``, ``turns/<sha>.json``,
-    ``drafts/ab/<sha>.<ext>``) in a data directory. The shape of the store's blobs: get / exists / put /
-    list; every key goes through ``files.contained``, every write is atomic."""
+    ``drafts/ab/<sha>.<ext>``) in a store's storage — a folder or a bucket (``Blobs``): get / exists / put /
+    list, with a missing object read as None."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, blobs: Blobs) -> None:
+        self.blobs = blobs
 
     def describe(self) -> str:
-        return str(self.root)
+        return self.blobs.locator("x").removesuffix("/x")  # the folder, or s3://bucket/prefix
 
     def get(self, key: str) -> bytes | None:
         try:
-            return files.contained(self.root, key).read_bytes()
-        except (OSError, InputError):
+            return self.blobs.get(key)
+        except (BlobMissing, InputError, OSError):
             return None
 
     def exists(self, key: str) -> bool:
         try:
-            return files.contained(self.root, key).is_file()
+            return self.blobs.exists(key)
         except InputError:
             return False
 
     def put(self, key: str, data: bytes) -> None:
-        files.write_atomic(files.contained(self.root, key), data)
+        self.blobs.put(key, data, replace=True)  # only called where the target lacks it or holds other bytes
 
     def list(self, prefix: str) -> list[str]:
-        folder = files.contained(self.root, prefix.rstrip("/"))
-        if not folder.is_dir():
-            return []
-        return sorted(f"{prefix.rstrip('/')}/{p.name}" for p in folder.iterdir() if p.is_file())
+        return sorted(self.blobs.list(prefix.rstrip("/") + "/"))
 
 
-def _files_of(store: Store) -> DataDirFiles:
-    """THE swap point for object storage: the files of ``store`` (today its data directory)."""
-    return DataDirFiles(store.data_dir)
+def _files_of(store: Store) -> StoreFiles:
+    return StoreFiles(store.files.blobs)
 
 
-def _storage_dir(storage: str) -> Path:
-    """Where the target's files go (today a folder; ``s3://`` arrives with the object-storage layer)."""
+def _target_dirs(storage: str, database: str, settings: Settings) -> tuple[Path, str]:
+    """The target's local data directory and storage URL: a folder is both; a bucket's local caches and
+    crash journal go in a folder of this studio's data directory named after the target."""
+    if not storage.strip():
+        raise InputError("--storage must name a folder or s3://bucket/prefix.")
+    if storage.startswith("s3://"):
+        name = hashlib.sha256(f"{database}\n{storage}".encode()).hexdigest()[:16]
+        return settings.data_dir.expanduser().resolve() / "copy-targets" / name, storage
     if "://" in storage:
         raise InputError(
-            f"--storage {storage!r}: this studio copies into a folder; object storage (s3://bucket/prefix) "
-            "needs the object-storage backend."
+            f"--storage must name a folder or s3://bucket/prefix, not {storage.split('://')[0]}://…"
         )
-    if not storage.strip():
-        raise InputError("--storage must name a folder (or s3://bucket/prefix).")
-    return Path(storage).expanduser().resolve()
+    folder = Path(storage).expanduser().resolve()
+    return folder, str(folder)
 
 
 # -- the copy ---------------------------------------------------------------------------------------------
@@ -144,7 +146,7 @@ class _Outcome:
 class _FileCopy:
     """One file at a time, safe to run in threads: it only reads and writes its own key."""
 
-    def __init__(self, src: DataDirFiles, dst: DataDirFiles) -> None:
+    def __init__(self, src: StoreFiles, dst: StoreFiles) -> None:
         self.src, self.dst = src, dst
 
     def one(self, key: str, sha: str | None, users: list[int] | None = None) -> _Outcome:
@@ -204,15 +206,18 @@ def copy_to(
 ) -> CopyReport:
     """Copy the studio the settings name into ``database`` + ``storage``; see the module docstring."""
     wanted = copy_repo.parse_url(database)
-    folder = _storage_dir(storage)
-    source = Store.for_settings(settings or load_settings())
+    settings = settings or load_settings()
+    folder, storage_url = _target_dirs(storage, database, settings)
+    source = Store.for_settings(settings)
     try:
         source_url = copy_repo.database_url(source.db)
         if copy_repo.same_database(source_url, wanted):
             raise InputError(
                 f"{copy_repo.shown(wanted)} is this studio's own database; copy-to copies into another one."
             )
-        target = Store(folder, database_url=database, storage_url=str(folder))
+        target = Store(
+            folder, database_url=database, storage_url=storage_url, s3_endpoint_url=settings.s3_endpoint_url
+        )
         try:
             opened = copy_repo.database_url(target.db)
             if not copy_repo.same_database(opened, wanted):
