@@ -1,0 +1,144 @@
+"""Team storage: several studio processes on one history, SQLite + local files against PostgreSQL + a bucket.
+
+- ``team.processes.<backend>``: two studio processes, each submitting 16 generations at once against an
+  endpoint that takes 2 s (the emulator's latency), sharing one history. Peer: one generation's wall time
+  in the same run, same backend. Goal (issue 13): ≤ 1.2 × one generation's.
+
+The PostgreSQL server and the S3 stand-in (moto's server) are the ones the tests start (``tests/servers.py``),
+on free loopback ports, stopped at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, Row, Timing, child_env, emulator_process, python
+
+LATENCY_S = 2.0
+PER_PROCESS = 16
+PROCESSES = 2
+GOAL_RATIO = 1.2
+MODEL = "gemini-2.5-flash-image"
+
+# A child process: one Studio, ``count`` generations submitted at once, prints its wall time as JSON.
+_CHILD = """
+import json, sys, time
+from studio.domain.requests import GenerationRequest
+from studio.domain.settings import load_settings
+from studio.services.studio import Studio
+count, tag = int(sys.argv[1]), sys.argv[2]
+studio = Studio(load_settings())
+try:
+    studio.wait(studio.submit(GenerationRequest(prompt=f"warm-up {tag}", model=sys.argv[3])), timeout=120)
+    print("ready", flush=True)
+    sys.stdin.readline()  # the parent starts every process at the same moment
+    started = time.perf_counter()
+    ids = [i for n in range(count)
+           for i in studio.submit(GenerationRequest(prompt=f"a lighthouse, {tag} {n}", model=sys.argv[3]))]
+    records = studio.wait(ids, timeout=300)
+    wall = time.perf_counter() - started
+    bad = [r.status for r in records if r.status != "succeeded"]
+    print(json.dumps({"wall": wall, "bad": bad, "n": len(records)}), flush=True)
+finally:
+    studio.close()
+"""
+
+
+def _children(env: dict[str, str], counts: list[int]) -> list[dict[str, Any]]:
+    procs = [
+        subprocess.Popen(
+            [python(), "-c", _CHILD, str(count), f"p{i}", MODEL],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i, count in enumerate(counts)
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "ready":
+                raise RuntimeError("a studio process did not start")
+        for proc in procs:  # as close together as the pipes allow
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        results = []
+        for proc in procs:
+            assert proc.stdout is not None
+            results.append(json.loads(proc.stdout.readline()))
+            proc.wait(timeout=60)
+        return results
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+
+
+@contextlib.contextmanager
+def backends(tmp: Path) -> Iterator[dict[str, dict[str, str]]]:
+    """The environment of each backend: the default (SQLite + folder) and PostgreSQL + bucket."""
+    from tests.servers import S3_ENV, postgres_server, s3_server
+
+    with postgres_server() as pg, s3_server() as s3:
+        bucket = s3.create_bucket()
+        yield {
+            "sqlite": {"STUDIO_DATA_DIR": str(tmp / "sqlite")},
+            "postgresql": {
+                "STUDIO_DATA_DIR": str(tmp / "pg-local"),
+                "STUDIO_DATABASE_URL": pg.create_database("bench_team"),
+                "STUDIO_STORAGE_URL": f"s3://{bucket}/studio",
+                "STUDIO_S3_ENDPOINT_URL": s3.endpoint_url,
+                **S3_ENV,
+            },
+        }
+
+
+def run(quick: bool = False, n: int | None = None) -> list[Row]:
+    latency = 0.5 if quick else LATENCY_S
+    per_process = 4 if quick else PER_PROCESS
+    n = n or (1 if quick else 3)
+    rows: list[Row] = []
+    with (
+        emulator_process(latency) as emu,
+        tempfile.TemporaryDirectory(prefix="bench-team-") as tmp,
+        backends(Path(tmp)) as envs,
+    ):
+        for name, backend_env in envs.items():
+            env = {k: v for k, v in child_env().items() if not k.startswith("STUDIO_")}
+            env |= backend_env | {
+                "STUDIO_BASE_URL": emu.url,
+                "STUDIO_API_KEY": "bench-key",
+                "STUDIO_WORKERS": str(per_process),
+            }
+            one, many = [], []
+            for _ in range(n):
+                one.append(_children(env, [1])[0]["wall"])
+                results = _children(env, [per_process] * PROCESSES)
+                bad = [b for r in results for b in r["bad"]]
+                if bad:
+                    raise RuntimeError(f"{name}: generations ended {bad}")
+                many.append(max(r["wall"] for r in results))
+            single, both = Timing(tuple(one)), Timing(tuple(many))
+            rows.append(
+                Row(
+                    f"team.processes.{name}",
+                    both.p50,
+                    "s",
+                    "one generation (same backend)",
+                    single.p50,
+                    f"≤ {GOAL_RATIO} × one generation",
+                    both.p50 <= GOAL_RATIO * single.p50,
+                    note=f"{PROCESSES} processes × {per_process} at once, endpoint latency {latency:g} s",
+                    extra=both.extra() | {"one": single.extra(), "latency_s": latency},
+                )
+            )
+    return rows
