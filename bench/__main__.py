@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.common import RESULTS, Row, fmt
 
-BENCHMARKS = ("client_path", "variants", "memory", "gallery", "browser", "history_paint", "team")
+BENCHMARKS = ("client_path", "variants", "memory", "gallery", "browser", "history_paint", "team", "blob_save")
 
 
 def _options(name: str, args: argparse.Namespace) -> dict[str, Any]:
