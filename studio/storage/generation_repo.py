@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, update
+from sqlalchemy import exists, inspect, update
 from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Session, col, select
 
@@ -398,7 +398,7 @@ class GenerationRepository:
             query = select(Generation.id).where(
                 col(Generation.id).in_(wanted), col(Generation.status).in_(ACTIVE_STATUSES)
             )
-            if recheck:
+            if recheck and self._leases_kept():
                 renewed = exists().where(
                     col(Worker.owner) == col(Generation.owner), col(Worker.heartbeat_at) > judged
                 )
@@ -424,6 +424,14 @@ class GenerationRepository:
                     )
                     interrupted.append(gen_id)
         return adopted, interrupted
+
+    def _leases_kept(self) -> bool:
+        """Whether the history has the worker table (schema 8 on; a history opened read-only by doctor
+        before its upgrade has no leases to recheck)."""
+        if not getattr(self, "_has_workers", False):
+            with self.db.read() as session:
+                self._has_workers = inspect(session.connection()).has_table(Worker.__tablename__)
+        return self._has_workers
 
     def _clock(self) -> datetime:
         """The database's clock (the one leases are written with)."""
