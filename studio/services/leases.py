@@ -275,7 +275,9 @@ class Keeper:
     def sweep(self) -> tuple[list[int], list[int]]:
         """Claim the active rows of dead owners; returns (adopted, interrupted). Several processes may sweep
         at once: each row is claimed by one of them (``FOR UPDATE SKIP LOCKED``), and a claim leaves the rows
-        of an owner that renewed its lease after it was judged (``GenerationRepository._claim``)."""
+        of an owner that renewed its lease after it was judged (``GenerationRepository._claim``). No advisory
+        lock gates the sweep: SKIP LOCKED already keeps claims apart, and a lock held by one process (paused,
+        or on a connection whose unlock failed) would stop every other process from adopting anything."""
         adopted, interrupted = self.generations.claim_orphans(self.liveness)
         if self.workers.expired_owners():  # a read first: most beats write nothing but the heartbeat
             self.workers.forget_expired()
