@@ -162,7 +162,7 @@ class Liveness:
             return holds and not pid_gone(owner)
         if host == host_id():
             return pid_alive(owner)
-        return started is not None and time.time() - started < self.lease_s
+        return started is not None and self.workers.clock().timestamp() - started < self.lease_s
 
 
 class Keeper:
