@@ -66,13 +66,16 @@ def _swap(text: str, old: str, new: str) -> str:
 def render(
     example: str, *, upstreams: list[str], http_port: int, https_port: int, cert: Path, key: Path, logs: Path
 ) -> str:
-    """deploy/nginx.conf for loopback: its studio processes, ports, certificate and log paths; nothing else."""
+    """deploy/nginx.conf for loopback: its studio processes, ports, certificate and log paths, and the
+    ``X-Studio-Upstream`` header turned on; nothing else."""
     lines = list(_UPSTREAM_LINE.finditer(example))
     if not lines or example[lines[0].start() : lines[-1].end()].count("\n") != len(lines) - 1:
         raise AssertionError("deploy/nginx.conf: expected one block of `server 127.0.0.1:85xx ...;` lines")
     indent, rest = lines[0].group(1), lines[0].group(2)
     servers = "\n".join(f"{indent}server {address}{rest}" for address in upstreams)
     text = example[: lines[0].start()] + servers + example[lines[-1].end() :]
+    # The one addition: which process answered, so the tests can prove it (off in the example).
+    text = _swap(text, f"# add_header {UPSTREAM_HEADER} ", f"add_header {UPSTREAM_HEADER} ")
     text = _swap(text, "listen 80;", f"listen 127.0.0.1:{http_port};")
     text = _swap(text, "listen 443 ssl http2;", f"listen 127.0.0.1:{https_port} ssl http2;")
     text = _swap(text, "/etc/ssl/certs/studio.example.com.pem", str(cert))

@@ -65,23 +65,12 @@ class Studio:
         self.emulator: Emulator | None = None
         if settings.demo and client is None:
             self.settings = settings = self._start_demo_emulator(settings)
-        self._store = Store.for_settings(settings)
-        self.client = client or GeminiClient.from_settings(settings)
-        self.jobs = JobRunner(settings.workers)
-        self.owner = leases.new_owner()
-        _LIVE_OWNERS.add(self.owner)
-        lifecycle.register(self)
-        # Several processes share the history: this one registers a heartbeat lease, then resolves what dead
-        # owners left (adopted from its journal, else interrupted), and does so again on every beat.
-        self.lease = leases.Keeper(WorkerRepository(self._store.db), self._store.generations, self.owner)
-        self.adopted_on_start: list[int] = []
-        self.interrupted_on_start: list[int] = []
-        if not self._store.readonly:  # a history written by a newer Studio is only read
-            self.lease.register()
-            self.adopted_on_start, self.interrupted_on_start = self._store.generations.claim_orphans(
-                self.lease.liveness
-            )
-            self.lease.start(self)
+        try:
+            self._open(settings, client)
+        except BaseException:
+            if self.emulator is not None:  # nothing else of a Studio that failed to open stays behind
+                self.emulator.stop()
+            raise
         # What the app calls (never ``_store``, which only services use): one place each for reads and writes, so that per-person
         # permissions can be applied there later.
         self.gallery = GalleryService(self._store)
@@ -90,6 +79,42 @@ class Studio:
         self.editing = EditService(self)
         self.runs = RunService(self)
         self.drafts = DraftService(self._store, self.request_for)  # the composer's draft; a dropped image
+
+    def _open(self, settings: Settings, client: GeminiClient | None) -> None:
+        """The store, the client, the workers and the lease; whatever was opened is closed again, the owner
+        forgotten and the lease removed when a step fails (a history that cannot be reached, say)."""
+        self._store = Store.for_settings(settings)
+        self.owner = leases.new_owner()
+        self.adopted_on_start: list[int] = []
+        self.interrupted_on_start: list[int] = []
+        opened: list[Callable[[], object]] = [self._store.close]  # undone in reverse order on a failure
+        try:
+            self.lease = leases.Keeper(WorkerRepository(self._store.db), self._store.generations, self.owner)
+            self.lease.when_released(self._store.close)  # never under a renewal still in flight
+            opened[0] = self.lease.stop  # which forgets the lease, then closes the store
+            self.client = client or GeminiClient.from_settings(settings)
+            opened.append(self.client.close)
+            self.jobs = JobRunner(settings.workers)
+            opened.append(lambda: self.jobs.shutdown(wait=False))
+            _LIVE_OWNERS.add(self.owner)
+            opened.append(lambda: _LIVE_OWNERS.discard(self.owner))
+            lifecycle.register(self)
+            opened.append(lambda: lifecycle.unregister(self))
+            # Several processes share the history: this one registers a heartbeat lease, then resolves what
+            # dead owners left (adopted from its journal, else interrupted), and does so again on every beat.
+            if not self._store.readonly:  # a history written by a newer Studio is only read
+                self.lease.register()
+                self.adopted_on_start, self.interrupted_on_start = self._store.generations.claim_orphans(
+                    self.lease.liveness
+                )
+                self.lease.start(self)
+        except BaseException:
+            for undo in reversed(opened):
+                try:
+                    undo()
+                except Exception:
+                    log.exception("unexpected error while undoing a studio that failed to open")
+            raise
 
     def _start_demo_emulator(self, settings: Settings) -> Settings:
         """Demo mode: an in-process emulator on a free loopback port stands in for the endpoint."""
@@ -338,8 +363,7 @@ class Studio:
             self.abandon()
         self.jobs.shutdown(wait=False)
         self.client.close()
-        self.lease.stop()  # a clean close: the rows are final, the lease is forgotten
-        self._store.close()
+        self.lease.stop()  # a clean close: the rows are final, the lease is forgotten; then the store closes
         _LIVE_OWNERS.discard(self.owner)
         lifecycle.unregister(self)
         if self.emulator is not None:

@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import exists, inspect, update
 from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Session, col, select
 
@@ -43,10 +44,12 @@ from studio.storage.tables import (
     Asset,
     Generation,
     GenerationAsset,
+    Worker,
     records,
     select_generations,
     utc_now,
 )
+from studio.storage.worker_repo import db_now, stamp
 
 STATUSES = ACTIVE_STATUSES + FINAL_STATUSES
 INTERRUPTED_MESSAGE = (
@@ -372,12 +375,18 @@ class GenerationRepository:
         return [gen_id for gen_id, owner in rows if gen_id is not None and not alive[owner]]
 
     def _claim(
-        self, is_alive: Callable[[str], bool], *, adopt: bool, interrupt: bool
+        self, is_alive: Callable[[str], bool], *, adopt: bool, interrupt: bool, recheck: bool = True
     ) -> tuple[list[int], list[int]]:
         """The claim itself. Liveness and journals are read first, outside any lock (a journal's files are
         hashed); then one write transaction locks the rows still active with ``FOR UPDATE SKIP LOCKED``
         (PostgreSQL: a row another process is claiming is skipped, not waited for; SQLite renders no clause,
-        its IMMEDIATE transaction already serialises the claimers) and resolves exactly the rows it locked."""
+        its IMMEDIATE transaction already serialises the claimers) and resolves exactly the rows it locked.
+
+        With ``recheck``, the transaction also leaves the rows of every owner that renewed or registered its
+        lease after liveness was judged (by the database's clock): a process paused just past its lease that
+        beats again keeps its rows. Without it (``interrupt_owned``: a live owner giving up its own rows)
+        only the status is rechecked."""
+        judged = stamp(self._clock())
         dead = self._dead_ids(is_alive)
         if not dead:
             return [], []
@@ -391,12 +400,15 @@ class GenerationRepository:
         adopted: list[int] = []
         interrupted: list[int] = []
         with self.db.write() as session:
-            claimed = session.exec(
-                select(Generation.id)
-                .where(col(Generation.id).in_(wanted), col(Generation.status).in_(ACTIVE_STATUSES))
-                .order_by(col(Generation.id))
-                .with_for_update(skip_locked=True)
-            ).all()
+            query = select(Generation.id).where(
+                col(Generation.id).in_(wanted), col(Generation.status).in_(ACTIVE_STATUSES)
+            )
+            if recheck and self._leases_kept():
+                renewed = exists().where(
+                    col(Worker.owner) == col(Generation.owner), col(Worker.heartbeat_at) > judged
+                )
+                query = query.where(~renewed)
+            claimed = session.exec(query.order_by(col(Generation.id)).with_for_update(skip_locked=True)).all()
             for gen_id in claimed:
                 assert gen_id is not None  # a primary key read back from its table
                 entry = entries[gen_id]
@@ -418,6 +430,19 @@ class GenerationRepository:
                     interrupted.append(gen_id)
         return adopted, interrupted
 
+    def _leases_kept(self) -> bool:
+        """Whether the history has the worker table (schema 8 on; a history opened read-only by doctor
+        before its upgrade has no leases to recheck)."""
+        if not getattr(self, "_has_workers", False):
+            with self.db.read() as session:
+                self._has_workers = inspect(session.connection()).has_table(Worker.__tablename__)
+        return self._has_workers
+
+    def _clock(self) -> datetime:
+        """The database's clock (the one leases are written with)."""
+        with self.db.read() as session:
+            return db_now(session)
+
     def _interrupt_dead(self, is_alive: Callable[[str], bool]) -> list[int]:
         return self._claim(is_alive, adopt=False, interrupt=True)[1]
 
@@ -429,7 +454,7 @@ class GenerationRepository:
         def gave_up(other: str) -> bool:
             return other != owner
 
-        adopted, interrupted = self._claim(gave_up, adopt=True, interrupt=True)
+        adopted, interrupted = self._claim(gave_up, adopt=True, interrupt=True, recheck=False)
         for gen_id in adopted:
             journal.remove(self.journals, gen_id)  # the row now records it
         return interrupted

@@ -5,21 +5,21 @@ registers its owner id here and renews ``lease_expires_at`` every third of a lea
 machine cannot be asked whether it is alive (its pid means nothing here), so its lease decides: once it
 has expired, its pending generations may be adopted (``GenerationRepository.claim_orphans``).
 
-Times are UTC ISO text with microseconds (``tables.utc_now``), compared as text like every other
-timestamp of the history; the clocks of the machines are assumed to agree within a few seconds (NTP).
+Times are UTC ISO text with microseconds (``tables.utc_now``'s format), compared as text. Lease times are
+taken from the database's clock where it has one (PostgreSQL's ``clock_timestamp()``), so the machines'
+clocks never have to agree: the owner writes its expiry and every other process compares it with the same
+clock. SQLite's clock is this machine's anyway (one file, one machine).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, text, update
-from sqlmodel import col, select
+from sqlalchemy import delete, exists, func, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
 
 from studio.domain.requests import ACTIVE_STATUSES
 from studio.storage.database import Database, rowcount
@@ -32,7 +32,18 @@ def stamp(moment: datetime) -> str:
 
 
 def now() -> datetime:
+    """This machine's clock (only where the database has no clock of its own: SQLite)."""
     return datetime.now(UTC)
+
+
+def db_now(session: Session) -> datetime:
+    """The database's clock: PostgreSQL's ``clock_timestamp()`` (the moment of the call, not of the
+    transaction's start), else this machine's."""
+    if session.get_bind().dialect.name == "postgresql":
+        moment = session.exec(select(func.clock_timestamp())).one()
+        assert isinstance(moment, datetime)
+        return moment.astimezone(UTC)
+    return now()
 
 
 @dataclass(frozen=True)
@@ -48,35 +59,50 @@ class Lease:
         return self.lease_expires_at <= stamp(at)
 
 
+def _lease(row: Worker) -> Lease:
+    return Lease(row.owner, row.host, row.pid, row.started_at, row.heartbeat_at, row.lease_expires_at)
+
+
 class WorkerRepository:
     """The ``worker`` table: register, heartbeat, forget, and who has let its lease expire."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    def clock(self) -> datetime:
+        """The moment now by the clock the leases are written with (the database's where it has one)."""
+        with self.db.read() as session:
+            return db_now(session)
+
     def register(self, owner: str, *, host: str, pid: int, lease_s: float) -> None:
-        """Record a live process (again, if its row was removed while it was paused past its lease)."""
-        moment = now()
-        values: dict[str, Any] = {
-            "host": host,
-            "pid": pid,
-            "heartbeat_at": stamp(moment),
-            "lease_expires_at": stamp(moment + timedelta(seconds=lease_s)),
-        }
-        with self.db.write() as session:  # update-or-insert: the same two statements on every dialect
-            found = session.exec(update(Worker).where(col(Worker.owner) == owner).values(**values))
-            if not rowcount(found):
-                session.add(Worker(owner=owner, started_at=stamp(moment), **values))
+        """Record a live process (again, if its row was removed while it was paused past its lease).
+
+        One ``INSERT … ON CONFLICT (owner) DO UPDATE``: two registrations of one owner at the same moment
+        (the UI thread's ``ensure_fresh`` and the keeper's beat) both succeed, neither meets a duplicate key."""
+        dialect = self.db.engine.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        with self.db.write() as session:
+            moment = db_now(session)
+            values: dict[str, Any] = {
+                "host": host,
+                "pid": pid,
+                "heartbeat_at": stamp(moment),
+                "lease_expires_at": stamp(moment + timedelta(seconds=lease_s)),
+            }
+            stmt = insert(Worker).values(owner=owner, started_at=stamp(moment), **values)
+            session.exec(stmt.on_conflict_do_update(index_elements=["owner"], set_=values))
 
     def heartbeat(self, owner: str, *, lease_s: float) -> bool:
         """Renew the lease (one UPDATE). False when the row is gone: the caller registers again."""
-        moment = now()
-        stmt = (
-            update(Worker)
-            .where(col(Worker.owner) == owner)
-            .values(heartbeat_at=stamp(moment), lease_expires_at=stamp(moment + timedelta(seconds=lease_s)))
-        )
         with self.db.write() as session:
+            moment = db_now(session)
+            stmt = (
+                update(Worker)
+                .where(col(Worker.owner) == owner)
+                .values(
+                    heartbeat_at=stamp(moment), lease_expires_at=stamp(moment + timedelta(seconds=lease_s))
+                )
+            )
             return bool(rowcount(session.exec(stmt)))
 
     def forget(self, owner: str) -> None:
@@ -87,48 +113,33 @@ class WorkerRepository:
     def get(self, owner: str) -> Lease | None:
         with self.db.read() as session:
             row = session.exec(select(Worker).where(col(Worker.owner) == owner)).first()
-        if row is None:
-            return None
-        return Lease(row.owner, row.host, row.pid, row.started_at, row.heartbeat_at, row.lease_expires_at)
+        return _lease(row) if row is not None else None
+
+    def lease_of(self, owner: str) -> tuple[Lease | None, bool]:
+        """``owner``'s lease and whether it still holds, judged now by the database's clock."""
+        with self.db.read() as session:
+            row = session.exec(select(Worker).where(col(Worker.owner) == owner)).first()
+            if row is None:
+                return None, False
+            return _lease(row), not _lease(row).expired(db_now(session))
 
     def expired_owners(self, at: datetime | None = None) -> list[str]:
-        """Owners whose lease had expired by ``at`` (now by default), oldest lease first."""
-        moment = stamp(at or now())
-        stmt = (
-            select(Worker.owner)
-            .where(col(Worker.lease_expires_at) <= moment)
-            .order_by(col(Worker.lease_expires_at))
-        )
+        """Owners whose lease had expired by ``at`` (now by the database's clock), oldest lease first."""
         with self.db.read() as session:
+            moment = stamp(at or db_now(session))
+            stmt = (
+                select(Worker.owner)
+                .where(col(Worker.lease_expires_at) <= moment)
+                .order_by(col(Worker.lease_expires_at))
+            )
             return list(session.exec(stmt).all())
 
     def forget_expired(self, at: datetime | None = None) -> int:
         """Remove the rows of expired owners that no longer own an active generation (after adoption)."""
-        moment = stamp(at or now())
         owns_active = exists().where(
             col(Generation.owner) == col(Worker.owner), col(Generation.status).in_(ACTIVE_STATUSES)
         )
-        stmt = delete(Worker).where(col(Worker.lease_expires_at) <= moment, ~owns_active)
         with self.db.write() as session:
+            moment = stamp(at or db_now(session))
+            stmt = delete(Worker).where(col(Worker.lease_expires_at) <= moment, ~owns_active)
             return rowcount(session.exec(stmt))
-
-    @contextmanager
-    def maintenance_lock(self, name: str) -> Iterator[bool]:
-        """One process at a time for maintenance named ``name``: yields True to the one that holds it.
-
-        PostgreSQL: a session-level ``pg_try_advisory_lock`` on a connection kept for the duration (others
-        get False at once and skip). SQLite: every write transaction is IMMEDIATE and so already serialised
-        across processes; the lock is always granted."""
-        if self.db.engine.dialect.name != "postgresql":
-            yield True
-            return
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        with self.db.engine.connect() as conn:
-            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
-            conn.commit()
-            try:
-                yield got
-            finally:
-                if got:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                    conn.commit()

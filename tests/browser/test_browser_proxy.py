@@ -12,7 +12,9 @@ on the page and on the websocket's handshake (Chrome's DevTools protocol shows t
 
 from __future__ import annotations
 
+import http.server
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,7 +29,15 @@ from studio.domain.settings import load_settings
 from studio.storage import Store
 from tests.browser.browser import LAUNCH_ARGS, settle
 from tests.conftest import chromium_or_skip
-from tests.proxy import ROUTE_COOKIE, UPSTREAM_HEADER, Proxy, StudioProcess, nginx_proxy, studio_processes
+from tests.proxy import (
+    EXAMPLE,
+    ROUTE_COOKIE,
+    UPSTREAM_HEADER,
+    Proxy,
+    StudioProcess,
+    nginx_proxy,
+    studio_processes,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -218,10 +228,6 @@ def test_a_generation_on_process_a_shows_in_history_on_process_b(team, team_env,
 
 
 def test_killing_process_a_mid_generation_leaves_nothing_pending_on_process_b(team, team_env, emulator):
-    # NOTE for the lead: this depends on the `lease` helper's work (heartbeat leases, STUDIO_LEASE_SECONDS,
-    # periodic adoption in every long-lived studio process). Until that merges, process B never resolves the row
-    # a dead process A owned while B is running, and this test FAILS (the row stays queued/running). That is
-    # the bug it is here to catch: do not skip or xfail it.
     proxy, (a, b) = team
     word = f"lantern{uuid.uuid4().hex[:8]}"
     with chromium() as browser:
@@ -258,3 +264,61 @@ def test_killing_process_a_mid_generation_leaves_nothing_pending_on_process_b(te
         # The browser that was on A is sent to B by nginx (A no longer answers) and gets a working page.
         assert one.open("/") == b.address
         expect(one.page.get_by_label("Prompt", exact=True)).to_be_visible(timeout=30_000)
+
+
+# -- the example's header and failover, with nginx in front of two small HTTP servers ---------------------------
+
+
+class _Process(http.server.BaseHTTPRequestHandler):
+    """Stands in for a studio process at the HTTP level: ``ok``, or a 503 while it says it is not ready."""
+
+    def do_GET(self) -> None:
+        unavailable = self.server.unavailable > 0  # type: ignore[attr-defined]
+        if unavailable:
+            self.server.unavailable -= 1  # type: ignore[attr-defined]
+        body = b"unavailable" if unavailable else b"ok"
+        self.send_response(503 if unavailable else 200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def _processes(count: int) -> Iterator[list[http.server.ThreadingHTTPServer]]:
+    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Process) for _ in range(count)]
+    for server in servers:
+        server.unavailable = 0  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+def test_the_example_shows_no_internal_address_unless_turned_on():
+    example = EXAMPLE.read_text()
+    active = [line for line in example.splitlines() if not line.lstrip().startswith("#")]
+    assert not any(UPSTREAM_HEADER in line for line in active)  # off in the example
+    with _processes(2) as servers, nginx_proxy([f"127.0.0.1:{s.server_port}" for s in servers]) as proxy:
+        with proxy.client() as client:  # the test's rendering turns it on, to prove which process served
+            assert client.get("/_stcore/health").headers[UPSTREAM_HEADER].startswith("127.0.0.1:")
+
+
+def test_one_503_does_not_move_a_process_s_browsers():
+    """Streamlit answers 503 while it starts or stops: that browser sees it (its client retries), and the
+    process keeps its browsers; nginx neither retries the 503 elsewhere nor counts it as a failure."""
+    with _processes(2) as servers, nginx_proxy([f"127.0.0.1:{s.server_port}" for s in servers]) as proxy:
+        a = f"127.0.0.1:{servers[0].server_port}"
+        route = proxy.route_to(a)
+        servers[0].unavailable = 1  # type: ignore[attr-defined]
+        with proxy.client(cookies={ROUTE_COOKIE: route}) as client:
+            blip = client.get("/_stcore/health")
+            assert (blip.status_code, blip.headers[UPSTREAM_HEADER]) == (503, a)
+            for _ in range(5):
+                again = client.get("/_stcore/health")
+                assert (again.status_code, again.headers[UPSTREAM_HEADER]) == (200, a)

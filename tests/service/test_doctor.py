@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from studio.domain.requests import GenerationRequest
 from studio.domain.settings import load_settings
-from studio.services import doctor
+from studio.services import doctor, leases
 from studio.services.studio import Studio
 from studio.storage import Store
 
@@ -80,10 +79,10 @@ def _damage(data_dir: Path, records) -> dict:
     second.images[0].path.write_bytes(b"tampered")  # wrong hash
     store = Store(data_dir)  # only the store: a Studio start would resolve the orphan itself
     dead = store.generations.create_pending(
-        prompt="dead", model=MODEL, settings={}, owner=f"{socket.gethostname()}:999999999:x"
+        prompt="dead", model=MODEL, settings={}, owner=f"{leases.host_id()}:999999999:x"
     )
     live = store.generations.create_pending(
-        prompt="live", model=MODEL, settings={}, owner=f"{socket.gethostname()}:{os.getppid()}:y"
+        prompt="live", model=MODEL, settings={}, owner=f"{leases.host_id()}:{os.getppid()}:y"
     )
     store.close()
     return {"dead": dead, "live": live, "tampered": second.images[0], "thumb": first.images[0]}
