@@ -43,6 +43,7 @@ COLUMNS = 2  # tiles about 260 px wide beside the composer at 1440 px
 
 
 Run = dict[str, Any]
+_PAINTED = "painted"  # the run's fragment drew its last image; its next poll reruns the page
 
 
 # -- state ------------------------------------------------------------------------------------------
@@ -133,8 +134,9 @@ def _plural(n: int, word: str) -> str:
 @st.fragment(run_every=progress.STATUS_POLL_SECONDS)
 def _live_status(studio: Studio, ids: list[int]) -> None:
     active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
-    if not active:  # the feed's fragment reruns the page too; whichever notices first
-        st.rerun()
+    if not active:  # the outcome, here: the feed's fragment reruns the page once its images are painted
+        _final_status(studio, ids)
+        return
     done = len(ids) - len(active)
     reports = [studio.progress(gen_id) for gen_id in active]
     started = [r for r in reports if r is not None and r.state == "running"]
@@ -217,12 +219,15 @@ def _empty() -> None:
 
 def _run(studio: Studio, run: Run, *, live: bool) -> None:
     ids = run["ids"]
+    if not live:
+        run.pop(_PAINTED, None)  # a whole-page run came first (e.g. the status line's)
     with st.container(border=True, key=f"gen_feedrun_{ids[0]}"):
         if live:
             _live_run(studio, ids, run)
-        else:
-            _header(studio, run, len(ids), live=False)
-            _tiles(studio, ids, actions=True)
+        else:  # nested as the live fragment draws it, so its images stay on screen (not fetched again)
+            with st.container(key=f"gen_live_{ids[0]}"):
+                _header(studio, run, len(ids), live=False)
+                _tiles(studio, ids, actions=True)
 
 
 def _header(studio: Studio, run: Run, count: int, *, live: bool, active: Sequence[int] = ()) -> None:
@@ -248,15 +253,18 @@ def _header(studio: Studio, run: Run, count: int, *, live: bool, active: Sequenc
 
 @st.fragment(run_every=progress.POLL_SECONDS)
 def _live_run(studio: Studio, ids: list[int], run: Run) -> None:
-    if not any(studio.is_active(gen_id) for gen_id in ids):
-        st.rerun()  # the whole page: draws the run with its actions and stops polling
+    if run.pop(_PAINTED, False):
+        st.rerun()  # the images are on screen: now the whole page, with their actions, and no more polling
     if run.pop("fresh", False):  # only right after it was sent: no later rerun waits on it before drawing
         studio.wait(ids, timeout=progress.WAIT_SECONDS)  # returns as soon as they finish
     active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
-    # what finished is drawn now, by this fragment: the images paint without waiting for a whole-page run
+    # What finished is drawn now, by this fragment. The last image too: a whole-page rerun costs more than
+    # the endpoint's answer is worth waiting for, so it comes one poll later, once the images are painted.
     with st.container(key=f"gen_live_{ids[0]}"):  # polled: it does not fade between two polls (generate.css)
         _header(studio, run, len(ids), live=bool(active), active=active)
         _tiles(studio, ids, actions=False)
+    if not active:
+        run[_PAINTED] = True
 
 
 def _tiles(studio: Studio, ids: Sequence[int], *, actions: bool) -> None:
