@@ -17,12 +17,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Session, col, select
 
 from studio.domain.mime import EXTENSIONS
 from studio.storage import files
-from studio.storage.database import Database
+from studio.storage.database import Database, upsert
 from studio.storage.tables import Asset, Draft, GenerationAsset, utc_now
 
 DIR = "drafts"
@@ -51,12 +50,12 @@ class DraftRepository:
             return session.exec(select(Draft.body).where(col(Draft.owner) == owner)).first()
 
     def put(self, body: str, owner: str = "") -> None:
-        stmt = insert(Draft).values(owner=owner, body=body, updated_at=utc_now())
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["owner"],
-            set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
-        )
         with self.db.write() as session:
+            stmt = upsert(session, Draft).values(owner=owner, body=body, updated_at=utc_now())
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["owner"],
+                set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
+            )
             session.exec(stmt)
 
     def update(
@@ -70,10 +69,11 @@ class DraftRepository:
         and returns the new text (None leaves the row as it is). Two sessions saving at once take turns,
         so neither overwrites what the other just wrote with an older copy."""
         with self.db.write() as session:
-            body = session.exec(select(Draft.body).where(col(Draft.owner) == owner)).first()
+            # PostgreSQL has no single writer: lock the row (a first draft: the upsert below resolves a race)
+            body = session.exec(select(Draft.body).where(col(Draft.owner) == owner).with_for_update()).first()
             new = change(body)
             if new is not None:
-                stmt = insert(Draft).values(owner=owner, body=new, updated_at=utc_now())
+                stmt = upsert(session, Draft).values(owner=owner, body=new, updated_at=utc_now())
                 stmt = stmt.on_conflict_do_update(
                     index_elements=["owner"],
                     set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
@@ -100,7 +100,8 @@ class DraftRepository:
     def move(self, owner: str, to: str) -> None:
         """The draft of ``owner`` becomes ``to``'s (replacing it), in one transaction."""
         with self.db.write() as session:
-            body = session.exec(select(Draft.body).where(col(Draft.owner) == owner)).first()
+            # PostgreSQL has no single writer: lock the row (a first draft: the upsert below resolves a race)
+            body = session.exec(select(Draft.body).where(col(Draft.owner) == owner).with_for_update()).first()
             if body is None:
                 return
             session.exec(delete(Draft).where(col(Draft.owner) == to))

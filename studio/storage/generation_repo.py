@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Session, col, select
 
 from studio.domain.crashpoints import crashpoint
@@ -36,7 +35,7 @@ from studio.domain.requests import (
 )
 from studio.imaging import images
 from studio.storage import files, journal, turns
-from studio.storage.database import Database, rowcount
+from studio.storage.database import Database, rowcount, upsert
 from studio.storage.tables import (
     Asset,
     Generation,
@@ -169,7 +168,7 @@ class GenerationRepository:
     def _link(self, session: Session, gen_id: int, role: str, stored: Sequence[_Stored]) -> None:
         for position, s in enumerate(stored):
             session.exec(
-                insert(Asset)
+                upsert(session, Asset)
                 .values(
                     sha256=s.sha256,
                     mime_type=s.mime_type,
@@ -184,7 +183,7 @@ class GenerationRepository:
             )
             asset_id = session.exec(select(Asset.id).where(Asset.sha256 == s.sha256)).one()
             session.exec(
-                insert(GenerationAsset)
+                upsert(session, GenerationAsset)
                 .values(
                     generation_id=gen_id,
                     role=role,
@@ -365,11 +364,8 @@ class GenerationRepository:
         if not dead:
             return []
         still_active = (col(Generation.id).in_(dead), col(Generation.status).in_(ACTIVE_STATUSES))
-        with self.db.write() as session:  # re-check inside the lock: a row may have finished meanwhile
-            ids = list(
-                session.exec(select(Generation.id).where(*still_active).order_by(col(Generation.id))).all()
-            )
-            session.exec(
+        with self.db.write() as session:  # one UPDATE ... RETURNING: a row that finished meanwhile stays
+            ids = session.execute(
                 update(Generation)
                 .where(*still_active)
                 .values(
@@ -378,8 +374,9 @@ class GenerationRepository:
                     error_message=INTERRUPTED_MESSAGE,
                     updated_at=utc_now(),
                 )
-            )
-        return [i for i in ids if i is not None]
+                .returning(col(Generation.id))
+            ).scalars()
+            return sorted(int(i) for i in ids if i is not None)
 
     def interrupt_owned(self, owner: str) -> list[int]:
         """Resolve the pending/running rows of one live owner that gave up on them (a stop abandoned its

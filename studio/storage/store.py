@@ -63,7 +63,7 @@ class Store:
             raise StoreError(
                 f"The studio cannot create its data directory {self.data_dir} ({exc.strerror})."
             ) from exc
-        self.db = Database.open(self.db_path)
+        self.db = Database.open(self.db_path, database_url)
         self.generations = GenerationRepository(self.db, self.data_dir)
         self.gallery = GalleryRepository(self.db, self.data_dir)
         self.organise = OrganiseRepository(self.db)

@@ -213,46 +213,64 @@ def test_reopen_is_idempotent(tmp_path: Path) -> None:
     s.close()
 
 
+def _with_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+    """The shipped Alembic scripts plus a revision 0002 whose upgrade runs ``body``."""
+    import shutil
+
+    scripts = tmp_path / "scripts"
+    shutil.copytree(migrations.SCRIPTS, scripts)
+    (scripts / "versions" / "0002_next.py").write_text(
+        'revision = "0002"\ndown_revision = "0001"\nbranch_labels = None\ndepends_on = None\n'
+        "from alembic import op\n\n\ndef upgrade():\n"
+        + "".join(f"    {line}\n" for line in body.splitlines())
+    )
+    monkeypatch.setattr(migrations, "SCRIPTS", scripts)
+
+
 def test_migration_backs_up_then_upgrades(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    s = Store(tmp_path)
+    s = Store(tmp_path / "data")
     gen = pending(s, prompt="before upgrade")
     s.close()
-
-    def m_next_extra(conn) -> None:
-        conn.exec_driver_sql("CREATE TABLE extra (id INTEGER PRIMARY KEY)")
-
-    old = migrations.LATEST
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, m_next_extra])
-    monkeypatch.setattr(migrations, "LATEST", old + 1)
-    s = Store(tmp_path)
-    assert sql(s, "PRAGMA user_version") == [(old + 1,)]
+    _with_revision(tmp_path, monkeypatch, 'op.execute("CREATE TABLE extra (id INTEGER PRIMARY KEY)")')
+    s = Store(tmp_path / "data")
+    assert sql(s, "SELECT version_num FROM alembic_version") == [("0002",)]
     assert sql(s, "SELECT name FROM sqlite_master WHERE name = 'extra'") == [("extra",)]
     assert s.generations.get(gen).prompt == "before upgrade"
     s.close()
-    [backup] = list((tmp_path / "backups").iterdir())
-    assert backup.name.startswith(f"studio-{old}-") and backup.suffix == ".db"
+    [backup] = list((tmp_path / "data" / "backups").iterdir())
+    assert backup.suffix == ".db"
     con = sqlite3.connect(backup)
-    assert con.execute("PRAGMA user_version").fetchone() == (old,)
+    assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
     assert con.execute("SELECT prompt FROM generation").fetchall() == [("before upgrade",)]
     con.close()
 
 
 def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    Store(tmp_path).close()
-
-    def m_next_broken(conn) -> None:
-        conn.exec_driver_sql("CREATE TABLE half_done (id INTEGER)")
-        raise RuntimeError("boom")
-
-    old = migrations.LATEST
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, m_next_broken])
-    monkeypatch.setattr(migrations, "LATEST", old + 1)
+    Store(tmp_path / "data").close()
+    _with_revision(
+        tmp_path, monkeypatch, 'op.execute("CREATE TABLE half_done (id INTEGER)")\nraise RuntimeError("boom")'
+    )
     with pytest.raises(RuntimeError):
-        Store(tmp_path)
-    con = sqlite3.connect(tmp_path / "studio.db")
-    assert con.execute("PRAGMA user_version").fetchone() == (old,)
+        Store(tmp_path / "data")
+    con = sqlite3.connect(tmp_path / "data" / "studio.db")
+    assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
     assert con.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchall() == []
     con.close()
+
+
+def test_unknown_revision_opens_read_only(tmp_path: Path) -> None:
+    s = Store(tmp_path)
+    gen = pending(s)
+    s.close()
+    con = sqlite3.connect(tmp_path / "studio.db")
+    con.execute("UPDATE alembic_version SET version_num = 'f00d'")
+    con.commit()
+    con.close()
+    s = Store(tmp_path)
+    assert s.readonly and s.generations.get(gen) is not None
+    with pytest.raises(StoreError, match="newer version"):
+        pending(s)
+    s.close()
 
 
 def test_newer_schema_opens_read_only(tmp_path: Path) -> None:
