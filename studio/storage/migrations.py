@@ -465,6 +465,8 @@ def migrate(engine: Engine, db_path: Path) -> int | str | None:
             version = user_version(conn)
             has_tables = _has_tables(conn)
         if rev is None and (version or has_tables):
+            if version >= LATEST:  # a last-legacy file about to be stamped: a copy first, as for any upgrade
+                backup(db_path, version)
             found = migrate_legacy(engine, db_path)  # backs up first, then 1..7 in place
             if user_version_of(engine) < len(LEGACY):
                 return found  # a shortened legacy list (tests making an old file): stop there
