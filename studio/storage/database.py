@@ -75,6 +75,7 @@ def make_pg_engine(url: str, *, readonly: bool = False) -> Engine:
         max_overflow=PG_MAX_OVERFLOW,
         pool_pre_ping=True,
         isolation_level="READ COMMITTED",
+        execution_options={"preserve_rowcount": True},  # INSERT ... SELECT counts, as on SQLite
         connect_args={"connect_timeout": 5, "options": options} if options else {"connect_timeout": 5},
     )
 

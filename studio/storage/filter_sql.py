@@ -81,7 +81,7 @@ class Match(ColumnElement[bool]):
     a bind parameter (``plainto_tsquery``/``phraseto_tsquery``; a prefix is ``to_tsquery`` of word
     characters only)."""
 
-    type = NullType()  # not Boolean: SQLite would get "MATCH ? = 1"
+    type = NullType()  # type: ignore[assignment]  # not Boolean: SQLite would get "MATCH ? = 1"
     inherit_cache = False
 
     def __init__(self, index: str, fts5: str, spec: Spec) -> None:

@@ -16,10 +16,43 @@ from typing import Any
 from sqlalchemy import Column, Computed, Float, String, delete
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from studio.domain.records import GenerationRecord, ImageRecord
+
+
+class _CaseFree(ColumnElement[str]):
+    """A bound name compared ignoring case: as it is on SQLite (the column is ``COLLATE NOCASE``),
+    cast to ``citext`` on PostgreSQL (psycopg would send it as ``varchar``, compared case by case)."""
+
+    inherit_cache = True
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.type = inner.type
+
+
+@compiles(_CaseFree)
+def _case_free(element: _CaseFree, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.inner, **kw))
+
+
+@compiles(_CaseFree, "postgresql")
+def _case_free_pg(element: _CaseFree, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.inner, **kw)} AS CITEXT)"
+
+
+class NoCase(TypeDecorator[str]):
+    """A name unique and compared ignoring case (``COLLATE NOCASE`` / ``citext``)."""
+
+    impl = String
+    cache_ok = True
+
+    def bind_expression(self, bindvalue: Any) -> Any:
+        return _CaseFree(bindvalue)
 
 
 class Generation(SQLModel, table=True):
@@ -101,7 +134,7 @@ class Tag(SQLModel, table=True):
     __tablename__ = "tag"
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str
+    name: str = Field(sa_type=NoCase)
 
 
 class GenerationTag(SQLModel, table=True):
@@ -117,7 +150,7 @@ class Collection(SQLModel, table=True):
     __tablename__ = "collection"
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str
+    name: str = Field(sa_type=NoCase)
     created_at: str
 
 
