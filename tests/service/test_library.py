@@ -10,6 +10,7 @@ from studio.domain import prompts
 from studio.domain.errors import InputError
 from studio.services import templates as library
 from studio.services.templates import TemplateService
+from tests.stores import open_store
 
 pytestmark = pytest.mark.usefixtures("backend")
 
