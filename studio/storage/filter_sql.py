@@ -102,13 +102,13 @@ def _tsquery(spec: Spec, compiler: SQLCompiler, **kw: Any) -> str:
     if kind == "stem":
         return f"plainto_tsquery('studio_stem', {_bind(compiler, spec[1], **kw)})"
     if kind == "phrase":
-        return f"phraseto_tsquery('simple', {_bind(compiler, spec[1], **kw)})"
+        return f"phraseto_tsquery('studio_raw', {_bind(compiler, spec[1], **kw)})"
     if kind == "prefix":
         lexemes = re.findall(r"\w+", spec[1].lower())
         if not lexemes:
             return "''::tsquery"
         typed = " & ".join(lexemes) + ":*"  # word characters only: no tsquery syntax can come from input
-        return f"to_tsquery('simple', {_bind(compiler, typed, **kw)})"
+        return f"to_tsquery('studio_raw', {_bind(compiler, typed, **kw)})"
     if kind == "andnot":
         return f"({_tsquery(spec[1], compiler, **kw)} && !!{_tsquery(spec[2], compiler, **kw)})"
     parts = [_tsquery(x, compiler, **kw) for x in spec[1]]

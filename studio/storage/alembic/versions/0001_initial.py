@@ -8,7 +8,7 @@ place are the same schema, byte for byte. On PostgreSQL it is the equivalent DDL
 - the facet cube (``generation_stats``) and ``n_images`` are kept by plpgsql triggers, like SQLite's;
 - full-text search is two stored ``tsvector`` columns with GIN indexes instead of FTS5's two tables:
   ``search_stem`` (the ``studio_stem`` configuration: english stems without a stop-word list, as FTS5's
-  porter tokenizer) and ``search_raw`` (``simple``: words as written, for prefixes and exact phrases),
+  porter tokenizer) and ``search_raw`` (``studio_raw``: words as written, diacritics folded by ``unaccent`` in both, for prefixes and exact phrases),
   read through two views named like SQLite's FTS5 tables (``generation_fts``/``generation_fts_raw``:
   ``rowid``, ``vec``), so the search SQL has one shape on both dialects.
 
@@ -29,6 +29,7 @@ _STATS_COLUMNS = "live, status, model, aspect_ratio, image_size, n, images, cost
 
 POSTGRES = f"""
 CREATE EXTENSION IF NOT EXISTS citext;;
+CREATE EXTENSION IF NOT EXISTS unaccent;;
 DO $$ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_ts_dict WHERE dictname = 'studio_stem_dict') THEN
         CREATE TEXT SEARCH DICTIONARY studio_stem_dict (TEMPLATE = snowball, Language = english);
@@ -37,7 +38,13 @@ DO $$ BEGIN
         CREATE TEXT SEARCH CONFIGURATION studio_stem (COPY = english);
         ALTER TEXT SEARCH CONFIGURATION studio_stem
             ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part
-            WITH studio_stem_dict;
+            WITH unaccent, studio_stem_dict;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_ts_config WHERE cfgname = 'studio_raw') THEN
+        CREATE TEXT SEARCH CONFIGURATION studio_raw (COPY = simple);
+        ALTER TEXT SEARCH CONFIGURATION studio_raw
+            ALTER MAPPING FOR asciiword, asciihword, hword_asciipart, word, hword, hword_part
+            WITH unaccent, simple;
     END IF;
 END $$;;
 CREATE TABLE generation (
@@ -77,7 +84,7 @@ CREATE TABLE generation (
     search_stem tsvector GENERATED ALWAYS AS
         (to_tsvector('studio_stem'::regconfig, prompt) || to_tsvector('studio_stem'::regconfig, text)) STORED,
     search_raw tsvector GENERATED ALWAYS AS
-        (to_tsvector('simple'::regconfig, prompt) || to_tsvector('simple'::regconfig, text)) STORED
+        (to_tsvector('studio_raw'::regconfig, prompt) || to_tsvector('studio_raw'::regconfig, text)) STORED
 );;
 CREATE INDEX ix_generation_deleted_id ON generation (deleted_at, id);;
 CREATE INDEX ix_generation_status ON generation (status);;
