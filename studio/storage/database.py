@@ -143,7 +143,8 @@ def _pg_error(exc: BaseException, where: str) -> StoreError | None:
             f"The PostgreSQL server ({where}) refuses more connections (too many clients); close some "
             "studio processes or raise max_connections, then retry."
         )
-    if state in ("28P01", "28000") or "password authentication failed" in text or "authentication" in text:
+    unknown_role = "role" in text and "does not exist" in text
+    if state in ("28P01", "28000") or "authentication" in text or unknown_role:
         return StoreError(
             f"PostgreSQL refused the studio's user and password for {where}; check the user and password "
             "in STUDIO_DATABASE_URL."
