@@ -18,8 +18,8 @@ from studio.imaging import metadata
 from studio.services import runs, uploads
 from studio.services.drafts import Draft
 from studio.storage import Store, migrations
-from tests.stores import sqlite_only
 from tests.factories import make_image, png
+from tests.stores import sqlite_only
 
 pytestmark = pytest.mark.usefixtures("backend")
 
