@@ -50,6 +50,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     backup: Path | None = None
     repair: bool = False
+    advice: str | None = None  # PostgreSQL: how the history is backed up (pg_dump), since the doctor does not
 
     @property
     def ok(self) -> bool:
@@ -66,6 +67,7 @@ class Report:
             "problems": [p.to_json() for p in self.problems],
             "repaired": self.repaired,
             "backup": str(self.backup) if self.backup else None,
+            "advice": self.advice,
             "data_dir": str(self.data_dir),
         }
 
@@ -96,8 +98,8 @@ class _Library:
     )  # failed only because the history could not be written
 
 
-def _read_library(db_path: Path, is_alive: Callable[[str], bool]) -> _Library:
-    rows = health_repo.library(db_path)
+def _read_library(db_path: Path, is_alive: Callable[[str], bool], url: str | None = None) -> _Library:
+    rows = health_repo.library(db_path, url)
     alive = {owner: is_alive(owner) for owner in {o for _, o in rows.active}}
     live_owners = {gen_id: alive[owner] for gen_id, owner in rows.active}
     return _Library(
@@ -143,7 +145,7 @@ class Doctor:
         return problem
 
     def scan(self, store: Store) -> None:
-        lib = _read_library(store.db_path, self.is_alive)
+        lib = _read_library(store.db_path, self.is_alive, store.database_url)
         self._check_rows(store)
         self._check_assets(lib)
         self._check_turns(lib)
@@ -320,7 +322,10 @@ class Doctor:
         if not self.report.problems:
             return
         self.report.repair = True
-        self.report.backup = migrations.backup(store.db_path, migrations.LATEST)
+        if store.database_url:  # a server's database: the team's own backups (pg_dump), never a copy here
+            self.report.backup = None
+        else:
+            self.report.backup = migrations.backup(store.db_path, migrations.LATEST)
         adopted = set(store.generations.adopt_orphans(self.is_alive))
         interrupted = set(
             store.generations.interrupt_orphans(self.is_alive)
@@ -389,10 +394,17 @@ def _default_alive(owner: str) -> bool:
     return _owner_alive(owner)
 
 
-def check(data_dir: Path, *, repair: bool = False, is_alive: Callable[[str], bool] | None = None) -> Report:
-    """Inspect (and with ``repair`` fix) the data directory. Raises StoreError if it cannot be opened."""
+def check(
+    data_dir: Path,
+    *,
+    repair: bool = False,
+    is_alive: Callable[[str], bool] | None = None,
+    database_url: str | None = None,
+) -> Report:
+    """Inspect (and with ``repair`` fix) the data directory (and the PostgreSQL history at
+    ``database_url``). Raises StoreError if it cannot be opened."""
     try:
-        return _check(data_dir, repair=repair, is_alive=is_alive)
+        return _check(data_dir, repair=repair, is_alive=is_alive, database_url=database_url)
     except (
         health_repo.DatabaseError,
         OSError,
@@ -403,10 +415,25 @@ def check(data_dir: Path, *, repair: bool = False, is_alive: Callable[[str], boo
         ) from exc
 
 
-def _check(data_dir: Path, *, repair: bool, is_alive: Callable[[str], bool] | None) -> Report:
+def _check(
+    data_dir: Path, *, repair: bool, is_alive: Callable[[str], bool] | None, database_url: str | None = None
+) -> Report:
     doctor = Doctor(data_dir, is_alive or _default_alive)
     db_path = doctor.data_dir / "studio.db"
-    if db_path.exists():
+    if database_url:
+        doctor.report.advice = health_repo.PG_BACKUP_ADVICE
+        doctor.report.integrity = health_repo.integrity(db_path, database_url)
+        if doctor.report.integrity != "ok":
+            doctor.add(
+                Problem(
+                    "integrity",
+                    f"PostgreSQL: {doctor.report.integrity}.",
+                    f"none: {health_repo.PG_BACKUP_ADVICE}",
+                    path="",
+                )
+            )
+            return doctor.report
+    elif db_path.exists():
         doctor.report.integrity = integrity(db_path)
         if doctor.report.integrity != "ok":
             doctor.add(
@@ -418,7 +445,7 @@ def _check(data_dir: Path, *, repair: bool, is_alive: Callable[[str], bool] | No
                 )
             )
             return doctor.report  # repairing on top of a damaged database could make it worse
-    store = Store(doctor.data_dir)
+    store = Store(doctor.data_dir, database_url=database_url)
     try:
         doctor.scan(store)
         if repair:
