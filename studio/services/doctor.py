@@ -61,15 +61,17 @@ class Report:
         return sum(p.fixed for p in self.problems)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "ok": self.ok,
             "integrity": self.integrity,
             "problems": [p.to_json() for p in self.problems],
             "repaired": self.repaired,
             "backup": str(self.backup) if self.backup else None,
-            "advice": self.advice,
             "data_dir": str(self.data_dir),
         }
+        if self.advice:  # PostgreSQL only: the SQLite contract stays as it was
+            out["advice"] = self.advice
+        return out
 
 
 # -- the scan -----------------------------------------------------------------------------------------
