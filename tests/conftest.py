@@ -82,3 +82,36 @@ def s3():
 
     with s3_server() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server):
+    """A database migrated to head once per session; each PostgreSQL test gets a copy (CREATE DATABASE ...
+    TEMPLATE, a file copy on the server: tens of milliseconds)."""
+    import tempfile
+    from pathlib import Path
+
+    from studio.storage.database import Database
+
+    name = "studio_template"
+    url = pg_server.create_database(name)
+    db = Database.open(Path(tempfile.mkdtemp()) / "unused.db", url)
+    db.close()
+    yield name
+    pg_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, monkeypatch):
+    """Run the test on both backends: ``sqlite`` (the file in STUDIO_DATA_DIR) and ``postgresql`` (a fresh
+    database copied from the migrated template, in STUDIO_DATABASE_URL). Stores opened through
+    ``Store.for_settings`` or ``tests.stores.open_store`` follow it."""
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    server = request.getfixturevalue("pg_server")
+    template = request.getfixturevalue("pg_template")
+    url = server.create_database(template=template)
+    monkeypatch.setenv("STUDIO_DATABASE_URL", url)
+    yield "postgresql"
+    server.drop_database(url.rsplit("/", 1)[1])

@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
         else default_data_dir()
     )
     try:
-        report = doctor.check(data_dir, repair=args.repair)
+        report = doctor.check(
+            data_dir, repair=args.repair, database_url=os.environ.get("STUDIO_DATABASE_URL") or None
+        )
     except StudioError as exc:
         output.print_doctor_failure(exc, as_json=args.json)
         return 1

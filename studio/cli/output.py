@@ -73,6 +73,8 @@ def print_doctor_report(report: Report, *, as_json: bool) -> None:
         print(f"- [{state}] {p.kind}: {p.detail} → {p.action}")
     if report.backup:
         print(f"Backup written first: {report.backup}")
+    if report.advice:
+        print(report.advice)
     if report.ok:
         print("Healthy." if not report.problems else f"Repaired {report.repaired} problem(s).")
     elif not report.repair:

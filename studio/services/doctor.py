@@ -54,6 +54,7 @@ class Report:
     problems: list[Problem] = field(default_factory=list)
     backup: Path | None = None
     repair: bool = False
+    advice: str | None = None  # PostgreSQL: how the history is backed up (pg_dump), since the doctor does not
 
     @property
     def ok(self) -> bool:
@@ -64,7 +65,7 @@ class Report:
         return sum(p.fixed for p in self.problems)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "ok": self.ok,
             "integrity": self.integrity,
             "problems": [p.to_json() for p in self.problems],
@@ -72,6 +73,9 @@ class Report:
             "backup": str(self.backup) if self.backup else None,
             "data_dir": str(self.data_dir),
         }
+        if self.advice:  # PostgreSQL only: the SQLite contract stays as it was
+            out["advice"] = self.advice
+        return out
 
 
 # -- the scan -----------------------------------------------------------------------------------------
@@ -147,8 +151,8 @@ class _Library:
     )  # failed only because the history could not be written
 
 
-def _read_library(db_path: Path, is_alive: Callable[[str], bool]) -> _Library:
-    rows = health_repo.library(db_path)
+def _read_library(db_path: Path, is_alive: Callable[[str], bool], url: str | None = None) -> _Library:
+    rows = health_repo.library(db_path, url)
     alive = {owner: is_alive(owner) for owner in {o for _, o in rows.active}}
     live_owners = {gen_id: alive[owner] for gen_id, owner in rows.active}
     return _Library(
@@ -196,7 +200,7 @@ class Doctor:
         return problem
 
     def scan(self, store: Store) -> None:
-        lib = _read_library(store.db_path, self.is_alive)
+        lib = _read_library(store.db_path, self.is_alive, store.database_url)
         self.storage = _Storage(store.files)
         self._check_rows(store)
         self._check_assets(lib)
@@ -425,7 +429,10 @@ class Doctor:
         if not self.report.problems:
             return
         self.report.repair = True
-        self.report.backup = migrations.backup(store.db_path, migrations.LATEST)
+        if store.database_url:  # a server's database: the team's own backups (pg_dump), never a copy here
+            self.report.backup = None
+        else:
+            self.report.backup = migrations.backup(store.db_path, migrations.LATEST)
         adopted = set(store.generations.adopt_orphans(self.is_alive))
         interrupted = set(
             store.generations.interrupt_orphans(self.is_alive)
@@ -501,13 +508,21 @@ def check(
     is_alive: Callable[[str], bool] | None = None,
     storage_url: str | None = None,
     s3_endpoint_url: str | None = None,
+    database_url: str | None = None,
 ) -> Report:
-    """Inspect (and with ``repair`` fix) the data directory and the storage (``STUDIO_STORAGE_URL``, read
-    from the environment when not given). Raises StoreError if it cannot be opened."""
+    """Inspect (and with ``repair`` fix) the data directory, the storage (``STUDIO_STORAGE_URL``) and the
+    history (``STUDIO_DATABASE_URL``), each read from the environment when not given. Raises StoreError if
+    it cannot be opened."""
     storage_url = storage_url or (os.environ.get("STUDIO_STORAGE_URL") or "").strip() or None
     s3_endpoint_url = s3_endpoint_url or (os.environ.get("STUDIO_S3_ENDPOINT_URL") or "").strip() or None
     try:
-        return _check(data_dir, repair=repair, is_alive=is_alive, storage=(storage_url, s3_endpoint_url))
+        return _check(
+            data_dir,
+            repair=repair,
+            is_alive=is_alive,
+            storage=(storage_url, s3_endpoint_url),
+            database_url=database_url,
+        )
     except (
         health_repo.DatabaseError,
         OSError,
@@ -524,10 +539,24 @@ def _check(
     repair: bool,
     is_alive: Callable[[str], bool] | None,
     storage: tuple[str | None, str | None] = (None, None),
+    database_url: str | None = None,
 ) -> Report:
     doctor = Doctor(data_dir, is_alive or (lambda owner: False))  # the real check once the store is open
     db_path = doctor.data_dir / "studio.db"
-    if db_path.exists():
+    if database_url:
+        doctor.report.advice = health_repo.PG_BACKUP_ADVICE
+        doctor.report.integrity = health_repo.integrity(db_path, database_url)
+        if doctor.report.integrity != "ok":
+            doctor.add(
+                Problem(
+                    "integrity",
+                    f"PostgreSQL: {doctor.report.integrity}.",
+                    f"none: {health_repo.PG_BACKUP_ADVICE}",
+                    path="",
+                )
+            )
+            return doctor.report
+    elif db_path.exists():
         doctor.report.integrity = integrity(db_path)
         if doctor.report.integrity != "ok":
             doctor.add(
@@ -539,7 +568,9 @@ def _check(
                 )
             )
             return doctor.report  # repairing on top of a damaged database could make it worse
-    store = Store(doctor.data_dir, storage_url=storage[0], s3_endpoint_url=storage[1])
+    store = Store(
+        doctor.data_dir, database_url=database_url, storage_url=storage[0], s3_endpoint_url=storage[1]
+    )
     try:
         if is_alive is None:
             doctor.is_alive = _default_alive(store)

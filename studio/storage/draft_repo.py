@@ -17,14 +17,13 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Session, col, select
 
 from studio.domain.errors import StoreError
 from studio.domain.mime import EXTENSIONS
 from studio.storage.blob_files import StoredFiles
 from studio.storage.blobs import LocalBlobs
-from studio.storage.database import Database
+from studio.storage.database import Database, upsert
 from studio.storage.tables import Asset, Draft, GenerationAsset, utc_now
 
 DIR = "drafts"
@@ -55,12 +54,12 @@ class DraftRepository:
             return session.exec(select(Draft.body).where(col(Draft.owner) == owner)).first()
 
     def put(self, body: str, owner: str = "") -> None:
-        stmt = insert(Draft).values(owner=owner, body=body, updated_at=utc_now())
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["owner"],
-            set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
-        )
         with self.db.write() as session:
+            stmt = upsert(session, Draft).values(owner=owner, body=body, updated_at=utc_now())
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["owner"],
+                set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
+            )
             session.exec(stmt)
 
     def update(
@@ -74,10 +73,11 @@ class DraftRepository:
         and returns the new text (None leaves the row as it is). Two sessions saving at once take turns,
         so neither overwrites what the other just wrote with an older copy."""
         with self.db.write() as session:
-            body = session.exec(select(Draft.body).where(col(Draft.owner) == owner)).first()
+            # PostgreSQL has no single writer: lock the row (a first draft: the upsert below resolves a race)
+            body = session.exec(select(Draft.body).where(col(Draft.owner) == owner).with_for_update()).first()
             new = change(body)
             if new is not None:
-                stmt = insert(Draft).values(owner=owner, body=new, updated_at=utc_now())
+                stmt = upsert(session, Draft).values(owner=owner, body=new, updated_at=utc_now())
                 stmt = stmt.on_conflict_do_update(
                     index_elements=["owner"],
                     set_={"body": stmt.excluded.body, "updated_at": stmt.excluded.updated_at},
@@ -104,7 +104,8 @@ class DraftRepository:
     def move(self, owner: str, to: str) -> None:
         """The draft of ``owner`` becomes ``to``'s (replacing it), in one transaction."""
         with self.db.write() as session:
-            body = session.exec(select(Draft.body).where(col(Draft.owner) == owner)).first()
+            # PostgreSQL has no single writer: lock the row (a first draft: the upsert below resolves a race)
+            body = session.exec(select(Draft.body).where(col(Draft.owner) == owner).with_for_update()).first()
             if body is None:
                 return
             session.exec(delete(Draft).where(col(Draft.owner) == to))

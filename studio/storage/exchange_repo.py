@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Session, col, select
 
-from studio.storage.database import Database
+from studio.storage.database import Database, upsert
 from studio.storage.tables import Asset, Generation, GenerationAsset, GenerationTag, Tag
 
 #: created_at values per query (SQLite's bound-parameter limit is far above; the index does the rest)
@@ -112,13 +111,13 @@ def _insert(session: Session, gen: ImportedGeneration, assets: Mapping[str, Mapp
     assert row.id is not None
     for image in gen.images:
         session.exec(
-            insert(Asset)
+            upsert(session, Asset)
             .values(created_at=row.updated_at, **assets[image.sha256])
             .on_conflict_do_nothing(index_elements=["sha256"])
         )
         asset_id = session.exec(select(Asset.id).where(col(Asset.sha256) == image.sha256)).one()
         session.exec(
-            insert(GenerationAsset)
+            upsert(session, GenerationAsset)
             .values(
                 generation_id=row.id,
                 role=image.role,
@@ -129,9 +128,11 @@ def _insert(session: Session, gen: ImportedGeneration, assets: Mapping[str, Mapp
             .on_conflict_do_nothing()
         )
     for tag in gen.tags:
-        session.exec(insert(Tag).values(name=tag).on_conflict_do_nothing())
+        session.exec(upsert(session, Tag).values(name=tag).on_conflict_do_nothing())
         tag_id = session.exec(select(Tag.id).where(col(Tag.name) == tag)).one()
         session.exec(
-            insert(GenerationTag).values(generation_id=row.id, tag_id=tag_id).on_conflict_do_nothing()
+            upsert(session, GenerationTag)
+            .values(generation_id=row.id, tag_id=tag_id)
+            .on_conflict_do_nothing()
         )
     return row.id

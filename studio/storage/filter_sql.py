@@ -9,13 +9,18 @@ common term at a million rows takes about a second by rank and under a milliseco
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, TypeGuard, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, column, func, table, text
+from sqlalchemy import String, and_, bindparam, column, func, table, text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.types import NullType
 from sqlmodel import col, select
 
 from studio.domain.errors import InputError
@@ -41,6 +46,20 @@ class FtsQuery:
     last: str | None = None
     phrases: str | None = None
     excluded: str | None = None
+    #: the same query as typed pieces, for PostgreSQL's tsquery (built from bind parameters, never text)
+    words: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    last_word: str | None = field(default=None, compare=False, repr=False)
+    phrase_list: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    excluded_list: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def stems(self) -> Spec:
+        return ("and", tuple(("stem", w) for w in self.words))
+
+    def exclusions(self) -> Spec:
+        return ("or", tuple(("stem", x) for x in self.excluded_list))
+
+    def exact(self) -> Spec:
+        return ("and", tuple(("phrase", p) for p in self.phrase_list))
 
     def parts(self) -> list[tuple[str, str]]:
         """(index, FTS5 query) for every MATCH this query runs."""
@@ -49,35 +68,90 @@ class FtsQuery:
         return [(index, q) for index, q in [*out, ("generation_fts", self.excluded)] if q]
 
 
-def _rows(index: str, name: str) -> str:
-    return f"SELECT rowid FROM {index} WHERE {index} MATCH :{name}"
+#: A PostgreSQL tsquery as a tree: ("stem", word) | ("prefix", word) | ("phrase", text) |
+#: ("and" | "or", (spec, ...)) | ("andnot", spec, spec)
+Spec = tuple[Any, ...]
 
 
-def fts_match(query: FtsQuery | str, key: str = "generation.id") -> Any:
-    """The WHERE term for ``query`` (a plain string: one MATCH on ``generation_fts``). A MATCH on
-    ``generation_fts`` drives the walk when there are whole words; the last word, phrases and exclusions
-    narrow it as ``key IN (...)`` (``key``: the joined ``generation_fts.rowid``, or ``generation.id``)."""
+class Match(ColumnElement[bool]):
+    """One full-text match on ``index`` (``generation_fts``: stems, ``generation_fts_raw``: as typed).
+
+    SQLite: ``index MATCH :fts5`` on the FTS5 table. PostgreSQL: ``index.vec @@ tsquery`` on the view of the
+    same name over ``generation`` (revision 0001), the tsquery built from ``spec`` with every typed word
+    a bind parameter (``plainto_tsquery``/``phraseto_tsquery``; a prefix is ``to_tsquery`` of word
+    characters only)."""
+
+    type = NullType()  # type: ignore[assignment]  # not Boolean: SQLite would get "MATCH ? = 1"
+    inherit_cache = False
+
+    def __init__(self, index: str, fts5: str, spec: Spec) -> None:
+        self.index, self.fts5, self.spec = index, fts5, spec
+
+
+def _bind(compiler: SQLCompiler, value: str, **kw: Any) -> str:
+    return str(compiler.process(bindparam(None, value, type_=String()), **kw))
+
+
+@compiles(Match)
+def _match_sqlite(element: Match, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{element.index} MATCH {_bind(compiler, element.fts5, **kw)}"
+
+
+def _tsquery(spec: Spec, compiler: SQLCompiler, **kw: Any) -> str:
+    kind = spec[0]
+    if kind == "stem":
+        return f"plainto_tsquery('studio_stem', {_bind(compiler, spec[1], **kw)})"
+    if kind == "phrase":
+        return f"phraseto_tsquery('studio_raw', {_bind(compiler, spec[1], **kw)})"
+    if kind == "prefix":
+        lexemes = re.findall(r"\w+", spec[1].lower())
+        if not lexemes:
+            return "''::tsquery"
+        typed = " & ".join(lexemes) + ":*"  # word characters only: no tsquery syntax can come from input
+        return f"to_tsquery('studio_raw', {_bind(compiler, typed, **kw)})"
+    if kind == "andnot":
+        return f"({_tsquery(spec[1], compiler, **kw)} && !!{_tsquery(spec[2], compiler, **kw)})"
+    parts = [_tsquery(x, compiler, **kw) for x in spec[1]]
+    if not parts:
+        return "''::tsquery"
+    return "(" + (" && " if kind == "and" else " || ").join(parts) + ")"
+
+
+@compiles(Match, "postgresql")
+def _match_pg(element: Match, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{element.index}.vec @@ {_tsquery(element.spec, compiler, **kw)}"
+
+
+def _rows(index: str, fts5: str, spec: Spec) -> Any:
+    fts = table(index, column("rowid"))
+    return select(fts.c.rowid).where(Match(index, fts5, spec))
+
+
+def fts_match(query: FtsQuery | str, key: str = "generation.id", spec: Spec | None = None) -> Any:
+    """The WHERE term for ``query`` (a plain string: one MATCH on ``generation_fts``, ``spec`` its
+    PostgreSQL form). A MATCH on ``generation_fts`` drives the walk when there are whole words; the last
+    word, phrases and exclusions narrow it as ``key IN (...)`` (``key``: the joined ``generation_fts.rowid``,
+    or ``generation.id``)."""
     if isinstance(query, str):
-        return text("generation_fts MATCH :fts_query").bindparams(fts_query=query)
+        return Match("generation_fts", query, spec or ("and", ()))
+    key_col = fts_table.c.rowid if key.startswith("generation_fts") else col(Generation.id)
     terms: list[Any] = []
     excluded = query.excluded
     if query.stemmed:
         driver = f"({query.stemmed})" + (f" NOT ({excluded})" if excluded else "")
-        terms.append(text("generation_fts MATCH :fts_query").bindparams(fts_query=driver))
+        spec_ = ("andnot", query.stems(), query.exclusions()) if excluded else query.stems()
+        terms.append(Match("generation_fts", driver, spec_))
         excluded = None
     if query.last:
-        union = f"{_rows('generation_fts', 'fts_stem')} UNION {_rows(FTS_RAW, 'fts_prefix')}"
-        terms.append(text(f"{key} IN ({union})").bindparams(fts_stem=query.last, fts_prefix=query.last + "*"))
+        last = query.last_word or ""
+        union = _rows("generation_fts", query.last, ("stem", last)).union(
+            _rows(FTS_RAW, query.last + "*", ("prefix", last))
+        )
+        terms.append(key_col.in_(union))
     if query.phrases:
-        terms.append(
-            text(f"{key} IN ({_rows(FTS_RAW, 'fts_phrases')})").bindparams(fts_phrases=query.phrases)
-        )
+        terms.append(key_col.in_(_rows(FTS_RAW, query.phrases, query.exact())))
     if excluded:
-        terms.append(
-            text(f"{key} NOT IN ({_rows('generation_fts', 'fts_excluded')})").bindparams(
-                fts_excluded=excluded
-            )
-        )
+        terms.append(key_col.not_in(_rows("generation_fts", excluded, query.exclusions())))
     return and_(*terms)
 
 
@@ -135,6 +209,10 @@ def fts_query(search: str | SearchQuery | None) -> FtsQuery | None:
         last=_quoted(last[0]) if last else None,
         phrases=" AND ".join(_quoted(p) for p in q.phrases) or None,
         excluded=" OR ".join(_quoted(x) for x in q.excluded) or None,
+        words=tuple(whole),
+        last_word=last[0] if last else None,
+        phrase_list=tuple(q.phrases),
+        excluded_list=tuple(q.excluded),
     )
 
 
@@ -153,27 +231,32 @@ def newest_matches(f: GalleryFilter, query: FtsQuery, before_id: int | None, lim
     q = parsed(f.search)
     rest = conditions(replace(f, search=None), before_id=before_id)
     rest += search_terms(replace(q, words=(), phrases=(), excluded=()))  # its dates, exactly
-    arms: list[tuple[str, str]] = []  # (index, MATCH)
+    arms: list[tuple[str, str, Spec]] = []  # (index, MATCH, its PostgreSQL form)
     if query.last:
+        last = query.last_word or ""
         stem = query.last + (f" NOT ({query.excluded})" if query.excluded else "")
+        stem_spec: Spec = ("stem", last)
+        if query.excluded:
+            stem_spec = ("andnot", stem_spec, query.exclusions())
         raw = " AND ".join(x for x in (query.last + "*", query.phrases) if x)
-        arms += [("generation_fts", stem), (FTS_RAW, raw)]
+        raw_spec: Spec = ("and", (("prefix", last), *query.exact()[1]))
+        arms += [("generation_fts", stem, stem_spec), (FTS_RAW, raw, raw_spec)]
     else:  # phrases only
-        arms.append((FTS_RAW, query.phrases or '""'))
+        arms.append((FTS_RAW, query.phrases or '""', query.exact()))
     selects = []
-    for n, (index, match) in enumerate(arms):
+    for index, match, spec in arms:
         fts = table(index, column("rowid"))
         stmt = (
             select(fts.c.rowid)
             .join(Generation, col(Generation.id) == fts.c.rowid)
-            .where(text(f"{index} MATCH :m{n}").bindparams(**{f"m{n}": match}), *rest)
+            .where(Match(index, match, spec), *rest)
         )
         if index == FTS_RAW and query.excluded:  # exclusions are by stem: the other index
-            term = f"generation.id NOT IN ({_rows('generation_fts', f'x{n}')})"
-            stmt = stmt.where(text(term).bindparams(**{f"x{n}": query.excluded}))
+            stmt = stmt.where(
+                col(Generation.id).not_in(_rows("generation_fts", query.excluded, query.exclusions()))
+            )
         if index == "generation_fts" and query.phrases:  # phrases are exact: the raw index
-            term = f"generation.id IN ({_rows(FTS_RAW, f'p{n}')})"
-            stmt = stmt.where(text(term).bindparams(**{f"p{n}": query.phrases}))
+            stmt = stmt.where(col(Generation.id).in_(_rows(FTS_RAW, query.phrases, query.exact())))
         if before_id is not None:
             stmt = stmt.where(fts.c.rowid < before_id)
         selects.append(stmt.correlate(None))
@@ -217,7 +300,8 @@ def search_terms(search: str | SearchQuery | None) -> list[Any]:
             out.append(fts_table.c.rowid.between(low, high))
     excluded = _excluded_only(q)
     if excluded:
-        out.append(col(Generation.id).not_in(select(fts_table.c.rowid).where(fts_match(excluded))))
+        spec = ("or", tuple(("stem", x) for x in q.excluded))
+        out.append(col(Generation.id).not_in(select(fts_table.c.rowid).where(fts_match(excluded, spec=spec))))
     return out
 
 

@@ -48,6 +48,9 @@ from studio.storage.tables import (
     records,
     select_generations,
 )
+from studio.storage.tables import (
+    total as sql_total,
+)
 
 MAX_PAGE = 1000
 #: facet name -> the indexed column it groups by
@@ -322,10 +325,10 @@ class GalleryRepository:
                     session,
                     filter or GalleryFilter(),
                     func.coalesce(func.sum(GenerationStats.n), 0),
-                    func.total(GenerationStats.cost_usd),
-                    func.total(GenerationStats.prompt_tokens),
-                    func.total(GenerationStats.output_tokens),
-                    func.total(GenerationStats.total_tokens),
+                    sql_total(GenerationStats.cost_usd),
+                    sql_total(GenerationStats.prompt_tokens),
+                    sql_total(GenerationStats.output_tokens),
+                    sql_total(GenerationStats.total_tokens),
                     func.coalesce(func.sum(GenerationStats.images), 0),
                 )
                 return {
@@ -342,10 +345,10 @@ class GalleryRepository:
                 # five columns: more than sqlmodel's typed select() overloads take
                 sums = sa_select(
                     func.count(),
-                    func.total(g.cost_usd),
-                    func.total(g.prompt_tokens),
-                    func.total(g.output_tokens),
-                    func.total(g.total_tokens),
+                    sql_total(g.cost_usd),
+                    sql_total(g.prompt_tokens),
+                    sql_total(g.output_tokens),
+                    sql_total(g.total_tokens),
                 ).where(*conds)
                 n_images = (
                     select(func.count())

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import exists, inspect, update
-from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Session, col, select
 
 from studio.domain.crashpoints import crashpoint
@@ -39,7 +38,7 @@ from studio.imaging import images
 from studio.storage import files, journal, turns
 from studio.storage.blob_files import StoredFiles
 from studio.storage.blobs import LocalBlobs
-from studio.storage.database import Database, rowcount
+from studio.storage.database import Database, rowcount, upsert
 from studio.storage.tables import (
     Asset,
     Generation,
@@ -174,7 +173,7 @@ class GenerationRepository:
     def _link(self, session: Session, gen_id: int, role: str, stored: Sequence[_Stored]) -> None:
         for position, s in enumerate(stored):
             session.exec(
-                insert(Asset)
+                upsert(session, Asset)
                 .values(
                     sha256=s.sha256,
                     mime_type=s.mime_type,
@@ -189,7 +188,7 @@ class GenerationRepository:
             )
             asset_id = session.exec(select(Asset.id).where(Asset.sha256 == s.sha256)).one()
             session.exec(
-                insert(GenerationAsset)
+                upsert(session, GenerationAsset)
                 .values(
                     generation_id=gen_id,
                     role=role,

@@ -1,5 +1,9 @@
 """What ``studio doctor`` reads from the history, without opening a ``Store``: no migration runs and
-nothing is written (``Database.open_readonly``), so it works before an upgrade and on a damaged file."""
+nothing is written (``Database.open_readonly``), so it works before an upgrade and on a damaged file.
+
+On PostgreSQL (``url``) the integrity check is: the server answers, the schema revision is one this code
+knows, and the rows agree with each other (the facet cube with the rows it counts, ``n_images`` with the
+links, no generation naming a missing parent run). Backups there are the team's own (``pg_dump``)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, select
 
-from studio.storage.database import Database
+from studio.storage.database import Database, map_db_error
 from studio.storage.tables import Asset, Generation
 
 #: What a read here raises when SQLite fails (locked, unreadable, damaged): SQLite's own error.
@@ -29,8 +33,56 @@ class LibraryRows:
     store_failed: set[int]  # failed only because the history could not be written
 
 
-def integrity(db_path: Path) -> str:
-    """``ok`` or SQLite's first complaint (a damaged file that cannot even be opened included)."""
+#: What the doctor says instead of copying a PostgreSQL database.
+PG_BACKUP_ADVICE = (
+    "The history is on PostgreSQL: back it up with the team's own tools before repairing "
+    "(pg_dump --format=custom), the doctor does not copy a server's database."
+)
+
+_PG_CHECKS = (
+    (
+        "the facet counts disagree with the generations",
+        "SELECT (SELECT coalesce(sum(n), 0) FROM generation_stats) <> (SELECT count(*) FROM generation)"
+        " OR EXISTS (SELECT 1 FROM generation_stats WHERE n < 0)",
+    ),
+    (
+        "a generation's image count disagrees with its images",
+        "SELECT EXISTS (SELECT 1 FROM generation g WHERE g.n_images <> (SELECT count(*) FROM generation_asset a"
+        " WHERE a.generation_id = g.id AND a.role = 'output'))",
+    ),
+    (
+        "a generation names a run that is not in the history",
+        "SELECT EXISTS (SELECT 1 FROM generation g WHERE g.run_id IS NOT NULL"
+        " AND NOT EXISTS (SELECT 1 FROM run r WHERE r.id = g.run_id))",
+    ),
+)
+
+
+def _pg_integrity(db_path: Path, url: str) -> str:
+    from studio.storage import migrations  # migrations imports database, which this module imports
+
+    db = Database.open_readonly(db_path, url)
+    try:
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+            rev = migrations.current_revision(conn)
+            if rev is None:
+                return f"{db.label} holds no studio history yet (no schema revision)"
+            if rev != migrations.head():
+                return f"{db.label} is at schema revision {rev}; this studio expects {migrations.head()}"
+            complaints = [what for what, sql in _PG_CHECKS if conn.exec_driver_sql(sql).scalar_one()]
+    except DBAPIError as exc:
+        return str(map_db_error(exc, url))
+    finally:
+        db.close()
+    return "; ".join(complaints) or "ok"
+
+
+def integrity(db_path: Path, url: str | None = None) -> str:
+    """``ok`` or the first complaint: SQLite's own (a damaged file that cannot even be opened included),
+    or, with ``url``, PostgreSQL's reachability, schema revision and row agreement."""
+    if url:
+        return _pg_integrity(db_path, url)
     db = Database.open_readonly(db_path)
     try:
         with db.engine.connect() as conn:
@@ -45,16 +97,17 @@ def integrity(db_path: Path) -> str:
     return "ok" if text == "ok" else text
 
 
-def library(db_path: Path) -> LibraryRows:
-    """Assets, model turns, statuses and active rows; a SQLite failure raises ``DatabaseError``."""
-    db = Database.open_readonly(db_path)
+def library(db_path: Path, url: str | None = None) -> LibraryRows:
+    """Assets, model turns, statuses and active rows; a SQLite failure raises ``DatabaseError`` (a
+    PostgreSQL one, ``StoreError`` with its sentence)."""
+    db = Database.open_readonly(db_path, url)
     try:
         with db.engine.connect() as conn:
             return _library(conn)
     except DBAPIError as exc:
         if isinstance(exc.orig, sqlite3.Error):
             raise exc.orig from exc
-        raise
+        raise map_db_error(exc, url or db_path) from exc
     finally:
         db.close()
 

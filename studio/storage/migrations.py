@@ -1,6 +1,15 @@
-"""Numbered schema migrations, applied in order according to ``PRAGMA user_version``.
+"""Schema migrations: Alembic (``studio/storage/alembic``) for both dialects, after the legacy numbered
+SQLite migrations below.
 
-Each migration runs in its own IMMEDIATE transaction together with the version bump, so a crash
+Alembic's revision ``0001`` is the schema exactly as the legacy migrations m001-m007 leave it (on SQLite it
+runs them; on PostgreSQL it is the equivalent DDL). Opening a history:
+- a fresh database is created by ``alembic upgrade head``;
+- an existing SQLite file from before Alembic (``PRAGMA user_version`` 1..7, no ``alembic_version``) is
+  backed up, brought to 7 by the legacy migrations, stamped ``0001`` and upgraded to head, in place;
+- a revision this code does not know (a newer Studio wrote it) opens read-only.
+Several processes starting at once take turns: SQLite's IMMEDIATE write lock, PostgreSQL's advisory lock.
+
+Legacy migrations (below, frozen): each runs in its own IMMEDIATE transaction together with the version bump, so a crash
 leaves the database at the previous version. An existing database is copied with SQLite's backup API
 before it is migrated. Migrations are append-only: never edit one that has shipped.
 """
@@ -12,7 +21,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import Connection, Engine, inspect, text
 
 from studio.storage.database import writer
 from studio.storage.files import contained
@@ -332,31 +346,8 @@ END
     )
 
 
-#: The ``worker`` table (m008): one row per live studio process, renewed by its heartbeat. Plain types, so the
-#: same statement creates it on SQLite and PostgreSQL; times are UTC ISO text like every other timestamp.
-WORKER_DDL = """
-CREATE TABLE worker (
-    owner TEXT PRIMARY KEY NOT NULL,
-    host TEXT NOT NULL,
-    pid INTEGER NOT NULL,
-    started_at TEXT NOT NULL,
-    heartbeat_at TEXT NOT NULL,
-    lease_expires_at TEXT NOT NULL
-);;
-CREATE INDEX ix_worker_lease_expires_at ON worker (lease_expires_at)
-"""
-
-
-@migration
-def m008_worker_leases(conn: Connection) -> None:
-    """Several studio processes share one history: each registers its owner id in ``worker`` and renews a
-    lease with a heartbeat, so another process (on another machine too) knows when the pending rows of a
-    dead one may be adopted. A new table; no existing row changes meaning (an owner without a worker row
-    is judged as before: by its pid on this host)."""
-    _run(conn, WORKER_DDL)
-
-
 LATEST = len(MIGRATIONS)
+LEGACY = tuple(MIGRATIONS)  # frozen: revision 0001 on SQLite
 
 
 def user_version(conn: Connection) -> int:
@@ -386,8 +377,8 @@ def backup(db_path: Path, version: int) -> Path:
     return target
 
 
-def migrate(engine: Engine, db_path: Path) -> int:
-    """Bring the database to LATEST; returns the version found before migrating."""
+def migrate_legacy(engine: Engine, db_path: Path) -> int:
+    """Bring a SQLite database to the last legacy version; returns the version found before migrating."""
     with engine.connect() as conn:
         found = user_version(conn)
         needs_backup = found < LATEST and (found > 0 or _has_tables(conn))
@@ -403,3 +394,98 @@ def migrate(engine: Engine, db_path: Path) -> int:
             fn(conn)
             conn.exec_driver_sql(f"PRAGMA user_version = {number}")
     return found
+
+
+def legacy_schema(conn: Connection) -> None:
+    """Revision 0001 on SQLite: the legacy migrations the file still lacks, inside the caller's
+    transaction (a fresh file gets all seven)."""
+    have = user_version(conn)
+    for number, fn in enumerate(LEGACY, start=1):
+        if have < number:
+            fn(conn)
+            conn.exec_driver_sql(f"PRAGMA user_version = {number}")
+
+
+# -- Alembic ------------------------------------------------------------------------------------------
+
+SCRIPTS = Path(__file__).with_name("alembic")
+#: pg_advisory_xact_lock key: one studio process upgrades the schema at a time ("studio" in ASCII).
+LOCK_KEY = 0x73747564696F
+
+
+def alembic_config(conn: Connection | None = None) -> Config:
+    """Alembic configured in code (no alembic.ini): the scripts shipped in the package, and the
+    connection to run them on."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(SCRIPTS))
+    if conn is not None:
+        cfg.attributes["connection"] = conn
+    return cfg
+
+
+def head() -> str:
+    return str(ScriptDirectory.from_config(alembic_config()).get_current_head())
+
+
+def known_schema() -> str:
+    """What this code knows, for the read-only sentence."""
+    return f"revision {head()}"
+
+
+def current_revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def newer_than_code(engine: Engine) -> int | str | None:
+    """The schema found when it is newer than this code (a revision it does not know, or a legacy
+    version past the last legacy one), else None."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            found = user_version(conn)
+            if found > LATEST:
+                return found
+        rev = current_revision(conn)
+        if rev is not None:
+            try:
+                ScriptDirectory.from_config(alembic_config()).get_revision(rev)
+            except CommandError:
+                return rev
+    return None
+
+
+def migrate(engine: Engine, db_path: Path) -> int | str | None:
+    """Bring the database to Alembic's head; returns what was found before (a legacy version or a
+    revision; None for a fresh database)."""
+    found: int | str | None = None
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            rev = current_revision(conn)
+            version = user_version(conn)
+            has_tables = _has_tables(conn)
+        if rev is None and (version or has_tables):
+            if version >= LATEST:  # a last-legacy file about to be stamped: a copy first, as for any upgrade
+                backup(db_path, version)
+            found = migrate_legacy(engine, db_path)  # backs up first, then 1..7 in place
+            if user_version_of(engine) < len(LEGACY):
+                return found  # a shortened legacy list (tests making an old file): stop there
+        elif rev is None and len(MIGRATIONS) < len(LEGACY):
+            return migrate_legacy(engine, db_path)  # tests making an old file: never stamp it
+        elif rev is not None and rev != head():
+            backup(db_path, version)
+        found = rev if rev is not None else found
+        with writer(engine).begin() as conn:  # IMMEDIATE: one process upgrades, the others wait
+            command.upgrade(alembic_config(conn), "head")
+        return found
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+        found = current_revision(conn)
+        if found != head():
+            command.upgrade(alembic_config(conn), "head")
+    return found
+
+
+def user_version_of(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return user_version(conn)

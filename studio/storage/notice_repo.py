@@ -11,10 +11,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, literal
-from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import col, select
 
-from studio.storage.database import Database, rowcount
+from studio.storage.database import Database, rowcount, upsert
 from studio.storage.filter_sql import unique_ids
 from studio.storage.tables import Generation, InterruptionAck, utc_now
 
@@ -66,9 +65,9 @@ class NoticeRepository:
                     *_open(), col(Generation.id) == gen_id
                 )
                 stmt = (
-                    insert(InterruptionAck)
+                    upsert(session, InterruptionAck)
                     .from_select(["generation_id", "action", "at"], rows)
-                    .prefix_with("OR IGNORE")
+                    .on_conflict_do_nothing()
                 )
                 if rowcount(session.exec(stmt)):
                     claimed.append(gen_id)

@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, func, literal, true, update
-from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from studio.domain.errors import InputError
-from studio.storage.database import Database, rowcount
+from studio.storage.database import Database, rowcount, upsert
 from studio.storage.filter_sql import COLLECTION_MAX, TAG_MAX, chunks, clean_name, unique_ids
 from studio.storage.tables import (
     Collection,
@@ -24,6 +24,10 @@ from studio.storage.tables import (
     drop_unused_tags,
     utc_now,
 )
+
+
+def _taken_name(name: str) -> InputError:
+    return InputError(f"A collection called “{name}” already exists; choose another name.")
 
 
 class OrganiseRepository:
@@ -66,7 +70,7 @@ class OrganiseRepository:
             return 0
         added = 0
         with self.db.write() as session:
-            session.exec(insert(Tag).values([{"name": t} for t in tags]).on_conflict_do_nothing())
+            session.exec(upsert(session, Tag).values([{"name": t} for t in tags]).on_conflict_do_nothing())
             tag_ids = select(Tag.id).where(col(Tag.name).in_(tags))
             for chunk in chunks(wanted):
                 pairs = (
@@ -76,9 +80,9 @@ class OrganiseRepository:
                     .where(col(Generation.id).in_(chunk), col(Tag.id).in_(tag_ids))
                 )
                 stmt = (
-                    insert(GenerationTag)
+                    upsert(session, GenerationTag)
                     .from_select(["generation_id", "tag_id"], pairs)
-                    .prefix_with("OR IGNORE")
+                    .on_conflict_do_nothing()
                 )
                 added += rowcount(session.exec(stmt))
         return added
@@ -122,7 +126,7 @@ class OrganiseRepository:
     def _name_free(self, session: Session, name: str, cid: int | None = None) -> None:
         other = session.exec(select(Collection.id).where(col(Collection.name) == name)).first()
         if other is not None and other != cid:
-            raise InputError(f"A collection called “{name}” already exists; choose another name.")
+            raise _taken_name(name)
 
     def create_collection(self, name: str) -> int:
         clean = clean_name(name, COLLECTION_MAX, "collection")
@@ -130,7 +134,10 @@ class OrganiseRepository:
             self._name_free(session, clean)
             row = Collection(name=clean, created_at=utc_now())
             session.add(row)
-            session.flush()
+            try:  # PostgreSQL: the unique name decides a race the check above cannot see
+                session.flush()
+            except IntegrityError:
+                raise _taken_name(clean) from None
             assert row.id is not None
             return row.id
 
@@ -139,7 +146,10 @@ class OrganiseRepository:
         with self.db.write() as session:
             self._collection_exists(session, cid)
             self._name_free(session, clean, cid)
-            session.exec(update(Collection).where(col(Collection.id) == cid).values(name=clean))
+            try:
+                session.exec(update(Collection).where(col(Collection.id) == cid).values(name=clean))
+            except IntegrityError:
+                raise _taken_name(clean) from None
 
     def delete_collection(self, cid: int) -> None:
         """Removes the board and its items; the generations themselves stay."""
@@ -155,9 +165,9 @@ class OrganiseRepository:
             for chunk in chunks(unique_ids(ids)):
                 rows = select(literal(cid), Generation.id, literal(now)).where(col(Generation.id).in_(chunk))
                 stmt = (
-                    insert(CollectionItem)
+                    upsert(session, CollectionItem)
                     .from_select(["collection_id", "generation_id", "added_at"], rows)
-                    .prefix_with("OR IGNORE")
+                    .on_conflict_do_nothing()
                 )
                 added += rowcount(session.exec(stmt))
         return added

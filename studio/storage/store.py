@@ -10,7 +10,7 @@ from studio.domain.errors import StoreError
 from studio.domain.records import GenerationRecord
 from studio.domain.settings import Settings
 from studio.storage.blob_files import StoredFiles
-from studio.storage.database import Database
+from studio.storage.database import Database, sqlite_file
 from studio.storage.draft_repo import DraftRepository
 from studio.storage.exchange_repo import ExchangeRepository
 from studio.storage.gallery_repo import GalleryRepository
@@ -55,8 +55,10 @@ class Store:
         """``data_dir`` holds local caches and the crash journal (and, by default, the SQLite file and the
         images); ``database_url`` and ``storage_url`` move the history and the images elsewhere (team mode)."""
         self.data_dir = Path(data_dir).expanduser().resolve()
-        self.database_url, self.storage_url, self.s3_endpoint_url = database_url, storage_url, s3_endpoint_url
         self.db_path = self.data_dir / "studio.db"
+        if database_url and database_url.startswith("sqlite"):  # a SQLite file named by URL: the same engine
+            self.db_path, database_url = sqlite_file(database_url), None
+        self.database_url, self.storage_url, self.s3_endpoint_url = database_url, storage_url, s3_endpoint_url
         try:
             for name in DIRS:
                 (self.data_dir / name).mkdir(parents=True, exist_ok=True)
@@ -66,7 +68,7 @@ class Store:
             ) from exc
         #: Where the files are (``STUDIO_STORAGE_URL``: a folder, default the data directory, or a bucket).
         self.files = StoredFiles.open(storage_url, self.data_dir, s3_endpoint_url)
-        self.db = Database.open(self.db_path)
+        self.db = Database.open(self.db_path, database_url)
         self.generations = GenerationRepository(self.db, self.data_dir, self.files)
         self.gallery = GalleryRepository(self.db, self.data_dir, self.files)
         self.organise = OrganiseRepository(self.db)

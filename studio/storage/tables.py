@@ -13,10 +13,46 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Computed, String, delete, func
+from sqlalchemy import Column, Computed, Float, String, delete
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from studio.domain.records import GenerationRecord, ImageRecord
+
+
+class _CaseFree(ColumnElement[str]):
+    """A bound name compared ignoring case: as it is on SQLite (the column is ``COLLATE NOCASE``),
+    cast to ``citext`` on PostgreSQL (psycopg would send it as ``varchar``, compared case by case)."""
+
+    inherit_cache = True
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.type = inner.type
+
+
+@compiles(_CaseFree)
+def _case_free(element: _CaseFree, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.inner, **kw))
+
+
+@compiles(_CaseFree, "postgresql")
+def _case_free_pg(element: _CaseFree, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.inner, **kw)} AS CITEXT)"
+
+
+class NoCase(TypeDecorator[str]):
+    """A name unique and compared ignoring case (``COLLATE NOCASE`` / ``citext``)."""
+
+    impl = String
+    cache_ok = True
+
+    def bind_expression(self, bindvalue: Any) -> Any:
+        return _CaseFree(bindvalue)
 
 
 class Generation(SQLModel, table=True):
@@ -98,7 +134,7 @@ class Tag(SQLModel, table=True):
     __tablename__ = "tag"
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str
+    name: str = Field(sa_type=NoCase)
 
 
 class GenerationTag(SQLModel, table=True):
@@ -114,7 +150,7 @@ class Collection(SQLModel, table=True):
     __tablename__ = "collection"
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str
+    name: str = Field(sa_type=NoCase)
     created_at: str
 
 
@@ -258,9 +294,46 @@ def drop_unused_tags(session: Session) -> None:
     session.exec(delete(Tag).where(~used.exists()))
 
 
+class joined(FunctionElement[str]):  # noqa: N801 - an SQL function's name
+    """``group_concat(value, sep)`` on SQLite, ``string_agg(value::text, sep)`` on PostgreSQL."""
+
+    type = String()
+    inherit_cache = True
+    name = "joined"
+
+
+@compiles(joined)
+def _joined_sqlite(element: joined, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(joined, "postgresql")
+def _joined_pg(element: joined, compiler: SQLCompiler, **kw: Any) -> str:
+    value, sep = list(element.clauses)
+    return f"string_agg(CAST({compiler.process(value, **kw)} AS TEXT), {compiler.process(sep, **kw)})"
+
+
+class total(FunctionElement[float]):  # noqa: N801 - an SQL function's name
+    """SQLite's ``total(x)`` (a float sum, 0.0 over no rows) on both dialects."""
+
+    type = Float()
+    inherit_cache = True
+    name = "total"
+
+
+@compiles(total)
+def _total_sqlite(element: total, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"total({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(total, "postgresql")
+def _total_pg(element: total, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"coalesce(sum({compiler.process(element.clauses, **kw)}), 0)::float8"
+
+
 def _tags_of() -> Any:
     return (
-        select(func.group_concat(Tag.name, _SEP))
+        select(joined(Tag.name, _SEP))
         .select_from(GenerationTag)
         .join(Tag, col(Tag.id) == GenerationTag.tag_id)
         .where(col(GenerationTag.generation_id) == Generation.id)
@@ -270,7 +343,7 @@ def _tags_of() -> Any:
 
 def _collections_of() -> Any:
     return (
-        select(func.group_concat(CollectionItem.collection_id, ","))
+        select(joined(CollectionItem.collection_id, ","))
         .where(col(CollectionItem.generation_id) == Generation.id)
         .scalar_subquery()
     )

@@ -11,7 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete as sql_delete
+from sqlalchemy import func
 from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from studio.domain.errors import InputError
@@ -83,7 +85,10 @@ class TemplateRepository:
             if _taken(session, kind, name):
                 raise _duplicate(kind, name)
             session.add(row)
-            session.flush()
+            try:  # PostgreSQL: another process may insert the same name between the check and here
+                session.flush()
+            except IntegrityError:
+                raise _duplicate(kind, name) from None
             assert row.id is not None
             return row.id
 
@@ -96,11 +101,14 @@ class TemplateRepository:
         with self.db.write() as session:
             if _taken(session, current.kind, name, but=template_id):
                 raise _duplicate(current.kind, name)
-            session.exec(
-                sql_update(Template)
-                .where(col(Template.id) == template_id)
-                .values(name=name, body=body, tags=_clean_tags(tags), notes=notes, updated_at=utc_now())
-            )
+            try:  # PostgreSQL: the unique (kind, name) decides a race the check above cannot see
+                session.exec(
+                    sql_update(Template)
+                    .where(col(Template.id) == template_id)
+                    .values(name=name, body=body, tags=_clean_tags(tags), notes=notes, updated_at=utc_now())
+                )
+            except IntegrityError:
+                raise _duplicate(current.kind, name) from None
 
     def delete(self, template_id: int) -> bool:
         with self.db.write() as session:
@@ -113,7 +121,9 @@ class TemplateRepository:
 
     def list_all(self, kind: str = "template") -> list[TemplateRecord]:
         stmt = (
-            select(Template).where(col(Template.kind) == kind).order_by(col(Template.name).collate("NOCASE"))
+            select(Template)
+            .where(col(Template.kind) == kind)
+            .order_by(func.lower(Template.name), col(Template.name))
         )
         with self.db.read() as session:
             return [_record(row) for row in session.exec(stmt).all()]

@@ -20,6 +20,8 @@ from studio.services import editing
 from studio.services.studio import Studio
 from tests.factories import solid_image
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 PRO = "gemini-3-pro-image"
 MIB = 1024 * 1024
 

@@ -19,6 +19,9 @@ from studio.services import runs, uploads
 from studio.services.drafts import Draft
 from studio.storage import Store, migrations
 from tests.factories import make_image, png
+from tests.stores import sqlite_only
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 def _ref(color=(10, 20, 30), name="fox.png"):
@@ -148,6 +151,7 @@ def test_a_read_only_store_does_not_raise(studio, monkeypatch) -> None:
 
 
 def test_migration_6_upgrades_a_database_made_up_to_migration_5(tmp_path: Path, monkeypatch) -> None:
+    sqlite_only("a legacy SQLite file")
     upto5 = migrations.MIGRATIONS[: migrations.MIGRATIONS.index(migrations.m006_drafts)]
     assert upto5[-1] is migrations.m005_interruption_notices
     with monkeypatch.context() as m:

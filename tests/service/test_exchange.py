@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import sqlite3
 import stat
 import struct
 import warnings
@@ -23,6 +22,7 @@ from studio.domain.requests import ImagePart, Outcome
 from studio.imaging import images
 from studio.services.exchange import Limits, export_bytes, export_zip, import_zip
 from studio.storage import GalleryFilter, Store
+from tests.stores import db_execute, open_store
 
 _n = iter(range(1, 10_000))
 
@@ -71,8 +71,8 @@ def src(tmp_path: Path):
 
 
 @pytest.fixture
-def dst(tmp_path: Path):
-    s = Store(tmp_path / "dst")
+def dst(tmp_path: Path, backend: str):
+    s = open_store(tmp_path / "dst")  # imports land on the backend under test; exports read SQLite
     yield s
     s.close()
 
@@ -93,14 +93,10 @@ def populated(src: Store) -> dict[str, int]:
 
 
 def snapshot(store: Store) -> tuple:
-    con = sqlite3.connect(store.db_path)
-    try:
-        counts = tuple(
-            con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("generation", "asset", "generation_asset", "tag", "generation_tag")
-        )
-    finally:
-        con.close()
+    counts = tuple(
+        db_execute(store, f"SELECT count(*) FROM {t}")[0][0]
+        for t in ("generation", "asset", "generation_asset", "tag", "generation_tag")
+    )
     on_disk = sorted(
         str(p.relative_to(store.data_dir))
         for p in store.data_dir.rglob("*")
@@ -216,9 +212,7 @@ def test_import_reuses_images_already_stored(src: Store, dst: Store, tmp_path: P
     export_zip(src, zip_path)
     report = import_zip(dst, zip_path)
     assert (report.generations_added, report.images_added, report.images_present) == (1, 0, 1)
-    con = sqlite3.connect(dst.db_path)
-    assert con.execute("SELECT count(*) FROM asset").fetchone() == (1,)
-    con.close()
+    assert db_execute(dst, "SELECT count(*) FROM asset") == [(1,)]
 
 
 def test_import_marks_running_rows_interrupted(src: Store, dst: Store, tmp_path: Path) -> None:

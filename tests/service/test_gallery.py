@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -16,6 +15,9 @@ from studio.domain.errors import InputError, StoreError
 from studio.domain.requests import ImagePart, Outcome
 from studio.imaging import images
 from studio.storage import GalleryFilter, Store, settings_diff
+from tests.stores import db_execute, open_store
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 _colors = itertools.count(1)
 
@@ -39,7 +41,7 @@ def outcome(*datas: bytes, text: str = "", turn: str = "t") -> Outcome:
 
 @pytest.fixture
 def store(tmp_path: Path):
-    s = Store(tmp_path / "data")
+    s = open_store(tmp_path / "data")
     yield s
     s.close()
 
@@ -80,10 +82,7 @@ def ids(records) -> list[int]:
 
 
 def set_created(store: Store, gen_id: int, when: str) -> None:
-    con = sqlite3.connect(store.db_path)
-    con.execute("UPDATE generation SET created_at = ? WHERE id = ?", (when, gen_id))
-    con.commit()
-    con.close()
+    db_execute(store, "UPDATE generation SET created_at = ? WHERE id = ?", (when, gen_id))
 
 
 # -- filters, facets, totals -------------------------------------------------------------------
@@ -377,10 +376,9 @@ def test_empty_trash_removes_only_unreferenced_files(store: Store) -> None:
     report = store.trash_bin.empty_trash()
     assert report.generations == 1 and not rec_keep.images[0].path.exists()
     assert not rec_keep.references[0].path.exists()
-    con = sqlite3.connect(store.db_path)
-    assert con.execute("SELECT count(*) FROM asset").fetchone() == (0,)
-    assert con.execute("PRAGMA foreign_key_check").fetchall() == []
-    con.close()
+    assert db_execute(store, "SELECT count(*) FROM asset") == [(0,)]
+    if store.db.dialect == "sqlite":  # PostgreSQL checks foreign keys on every statement
+        assert db_execute(store, "PRAGMA foreign_key_check") == []
     assert store.trash_bin.empty_trash().generations == 0
 
 
@@ -420,10 +418,8 @@ def test_lineage(store: Store) -> None:
         leaf2,
     ]
     assert ids(store.gallery.page(GalleryFilter(parent_id=mid))) == [leaf1]
-    con = sqlite3.connect(store.db_path)  # a damaged history with a cycle must not hang
-    con.execute("UPDATE generation SET parent_id = ? WHERE id = ?", (leaf1, root))
-    con.commit()
-    con.close()
+    # a damaged history with a cycle must not hang
+    db_execute(store, "UPDATE generation SET parent_id = ? WHERE id = ?", (leaf1, root))
     assert ids(store.gallery.ancestors(leaf1)) == [mid, root]
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from studio.domain.requests import GenerationRequest
 from studio.services.gallery import GalleryFilter, group_variants
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 FLASH = "gemini-2.5-flash-image"
 

@@ -1,10 +1,8 @@
 """The lease and claim code paths on a real PostgreSQL 15 (the ``pg_server`` session fixture).
 
-The PostgreSQL backend of ``Store`` is built separately; these tests give the lease code a real server
-now: the worker table from its migration DDL, ``FOR UPDATE SKIP LOCKED`` claims (a row another
+The database is the real schema (Alembic's head on a fresh database): ``FOR UPDATE SKIP LOCKED`` claims (a row another
 transaction holds is skipped, not waited for; two claimers racing resolve each row once) and the
-advisory lock of one-at-a-time maintenance. The generation table here holds only the columns a claim
-without a journal touches."""
+advisory lock of one-at-a-time maintenance."""
 
 from __future__ import annotations
 
@@ -19,36 +17,20 @@ import pytest
 import sqlalchemy as sa
 
 from studio.services import leases
-from studio.storage import migrations, worker_repo
+from studio.storage import worker_repo
 from studio.storage.database import Database
 from studio.storage.generation_repo import INTERRUPTED_MESSAGE, GenerationRepository
 from studio.storage.worker_repo import WorkerRepository, now
 
-GENERATION_DDL = """
-CREATE TABLE generation (
-    id SERIAL PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    owner TEXT NOT NULL DEFAULT '',
-    error_kind TEXT,
-    error_message TEXT
-)
-"""
 DEAD = "machine-b:4242:cafe0001:1"  # another host, no lease, started long ago: dead
 
 
 @pytest.fixture
 def pg_db(pg_server, tmp_path: Path):
     url = pg_server.create_database()
-    engine = sa.create_engine(url, pool_size=8)
-    with engine.begin() as conn:
-        for statement in (migrations.WORKER_DDL + ";;" + GENERATION_DDL).split(";;"):
-            if statement.strip():
-                conn.exec_driver_sql(statement)
-    db = Database(tmp_path / "pg", engine)
+    db = Database.open(tmp_path / "pg", url)  # the real schema: Alembic's head, the worker table included
     yield db
-    engine.dispose()
+    db.close()
     pg_server.drop_database(sa.make_url(url).database)
 
 
@@ -56,8 +38,8 @@ def add_rows(db: Database, owner: str, count: int) -> list[int]:
     with db.engine.begin() as conn:
         return [
             conn.exec_driver_sql(
-                "INSERT INTO generation (created_at, updated_at, status, owner) "
-                "VALUES ('t', 't', 'pending', %(owner)s) RETURNING id",
+                "INSERT INTO generation (created_at, updated_at, status, owner, model) "
+                "VALUES ('t', 't', 'pending', %(owner)s, 'gemini-2.5-flash-image') RETURNING id",
                 {"owner": owner},
             ).scalar_one()
             for _ in range(count)

@@ -10,7 +10,9 @@ from studio.domain import prompts
 from studio.domain.errors import InputError
 from studio.services import templates as library
 from studio.services.templates import TemplateService
-from studio.storage import Store
+from tests.stores import open_store
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 NAME = st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True)
 VALUE = st.text(alphabet="abc xyz-{}", min_size=1, max_size=10).filter(lambda v: v.strip())
@@ -18,7 +20,7 @@ VALUE = st.text(alphabet="abc xyz-{}", min_size=1, max_size=10).filter(lambda v:
 
 @pytest.fixture
 def store(tmp_path):
-    s = Store(tmp_path / "data")
+    s = open_store(tmp_path / "data")
     yield s
     s.close()
 

@@ -20,6 +20,8 @@ from studio.imaging import contact_sheet
 from studio.services import runs
 from studio.services.studio import Studio
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 WORD = st.text(alphabet="abcdefghij", min_size=1, max_size=6)
 
 

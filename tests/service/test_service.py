@@ -13,6 +13,8 @@ from studio.imaging.images import sanitize_upload
 from studio.services.studio import Studio
 from tests.factories import make_image
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 MODEL = "gemini-2.5-flash-image"
 
 

@@ -26,6 +26,7 @@ from studio.storage.tables import (
     GenerationTag,
     Tag,
 )
+from tests.stores import open_store, sqlite_only
 
 
 def png(w: int = 32, h: int = 24, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
@@ -52,8 +53,8 @@ def outcome(*datas: bytes, text: str = "", thoughts: tuple[bytes, ...] = ()) -> 
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    s = Store(tmp_path / "data")
+def store(tmp_path: Path, backend: str):
+    s = open_store(tmp_path / "data")
     yield s
     s.close()
 
@@ -173,6 +174,7 @@ def test_relpaths() -> None:
 
 
 def test_new_store_layout_and_pragmas(store: Store) -> None:
+    sqlite_only("reads the SQLite file itself")
     for name in ("images", "thumbs", "turns", "quarantine", "backups"):
         assert (store.data_dir / name).is_dir()
     with store.db.engine.connect() as conn:
@@ -186,6 +188,7 @@ def test_new_store_layout_and_pragmas(store: Store) -> None:
 
 
 def test_writes_begin_immediate(store: Store) -> None:
+    sqlite_only("reads the SQLite file itself")
     seen: list[str] = []
     event.listen(store.db.engine, "before_cursor_execute", lambda c, cur, stmt, *a: seen.append(stmt))
     pending(store)
@@ -199,6 +202,7 @@ def test_models_match_migrated_schema(store: Store) -> None:
     insp = inspect(store.db.engine)
     for model in (Generation, Asset, GenerationAsset, Tag, GenerationTag, Collection, CollectionItem):
         db_cols = {c["name"] for c in insp.get_columns(model.__tablename__)}
+        db_cols -= {"search_stem", "search_raw"}  # PostgreSQL's full-text columns, read through Match only
         assert db_cols == set(model.__table__.columns.keys())
 
 
@@ -213,46 +217,67 @@ def test_reopen_is_idempotent(tmp_path: Path) -> None:
     s.close()
 
 
+SHIPPED_HEAD = migrations.head()  # before any test swaps in scripts of its own
+
+
+def _with_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+    """The shipped Alembic scripts plus a revision 0099 after their head whose upgrade runs ``body``."""
+    import shutil
+
+    scripts = tmp_path / "scripts"
+    shutil.copytree(migrations.SCRIPTS, scripts)
+    (scripts / "versions" / "0099_next.py").write_text(
+        f'revision = "0099"\ndown_revision = "{SHIPPED_HEAD}"\nbranch_labels = None\ndepends_on = None\n'
+        "from alembic import op\n\n\ndef upgrade():\n"
+        + "".join(f"    {line}\n" for line in body.splitlines())
+    )
+    monkeypatch.setattr(migrations, "SCRIPTS", scripts)
+
+
 def test_migration_backs_up_then_upgrades(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    s = Store(tmp_path)
+    s = Store(tmp_path / "data")
     gen = pending(s, prompt="before upgrade")
     s.close()
-
-    def m_next_extra(conn) -> None:
-        conn.exec_driver_sql("CREATE TABLE extra (id INTEGER PRIMARY KEY)")
-
-    old = migrations.LATEST
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, m_next_extra])
-    monkeypatch.setattr(migrations, "LATEST", old + 1)
-    s = Store(tmp_path)
-    assert sql(s, "PRAGMA user_version") == [(old + 1,)]
+    _with_revision(tmp_path, monkeypatch, 'op.execute("CREATE TABLE extra (id INTEGER PRIMARY KEY)")')
+    s = Store(tmp_path / "data")
+    assert sql(s, "SELECT version_num FROM alembic_version") == [("0099",)]
     assert sql(s, "SELECT name FROM sqlite_master WHERE name = 'extra'") == [("extra",)]
     assert s.generations.get(gen).prompt == "before upgrade"
     s.close()
-    [backup] = list((tmp_path / "backups").iterdir())
-    assert backup.name.startswith(f"studio-{old}-") and backup.suffix == ".db"
+    [backup] = list((tmp_path / "data" / "backups").iterdir())
+    assert backup.suffix == ".db"
     con = sqlite3.connect(backup)
-    assert con.execute("PRAGMA user_version").fetchone() == (old,)
+    assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [(SHIPPED_HEAD,)]
     assert con.execute("SELECT prompt FROM generation").fetchall() == [("before upgrade",)]
     con.close()
 
 
 def test_failed_migration_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    Store(tmp_path).close()
-
-    def m_next_broken(conn) -> None:
-        conn.exec_driver_sql("CREATE TABLE half_done (id INTEGER)")
-        raise RuntimeError("boom")
-
-    old = migrations.LATEST
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, m_next_broken])
-    monkeypatch.setattr(migrations, "LATEST", old + 1)
+    Store(tmp_path / "data").close()
+    _with_revision(
+        tmp_path, monkeypatch, 'op.execute("CREATE TABLE half_done (id INTEGER)")\nraise RuntimeError("boom")'
+    )
     with pytest.raises(RuntimeError):
-        Store(tmp_path)
-    con = sqlite3.connect(tmp_path / "studio.db")
-    assert con.execute("PRAGMA user_version").fetchone() == (old,)
+        Store(tmp_path / "data")
+    con = sqlite3.connect(tmp_path / "data" / "studio.db")
+    assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [(SHIPPED_HEAD,)]
     assert con.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchall() == []
     con.close()
+
+
+def test_unknown_revision_opens_read_only(tmp_path: Path) -> None:
+    s = Store(tmp_path)
+    gen = pending(s)
+    s.close()
+    con = sqlite3.connect(tmp_path / "studio.db")
+    con.execute("UPDATE alembic_version SET version_num = 'f00d'")
+    con.commit()
+    con.close()
+    s = Store(tmp_path)
+    assert s.readonly and s.generations.get(gen) is not None
+    with pytest.raises(StoreError, match="newer version"):
+        pending(s)
+    s.close()
 
 
 def test_newer_schema_opens_read_only(tmp_path: Path) -> None:
@@ -327,6 +352,7 @@ def test_mark_running_only_moves_pending(store: Store) -> None:
 
 
 def test_save_success_stores_originals_thumbs_and_turn(store: Store) -> None:
+    sqlite_only("reads the SQLite file itself")
     big = png(1000, 500)
     lying_jpeg = ImagePart(jpeg(), "image/png")  # the declared mime is never trusted
     out = outcome(big, text="Here you go", thoughts=(png(8, 8, (1, 2, 3)),))
@@ -379,6 +405,7 @@ def test_save_success_stores_originals_thumbs_and_turn(store: Store) -> None:
 
 
 def test_files_are_written_before_the_row_commits(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    sqlite_only("reads the SQLite file itself")
     gen = pending(store)
     statuses: list[str] = []
     real = files.write_atomic
@@ -408,6 +435,7 @@ def test_files_are_written_before_the_row_commits(store: Store, monkeypatch: pyt
 
 
 def test_same_image_is_stored_once(store: Store) -> None:
+    sqlite_only("reads the SQLite file itself")
     data = png(50, 50)
     a, b = pending(store), pending(store)
     ra = store.generations.save_success(a, outcome(data), latency_ms=1, cost_usd=None)
@@ -500,6 +528,7 @@ def test_keyset_paging_has_no_gaps_or_duplicates(store: Store) -> None:
 
 
 def test_list_filters_and_deleted(store: Store) -> None:
+    sqlite_only("reads the SQLite file itself")
     a = pending(store, model="m1")
     b = pending(store, model="m2")
     c = pending(store, model="m2")
@@ -610,6 +639,7 @@ def test_fts_query_quotes_words() -> None:
 
 
 def test_concurrent_writers_never_lock(store: Store) -> None:
+    sqlite_only("reads the SQLite file itself")
     errors: list[BaseException] = []
     made: list[int] = []
     lock = threading.Lock()

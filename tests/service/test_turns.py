@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
-import sqlite3
+
+import pytest
 
 from studio.domain.requests import GenerationRequest
 from studio.storage import files, turns
+from tests.stores import db_execute
+
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 def test_turn_file_holds_hashes_and_reads_back_verbatim(studio):
@@ -28,8 +32,9 @@ def test_turn_file_holds_hashes_and_reads_back_verbatim(studio):
 
 
 def _turn_sha(studio, gen_id: int) -> str:
-    with sqlite3.connect(studio._store.db_path) as con:
-        return con.execute("SELECT model_content_sha FROM generation WHERE id = ?", (gen_id,)).fetchone()[0]
+    return str(
+        db_execute(studio._store, "SELECT model_content_sha FROM generation WHERE id = ?", (gen_id,))[0][0]
+    )
 
 
 def test_slim_keeps_the_turn_when_parts_and_files_do_not_line_up():

@@ -1,0 +1,190 @@
+"""Alembic on both dialects: a fresh database, and a real SQLite history made by Studio before Alembic
+(tests/data/studio-v7.db, written by tests/data/make_v7_db.py with the pre-Alembic code) upgraded in
+place, every row kept and searchable."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from studio.storage import Store, migrations
+from studio.storage.filter_sql import GalleryFilter
+
+V7 = Path(__file__).parent.parent / "data" / "studio-v7.db"
+
+
+def _v7_copy(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copyfile(V7, data / "studio.db")
+    return data
+
+
+def test_fixture_is_a_pre_alembic_history() -> None:
+    con = sqlite3.connect(V7)
+    try:
+        assert con.execute("PRAGMA user_version").fetchone() == (7,)
+        assert con.execute("SELECT name FROM sqlite_master WHERE name = 'alembic_version'").fetchall() == []
+        assert con.execute("SELECT count(*) FROM generation").fetchone() == (5,)
+    finally:
+        con.close()
+
+
+def test_v7_history_upgrades_in_place(tmp_path: Path) -> None:
+    data = _v7_copy(tmp_path)
+    before = sqlite3.connect(data / "studio.db")
+    rows_before = {
+        table: before.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()  # noqa: S608 - fixed names
+        for table in (
+            "generation",
+            "asset",
+            "generation_asset",
+            "tag",
+            "generation_tag",
+            "collection",
+            "collection_item",
+            "run",
+            "template",
+            "interruption_ack",
+            "generation_stats",
+        )
+    }
+    before.close()
+    store = Store(data)
+    try:
+        assert not store.readonly
+        with store.db.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).all() == [
+                (migrations.head(),)
+            ]
+            for table, rows in rows_before.items():
+                assert conn.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all() == rows, table
+        # every row is readable and searchable through the store
+        assert store.gallery.count() == 4 and store.gallery.count(GalleryFilter(deleted=True)) == 1
+        [teapots] = store.gallery.page(search="teapot bakery")
+        assert teapots.prompt == "three teapots on a bakery shelf" and teapots.favourite
+        assert sorted(teapots.tags) == ["Warm", "keep"] and teapots.images
+        assert [g.prompt for g in store.gallery.page(search="runn")] == ["a running fox in the snow"]
+        assert [g.prompt for g in store.gallery.page(search='"painted lighthouse"')] == [
+            "portrait of a painted lighthouse"
+        ]
+        assert store.gallery.page(search="fox -snow") == []
+        assert {t for t, _ in store.organise.tags()} == {"Warm", "keep"}
+        [run] = store.runs.list_runs()
+        assert run.name == "teapot grid"
+        assert [t.name for t in store.templates.list_all()] == ["Product shot"]
+        assert store.gallery.totals()["count"] == 4
+        # new work lands next to the old
+        gen = store.generations.create_pending(prompt="after the upgrade", model="m", settings={}, owner="p")
+        assert store.gallery.page(search="upgrade")[0].id == gen
+    finally:
+        store.close()
+    [backup] = list((data / "backups").iterdir())
+    con = sqlite3.connect(backup)
+    assert con.execute("PRAGMA user_version").fetchone() == (7,)
+    assert con.execute("SELECT count(*) FROM generation").fetchone() == (5,)
+    con.close()
+
+
+def test_legacy_v4_file_goes_through_every_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as old:
+        old.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
+        s = Store(tmp_path)
+        s.generations.create_pending(prompt="made at version four", model="m", settings={}, owner="p")
+        s.close()
+    con = sqlite3.connect(tmp_path / "studio.db")
+    assert con.execute("PRAGMA user_version").fetchone() == (4,)
+    con.close()
+    s = Store(tmp_path)
+    try:
+        assert [g.prompt for g in s.gallery.page(search="four")] == ["made at version four"]
+        with s.db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA user_version").scalar_one() == 7
+            assert (
+                conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+                == migrations.head()
+            )
+    finally:
+        s.close()
+
+
+def test_several_processes_upgrade_one_file_at_once(tmp_path: Path) -> None:
+    data = _v7_copy(tmp_path)
+    errors: list[BaseException] = []
+    stores: list[Store] = []
+
+    def open_one() -> None:
+        try:
+            stores.append(Store(data))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in stores:
+        s.close()
+    assert errors == [] and len(stores) == 4
+    con = sqlite3.connect(data / "studio.db")
+    assert con.execute("SELECT count(*) FROM generation").fetchone() == (5,)
+    assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [(migrations.head(),)]
+    con.close()
+
+
+def test_postgres_fresh_database_by_alembic(tmp_path: Path, pg_server) -> None:
+    url = pg_server.create_database()
+    stores: list[Store] = []
+    errors: list[BaseException] = []
+
+    def open_one(n: int) -> None:
+        try:
+            stores.append(Store(tmp_path / f"p{n}", database_url=url))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one, args=(n,)) for n in range(3)]  # they take turns
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == [] and len(stores) == 3
+        s = stores[0]
+        assert s.db.dialect == "postgresql" and not s.readonly
+        with s.db.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).all() == [
+                (migrations.head(),)
+            ]
+            cols = {
+                r[0]
+                for r in conn.execute(
+                    text("SELECT column_name FROM information_schema.columns WHERE table_name = 'generation'")
+                )
+            }
+        assert {"search_stem", "search_raw", "aspect_ratio", "n_images"} <= cols
+    finally:
+        for s in stores:
+            s.close()
+
+
+def test_postgres_unknown_revision_opens_read_only(tmp_path: Path, pg_server) -> None:
+    url = pg_server.create_database()
+    s = Store(tmp_path, database_url=url)
+    gen = s.generations.create_pending(prompt="x", model="m", settings={}, owner="p")
+    with s.db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00d'"))
+    s.close()
+    s = Store(tmp_path, database_url=url)
+    try:
+        assert s.readonly and s.generations.get(gen) is not None
+        with pytest.raises(Exception, match="newer version"):
+            s.generations.create_pending(prompt="y", model="m", settings={}, owner="p")
+    finally:
+        s.close()

@@ -1,0 +1,35 @@
+"""Opening the history the way the two-backend fixture (``backend`` in tests/conftest.py) asks: the SQLite
+file in the data directory, or the fresh PostgreSQL database it put in STUDIO_DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from studio.storage import Store
+
+
+def open_store(data_dir: Path) -> Store:
+    """``Store(data_dir)`` on the backend under test."""
+    return Store(data_dir, database_url=os.environ.get("STUDIO_DATABASE_URL") or None)
+
+
+def on_postgres() -> bool:
+    return bool(os.environ.get("STUDIO_DATABASE_URL"))
+
+
+def sqlite_only(why: str) -> None:
+    """Skip on PostgreSQL a test that reads SQLite's own file (PRAGMAs, FTS5 tables, a damaged file)."""
+    if on_postgres():
+        pytest.skip(f"SQLite only: {why}")
+
+
+def db_execute(store: Store, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Run one statement with ``?`` placeholders on the store's own database (either backend), committed."""
+    if store.db.dialect == "postgresql":
+        sql = sql.replace("?", "%s")
+    with store.db.engine.begin() as conn:
+        result = conn.exec_driver_sql(sql, params)
+        return [tuple(r) for r in result.fetchall()] if result.returns_rows else []
