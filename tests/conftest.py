@@ -103,15 +103,23 @@ def pg_template(pg_server):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request, monkeypatch):
-    """Run the test on both backends: ``sqlite`` (the file in STUDIO_DATA_DIR) and ``postgresql`` (a fresh
-    database copied from the migrated template, in STUDIO_DATABASE_URL). Stores opened through
-    ``Store.for_settings`` or ``tests.stores.open_store`` follow it."""
+    """Run the test on both backends: ``sqlite`` (the zero-configuration default: the SQLite file and the
+    folders in STUDIO_DATA_DIR) and ``postgresql`` (a team's: a fresh database copied from the migrated
+    template in STUDIO_DATABASE_URL, and a fresh bucket on moto's S3 server in STUDIO_STORAGE_URL). Stores
+    opened through ``Store.for_settings`` or ``tests.stores.open_store`` follow it."""
     if request.param == "sqlite":
         yield "sqlite"
         return
+    from tests.servers import S3_ENV
+
     server = request.getfixturevalue("pg_server")
     template = request.getfixturevalue("pg_template")
+    bucket = request.getfixturevalue("s3").create_bucket()
     url = server.create_database(template=template)
     monkeypatch.setenv("STUDIO_DATABASE_URL", url)
+    monkeypatch.setenv("STUDIO_STORAGE_URL", f"s3://{bucket}/studio")
+    monkeypatch.setenv("STUDIO_S3_ENDPOINT_URL", request.getfixturevalue("s3").endpoint_url)
+    for name, value in S3_ENV.items():
+        monkeypatch.setenv(name, value)
     yield "postgresql"
     server.drop_database(url.rsplit("/", 1)[1])

@@ -1,5 +1,6 @@
 """Opening the history the way the two-backend fixture (``backend`` in tests/conftest.py) asks: the SQLite
-file in the data directory, or the fresh PostgreSQL database it put in STUDIO_DATABASE_URL."""
+file and folders in the data directory, or the fresh PostgreSQL database and bucket it put in
+STUDIO_DATABASE_URL and STUDIO_STORAGE_URL."""
 
 from __future__ import annotations
 
@@ -13,7 +14,12 @@ from studio.storage import Store
 
 def open_store(data_dir: Path) -> Store:
     """``Store(data_dir)`` on the backend under test."""
-    return Store(data_dir, database_url=os.environ.get("STUDIO_DATABASE_URL") or None)
+    return Store(
+        data_dir,
+        database_url=os.environ.get("STUDIO_DATABASE_URL") or None,
+        storage_url=os.environ.get("STUDIO_STORAGE_URL") or None,
+        s3_endpoint_url=os.environ.get("STUDIO_S3_ENDPOINT_URL") or None,
+    )
 
 
 def on_postgres() -> bool:
