@@ -188,3 +188,22 @@ def test_postgres_unknown_revision_opens_read_only(tmp_path: Path, pg_server) ->
             s.generations.create_pending(prompt="y", model="m", settings={}, owner="p")
     finally:
         s.close()
+
+
+def test_head_constant_is_the_scripts_head_and_a_history_at_head_opens_without_alembic(
+    tmp_path: Path,
+) -> None:
+    """Opening a history already at the shipped head is the everyday case (every CLI command, every worker
+    process): it must not load Alembic, whose import costs a new process about 0.1 s."""
+    import subprocess
+    import sys
+
+    assert migrations.HEAD == migrations.head()
+    Store(tmp_path / "data").close()  # created (and stamped) by Alembic
+    probe = (
+        "import sys; from pathlib import Path; from studio.storage import Store; "
+        f"s = Store(Path({str(tmp_path / 'data')!r})); s.close(); "
+        "print(sorted(m for m in sys.modules if m == 'alembic' or m.startswith('alembic.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
