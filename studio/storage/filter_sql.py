@@ -119,7 +119,7 @@ def _tsquery(spec: Spec, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(Match, "postgresql")
 def _match_pg(element: Match, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"{element.index}.vec @@ {_tsquery(element.spec, compiler, **kw)}"
+    return f"({element.index}.vec @@ {_tsquery(element.spec, compiler, **kw)})"
 
 
 class PgMatch(ColumnElement[bool]):
@@ -134,7 +134,7 @@ class PgMatch(ColumnElement[bool]):
 
 @compiles(PgMatch, "postgresql")
 def _pg_match(element: PgMatch, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"generation.{element.column} @@ {_tsquery(element.spec, compiler, **kw)}"
+    return f"(generation.{element.column} @@ {_tsquery(element.spec, compiler, **kw)})"
 
 
 class PerDialect(ColumnElement[bool]):
@@ -151,12 +151,12 @@ class PerDialect(ColumnElement[bool]):
 
 @compiles(PerDialect)
 def _per_dialect(element: PerDialect, compiler: SQLCompiler, **kw: Any) -> str:
-    return str(compiler.process(element.sqlite_term, **kw))
+    return f"({compiler.process(element.sqlite_term, **kw)})"  # a term of its own inside AND/OR
 
 
 @compiles(PerDialect, "postgresql")
 def _per_dialect_pg(element: PerDialect, compiler: SQLCompiler, **kw: Any) -> str:
-    return str(compiler.process(element.pg_term, **kw))
+    return f"({compiler.process(element.pg_term, **kw)})"
 
 
 def pg_text_term(query: FtsQuery) -> Any:
