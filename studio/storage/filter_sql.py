@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, TypeGuard, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, and_, bindparam, column, func, table, text
+from sqlalchemy import String, and_, bindparam, column, func, not_, or_, table, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement
@@ -119,7 +119,63 @@ def _tsquery(spec: Spec, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(Match, "postgresql")
 def _match_pg(element: Match, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"{element.index}.vec @@ {_tsquery(element.spec, compiler, **kw)}"
+    return f"({element.index}.vec @@ {_tsquery(element.spec, compiler, **kw)})"
+
+
+class PgMatch(ColumnElement[bool]):
+    """``generation.<column> @@ tsquery`` (PostgreSQL only: ``search_stem`` or ``search_raw``)."""
+
+    type = NullType()  # type: ignore[assignment]
+    inherit_cache = False
+
+    def __init__(self, column_: str, spec: Spec) -> None:
+        self.column, self.spec = column_, spec
+
+
+@compiles(PgMatch, "postgresql")
+def _pg_match(element: PgMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"(generation.{element.column} @@ {_tsquery(element.spec, compiler, **kw)})"
+
+
+class PerDialect(ColumnElement[bool]):
+    """One WHERE term written twice: SQLite's (FTS5 sub-selects walked by rowid) and PostgreSQL's (one
+    boolean on the generation row, so the planner can walk the primary key newest first and test each row,
+    or use the GIN index for a rare word)."""
+
+    type = NullType()  # type: ignore[assignment]
+    inherit_cache = False
+
+    def __init__(self, sqlite_term: Any, pg_term: Any) -> None:
+        self.sqlite_term, self.pg_term = sqlite_term, pg_term
+
+
+@compiles(PerDialect)
+def _per_dialect(element: PerDialect, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.sqlite_term, **kw)})"  # a term of its own inside AND/OR
+
+
+@compiles(PerDialect, "postgresql")
+def _per_dialect_pg(element: PerDialect, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.pg_term, **kw)})"
+
+
+def pg_text_term(query: FtsQuery) -> Any:
+    """The whole search's words, last word, phrases and exclusions as one boolean on ``generation``."""
+    terms: list[Any] = []
+    if query.words:
+        terms.append(PgMatch("search_stem", query.stems()))
+    if query.last_word is not None:
+        terms.append(
+            or_(
+                PgMatch("search_stem", ("stem", query.last_word)),
+                PgMatch("search_raw", ("prefix", query.last_word)),
+            )
+        )
+    if query.phrase_list:
+        terms.append(PgMatch("search_raw", query.exact()))
+    if query.excluded_list:
+        terms.append(not_(PgMatch("search_stem", query.exclusions())))
+    return and_(*terms)
 
 
 def _rows(index: str, fts5: str, spec: Spec) -> Any:
@@ -301,7 +357,10 @@ def search_terms(search: str | SearchQuery | None) -> list[Any]:
     excluded = _excluded_only(q)
     if excluded:
         spec = ("or", tuple(("stem", x) for x in q.excluded))
-        out.append(col(Generation.id).not_in(select(fts_table.c.rowid).where(fts_match(excluded, spec=spec))))
+        sqlite_term = col(Generation.id).not_in(
+            select(fts_table.c.rowid).where(fts_match(excluded, spec=spec))
+        )
+        out.append(PerDialect(sqlite_term, not_(PgMatch("search_stem", spec))))
     return out
 
 
@@ -452,12 +511,28 @@ def conditions(
         out.append(col(g.id).in_(f.ids))
     matches = match_ids(f.search, before_id, window) if search else None
     if matches is not None:
-        out.append(col(g.id).in_(matches))
+        out.append(PerDialect(col(g.id).in_(matches), pg_search(f.search, before_id, window)))
     else:  # no word to match (or the caller's FTS join matches them): dates and lone exclusions, exactly
         out.extend(search_terms(f.search))
     if before_id is not None:
         out.append(col(g.id) < before_id)
     return out
+
+
+def pg_search(search: str | SearchQuery | None, before_id: int | None, window: int | None) -> Any:
+    """PostgreSQL's form of ``generation.id IN (match_ids(...))``: the search's text and dates as plain
+    terms on the row; with ``window``, only its newest ``window`` matches."""
+    q = parsed(search)
+    query = fts_query(q)
+    if query is None:
+        return and_(*search_terms(q))
+    term = and_(pg_text_term(query), *search_terms(replace(q, words=(), phrases=(), excluded=())))
+    if window is None:
+        return term
+    newest = select(Generation.id).where(term)
+    if before_id is not None:
+        newest = newest.where(col(Generation.id) < before_id)
+    return col(Generation.id).in_(newest.order_by(col(Generation.id).desc()).limit(window).correlate(None))
 
 
 def clean_name(name: str, limit: int, what: str) -> str:

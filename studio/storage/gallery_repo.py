@@ -35,6 +35,7 @@ from studio.storage.filter_sql import (
     match_ids,
     merge_filter,
     newest_matches,
+    pg_search,
     walks_fts,
 )
 from studio.storage.tables import (
@@ -151,6 +152,12 @@ class GalleryRepository:
             f = replace(f, deleted=None)
         stmt = select_generations()
         query = fts_query(f.search)
+        if query and self.db.dialect == "postgresql":  # one boolean per row: the planner picks the walk
+            stmt = stmt.where(*conditions(f, before_id=before_id)).order_by(col(Generation.id).desc())
+            with self.db.read() as session:
+                return records(
+                    session, session.exec(stmt.limit(max(1, min(limit, MAX_PAGE)))).all(), self.data_dir
+                )
         if query and not walks_fts(query):  # one word: its two indexes merged newest first
             newest = newest_matches(f, query, before_id, max(1, min(limit, MAX_PAGE)))
             stmt = stmt.where(col(Generation.id).in_(newest)).order_by(col(Generation.id).desc())
@@ -180,10 +187,12 @@ class GalleryRepository:
         g = Generation
         stmt = select(col(g.id))
         query = fts_query(f.search)
+        if self.db.dialect == "postgresql":
+            query = None  # the search is a term on the row (``conditions``), no index table to join
         key = fts_table.c.rowid if query else col(g.id)
         if query:
             stmt = stmt.join(fts_table, fts_table.c.rowid == g.id).where(fts_match(query))
-        stmt = stmt.where(*conditions(f, search=False))
+        stmt = stmt.where(*conditions(f, search=query is None))
         stmt = (
             stmt.where(key < gen_id).order_by(key.desc()) if older else stmt.where(key > gen_id).order_by(key)
         )
@@ -225,6 +234,11 @@ class GalleryRepository:
             if _cube_filter(f):
                 return int(_cube_sum(session, f, func.coalesce(func.sum(GenerationStats.n), 0))[0])
             query = fts_query(f.search)
+            if cap is not None and query and self.db.dialect == "postgresql":
+                hits = (
+                    select(literal(1)).select_from(Generation).where(*conditions(f)).limit(cap + 1).subquery()
+                )
+                return int(session.exec(select(func.count()).select_from(hits)).one())
             if cap is not None and query and not walks_fts(query):
                 newest = newest_matches(f, query, None, cap + 1).subquery()
                 return int(session.exec(select(func.count()).select_from(newest)).one())
@@ -269,6 +283,8 @@ class GalleryRepository:
         out: dict[str, list[tuple[Any, int]]] = {}
         with self.db.read() as session:
             window = match_ids(f.search, window=SEARCH_WINDOW)
+            if window is not None and self.db.dialect == "postgresql":
+                window = select(Generation.id).where(pg_search(f.search, None, SEARCH_WINDOW))
             if window is not None:  # read the search's newest matches once, not once per facet
                 f = replace(f, search=None, ids=tuple(session.exec(window).all()))
 
