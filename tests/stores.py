@@ -50,3 +50,9 @@ def stored_keys(store: Store, prefix: str) -> list[str]:
 def stored_bytes(store: Store, key: str) -> bytes:
     """The bytes under ``key`` in the store's own storage (either backend)."""
     return store.files.blobs.get(key)
+
+
+def is_stored(store: Store, path: Path) -> bool:
+    """Whether the store's own storage holds the file a record's ``path`` names (the file itself on
+    ``sqlite``; the bucket's object, not a cached copy, on ``postgresql``)."""
+    return store.files.blobs.exists(store.files.key_of(path))
