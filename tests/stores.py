@@ -39,3 +39,20 @@ def db_execute(store: Store, sql: str, params: tuple[object, ...] = ()) -> list[
     with store.db.engine.begin() as conn:
         result = conn.exec_driver_sql(sql, params)
         return [tuple(r) for r in result.fetchall()] if result.returns_rows else []
+
+
+def stored_keys(store: Store, prefix: str) -> list[str]:
+    """The keys under ``prefix`` (e.g. ``"drafts/"``) in the store's own storage, sorted: the data
+    directory's folders on ``sqlite``, the bucket on ``postgresql``."""
+    return sorted(store.files.blobs.list(prefix))
+
+
+def stored_bytes(store: Store, key: str) -> bytes:
+    """The bytes under ``key`` in the store's own storage (either backend)."""
+    return store.files.blobs.get(key)
+
+
+def is_stored(store: Store, path: Path) -> bool:
+    """Whether the store's own storage holds the file a record's ``path`` names (the file itself on
+    ``sqlite``; the bucket's object, not a cached copy, on ``postgresql``)."""
+    return store.files.blobs.exists(store.files.key_of(path))

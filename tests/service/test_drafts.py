@@ -9,17 +9,19 @@ import sqlite3
 import time
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from studio.domain import catalogue
 from studio.domain.requests import GenerationRequest
 from studio.imaging import metadata
+from studio.services import drafts as drafts_service
 from studio.services import runs, uploads
 from studio.services.drafts import Draft
 from studio.storage import Store, migrations
 from tests.factories import make_image, png
-from tests.stores import sqlite_only
+from tests.stores import sqlite_only, stored_keys
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -28,16 +30,27 @@ def _ref(color=(10, 20, 30), name="fox.png"):
     return uploads.prepare(png(color), name)
 
 
-def _age(folder: Path, hours: float = 2) -> None:
-    """Date the kept tray images back (files no draft names go only after a grace period)."""
-    import os
-
-    then = time.time() - hours * 3600
-    for path in folder.glob("*/*"):
-        os.utime(path, (then, then))
+def _clock_at(monkeypatch, now: float) -> None:
+    """Set the drafts service's clock (files no draft names go only after a grace period, measured from
+    their write time by the storage's own clock). A bucket's objects cannot be dated back the way a file's
+    can with ``os.utime``, so on both backends the clock goes forward instead."""
+    monkeypatch.setattr(drafts_service, "time", SimpleNamespace(time=lambda: now))
 
 
-def test_save_load_clear_round_trip(studio) -> None:
+def _two_hours_after(monkeypatch, studio) -> None:
+    """The drafts service's clock: two hours after the newest kept tray image was written (past the grace)."""
+    blobs = studio._store.files.blobs
+    written = [blobs.modified(key) for key in stored_keys(studio._store, "drafts/")]
+    assert written and None not in written
+    _clock_at(monkeypatch, max(written) + 2 * 3600)
+
+
+def _kept(studio) -> list[str]:
+    """The hashes of the kept tray images in the store's storage (the data directory, or the bucket)."""
+    return [key.rsplit("/", 1)[-1].split(".")[0] for key in stored_keys(studio._store, "drafts/")]
+
+
+def test_save_load_clear_round_trip(studio, monkeypatch) -> None:
     tray = (_ref((10, 20, 30), "fox.png"), uploads.prepare(png((90, 10, 10)), "map.png", role="character"))
     values = {
         "gen_prompt": "a fox reading a map",
@@ -63,19 +76,16 @@ def test_save_load_clear_round_trip(studio) -> None:
     assert [(r.sha256, r.role, r.name, r.data) for r in back.tray] == [
         (r.sha256, r.role, r.name, r.data) for r in tray
     ]
-    kept = list((studio.settings.data_dir / "drafts").glob("*/*"))
-    assert sorted(p.name.split(".")[0] for p in kept) == sorted(r.sha256 for r in tray)
+    assert _kept(studio) == sorted(r.sha256 for r in tray)
 
-    _age(studio.settings.data_dir / "drafts")  # past the grace period
+    _two_hours_after(monkeypatch, studio)  # past the grace period
     studio.drafts.save(Draft(values=values, tray=tray[:1]))  # the second image leaves the tray: its file goes
-    assert [p.name.split(".")[0] for p in (studio.settings.data_dir / "drafts").glob("*/*")] == [
-        tray[0].sha256
-    ]
+    assert _kept(studio) == [tray[0].sha256]
 
-    _age(studio.settings.data_dir / "drafts")  # (saving it again re-kept it: its grace period restarted)
+    _two_hours_after(monkeypatch, studio)  # (saving it again re-kept it: its grace period restarted)
     studio.drafts.clear()
     assert studio.drafts.load() is None
-    assert list((studio.settings.data_dir / "drafts").glob("*/*")) == []
+    assert _kept(studio) == []
 
 
 def test_draft_survives_a_new_studio_on_the_same_data_dir(studio_env) -> None:
@@ -137,8 +147,8 @@ def test_a_corrupt_draft_is_ignored_with_a_log_line(studio, body, caplog) -> Non
 def test_a_tray_image_whose_file_changed_is_left_out(studio, caplog) -> None:
     ref = _ref()
     studio.drafts.save(Draft(tray=(ref,)))
-    [path] = (studio.settings.data_dir / "drafts").glob("*/*")
-    path.write_bytes(png((1, 2, 3)))
+    [key] = stored_keys(studio._store, "drafts/")
+    studio._store.files.blobs.put(key, png((1, 2, 3)), replace=True)
     with caplog.at_level(logging.WARNING, logger="studio.services.drafts"):
         assert studio.drafts.load().tray == ()
     assert "left out" in caplog.text
@@ -346,17 +356,25 @@ def test_a_session_saving_meanwhile_never_removes_a_tray_image_another_is_about_
     assert [r.sha256 for r in back.tray] == [ref.sha256]  # its file is still there
 
 
-def test_only_files_no_draft_names_and_older_than_the_grace_period_are_removed(studio) -> None:
-    import os
-
+def test_only_files_no_draft_names_and_older_than_the_grace_period_are_removed(studio, monkeypatch) -> None:
     old, young, named = _ref((1, 1, 1), "old.png"), _ref((2, 2, 2), "young.png"), _ref((3, 3, 3), "n.png")
     studio.drafts.save(Draft(tray=(old, named)))
-    studio._store.drafts.keep_image(young.sha256, young.mime_type, young.data)
-    folder = studio.settings.data_dir / "drafts"
-    hours_ago = time.time() - 2 * 3600
-    for path in folder.glob("*/*"):
-        if not path.name.startswith(young.sha256):
-            os.utime(path, (hours_ago, hours_ago))
+    blobs = studio._store.files.blobs
+    [old_key] = [k for k in stored_keys(studio._store, "drafts/") if old.sha256 in k]
+    old_written = blobs.modified(old_key)
+    assert old_written is not None
+    # "young" is kept after "old" by the storage's own clock (a bucket's times are whole seconds)
+    deadline = time.monotonic() + 10
+    while True:
+        studio._store.drafts.keep_image(young.sha256, young.mime_type, young.data)
+        [young_key] = [k for k in stored_keys(studio._store, "drafts/") if young.sha256 in k]
+        young_written = blobs.modified(young_key)
+        assert young_written is not None
+        if young_written > old_written:
+            break
+        assert time.monotonic() < deadline, "the storage's write times never moved on"
+        time.sleep(0.1)
+    # now: "old" (and "named") were written more than the grace period ago, "young" less
+    _clock_at(monkeypatch, (old_written + young_written) / 2 + drafts_service.PRUNE_GRACE_S)
     studio.drafts.save(Draft(tray=(named,)))  # "old" is no longer named
-    left = sorted(p.name.split(".")[0] for p in folder.glob("*/*"))
-    assert left == sorted([young.sha256, named.sha256])  # young: within the grace period
+    assert _kept(studio) == sorted([young.sha256, named.sha256])  # young: within the grace period

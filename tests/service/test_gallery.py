@@ -15,7 +15,7 @@ from studio.domain.errors import InputError, StoreError
 from studio.domain.requests import ImagePart, Outcome
 from studio.imaging import images
 from studio.storage import GalleryFilter, Store, settings_diff
-from tests.stores import db_execute, open_store
+from tests.stores import db_execute, is_stored, open_store, stored_keys
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -354,8 +354,7 @@ def test_empty_trash_removes_only_unreferenced_files(store: Store) -> None:
     store.organise.add_to_collection([gone, keep], board)
     rec_keep, rec_gone = store.generations.get(keep), store.generations.get(gone)
     unique = rec_gone.images[1]
-    turn_gone = store.data_dir / "turns"
-    assert len(list(turn_gone.iterdir())) == 2
+    assert len(stored_keys(store, "turns/")) == 2
 
     store.trash_bin.trash([gone, busy])
     report = store.trash_bin.empty_trash()
@@ -365,17 +364,19 @@ def test_empty_trash_removes_only_unreferenced_files(store: Store) -> None:
     assert (
         store.generations.get(gone) is None and store.generations.get(busy) is not None
     )  # a running row is never deleted
-    assert not unique.path.exists() and not unique.thumb_path.exists()
+    assert not is_stored(store, unique.path) and not is_stored(store, unique.thumb_path)
+    assert not unique.path.exists() and not unique.thumb_path.exists()  # nor a cached copy (a bucket)
     for image in (*rec_keep.images, *rec_keep.references):
-        assert image.path.exists() and image.thumb_path.exists()
-    assert len(list(turn_gone.iterdir())) == 1
+        assert is_stored(store, image.path) and is_stored(store, image.thumb_path)
+    assert len(stored_keys(store, "turns/")) == 1
     assert store.generations.get(child).parent_id is None  # the link is cut, the child stays
     assert store.organise.collections() == [(board, "B", 1)] and "bin" not in dict(store.organise.tags())
     # once nothing references the shared image, it goes too
     store.trash_bin.trash([keep])
     report = store.trash_bin.empty_trash()
-    assert report.generations == 1 and not rec_keep.images[0].path.exists()
-    assert not rec_keep.references[0].path.exists()
+    assert report.generations == 1 and not is_stored(store, rec_keep.images[0].path)
+    assert not rec_keep.images[0].path.exists()
+    assert not is_stored(store, rec_keep.references[0].path) and not rec_keep.references[0].path.exists()
     assert db_execute(store, "SELECT count(*) FROM asset") == [(0,)]
     if store.db.dialect == "sqlite":  # PostgreSQL checks foreign keys on every statement
         assert db_execute(store, "PRAGMA foreign_key_check") == []

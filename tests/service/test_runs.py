@@ -25,8 +25,10 @@ pytestmark = pytest.mark.usefixtures("backend")
 WORD = st.text(alphabet="abcdefghij", min_size=1, max_size=6)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def emu():
+    """A fresh emulator per test: its request log and its spent ``[[fault:NAME*K]]`` counts are per server, and
+    every test runs once per backend with the same prompts (a shared server would have spent the fault)."""
     with Emulator(port=0) as server:
         yield server
 

@@ -8,7 +8,7 @@ import pytest
 
 from studio.domain.requests import GenerationRequest
 from studio.storage import files, turns
-from tests.stores import db_execute
+from tests.stores import db_execute, stored_bytes
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -22,13 +22,13 @@ def test_turn_file_holds_hashes_and_reads_back_verbatim(studio):
         include_thoughts=True,
     )
     [record] = studio.generate(req, timeout=30)
-    raw = (studio._store.data_dir / files.turn_relpath(_turn_sha(studio, record.id))).read_text()
+    raw = stored_bytes(studio._store, files.turn_relpath(_turn_sha(studio, record.id))).decode()
     assert turns.BLOB in raw and len(raw) < 64 * 1024  # signatures only, not MBs of base64
     content = studio._store.generations.model_content(record.id)
     images = [p for p in content["parts"] if "inlineData" in p]
     assert len(images) == 2 and all("thoughtSignature" in p for p in images if not p.get("thought"))
     final = [p for p in images if not p.get("thought")][0]
-    assert base64.b64decode(final["inlineData"]["data"]) == record.images[0].path.read_bytes()
+    assert base64.b64decode(final["inlineData"]["data"]) == record.images[0].read()
 
 
 def _turn_sha(studio, gen_id: int) -> str:
