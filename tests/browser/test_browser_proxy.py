@@ -204,6 +204,7 @@ def _route_cookies(response: httpx.Response) -> list[str]:
     return [c for c in response.headers.get_list("set-cookie") if c.startswith(f"{ROUTE_COOKIE}=")]
 
 
+@pytest.mark.parametrize("team_env", ["local"], indirect=True)  # nginx's part: the same on either backend
 def test_the_example_config_redirects_sets_one_route_cookie_and_keeps_a_browser_on_its_process(team):
     proxy, processes = team
     addresses = {p.address for p in processes}
