@@ -229,5 +229,5 @@ def test_random_kills_of_studio_processes_on_postgresql_and_a_bucket(team):
     print(
         f"\n{KILLS - ended_on_its_own} kills {moments} ({ended_on_its_own} ended first) in "
         f"{time.monotonic() - started:.0f} s; process life {life:.1f} s; rows by status {counts}; "
-        f"{len(team.journaled)} adopted from the bucket's journal; {len(team.verified)} objects verified"
+        f"{len(team.journaled)} journaled paid generations (all linked after the doctor); {len(team.verified)} objects verified"
     )
