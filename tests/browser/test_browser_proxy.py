@@ -49,8 +49,8 @@ ADOPTION_WITHIN = 20.0  # seconds after the kill: lease (3 s) plus a few adoptio
 
 
 #: The shared history the processes run on: "local" is one STUDIO_DATA_DIR (SQLite + folder, one machine);
-#: "team" (PostgreSQL + a bucket on moto) is added here once the PostgreSQL and object-storage backends land.
-BACKENDS = ["local"]
+#: "team" is one PostgreSQL database and one bucket on moto's S3 server (each process its own data directory).
+BACKENDS = ["local", "team"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -69,7 +69,7 @@ def team_env(request, tmp_path, studio_env) -> dict[str, str]:
 
         pg, s3 = request.getfixturevalue("pg_server"), request.getfixturevalue("s3")
         env.update(
-            STUDIO_DATABASE_URL=pg.create_database(),
+            STUDIO_DATABASE_URL=pg.create_database(template=request.getfixturevalue("pg_template")),
             STUDIO_STORAGE_URL=f"s3://{s3.create_bucket()}/studio",
             STUDIO_S3_ENDPOINT_URL=s3.endpoint_url,
             **S3_ENV,
@@ -158,10 +158,53 @@ def _rows(team_env: dict[str, str], word: str):
         store.close()
 
 
+def _where_it_lives(team_env: dict[str, str], word: str) -> None:
+    """The team flavour really shares PostgreSQL and the bucket: the row is in the PostgreSQL database, each of
+    its images is an object in the bucket with the row's hash, and the processes' data directory holds no SQLite
+    history and no image outside its read cache."""
+    if "STUDIO_DATABASE_URL" not in team_env:
+        return
+    import boto3
+    from sqlalchemy import create_engine, text
+
+    from studio.imaging.images import sha256_hex
+
+    engine = create_engine(team_env["STUDIO_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            assert conn.dialect.name == "postgresql"
+            found = conn.execute(
+                text(
+                    "SELECT a.sha256, a.path FROM generation g JOIN generation_asset l ON l.generation_id = g.id "
+                    "JOIN asset a ON a.id = l.asset_id WHERE g.prompt LIKE :w AND l.role = 'output'"
+                ),
+                {"w": f"%{word}%"},
+            ).all()
+    finally:
+        engine.dispose()
+    assert found, "no output image row in the PostgreSQL database"
+    bucket, prefix = team_env["STUDIO_STORAGE_URL"].removeprefix("s3://").split("/", 1)
+    client = boto3.client(
+        "s3",
+        endpoint_url=team_env["STUDIO_S3_ENDPOINT_URL"],
+        aws_access_key_id=team_env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=team_env["AWS_SECRET_ACCESS_KEY"],
+        region_name=team_env["AWS_REGION"],
+    )
+    for sha, path in found:
+        body = client.get_object(Bucket=bucket, Key=f"{prefix}/{path}")["Body"].read()
+        assert sha256_hex(body) == sha, f"{path} in the bucket has the wrong hash"
+    data_dir = Path(team_env["STUDIO_DATA_DIR"])
+    assert not list(data_dir.rglob("studio.db*")), "a process kept a SQLite history"
+    kept = [p for top in ("images", "thumbs", "turns") for p in (data_dir / top).rglob("*") if p.is_file()]
+    assert kept == [], "a process kept its files in the data directory, not only in its cache"
+
+
 def _route_cookies(response: httpx.Response) -> list[str]:
     return [c for c in response.headers.get_list("set-cookie") if c.startswith(f"{ROUTE_COOKIE}=")]
 
 
+@pytest.mark.parametrize("team_env", ["local"], indirect=True)  # nginx's part: the same on either backend
 def test_the_example_config_redirects_sets_one_route_cookie_and_keeps_a_browser_on_its_process(team):
     proxy, processes = team
     addresses = {p.address for p in processes}
@@ -205,6 +248,7 @@ def test_a_generation_on_process_a_shows_in_history_on_process_b(team, team_env,
         expect(image).to_be_visible(timeout=60_000)
         (row,) = _rows(team_env, word)
         assert row.status == "succeeded" and str(a.proc.pid) in row.owner.split(":")  # process A made it
+        _where_it_lives(team_env, word)
 
         # Several reruns in the same session: the page stays interactive, on one websocket to A (a socket to B
         # would be a new, empty session), and the session's feed still holds the image.
@@ -260,6 +304,12 @@ def test_killing_process_a_mid_generation_leaves_nothing_pending_on_process_b(te
         (row,) = _rows(team_env, word)
         assert row.status in ("succeeded", "interrupted"), row.status
         assert row.status != "succeeded" or row.images
+        if row.status == "succeeded":
+            _where_it_lives(team_env, word)
+        else:
+            assert "STUDIO_DATABASE_URL" not in team_env or not list(
+                Path(team_env["STUDIO_DATA_DIR"]).rglob("studio.db*")
+            )
 
         # The browser that was on A is sent to B by nginx (A no longer answers) and gets a working page.
         assert one.open("/") == b.address
