@@ -77,7 +77,11 @@ def test_gallery_pg_quick(tmp_path) -> None:
 def test_team_quick() -> None:
     rows = team.run(quick=True)
     _check(rows, "team")
-    assert {r.name for r in rows} == {"team.processes.sqlite", "team.processes.postgresql"}
+    assert {r.name for r in rows} == {
+        "team.endpoint_floor",
+        "team.processes.sqlite",
+        "team.processes.postgresql",
+    }
 
 
 def test_blob_save_quick() -> None:

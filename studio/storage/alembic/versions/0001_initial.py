@@ -86,6 +86,10 @@ CREATE TABLE generation (
     search_raw tsvector GENERATED ALWAYS AS
         (to_tsvector('studio_raw'::regconfig, prompt) || to_tsvector('studio_raw'::regconfig, text)) STORED
 );;
+-- Statistics deep enough to know a rare word from a common one (a rare word's search walks the GIN index,
+-- a common word's walks the primary key newest first; at the default target a rare word's search took 0.5 s at 1 M).
+ALTER TABLE generation ALTER COLUMN search_stem SET STATISTICS 1000;;
+ALTER TABLE generation ALTER COLUMN search_raw SET STATISTICS 1000;;
 CREATE INDEX ix_generation_deleted_id ON generation (deleted_at, id);;
 CREATE INDEX ix_generation_status ON generation (status);;
 CREATE INDEX ix_generation_model ON generation (model);;
