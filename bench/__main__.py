@@ -19,11 +19,21 @@ from typing import Any
 
 from bench.common import RESULTS, Row, fmt
 
-BENCHMARKS = ("client_path", "variants", "memory", "gallery", "browser", "history_paint", "team", "blob_save")
+BENCHMARKS = (
+    "client_path",
+    "variants",
+    "memory",
+    "gallery",
+    "gallery_pg",
+    "browser",
+    "history_paint",
+    "team",
+    "blob_save",
+)
 
 
 def _options(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    if name == "gallery":
+    if name in ("gallery", "gallery_pg"):
         opts: dict[str, Any] = {"log": lambda line: print(f"  {line}", file=sys.stderr)}
         if args.rows:
             opts["rows"] = tuple(int(r) for r in args.rows.split(",") if r.strip())
@@ -76,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes (the smoke test's mode)")
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
     parser.add_argument(
-        "--rows", help="gallery DB sizes, comma-separated (default 100000,1000000; quick 2000)"
+        "--rows",
+        help="gallery DB sizes, comma-separated (default 100000,1000000, gallery_pg 1000000; quick 2000)",
     )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",")] if args.only else list(BENCHMARKS)

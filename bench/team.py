@@ -50,12 +50,13 @@ finally:
 """
 
 
-def _children(env: dict[str, str], counts: list[int]) -> list[dict[str, Any]]:
+def _children(env: dict[str, str], counts: list[int], urls: list[str]) -> list[dict[str, Any]]:
+    """``counts[i]`` generations in process ``i``, which talks to the endpoint at ``urls[i]``."""
     procs = [
         subprocess.Popen(
             [python(), "-c", _CHILD, str(count), f"p{i}", MODEL],
             cwd=ROOT,
-            env=env,
+            env=env | {"STUDIO_BASE_URL": urls[i]},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -102,27 +103,70 @@ def backends(tmp: Path) -> Iterator[dict[str, dict[str, str]]]:
         }
 
 
+def _bare(urls: list[str], per_url: int) -> float:
+    """The floor: ``per_url`` concurrent bare HTTP requests to each endpoint, no studio at all."""
+    import threading
+    import time
+
+    import httpx
+
+    def one(url: str, i: int) -> None:
+        body_i = {"contents": [{"role": "user", "parts": [{"text": f"a lighthouse, bare {i}"}]}]}
+        httpx.post(
+            f"{url}/v1beta/models/{MODEL}:generateContent",
+            json=body_i,
+            headers={"x-goog-api-key": "bench-key"},
+            timeout=120,
+        ).raise_for_status()
+
+    threads = [threading.Thread(target=one, args=(u, i)) for u in urls for i in range(per_url)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
+
+
 def run(quick: bool = False, n: int | None = None) -> list[Row]:
     latency = 0.5 if quick else LATENCY_S
     per_process = 4 if quick else PER_PROCESS
     n = n or (1 if quick else 3)
     rows: list[Row] = []
     with (
-        emulator_process(latency) as emu,
+        emulator_process(latency) as emu_a,
+        emulator_process(latency) as emu_b,
         tempfile.TemporaryDirectory(prefix="bench-team-") as tmp,
         backends(Path(tmp)) as envs,
     ):
+        # One endpoint per studio process: the emulator renders in one Python process (one GIL), which a
+        # real endpoint does not; the floor below is what the endpoints alone take.
+        urls = [emu_a.url, emu_b.url]
+        floor_one = Timing(tuple(_bare(urls[:1], 1) for _ in range(n)))
+        floor_all = Timing(tuple(_bare(urls, per_process) for _ in range(n)))
+        rows.append(
+            Row(
+                "team.endpoint_floor",
+                floor_all.p50,
+                "s",
+                "one bare request",
+                floor_one.p50,
+                "",
+                None,
+                note=f"bare httpx, {PROCESSES} × {per_process} at once to the emulators, no studio",
+                extra=floor_all.extra() | {"one": floor_one.extra()},
+            )
+        )
         for name, backend_env in envs.items():
             env = {k: v for k, v in child_env().items() if not k.startswith("STUDIO_")}
             env |= backend_env | {
-                "STUDIO_BASE_URL": emu.url,
                 "STUDIO_API_KEY": "bench-key",
                 "STUDIO_WORKERS": str(per_process),
             }
             one, many = [], []
             for _ in range(n):
-                one.append(_children(env, [1])[0]["wall"])
-                results = _children(env, [per_process] * PROCESSES)
+                one.append(_children(env, [1], urls)[0]["wall"])
+                results = _children(env, [per_process] * PROCESSES, urls)
                 bad = [b for r in results for b in r["bad"]]
                 if bad:
                     raise RuntimeError(f"{name}: generations ended {bad}")
@@ -138,7 +182,8 @@ def run(quick: bool = False, n: int | None = None) -> list[Row]:
                     f"≤ {GOAL_RATIO} × one generation",
                     both.p50 <= GOAL_RATIO * single.p50,
                     note=f"{PROCESSES} processes × {per_process} at once, endpoint latency {latency:g} s",
-                    extra=both.extra() | {"one": single.extra(), "latency_s": latency},
+                    extra=both.extra()
+                    | {"one": single.extra(), "latency_s": latency, "endpoint_floor": floor_all.p50},
                 )
             )
     return rows

@@ -12,7 +12,7 @@ import pytest
 # bench/ is a top-level folder of the repository, not part of the installed package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench import browser, client_path, gallery, memory, variants  # noqa: E402
+from bench import blob_save, browser, client_path, gallery, gallery_pg, memory, team, variants  # noqa: E402
 from bench import seed as seeding  # noqa: E402
 from bench.__main__ import table  # noqa: E402
 from bench.common import Row  # noqa: E402
@@ -63,6 +63,31 @@ def test_gallery_quick(tmp_path) -> None:
     _check(rows, "gallery")
     cached = list(tmp_path.glob("gallery-500-*/SEEDED"))
     assert len(cached) == 1  # a second run reuses the cache
+
+
+def test_gallery_pg_quick(tmp_path) -> None:
+    """The same rows on PostgreSQL (bulk-loaded, checked to answer like SQLite before any timing)."""
+    rows = gallery_pg.run(quick=True, rows=(300,), cache_dir=tmp_path, n=1)
+    _check(rows, "gallery_pg")
+    names = {r.name for r in rows}
+    assert {"gallery_pg.300.search_rare", "gallery_pg.300.facets_all", "gallery_pg.300.seed"} <= names
+    assert all(r.peer == "SQLite, same Store call" for r in rows if r.goal)
+
+
+def test_team_quick() -> None:
+    rows = team.run(quick=True)
+    _check(rows, "team")
+    assert {r.name for r in rows} == {
+        "team.endpoint_floor",
+        "team.processes.sqlite",
+        "team.processes.postgresql",
+    }
+
+
+def test_blob_save_quick() -> None:
+    rows = blob_save.run(quick=True)
+    _check(rows, "blob_save")
+    assert any(r.name.startswith("blob_save.save_4k") for r in rows)
 
 
 def test_seed_matches_the_store_schema(tmp_path) -> None:

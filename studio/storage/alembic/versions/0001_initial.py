@@ -86,6 +86,11 @@ CREATE TABLE generation (
     search_raw tsvector GENERATED ALWAYS AS
         (to_tsvector('studio_raw'::regconfig, prompt) || to_tsvector('studio_raw'::regconfig, text)) STORED
 );;
+-- Statistics deep enough to know a rare word from a common one (a rare word's search walks the GIN index,
+-- a common word's walks the primary key newest first). At 1 M rows a word in 10,000 rows took 0.5-0.8 s at
+-- the default target and at 1000 (sampled: sometimes missed), 11 ms at 10000 (ANALYZE: ~20 s at 1 M).
+ALTER TABLE generation ALTER COLUMN search_stem SET STATISTICS 10000;;
+ALTER TABLE generation ALTER COLUMN search_raw SET STATISTICS 10000;;
 CREATE INDEX ix_generation_deleted_id ON generation (deleted_at, id);;
 CREATE INDEX ix_generation_status ON generation (status);;
 CREATE INDEX ix_generation_model ON generation (model);;
