@@ -81,9 +81,9 @@ class StoredFiles:
         return self.blobs.open(key)
 
     def exists(self, key: str) -> bool:
-        """Whether the storage holds ``key`` (a thumbnail or preview in this bucket's cache counts)."""
-        if self.cache is not None and key.startswith(CACHED) and (self.cache.root / key).is_file():
-            return True  # the cache only ever holds what was read from, or written to, this bucket
+        """Whether the storage itself holds ``key``. Never answered from this machine's cache: another
+        process may have emptied the trash since, and a save that trusted the cache would commit a row naming
+        a thumbnail the bucket no longer has."""
         return self.blobs.exists(key)
 
     def size(self, key: str) -> int | None:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlmodel import SQLModel
 
 from studio.domain.errors import InputError, StoreError
-from studio.storage import files
+from studio.storage import database, files
 from studio.storage import tables as _tables  # noqa: F401  (registers every table on SQLModel.metadata)
 from studio.storage.database import Database
 
@@ -71,11 +71,9 @@ def parse_url(url: str) -> URL:
 
 def shown(url: str | URL) -> str:
     """A URL as it may be printed: the password hidden."""
-    try:
-        parsed = make_url(url) if isinstance(url, str) else url
-    except (ArgumentError, ValueError):
-        return "(an unreadable URL)"
-    return parsed.render_as_string(hide_password=True)
+    if not isinstance(url, str):
+        url = url.render_as_string(hide_password=False)
+    return database.shown(url)  # the password hidden, in the address and in its query too
 
 
 def _identity(url: URL) -> tuple[str, ...]:

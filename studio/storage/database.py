@@ -16,6 +16,7 @@ or ``SELECT ... FOR UPDATE``.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -39,10 +40,17 @@ _BEGIN_OPTION = "studio_begin"
 PG_POOL_SIZE, PG_MAX_OVERFLOW = 10, 20
 
 
+_SECRET_PARAM = re.compile(r"pass|secret|key|token", re.I)
+
+
 def shown(url: str) -> str:
     """The URL as it may be shown or logged: the password hidden."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        secret = [k for k in parsed.query if _SECRET_PARAM.search(k)]  # libpq also takes ?password=
+        if secret:
+            parsed = parsed.update_query_dict({k: "hidden" for k in secret})
+        return parsed.render_as_string(hide_password=True)
     except ArgumentError:
         return "(a database URL that cannot be read)"
 

@@ -155,9 +155,8 @@ class GalleryRepository:
         if query and self.db.dialect == "postgresql":  # one boolean per row: the planner picks the walk
             stmt = stmt.where(*conditions(f, before_id=before_id)).order_by(col(Generation.id).desc())
             with self.db.read() as session:
-                return records(
-                    session, session.exec(stmt.limit(max(1, min(limit, MAX_PAGE)))).all(), self.data_dir
-                )
+                rows = session.exec(stmt.limit(max(1, min(limit, MAX_PAGE)))).all()
+                return self.stored.finish(records(session, rows, self.stored.root))
         if query and not walks_fts(query):  # one word: its two indexes merged newest first
             newest = newest_matches(f, query, before_id, max(1, min(limit, MAX_PAGE)))
             stmt = stmt.where(col(Generation.id).in_(newest)).order_by(col(Generation.id).desc())

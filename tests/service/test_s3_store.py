@@ -402,3 +402,45 @@ def test_a_few_records_by_id_bring_their_originals_a_page_only_thumbnails(bucket
     assert all(r.images[0].path.read_bytes() == r.images[0].read() for r in compared)
     assert store.gallery.records([ids[2]])[0].images[0].path.is_file()
     store.close()
+
+
+def test_a_thumbnail_cached_here_but_purged_by_another_machine_is_put_back(bucket_storage, tmp_path):
+    """Machine A saves an image; machine B (own data directory, same bucket) trashes and empties it, which
+    deletes the objects; A saves the same bytes again. A's cache still holds the thumbnail, but the bucket
+    does not: the save must put it back, never commit a row naming a missing object."""
+    import os
+
+    a = bucket_storage.open()
+    os.environ["STUDIO_DATA_DIR"] = str(tmp_path / "machine-b")  # restored by the autouse fixture
+    os.environ["STUDIO_DATABASE_URL"] = f"sqlite:///{a.db_path}"  # one history, two machines' caches
+    b = Store.for_settings(load_settings())
+    try:
+        data = solid_image((9, 90, 200))
+        first = _save(a, data)
+        a.gallery.page(limit=10)  # A's History caches the thumbnail
+        b.trash_bin.trash([first])
+        b.trash_bin.empty_trash()
+        thumb_key = files.thumb_relpath(a.generations.get(_save(a, data)).images[0].sha256)
+        assert thumb_key in bucket_storage.keys()
+        assert [r.images[0].thumb_path.read_bytes() for r in b.gallery.page(limit=10)]  # B sees it too
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_search_page_names_the_storage_like_any_other_page(backend, tmp_path):
+    """On both backends (PostgreSQL + bucket: its own search branch) a search's records point where every
+    other page's do: the s3:// locator and the cached thumbnail, or the folder."""
+    from tests.stores import open_store
+
+    store = open_store(tmp_path / "data")
+    try:
+        _save(store, solid_image((4, 5, 6)), prompt="a teapot on a shelf")
+        [plain] = store.gallery.page(limit=10)
+        [found] = store.gallery.page(limit=10, search="teapots")
+        assert found.images[0].locator == plain.images[0].locator
+        assert found.images[0].path == plain.images[0].path and found.images[0].thumb_path.is_file()
+        if backend == "postgresql":
+            assert found.images[0].locator.startswith("s3://")
+    finally:
+        store.close()
