@@ -29,6 +29,7 @@ BENCHMARKS = (
     "history_paint",
     "team",
     "blob_save",
+    "review",
 )
 
 

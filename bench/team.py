@@ -1,8 +1,12 @@
 """Team storage: several studio processes on one history, SQLite + local files against PostgreSQL + a bucket.
 
 - ``team.processes.<backend>``: two studio processes, each submitting 16 generations at once against an
-  endpoint that takes 2 s (the emulator's latency), sharing one history. Peer: one generation's wall time
-  in the same run, same backend. Goal (issue 13): ≤ 1.2 × one generation's.
+  endpoint that takes 2 s, sharing one history. Peer: one generation's wall time in the same run, same
+  backend. Goal (issue 13): ≤ 1.2 × one generation's.
+
+The endpoint is a stand-in that costs this machine nothing but the transfer (``endpoint``): it sleeps the
+latency and answers a 1024² PNG made once, with distinct bytes per answer. The emulator would render each
+image in Python on the same two cores as the studios, and its rendering alone took 4.0 s for 2 × 16.
 
 The PostgreSQL server and the S3 stand-in (moto's server) are the ones the tests start (``tests/servers.py``),
 on free loopback ports, stopped at the end.
@@ -10,15 +14,20 @@ on free loopback ports, stopped at the end.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Row, Timing, child_env, emulator_process, python
+from bench.common import ROOT, Row, Timing, child_env, python
+from bench.payload import envelope, heavy_png
 
 LATENCY_S = 2.0
 PER_PROCESS = 16
@@ -84,6 +93,74 @@ def _children(env: dict[str, str], counts: list[int], urls: list[str]) -> list[d
                 proc.kill()
 
 
+_HEADER = 8 + 25  # a PNG's signature, then IHDR (length, type, 13 bytes, CRC): 33 bytes, a multiple of 3
+_TEXT = 24  # a tEXt chunk of 12 + 24 bytes: a multiple of 3 too, so base64 pieces join without re-encoding
+
+
+def _text_chunk(text: str) -> bytes:
+    import struct
+    import zlib
+
+    data = f"Comment\x00{text}".encode("ascii")[:_TEXT].ljust(_TEXT, b" ")
+    return struct.pack(">I", len(data)) + b"tEXt" + data + struct.pack(">I", zlib.crc32(b"tEXt" + data))
+
+
+class _Answers:
+    """The generateContent reply for a PNG with a tEXt chunk after its header: the same picture with its own
+    bytes (and hash) per answer. The envelope and the PNG's base64 are made once; an answer encodes 36 bytes."""
+
+    def __init__(self, png: bytes) -> None:
+        marker = "@@PNG@@"
+        head, tail = envelope(b"").decode().replace('"data": ""', f'"data": "{marker}"').split(marker)
+        self.head = head.encode() + base64.b64encode(png[:_HEADER])
+        self.tail = base64.b64encode(png[_HEADER:]) + tail.encode()
+
+    def body(self, text: str) -> bytes:
+        return self.head + base64.b64encode(_text_chunk(text)) + self.tail
+
+
+class _Endpoint(BaseHTTPRequestHandler):
+    """A generateContent stand-in that costs the studio's machine nothing but the transfer: it sleeps the
+    latency, then sends a 1024² detailed PNG made once (``payload.heavy_png``), given distinct bytes per
+    answer, so each generation saves a new original and thumbnail, as real ones do."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        server: Any = self.server
+        with server.lock:
+            server.hits += 1
+            hit = server.hits
+        time.sleep(server.latency)
+        body = server.answers.body(f"{server.name}{hit}")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def endpoint(latency: float, name: str, png: bytes) -> Iterator[str]:
+    """The stand-in above on a free loopback port; yields its base URL."""
+    server: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Endpoint)
+    server.daemon_threads = True
+    server.latency, server.name, server.hits, server.lock = latency, name, 0, threading.Lock()
+    server.answers = _Answers(png)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 @contextlib.contextmanager
 def backends(tmp: Path) -> Iterator[dict[str, dict[str, str]]]:
     """The environment of each backend: the default (SQLite + folder) and PostgreSQL + bucket."""
@@ -105,9 +182,6 @@ def backends(tmp: Path) -> Iterator[dict[str, dict[str, str]]]:
 
 def _bare(urls: list[str], per_url: int) -> float:
     """The floor: ``per_url`` concurrent bare HTTP requests to each endpoint, no studio at all."""
-    import threading
-    import time
-
     import httpx
 
     def one(url: str, i: int) -> None:
@@ -133,15 +207,16 @@ def run(quick: bool = False, n: int | None = None) -> list[Row]:
     per_process = 4 if quick else PER_PROCESS
     n = n or (1 if quick else 3)
     rows: list[Row] = []
+    png = heavy_png(1, side=1024)
     with (
-        emulator_process(latency) as emu_a,
-        emulator_process(latency) as emu_b,
+        endpoint(latency, "a", png) as url_a,
+        endpoint(latency, "b", png) as url_b,
         tempfile.TemporaryDirectory(prefix="bench-team-") as tmp,
         backends(Path(tmp)) as envs,
     ):
-        # One endpoint per studio process: the emulator renders in one Python process (one GIL), which a
-        # real endpoint does not; the floor below is what the endpoints alone take.
-        urls = [emu_a.url, emu_b.url]
+        # One endpoint per studio process. Not the emulator: it renders every image in Python on the studio's
+        # own (two) cores, which a real endpoint does not; the floor below is what the endpoints alone take.
+        urls = [url_a, url_b]
         floor_one = Timing(tuple(_bare(urls[:1], 1) for _ in range(n)))
         floor_all = Timing(tuple(_bare(urls, per_process) for _ in range(n)))
         rows.append(
@@ -153,7 +228,7 @@ def run(quick: bool = False, n: int | None = None) -> list[Row]:
                 floor_one.p50,
                 "",
                 None,
-                note=f"bare httpx, {PROCESSES} × {per_process} at once to the emulators, no studio",
+                note=f"bare httpx, {PROCESSES} × {per_process} at once to the endpoints, no studio",
                 extra=floor_all.extra() | {"one": floor_one.extra()},
             )
         )

@@ -85,6 +85,15 @@ def s3():
 
 
 @pytest.fixture(scope="session")
+def oidc_provider():
+    """oidc-provider-mock on a free loopback port for the whole session (tests/oidc.py)."""
+    from tests.oidc import oidc_provider as provider
+
+    with provider() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def pg_template(pg_server):
     """A database migrated to head once per session; each PostgreSQL test gets a copy (CREATE DATABASE ...
     TEMPLATE, a file copy on the server: tens of milliseconds)."""

@@ -56,3 +56,25 @@ def is_stored(store: Store, path: Path) -> bool:
     """Whether the store's own storage holds the file a record's ``path`` names (the file itself on
     ``sqlite``; the bucket's object, not a cached copy, on ``postgresql``)."""
     return store.files.blobs.exists(store.files.key_of(path))
+
+
+def legacy_row(
+    db_path: Path, prompt: str, *, status: str = "pending", owner: str = "p", settings: str = "{}"
+) -> int:
+    """A generation row written as an older schema had it (plain SQL: today's ORM names columns, such as
+    ``author``, that the legacy migrations had not made yet). Returns its id."""
+    import sqlite3
+
+    now = "2026-01-01T00:00:00+00:00"
+    con = sqlite3.connect(db_path)
+    try:
+        with con:
+            cur = con.execute(
+                "INSERT INTO generation (created_at, updated_at, status, prompt, model, settings_json, owner) "
+                "VALUES (?, ?, ?, ?, 'gemini-2.5-flash-image', ?, ?)",
+                (now, now, status, prompt, settings, owner),
+            )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+    finally:
+        con.close()

@@ -1,7 +1,7 @@
 """`studio run`'s entry: Streamlit as an ``st.App`` (``app/main.py``) with one route of the studio's own.
 
 ``/thumbs/<sha256>.jpg`` serves the stored JPEG thumbnail of an image in this studio's history (not in the
-trash), content addressed, with a year-long ``immutable`` cache in the browser only (``private``): the
+trash), content addressed (only without sign-in: ``STUDIO_LOGIN=none``), with a year-long ``immutable`` cache in the browser only (``private``): the
 History grid points ``<img>`` tags at it, so a thumbnail crosses the network once per browser, never inside
 a script run's messages. The route takes 64 lowercase hex
 digits only (no path, no traversal) and answers 404 for anything the studio does not hold.
@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from studio.app import resources
 from studio.domain.errors import StudioError
+from studio.domain.settings import load_settings
 
 #: Set in this process once the route is mounted; the grid then uses URLs instead of inline thumbnails.
 THUMB_ROUTE = "STUDIO_THUMB_ROUTE"
@@ -34,7 +35,7 @@ def thumbnail(request: Request) -> Response:
     """One stored thumbnail by sha256 (sync: Starlette runs it in its thread pool, off the event loop)."""
     sha = str(request.path_params.get("sha", ""))
     try:
-        path = resources.get_studio().gallery.thumbnail_file(sha)
+        path = None if TEAM_MODE else resources.get_studio().gallery.thumbnail_file(sha)
     except StudioError:
         path = None
     if path is None:
@@ -42,6 +43,19 @@ def thumbnail(request: Request) -> Response:
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": CACHE})
 
 
-os.environ[THUMB_ROUTE] = THUMBS_PATH
+def _team_mode() -> bool:
+    try:
+        return load_settings().team_mode
+    except StudioError:
+        return False
+
+
+#: With sign-in on, the route serves nothing (it cannot tell who asks) and the grid sends thumbnails inline,
+#: inside the signed-in session's own messages.
+TEAM_MODE = _team_mode()
+if TEAM_MODE:
+    os.environ.pop(THUMB_ROUTE, None)
+else:
+    os.environ[THUMB_ROUTE] = THUMBS_PATH
 ROUTE = Route(THUMBS_PATH + "/{sha}.jpg", thumbnail, methods=["GET", "HEAD"])
 app = st.App("main.py", routes=[ROUTE])

@@ -9,8 +9,8 @@ from typing import Any
 import streamlit as st
 
 from studio.app import resources
-from studio.app.widgets import components, draft_keeper
-from studio.domain.errors import StudioError
+from studio.app.widgets import client_view, components, draft_keeper, review_queues
+from studio.domain.errors import NotAllowed, NotSignedIn
 
 VIEWS = Path(__file__).parent / "screens"
 
@@ -78,24 +78,109 @@ st.set_page_config(
     page_title="Studio", page_icon=":material/palette:", layout="wide", initial_sidebar_state="expanded"
 )
 
-page = st.navigation(
-    [
-        st.Page(VIEWS / "generate.py", title="Generate", icon=":material/auto_awesome:", default=True),
-        st.Page(VIEWS / "history.py", title="History", icon=":material/photo_library:"),
-        st.Page(VIEWS / "experiment.py", title="Experiment", icon=":material/grid_view:"),
-        st.Page(VIEWS / "edit.py", title="Edit", icon=":material/forum:"),
-        st.Page(VIEWS / "library.py", title="Library", icon=":material/menu_book:"),
-        st.Page(VIEWS / "settings.py", title="Settings", icon=":material/settings:"),
+# A client link (``?link=TOKEN``) opens ONE page without sign-in: that collection and nothing else of the
+# studio (no navigation, no sidebar). Every page URL leads to it, so no other page can run for the visitor.
+if "link" in st.query_params:
+    st.navigation(
+        [st.Page(VIEWS / "shared.py", title="Shared collection", url_path="shared", default=True)]
+        + [
+            st.Page(client_view.show, title="Shared collection", url_path=name, visibility="hidden")
+            for name in resources.PAGE_URLS
+        ],
+        position="hidden",
+    ).run()
+    st.stop()
+
+# The sign-in gate, before anything else is drawn: a signed-out visitor gets the sign-in page and nothing of
+# the team's work (no navigation, no sidebar); a stranger gets one sentence and Sign out.
+session = resources.session_or_stop(entry=True)
+actor = session.actor
+
+#: Pages some people do not get, and what a link to one tells them instead (the page is not there at all).
+CLOSED = {
+    "generate": "Generate",
+    "experiment": "Experiment",
+    "edit": "Edit",
+    "library": "Library",
+    "admin": "Admin",
+}
+
+
+def _closed(title: str) -> Any:
+    def page() -> None:
+        st.title(title, anchor=False)
+        if title == "Admin" and actor.local:
+            st.info(
+                "The Admin page is for team studios: turn sign-in on with STUDIO_LOGIN=oidc or proxy.",
+                icon=":material/lock:",
+            )
+        elif title == "Admin":
+            st.info("Only admins see this page.", icon=":material/lock:")
+        else:
+            st.info(
+                f"{title} is not open to reviewers: reviewers look at shared work and comment. Ask an admin "
+                "for the designer role to make images.",
+                icon=":material/lock:",
+            )
+
+    return page
+
+
+def _pages() -> list[Any]:
+    """The pages this person may use: reviewers make nothing (no Generate, Edit, Experiment or Library);
+    admins of a team studio also get Admin. A page someone does not get is registered hidden, saying why,
+    so a link to it gets a sentence rather than Streamlit's "Page not found"."""
+    makes = actor.can_generate
+    admin = actor.is_admin and not actor.local
+    history = st.Page(VIEWS / "history.py", title="History", icon=":material/photo_library:")
+    shown = {
+        "generate": st.Page(
+            VIEWS / "generate.py", title="Generate", icon=":material/auto_awesome:", default=True
+        )
+        if makes
+        else None,
+        "history": history,
+        "experiment": st.Page(VIEWS / "experiment.py", title="Experiment", icon=":material/grid_view:")
+        if makes
+        else None,
+        "edit": st.Page(VIEWS / "edit.py", title="Edit", icon=":material/forum:") if makes else None,
+        "library": st.Page(VIEWS / "library.py", title="Library", icon=":material/menu_book:")
+        if makes
+        else None,
+        "settings": st.Page(VIEWS / "settings.py", title="Settings", icon=":material/settings:"),
+        "admin": st.Page(VIEWS / "admin.py", title="Admin", icon=":material/admin_panel_settings:")
+        if admin
+        else None,
+    }
+    pages = [p for p in shown.values() if p is not None]
+    pages += [
+        st.Page(_closed(title), title=title, url_path=name, visibility="hidden")
+        for name, title in CLOSED.items()
+        if shown[name] is None
     ]
-)
+    if not makes:  # History is the first page, and keeps its own URL (/history): "/" leads there
+        pages.append(
+            st.Page(
+                lambda: st.switch_page(history),
+                title="Studio",
+                url_path="start",
+                default=True,
+                visibility="hidden",
+            )
+        )
+    return pages
+
+
+page = st.navigation(_pages())
 
 with st.sidebar:
     st.caption("Gemini image studio")
-    try:
-        if resources.get_studio().is_demo:
-            components.sidebar_demo_badge()
-    except StudioError:
-        pass  # the page itself explains the configuration problem
+    if session.is_demo:
+        components.sidebar_demo_badge()
+    if not actor.local:
+        st.text(f"{actor.email} · {actor.role}", help="Signed in")
+        resources.sign_out_button(session.settings, key="sidebar_sign_out")
+    review_queues.sidebar(session)
 
 keep_builder_state(page.title)
 draft_keeper.notice()
@@ -105,6 +190,11 @@ draft_keeper.notice()
 restored = draft_keeper.take_restored()
 try:
     page.run()
+except (NotAllowed, NotSignedIn):
+    if not resources.lost_membership():  # one action refused: the page's own error
+        raise
+    resources.forget_member()  # disabled or removed since the gate last looked: the gate says so now
+    st.rerun()
 except Exception:
     if not draft_keeper.set_aside_restored(restored):  # a restored draft the page could not take
         raise

@@ -1,6 +1,8 @@
-"""`studio export` and `studio import`: move generations between studios as a ZIP (services.exchange).
+"""`studio export` and `studio import`: move generations between studios as a ZIP (services.exchange), and a
+collection's review pack as a PDF contact sheet (``--collection NAME --pdf FILE``).
 
-Export exits 2 (bad usage, like every InputError) when an id is not in the history: nothing is written.
+Export exits 2 (bad usage, like every InputError) when an id is not in the history or the collection is not
+there: nothing is written.
 """
 
 from __future__ import annotations
@@ -10,13 +12,33 @@ from pathlib import Path
 from typing import Any
 
 from studio.cli import output
+from studio.domain.errors import InputError
 from studio.services.archive import open_archive
 
 
 def add_export_parser(sub: Any) -> None:
-    p = sub.add_parser("export", help="export generations as a ZIP with manifest.json")
-    p.add_argument("--out", required=True, type=Path, help="the ZIP file to write")
+    p = sub.add_parser(
+        "export",
+        help="export generations as a ZIP with manifest.json, or a collection's review pack as a PDF",
+        epilog='Examples: studio export --out all.zip; studio export --collection "Spring moodboard" '
+        "--pdf review.pdf --out spring.zip",
+    )
+    p.add_argument("--out", default=None, type=Path, help="the ZIP file to write")
     p.add_argument("--search", default=None, help="export the generations matching this search")
+    p.add_argument(
+        "--collection",
+        default=None,
+        metavar="NAME",
+        help="only this collection's generations (its name or id)",
+    )
+    p.add_argument(
+        "--pdf",
+        default=None,
+        type=Path,
+        metavar="FILE",
+        help="write the collection's review pack: a PDF contact sheet with each image's decision and "
+        "comments (needs --collection)",
+    )
     p.add_argument(
         "ids",
         nargs="*",
@@ -32,9 +54,20 @@ def add_import_parser(sub: Any) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    if args.out is None and args.pdf is None:
+        raise InputError("Say what to write: --out FILE.zip, or --collection NAME --pdf FILE.pdf.")
+    if args.pdf is not None and args.collection is None:
+        raise InputError("A review pack is a collection's: add --collection NAME (its name or id).")
+    if args.collection is not None and args.ids:
+        raise InputError("Give either generation ids or --collection, not both.")
     with open_archive() as archive:
-        report = archive.export_zip(args.out, ids=args.ids or (), search=args.search)
-    output.print_export_report(report)
+        if args.pdf is not None:
+            output.print_pack_report(archive.write_review_pack(args.collection, args.pdf))
+        if args.out is not None:
+            report = archive.export_zip(
+                args.out, ids=args.ids or (), search=args.search, collection=args.collection
+            )
+            output.print_export_report(report)
     return 0
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from studio.cli.output import print_record
 from studio.domain import catalogue
-from studio.domain.errors import InputError
+from studio.domain.errors import InputError, OverBudget
 from studio.domain.requests import SUCCEEDED, GenerationRequest, Reference
 from studio.imaging import images
 from studio.services import lifecycle
@@ -60,7 +60,13 @@ def run(args: argparse.Namespace) -> int:
     studio = open_studio(demo=args.demo)
     with lifecycle.polite_stop() as stop:  # a stop signal waits for the paid calls and saves them
         try:
-            records = studio.generate(req)
+            try:
+                records = studio.generate(req)
+            except OverBudget as exc:  # nothing was sent; the history holds one ``refused`` row saying why
+                refused = studio.get(exc.generation_id) if exc.generation_id is not None else None
+                if refused is None:
+                    raise
+                records = [refused]
         finally:
             studio.close()
     for record in records:

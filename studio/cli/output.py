@@ -10,20 +10,35 @@ from pathlib import Path
 from typing import IO, Any
 
 from studio.domain.errors import StudioError
+from studio.domain.people import LOCAL_EMAIL, ActivityRecord, Person
 from studio.domain.requests import SUCCEEDED
-from studio.services.archive import GenerationRecord
+from studio.services.archive import CollectReport, GenerationRecord, PackReport, SharedLink
 from studio.services.batch import BatchFile, BatchResult
 from studio.services.copying import CopyReport
 from studio.services.doctor import Report
 from studio.services.exchange import ExportReport, ImportReport
 
 
+def record_json(record: GenerationRecord) -> dict[str, Any]:
+    """A generation's public ``--json`` object: the record's own keys plus who made it (``author``: an
+    email, "local" without sign-in, null for generations older than team accounts) and ``private``."""
+    data = record.to_json()
+    data.setdefault("author", getattr(record, "author", None))
+    data.setdefault("private", bool(getattr(record, "private", False)))
+    return data
+
+
 def print_record(record: GenerationRecord, *, as_json: bool, out: IO[str] | None = None) -> None:
     """One generation on stdout: the public ``--json`` shape, or a line for people."""
     if as_json:
-        print(json.dumps(record.to_json(), ensure_ascii=False), file=out, flush=True)
+        print(json.dumps(record_json(record), ensure_ascii=False), file=out, flush=True)
         return
     line = f"#{record.id} {record.status:<11} {record.model}  {record.prompt[:60]!r}"
+    author = getattr(record, "author", None)
+    if author and author != LOCAL_EMAIL:  # a team studio names who made it; one person's needs no name
+        line += f"  by {author}"
+    if getattr(record, "private", False):
+        line += "  (private)"
     for image in record.images:
         line += f"\n    {image.locator or image.path} ({image.width}x{image.height} {image.mime_type})"
     if record.error_message and record.status != SUCCEEDED:
@@ -110,6 +125,10 @@ def print_export_report(report: ExportReport) -> None:
     )
 
 
+def print_pack_report(report: PackReport) -> None:
+    print(f"Wrote the review pack of “{report.collection}” to {report.path} ({_size(report.bytes)}).")
+
+
 def print_import_report(report: ImportReport) -> None:
     print(
         f"Imported {report.generations_added} generations ({report.generations_skipped} already here); "
@@ -163,3 +182,180 @@ def print_copy_report(report: CopyReport, *, as_json: bool) -> None:
         f"Copied {rows} rows{changed} and {report.files_copied} files ({_size(report.bytes)}; "
         f"{report.files_present} already there) to {report.target}; {report.verified} files verified."
     )
+
+
+# -- users ------------------------------------------------------------------------------------------
+
+
+def _budget(usd: float | None) -> str:
+    return "no cap" if usd is None else f"${usd:,.2f} a month"
+
+
+def person_json(person: Person, spent_usd: float | None = None) -> dict[str, Any]:
+    """``studio users list --json``: one object per member (add keys, never rename them)."""
+    data: dict[str, Any] = {
+        "email": person.email,
+        "role": person.role,
+        "budget_usd": person.budget_usd,
+        "disabled": person.disabled,
+        "joined": person.joined,
+        "created_at": person.created_at,
+    }
+    if spent_usd is not None:
+        data["spent_usd"] = round(spent_usd, 4)
+    return data
+
+
+def print_person_change(verb: str, person: Person) -> None:
+    state = ", disabled" if person.disabled else ""
+    budget = "no budget cap" if person.budget_usd is None else f"budget {_budget(person.budget_usd)}"
+    print(f"{verb} {person.email}: {person.role}, {budget}{state}.", flush=True)
+
+
+def print_people(
+    people: list[Person], *, as_json: bool, team_mode: bool, spent: dict[str, float] | None = None
+) -> None:
+    """The members, by email: one JSON array, or a table for people."""
+    if as_json:
+        rows = [
+            person_json(p, (spent or {}).get(p.email, 0.0) if spent is not None else None) for p in people
+        ]
+        print(json.dumps(rows, ensure_ascii=False), flush=True)
+        return
+    if not people:
+        print("No members yet. Make the first admin: studio users add you@example.com --role admin")
+    else:
+        width = max(len(p.email) for p in people)
+        for p in people:
+            state = "disabled" if p.disabled else "enabled"
+            if spent is None:
+                money = _budget(p.budget_usd)
+            elif p.budget_usd is None:
+                money = f"${spent.get(p.email, 0.0):,.2f} this month, no cap"
+            else:
+                money = f"${spent.get(p.email, 0.0):,.2f} of ${p.budget_usd:,.2f} this month"
+            print(f"{p.email:<{width}}  {p.role:<8}  {state:<8}  {money}")
+    if not team_mode:
+        warn(
+            "sign-in is off (STUDIO_LOGIN=none): these people are only used once STUDIO_LOGIN is oidc or proxy."
+        )
+
+
+def print_activity(lines: list[ActivityRecord], *, as_json: bool) -> None:
+    """``studio users log``: the audit log, newest first."""
+    if as_json:
+        rows = [
+            {
+                "id": a.id,
+                "at": a.at,
+                "actor": a.actor,
+                "action": a.action,
+                "subject": a.subject,
+                "detail": a.detail,
+            }
+            for a in lines
+        ]
+        print(json.dumps(rows, ensure_ascii=False), flush=True)
+        return
+    if not lines:
+        print("Nothing in the audit log for that.")
+    for a in lines:
+        detail = ", ".join(f"{k} {_change(v)}" for k, v in sorted(a.detail.items()))
+        when = a.at[:19].replace("T", " ")
+        print(f"{when}  {a.actor}  {a.action}  {a.subject}" + (f"  ({detail})" if detail else ""))
+
+
+def _change(value: Any) -> str:
+    """``[old, new]`` as "old → new"; anything else as it is."""
+    if isinstance(value, list) and len(value) == 2:
+        return f"{value[0]} → {value[1]}"
+    return str(value)
+
+
+# -- collect ----------------------------------------------------------------------------------------
+
+
+def _generations(n: int) -> str:
+    return f"{n} generation{'' if n == 1 else 's'}"
+
+
+def collect_json(report: CollectReport) -> dict[str, Any]:
+    """``studio collect --json`` (add keys, never rename them)."""
+    return {
+        "collection_id": report.collection_id,
+        "collection": report.collection,
+        "created": report.created,
+        "ids": list(report.ids),
+        "added": 0 if report.removed else report.changed,
+        "removed": report.changed if report.removed else 0,
+        "unchanged": report.unchanged,
+        "items": report.items,
+    }
+
+
+def print_collect_report(report: CollectReport, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(collect_json(report), ensure_ascii=False), flush=True)
+        return
+    name = f"“{report.collection}”"
+    if report.removed:
+        line = f"Removed {_generations(report.changed)} from {name}"
+        if report.unchanged:
+            line += f" ({report.unchanged} {'was' if report.unchanged == 1 else 'were'} not in it)"
+    else:
+        made = (
+            f"Made the collection {name} (#{report.collection_id}) and added " if report.created else "Added "
+        )
+        line = f"{made}{_generations(report.changed)}" + ("" if report.created else f" to {name}")
+        if report.unchanged:
+            line += f" ({report.unchanged} {'was' if report.unchanged == 1 else 'were'} already there)"
+    print(f"{line}; it holds {_generations(report.items)}.", flush=True)
+
+
+# -- share ------------------------------------------------------------------------------------------
+
+
+def link_json(link: SharedLink) -> dict[str, Any]:
+    """``studio share --json`` (add keys, never rename them): the URL holds the token, so it is printed
+    here and nowhere else."""
+    return {
+        "url": link.url,
+        "expires": link.expires,
+        "collection_id": link.collection_id,
+        "collection": link.collection,
+        "feedback": link.feedback,
+        "prompts": link.include_prompts,
+    }
+
+
+def _when(iso: str) -> str:
+    """ "2026-12-14 23:11 UTC" from UTC ISO text."""
+    return iso[:16].replace("T", " ") + " UTC"
+
+
+def print_shared_link(link: SharedLink, *, days: int, as_json: bool) -> None:
+    if not link.items:
+        warn(
+            f"“{link.collection}” holds no generations yet: the link shows an empty page until you add some "
+            f"(studio collect {link.collection_id} ID...)."
+        )
+    if as_json:
+        print(json.dumps(link_json(link), ensure_ascii=False), flush=True)
+        return
+    prompts = " with their prompts" if link.include_prompts else ""
+    sentence = f"Anyone with this link can see and download the images of “{link.collection}”{prompts} without signing in"
+    if link.feedback:
+        sentence += ", and approve or comment on them under a name they type"
+    span = "1 day" if days == 1 else f"{days} days"
+    print(link.url)
+    print(
+        f"{sentence}, until {_when(link.expires)} ({span}). Stop it sooner: studio share --revoke URL",
+        flush=True,
+    )
+
+
+def print_revoked(*, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"revoked": True}), flush=True)
+    else:
+        print("Revoked: the link no longer opens anything.", flush=True)

@@ -12,9 +12,9 @@ what a person types (an id, a display name, an alias, any case) into the catalog
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from studio.domain.errors import InputError
 
@@ -92,7 +92,8 @@ class ModelSpec:
     output_tokens: dict[str, int]  # size -> output tokens per image
     usd_per_image: dict[str, float]  # size -> list price per output image
     usd_per_input_image: float = 0.0
-    usd_per_m_text_in: float = 0.30
+    usd_per_m_text_in: float = 0.30  # input tokens (text, and images counted in tokens)
+    usd_per_m_text_out: float = 2.50  # text and thinking tokens out (a reply's image tokens: usd_per_image)
     thinking_levels: tuple[str, ...] = ()  # () = no thinkingConfig.thinkingLevel
     signs_parts: bool = False  # Gemini 3: thoughtSignature on parts, must be sent back
     google_search: bool = False
@@ -151,6 +152,7 @@ _PRO3 = ModelSpec(
     usd_per_image={"1K": 0.134, "2K": 0.134, "4K": 0.24},
     usd_per_input_image=0.0011,
     usd_per_m_text_in=2.0,
+    usd_per_m_text_out=12.0,
     signs_parts=True,
     google_search=True,
     supports_seed=True,
@@ -174,6 +176,7 @@ _FLASH31 = ModelSpec(
     usd_per_image={"512": 0.045, "1K": 0.067, "2K": 0.101, "4K": 0.151},
     usd_per_input_image=0.0006,
     usd_per_m_text_in=0.50,
+    usd_per_m_text_out=3.0,
     thinking_levels=("MINIMAL", "HIGH"),
     signs_parts=True,
     google_search=True,
@@ -292,6 +295,37 @@ def estimate(
         usd=round(per_call * variants, 4),
         pixels=spec.pixel_size(ratio, size),
     )
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def reply_usd(
+    model_id: str, usage: Mapping[str, Any], *, size: str | None, references: int = 0, prompt_chars: int = 0
+) -> float:
+    """List price of a call whose reply holds no image (blocked, filtered, text only): the endpoint still
+    bills the tokens it reports in ``usage`` (``usageMetadata``). Input tokens at the text input rate,
+    text and thinking tokens out at the output rate, image tokens (``candidatesTokensDetails``, modality
+    IMAGE) at the image's list price per token. A reply reporting no ``promptTokenCount`` is priced as the
+    input part of the estimate (reference images and prompt text), never as nothing."""
+    spec = lookup(model_id)
+    size = size if size in spec.sizes else spec.default_size
+    prompt = _count(usage.get("promptTokenCount"))
+    if prompt is None:
+        text_in = (prompt_chars / 4) * spec.usd_per_m_text_in / 1_000_000
+        return round(references * spec.usd_per_input_image + text_in, 6)
+    details = usage.get("candidatesTokensDetails")
+    image_tokens = sum(
+        _count(d.get("tokenCount")) or 0
+        for d in (details if isinstance(details, list) else [])
+        if isinstance(d, dict) and str(d.get("modality", "")).upper() == "IMAGE"
+    )
+    text_out = max(0, (_count(usage.get("candidatesTokenCount")) or 0) - image_tokens)
+    text_out += _count(usage.get("thoughtsTokenCount")) or 0
+    per_image_token = spec.price(size) / spec.tokens(size) if spec.tokens(size) else 0.0
+    usd = prompt * spec.usd_per_m_text_in / 1_000_000 + text_out * spec.usd_per_m_text_out / 1_000_000
+    return round(usd + image_tokens * per_image_token, 6)
 
 
 # -- the one rule: what a request may ask of its model -------------------------------------------

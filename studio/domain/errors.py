@@ -23,6 +23,7 @@ Every error carries a sentence a designer can act on (``message``) and a stable 
     + Blocked                - promptFeedback.blockReason or an IMAGE_SAFETY-like finishReason
     + NoImage                - NO_IMAGE, text-only answer, MAX_TOKENS, IMAGE_OTHER, ...
   x Cancelled                - the designer cancelled the job
+  x LinkInvalid              - a client link that is tampered with, expired or revoked (one sentence)
   x StoreError               - the history or data directory could not be read or written
     + DiskFull               - no space left (or quota) while saving
 """
@@ -191,8 +192,43 @@ class NoImage(GenerationRefused):
     status = "no_image"
 
 
+class OverBudget(GenerationRefused):
+    """A submission its author's (or the team's) monthly budget does not cover: nothing is sent, and the
+    history records one ``refused`` row saying so."""
+
+    kind = "budget"
+    status = "refused"
+    #: the ``refused`` row recorded in the history (set by the store once it is committed)
+    generation_id: int | None = None
+
+
 class Cancelled(StudioError):
     kind = "cancelled"
+
+
+class NotSignedIn(StudioError):
+    """A caller with no identity (a signed-out browser, a team-mode command without ``STUDIO_USER``)."""
+
+    kind = "signed_out"
+
+
+class NotAllowed(StudioError):
+    """A known caller whose role (or disabled account, or missing membership) does not allow this."""
+
+    kind = "forbidden"
+
+
+class LinkInvalid(StudioError):
+    """A client link that is tampered with, expired or revoked: one sentence for all three, so a visitor
+    learns nothing about which (nor whether the collection exists)."""
+
+    kind = "link"
+    MESSAGE = (
+        "This link is not valid: it may have expired or been revoked. Ask whoever sent it for a new one."
+    )
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.MESSAGE)
 
 
 class StoreError(StudioError):

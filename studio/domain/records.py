@@ -100,6 +100,11 @@ class GenerationRecord:
     has_model_content: bool = False
     tags: list[str] = field(default_factory=list)
     collections: list[int] = field(default_factory=list)  # collection ids
+    author: str | None = None  # who asked for it: an email, "local" without sign-in, None before accounts
+    private: bool = False  # seen only by its author and admins
+    review_status: str | None = (
+        None  # the latest review decision ("approved", "changes", "rejected"); None: open
+    )
 
     @property
     def error(self) -> dict[str, str] | None:
@@ -130,6 +135,8 @@ class GenerationRecord:
             "tags": self.tags,
             # how the prompt was composed (form fields, proposal, template, sketches); null when typed plainly
             "composition": self.composition,
+            "author": self.author,
+            "private": self.private,
         }
 
 

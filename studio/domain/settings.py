@@ -77,6 +77,20 @@ class Settings:
     database_url: Secret | None = None
     storage_url: str | None = None  # a folder, or s3://bucket/prefix
     s3_endpoint_url: str | None = None  # S3-compatible stores (R2, MinIO, GCS interoperability); None: AWS
+    #: Team accounts (issue 14). "none": one person on loopback, who may do everything.
+    login: str = "none"  # "none" | "oidc" | "proxy"
+    oidc_issuer: str | None = None  # discovery: {issuer}/.well-known/openid-configuration
+    oidc_client_id: str | None = None
+    oidc_client_secret: Secret | None = None
+    public_url: str | None = None  # the redirect URI is {public_url}/oauth2callback
+    cookie_secret: Secret | None = None
+    login_header: str = "X-Forwarded-Email"  # proxy mode: the signed-in person's email
+    proxy_secret: Secret | None = None  # proxy mode: the shared secret the proxy adds
+    proxy_secret_header: str = "X-Studio-Proxy-Secret"  # ... in this header
+    allowed_domains: tuple[str, ...] = ()  # people of these email domains join as designers
+    default_budget: float | None = None  # their monthly budget (USD); None: no personal cap
+    team_budget: float | None = None  # the whole team's monthly cap (USD); None: no cap
+    user: str | None = None  # STUDIO_USER: whom a team-mode command acts for
 
     @property
     def db_path(self) -> Path:
@@ -85,6 +99,11 @@ class Settings:
     @property
     def has_key(self) -> bool:
         return bool(self.api_key)
+
+    @property
+    def team_mode(self) -> bool:
+        """Sign-in is on: every caller is a named member (or is refused)."""
+        return self.login != "none"
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -150,7 +169,60 @@ def load_settings(env: dict[str, str] | None = None, *, secrets_file: Path | Non
         database_url=_database_url(env),
         storage_url=_storage_url(env),
         s3_endpoint_url=(env.get("STUDIO_S3_ENDPOINT_URL") or "").strip().rstrip("/") or None,
+        **_team(env),
     )
+
+
+def _text(env: dict[str, str], name: str) -> str | None:
+    return (env.get(name) or "").strip() or None
+
+
+def _secret(env: dict[str, str], name: str) -> Secret | None:
+    value = _text(env, name)
+    return Secret(value) if value else None
+
+
+def _usd(env: dict[str, str], name: str) -> float | None:
+    raw = _text(env, name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw.lstrip("$"))
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of US dollars, like 20 or 12.50, not {raw!r}.") from None
+    if value != value or value < 0:
+        raise ConfigError(f"{name} must be zero or more US dollars.")
+    return value
+
+
+def _team(env: dict[str, str]) -> dict[str, Any]:
+    """The team-accounts settings (issue 14): sign-in mode, provider, proxy header, domains, budgets."""
+    login = (_text(env, "STUDIO_LOGIN") or "none").lower()
+    if login not in ("none", "oidc", "proxy"):
+        raise ConfigError(f"STUDIO_LOGIN must be none, oidc or proxy, not {login!r}.")
+    domains = tuple(
+        d.strip().lower().lstrip("@")
+        for d in (env.get("STUDIO_ALLOWED_DOMAINS") or "").split(",")
+        if d.strip()
+    )
+    public_url = _text(env, "STUDIO_PUBLIC_URL")
+    if public_url and not public_url.startswith(("http://", "https://")):
+        raise ConfigError(f"STUDIO_PUBLIC_URL must start with http:// or https:// (got {public_url!r}).")
+    return {
+        "login": login,
+        "oidc_issuer": (_text(env, "STUDIO_OIDC_ISSUER") or "").rstrip("/") or None,
+        "oidc_client_id": _text(env, "STUDIO_OIDC_CLIENT_ID"),
+        "oidc_client_secret": _secret(env, "STUDIO_OIDC_CLIENT_SECRET"),
+        "public_url": public_url.rstrip("/") if public_url else None,
+        "cookie_secret": _secret(env, "STUDIO_COOKIE_SECRET"),
+        "login_header": _text(env, "STUDIO_LOGIN_HEADER") or "X-Forwarded-Email",
+        "proxy_secret": _secret(env, "STUDIO_PROXY_SECRET"),
+        "proxy_secret_header": _text(env, "STUDIO_PROXY_SECRET_HEADER") or "X-Studio-Proxy-Secret",
+        "allowed_domains": domains,
+        "default_budget": _usd(env, "STUDIO_DEFAULT_BUDGET"),
+        "team_budget": _usd(env, "STUDIO_TEAM_BUDGET"),
+        "user": (_text(env, "STUDIO_USER") or "").lower() or None,
+    }
 
 
 def _database_url(env: dict[str, str]) -> Secret | None:

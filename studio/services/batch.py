@@ -24,6 +24,7 @@ from studio.domain.requests import SUCCEEDED
 from studio.services import runs
 
 if TYPE_CHECKING:
+    from studio.services.session import StudioSession
     from studio.services.studio import Studio
     from studio.storage import GenerationRecord
 
@@ -214,7 +215,7 @@ class BatchResult:
 
 
 def execute(
-    studio: Studio,
+    studio: Studio | StudioSession,
     batch: BatchFile,
     name: str,
     *,
@@ -225,7 +226,10 @@ def execute(
     """Run the rows of ``batch`` (read by ``read_batch``) as the run keyed by the file's sha256.
 
     ``on_done(record)`` follows each generation as it ends; ``on_resume(run_id, skipped, cells)`` is
-    told, before anything is sent, when an earlier run of the same file already did some cells."""
+    told, before anything is sent, when an earlier run of the same file already did some cells.
+    The caller (``studio``'s actor) must be allowed to generate: NotSignedIn / NotAllowed before anything
+    is read, written or sent."""
+    studio.access.require_generate()
     spec = runs.RunSpec(name=name, rows=batch.rows)
     cells, _ = runs.plan(spec)
     existing = studio._store.runs.find_by_source(batch.sha256)

@@ -29,6 +29,7 @@ from studio.domain.errors import StudioError
 from studio.domain.mime import sha256_hex
 from studio.domain.requests import GenerationRequest, Reference
 from studio.imaging import metadata
+from studio.services.access import Access
 from studio.storage import Store
 
 log = logging.getLogger(__name__)
@@ -252,16 +253,26 @@ def _tray_item(ref: Reference) -> dict[str, Any]:
 
 
 class DraftService:
+    """One person's composer draft (``owner``: '' with ``STUDIO_LOGIN=none``, the person's email in a team
+    studio, so two people never share one). Every method asks ``access`` first."""
+
     def __init__(
-        self, store: Store, request_for: Callable[[int], GenerationRequest], *, owner: str = ""
+        self,
+        store: Store,
+        request_for: Callable[[int], GenerationRequest],
+        *,
+        owner: str = "",
+        access: Access,
     ) -> None:
         self._store = store
         self._request_for = request_for
         self.owner = owner
+        self._access = access  # required: never the local admin by default
 
     def save(self, draft: Draft) -> bool:
         """Store the whole draft, replacing the stored one (its tray images first); False, with a log line,
         when it could not be kept (a read-only or full disk): a draft is a convenience, never stops the page."""
+        self._access.require_member()
         return self._write(
             DraftChanges(values=dict(draft.values), state=dict(draft.state), tray=draft.tray), replace=True
         )
@@ -269,6 +280,7 @@ class DraftService:
     def save_changes(self, changes: DraftChanges) -> bool:
         """Merge one session's changes into the stored draft (read, merge and write in one transaction):
         keys it did not change keep what another session saved. False, with a log line, when not kept."""
+        self._access.require_member()
         return changes.is_empty() or self._write(changes, replace=False)
 
     def _write(self, changes: DraftChanges, *, replace: bool) -> bool:
@@ -315,6 +327,7 @@ class DraftService:
 
     def load(self) -> Draft | None:
         """The stored draft, validated; None when there is none or it cannot be read (logged)."""
+        self._access.require_member()
         try:
             body = self._store.drafts.get(self.owner)
         except StudioError as exc:
@@ -338,6 +351,7 @@ class DraftService:
 
     def clear(self) -> None:
         """Forget the stored draft ("Start fresh") and the tray images only it named."""
+        self._access.require_member()
         try:
             self._store.drafts.delete(self.owner, prune_before=time.time() - PRUNE_GRACE_S)
         except StudioError as exc:
@@ -346,6 +360,7 @@ class DraftService:
     def set_aside(self) -> None:
         """Move the stored draft out of the way (to owner ``<owner>:set-aside``): a draft a page could not
         take is kept, not deleted; the next session starts without it."""
+        self._access.require_member()
         try:
             self._store.drafts.move(self.owner, self.owner + SET_ASIDE)
         except StudioError as exc:
@@ -374,7 +389,9 @@ class DraftService:
     # -- a dropped image ------------------------------------------------------------------------
 
     def from_image(self, data: bytes) -> GenerationRequest | None:
-        """The request that made a file the studio made, or None for any other file. Never raises."""
+        """The request that made a file the studio made (one the caller may see), or None for any other
+        file. Never raises, but for a caller who may not use the studio (NotSignedIn / NotAllowed)."""
+        self._access.require_member()
         try:
             return self._from_image(data)
         except Exception:  # noqa: BLE001 - a dropped file is only ever "not one of ours"

@@ -20,6 +20,7 @@ from studio.gemini import wire
 from studio.services.gallery import GalleryFilter
 
 if TYPE_CHECKING:
+    from studio.services.session import StudioSession
     from studio.services.studio import Studio
 
 __all__ = ["Branch", "EditService", "TreeNode", "continue_edit", "start_edit"]
@@ -52,7 +53,7 @@ def branches(root: TreeNode) -> list[Branch]:
     return out
 
 
-def input_image(studio: Studio, record: GenerationRecord) -> ImageRecord | None:
+def input_image(studio: Studio | StudioSession, record: GenerationRecord) -> ImageRecord | None:
     """What a turn changed: its parent's image, or (a first turn) the image it started from."""
     if record.parent_id is not None:
         parent = studio.get(record.parent_id)
@@ -62,9 +63,19 @@ def input_image(studio: Studio, record: GenerationRecord) -> ImageRecord | None:
 
 
 def continue_edit(
-    studio: Studio, parent_id: int, instruction: str, extra_refs: Sequence[Reference] = (), **changes: Any
+    studio: Studio | StudioSession,
+    parent_id: int,
+    instruction: str,
+    extra_refs: Sequence[Reference] = (),
+    *,
+    private: bool = False,
+    **changes: Any,
 ) -> list[int]:
-    """The next turn after ``parent_id`` (any earlier turn: that is a branch). Returns the new ids."""
+    """The next turn after ``parent_id`` (any earlier turn: that is a branch). Returns the new ids.
+
+    The turn is private when ``private`` is asked for or its parent is private (a public child would show
+    the private original); the conversation sent to the model stops at the first earlier turn the caller
+    may not see."""
     parent = studio.get(parent_id)
     if parent is None:
         raise InputError(f"Generation {parent_id} is not in the history.")
@@ -91,16 +102,16 @@ def continue_edit(
     catalogue.validate(req)  # the one rule (Studio.submit enforces it too), before the history is read
     reserve = conversation.body_bytes(wire.build_body(req))
     contents, note = conversation.build_history(
-        studio._store.history, parent_id, max_request_mb=studio.settings.max_request_mb, reserve_bytes=reserve
+        _Seen(studio), parent_id, max_request_mb=studio.settings.max_request_mb, reserve_bytes=reserve
     )
     req = replace(
         req, history=tuple(contents), composition={"conversation": {"trimmed": note}} if note else None
     )
-    return studio.submit(req)
+    return studio.submit(req, private=private or parent.private)
 
 
 def start_edit(
-    studio: Studio,
+    studio: Studio | StudioSession,
     instruction: str,
     *,
     model: str = catalogue.DEFAULT_MODEL,
@@ -110,20 +121,23 @@ def start_edit(
     aspect_ratio: str | None = None,
     image_size: str | None = None,
     modalities: tuple[str, ...] = ("TEXT", "IMAGE"),
+    private: bool = False,
     **changes: Any,
 ) -> list[int]:
     """Start a conversation from an uploaded image, a history image or a prompt alone.
 
-    ``changes`` are further GenerationRequest fields (system instruction, thinking, ...)."""
+    ``changes`` are further GenerationRequest fields (system instruction, thinking, ...). Started from a
+    private generation, the conversation is private too."""
     if from_generation is not None:
         source = studio.get(from_generation)
         if source is None:
             raise InputError(f"Generation {from_generation} is not in the history.")
         if source.status == SUCCEEDED and source.has_model_content:
-            return continue_edit(studio, from_generation, instruction, references, **changes)
+            return continue_edit(studio, from_generation, instruction, references, private=private, **changes)
         if not source.images:
             raise InputError(f"Generation #{from_generation} has no image to start from.")
         image = _reference(source)
+        private = private or source.private
     refs = ((image,) if image is not None else ()) + tuple(references)
     req = GenerationRequest(
         prompt=instruction.strip(),
@@ -137,25 +151,53 @@ def start_edit(
         else None,
         **changes,
     )
-    return studio.submit(req)
+    return studio.submit(req, private=private)
 
 
 def _reference(record: GenerationRecord) -> Reference:
     return record.images[0].reference(name=f"generation-{record.id}")
 
 
-class EditService:
-    def __init__(self, studio: Studio) -> None:
+class _Seen:
+    """The conversation reads (``domain.conversation.History``) through the caller's gallery: turns they
+    may not see (another's private generation) are not there."""
+
+    def __init__(self, studio: Studio | StudioSession) -> None:
         self._studio = studio
 
+    def get(self, gen_id: int) -> GenerationRecord | None:
+        return self._studio.gallery.get(gen_id)
+
+    def children(self, gen_id: int) -> list[GenerationRecord]:
+        return self._studio.gallery.children(gen_id)
+
+    def model_content(self, gen_id: int) -> dict[str, Any] | None:
+        return self._studio._store.history.model_content(gen_id)
+
+
+class EditService:
+    """Conversations, as one person (``studio``: their ``StudioSession``, or a ``Studio`` acting as its
+    default actor): reading needs a member, a new turn needs someone who may generate."""
+
+    def __init__(self, studio: Studio | StudioSession) -> None:
+        self._studio = studio
+
+    def _seen(self, gen_id: int) -> None:
+        """NotSignedIn / NotAllowed for a caller who may not read; InputError for a turn they may not see."""
+        if self._studio.gallery.get(gen_id) is None:
+            raise InputError(f"Generation {gen_id} is not in the history.")
+
     def chain(self, head_id: int) -> list[GenerationRecord]:
-        """The turn ``head_id`` and the turns before it, oldest first."""
-        return conversation.chain(self._studio._store.history, head_id)
+        """The turn ``head_id`` and the turns before it, oldest first (those the caller may see)."""
+        self._seen(head_id)
+        return conversation.chain(_Seen(self._studio), head_id)
 
     def tree(self, gen_id: int) -> TreeNode:
-        """Every turn of the conversation ``gen_id`` belongs to, from its first turn down."""
-        store = self._studio._store
-        return conversation.tree(store.history, conversation.root_of(store.history, gen_id))
+        """Every turn of the conversation ``gen_id`` belongs to that the caller may see, from its first
+        (seen) turn down."""
+        self._seen(gen_id)
+        seen = _Seen(self._studio)
+        return conversation.tree(seen, conversation.root_of(seen, gen_id))
 
     def branches(self, gen_id: int) -> list[Branch]:
         """The branches of the conversation ``gen_id`` belongs to, first made first."""
@@ -163,6 +205,7 @@ class EditService:
 
     def before(self, record: GenerationRecord) -> ImageRecord | None:
         """The image a turn started from (its "before"); None for a turn made from a prompt alone."""
+        self._seen(record.id)
         return input_image(self._studio, record)
 
     def sources(self, search: str | None = None, *, limit: int = SOURCES) -> list[GenerationRecord]:
@@ -173,10 +216,12 @@ class EditService:
 
     def start(self, instruction: str, **options: Any) -> list[int]:
         """A new conversation from an uploaded image, a history image or a prompt alone; the new ids."""
+        self._studio.access.require_generate()
         return start_edit(self._studio, instruction, **options)
 
     def continue_(
         self, parent_id: int, instruction: str, extra_refs: Sequence[Reference] = (), **changes: Any
     ) -> list[int]:
         """The next turn after ``parent_id`` (an earlier turn: a branch); the new ids."""
+        self._studio.access.require_generate()
         return continue_edit(self._studio, parent_id, instruction, extra_refs, **changes)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import stat
@@ -19,7 +20,7 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -28,10 +29,10 @@ from studio.domain.errors import ImageRejected, InputError, StoreError
 from studio.domain.mime import EXTENSIONS
 from studio.domain.requests import ACTIVE_STATUSES, FINAL_STATUSES, INTERRUPTED
 from studio.imaging import images
-from studio.storage import GalleryFilter, GenerationRecord, Store, files
+from studio.storage import GalleryFilter, GenerationRecord, Store, Visibility, files
 from studio.storage.blob_files import StoredFiles
 from studio.storage.blobs import CHUNK
-from studio.storage.exchange_repo import ImportedGeneration, ImportedImage
+from studio.storage.exchange_repo import IMPORTED_OWNER, ImportedGeneration, ImportedImage
 from studio.storage.filter_sql import TAG_MAX, clean_name
 
 FORMAT, VERSION = "studio-export", 1
@@ -105,12 +106,20 @@ def _member(sha: str, mime: str) -> str:
 # -- export ---------------------------------------------------------------------------------
 
 
-def _chosen(store: Store, ids: Iterable[int] | None, filter: GalleryFilter | None) -> list[GenerationRecord]:
+def _chosen(
+    store: Store,
+    ids: Iterable[int] | None,
+    filter: GalleryFilter | None,
+    visibility: Visibility | None = None,
+) -> list[GenerationRecord]:
+    """The records to export: ``ids`` (else every one ``filter`` matches) that ``visibility`` lets the
+    caller see."""
     if ids:
-        records = store.gallery.records(ids)
+        records = store.gallery.records(ids, visibility)
     else:
         records, before = [], None
-        while page := store.gallery.page(filter or GalleryFilter(), limit=500, before_id=before):
+        f = replace(filter or GalleryFilter(), visibility=visibility) if visibility else filter
+        while page := store.gallery.page(f or GalleryFilter(), limit=500, before_id=before):
             records += page
             before = page[-1].id
     return sorted(records, key=lambda r: r.id)  # oldest first: parents before children
@@ -150,6 +159,7 @@ def _entry(record: GenerationRecord, local: dict[int, int]) -> dict[str, Any]:
         "created_at": _utc_text(record.created_at),
         "tags": record.tags,
         "favourite": record.favourite,
+        "private": record.private,  # seen only by its author and admins (team accounts)
         "rating": record.rating,
         "parent": local.get(record.parent_id) if record.parent_id else None,
         "images": [_image_entry(i, False) for i in record.images],
@@ -189,21 +199,28 @@ def _write_zip(fh: IO[bytes], records: list[GenerationRecord], stored: StoredFil
 
 
 def export_bytes(
-    store: Store, ids: Iterable[int] | None = None, filter: GalleryFilter | None = None
+    store: Store,
+    ids: Iterable[int] | None = None,
+    filter: GalleryFilter | None = None,
+    visibility: Visibility | None = None,
 ) -> tuple[bytes, ExportReport]:
     """The ZIP in memory (for a browser download)."""
     buf = io.BytesIO()
-    generations, n_images = _write_zip(buf, _chosen(store, ids, filter), store.files)
+    generations, n_images = _write_zip(buf, _chosen(store, ids, filter, visibility), store.files)
     data = buf.getvalue()
     return data, ExportReport(None, generations, n_images, len(data))
 
 
 def export_zip(
-    store: Store, out_path: Path | str, ids: Iterable[int] | None = None, filter: GalleryFilter | None = None
+    store: Store,
+    out_path: Path | str,
+    ids: Iterable[int] | None = None,
+    filter: GalleryFilter | None = None,
+    visibility: Visibility | None = None,
 ) -> ExportReport:
     """Write the ZIP to a temp file next to ``out_path``, then rename it into place."""
     out = Path(out_path).expanduser().absolute()
-    records = _chosen(store, ids, filter)
+    records = _chosen(store, ids, filter, visibility)
     tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
@@ -357,6 +374,15 @@ def _check_images(entry: dict[str, Any], where: str) -> list[_Image]:
     return out
 
 
+def _cost(entry: dict[str, Any], where: str) -> float | None:
+    """The entry's list-price cost: absent, or a finite amount of 0 or more (a negative or NaN cost would
+    lower the importer's month, or poison History's totals)."""
+    cost = _want(entry, "cost_usd", (int, float), where, optional=True)
+    if cost is not None and not (math.isfinite(cost) and cost >= 0):
+        raise _refuse(f"manifest.json: {where} has a cost_usd that is not an amount of 0 dollars or more.")
+    return None if cost is None else float(cost)
+
+
 def _check_generation(entry: Any, n: int) -> _Gen:
     where = f"generation #{n + 1}"
     if not isinstance(entry, dict):
@@ -399,9 +425,10 @@ def _check_generation(entry: Any, n: int) -> _Gen:
             else _want(entry, "error_message", str, where, optional=True)
         ),
         "usage": _want(entry, "usage", dict, where, optional=True) or {},
-        "cost_usd": _want(entry, "cost_usd", (int, float), where, optional=True),
+        "cost_usd": _cost(entry, where),
         "latency_ms": _want(entry, "latency_ms", int, where, optional=True),
         "favourite": bool(_want(entry, "favourite", bool, where, optional=True)),
+        "private": bool(_want(entry, "private", bool, where, optional=True)),
         "rating": rating,
     }
     if len(fields_["prompt"]) > 200_000:
@@ -554,8 +581,9 @@ def _row(gen: _Gen) -> ImportedGeneration:
         total_tokens=_int(usage.get("totalTokenCount")),
         cost_usd=f["cost_usd"],
         latency_ms=f["latency_ms"],
-        owner="import",
+        owner=IMPORTED_OWNER,  # what another studio spent counts against no budget here (spend_repo)
         favourite=f["favourite"],
+        private=f["private"],  # a private generation stays private in the studio it moves to
         rating=f["rating"],
     )
     images = [ImportedImage(i.sha256, i.role, i.position, i.name) for i in gen.images]
@@ -566,8 +594,11 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def import_zip(store: Store, zip_path: Path | str, *, limits: Limits = Limits()) -> ImportReport:
-    """Bring an export into this studio. A hostile or damaged ZIP raises InputError and changes nothing."""
+def import_zip(
+    store: Store, zip_path: Path | str, *, limits: Limits = Limits(), author: str | None = None
+) -> ImportReport:
+    """Bring an export into this studio. A hostile or damaged ZIP raises InputError and changes nothing.
+    ``author``: who imported it, recorded as the author of each generation it adds."""
     store.db.check_writable()
     path = Path(zip_path)
     try:
@@ -597,24 +628,33 @@ def import_zip(store: Store, zip_path: Path | str, *, limits: Limits = Limits())
         if g.local_id not in ids and g is not first[g.key]
     }
     ids = store.exchange.insert_imported([_row(g) for g in new], assets, ids, copies)
+    if author is not None and new:
+        store.organise.set_author([ids[g.local_id] for g in new if g.local_id in ids], author)
     return ImportReport(len(new), len(plan.gens) - len(new), images_added, images_present, ids)
 
 
 # -- `studio export` as a whole ---------------------------------------------------------------
 
 
-def _missing(store: Store, ids: Sequence[int]) -> list[int]:
-    found = {record.id for record in store.gallery.records(ids)}
+def _missing(store: Store, ids: Sequence[int], visibility: Visibility | None = None) -> list[int]:
+    found = {record.id for record in store.gallery.records(ids, visibility)}
     return list(dict.fromkeys(i for i in ids if i not in found))
 
 
 def export_selection(
-    store: Store, out_path: Path | str, *, ids: Sequence[int] = (), search: str | None = None
+    store: Store,
+    out_path: Path | str,
+    *,
+    ids: Sequence[int] = (),
+    search: str | None = None,
+    visibility: Visibility | None = None,
+    collection_id: int | None = None,
 ) -> ExportReport:
-    """The given ids (default: every generation History shows, or those matching ``search``).
+    """The given ids (default: every generation History shows, or those matching ``search``; with
+    ``collection_id`` only that collection's), of those ``visibility`` lets the caller see.
 
     Raises InputError (bad usage), writing nothing, when an id is not in the history."""
-    missing = _missing(store, ids)
+    missing = _missing(store, ids, visibility)
     if missing:
         names = ", ".join(map(str, missing))
         raise InputError(
@@ -622,4 +662,10 @@ def export_selection(
             if len(missing) == 1
             else f"Generations {names} are not in the history; nothing was exported."
         )
-    return export_zip(store, out_path, ids=ids or None, filter=GalleryFilter(search=search))
+    return export_zip(
+        store,
+        out_path,
+        ids=ids or None,
+        filter=GalleryFilter(search=search, collection_id=collection_id),
+        visibility=visibility,
+    )

@@ -1,14 +1,16 @@
 """Reading the history: pages, facets, totals, lineage, comparisons, previews and ZIP exports.
 
-The app reads generations only through this service (never the Store), so that per-person permissions can
-later be applied in one place. The records it returns are re-exported here for the pages and widgets.
+The app reads generations only through this service (never the Store), so that per-person permissions are
+applied in one place: every method asks the session's ``Access`` first, and every query carries the caller's
+``Visibility`` (a designer never sees another's private generation; a reviewer sees only the collections
+shared with them). The records it returns are re-exported here for the pages and widgets.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,8 @@ from studio import storage
 from studio.domain.catalogue import MAX_VARIANTS
 from studio.domain.errors import StoreError
 from studio.domain.mime import EXTENSIONS
-from studio.storage import GalleryFilter, GenerationRecord, ImageRecord, Store, TrashReport
+from studio.services.access import Access
+from studio.storage import GalleryFilter, GenerationRecord, ImageRecord, Store, TrashReport, Visibility
 
 __all__ = [
     "EXTENSIONS",
@@ -109,14 +112,27 @@ class GalleryService:
     #: A search's facets and totals cover its newest SEARCH_WINDOW matches (the History line says so).
     SEARCH_WINDOW: int = storage.SEARCH_WINDOW
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, access: Access) -> None:
         self._store = store
+        self._access = access  # required: a service built without one must not act as the local admin
+
+    def _vis(self) -> Visibility:
+        """The caller's visibility (NotSignedIn / NotAllowed for a caller who may see nothing)."""
+        return self._access.visibility()
+
+    def _f(self, f: GalleryFilter | None) -> GalleryFilter:
+        """``f`` narrowed to what the caller may see (checked first)."""
+        return replace(f or GalleryFilter(), visibility=self._vis())
 
     def page(
         self, f: GalleryFilter | None = None, *, limit: int = 48, before_id: int | None = None
     ) -> list[GenerationRecord]:
         """Newest first; the next page starts below ``before_id`` (the last id of this one)."""
-        return self._store.gallery.page(f, limit=limit, before_id=before_id)
+        return self._store.gallery.page(self._f(f), limit=limit, before_id=before_id)
+
+    def count(self, f: GalleryFilter | None = None, *, cap: int | None = None) -> int:
+        """How many generations match (with ``cap``, at most ``cap + 1``)."""
+        return self._store.gallery.count(self._f(f), cap=cap)
 
     def grouped_page(
         self,
@@ -133,6 +149,7 @@ class GalleryService:
         when the page ends inside one (its far end: the bottom going down, the top going up), that
         submission starts the next page, unless it is all the page holds. Older-then-Newer (or the other way)
         returns the page one came from: a Newer page ends just above the page it was reached from."""
+        f = self._f(f)
         if after_id is not None:
             return self._page_up(f, limit, after_id)
         rows = self.page(f, limit=limit + 1, before_id=before_id)
@@ -169,7 +186,7 @@ class GalleryService:
     def ids_beside(self, f: GalleryFilter | None, gen_id: int, *, older: bool, limit: int = 1) -> list[int]:
         """The ``limit`` ids just older (newest first) or just newer (oldest first) than ``gen_id`` under
         ``f``: the detail view's ← → and the grid's "Newer" page."""
-        return self._store.gallery.ids_beside(f, gen_id, older=older, limit=limit)
+        return self._store.gallery.ids_beside(self._f(f), gen_id, older=older, limit=limit)
 
     def neighbours(self, f: GalleryFilter | None, gen_id: int) -> tuple[int | None, int | None]:
         """(newer, older) generation beside ``gen_id`` in the filter's results (None at either end)."""
@@ -180,6 +197,7 @@ class GalleryService:
     def submission(self, record: GenerationRecord) -> list[GenerationRecord]:
         """Every variant of the submission ``record`` belongs to (itself included), oldest first; trashed
         variants are left out unless ``record`` is in the trash too."""
+        self._vis()
         base = record.id - record.variant_index
         out = []
         for other in self.records(range(base, base + MAX_VARIANTS)):
@@ -195,8 +213,9 @@ class GalleryService:
     def thumbnail_file(self, sha256: str) -> Path | None:
         """The stored JPEG thumbnail of an output image of a generation in the history (not in the trash), by
         its sha256 (lowercase hex only: anything else, a trashed generation's image or a thumbnail the studio
-        does not hold, is None)."""
-        if not _SHA.fullmatch(sha256 or "") or not self._store.gallery.live_output(sha256):
+        does not hold, and one of a generation the caller may not see, is None)."""
+        vis = self._vis()
+        if not _SHA.fullmatch(sha256 or "") or not self._store.gallery.live_output(sha256, vis):
             return None
         key = f"thumbs/{sha256[:2]}/{sha256}.jpg"
         try:  # object mode: from the bounded local cache, fetched from the bucket once
@@ -206,19 +225,27 @@ class GalleryService:
         return path if path.is_file() else None
 
     def get(self, gen_id: int) -> GenerationRecord | None:
+        """The generation, or None when it is not in the history or the caller may not see it."""
+        vis = self._vis()
+        if not vis.everything and not self._store.gallery.visible_ids([gen_id], vis):
+            return None
         return self._store.generations.get(gen_id)
 
+    def visible_ids(self, ids: Iterable[int]) -> list[int]:
+        """Of ``ids``, the ones the caller may see (in the order given)."""
+        return self._store.gallery.visible_ids(ids, self._vis())
+
     def records(self, ids: Iterable[int]) -> list[GenerationRecord]:
-        return self._store.gallery.records(ids)
+        return self._store.gallery.records(ids, self._vis())
 
     def facets(self, f: GalleryFilter | None = None) -> dict[str, list[tuple[Any, int]]]:
-        return self._store.gallery.facets(f)
+        return self._store.gallery.facets(self._f(f))
 
     def totals(self, f: GalleryFilter | None = None) -> dict[str, Any]:
-        return self._store.gallery.totals(f)
+        return self._store.gallery.totals(self._f(f))
 
     def children(self, gen_id: int) -> list[GenerationRecord]:
-        return self._store.gallery.children(gen_id)
+        return self._store.gallery.children(gen_id, visibility=self._vis())
 
     @staticmethod
     def differences(records: Sequence[GenerationRecord]) -> list[tuple[str, list[Any]]]:
@@ -228,10 +255,12 @@ class GalleryService:
 
     def preview(self, image: ImageRecord) -> Path:
         """The file to show on screen for an image (a ≤ 2048 px copy of a larger original)."""
+        self._vis()
         return self._store.generations.preview(image)
 
     def export_zip(self, ids: Sequence[int] | None, f: GalleryFilter | None) -> bytes:
         """A ZIP of the chosen generations (``ids``, else every one ``f`` matches), for a download."""
         from studio.services import exchange
 
-        return exchange.export_bytes(self._store, ids, f)[0]
+        vis = self._vis()
+        return exchange.export_bytes(self._store, ids, replace(f or GalleryFilter(), visibility=vis), vis)[0]

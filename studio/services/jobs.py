@@ -16,8 +16,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -41,6 +42,8 @@ class JobProgress:
 
 #: Finished jobs are remembered this long for the progress panel, then only their history rows remain.
 FORGET_AFTER_S = 3600.0
+#: how often a long poll (``wait_any``) asks whether its caller has other work
+INTERRUPT_CHECK_S = 0.05
 #: A job: it gets its cancel event and a callback for progress messages.
 Work = Callable[[threading.Event, Callable[[str], None]], None]
 
@@ -151,6 +154,20 @@ class JobRunner:
                     return
                 except CancelledError:  # never started: the pool was shut down
                     continue
+
+    def wait_any(
+        self, gen_ids: Iterable[int], timeout: float, interrupted: Callable[[], bool] | None = None
+    ) -> None:
+        """Until one of the jobs finishes, ``timeout`` seconds pass, or ``interrupted()`` says the caller has
+        other work (asked every ``INTERRUPT_CHECK_S``): a long poll that answers a finish at once."""
+        futures = [f for f in (self._futures.get(i) for i in gen_ids) if f is not None]
+        if not futures or any(f.done() for f in futures):
+            return
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            done, _ = futures_wait(futures, min(remaining, INTERRUPT_CHECK_S), FIRST_COMPLETED)
+            if done or (interrupted is not None and interrupted()):
+                return
 
     def retry_wait(self, gen_id: int, sentence: str) -> None:
         """The job's call was refused without doing work (a 429, a 503, no connection) and it waits to send

@@ -21,16 +21,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.domain import catalogue, prompts
-from studio.domain.errors import InputError, NoKey, StudioError
+from studio.domain.errors import InputError, NoKey, NotAllowed, StudioError
 from studio.domain.grid import Grid as Grid  # re-exported: the Experiment page names runs.Grid
 from studio.domain.grid import GridCell as GridCell
 from studio.domain.requests import ACTIVE_STATUSES, SUCCEEDED, GenerationRequest, Reference
 from studio.imaging import contact_sheet, images, metadata
 from studio.services import lifecycle
-from studio.storage import GenerationRecord, Store, files
+from studio.storage import GenerationRecord, Store, Visibility, files
 from studio.storage.run_repo import RunRecord
 
 if TYPE_CHECKING:
+    from studio.services.session import StudioSession
     from studio.services.studio import Studio
 
 log = logging.getLogger(__name__)
@@ -347,7 +348,7 @@ class Feeder:
 
     def __init__(
         self,
-        studio: Studio,
+        studio: Studio | StudioSession,
         run_id: int,
         cells: list[Cell],
         concurrency: int,
@@ -392,6 +393,9 @@ class Feeder:
                 self.stopped = True
                 return
             self.errors.append(f"Cell {cell.key}: {exc}")
+            refused = getattr(exc, "generation_id", None)  # OverBudget: the history's one refused row for it
+            if refused is not None and self.on_done is not None and (record := self.studio.get(refused)):
+                self.on_done(record)
             return
         with self._lock:
             for gen_id in ids:
@@ -430,7 +434,9 @@ class Feeder:
             self.cancelled.wait(POLL_S)
             if self.cancelled.is_set():
                 self._cancel_in_flight()
-                self.studio.jobs.wait(list(self.in_flight), timeout=30)
+                # a session keeps the job pool private (its cancel checks the author); a Studio's is public
+                jobs = getattr(self.studio, "_jobs", None) or getattr(self.studio, "jobs")  # noqa: B009 (a session has none)
+                jobs.wait(list(self.in_flight), timeout=30)
 
     def _cancel_in_flight(self) -> None:
         with self._lock:
@@ -453,17 +459,17 @@ _FEEDERS: dict[tuple[str, int], Feeder] = {}
 _FEEDERS_LOCK = threading.RLock()
 
 
-def feeder(studio: Studio, run_id: int) -> Feeder | None:
+def feeder(studio: Studio | StudioSession, run_id: int) -> Feeder | None:
     return _FEEDERS.get((studio.owner, run_id))
 
 
-def is_running(studio: Studio, run_id: int) -> bool:
+def is_running(studio: Studio | StudioSession, run_id: int) -> bool:
     f = feeder(studio, run_id)
     return f is not None and f.running
 
 
 def start(
-    studio: Studio,
+    studio: Studio | StudioSession,
     spec: RunSpec,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
@@ -471,7 +477,9 @@ def start(
     source_sha: str | None = None,
     on_done: Callable[[GenerationRecord], None] | None = None,
 ) -> int:
-    """Store the run, then feed its cells in the background. Returns the run id."""
+    """Store the run, then feed its cells in the background. Returns the run id (author: the caller,
+    who must be allowed to generate)."""
+    actor = studio.access.require_generate()
     cells, _ = plan(spec)
     _require_key(studio)
     run_id = studio._store.runs.create(
@@ -479,19 +487,21 @@ def start(
         name=spec.name or _default_name(spec),
         spec=spec.to_json(),
         source_sha=source_sha,
+        author=actor.email,
     )
     _feed(studio, run_id, cells, concurrency, on_done)
     return run_id
 
 
 def resume(
-    studio: Studio,
+    studio: Studio | StudioSession,
     run_id: int,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     on_done: Callable[[GenerationRecord], None] | None = None,
 ) -> int:
     """Submit the run's cells that have no succeeded or running generation; returns how many."""
+    studio.access.require_generate()
     run = _get(studio._store, run_id)
     _require_key(studio)
     with _FEEDERS_LOCK:
@@ -505,9 +515,14 @@ def resume(
 
 
 def extend(
-    studio: Studio, run_id: int, more: Mapping[str, Any], *, concurrency: int = DEFAULT_CONCURRENCY
+    studio: Studio | StudioSession,
+    run_id: int,
+    more: Mapping[str, Any],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> int:
     """Add values to the run's axes (lists are appended, scalars replaced), then run the new cells."""
+    studio.access.require_generate()
     run = _get(studio._store, run_id)
     data = dict(run.spec)
     for name, value in more.items():
@@ -527,7 +542,7 @@ def extend(
     return resume(studio, run_id, concurrency=concurrency)
 
 
-def cancel(studio: Studio, run_id: int) -> bool:
+def cancel(studio: Studio | StudioSession, run_id: int) -> bool:
     f = feeder(studio, run_id)
     if f is None or not f.running:
         return False
@@ -535,7 +550,7 @@ def cancel(studio: Studio, run_id: int) -> bool:
     return True
 
 
-def wait(studio: Studio, run_id: int, timeout: float | None = None) -> bool:
+def wait(studio: Studio | StudioSession, run_id: int, timeout: float | None = None) -> bool:
     """Block until the run's feeder has finished; True when it has."""
     f = feeder(studio, run_id)
     if f is not None:
@@ -545,7 +560,7 @@ def wait(studio: Studio, run_id: int, timeout: float | None = None) -> bool:
 
 
 def _feed(
-    studio: Studio,
+    studio: Studio | StudioSession,
     run_id: int,
     cells: list[Cell],
     concurrency: int,
@@ -560,7 +575,7 @@ def _feed(
     return f
 
 
-def _require_key(studio: Studio) -> None:
+def _require_key(studio: Studio | StudioSession) -> None:
     if not studio.settings.has_key:
         raise NoKey()
 
@@ -594,7 +609,7 @@ class RunProgress:
         return self.succeeded + self.failed
 
 
-def progress(studio: Studio, run_id: int) -> RunProgress:
+def progress(studio: Studio | StudioSession, run_id: int) -> RunProgress:
     run = _get(studio._store, run_id)
     cells, _ = plan(RunSpec.from_json(run.spec), check=False)
     statuses = studio._store.runs.cell_statuses(run_id)
@@ -622,8 +637,16 @@ def label(value: Any) -> str:
     return "—" if value is None else " ".join(str(value).split())
 
 
-def grid(store: Store, run_id: int, rows: str | None = None, cols: str | None = None) -> Grid:
-    """The run's cells laid out by two axes; other axes stack inside a grid cell."""
+def grid(
+    store: Store,
+    run_id: int,
+    rows: str | None = None,
+    cols: str | None = None,
+    *,
+    visibility: Visibility,
+) -> Grid:
+    """The run's cells laid out by two axes; other axes stack inside a grid cell (a generation
+    ``visibility`` hides, another's private one, shows as a cell without its record)."""
     run = _get(store, run_id)
     spec = RunSpec.from_json(run.spec)
     cells, _ = plan(spec, check=False)
@@ -633,7 +656,7 @@ def grid(store: Store, run_id: int, rows: str | None = None, cols: str | None = 
             raise InputError(f"The run has no axis {axis!r}; choose one of {', '.join(axes)}.")
     row_labels = [label(v) for v in axes[rows]] if rows else [""]
     col_labels = [label(v) for v in axes[cols]] if cols else [""]
-    best = _best_records(store, run_id)
+    best = _best_records(store, run_id, visibility)
     out: dict[tuple[int, int], list[GridCell]] = {}
     for cell in cells:
         r = row_labels.index(label(cell.values.get(rows))) if rows else 0
@@ -644,13 +667,15 @@ def grid(store: Store, run_id: int, rows: str | None = None, cols: str | None = 
     return Grid(rows, cols, row_labels, col_labels, out)
 
 
-def _best_records(store: Store, run_id: int) -> dict[str, GenerationRecord]:
-    """Per cell: its latest succeeded generation, else its latest one."""
+def _best_records(store: Store, run_id: int, visibility: Visibility) -> dict[str, GenerationRecord]:
+    """Per cell: its latest succeeded generation, else its latest one (of those ``visibility`` shows)."""
     key_of = {gen_id: key for key, rows in store.runs.cell_statuses(run_id).items() for gen_id, _ in rows}
     best: dict[str, GenerationRecord] = {}
-    for record in store.runs.generations(run_id):
+    records = store.runs.generations(run_id)
+    seen = set(store.gallery.visible_ids([r.id for r in records], visibility))
+    for record in records:
         key = key_of.get(record.id)
-        if key is None:
+        if key is None or record.id not in seen:
             continue
         current = best.get(key)
         if current is None or record.status == SUCCEEDED or current.status != SUCCEEDED:
@@ -661,12 +686,19 @@ def _best_records(store: Store, run_id: int) -> dict[str, GenerationRecord]:
 _ZIP_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
-def export_zip(store: Store, run_id: int, *, rows: str | None = None, cols: str | None = None) -> bytes:
+def export_zip(
+    store: Store,
+    run_id: int,
+    *,
+    rows: str | None = None,
+    cols: str | None = None,
+    visibility: Visibility,
+) -> bytes:
     """manifest.json (run, spec, every cell and its generation), the images, and contact-sheet.png."""
     run = store.runs.get(run_id)
     if run is None:
         raise InputError(f"Run {run_id} is not in the history.")
-    grid_ = grid(store, run_id, rows, cols)
+    grid_ = grid(store, run_id, rows, cols, visibility=visibility)
     buf = io.BytesIO()
     manifest_cells = []
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -712,7 +744,7 @@ def export_zip(store: Store, run_id: int, *, rows: str | None = None, cols: str 
 class RunService:
     """Runs for the app, bound to one studio: the functions above, and the run table read for the page."""
 
-    def __init__(self, studio: Studio) -> None:
+    def __init__(self, studio: Studio | StudioSession) -> None:
         self._studio = studio
 
     def start(self, spec: RunSpec, *, concurrency: int = DEFAULT_CONCURRENCY) -> int:
@@ -725,28 +757,41 @@ class RunService:
         return extend(self._studio, run_id, more, concurrency=concurrency)
 
     def cancel(self, run_id: int) -> bool:
+        """Stop feeding a run: the caller's own (an admin: anyone's)."""
+        actor = self._studio.access.require_generate()
+        if not (actor.local or actor.is_admin):
+            run = self._studio._store.runs.get(run_id)
+            if run is not None and run.author != actor.email:
+                raise NotAllowed(f"Only the person who started run #{run_id} or an admin can cancel it.")
         return cancel(self._studio, run_id)
 
     def is_running(self, run_id: int) -> bool:
+        self._studio.access.require_team()
         return is_running(self._studio, run_id)
 
     def progress(self, run_id: int) -> RunProgress:
+        self._studio.access.require_team()
         return progress(self._studio, run_id)
 
     def get(self, run_id: int) -> RunRecord | None:
+        self._studio.access.require_team()
         return self._studio._store.runs.get(run_id)
 
     def spec(self, run_id: int) -> RunSpec:
         """The run's stored spec; InputError when the run is not in the history."""
+        self._studio.access.require_team()
         return RunSpec.from_json(_get(self._studio._store, run_id).spec)
 
     def recent(self, *, kind: str | None = None, limit: int = 50) -> list[RunRecord]:
+        self._studio.access.require_team()
         return self._studio._store.runs.list_runs(kind=kind, limit=limit)
 
     def grid(self, run_id: int, rows: str | None = None, cols: str | None = None) -> Grid:
-        return grid(self._studio._store, run_id, rows, cols)
+        self._studio.access.require_team()
+        return grid(self._studio._store, run_id, rows, cols, visibility=self._studio.access.visibility())
 
     def stash_references(self, refs: Sequence[Reference]) -> list[str]:
+        self._studio.access.require_generate()
         return stash_references(self._studio._store, refs)
 
     def contact_sheet(self, run_id: int, rows: str | None = None, cols: str | None = None) -> bytes:
@@ -755,4 +800,6 @@ class RunService:
 
     def contact_sheet_zip(self, run_id: int, rows: str | None = None, cols: str | None = None) -> bytes:
         """manifest.json, the images and contact-sheet.png of the run."""
-        return export_zip(self._studio._store, run_id, rows=rows, cols=cols)
+        self._studio.access.require_team()
+        vis = self._studio.access.visibility()
+        return export_zip(self._studio._store, run_id, rows=rows, cols=cols, visibility=vis)

@@ -20,26 +20,29 @@ from studio.domain.crashpoints import crashpoint
 from studio.domain.errors import (
     Cancelled,
     GenerationRefused,
-    InputError,
     NoKey,
     StoreError,
     StudioError,
 )
+from studio.domain.people import Actor, Person
 from studio.domain.requests import BLOCKED, CANCELLED, FAILED, NO_IMAGE, GenerationRequest, Outcome
 from studio.domain.settings import Secret, Settings, load_settings
 from studio.gemini import wire
 from studio.gemini.client import GeminiClient
 from studio.gemini.error_mapping import redact  # re-exported: the app redacts without importing studio.gemini
-from studio.services import leases, lifecycle
+from studio.services import budgets, leases, lifecycle
+from studio.services.access import Access
 from studio.services.drafts import DraftService
 from studio.services.editing import EditService
 from studio.services.gallery import GalleryService
 from studio.services.jobs import JobProgress, JobRunner, Work
+from studio.services.links import LinkService
 from studio.services.organise import OrganiseService
+from studio.services.reviews import ReviewService
 from studio.services.runs import RunService
+from studio.services.session import StudioSession, default_access
 from studio.services.templates import TemplateService
 from studio.storage import GenerationRecord, Store
-from studio.storage.notice_repo import DISMISSED, RETRIED
 from studio.storage.worker_repo import WorkerRepository
 
 if TYPE_CHECKING:
@@ -71,14 +74,11 @@ class Studio:
             if self.emulator is not None:  # nothing else of a Studio that failed to open stays behind
                 self.emulator.stop()
             raise
-        # What the app calls (never ``_store``, which only services use): one place each for reads and writes, so that per-person
-        # permissions can be applied there later.
-        self.gallery = GalleryService(self._store)
-        self.organise = OrganiseService(self._store)
-        self.templates = TemplateService(self._store)
-        self.editing = EditService(self)
-        self.runs = RunService(self)
-        self.drafts = DraftService(self._store, self.request_for)  # the composer's draft; a dropped image
+        # What the app and the CLI call (never ``_store``, which only services use) is one person's
+        # ``StudioSession``: ``session(actor)`` for a signed-in person; the Studio's own methods and services
+        # (``gallery``, ``organise``, ...) act as ``default_actor``'s session, resolved on first use.
+        self._default_session: StudioSession | None = None
+        self._default_lock = threading.Lock()
 
     def _open(self, settings: Settings, client: GeminiClient | None) -> None:
         """The store, the client, the workers and the lease; whatever was opened is closed again, the owner
@@ -129,10 +129,102 @@ class Studio:
     def is_demo(self) -> bool:
         return self.settings.demo
 
+    # -- who is calling ----------------------------------------------------------------------------
+
+    def session(self, actor: Actor, *, clock: Callable[[], float] = time.monotonic) -> StudioSession:
+        """One person's studio: every service method checks ``actor`` first. Without sign-in
+        (``STUDIO_LOGIN=none``) every caller is the one local person; in a team studio the person's row is
+        read again at most every 30 s (``clock``: monotonic seconds), so a disabled person stops within a
+        minute."""
+        if not self.settings.team_mode:
+            return StudioSession(self, Access.local())
+        if actor.local:  # "the one person on this machine" means nothing once sign-in is on
+            actor = Actor.signed_out()
+        return StudioSession(self, Access(actor, self._person, clock))
+
+    def _person(self, email: str) -> Person | None:
+        person: Person | None = self._store.people.get(email)
+        return person
+
+    def sign_in(self, email: str) -> Actor:
+        """The member ``email`` names, as an Actor (a person of an allowed domain joins as a designer);
+        NotAllowed with a sentence for anyone else, or a disabled member."""
+        from studio.services import accounts
+
+        return accounts.sign_in(self._store, self.settings, email)
+
+    @property
+    def default_actor(self) -> Actor:
+        """Whom the Studio's own methods act for: the local person without sign-in; in a team studio the
+        member ``STUDIO_USER`` names (signed out without one; NotAllowed for an unknown or disabled one)."""
+        return self._default().access.require_member()
+
+    def _default(self) -> StudioSession:
+        if self._default_session is not None:
+            return self._default_session
+        with self._default_lock:
+            if self._default_session is not None:
+                return self._default_session
+            access, keep = default_access(
+                self._store, self.settings, self.sign_in, people_lookup=self._person
+            )
+            session = StudioSession(self, access)
+            if keep:
+                self._default_session = session
+            return session
+
+    @property
+    def access(self) -> Access:
+        return self._default().access
+
+    @property
+    def actor(self) -> Actor:
+        return self._default().actor
+
+    @property
+    def gallery(self) -> GalleryService:
+        return self._default().gallery
+
+    @property
+    def organise(self) -> OrganiseService:
+        return self._default().organise
+
+    @property
+    def templates(self) -> TemplateService:
+        return self._default().templates
+
+    @property
+    def editing(self) -> EditService:
+        return self._default().editing
+
+    @property
+    def runs(self) -> RunService:
+        return self._default().runs
+
+    @property
+    def drafts(self) -> DraftService:
+        """The composer's draft; a dropped image."""
+        return self._default().drafts
+
+    @property
+    def review(self) -> ReviewService:
+        """Decisions, comments, queues and the review pack (issue 15)."""
+        return self._default().review
+
+    @property
+    def links(self) -> LinkService:
+        """Client links (issue 15)."""
+        return self._default().links
+
     # -- generating -------------------------------------------------------------------------------
 
-    def submit(self, req: GenerationRequest) -> list[int]:
-        """Record one pending row per variant, then queue them. Returns the generation ids.
+    def submit(self, req: GenerationRequest, *, private: bool = False) -> list[int]:
+        """Record one pending row per variant, then queue them (as ``default_actor``). Returns the ids."""
+        return self._default().submit(req, private=private)
+
+    def _submit(self, actor: Actor, req: GenerationRequest, private: bool) -> list[int]:
+        """Record one pending row per variant (author ``actor``), then queue them. Returns the generation
+        ids. The caller (``StudioSession.submit``) has checked that ``actor`` may generate.
 
         Every path (Generate, Edit, Experiment, batch, CLI) comes through here: the one rule
         (``catalogue.validate``) is enforced before a row is written or anything is paid for."""
@@ -145,25 +237,46 @@ class Studio:
         if not self.settings.has_key:
             raise NoKey()
         self.lease.ensure_fresh()  # a process paused past its lease renews it before it writes new rows
-        settings = req.settings() | {"reference_roles": [r.role for r in req.references]}
-        ids = [
-            self._store.generations.create_pending(
-                prompt=req.prompt,
-                model=req.model,
-                settings=settings,
-                owner=self.owner,
-                composition=req.composition,
-                references=req.references,
-                parent_id=req.parent_id,
-                run_id=req.run_id,
-                variant_index=index,
-                cell_key=req.cell_key,
-            )
-            for index in range(req.variants)
-        ]
+        ids = self._create_rows(actor, req, private)
         for index, gen_id in enumerate(ids):
             self.jobs.submit(gen_id, self._work(gen_id, req, index))
         return ids
+
+    def _create_rows(self, actor: Actor, req: GenerationRequest, private: bool) -> list[int]:
+        """The submission's pending rows, one per variant, written in one transaction before anything is sent.
+
+        Each row reserves one call's list-price estimate against the month's budgets (``services.budgets``):
+        a submission that does not fit is recorded as one ``refused`` row and raises ``OverBudget`` (its
+        sentence says what is left); nothing is sent. A final row counts its actual ``cost_usd`` instead
+        (0 when nothing was charged), so the budget settles without another write."""
+        estimate = catalogue.estimate(
+            req.model,
+            size=req.image_size,
+            ratio=req.aspect_ratio,
+            variants=1,
+            references=len(req.references),
+            prompt_chars=len(req.prompt),
+        ).usd
+        person = None
+        if self.settings.team_mode and actor.email is not None and not actor.local:
+            person = self._person(actor.email)
+        limits = budgets.limits_for(self.settings, person)
+        return self._store.generations.create_pending_many(
+            count=req.variants,
+            author=actor.email,
+            private=private,
+            estimate_usd=estimate,
+            limits=limits,
+            prompt=req.prompt,
+            model=req.model,
+            settings=req.settings() | {"reference_roles": [r.role for r in req.references]},
+            owner=self.owner,
+            composition=req.composition,
+            references=req.references,
+            parent_id=req.parent_id,
+            run_id=req.run_id,
+            cell_key=req.cell_key,
+        )
 
     def _work(self, gen_id: int, req: GenerationRequest, index: int) -> Work:
         def work(cancel: threading.Event, report: Callable[[str], None]) -> None:
@@ -199,9 +312,14 @@ class Studio:
             )
             crashpoint("after_response")
             refusal = wire.refusal(outcome)
-            if refusal is not None:
+            if refusal is not None:  # no image, but the tokens it reports are billed
                 return self._store.generations.save_failure(
-                    gen_id, status=refusal.status, error=refusal, outcome=outcome, latency_ms=latency()
+                    gen_id,
+                    status=refusal.status,
+                    error=refusal,
+                    outcome=outcome,
+                    latency_ms=latency(),
+                    cost_usd=_reply_cost(req, outcome),
                 )
             report("Saving…")
             return self._store.generations.save_success(
@@ -210,7 +328,7 @@ class Studio:
         except Cancelled as exc:
             return self._record_failure(gen_id, CANCELLED, exc, latency())
         except GenerationRefused as exc:
-            return self._record_failure(gen_id, exc.status, exc, latency())
+            return self._record_failure(gen_id, exc.status, exc, latency(), req)
         except StudioError as exc:
             return self._record_failure(gen_id, FAILED, exc, latency())
         except Exception as exc:  # a bug: keep the row honest and the traceback in the log, not the page
@@ -222,15 +340,23 @@ class Studio:
             return self._record_failure(gen_id, FAILED, error, latency())
 
     def _record_failure(
-        self, gen_id: int, status: str, error: StudioError, latency_ms: int
+        self,
+        gen_id: int,
+        status: str,
+        error: StudioError,
+        latency_ms: int,
+        req: GenerationRequest | None = None,
     ) -> GenerationRecord | None:
+        """Finish ``gen_id`` without an image. A refusal that carries the endpoint's reply (``req``
+        given) costs what that reply's tokens cost."""
         outcome = getattr(error, "outcome", None)
+        cost = _reply_cost(req, outcome) if req is not None and isinstance(outcome, Outcome) else None
         try:
             if self.jobs.abandoned:  # a call given up by a second stop signal: interrupted, not failed
                 self._store.generations.interrupt_owned(self.owner)
                 return self._store.generations.get(gen_id)
             return self._store.generations.save_failure(
-                gen_id, status=status, error=error, outcome=outcome, latency_ms=latency_ms
+                gen_id, status=status, error=error, outcome=outcome, latency_ms=latency_ms, cost_usd=cost
             )
         except StoreError:
             log.exception("could not record the failure of generation %s", gen_id)
@@ -238,103 +364,58 @@ class Studio:
 
     def generate(self, req: GenerationRequest, timeout: float | None = None) -> list[GenerationRecord]:
         """Submit and wait: the CLI's path."""
-        ids = self.submit(req)
-        return self.wait(ids, timeout=timeout)
+        return self._default().generate(req, timeout)
 
     def wait(self, ids: Sequence[int], timeout: float | None = None) -> list[GenerationRecord]:
-        self.jobs.wait(ids, timeout=timeout)
-        return [
-            record for record in (self._store.generations.get(gen_id) for gen_id in ids) if record is not None
-        ]
+        return self._default().wait(ids, timeout)
 
     def progress(self, gen_id: int) -> JobProgress | None:
-        return self.jobs.progress(gen_id)
+        return self._default().progress(gen_id)
 
     def is_active(self, gen_id: int) -> bool:
-        return self.jobs.is_active(gen_id)
+        return self._default().is_active(gen_id)
 
     def cancel(self, gen_id: int) -> bool:
-        return self.jobs.cancel(gen_id)
+        return self._default().cancel(gen_id)
 
     # -- re-use -----------------------------------------------------------------------------------
 
     def request_for(self, gen_id: int) -> GenerationRequest:
         """The exact request of an earlier generation (references re-read from their stored files)."""
-        record = self._store.generations.get(gen_id)
-        if record is None:
-            raise InputError(f"Generation {gen_id} is not in the history.")
-        s = dict(record.settings)
-        roles = s.pop("reference_roles", [])
-        refs = tuple(
-            image.reference(roles[i] if i < len(roles) else "object")
-            for i, image in enumerate(record.references)
-        )
-        known = set(GenerationRequest.__dataclass_fields__)
-        kwargs = {k: v for k, v in s.items() if k in known}
-        kwargs["modalities"] = tuple(kwargs.get("modalities") or ("IMAGE",))
-        kwargs["safety_settings"] = tuple(kwargs.get("safety_settings") or ())
-        kwargs.update(
-            prompt=record.prompt,
-            model=record.model,
-            references=refs,
-            variants=1,
-            composition=record.composition,
-        )
-        return GenerationRequest(**kwargs)
+        return self._default().request_for(gen_id)
 
     def retry(self, gen_id: int) -> list[int]:
-        return self.submit(self.request_for(gen_id))
+        return self._default().retry(gen_id)
 
     # -- work a stopped studio left unfinished (the notice on Generate and History) ---------------
 
     def interrupted_work(self) -> list[int]:
         """Generations interrupted when a studio stopped that the designer has neither retried nor dismissed,
         oldest first. Reading this changes nothing."""
-        return self._store.notices.open_ids()
+        return self._default().interrupted_work()
 
     def retry_interrupted(self, ids: Sequence[int]) -> list[int]:
-        """Resubmit each of ``ids`` still open, exactly as it was asked for; returns the new generation ids.
-
-        Each is claimed before it is sent, so a second click or another tab sends nothing again. One that
-        cannot be sent (no key, a model no longer offered) stays open; its error is raised when none was sent."""
-        from dataclasses import replace
-
-        notices = self._store.notices
-        sent: list[int] = []
-        error: StudioError | None = None
-        for gen_id in notices.acknowledge(ids, RETRIED):
-            try:
-                record = self._store.generations.get(gen_id)
-                req = replace(self.request_for(gen_id), cell_key=notices.cell_key(gen_id))
-                sent += self.submit(_variant(req, record.variant_index if record else 0))  # its own seed
-            except StudioError as exc:
-                notices.release([gen_id])
-                error = error or exc
-        if error is not None and not sent:
-            raise error
-        return sent
+        """Resubmit each of ``ids`` still open, exactly as it was asked for (``StudioSession``)."""
+        return self._default().retry_interrupted(ids)
 
     def dismiss_interrupted(self, ids: Sequence[int]) -> int:
-        """Stop telling the designer about ``ids`` (kept in the database, so for every later start too);
-        the rows themselves stay in the history as they are. Returns how many were still open."""
-        return len(self._store.notices.acknowledge(ids, DISMISSED))
+        """Stop telling the designer about ``ids``; returns how many were still open."""
+        return self._default().dismiss_interrupted(ids)
 
     # -- browsing ---------------------------------------------------------------------------------
 
     def get(self, gen_id: int) -> GenerationRecord | None:
-        return self._store.generations.get(gen_id)
+        return self._default().get(gen_id)
 
     def history(self, **filters: Any) -> list[GenerationRecord]:
-        return self._store.gallery.page(**filters)
+        return self._default().history(**filters)
 
     def check_connection(self) -> str:
-        return self.client.check()
+        return self._default().check_connection()
 
     def enhance(self, idea: str, n: int = 3) -> list[str]:
         """``n`` prompt proposals from the text model (setting ``STUDIO_TEXT_MODEL``); edits nothing."""
-        from studio.gemini.enhance import enhance
-
-        return enhance(self.client, self.settings.text_model, idea, n=n)
+        return self._default().enhance(idea, n)
 
     # -- stopping ---------------------------------------------------------------------------------
 
@@ -393,6 +474,17 @@ def _cost(req: GenerationRequest, outcome: Outcome) -> float:
     return round(est.usd + extra_images * catalogue.lookup(req.model).price(req.image_size), 6)
 
 
+def _reply_cost(req: GenerationRequest, outcome: Outcome) -> float:
+    """List price of a reply that brought no image: the tokens it reports (``catalogue.reply_usd``)."""
+    return catalogue.reply_usd(
+        req.model,
+        outcome.usage or {},
+        size=req.image_size,
+        references=len(req.references),
+        prompt_chars=len(req.prompt),
+    )
+
+
 def open_studio(settings: Settings | None = None, *, demo: bool = False) -> Studio:
     """The one way to open a studio (the app, the CLI, batch). ``demo`` is a ``--demo`` flag; the
     ``STUDIO_DEMO`` variable is read by ``load_settings`` alone. The history without a studio around it:
@@ -403,4 +495,4 @@ def open_studio(settings: Settings | None = None, *, demo: bool = False) -> Stud
     return Studio(settings)
 
 
-__all__ = ["Studio", "open_studio", "redact", "BLOCKED", "NO_IMAGE", "FAILED"]
+__all__ = ["Studio", "StudioSession", "open_studio", "redact", "BLOCKED", "NO_IMAGE", "FAILED"]

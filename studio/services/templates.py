@@ -10,7 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from studio.domain import prompts
 from studio.domain.errors import InputError
+from studio.domain.people import Actor
 from studio.domain.requests import GenerationRequest
+from studio.services.access import Access
 from studio.storage import Store
 from studio.storage.template_repo import KINDS, TemplateRecord
 
@@ -61,10 +63,16 @@ def request_from(
 
 
 class TemplateService:
-    """The Library's templates and presets, on one studio's store."""
+    """The Library's templates and presets, on one studio's store. Admins and designers read and change
+    them; reviewers, who see only what is shared with them, neither (an ``activity`` row each in a team studio)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, access: Access) -> None:
         self._store = store
+        self._access = access  # required: a service built without one must not act as the local admin
+
+    def _record(self, actor: Actor, action: str, template_id: int, **detail: object) -> None:
+        if not actor.local and actor.email is not None:
+            self._store.activity.record(actor.email, action, f"template:{template_id}", detail)
 
     def save(
         self,
@@ -77,6 +85,7 @@ class TemplateService:
         template_id: int | None = None,
     ) -> TemplateRecord:
         """Create (or, with ``template_id``, update) a template or preset."""
+        actor = self._access.require_organise()
         if kind not in KINDS:
             raise InputError(f"Unknown library kind {kind!r}; use one of {', '.join(KINDS)}.")
         name, body = _check(name, body)
@@ -87,26 +96,36 @@ class TemplateService:
             table.update(template_id, name=name, body=body, tags=tags, notes=notes.strip())
         record = table.get(template_id)
         assert record is not None
+        self._record(actor, f"{kind}.save", template_id, name=name)
         return record
 
     def get(self, template_id: int) -> TemplateRecord | None:
+        self._access.require_team()  # the team's prompts: not for reviewers
         return self._store.templates.get(template_id)
 
     def delete(self, template_id: int) -> bool:
-        return self._store.templates.delete(template_id)
+        actor = self._access.require_organise()
+        gone = self._store.templates.delete(template_id)
+        if gone:
+            self._record(actor, "template.delete", template_id)
+        return gone
 
     def templates(self, *, search: str = "", tag: str | None = None) -> list[TemplateRecord]:
+        self._access.require_team()  # the team's prompts: not for reviewers
         return _filter(self._store.templates.list_all("template"), search, tag)
 
     def presets(self, *, search: str = "", tag: str | None = None) -> list[TemplateRecord]:
+        self._access.require_team()  # the team's prompts: not for reviewers
         return _filter(self._store.templates.list_all("preset"), search, tag)
 
     def from_generation(
         self, gen_id: int, name: str, *, tags: Iterable[str] = (), notes: str = ""
     ) -> TemplateRecord:
         """Start a template from a past prompt (the designer then turns words into ``{variables}``)."""
+        self._access.require_organise()
+        vis = self._access.visibility()
         record = self._store.generations.get(gen_id)
-        if record is None:
+        if record is None or not self._store.gallery.visible_ids([gen_id], vis):
             raise InputError(f"Generation {gen_id} is not in the history.")
         return self.save(name, record.prompt, tags=tags, notes=notes or f"From generation #{gen_id}.")
 

@@ -16,6 +16,10 @@ from sqlmodel import Session, col, select
 from studio.storage.database import Database, upsert
 from studio.storage.tables import Asset, Generation, GenerationAsset, GenerationTag, Tag
 
+#: ``generation.owner`` of every imported row. Such a row keeps the cost and date the ZIP gives it (History
+#: shows them), but what another studio spent is not this studio's spend: budgets and the spend report
+#: leave these rows out (``spend_repo``), so a ZIP cannot lower, or raise, anyone's month.
+IMPORTED_OWNER = "import"
 #: created_at values per query (SQLite's bound-parameter limit is far above; the index does the rest)
 _CHUNK = 500
 

@@ -16,7 +16,22 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, TypeGuard, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, and_, bindparam, column, func, not_, or_, table, text
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    any_,
+    bindparam,
+    column,
+    false,
+    func,
+    not_,
+    or_,
+    table,
+    text,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement
@@ -24,8 +39,9 @@ from sqlalchemy.types import NullType
 from sqlmodel import col, select
 
 from studio.domain.errors import InputError
+from studio.domain.review import OPEN, check_review_filter
 from studio.domain.search import SearchQuery, parse_search
-from studio.storage.tables import CollectionItem, Generation, GenerationTag, Tag
+from studio.storage.tables import CollectionItem, CollectionShare, Generation, GenerationTag, Tag
 
 fts_table = table("generation_fts", column("rowid"))  # porter stems: "teapots" is "teapot"
 FTS_RAW = "generation_fts_raw"  # the same text, unstemmed: prefixes as typed ("runn*") and exact phrases
@@ -368,6 +384,51 @@ def search_terms(search: str | SearchQuery | None) -> list[Any]:
 
 
 @dataclass(frozen=True)
+class Visibility:
+    """Which generations a caller may see (``services.access.Access.visibility``).
+
+    ``everything``: admins and the local person (no term at all). Otherwise ``email`` sees every generation
+    that is not private plus its own private ones; with ``shared_only`` (reviewers), only the generations
+    in collections shared with ``email`` or with the whole team (``*``), never private ones. ``email`` None
+    and not ``everything``: nothing. ``hidden``: the opposite of a designer's view, exactly the rows it hides
+    (others' private generations, few, read through the partial index ``ix_generation_private``): counts,
+    facets and totals are everyone's (the stats cube) minus these."""
+
+    email: str | None
+    everything: bool = False
+    shared_only: bool = False
+    hidden: bool = False
+
+    @property
+    def designer(self) -> bool:
+        """Everything but others' private generations."""
+        return self.email is not None and not (self.everything or self.shared_only or self.hidden)
+
+
+EVERYTHING = Visibility(None, everything=True)
+
+
+def visibility_terms(v: Visibility | None) -> list[Any]:
+    """WHERE terms on ``generation`` for a caller's visibility (none for ``everything``): one OR on the row
+    for a designer, one IN sub-select over the (small) shared collections' items for a reviewer."""
+    if v is None or v.everything:
+        return []
+    g = Generation
+    if v.email is None:
+        return [false()]
+    if v.hidden:  # ``private = true`` as written in the partial index, so both planners use it
+        return [col(g.private) == true(), or_(col(g.author) != v.email, col(g.author).is_(None))]
+    if v.shared_only:
+        shared = (
+            select(CollectionItem.generation_id)
+            .join(CollectionShare, col(CollectionShare.collection_id) == CollectionItem.collection_id)
+            .where(col(CollectionShare.email).in_([v.email, "*"]))
+        )
+        return [col(g.private).is_(False), col(g.id).in_(shared.correlate(None))]
+    return [or_(col(g.private).is_(False), col(g.author) == v.email)]
+
+
+@dataclass(frozen=True)
 class GalleryFilter:
     """What the History page shows. ``None``/empty means "any". Filters combine with AND.
 
@@ -392,6 +453,12 @@ class GalleryFilter:
     parent_id: int | None = None
     #: only these generations (the store narrows a search to its newest matches this way)
     ids: tuple[int, ...] | None = None
+    #: only the generations this person made (History's "Mine")
+    author: str | None = None
+    #: what the caller may see (the services set it from ``Access.visibility``; None: everything)
+    visibility: Visibility | None = None
+    #: the latest review decision: "approved", "changes", "rejected" or "open" (none yet), or several
+    review_status: str | Sequence[str] | None = None
 
 
 def merge_filter(base: GalleryFilter | None, **overrides: Any) -> GalleryFilter:
@@ -515,8 +582,15 @@ def conditions(
             col(CollectionItem.collection_id) == f.collection_id
         )
         out.append(col(g.id).in_(items))
-    if f.ids is not None:
-        out.append(col(g.id).in_(f.ids))
+    if f.ids is not None:  # PostgreSQL: one array parameter, not a statement with thousands of them
+        as_array = bindparam(None, list(f.ids), type_=ARRAY(Integer))
+        out.append(PerDialect(col(g.id).in_(f.ids), col(g.id) == any_(as_array)))
+    if f.author is not None:
+        out.append(col(g.author) == f.author)
+    review = review_terms(f.review_status)
+    if review is not None:
+        out.append(review)
+    out.extend(visibility_terms(f.visibility))
     matches = match_ids(f.search, before_id, window) if search else None
     if matches is not None:
         out.append(PerDialect(col(g.id).in_(matches), pg_search(f.search, before_id, window)))
@@ -525,6 +599,20 @@ def conditions(
     if before_id is not None:
         out.append(col(g.id) < before_id)
     return out
+
+
+def review_terms(value: str | Sequence[str] | None) -> Any | None:
+    """The decision filter on ``generation.review_status`` (indexed): "open" is no decision (NULL)."""
+    wanted = check_review_filter(value)
+    if not wanted:
+        return None
+    decided = [v for v in wanted if v != OPEN]
+    terms = []
+    if OPEN in wanted:
+        terms.append(col(Generation.review_status).is_(None))
+    if decided:
+        terms.append(col(Generation.review_status).in_(decided))
+    return terms[0] if len(terms) == 1 else or_(*terms)
 
 
 def pg_search(search: str | SearchQuery | None, before_id: int | None, window: int | None) -> Any:

@@ -27,6 +27,7 @@ from studio.storage.database import Database
 from studio.storage.filter_sql import (
     SEARCH_WINDOW,
     GalleryFilter,
+    Visibility,
     chunks,
     conditions,
     fts_match,
@@ -36,6 +37,7 @@ from studio.storage.filter_sql import (
     merge_filter,
     newest_matches,
     pg_search,
+    visibility_terms,
     walks_fts,
 )
 from studio.storage.tables import (
@@ -81,14 +83,33 @@ def _live(count: Callable[[GalleryFilter], dict[Any, Any]], f: GalleryFilter) ->
     return out
 
 
+def _split(f: GalleryFilter) -> tuple[GalleryFilter, GalleryFilter] | None:
+    """A designer's count, facets or totals as (everyone's, the rows their view hides): the first can come
+    from the stats cube and the second is small (others' private generations, a partial index), where the
+    view's OR on every row would read the whole history. None when the set is already bounded (a search,
+    an id list) or the view is not a designer's."""
+    v = f.visibility
+    if v is None or not v.designer or f.ids is not None or fts_query(f.search) is not None:
+        return None
+    return replace(f, visibility=None), replace(f, visibility=replace(v, hidden=True))
+
+
+def _minus(every: dict[Any, int], hidden: dict[Any, int]) -> dict[Any, int]:
+    return {k: n - hidden.get(k, 0) for k, n in every.items()}
+
+
 # -- the stats cube (migration 3) ---------------------------------------------------------------------
 _CUBE_DIMS = ("model", "status", "aspect_ratio", "image_size")
 
 
 def _cube_filter(f: GalleryFilter) -> bool:
     """True when every filter in ``f`` is a cube dimension, so counts can come from generation_stats."""
+    if f.visibility is not None and not f.visibility.everything:  # a designer's or reviewer's view
+        return False
     return all(
-        getattr(f, fl.name) in (None, "") for fl in fields(f) if fl.name not in (*_CUBE_DIMS, "deleted")
+        getattr(f, fl.name) in (None, "")
+        for fl in fields(f)
+        if fl.name not in (*_CUBE_DIMS, "deleted", "visibility")
     )
 
 
@@ -200,9 +221,9 @@ class GalleryRepository:
                 int(i) for i in session.exec(stmt.limit(max(1, min(limit, MAX_PAGE)))).all() if i is not None
             ]
 
-    def live_output(self, sha256: str) -> bool:
+    def live_output(self, sha256: str, visibility: Visibility | None = None) -> bool:
         """True when an image with this content hash is an output of a generation not in the trash (the
-        ``/thumbs`` route serves only those)."""
+        ``/thumbs`` route serves only those), and one ``visibility`` lets the caller see."""
         stmt = (
             select(col(GenerationAsset.generation_id))
             .join(Asset, col(Asset.id) == GenerationAsset.asset_id)
@@ -211,6 +232,7 @@ class GalleryRepository:
                 col(Asset.sha256) == sha256,
                 col(GenerationAsset.role) == "output",
                 col(Generation.deleted_at).is_(None),
+                *visibility_terms(visibility),
             )
             .limit(1)
         )
@@ -229,6 +251,12 @@ class GalleryRepository:
         """How many generations match. With ``cap``, counting stops at ``cap + 1`` (the page says "1 000+"):
         a common word matches a quarter of a million prompts at 1 M rows, and counting them all costs 0.4 s."""
         f = merge_filter(filter, search=search, status=status, model=model)
+        parts = _split(f)
+        if parts is not None:  # everyone's minus the hidden rows, subtracted before the cap is applied
+            hidden = self.count(
+                parts[1]
+            )  # (a capped everyone's count stops at cap + hidden + 1: cap + 1 shown)
+            return self.count(parts[0], cap=None if cap is None else cap + hidden) - hidden
         with self.db.read() as session:
             if _cube_filter(f):
                 return int(_cube_sum(session, f, func.coalesce(func.sum(GenerationStats.n), 0))[0])
@@ -261,16 +289,36 @@ class GalleryRepository:
 
             return int(_live(run, f)[None])
 
-    def records(self, ids: Iterable[int]) -> list[GenerationRecord]:
-        """Records for ``ids`` in the order given (unknown ids are left out)."""
+    def records(self, ids: Iterable[int], visibility: Visibility | None = None) -> list[GenerationRecord]:
+        """Records for ``ids`` in the order given (unknown ids, and with ``visibility`` the ones the caller
+        may not see, are left out)."""
         wanted = [int(i) for i in ids]
         found: dict[int, GenerationRecord] = {}
+        hidden = visibility_terms(visibility)
         with self.db.read() as session:
             for chunk in chunks(sorted(set(wanted))):
-                rows = session.exec(select_generations().where(col(Generation.id).in_(chunk))).all()
+                stmt = select_generations().where(col(Generation.id).in_(chunk), *hidden)
+                rows = session.exec(stmt).all()
                 found.update((r.id, r) for r in records(session, rows, self.stored.root))
         self.stored.finish_few(list(found.values()))  # a few records (compare, lineage): originals too
         return [found[i] for i in wanted if i in found]
+
+    def visible_ids(self, ids: Iterable[int], visibility: Visibility | None) -> list[int]:
+        """Of ``ids`` (in the trash too), the ones ``visibility`` lets the caller see, in the order given;
+        every one of them, without a query, for a caller who sees everything."""
+        wanted = [int(i) for i in ids]
+        if visibility is None or visibility.everything:
+            return wanted
+        seen: set[int] = set()
+        with self.db.read() as session:
+            for chunk in chunks(sorted(set(wanted))):
+                f = GalleryFilter(ids=tuple(chunk), deleted=None, visibility=visibility)
+                seen.update(
+                    int(i)
+                    for i in session.exec(select(col(Generation.id)).where(*conditions(f)))
+                    if i is not None
+                )
+        return [i for i in wanted if i in seen]
 
     def facets(self, filter: GalleryFilter | None = None) -> dict[str, list[tuple[Any, int]]]:
         """Counts per model, status, aspect_ratio, image_size, tag (name) and collection (id), most first.
@@ -279,6 +327,10 @@ class GalleryRepository:
         With a search, counts cover its newest ``SEARCH_WINDOW`` matches.
         """
         f = filter or GalleryFilter()
+        parts = _split(f)
+        if parts is not None:
+            every, hidden = self.facets(parts[0]), self.facets(parts[1])
+            return {k: _ranked(_minus(dict(v), dict(hidden.get(k, [])))) for k, v in every.items()}
         out: dict[str, list[tuple[Any, int]]] = {}
         with self.db.read() as session:
             window = match_ids(f.search, window=SEARCH_WINDOW)
@@ -334,6 +386,12 @@ class GalleryRepository:
     def totals(self, filter: GalleryFilter | None = None) -> dict[str, Any]:
         """Generations, output images, cost and tokens for a filter (a search: its newest SEARCH_WINDOW matches)."""
         g = Generation
+        parts = _split(filter or GalleryFilter())
+        if parts is not None:
+            every, hidden = self.totals(parts[0]), self.totals(parts[1])
+            out = {k: v - hidden[k] for k, v in every.items()}
+            out["cost_usd"] = round(out["cost_usd"], 9)
+            return out
         with self.db.read() as session:
             if _cube_filter(filter or GalleryFilter()):
                 count, cost, prompt, output, total, images = _cube_sum(
@@ -385,14 +443,18 @@ class GalleryRepository:
 
     # -- lineage -------------------------------------------------------------------------------
 
-    def children(self, gen_id: int, *, include_deleted: bool = False) -> list[GenerationRecord]:
+    def children(
+        self, gen_id: int, *, include_deleted: bool = False, visibility: Visibility | None = None
+    ) -> list[GenerationRecord]:
         """Generations made from this one (edits, continuations), oldest first."""
-        f = GalleryFilter(parent_id=gen_id, deleted=None if include_deleted else False)
+        f = GalleryFilter(parent_id=gen_id, deleted=None if include_deleted else False, visibility=visibility)
         stmt = select_generations().where(*conditions(f)).order_by(col(Generation.id)).limit(MAX_PAGE)
         with self.db.read() as session:
             return self.stored.finish(records(session, session.exec(stmt).all(), self.stored.root))
 
-    def ancestors(self, gen_id: int, *, limit: int = 100) -> list[GenerationRecord]:
+    def ancestors(
+        self, gen_id: int, *, limit: int = 100, visibility: Visibility | None = None
+    ) -> list[GenerationRecord]:
         """The parent chain, nearest parent first (bounded, so a damaged cycle cannot loop)."""
         g = Generation
         start = (
@@ -414,4 +476,4 @@ class GalleryRepository:
             if i in seen or i == gen_id:
                 break
             seen.append(i)
-        return self.records(seen)
+        return self.records(seen, visibility)

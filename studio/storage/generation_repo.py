@@ -17,17 +17,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, inspect, update
+from sqlalchemy import case, exists, func, inspect, update
 from sqlmodel import Session, col, select
 
 from studio.domain.crashpoints import crashpoint
-from studio.domain.errors import BadResponse, DiskFull, ImageRejected, StoreError, StudioError
+from studio.domain.errors import BadResponse, DiskFull, ImageRejected, OverBudget, StoreError, StudioError
 from studio.domain.records import GenerationRecord, ImageRecord
 from studio.domain.requests import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
     INTERRUPTED,
     PENDING,
+    REFUSED,
     RUNNING,
     SUCCEEDED,
     ImagePart,
@@ -35,10 +36,11 @@ from studio.domain.requests import (
     Reference,
 )
 from studio.imaging import images
-from studio.storage import files, journal, turns
+from studio.storage import files, journal, spend_repo, turns
 from studio.storage.blob_files import StoredFiles
 from studio.storage.blobs import LocalBlobs
 from studio.storage.database import Database, rowcount, upsert
+from studio.storage.spend_repo import BudgetLimits
 from studio.storage.tables import (
     Asset,
     Generation,
@@ -75,14 +77,14 @@ PREVIEW_SIDE = 1440
 _THUMBNAILER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="studio-thumb")
 
 
-def _thumbnail_soon(data: bytes) -> Callable[[], bytes]:
-    """The thumbnail, made alongside the write of its original when the shared pool takes work. Once the
-    interpreter is shutting down (a stop while a paid call was out) the pool refuses new work: the paid
-    image is still saved, its thumbnail made in this thread."""
+def _alongside(work: Callable[..., object], *args: Any) -> Callable[[], object]:
+    """``work(*args)`` on the shared pool while the caller writes an original; the returned callable waits
+    for it (and raises what it raised). Once the interpreter is shutting down (a stop while a paid call was
+    out) the pool refuses new work: the paid image is still saved, the work done in this thread."""
     try:
-        return _THUMBNAILER.submit(images.make_thumbnail, data).result
+        return _THUMBNAILER.submit(work, *args).result
     except RuntimeError:  # "cannot schedule new futures after (interpreter) shutdown"
-        return lambda: images.make_thumbnail(data)
+        return functools.partial(work, *args)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,21 @@ def _outcome_fields(outcome: Outcome) -> dict[str, Any]:
     }
 
 
+def _interrupted_cost() -> Any:
+    """The cost an interrupted row keeps (an UPDATE's column expression). A ``running`` row's request had
+    been sent (``mark_running`` comes just before the call): the endpoint may have generated and billed
+    the image although none came back, and there is no way to ask, so the row counts its list-price
+    estimate (``estimate_usd``) against the month's budgets and in the spend report, rather than nothing.
+    A ``pending`` row was never sent and counts nothing. Retrying it is a new call with its own estimate."""
+    return case(
+        (
+            col(Generation.status) == RUNNING,
+            func.coalesce(col(Generation.cost_usd), col(Generation.estimate_usd)),
+        ),
+        else_=col(Generation.cost_usd),
+    )
+
+
 class GenerationRepository:
     """Generations from the pending row before the paid call to the saved result, and their recovery."""
 
@@ -140,16 +157,26 @@ class GenerationRepository:
         thumb_rel = files.thumb_relpath(sha)
         thumb: str | None = thumb_rel
         # Decoding a 4K PNG for its thumbnail takes ~0.2 s and Pillow releases the GIL while it decodes,
-        # so the thumbnail is made while the original is written and fsynced.
-        pending = None if self.stored.exists(thumb_rel) else _thumbnail_soon(data)
-        self.stored.put(rel, data)  # same name means same bytes: skipped when already stored
-        self.stored.remember(rel, data)  # object mode: the page about to show it reads the local copy
+        # so the thumbnail is made and stored while the original is written (and fsynced, or uploaded).
+        new = not self.stored.exists(thumb_rel)
+        pending = _alongside(self._store_thumbnail, thumb_rel, data) if new else None
+        in_bucket = self.stored.mode == "s3"
+        # a bucket's local cache gets a copy too (the page about to show the image reads it), written meanwhile
+        kept = _alongside(self.stored.remember, rel, data) if in_bucket else None
+        # Same name means same bytes: an original already stored is not written again. In a bucket, a new
+        # image (no thumbnail yet) is put without asking first: a re-put of the same bytes is harmless.
+        self.stored.put(rel, data, replace=new and in_bucket)
+        if kept is not None:
+            kept()
         if pending is not None:
             try:
-                self.stored.put(thumb_rel, pending(), replace=True)  # known absent just above
+                pending()
             except ImageRejected:
                 thumb = None
         return _Stored(sha, mime, width, height, len(data), rel, thumb, name)
+
+    def _store_thumbnail(self, key: str, data: bytes) -> None:
+        self.stored.put(key, images.make_thumbnail(data), replace=True)  # known absent: no question first
 
     def _save_images(self, parts: Sequence[ImagePart]) -> list[_Stored]:
         return [s for s in (self._save_image(p.data) for p in parts) if s is not None]
@@ -165,7 +192,8 @@ class GenerationRepository:
         content = turns.slim(content, [s.sha256 for s in outputs], [s.sha256 for s in thoughts])
         data = _json(content).encode("utf-8")
         sha = images.sha256_hex(data)
-        self.stored.put(files.turn_relpath(sha), data)  # content-addressed: skipped when already stored
+        # Content-addressed and small: in a bucket one PUT costs what asking first would.
+        self.stored.put(files.turn_relpath(sha), data, replace=self.stored.mode == "s3")
         return sha
 
     # -- rows ------------------------------------------------------------------------------
@@ -222,8 +250,11 @@ class GenerationRepository:
         run_id: int | None = None,
         variant_index: int = 0,
         cell_key: str | None = None,
+        author: str | None = None,
+        private: bool = False,
     ) -> int:
-        """Record a generation before its paid call; reference files are written first."""
+        """Record a generation before its paid call; reference files are written first. ``author``: who
+        asked for it (``local`` without sign-in); ``private``: seen only by them and admins."""
         self.db.check_writable()
         stored = [s for s in (self._save_image(r.data, r.name) for r in references) if s is not None]
         now = utc_now()
@@ -240,6 +271,8 @@ class GenerationRepository:
             variant_index=variant_index,
             owner=owner,
             cell_key=cell_key,
+            author=author,
+            private=private,
         )
         with self.db.write() as session:
             session.add(row)
@@ -247,6 +280,77 @@ class GenerationRepository:
             assert row.id is not None
             self._link(session, row.id, "reference", stored)
             return row.id
+
+    def create_pending_many(
+        self,
+        *,
+        count: int,
+        author: str | None,
+        private: bool,
+        estimate_usd: float,
+        limits: BudgetLimits | None,
+        prompt: str,
+        model: str,
+        settings: dict[str, Any],
+        owner: str,
+        composition: dict[str, Any] | None = None,
+        references: Sequence[Reference] = (),
+        parent_id: int | None = None,
+        run_id: int | None = None,
+        cell_key: str | None = None,
+        first_variant: int = 0,
+    ) -> list[int]:
+        """Record the ``count`` variants of one submission before any paid call, in one write transaction
+        (reference files are written once, first). Each row reserves ``estimate_usd`` (one call's list price)
+        while it is active; once final it counts its ``cost_usd``.
+
+        With ``limits``, the transaction takes the budget lock and checks this month's use (final costs plus
+        active reservations, the author's and, with a team cap, everyone's) before inserting: a submission
+        that does not fit records ONE ``refused`` row (error kind ``budget``, the sentence) and raises
+        ``OverBudget`` with its ``generation_id``. Nothing is ever sent from here."""
+        if count < 1:
+            raise ValueError("a submission has at least one variant")
+        self.db.check_writable()
+        stored = [s for s in (self._save_image(r.data, r.name) for r in references) if s is not None]
+        refused: str | None = None
+        ids: list[int] = []
+        with self.db.write() as session:
+            if limits is not None and limits.has_cap:
+                spend_repo.lock_budget(session)
+                short = spend_repo.shortfall(session, limits, author, round(count * estimate_usd, 6))
+                if short is not None:
+                    refused = limits.explain(short)
+            now = utc_now()
+            for index in range(1 if refused is not None else count):
+                row = Generation(
+                    created_at=now,
+                    updated_at=now,
+                    status=REFUSED if refused is not None else PENDING,
+                    prompt=prompt,
+                    model=model,
+                    settings_json=_json(settings),
+                    composition_json=_json(composition) if composition is not None else None,
+                    parent_id=parent_id,
+                    run_id=run_id,
+                    variant_index=first_variant + index,
+                    owner=owner,
+                    cell_key=cell_key,
+                    author=author,
+                    private=private,
+                    estimate_usd=round(count * estimate_usd if refused is not None else estimate_usd, 6),
+                    error_kind=OverBudget.kind if refused is not None else None,
+                    error_message=refused,
+                )
+                session.add(row)
+                session.flush()
+                assert row.id is not None
+                self._link(session, row.id, "reference", stored)
+                ids.append(row.id)
+        if refused is not None:
+            error = OverBudget(refused)
+            error.generation_id = ids[0]
+            raise error
+        return ids
 
     def mark_running(self, gen_id: int) -> None:
         """pending -> running; a row already cancelled or finished is left alone."""
@@ -264,8 +368,13 @@ class GenerationRepository:
                 "The endpoint's image data could not be read, so no image was saved "
                 "(the raw bytes are kept in the quarantine folder). Try again."
             )
-            return self.save_failure(
-                gen_id, status="failed", error=error, outcome=outcome, latency_ms=latency_ms
+            return self.save_failure(  # the image was paid for: its cost counts against the budget
+                gen_id,
+                status="failed",
+                error=error,
+                outcome=outcome,
+                latency_ms=latency_ms,
+                cost_usd=cost_usd,
             )
         # Parts map to saved files by position only when nothing was dropped; otherwise keep the turn verbatim.
         complete = len(outputs) == len(outcome.images) and len(thoughts) == len(outcome.thought_images)
@@ -324,8 +433,10 @@ class GenerationRepository:
         error: StudioError,
         outcome: Outcome | None = None,
         latency_ms: int | None = None,
+        cost_usd: float | None = None,
     ) -> GenerationRecord:
-        """Finish a generation without an image, keeping any text and usage that came back."""
+        """Finish a generation without an image, keeping any text and usage that came back (and its cost,
+        when the call was charged although no image could be kept)."""
         if status not in FINAL_STATUSES or status == SUCCEEDED:
             raise ValueError(f"not a failure status: {status!r}")
         values: dict[str, Any] = {"status": status, "error_kind": error.kind, "error_message": error.message}
@@ -333,6 +444,8 @@ class GenerationRepository:
             values.update(_outcome_fields(outcome))
         if latency_ms is not None:
             values["latency_ms"] = latency_ms
+        if cost_usd is not None:
+            values["cost_usd"] = cost_usd
         with self.db.write() as session:
             self._require(session, gen_id, **values)
         return self._get_existing(gen_id)
@@ -425,6 +538,7 @@ class GenerationRepository:
                         status=INTERRUPTED,
                         error_kind="interrupted",
                         error_message=INTERRUPTED_MESSAGE,
+                        cost_usd=_interrupted_cost(),
                     )
                     interrupted.append(gen_id)
         return adopted, interrupted

@@ -14,10 +14,19 @@ from sqlmodel import Session, col, select
 
 from studio.domain.errors import InputError
 from studio.storage.database import Database, rowcount, upsert
-from studio.storage.filter_sql import COLLECTION_MAX, TAG_MAX, chunks, clean_name, unique_ids
+from studio.storage.filter_sql import (
+    COLLECTION_MAX,
+    TAG_MAX,
+    Visibility,
+    chunks,
+    clean_name,
+    unique_ids,
+    visibility_terms,
+)
 from studio.storage.tables import (
     Collection,
     CollectionItem,
+    CollectionShare,
     Generation,
     GenerationTag,
     Tag,
@@ -54,6 +63,14 @@ class OrganiseRepository:
     def set_favourite(self, ids: Iterable[int], favourite: bool) -> int:
         """Returns how many generations were updated."""
         return self._set(ids, favourite=bool(favourite))
+
+    def set_private(self, ids: Iterable[int], private: bool) -> int:
+        """Private generations are seen only by their author and admins. Returns how many were updated."""
+        return self._set(ids, private=bool(private))
+
+    def set_author(self, ids: Iterable[int], author: str) -> int:
+        """Who made these generations (an import records the person who imported it)."""
+        return self._set(ids, author=author)
 
     def set_rating(self, ids: Iterable[int], rating: int | None) -> int:
         if rating is not None and (
@@ -154,6 +171,7 @@ class OrganiseRepository:
     def delete_collection(self, cid: int) -> None:
         """Removes the board and its items; the generations themselves stay."""
         with self.db.write() as session:
+            session.exec(delete(CollectionShare).where(col(CollectionShare.collection_id) == cid))
             session.exec(delete(CollectionItem).where(col(CollectionItem.collection_id) == cid))
             session.exec(delete(Collection).where(col(Collection.id) == cid))
 
@@ -182,12 +200,13 @@ class OrganiseRepository:
                 removed += rowcount(session.exec(stmt))
         return removed
 
-    def collections(self) -> list[tuple[int, str, int]]:
-        """(id, name, live item count) for every collection, by name."""
+    def collections(self, visibility: Visibility | None = None) -> list[tuple[int, str, int]]:
+        """(id, name, live item count) for every collection, by name. With ``visibility``, the count is of
+        the items the caller may see (another designer's private generation is not counted)."""
         live = (
             select(CollectionItem.collection_id, func.count().label("n"))
             .join(Generation, col(Generation.id) == CollectionItem.generation_id)
-            .where(col(Generation.deleted_at).is_(None))
+            .where(col(Generation.deleted_at).is_(None), *visibility_terms(visibility))
             .group_by(col(CollectionItem.collection_id))
             .subquery()
         )
@@ -198,3 +217,53 @@ class OrganiseRepository:
         )
         with self.db.read() as session:
             return [(int(i), name, int(n)) for i, name, n in session.exec(stmt) if i is not None]
+
+    # -- shared collections (revision 0003) ----------------------------------------------------
+
+    def share(self, cid: int, email: str, access: str, *, shared_by: str) -> tuple[int, str, str, str, str]:
+        """Share collection ``cid`` with ``email`` (or ``*``); sharing again replaces the access. Returns
+        the share as (collection_id, email, access, shared_by, shared_at)."""
+        now = utc_now()
+        with self.db.write() as session:
+            self._collection_exists(session, cid)
+            values = {"collection_id": cid, "email": email, "access": access, "shared_by": shared_by}
+            stmt = (
+                upsert(session, CollectionShare)
+                .values(**values, shared_at=now)
+                .on_conflict_do_update(
+                    index_elements=["collection_id", "email"],
+                    set_={"access": access, "shared_by": shared_by, "shared_at": now},
+                )
+            )
+            session.exec(stmt)
+        return (cid, email, access, shared_by, now)
+
+    def unshare(self, cid: int, email: str) -> bool:
+        with self.db.write() as session:
+            stmt = delete(CollectionShare).where(
+                col(CollectionShare.collection_id) == cid, col(CollectionShare.email) == email
+            )
+            return rowcount(session.exec(stmt)) > 0
+
+    def shares(self, cid: int) -> list[tuple[int, str, str, str, str]]:
+        """Whom collection ``cid`` is shared with, by email ("*" first)."""
+        stmt = (
+            select(CollectionShare)
+            .where(col(CollectionShare.collection_id) == cid)
+            .order_by(col(CollectionShare.email))
+        )
+        with self.db.read() as session:
+            return [
+                (r.collection_id, r.email, r.access, r.shared_by, r.shared_at)
+                for r in session.exec(stmt).all()
+            ]
+
+    def shared_with(self, email: str) -> list[int]:
+        """The ids of the collections shared with ``email`` or with the whole team."""
+        stmt = (
+            select(CollectionShare.collection_id)
+            .where(col(CollectionShare.email).in_([email, "*"]))
+            .distinct()
+        )
+        with self.db.read() as session:
+            return sorted(int(i) for i in session.exec(stmt).all())

@@ -27,6 +27,7 @@ class RunRecord:
     spec: dict[str, Any]
     source_sha: str | None
     status: str  # "open" | "running" | "done" | "cancelled"
+    author: str | None = None  # who started it ("local" without sign-in; None before accounts)
 
 
 def _run(row: Run) -> RunRecord:
@@ -40,6 +41,7 @@ def _run(row: Run) -> RunRecord:
         spec=json.loads(row.spec_json or "{}"),
         source_sha=row.source_sha,
         status=row.status,
+        author=row.author,
     )
 
 
@@ -50,7 +52,15 @@ class RunRepository:
         self.db = db
         self._records = records  # the gallery's records(ids)
 
-    def create(self, *, kind: str, name: str, spec: dict[str, Any], source_sha: str | None = None) -> int:
+    def create(
+        self,
+        *,
+        kind: str,
+        name: str,
+        spec: dict[str, Any],
+        source_sha: str | None = None,
+        author: str | None = None,
+    ) -> int:
         now = utc_now()
         row = Run(
             created_at=now,
@@ -60,6 +70,7 @@ class RunRepository:
             spec_json=json.dumps(spec, ensure_ascii=False),
             source_sha=source_sha,
             status="open",
+            author=author,
         )
         with self.db.write() as session:
             session.add(row)

@@ -9,14 +9,18 @@ from typing import Any
 from studio.domain.errors import StoreError
 from studio.domain.records import GenerationRecord
 from studio.domain.settings import Settings
+from studio.storage.activity_repo import ActivityRepository
 from studio.storage.blob_files import StoredFiles
 from studio.storage.database import Database, sqlite_file
 from studio.storage.draft_repo import DraftRepository
 from studio.storage.exchange_repo import ExchangeRepository
 from studio.storage.gallery_repo import GalleryRepository
 from studio.storage.generation_repo import GenerationRepository
+from studio.storage.link_repo import LinkRepository
 from studio.storage.notice_repo import NoticeRepository
 from studio.storage.organise_repo import OrganiseRepository
+from studio.storage.people_repo import PeopleRepository
+from studio.storage.review_repo import ReviewRepository
 from studio.storage.run_repo import RunRepository
 from studio.storage.template_repo import TemplateRepository
 from studio.storage.trash_repo import TrashRepository
@@ -79,6 +83,10 @@ class Store:
         self.exchange = ExchangeRepository(self.db)
         self.drafts = DraftRepository(self.db, self.data_dir, self.files)
         self.history = HistoryReads(self.generations, self.gallery)
+        self.people = PeopleRepository(self.db)  # team members (revision 0003)
+        self.activity = ActivityRepository(self.db)  # the audit log
+        self.review = ReviewRepository(self.db)  # decisions, comments, read marks (revision 0004)
+        self.links = LinkRepository(self.db)  # client links (only their tokens' hashes)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Store:

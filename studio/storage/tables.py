@@ -91,6 +91,10 @@ class Generation(SQLModel, table=True):
     deleted_at: str | None = None
     n_images: int = 0  # output images; kept by triggers (migration 3), never written by the ORM
     cell_key: str | None = None  # a run's cell identity: a resumed batch skips cells already paid for
+    author: str | None = None  # who asked for it (revision 0003); "local" without sign-in, NULL before
+    private: bool = False  # seen only by its author and admins
+    estimate_usd: float | None = None  # reserved against the budget while active; cost_usd counts once final
+    review_status: str | None = None  # the latest review decision (revision 0004); None: open
     # Facet columns computed by SQLite from settings_json (migration 2); the ORM never writes them.
     aspect_ratio: str | None = Field(
         default=None, sa_column=Column(String, Computed("json_extract(settings_json, '$.aspect_ratio')"))
@@ -175,6 +179,101 @@ class Run(SQLModel, table=True):
     spec_json: str = "{}"
     source_sha: str | None = None
     status: str = "open"  # "open" | "running" | "done" | "cancelled"
+    author: str | None = None  # who started it (revision 0003)
+
+
+class Person(SQLModel, table=True):
+    """A member of a team studio (revision 0003)."""
+
+    __tablename__ = "person"
+
+    email: str = Field(primary_key=True)  # stored lower case (domain.people.normalise_email)
+    role: str  # "admin" | "designer" | "reviewer"
+    budget_usd: float | None = None  # per calendar month (UTC); None: no personal cap
+    disabled: bool = False
+    joined: str = "cli"  # "cli" | "admin" | "domain"
+    created_at: str
+    updated_at: str
+
+
+class Activity(SQLModel, table=True):
+    """Who did what, when: tags, collections, trash and admin actions (the audit log)."""
+
+    __tablename__ = "activity"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: str
+    actor: str
+    action: str  # dotted: "users.add", "tags.add", "trash.move", ...
+    subject: str = ""  # what it was done to: an email, "generation:12,13", "collection:4"
+    detail_json: str = "{}"
+
+
+class CollectionShare(SQLModel, table=True):
+    """A collection shared with one person, or with the whole team (``email`` "*"), to view or review."""
+
+    __tablename__ = "collection_share"
+
+    collection_id: int = Field(foreign_key="collection.id", primary_key=True)
+    email: str = Field(primary_key=True)
+    access: str = "view"  # "view" | "review"
+    shared_by: str = ""
+    shared_at: str
+
+
+class Decision(SQLModel, table=True):
+    """A review decision on a generation (revision 0004): the log; ``generation.review_status`` is the latest."""
+
+    __tablename__ = "decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    generation_id: int = Field(foreign_key="generation.id")
+    collection_id: int | None = None
+    status: str  # "approved" | "changes" | "rejected" | "open" (cleared)
+    by: str  # an email, "local", or "guest:<name>"
+    at: str
+
+
+class Comment(SQLModel, table=True):
+    """A comment on a generation, threaded by ``parent_id``, optionally pinned (``pin_json``)."""
+
+    __tablename__ = "comment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    generation_id: int = Field(foreign_key="generation.id")
+    collection_id: int | None = None
+    parent_id: int | None = Field(default=None, foreign_key="comment.id")
+    author: str
+    body: str
+    pin_json: str | None = None  # {"x":..,"y":..} or {"x":..,"y":..,"w":..,"h":..}: fractions of the image
+    created_at: str
+    resolved: bool = False
+    version_id: int | None = Field(default=None, foreign_key="generation.id")  # the version made from it
+
+
+class CommentSeen(SQLModel, table=True):
+    """A comment a person has read (the unread counts)."""
+
+    __tablename__ = "comment_seen"
+
+    email: str = Field(primary_key=True)
+    comment_id: int = Field(foreign_key="comment.id", primary_key=True)
+
+
+class ShareLink(SQLModel, table=True):
+    """A client link to one collection: only the sha256 of its token is kept."""
+
+    __tablename__ = "share_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    collection_id: int = Field(foreign_key="collection.id")
+    token_hash: str = Field(unique=True)
+    created_by: str = ""
+    created_at: str
+    expires_at: str
+    revoked_at: str | None = None
+    feedback: bool = False
+    include_prompts: bool = False
 
 
 class Template(SQLModel, table=True):
@@ -275,6 +374,9 @@ def generation_record(row: Generation, images: list[ImageRecord]) -> GenerationR
         references=[i for i in images if i.role == "reference"],
         grounding=_load(row.grounding_json),
         has_model_content=bool(row.model_content_sha),
+        author=row.author,
+        private=bool(row.private),
+        review_status=row.review_status,
     )
 
 

@@ -233,7 +233,9 @@ def test_the_restore_elsewhere_helper_offers_once_per_file_and_reads_it_once(mon
     assert [r.prompt for r in found] == ["a lighthouse in fog"]
 
 
-def test_an_unrelated_error_after_a_stopped_first_run_keeps_the_draft_and_shows(make_app, studio):
+def test_an_unrelated_error_after_a_stopped_first_run_keeps_the_draft_and_shows(
+    make_app, studio, monkeypatch
+):
     """History's detail view ends every run in st.stop(): a later, unrelated error is not the draft's."""
     studio._store.drafts.put(json.dumps({"values": {"gen_prompt": "kept through it all"}}))
     at = make_app(studio)
@@ -246,7 +248,9 @@ def test_an_unrelated_error_after_a_stopped_first_run_keeps_the_draft_and_shows(
     def broken(gen_id):
         raise RuntimeError("an unrelated bug")
 
-    studio.get = broken
+    from studio.services.session import StudioSession
+
+    monkeypatch.setattr(StudioSession, "get", lambda self, gen_id: broken(gen_id))  # the page's own session
     at.run()
     assert at.exception and "an unrelated bug" in at.exception[0].message  # shown, not hidden
     assert at.session_state["studio_kept"]["gen_prompt"] == "kept through it all"

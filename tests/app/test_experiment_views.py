@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from studio.domain import conversation
 from studio.services import editing, runs
+from studio.storage.filter_sql import EVERYTHING
 
 from .helpers import all_text
 
@@ -32,7 +33,12 @@ def test_experiment_shows_count_and_cost_asks_to_confirm_and_runs(make_app, stud
     run_id = at.session_state["exp_run"]
     runs.wait(studio, run_id, timeout=30)
     studio.wait(
-        [g.record.id for cells in runs.grid(studio._store, run_id).cells.values() for g in cells if g.record],
+        [
+            g.record.id
+            for cells in runs.grid(studio._store, run_id, visibility=EVERYTHING).cells.values()
+            for g in cells
+            if g.record
+        ],
         timeout=30,
     )
     at.run()

@@ -462,6 +462,7 @@ def test_clear_filters_shows_every_filter_empty_and_the_old_tag_stays_gone(make_
         "hist_tag": "Any tag",
         "hist_collection": "Any collection",
         "hist_fav_only": False,
+        "hist_review": [],
     }
     # the next change sends every widget's value as the browser shows it: the tag must not come back
     tag = at.selectbox(key="hist_tag")

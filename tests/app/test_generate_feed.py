@@ -11,6 +11,7 @@ from PIL import Image
 from studio.app.widgets import components, feed, progress
 from studio.domain.requests import GenerationRequest
 from studio.imaging import metadata
+from studio.services.session import StudioSession
 
 MODEL = "gemini-2.5-flash-image"
 
@@ -203,15 +204,16 @@ def test_an_error_from_a_partly_sent_batch_stays_under_the_button(make_app, stud
     from studio.app.widgets import prompt_form
     from studio.domain.errors import InputError
 
-    real, calls = studio.submit, []
+    real, calls = StudioSession.submit, []
 
-    def second_refused(request):
+    def second_refused(self, request, **kw):
         calls.append(request.prompt)
         if len(calls) == 2:
             raise InputError("The second proposal was refused.")
-        return real(request)
+        return real(self, request, **kw)
 
-    monkeypatch.setattr(studio, "submit", second_refused)
+    # the page's own session (a StudioSession per browser session), not the studio's default one
+    monkeypatch.setattr(StudioSession, "submit", second_refused)
     at = make_app(studio)
     at.session_state[prompt_form.PROPOSALS] = {
         "idea": "fruit",
@@ -340,13 +342,13 @@ def test_live_runs_do_not_hold_up_every_rerun(make_app, studio, monkeypatch):
     """A live run waits briefly for its jobs only on the draw right after it was sent (so a fast generation
     paints at once); every later rerun draws it without waiting, however many runs are live."""
     waits: list[list[int]] = []
-    real_wait = studio.wait
+    real_wait = StudioSession.wait
 
-    def counting(ids, timeout=None):
+    def counting(self, ids, timeout=None):
         waits.append(list(ids))
-        return real_wait(ids, timeout=timeout)
+        return real_wait(self, ids, timeout=timeout)
 
-    monkeypatch.setattr(studio, "wait", counting)
+    monkeypatch.setattr(StudioSession, "wait", counting)
     live = [
         studio.submit(GenerationRequest(prompt=f"[[latency:20]] slow {k}", model=MODEL)) for k in range(3)
     ]

@@ -152,6 +152,7 @@ def test_a_fresh_tab_whose_grid_fails_still_shows_the_sentence_and_the_filters(m
     could not be read never paints, so the filters must come with the sentence, not never."""
     from studio.app.widgets import tiles
     from studio.domain.errors import StudioError
+    from studio.services.gallery import GalleryService
 
     _make(studio, "a kite")
     monkeypatch.setenv(tiles.THUMB_ROUTE, "/thumbs")  # thumbnails by address: images first
@@ -163,7 +164,8 @@ def test_a_fresh_tab_whose_grid_fails_still_shows_the_sentence_and_the_filters(m
             raise StudioError("The history could not be read (the database is locked).")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(studio.gallery, "grouped_page", unreadable)
+    # every session's gallery (the page holds its own StudioSession, not the studio's default one)
+    monkeypatch.setattr(GalleryService, "grouped_page", lambda self, *a, **kw: unreadable(*a, **kw))
     at = _history(make_app, studio, q="kite")
     assert any("could not be read" in e.value for e in at.error)
     assert at.text_input(key="hist_search").value == "kite"  # the filters are there, the URL's kept

@@ -156,6 +156,35 @@ def test_grid_is_images_first_with_stacks_chips_tags_and_cached_thumbnails(page,
     assert sneaky.status in (400, 404) and b"SQLite" not in sneaky.body()
 
 
+def test_the_grid_stays_put_while_the_rest_of_the_page_arrives(page):
+    """Images first: the toolbar, totals and filters follow the first paint. The tiles neither move nor are
+    redrawn when they come, so a click made meanwhile lands on the image it was aimed at."""
+    main = page.locator("[data-testid='stMain']")
+    first = _tile(main, 7)
+    first.wait_for(timeout=30_000)
+    before = first.bounding_box()
+    first.evaluate("node => { node.__seen = true; }")  # a redraw would replace this node
+    main.locator(".st-key-hist_older").wait_for(timeout=30_000)  # the pager: the whole page has arrived
+    settle(page)
+    after = first.bounding_box()
+    assert before and after and abs(before["y"] - after["y"]) < 1, (before, after)
+    assert first.evaluate("node => node.__seen === true")
+
+
+def test_a_click_on_the_first_image_painted_opens_it_and_it_stays_open(page):
+    """A designer clicks as soon as the thumbnail shows, before the filters arrive: the click is not undone
+    by the page's own "first paint done" run (which would carry the address from before the click)."""
+    main = page.locator("[data-testid='stMain']")
+    img = _tile(main, 3).locator("img")
+    expect(img).to_have_js_property("complete", True, timeout=30_000)
+    img.click()
+    _opened(page, 3)
+    page.wait_for_timeout(2_500)  # past the grid's 2 s fallback for reporting its first paint
+    settle(page)
+    _opened(page, 3)
+    expect(_tiles(main)).to_have_count(0)
+
+
 def test_click_an_image_then_step_with_buttons_and_keys_and_go_back(page):
     main = page.locator("[data-testid='stMain']")
     expect(_tiles(main)).to_have_count(6, timeout=30_000)

@@ -177,8 +177,10 @@ _RECORD_STATUS = """() => {
     }
     return parts.join(' ').trim();
   };
+  // what the line shows when it changes: a mutation that leaves the visible text as it was shows nothing new
   window.__statusTexts = [];
-  new MutationObserver(() => window.__statusTexts.push(visible())).observe(
+  let last = visible();
+  new MutationObserver(() => { const v = visible(); if (v !== last) { window.__statusTexts.push(v); last = v; } }).observe(
     box, {subtree: true, childList: true, attributes: true, characterData: true});
 }"""
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from studio.services.access import Access
 from studio.services.templates import TemplateService
 from studio.storage import Store
 from tests.browser.browser import chromium_page, settle, studio_server
@@ -28,7 +29,7 @@ def data_dir(tmp_path) -> Path:
     path = tmp_path / "data"
     store = Store(path)
     try:
-        library = TemplateService(store)
+        library = TemplateService(store, Access.local())
         library.save("Animal", "a {animal} reading a map", kind="template")
         library.save("Warm", "warm golden-hour light", kind="preset")
     finally:

@@ -39,6 +39,8 @@ RECORD = {
     "rating": NULLABLE_INT,
     "tags": list,
     "composition": NULLABLE_DICT,
+    "author": NULLABLE_STR,  # issue 14: who made it ("local" without sign-in; null before team accounts)
+    "private": bool,
 }
 IMAGE = {"path": str, "sha256": str, "mime_type": str, "width": int, "height": int}
 ERROR = {"kind": str, "message": str}
@@ -64,6 +66,7 @@ MANIFEST_GENERATION = {
     "created_at": str,
     "tags": list,
     "favourite": bool,
+    "private": bool,  # issue 14: seen only by its author and admins; kept through export and import
     "rating": NULLABLE_INT,
     "parent": NULLABLE_INT,
     "images": list,

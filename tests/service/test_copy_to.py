@@ -18,6 +18,7 @@ import pytest
 from studio import cli
 from studio.domain.requests import GenerationRequest
 from studio.services import doctor, editing, runs, uploads
+from studio.services.access import Access
 from studio.services.drafts import Draft
 from studio.services.gallery import GalleryService
 from studio.services.organise import OrganiseService
@@ -57,6 +58,13 @@ def source(studio, tmp_path):
     board = org.create_collection("Moodboard")
     org.add_to_collection([variants[0].id, second.id], board)
     studio.templates.save("Still life", "a {object} on a table", tags=["studio"], notes="kept")
+    # gallery review (revision 0004): a decision, a pinned thread, a read mark and a client link
+    studio.review.decide(variants[0].id, "changes", collection_id=board)
+    note = studio.review.comment(variants[0].id, "warmer glaze", pin={"x": 0.2, "y": 0.3, "w": 0.4, "h": 0.5})
+    studio.review.comment(variants[0].id, "agreed", parent_id=note.id)
+    studio.review.mark_read([note.id])
+    studio.review.link_version(note.id, second.id)
+    studio.links.create(board, feedback=True)
     run_id = runs.start(
         studio, runs.RunSpec(template="a {animal} portrait", variables={"animal": ["cat", "owl"]})
     )
@@ -90,7 +98,7 @@ def _history(root: Path) -> dict:
     """What History shows, with paths made relative to the data directory."""
     store = Store(root)
     try:
-        gallery = GalleryService(store)
+        gallery = GalleryService(store, Access.local())
 
         def page(f=None):
             rows = []
@@ -108,8 +116,10 @@ def _history(root: Path) -> dict:
             "totals": gallery.totals(),
             "tagged": [r.id for r in gallery.page(GalleryFilter(tag="kitchen"), limit=50)],
             "favourites": [r.id for r in gallery.page(GalleryFilter(favourite=True), limit=50)],
-            "collections": OrganiseService(store).collections(),
-            "templates": [(t.name, t.body, t.notes, t.tags) for t in TemplateService(store).templates()],
+            "collections": OrganiseService(store, Access.local()).collections(),
+            "templates": [
+                (t.name, t.body, t.notes, t.tags) for t in TemplateService(store, Access.local()).templates()
+            ],
             "draft": store.drafts.get(),
             "turn": [store.generations.model_content(r["id"]) is not None for r in page()],
         }
@@ -152,6 +162,8 @@ def test_copy_shows_the_same_history_and_a_second_run_copies_nothing(source, tmp
 
     # every table (organisation, templates, runs, notices, drafts, stats) equal row for row
     assert _tables(target / "studio.db") == _tables(source / "studio.db")
+    review = ("decision", "comment", "comment_seen", "share_link")
+    assert all(_tables(target / "studio.db")[t] for t in review)  # the review came along too
     # the files byte-identical, and History the same: records, search (stemmed), facets, trash
     assert _tree(target) == _tree(source)
     assert _tree(source, ("drafts",)) and _tree(source, ("turns",))
@@ -270,7 +282,9 @@ def test_a_new_generation_in_the_target_takes_a_new_id(source, tmp_path, capsys)
     assert _copy(target, capsys=capsys)[0] == 0
     store = Store(target)
     try:
-        highest = max(r.id for r in GalleryService(store).page(GalleryFilter(deleted=None), limit=500))
+        highest = max(
+            r.id for r in GalleryService(store, Access.local()).page(GalleryFilter(deleted=None), limit=500)
+        )
         new = store.generations.create_pending(prompt="after the move", model=FLASH, owner="t", settings={})
         assert new > highest
     finally:

@@ -21,7 +21,7 @@ from studio.services import runs, uploads
 from studio.services.drafts import Draft
 from studio.storage import Store, migrations
 from tests.factories import make_image, png
-from tests.stores import sqlite_only, stored_keys
+from tests.stores import legacy_row, sqlite_only, stored_keys
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -167,11 +167,8 @@ def test_migration_6_upgrades_a_database_made_up_to_migration_5(tmp_path: Path, 
     with monkeypatch.context() as m:
         m.setattr(migrations, "MIGRATIONS", upto5)
         m.setattr(migrations, "LATEST", len(upto5))
-        old = Store(tmp_path)
-        gen = old.generations.create_pending(
-            prompt="before drafts", model="gemini-2.5-flash-image", settings={}, owner="p"
-        )
-        old.close()
+        Store(tmp_path).close()
+    gen = legacy_row(tmp_path / "studio.db", "before drafts")
     con = sqlite3.connect(tmp_path / "studio.db")
     assert con.execute("PRAGMA user_version").fetchone() == (5,)
     assert con.execute("SELECT name FROM sqlite_master WHERE name = 'draft'").fetchall() == []

@@ -367,6 +367,11 @@ HOSTILE: dict[str, tuple[Callable, str]] = {
     "prompt-not-text": (gen0("prompt", ["x"]), "'prompt'"),
     "bad-date": (gen0("created_at", "yesterday"), "created_at"),
     "unknown-parent": (gen0("parent", 999), "parent that is not in the export"),
+    # a cost that would lower someone's month (or poison History's totals)
+    "negative-cost": (gen0("cost_usd", -1000), "cost_usd that is not an amount"),
+    "nan-cost": (gen0("cost_usd", float("nan")), "cost_usd that is not an amount"),
+    "infinite-cost": (gen0("cost_usd", float("inf")), "cost_usd that is not an amount"),
+    "text-cost": (gen0("cost_usd", "0.1"), "cost_usd"),
     "path-mismatch": (
         manifest_edit(
             lambda m: m["generations"][0]["images"][0].__setitem__("path", "images/../../../evil.png")
@@ -400,6 +405,44 @@ def test_hostile_zip_is_refused_and_changes_nothing(
     assert info.value.message.startswith("The ZIP was refused and nothing was imported")
     assert snapshot(dst) == before
     assert not (tmp_path / "evil.txt").exists()
+
+
+def test_imported_rows_count_against_no_budget(dst: Store, base_zip: Path) -> None:
+    """An import keeps each generation's cost and date for History, but what another studio spent (or
+    what a ZIP claims it spent) is not this studio's spend: the month sums and the spend report leave it
+    out, whoever imported it."""
+    from datetime import UTC, datetime
+
+    from studio.storage.spend_repo import SpendRepository, month_bounds
+
+    report = import_zip(dst, base_zip, author="ann@studio.test")
+    assert report.generations_added == 5
+    assert (
+        db_execute(
+            dst, "SELECT count(*) FROM generation WHERE cost_usd > 0 AND author = ?", ("ann@studio.test",)
+        )[0][0]
+        == 4
+    )
+    spend = SpendRepository(dst.db)
+    start, end = month_bounds(datetime.now(UTC))
+    assert spend.month(since=start, until=end, author="ann@studio.test").used_usd == 0
+    assert spend.month(since=start, until=end).used_usd == 0
+    today = datetime.now(UTC).date()
+    assert spend.report(today, today) == []
+    # the importer's own work still counts
+    [own] = dst.generations.create_pending_many(
+        count=1,
+        author="ann@studio.test",
+        private=False,
+        estimate_usd=0.05,
+        limits=None,
+        prompt="own",
+        model="gemini-2.5-flash-image",
+        settings={},
+        owner="t",
+    )
+    assert spend.month(since=start, until=end, author="ann@studio.test").used_usd == pytest.approx(0.05)
+    assert [r.generations for r in spend.report(today, today)] == [1]
 
 
 @pytest.mark.parametrize(
@@ -452,3 +495,22 @@ def test_lying_header_size_is_caught(dst: Store, base_zip: Path, tmp_path: Path)
     with pytest.raises(InputError, match="refused"):
         import_zip(dst, lying)
     assert snapshot(dst) == before
+
+
+def test_a_private_generation_stays_private_through_export_and_import(
+    src: Store, dst: Store, populated: dict[str, int], tmp_path: Path
+) -> None:
+    src.organise.set_private([populated["twin"]], True)
+    zip_path = tmp_path / "x.zip"
+    export_zip(src, zip_path)
+    with zipfile.ZipFile(zip_path) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert sorted(g["prompt"] for g in manifest["generations"] if g["private"]) == ["another fox"]
+    import_zip(dst, zip_path)
+    assert {r.prompt: r.private for r in dst.gallery.page()} == {
+        "a fox in snow": False,
+        "the fox, now at night": False,
+        "another fox": True,
+        "a blocked owl": False,
+        "a city": False,
+    }

@@ -13,6 +13,7 @@ from studio.domain.axes import axis_label, value_label
 from studio.imaging import contact_sheet
 from studio.imaging.contact_sheet import drawable, has_glyph
 from studio.services import runs
+from studio.storage.filter_sql import EVERYTHING
 
 
 @pytest.mark.parametrize("font_files", [None, ()], ids=["system font", "built-in font"])
@@ -34,7 +35,7 @@ def test_a_real_runs_sheet_has_words_and_no_missing_glyph(studio, monkeypatch, f
     )
     run_id = runs.start(studio, spec, concurrency=4)
     runs.wait(studio, run_id, timeout=60)
-    grid = runs.grid(studio._store, run_id, rows="var.animal", cols="model")
+    grid = runs.grid(studio._store, run_id, rows="var.animal", cols="model", visibility=EVERYTHING)
     monkeypatch.setattr(ImageDraw.ImageDraw, "text", record)  # from here on: the sheet's text only
     data = studio.runs.contact_sheet(run_id, "var.animal", "model")
     monkeypatch.setattr(ImageDraw.ImageDraw, "text", original)

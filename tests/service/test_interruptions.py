@@ -13,6 +13,7 @@ from studio.domain.requests import GenerationRequest
 from studio.domain.settings import load_settings
 from studio.services.studio import Studio
 from studio.storage import Store, migrations
+from tests.stores import legacy_row
 
 MODEL = "gemini-2.5-flash-image"
 DEAD = "a-stopped-host:1:gone"  # another host's owner: a starting studio counts it as dead
@@ -135,11 +136,10 @@ def test_rows_interrupted_before_the_upgrade_are_not_offered(studio_env, monkeyp
     with monkeypatch.context() as old:  # the studio before notices: schema 4
         old.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
         old.setattr(migrations, "LATEST", 4)
-        store = Store(data_dir)
-        long_ago = _left_behind(store, "stopped months ago")
-        store.generations.interrupt_orphans(lambda owner: False)
-        in_flight = _left_behind(store, "in flight when the old version stopped")
-        store.close()
+        Store(data_dir).close()
+    # rows as schema 4 wrote them (today's ORM names columns that schema did not have)
+    long_ago = legacy_row(data_dir / "studio.db", "stopped months ago", status="interrupted", owner=DEAD)
+    in_flight = legacy_row(data_dir / "studio.db", "in flight when the old version stopped", owner=DEAD)
     studio = _start()  # the upgrade: migration 5, then the start resolves what was in flight
     try:
         assert studio.get(long_ago).status == "interrupted"

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from studio.domain import prompts
 from studio.domain.errors import InputError
 from studio.services import templates as library
+from studio.services.access import Access
 from studio.services.templates import TemplateService
 from tests.stores import open_store
 
@@ -27,7 +28,7 @@ def store(tmp_path):
 
 @pytest.fixture
 def service(store):
-    return TemplateService(store)
+    return TemplateService(store, Access.local())
 
 
 @given(st.lists(NAME, min_size=1, max_size=4, unique=True), st.data())

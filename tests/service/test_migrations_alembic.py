@@ -38,8 +38,13 @@ def test_fixture_is_a_pre_alembic_history() -> None:
 def test_v7_history_upgrades_in_place(tmp_path: Path) -> None:
     data = _v7_copy(tmp_path)
     before = sqlite3.connect(data / "studio.db")
+    # later revisions add columns (at the end); the columns a v7 history had keep every value
+    columns = {
+        table: ", ".join(row[1] for row in before.execute(f"PRAGMA table_info({table})"))
+        for table in ("generation", "run")
+    }
     rows_before = {
-        table: before.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()  # noqa: S608 - fixed names
+        table: before.execute(f"SELECT {columns.get(table, '*')} FROM {table} ORDER BY 1").fetchall()  # noqa: S608
         for table in (
             "generation",
             "asset",
@@ -63,7 +68,8 @@ def test_v7_history_upgrades_in_place(tmp_path: Path) -> None:
                 (migrations.head(),)
             ]
             for table, rows in rows_before.items():
-                assert conn.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all() == rows, table
+                selected = columns.get(table, "*")
+                assert conn.execute(text(f"SELECT {selected} FROM {table} ORDER BY 1")).all() == rows, table
         # every row is readable and searchable through the store
         assert store.gallery.count() == 4 and store.gallery.count(GalleryFilter(deleted=True)) == 1
         [teapots] = store.gallery.page(search="teapot bakery")
@@ -94,11 +100,16 @@ def test_v7_history_upgrades_in_place(tmp_path: Path) -> None:
 def test_legacy_v4_file_goes_through_every_step(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with monkeypatch.context() as old:
         old.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
-        s = Store(tmp_path)
-        s.generations.create_pending(prompt="made at version four", model="m", settings={}, owner="p")
-        s.close()
+        Store(tmp_path).close()
     con = sqlite3.connect(tmp_path / "studio.db")
     assert con.execute("PRAGMA user_version").fetchone() == (4,)
+    # a row as version four wrote it (today's ORM names columns that version did not have)
+    with con:
+        con.execute(
+            "INSERT INTO generation (created_at, updated_at, status, prompt, model, owner) "
+            "VALUES ('2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', 'pending', "
+            "'made at version four', 'm', 'p')"
+        )
     con.close()
     s = Store(tmp_path)
     try:

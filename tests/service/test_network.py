@@ -109,6 +109,6 @@ def test_the_streamlit_command_keeps_cors_and_xsrf_on(monkeypatch, capsys):
 
 
 def test_exposing_the_studio_is_explicit_and_warned(monkeypatch, capsys):
-    cmd = _command(monkeypatch, "--host", "0.0.0.0")
+    cmd = _command(monkeypatch, "--host", "0.0.0.0", "--open")
     assert "--server.address=0.0.0.0" in cmd and "--server.enableXsrfProtection=true" in cmd
     assert "anyone who can reach this machine" in capsys.readouterr().err

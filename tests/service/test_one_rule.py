@@ -19,6 +19,7 @@ from studio.domain.settings import load_settings
 from studio.imaging import images
 from studio.services import batch, editing, runs
 from studio.storage import Store
+from studio.storage.filter_sql import EVERYTHING
 from tests.factories import make_image
 
 FLASH25, PRO = "gemini-2.5-flash-image", "gemini-3-pro-image"
@@ -265,7 +266,7 @@ def test_a_stored_run_the_rule_now_refuses_still_opens_but_is_not_resumed(studio
     )
     run_id = studio._store.runs.create(kind="batch", name="old.csv", spec=spec.to_json())
     assert runs.progress(studio, run_id).waiting == 1  # History and Experiment can still show it
-    assert runs.grid(studio._store, run_id, rows="row").row_labels == ["2"]
+    assert runs.grid(studio._store, run_id, rows="row", visibility=EVERYTHING).row_labels == ["2"]
     with pytest.raises(InputError, match="image size 4K"):
         runs.resume(studio, run_id)
     assert rows_written(studio._store.data_dir) == 0 and sent(emulator, mark) == []

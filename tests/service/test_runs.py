@@ -19,6 +19,7 @@ from studio.emulator import Emulator
 from studio.imaging import contact_sheet
 from studio.services import runs
 from studio.services.studio import Studio
+from studio.storage.filter_sql import EVERYTHING
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -203,7 +204,7 @@ def test_grid_contact_sheet_and_zip(studio):
     assert runs.varying_axes(spec) == ["var.animal", "ratio", "repeat"]
     run_id = runs.start(studio, spec, concurrency=4)
     runs.wait(studio, run_id, timeout=30)
-    grid = runs.grid(studio._store, run_id, rows="var.animal", cols="ratio")
+    grid = runs.grid(studio._store, run_id, rows="var.animal", cols="ratio", visibility=EVERYTHING)
     assert (grid.row_labels, grid.col_labels) == (["cat", "dog"], ["1:1", "16:9"])
     assert all(
         len(grid.at(r, c)) == 2 and {g.status for g in grid.at(r, c)} == {"succeeded"}
@@ -212,7 +213,7 @@ def test_grid_contact_sheet_and_zip(studio):
     )
     assert grid.at(1, 0)[0].record.prompt == "grid dog" and grid.at(1, 0)[0].values["ratio"] == "1:1"
     with pytest.raises(InputError, match="no axis"):
-        runs.grid(studio._store, run_id, rows="colour")
+        runs.grid(studio._store, run_id, rows="colour", visibility=EVERYTHING)
 
     sheet = Image.open(io.BytesIO(contact_sheet.render(grid, side=128)))
     assert sheet.format == "PNG"
@@ -222,7 +223,9 @@ def test_grid_contact_sheet_and_zip(studio):
     assert cell_pixel != contact_sheet.BACKGROUND  # a thumbnail was pasted
 
     with zipfile.ZipFile(
-        io.BytesIO(runs.export_zip(studio._store, run_id, rows="var.animal", cols="ratio"))
+        io.BytesIO(
+            runs.export_zip(studio._store, run_id, rows="var.animal", cols="ratio", visibility=EVERYTHING)
+        )
     ) as zf:
         manifest = json.loads(zf.read("manifest.json"))
         names = zf.namelist()
@@ -243,7 +246,7 @@ def test_reference_sets_are_an_axis(studio, tmp_path):
     )
     run_id = runs.start(studio, spec, concurrency=2)
     runs.wait(studio, run_id, timeout=30)
-    grid = runs.grid(studio._store, run_id, rows="refs")
+    grid = runs.grid(studio._store, run_id, rows="refs", visibility=EVERYTHING)
     assert grid.row_labels == ["red", "blue"]
     red, blue = grid.at(0, 0)[0].record, grid.at(1, 0)[0].record
     assert red.status == blue.status == "succeeded"

@@ -144,7 +144,9 @@ def test_files_are_in_storage_before_the_row_commits(storage, store, monkeypatch
 
     monkeypatch.setattr(blobs, "put", spy)
     store.generations.save_success(gen, outcome(make_image(40, 30)), latency_ms=1, cost_usd=None)
-    assert [top for top, _ in seen][:3] == ["images", "thumbs", "turns"]
+    tops = [top for top, _ in seen]
+    # the thumbnail is stored alongside the original, the turn after both
+    assert sorted(tops[:2]) == ["images", "thumbs"] and tops[2] == "turns"
     assert {status for _, status in seen} == {"pending"}  # every object was there before the row said so
     if storage.mode == "s3":
         assert ("journal", "pending") in seen  # the journal reaches the bucket too, before the commit
@@ -175,6 +177,23 @@ def test_history_reruns_read_the_local_cache(bucket_storage):
         ]
     assert requests.sent == ["GET"] * 4  # reruns sent nothing to the bucket
     store.close()
+
+
+def test_a_new_image_is_put_without_asking_first_and_the_same_bytes_again_are_not_put(bucket_storage):
+    storage, store = bucket_storage, bucket_storage.open()
+    try:
+        requests = Requests(store.files.blobs.client)
+        data = make_image(300, 200)
+        _save(store, data)
+        # one question (is its thumbnail there?), then the original, its thumbnail, the turn and the journal
+        assert sorted(requests.sent) == sorted(["HEAD", "PUT", "PUT", "PUT", "PUT", "DELETE"])
+        requests.sent.clear()
+        keys = storage.keys()
+        _save(store, data, prompt="the same image again")
+        assert requests.sent.count("PUT") == 2  # its turn and journal; the original and thumbnail stay
+        assert storage.keys() == keys  # nothing new: the same bytes have the same names
+    finally:
+        store.close()
 
 
 def test_trash_purge_removes_the_objects(storage, store):

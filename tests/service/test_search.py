@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from studio.storage import GalleryFilter, Store, filter_sql, migrations
-from tests.stores import db_execute, open_store, sqlite_only
+from tests.stores import db_execute, legacy_row, open_store, sqlite_only
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -199,13 +199,15 @@ def test_m007_rebuilds_the_index_of_an_existing_database(
         m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:upto])
         m.setattr(migrations, "LATEST", upto)
         old = Store(tmp_path)
-        pot = add(old, "A ceramic teapot")
-        add(old, "A bakery at dawn")
-        con = sqlite3.connect(old.db_path)
-        teapots = "SELECT rowid FROM generation_fts WHERE generation_fts MATCH 'teapots'"
-        assert con.execute(teapots).fetchall() == []  # no stemming yet
-        con.close()
+        db_path = old.db_path
         old.close()
+    # rows as that schema wrote them (today's ORM names columns it did not have); its triggers index them
+    pot = legacy_row(db_path, "A ceramic teapot")
+    legacy_row(db_path, "A bakery at dawn")
+    con = sqlite3.connect(db_path)
+    teapots = "SELECT rowid FROM generation_fts WHERE generation_fts MATCH 'teapots'"
+    assert con.execute(teapots).fetchall() == []  # no stemming yet
+    con.close()
     s = Store(tmp_path)
     try:
         assert ids(s, "teapots") == [pot] and ids(s, "teapots -bakery") == [pot]

@@ -11,6 +11,7 @@ from studio.app.widgets import before_after, components, guard, references
 from studio.domain import catalogue
 from studio.domain.errors import StudioError
 from studio.domain.requests import SUCCEEDED
+from studio.domain.review import NextVersion
 from studio.imaging import images
 from studio.services import editing
 from studio.services import search_box as search
@@ -25,12 +26,15 @@ CHOSEN = "edit_chosen"
 COMPARE = "edit_compare"  # the turn the before/after slider shows
 BRANCH = "edit_branch"  # the branch switcher (follows HEAD)
 PICKS, PER_ROW = 16, 8  # recent generations offered as sources, thumbnails per row
+#: "Make the next version" from a review comment (set by the lightbox's review panel): the comment, and the
+#: comment the instruction was last filled from (filled once, so the designer's changes to it stay)
+NEXT_COMMENT, NEXT_FILLED = "edit_next_comment", "edit_next_filled"
 PREFILLED = "edit_adv_for"  # the turn whose settings the Advanced controls were filled from
 EDIT_MODELS = [m for m, spec in catalogue.MODELS.items() if spec.stage != "retired"]
 #: the picker starts where Generate and Experiment start
 DEFAULT_INDEX = EDIT_MODELS.index(catalogue.DEFAULT_MODEL) if catalogue.DEFAULT_MODEL in EDIT_MODELS else 0
 
-studio = resources.studio_or_stop()
+studio = resources.session_or_stop()
 components.page_header(
     "Edit", "Refine an image turn by turn. Branch from any earlier turn.", demo=studio.is_demo
 )
@@ -50,6 +54,53 @@ def _refs(files) -> list:
     return out
 
 
+def _leave_source() -> None:
+    st.session_state.pop(SOURCE, None)
+    st.session_state.pop(NEXT_COMMENT, None)
+
+
+def _next_version(source_id: int) -> NextVersion | None:
+    """The review comment this edit answers ("Make the next version"), its text put in the instruction once."""
+    cid = st.session_state.get(NEXT_COMMENT)
+    if cid is None:
+        return None
+    try:
+        nv = studio.review.next_version(int(cid))
+    except StudioError as exc:
+        _error(exc)
+        st.session_state.pop(NEXT_COMMENT, None)
+        return None
+    if nv.source_id != source_id:
+        st.session_state.pop(NEXT_COMMENT, None)
+        return None
+    if st.session_state.get(NEXT_FILLED) != nv.comment_id:
+        st.session_state["edit_first"] = nv.instruction
+        st.session_state[NEXT_FILLED] = nv.comment_id
+    return nv
+
+
+def _annotation(nv: NextVersion | None) -> list:
+    """The source with the comment's box drawn on it, as a reference image (none for an unpinned comment)."""
+    if nv is None or nv.annotation is None:
+        return []
+    try:
+        return [images.sanitize_upload(nv.annotation, nv.annotation_name)]
+    except StudioError as exc:
+        _error(exc)
+        return []
+
+
+def _link_version(nv: NextVersion | None, ids: list[int]) -> None:
+    """The new version belongs to the comment, and to the collection(s) its source is in."""
+    st.session_state.pop(NEXT_COMMENT, None)
+    if nv is None or not ids:
+        return
+    try:
+        studio.review.link_version(nv.comment_id, ids[0])
+    except StudioError as exc:
+        st.session_state["edit_link_error"] = str(exc)
+
+
 def _source_start(source_id: int) -> None:
     """Start from the generation another page sent: continue its conversation, or edit its image."""
     record = studio.get(source_id)
@@ -59,6 +110,7 @@ def _source_start(source_id: int) -> None:
             "Start another way", key="edit_source_clear", on_click=st.session_state.pop, args=(SOURCE, None)
         )
         return
+    nv = _next_version(source_id)
     continues = record.status == SUCCEEDED and record.has_model_content
     st.markdown(
         f"**Starting from generation #{record.id}**"
@@ -72,9 +124,16 @@ def _source_start(source_id: int) -> None:
         "Start another way",
         key="edit_source_clear",
         icon=":material/close:",
-        on_click=st.session_state.pop,
-        args=(SOURCE, None),
+        on_click=_leave_source,
     )
+    if nv is not None:
+        with st.container(border=True, key="edit_from_comment"):
+            st.markdown(":material/rate_review: **The next version, from a review comment**")
+            st.caption("The comment is the instruction below; change it as you like.")
+            if nv.annotation is not None:
+                st.image(
+                    nv.annotation, width=260, caption="Annotation reference: the part the comment points at"
+                )
     if continues:
         model = record.model
         _model_line(model, "continues on the model of its conversation")
@@ -84,7 +143,15 @@ def _source_start(source_id: int) -> None:
     instruction = st.text_area("Instruction", key="edit_first", placeholder="Make the background a sunset")
     extra = controls.section("edit", model)
     if st.button("Start", type="primary", icon=":material/play_arrow:", key="edit_start"):
-        _begin(instruction, model=model, from_generation=record.id, **extra)
+        refs = _annotation(nv)
+        _begin(
+            instruction,
+            model=model,
+            from_generation=record.id,
+            references=refs,
+            on_made=lambda ids: _link_version(nv, ids),
+            **extra,
+        )
 
 
 def _print(*parts, refs=()) -> str:
@@ -92,7 +159,7 @@ def _print(*parts, refs=()) -> str:
     return guard.fingerprint(*parts, [ref.sha256 for ref in refs if ref is not None])
 
 
-def _begin(instruction: str, **kwargs) -> None:
+def _begin(instruction: str, on_made=None, **kwargs) -> None:
     image, references = kwargs.get("image"), kwargs.get("references") or ()
     plain = {k: v for k, v in kwargs.items() if k not in ("image", "references")}
     if not guard.allow("edit", _print("start", instruction, plain, refs=(image, *references))):
@@ -105,6 +172,8 @@ def _begin(instruction: str, **kwargs) -> None:
         return
     st.session_state[HEAD] = ids[0]
     st.session_state.pop(SOURCE, None)
+    if on_made is not None:
+        on_made(ids)
     st.rerun()
 
 
@@ -311,6 +380,7 @@ def _turn(record: GenerationRecord, head: int, number: int, forks: int = 0) -> N
 
 
 @st.fragment(run_every=1.0)
+@resources.rerun_when_refused
 def _live(head: int, number: int) -> None:
     if not studio.is_active(head):
         st.rerun()
@@ -443,6 +513,9 @@ def _continue(head: int, turns: list[GenerationRecord]) -> None:
         st.rerun()
 
 
+link_error = st.session_state.pop("edit_link_error", None)
+if link_error:  # the version was made, but could not be tied to its comment
+    st.warning(components.escape_md(link_error), icon=":material/link_off:")
 head_id = st.session_state.get(HEAD)
 if st.session_state.get(SOURCE) is not None:
     _source_start(int(st.session_state[SOURCE]))

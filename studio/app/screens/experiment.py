@@ -18,13 +18,13 @@ from studio.domain.errors import StudioError
 from studio.imaging import images
 from studio.services import runs
 from studio.services import templates as library
-from studio.services.studio import Studio
+from studio.services.session import StudioSession
 
 RUN = "exp_run"
 MAX_SETS = 3
 REF_CACHE = "exp_ref_cache"  # sha256 of the uploaded bytes -> stashed path of its sanitised copy
 
-studio = resources.studio_or_stop()
+studio = resources.session_or_stop()
 components.page_header(
     "Experiment", "Vary one thing at a time and compare the results side by side.", demo=studio.is_demo
 )
@@ -263,11 +263,11 @@ def _cell(cell: runs.GridCell) -> None:
             st.button(f"Open #{record.id}", key=f"exp_open_{cell.key}", on_click=_open, args=(record.id,))
 
 
-def _cancel(studio: Studio, gen_id: int) -> None:  # a button callback returns nothing
+def _cancel(studio: StudioSession, gen_id: int) -> None:  # a button callback returns nothing
     studio.cancel(gen_id)
 
 
-def _cancel_run(studio: Studio, run_id: int) -> None:
+def _cancel_run(studio: StudioSession, run_id: int) -> None:
     studio.runs.cancel(run_id)
 
 
@@ -298,6 +298,7 @@ def _panel(run_id: int) -> None:
 
 
 @st.fragment(run_every=1.0)
+@resources.rerun_when_refused
 def _live(run_id: int) -> None:
     if not studio.runs.is_running(run_id) and not studio.runs.progress(run_id).active:
         st.rerun()

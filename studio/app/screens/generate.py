@@ -17,12 +17,13 @@ from studio.app.widgets import prompt_form as composer
 from studio.app.widgets.interrupted_notice import interrupted_notice
 from studio.domain.errors import NoKey, StudioError
 from studio.domain.requests import GenerationRequest
-from studio.services.studio import Studio
+from studio.services.session import StudioSession
 
+PRIVATE = "gen_private_submit"  # team mode: the next submission is private
 NO_KEY_HELP = f"**Generate is disabled.** {NoKey.MESSAGE}"
 
 
-def _submit(studio: Studio, requests: list[GenerationRequest]) -> None:
+def _submit(studio: StudioSession, requests: list[GenerationRequest]) -> None:
     """Submit once per intent: the same requests again within seconds (double click, held shortcut) are refused.
 
     The new batch becomes the newest run of the session feed; earlier runs stay below it (and in History).
@@ -34,7 +35,7 @@ def _submit(studio: Studio, requests: list[GenerationRequest]) -> None:
     error = ""
     try:
         for request in requests:
-            ids += studio.submit(request)
+            ids += studio.submit(request, private=bool(st.session_state.get(PRIVATE)))
     except StudioError as exc:
         if not ids:
             guard.forget("generate")
@@ -47,7 +48,7 @@ def _submit(studio: Studio, requests: list[GenerationRequest]) -> None:
         )  # ... so a refusal midway through a batch is said after it, and stays
 
 
-studio = resources.studio_or_stop()
+studio = resources.session_or_stop()
 page_style.generate_layout()  # the composer stays in view; see static/generate.css
 components.page_header(
     "Generate",
@@ -80,6 +81,14 @@ def _results() -> None:
                 viewer.show(studio, ids)
 
 
+def _budget_line() -> str | None:
+    """ "$3.20 of $20.00 used this month" (None: no cap applies, or it cannot be read now)."""
+    try:
+        return studio.budget_line()
+    except StudioError:
+        return None
+
+
 def _submit_area(ready: bool) -> None:
     """The Generate button, then the line that answers it (right where the designer clicked)."""
     slot["pressed"] = st.button(
@@ -91,6 +100,15 @@ def _submit_area(ready: bool) -> None:
         key="gen_submit",
         help="Ctrl+Enter (⌘+Enter) anywhere on the page",
     )
+    if studio.settings.team_mode:  # seen only by its author and the admins (History can change it later)
+        st.toggle(
+            "Private",
+            key=PRIVATE,
+            help="Only you and the admins will see these images. You can change it later in History.",
+        )
+    budget = _budget_line()
+    if budget:  # what is left to spend, where the spending is done
+        st.caption(f":material/account_balance_wallet: {components.escape_md(budget)}")
     ss = st.session_state
     if ss.get("gen_base") is not None or ss.get("gen_prompt") or ss.get(references.TRAY):
         if ss.get(draft_keeper.CAME_BACK):  # a reload or a restart brought the draft back: say so, once asked

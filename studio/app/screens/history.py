@@ -7,17 +7,20 @@ from __future__ import annotations
 import streamlit as st
 
 from studio.app import resources
-from studio.app.widgets import compare, components, detail, guard, progress, references
+from studio.app.widgets import compare, components, detail, guard, progress, references, review_queues
 from studio.app.widgets import gallery_grid as gallery
 from studio.app.widgets import organise_panel as organise
+from studio.app.widgets import review_header as collection_review
 from studio.app.widgets.interrupted_notice import interrupted_notice
 from studio.domain.errors import StudioError
 
 EDIT_SOURCE = "edit_source_id"
 
-studio = resources.studio_or_stop()
+studio = resources.session_or_stop()
 url_notes = gallery.clean_url(studio)  # a garbled or stale link: dropped parts, each said in a sentence
-if gallery.selected_id() is None:  # the detail view's own bar names it, so the image starts near the top
+if (
+    gallery.selected_id() is None and review_queues.current() is None
+):  # the detail view's own bar names it, so the image starts near the top
     components.page_header(
         "History",
         "Every generation, newest first. Search, filter, organise, compare and re-use.",
@@ -68,6 +71,12 @@ if chosen is not None:
             notice.error(components.escape_md(str(exc)), icon=":material/error:")
     st.stop()
 
+queue = review_queues.current()
+if queue is not None:  # "Waiting for my review" / "Feedback on my work": the sidebar's links open it
+    gallery.keep_state(hidden=True)
+    review_queues.page(studio, queue)
+    st.stop()
+
 comparing = st.session_state.get(organise.COMPARE)
 if comparing:
     gallery.keep_state(hidden=True)
@@ -81,7 +90,7 @@ f = gallery.current_filter()
 # A fresh tab draws the images first: the filter widgets follow once the grid reports its first thumbnails
 # painted (``gallery.images_first``), so a cold browser does not load their code before the images.
 top = st.container()
-if f.deleted:
+if f.deleted and studio.actor.can_generate:
     organise.trash_panel(studio)
 images_first = gallery.images_first()
 gallery.browse(studio, f, gallery.row_height(), images_first=images_first)
@@ -90,11 +99,13 @@ with top:
     if images_first:
         st.container(height=40, border=False)  # where the search box appears, so the grid does not jump
     else:
-        gallery.toolbar()
+        gallery.toolbar(mine=gallery.shows_mine(studio))
+        collection_review.header(studio, f)
         organise.show_flash()
 with st.sidebar:
     if images_first:
         st.caption("Filters…")
     else:
         gallery.filter_panel(studio, f)
-        organise.collections_panel(studio)
+        if studio.actor.can_generate:  # a reviewer organises nothing (the service refuses too)
+            organise.collections_panel(studio)

@@ -11,7 +11,7 @@ from studio.domain.errors import StudioError
 from studio.services import templates as library
 from studio.services.templates import TemplateRecord
 
-studio = resources.studio_or_stop()
+studio = resources.session_or_stop()
 components.page_header(
     "Library", "Templates with {variables}, style presets, and prompts worth keeping.", demo=studio.is_demo
 )

@@ -13,7 +13,7 @@ KEY_SOURCES = {
     "demo": "not needed: the demo emulator answers locally",
 }
 
-studio = resources.studio_or_stop()
+studio = resources.session_or_stop()
 components.page_header(
     "Settings",
     "Where the studio sends requests and keeps its files. Read-only: "

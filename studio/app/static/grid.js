@@ -4,6 +4,8 @@
 // select also sends "ids": all its variants, so selecting the stack selects every one of them).
 // User text is set with textContent only, never parsed as HTML.
 
+const REVIEW = { approved: "✓ Approved", changes: "✎ Changes requested", rejected: "✕ Rejected" };
+
 function el(tag, cls, text) {
   const node = document.createElement(tag);
   if (cls) node.className = cls;
@@ -44,6 +46,12 @@ function tile(t, ctx, opts) {
   node.addEventListener("click", () => ctx.send("open", t.id));
   node.addEventListener("keydown", (e) => { if (e.key === "Enter") ctx.send("open", t.id); });
   if (t.fav) node.appendChild(el("span", "fav", "★"));
+  if (t.review) {
+    const label = REVIEW[t.review] || t.review;
+    const rv = el("span", "rv " + t.review, label);
+    rv.title = label;
+    node.appendChild(rv);
+  }
   const acts = el("div", "acts");
   const what = ids.length > 1 ? ` all ${ids.length} variants` : "";
   acts.appendChild(button("check", picked ? "✓" : "○", (picked ? "Unselect" : "Select") + what, () => ctx.send("select", t.id, ids)));
@@ -121,7 +129,8 @@ export default function (component) {
   const state = parentElement.__grid || (parentElement.__grid = { expanded: new Set(), sig: null, n: 0 });
   state.set = setTriggerValue;
   const send = (op, id, ids) => { state.n += 1; state.set("act", { op, id, n: state.n, ...(ids ? { ids } : {}) }); };
-  const sig = JSON.stringify(data);
+  // "ready" only asks for one report: its change alone must not redraw the tiles under the pointer.
+  const sig = JSON.stringify({ ...data, ready: undefined });
   if (sig !== state.sig) {
     state.sig = sig;
     render(parentElement, data, send, state);
@@ -135,6 +144,8 @@ export default function (component) {
       img.addEventListener("error", ok, { once: true });
     })));
     const painted = Promise.all(loaded).then(() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok))));
-    Promise.race([painted, new Promise((ok) => setTimeout(ok, 2000))]).then(() => send("ready", 0));
+    // Not after a click: its run draws the rest too, and a second run sent meanwhile would carry the
+    // address from before the click (Streamlit sends the URL with each run) and undo what it opened.
+    Promise.race([painted, new Promise((ok) => setTimeout(ok, 2000))]).then(() => { if (!state.n) send("ready", 0); });
   }
 }

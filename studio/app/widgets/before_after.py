@@ -15,7 +15,7 @@ from studio.app.widgets import jscomponents
 from studio.domain.errors import StudioError
 from studio.imaging import images
 from studio.services.gallery import ImageRecord
-from studio.services.studio import Studio
+from studio.services.session import StudioSession
 
 STATIC = Path(__file__).parents[1] / "static"
 SIDE = 1280  # px: sharp at the page's widest column, a few hundred KB as a JPEG
@@ -40,7 +40,7 @@ def jpeg_data_url(data: bytes) -> str:
     return jscomponents.data_url(images.make_thumbnail(data, SIDE), "image/jpeg")
 
 
-def _src(studio: Studio, image: ImageRecord) -> str:
+def _src(studio: StudioSession, image: ImageRecord) -> str:
     cache: dict[str, str] = st.session_state.setdefault(CACHE, {})
     if image.sha256 not in cache:
         while len(cache) >= CACHE_SIZE:
@@ -49,7 +49,7 @@ def _src(studio: Studio, image: ImageRecord) -> str:
     return cache[image.sha256]
 
 
-def slider(studio: Studio, before: ImageRecord, after: ImageRecord, *, key: str) -> None:
+def slider(studio: StudioSession, before: ImageRecord, after: ImageRecord, *, key: str) -> None:
     """The two images, ``before`` clipped over ``after``; the frame takes the ``after`` image's shape."""
     if not (Path(before.path).exists() and Path(after.path).exists()):
         st.caption(

@@ -19,7 +19,7 @@ from studio.app.widgets import gallery_grid as gallery
 from studio.app.widgets import organise_panel as organise
 from studio.domain.errors import StudioError
 from studio.services.gallery import GalleryService, GenerationRecord
-from studio.services.studio import Studio
+from studio.services.session import StudioSession
 
 HIGHLIGHT = "background-color: rgba(255, 189, 69, 0.35)"
 
@@ -58,7 +58,7 @@ def _highlight(frame: pd.DataFrame) -> pd.DataFrame:
     return styles
 
 
-def _image(studio: Studio, record: GenerationRecord) -> None:
+def _image(studio: StudioSession, record: GenerationRecord) -> None:
     image = record.images[0] if record.images else None
     if image is not None and Path(image.path).exists():
         st.image(
@@ -69,7 +69,7 @@ def _image(studio: Studio, record: GenerationRecord) -> None:
         components.placeholder(":material/hide_image:", components.status_label(record.status))
 
 
-def show(studio: Studio, ids: list[int]) -> None:
+def show(studio: StudioSession, ids: list[int]) -> None:
     back, title = st.columns([1, 6], vertical_alignment="center")
     back.button(
         "Back", icon=":material/arrow_back:", key="hist_compare_back", on_click=close, width="stretch"

@@ -16,13 +16,14 @@ from typing import Any
 
 import streamlit as st
 
-from studio.app.widgets import components, tiles
+from studio.app.widgets import components, review_panel, tiles
 from studio.app.widgets import gallery_grid as gallery
 from studio.app.widgets import organise_panel as organise
 from studio.domain import conversation
 from studio.domain.errors import StudioError
+from studio.domain.people import LOCAL_EMAIL
 from studio.services.gallery import GalleryFilter, GenerationRecord, ImageRecord
-from studio.services.studio import Studio
+from studio.services.session import StudioSession
 
 MAX_TREE = 60
 MAX_HEIGHT, MAX_WIDTH = 640, 860  # the lightbox image, in CSS pixels
@@ -30,7 +31,7 @@ MAX_HEIGHT, MAX_WIDTH = 640, 860  # the lightbox image, in CSS pixels
 _FROM_HISTORY = re.compile(r"^(?:history|generation|result)-(\d+)(?:\.|$)")
 
 
-def show(studio: Studio, record: GenerationRecord, f: GalleryFilter | None = None) -> str | None:
+def show(studio: StudioSession, record: GenerationRecord, f: GalleryFilter | None = None) -> str | None:
     """The lightbox: the image large with ← → (buttons and arrow keys) through the filter's results and
     the detail beside it; then everything else below."""
     _stepper(studio, record, f)
@@ -38,10 +39,14 @@ def show(studio: Studio, record: GenerationRecord, f: GalleryFilter | None = Non
     with left:
         _images(studio, record)
         _variants(studio, record)
+    makes = studio.actor.can_generate  # reviewers look and review: they neither make nor organise
     with right:
-        action = _header(studio, record)
-        _summary(record)
-        _organise(studio, record)
+        action = _header(studio, record) if makes else None
+        _summary(record, team=studio.settings.team_mode)
+        _privacy(studio, record)
+        review_panel.panel(studio, record, f.collection_id if f is not None else None)
+        if makes:
+            _organise(studio, record)
     _composition(record)
     _settings(record)
     _references(studio, record)
@@ -53,7 +58,7 @@ def show(studio: Studio, record: GenerationRecord, f: GalleryFilter | None = Non
 # -- stepping ---------------------------------------------------------------------------------------
 
 
-def _stepper(studio: Studio, record: GenerationRecord, f: GalleryFilter | None) -> None:
+def _stepper(studio: StudioSession, record: GenerationRecord, f: GalleryFilter | None) -> None:
     """Back to the grid, and ← → to the newer/older generation the filter holds (the grid's order)."""
     try:
         newer, older = studio.gallery.neighbours(f, record.id)
@@ -97,11 +102,11 @@ def _stepper(studio: Studio, record: GenerationRecord, f: GalleryFilter | None) 
 # -- header and actions -----------------------------------------------------------------------------
 
 
-def _set_favourite(studio: Studio, gen_id: int, value: bool) -> None:
+def _set_favourite(studio: StudioSession, gen_id: int, value: bool) -> None:
     organise.safely(studio.organise.set_favourite, [gen_id], value)
 
 
-def _trash(studio: Studio, gen_id: int, restore: bool) -> None:
+def _trash(studio: StudioSession, gen_id: int, restore: bool) -> None:
     if restore:
         organise.safely(studio.organise.restore, [gen_id], done=f"Generation #{gen_id} was restored.")
     else:
@@ -112,7 +117,7 @@ def _trash(studio: Studio, gen_id: int, restore: bool) -> None:
         )
 
 
-def _header(studio: Studio, record: GenerationRecord) -> str | None:
+def _header(studio: StudioSession, record: GenerationRecord) -> str | None:
     if record.deleted_at is not None:
         st.warning("This generation is in the trash.", icon=":material/delete:")
     has_image = bool(record.images)
@@ -169,7 +174,7 @@ def _header(studio: Studio, record: GenerationRecord) -> str | None:
 # -- images and summary -----------------------------------------------------------------------------
 
 
-def _images(studio: Studio, record: GenerationRecord) -> None:
+def _images(studio: StudioSession, record: GenerationRecord) -> None:
     if not record.images:
         label = components.status_label(record.status)
         kind = f" · {record.error_kind}" if record.error_kind else ""
@@ -180,8 +185,13 @@ def _images(studio: Studio, record: GenerationRecord) -> None:
             continue
         # fits the screen: at most MAX_HEIGHT px tall (the download below gives the original)
         width = max(240, min(MAX_WIDTH, round(MAX_HEIGHT * image.width / max(1, image.height))))
-        with st.container(horizontal_alignment="center"):
-            components.stored_image(studio.gallery.preview(image), width=width)
+        pinning = bool(st.session_state.get(f"hist_pin_on_{record.id}"))
+        if index == 0 and (pinning or review_panel.has_pins(studio, record)):
+            # the numbered markers of its pinned comments, and pinning a new one
+            review_panel.image(studio, record, image, max_height=MAX_HEIGHT, edit=pinning)
+        else:
+            with st.container(horizontal_alignment="center"):
+                components.stored_image(studio.gallery.preview(image), width=width)
         st.caption(f"{image.width} × {image.height} px · {image.mime_type} · {image.size_bytes / 1e6:.1f} MB")
         components.download_button(
             record, image, key=f"hist_dl_{index}", label="Download with prompt & settings"
@@ -196,7 +206,7 @@ def _images(studio: Studio, record: GenerationRecord) -> None:
                     components.thumbnail(image)
 
 
-def _variants(studio: Studio, record: GenerationRecord) -> None:
+def _variants(studio: StudioSession, record: GenerationRecord) -> None:
     """The other variants of the same submission (its stack in the grid), each a click away."""
     try:
         siblings = studio.gallery.submission(record)
@@ -222,13 +232,14 @@ def _variants(studio: Studio, record: GenerationRecord) -> None:
             )
 
 
-def _summary(record: GenerationRecord) -> None:
+def _summary(record: GenerationRecord, *, team: bool = False) -> None:
     components.status_badge(record.status)
     components.error_box(record)
     st.caption("Prompt")
     st.code(record.prompt or "(no prompt)", language=None, wrap_lines=True)
     st.markdown(components.run_line(record))
     facts = [
+        ("By", author_label(record.author)) if team else ("", None),
         ("Model", components.model_label(record.model)),
         ("Created", f"{record.created_at:%Y-%m-%d %H:%M} UTC"),
         ("Latency", f"{record.latency_ms / 1000:.2f} s" if record.latency_ms is not None else None),
@@ -241,15 +252,53 @@ def _summary(record: GenerationRecord) -> None:
     st.caption(" · ".join(f"{name} **{components.escape_md(str(value))}**" for name, value in facts if value))
 
 
+def author_label(author: str | None) -> str:
+    """Who made a generation, in words ("local": on this machine before sign-in was on; None: before
+    accounts existed)."""
+    if not author:
+        return "someone, before accounts"
+    return "this machine, before sign-in" if author == LOCAL_EMAIL else author
+
+
+def _set_private(studio: StudioSession, gen_id: int) -> None:
+    value = bool(st.session_state.get(f"hist_private_{gen_id}"))
+    organise.safely(
+        studio.organise.set_private,
+        [gen_id],
+        value,
+        done="Only you and the admins see it now." if value else "The team sees it again.",
+    )
+
+
+def _privacy(studio: StudioSession, record: GenerationRecord) -> None:
+    """Private: seen only by its author and the admins. Its author or an admin may change it (the service
+    checks); others see whether it is private, if they can see it at all."""
+    actor = studio.actor
+    if not studio.settings.team_mode:
+        return
+    mine = record.author is not None and record.author == actor.email
+    key = f"hist_private_{record.id}"
+    st.session_state[key] = bool(record.private)
+    st.toggle(
+        "Private",
+        key=key,
+        disabled=not (mine or actor.is_admin),
+        on_change=_set_private,
+        args=(studio, record.id),
+        help="Seen only by the person who made it and the admins."
+        + ("" if mine or actor.is_admin else " Only they can change this."),
+    )
+
+
 # -- organise ---------------------------------------------------------------------------------------
 
 
-def _rate(studio: Studio, gen_id: int) -> None:
+def _rate(studio: StudioSession, gen_id: int) -> None:
     value = st.session_state.get(f"hist_rate_{gen_id}")
     organise.safely(studio.organise.set_rating, [gen_id], None if value is None else int(value) + 1)
 
 
-def _add_tag(studio: Studio, gen_id: int) -> None:
+def _add_tag(studio: StudioSession, gen_id: int) -> None:
     key = f"hist_tag_new_{gen_id}"
     try:
         studio.organise.add_tags([gen_id], [st.session_state.get(key) or ""])
@@ -259,7 +308,7 @@ def _add_tag(studio: Studio, gen_id: int) -> None:
     st.session_state[key] = ""
 
 
-def _add_to(studio: Studio, gen_id: int) -> None:
+def _add_to(studio: StudioSession, gen_id: int) -> None:
     cid = st.session_state.get(f"hist_coll_pick_{gen_id}")
     if cid is not None:
         organise.safely(studio.organise.add_to_collection, [gen_id], cid)
@@ -269,7 +318,7 @@ def _safely(action: Callable[..., Any], *args: Any) -> None:  # a button callbac
     organise.safely(action, *args)
 
 
-def _organise(studio: Studio, record: GenerationRecord) -> None:
+def _organise(studio: StudioSession, record: GenerationRecord) -> None:
     organise.show_flash()
     key = f"hist_rate_{record.id}"
     st.session_state[key] = record.rating - 1 if record.rating else None
@@ -390,7 +439,7 @@ def source_generation(image: ImageRecord) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _references(studio: Studio, record: GenerationRecord) -> None:
+def _references(studio: StudioSession, record: GenerationRecord) -> None:
     if not record.references:
         return
     st.subheader(f"References ({len(record.references)})", anchor=False)
@@ -400,7 +449,7 @@ def _references(studio: Studio, record: GenerationRecord) -> None:
             _reference(studio, record, image, index)
 
 
-def _reference(studio: Studio, record: GenerationRecord, image: ImageRecord, index: int) -> None:
+def _reference(studio: StudioSession, record: GenerationRecord, image: ImageRecord, index: int) -> None:
     components.thumbnail(image)
     source = source_generation(image)
     if source is not None and source != record.id and studio.get(source) is not None:
@@ -440,7 +489,7 @@ def _replies(record: GenerationRecord) -> None:
                 link.link_button("Open", uri, icon=":material/open_in_new:", key=f"hist_src_{index}")
 
 
-def _lineage(studio: Studio, record: GenerationRecord) -> None:
+def _lineage(studio: StudioSession, record: GenerationRecord) -> None:
     if record.parent_id is None and not studio.gallery.children(record.id):
         return
     st.subheader("Lineage", anchor=False)

@@ -97,7 +97,7 @@ def restore(saved: MutableMapping[str, Any], kept: Callable[[str], bool]) -> Non
     """On a new session: the stored draft's widget values into ``saved`` (main.py puts them into the
     widgets on this first run), and its tray and page state into the session."""
     try:
-        draft = resources.get_studio().drafts.load()
+        draft = resources.signed_in_session().drafts.load()
     except StudioError:
         return  # the page explains a configuration problem
     if draft is None:
@@ -149,7 +149,7 @@ def set_aside_restored(restored: Mapping[str, Any]) -> bool:
         exc_info=True,
     )
     try:
-        resources.get_studio().drafts.set_aside()
+        resources.signed_in_session().drafts.set_aside()
     except StudioError:
         pass
     return True
@@ -177,7 +177,7 @@ def _same(a: Any, b: Any) -> bool:
 
 def _owner() -> str:
     try:
-        return resources.get_studio().drafts.owner
+        return resources.signed_in_session().drafts.owner
     except StudioError:
         return ""
 
@@ -192,7 +192,7 @@ def persist(saved: MutableMapping[str, Any]) -> None:
         if changes.is_empty():
             return
         ss[LAST] = now  # once per change, even when the disk refuses it (logged by the service)
-        resources.get_studio().drafts.save_changes(changes)
+        resources.signed_in_session().drafts.save_changes(changes)
     except StudioError:
         return
     except Exception:  # noqa: BLE001 - the draft is a convenience: log it, let the page finish
@@ -216,6 +216,6 @@ def start_fresh() -> None:
     ss.pop(LAST, None)
     ss.pop(CAME_BACK, None)
     try:
-        resources.get_studio().drafts.clear()
+        resources.signed_in_session().drafts.clear()
     except StudioError:
         pass

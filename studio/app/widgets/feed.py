@@ -7,27 +7,27 @@ survives reruns and page switches. Other pages hand work over by setting ``progr
 re-run, the interrupted-work notice): ``sync`` pushes a batch it has not seen as a new run on top.
 
 Jobs run in the process's worker pool, so drawing only reads. While a run has active jobs, it is drawn by a
-fragment that polls every ``progress.POLL_SECONDS`` and shows each variant as soon as it is done; once none
-is active, the whole page reruns and the run is drawn with its actions (outside any fragment, so an action's
-rerun is a full one).
+fragment that ticks every ``progress.POLL_SECONDS``; each of its runs is a long poll that returns as soon as a
+variant finishes, so each is shown as soon as it is saved. Once none is active, the whole page reruns and the
+run is drawn with its actions (outside any fragment, so an action's rerun is a full one).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from studio.app import resources
 from studio.app.widgets import advanced_panel as controls
 from studio.app.widgets import components, guard, progress, viewer
 from studio.domain.errors import StudioError
 from studio.domain.requests import CANCELLED, SUCCEEDED
 from studio.services.gallery import GenerationRecord, ImageRecord
-from studio.services.studio import Studio
+from studio.services.session import StudioSession
 
 FEED = "gen_feed"
 #: a message for the status line under Generate: (level "error"|"info", sentence, batch, with_run). It belongs
@@ -53,7 +53,7 @@ def runs() -> list[Run]:
     return st.session_state.setdefault(FEED, [])
 
 
-def sync(studio: Studio) -> list[Run]:
+def sync(studio: StudioSession) -> list[Run]:
     """Push the latest batch (``progress.BATCH``, set by this page or another) as a run if it is new."""
     feed = runs()
     batch = [int(i) for i in st.session_state.get(progress.BATCH) or []]
@@ -66,7 +66,7 @@ def sync(studio: Studio) -> list[Run]:
     return feed
 
 
-def describe(studio: Studio, ids: Sequence[int]) -> Run:
+def describe(studio: StudioSession, ids: Sequence[int]) -> Run:
     records = studio.gallery.records(ids)
     first = records[0] if records else None
     return {
@@ -97,13 +97,13 @@ def clear() -> None:
 # -- the status line under Generate ---------------------------------------------------------------------
 
 
-def status(studio: Studio) -> None:
+def status(studio: StudioSession) -> None:
     """One line under the Generate button: a refusal, the newest run's progress, or its outcome."""
     with st.container(key="gen_status"):
         _status(studio)
 
 
-def _status(studio: Studio) -> None:
+def _status(studio: StudioSession) -> None:
     message = st.session_state.get(STATUS)
     feed = runs()
     if message:
@@ -132,7 +132,8 @@ def _plural(n: int, word: str) -> str:
 
 
 @st.fragment(run_every=progress.STATUS_POLL_SECONDS)
-def _live_status(studio: Studio, ids: list[int]) -> None:
+@resources.rerun_when_refused
+def _live_status(studio: StudioSession, ids: list[int]) -> None:
     active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
     if not active:  # the outcome, here: the feed's fragment reruns the page once its images are painted
         _final_status(studio, ids)
@@ -153,7 +154,7 @@ def _live_status(studio: Studio, ids: list[int]) -> None:
         st.markdown(f":material/progress_activity: {line}")
 
 
-def _final_status(studio: Studio, ids: Sequence[int]) -> None:
+def _final_status(studio: StudioSession, ids: Sequence[int]) -> None:
     records = studio.gallery.records(ids)
     images = sum(len(r.images) for r in records)
     cancelled = sum(r.status == CANCELLED for r in records)  # the designer's own doing: no failure
@@ -176,7 +177,7 @@ def _final_status(studio: Studio, ids: Sequence[int]) -> None:
 # -- the feed -------------------------------------------------------------------------------------------
 
 
-def draw(studio: Studio) -> None:
+def draw(studio: StudioSession) -> None:
     """The session's runs, newest on top (at most ``SHOWN`` runs and ``SHOWN_IMAGES`` images)."""
     feed = runs()
     if not feed:
@@ -217,7 +218,7 @@ def _empty() -> None:
         st.caption("Write a prompt and press Generate. Each run stays here, newest on top, and in History.")
 
 
-def _run(studio: Studio, run: Run, *, live: bool) -> None:
+def _run(studio: StudioSession, run: Run, *, live: bool) -> None:
     ids = run["ids"]
     if not live:
         run.pop(_PAINTED, None)  # a whole-page run came first (e.g. the status line's)
@@ -230,7 +231,7 @@ def _run(studio: Studio, run: Run, *, live: bool) -> None:
                 _tiles(studio, ids, actions=True)
 
 
-def _header(studio: Studio, run: Run, count: int, *, live: bool, active: Sequence[int] = ()) -> None:
+def _header(studio: StudioSession, run: Run, count: int, *, live: bool, active: Sequence[int] = ()) -> None:
     """The run's prompt excerpt, model, size and time; while it runs, a button to cancel it."""
     text, button = st.columns([3, 1], vertical_alignment="center") if live else (st.container(), None)
     when = time.strftime("%H:%M", time.localtime(run["at"]))
@@ -252,11 +253,16 @@ def _header(studio: Studio, run: Run, count: int, *, live: bool, active: Sequenc
 
 
 @st.fragment(run_every=progress.POLL_SECONDS)
-def _live_run(studio: Studio, ids: list[int], run: Run) -> None:
+@resources.rerun_when_refused
+def _live_run(studio: StudioSession, ids: list[int], run: Run) -> None:
     if run.pop(_PAINTED, False):
         st.rerun()  # the images are on screen: now the whole page, with their actions, and no more polling
-    if run.pop("fresh", False):  # only right after it was sent: no later rerun waits on it before drawing
+    if run.pop("fresh", False):  # right after it was sent: its placeholders show within WAIT_SECONDS
         studio.wait(ids, timeout=progress.WAIT_SECONDS)  # returns as soon as they finish
+    else:  # a long poll: a variant that finishes is drawn at once, not at the next tick
+        studio.wait_any(
+            [i for i in ids if studio.is_active(i)], progress.LONG_POLL_SECONDS, progress.browser_asks
+        )
     active = [gen_id for gen_id in ids if studio.is_active(gen_id)]
     # What finished is drawn now, by this fragment. The last image too: a whole-page rerun costs more than
     # the endpoint's answer is worth waiting for, so it comes one poll later, once the images are painted.
@@ -267,7 +273,7 @@ def _live_run(studio: Studio, ids: list[int], run: Run) -> None:
         run[_PAINTED] = True
 
 
-def _tiles(studio: Studio, ids: Sequence[int], *, actions: bool) -> None:
+def _tiles(studio: StudioSession, ids: Sequence[int], *, actions: bool) -> None:
     by_id = {r.id: r for r in studio.gallery.records(ids)}
     columns = st.columns(COLUMNS)
     shown = 0  # index of each image among the run's viewable images, for the viewer
@@ -282,7 +288,9 @@ def _tiles(studio: Studio, ids: Sequence[int], *, actions: bool) -> None:
                 shown += _finished(studio, record, list(ids), first=shown, actions=actions)
 
 
-def _finished(studio: Studio, record: GenerationRecord, ids: list[int], *, first: int, actions: bool) -> int:
+def _finished(
+    studio: StudioSession, record: GenerationRecord, ids: list[int], *, first: int, actions: bool
+) -> int:
     """One finished generation; returns how many viewable images it has."""
     images = viewer.viewable(record)
     for offset, image in enumerate(images):
@@ -308,7 +316,7 @@ def tile(path: Path) -> None:
 
 
 def _actions(
-    studio: Studio, record: GenerationRecord, image: ImageRecord, ids: list[int], *, index: int, n: int
+    studio: StudioSession, record: GenerationRecord, image: ImageRecord, ids: list[int], *, index: int, n: int
 ) -> None:
     suffix = f"{record.id}" if n == 0 else f"{record.id}_{n}"
     with st.container(horizontal=True, gap="small", key=f"gen_actions_{suffix}"):
@@ -374,19 +382,19 @@ def _to_tray(record_id: int, path: str, mime: str) -> None:
     )
 
 
-def _remix(studio: Studio, gen_id: int) -> None:
+def _remix(studio: StudioSession, gen_id: int) -> None:
     try:
         st.session_state["remix"] = studio.request_for(gen_id)
     except StudioError as exc:
         say("error", str(exc))
 
 
-def _vary(studio: Studio, gen_id: int) -> None:
+def _vary(studio: StudioSession, gen_id: int) -> None:
     """The same request with a new seed (none: the endpoint picks one)."""
     if not guard.allow("vary", guard.fingerprint("vary", gen_id)):
         return
     try:
-        ids = studio.submit(replace(studio.request_for(gen_id), seed=None))
+        ids = studio.vary(gen_id)  # private when the original is
     except StudioError as exc:
         guard.forget("vary")
         say("error", str(exc))
@@ -394,7 +402,7 @@ def _vary(studio: Studio, gen_id: int) -> None:
     push(ids)
 
 
-def _favourite(studio: Studio, gen_id: int, value: bool) -> None:
+def _favourite(studio: StudioSession, gen_id: int, value: bool) -> None:
     try:
         studio.organise.set_favourite([gen_id], value)
     except StudioError as exc:

@@ -17,12 +17,15 @@ from typing import Any
 
 import streamlit as st
 
+from studio.app import resources
 from studio.app.widgets import components, tiles
 from studio.app.widgets import organise_panel as organise
 from studio.domain.errors import StudioError
+from studio.domain.review import DECISIONS, decision_label
+from studio.domain.review import OPEN as OPEN_REVIEW
 from studio.services import search_box
 from studio.services.gallery import GalleryFilter, GalleryPage, GalleryService
-from studio.services.studio import Studio
+from studio.services.session import StudioSession
 
 PAGE_SIZE = 48
 #: row height of the justified grid per density (px); Medium keeps a square thumbnail 260 px wide
@@ -40,6 +43,8 @@ _FILTER_KEYS = (
     "hist_min_rating",
     "hist_tag",
     "hist_collection",
+    "hist_mine",
+    "hist_review",
 )
 #: widget key -> its name in the URL
 PARAMS = {
@@ -54,11 +59,15 @@ PARAMS = {
     "hist_min_rating": "rating",
     "hist_tag": "tag",
     "hist_collection": "coll",
+    "hist_mine": "mine",
     "hist_trash": "trash",
+    "hist_review": "review",
 }
-_LISTS = {"hist_model", "hist_status", "hist_ratio", "hist_size"}
+_LISTS = {"hist_model", "hist_status", "hist_ratio", "hist_size", "hist_review"}
+#: the decision filter's values, in the URL as ``review=approved,open``
+REVIEW_VALUES = (*DECISIONS, OPEN_REVIEW)
 _DATES = {"hist_from", "hist_to"}
-_FLAGS = {"hist_fav_only", "hist_trash"}
+_FLAGS = {"hist_fav_only", "hist_trash", "hist_mine"}
 _NUMBERS = {"hist_min_rating", "hist_collection"}
 BEFORE, AFTER, OPEN = "before", "after", "id"
 #: A generation or collection number in the URL: ASCII digits that fit SQLite's INTEGER ("²".isdigit() is
@@ -112,7 +121,7 @@ def _date(raw: str | None) -> dt.date | None:
     return day if EARLIEST <= day <= LATEST else None
 
 
-def clean_url(studio: Studio) -> list[str]:
+def clean_url(studio: StudioSession) -> list[str]:
     """Drop what the URL holds that the page cannot use (a garbled number, a date out of range, a rating
     that does not exist, a collection that was deleted), each with a sentence saying so, never a traceback.
     Run before anything reads the URL."""
@@ -140,6 +149,13 @@ def clean_url(studio: Studio) -> list[str]:
         drop(
             PARAMS["hist_min_rating"],
             "There is no rating {value}: ratings go from 1 to 5 stars, so that filter was left out.",
+        )
+    review = qp.get(PARAMS["hist_review"])
+    if review and any(v not in REVIEW_VALUES for v in review.split(",") if v):
+        drop(
+            PARAMS["hist_review"],
+            "The link's decision {value} is not one of approved, changes, rejected or open, so that filter "
+            "was left out.",
         )
     coll = qp.get(PARAMS["hist_collection"])
     if coll:
@@ -273,6 +289,8 @@ _EMPTY: dict[str, Any] = {
     "hist_min_rating": 0,
     "hist_tag": ANY_TAG,
     "hist_collection": ANY_COLLECTION,
+    "hist_mine": False,
+    "hist_review": [],
 }
 
 
@@ -330,7 +348,20 @@ def current_filter() -> GalleryFilter:
         tag=value("hist_tag") or None,
         collection_id=value("hist_collection") or None,
         deleted=bool(value("hist_trash")),
+        author=_me() if value("hist_mine") else None,
+        review_status=[v for v in value("hist_review") or [] if v in REVIEW_VALUES] or None,
     )
+
+
+def _me() -> str | None:
+    """The signed-in person's email, for the Mine filter (None: nobody is signed in, Mine filters nothing)."""
+    session = resources.current_session()
+    return session.actor.email if session is not None and not session.actor.local else None
+
+
+def shows_mine(studio: StudioSession) -> bool:
+    """Mine / Everyone is for team studios, and for those who make generations (a reviewer makes none)."""
+    return studio.settings.team_mode and studio.actor.can_generate
 
 
 def count_text(n: int) -> str:
@@ -356,7 +387,7 @@ def _multi(label: str, key: str, facet: Sequence[tuple[Any, int]], fmt=str) -> N
     )
 
 
-def filter_panel(studio: Studio, f: GalleryFilter) -> None:
+def filter_panel(studio: StudioSession, f: GalleryFilter) -> None:
     """The sidebar: every filter with counts from ``facets`` (each ignores its own filter)."""
     try:
         facets = studio.gallery.facets(f)
@@ -404,6 +435,14 @@ def filter_panel(studio: Studio, f: GalleryFilter) -> None:
             "Any collection" if not c else f"{names.get(c, c)} ({count_text(in_board.get(c, 0))})"
         ),
     )
+    st.multiselect(  # a collection's review: approved, changes requested, rejected, open
+        "Decision",
+        list(REVIEW_VALUES),
+        key="hist_review",
+        format_func=decision_label,
+        on_change=reset_paging,
+        placeholder="Any",
+    )
     st.toggle("Favourites only", key="hist_fav_only", on_change=reset_paging)
     st.button(
         "Clear filters",
@@ -420,9 +459,31 @@ def row_height() -> int:
     return DENSITY.get(st.session_state.get("hist_density") or "Medium", DENSITY["Medium"])
 
 
-def toolbar() -> None:
-    """Search, trash switch and density."""
-    search, view, density = st.columns([6, 2, 3], vertical_alignment="center")
+def _who(value: bool | None) -> str:
+    return "Mine" if value else "Everyone"
+
+
+def _mine_changed() -> None:
+    if st.session_state.get("hist_mine") is None:  # a click on the chosen option unchooses it: Everyone
+        st.session_state["hist_mine"] = False
+    reset_paging()
+
+
+def toolbar(*, mine: bool = False) -> None:
+    """Search, Mine / Everyone (``mine``: shown), trash switch and density."""
+    if mine:
+        search, who, view, density = st.columns([5, 2.2, 1.5, 3.1], vertical_alignment="center")
+        st.session_state.setdefault("hist_mine", False)
+        who.segmented_control(
+            "Whose",
+            [False, True],
+            key="hist_mine",
+            format_func=_who,
+            on_change=_mine_changed,
+            label_visibility="collapsed",
+        )
+    else:
+        search, view, density = st.columns([6, 2, 3], vertical_alignment="center")
     search.text_input(
         "Search prompts and replies",
         key="hist_search",
@@ -440,7 +501,7 @@ def _leave_view() -> None:
     organise.clear_selection()
 
 
-def totals_line(studio: Studio, f: GalleryFilter) -> None:
+def totals_line(studio: StudioSession, f: GalleryFilter) -> None:
     try:
         t = studio.gallery.totals(f)
     except StudioError as exc:
@@ -481,13 +542,13 @@ def images_first() -> bool:
     return tiles.by_address() and not st.session_state.get(_READY)
 
 
-def _act(studio: Studio) -> None:
+def _act(studio: StudioSession) -> None:
     """One tile action from the grid component: open, star or select (a folded stack: all its variants); or
     "ready" (first paint done)."""
     event = (st.session_state.get("hist_grid") or {}).get("act") or {}
     op, gen_id = event.get("op"), event.get("id")
+    st.session_state[_READY] = True  # any action says the grid is there ("ready" is not sent after one)
     if op == "ready":
-        st.session_state[_READY] = True
         return
     if not isinstance(gen_id, int):
         return
@@ -503,7 +564,7 @@ def _act(studio: Studio) -> None:
         organise.set_selection(toggled(organise.selection(), group or [gen_id]))
 
 
-def back_to_grid(studio: Studio, gen_id: int) -> None:
+def back_to_grid(studio: StudioSession, gen_id: int) -> None:
     """Close the detail view on the page that holds ``gen_id`` (after ← → it may be pages away from the
     one it was opened on): the URL's page when the image is on it, else the page its submission starts."""
     select(None)
@@ -551,7 +612,7 @@ def pager(page: GalleryPage) -> None:
         )
 
 
-def browse(studio: Studio, f: GalleryFilter, row: int, *, images_first: bool = False) -> None:
+def browse(studio: StudioSession, f: GalleryFilter, row: int, *, images_first: bool = False) -> None:
     """Bulk bar, grid and pager. Not a fragment: a tile's action is one run of the page (opening a
     generation needs the whole page anyway; a star changes the counts and totals), and the page's script is
     a few milliseconds; what a run costs is in the browser, and an unchanged grid is not redrawn."""
@@ -581,8 +642,13 @@ def browse(studio: Studio, f: GalleryFilter, row: int, *, images_first: bool = F
         report_ready=images_first,
     )
     if images_first:
+        with bar:  # the totals and bulk bar's row, reserved so the grid does not move under the pointer
+            st.container(height=40, border=False)
         return
     pager(page)
     with bar:
         organise.show_flash()  # a tile action's error
-        organise.bulk_bar(studio, records, f, lead=lambda: totals_line(studio, f))
+        if studio.actor.can_generate:
+            organise.bulk_bar(studio, records, f, lead=lambda: totals_line(studio, f))
+        else:  # a reviewer organises nothing (the service refuses too): the totals alone
+            totals_line(studio, f)

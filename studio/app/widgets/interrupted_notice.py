@@ -13,7 +13,7 @@ import streamlit as st
 
 from studio.app.widgets import components, progress
 from studio.domain.errors import StudioError
-from studio.services.studio import Studio
+from studio.services.session import StudioSession
 
 #: What the last click did, shown on the run after it (callbacks run before the page is drawn).
 _FLASH = "interrupted_flash"
@@ -29,7 +29,7 @@ def sentence(n: int) -> str:
     return f"{_generations(n)} {'was' if n == 1 else 'were'} interrupted when the studio stopped."
 
 
-def _retry(studio: Studio, ids: Sequence[int]) -> None:
+def _retry(studio: StudioSession, ids: Sequence[int]) -> None:
     try:
         sent = studio.retry_interrupted(ids)
     except StudioError as exc:
@@ -42,7 +42,7 @@ def _retry(studio: Studio, ids: Sequence[int]) -> None:
         st.session_state[_FLASH] = ("toast", "Already retried or dismissed; nothing was sent again.")
 
 
-def _dismiss(studio: Studio, ids: Sequence[int]) -> None:
+def _dismiss(studio: StudioSession, ids: Sequence[int]) -> None:
     try:
         studio.dismiss_interrupted(ids)
     except StudioError as exc:
@@ -54,7 +54,7 @@ def _dismiss(studio: Studio, ids: Sequence[int]) -> None:
     )
 
 
-def interrupted_notice(studio: Studio) -> None:
+def interrupted_notice(studio: StudioSession) -> None:
     """One line with Retry, Dismiss and the list of prompts; nothing when no interrupted work is waiting."""
     kind, message = st.session_state.pop(_FLASH, (None, ""))
     if kind == "toast":

@@ -16,7 +16,7 @@ import streamlit as st
 from studio.app.widgets import components
 from studio.domain.errors import StudioError
 from studio.services.gallery import GalleryFilter, GenerationRecord
-from studio.services.studio import Studio
+from studio.services.session import StudioSession
 
 SELECTED = "hist_selected"
 FLASH = "hist_flash"
@@ -125,12 +125,12 @@ def _plural(n: int, word: str) -> str:
 # -- export -----------------------------------------------------------------------------------------
 
 
-def zip_bytes(studio: Studio, ids: Sequence[int] | None, f: GalleryFilter | None) -> bytes:
+def zip_bytes(studio: StudioSession, ids: Sequence[int] | None, f: GalleryFilter | None) -> bytes:
     return studio.gallery.export_zip(ids, f)
 
 
 def export_button(
-    studio: Studio,
+    studio: StudioSession,
     *,
     label: str,
     key: str,
@@ -167,7 +167,7 @@ def _run(action, done: str) -> None:
     st.rerun()
 
 
-def _rate_and_tag(studio: Studio, ids: list[int]) -> None:
+def _rate_and_tag(studio: StudioSession, ids: list[int]) -> None:
     with st.popover("Rate", icon=":material/star_rate:", key="hist_bulk_rate_pop"):
         stars = st.selectbox(
             "Stars",
@@ -192,7 +192,7 @@ def _rate_and_tag(studio: Studio, ids: list[int]) -> None:
             _run(lambda: studio.organise.remove_tag(ids, name), f"Removed “{name.strip()}”.")
 
 
-def _to_collection(studio: Studio, ids: list[int]) -> None:
+def _to_collection(studio: StudioSession, ids: list[int]) -> None:
     boards = {cid: name for cid, name, _ in studio.organise.collections()}
     with st.popover("Collection", icon=":material/collections_bookmark:", key="hist_bulk_coll_pop"):
         if not boards:
@@ -212,7 +212,10 @@ def _to_collection(studio: Studio, ids: list[int]) -> None:
 
 
 def bulk_bar(
-    studio: Studio, page: list[GenerationRecord], f: GalleryFilter, lead: Callable[[], None] | None = None
+    studio: StudioSession,
+    page: list[GenerationRecord],
+    f: GalleryFilter,
+    lead: Callable[[], None] | None = None,
 ) -> None:
     """Selection controls and what can be done to the selection (above the grid), after ``lead`` (the
     totals) on the same line; with nothing selected they are quiet text buttons."""
@@ -294,7 +297,7 @@ def bulk_bar(
 # -- collections (sidebar) --------------------------------------------------------------------------
 
 
-def _create(studio: Studio) -> None:
+def _create(studio: StudioSession) -> None:
     try:
         studio.organise.create_collection(st.session_state.get("hist_new_coll") or "")
     except StudioError as exc:
@@ -304,7 +307,7 @@ def _create(studio: Studio) -> None:
     flash("Collection created. Select images and use “Collection” to fill it.")
 
 
-def _rename(studio: Studio, cid: int) -> None:
+def _rename(studio: StudioSession, cid: int) -> None:
     try:
         studio.organise.rename_collection(cid, st.session_state.get(f"hist_rename_{cid}") or "")
     except StudioError as exc:
@@ -313,7 +316,7 @@ def _rename(studio: Studio, cid: int) -> None:
         flash("Collection renamed.")
 
 
-def _delete(studio: Studio, cid: int) -> None:
+def _delete(studio: StudioSession, cid: int) -> None:
     if not safely(
         studio.organise.delete_collection,
         cid,
@@ -325,7 +328,7 @@ def _delete(studio: Studio, cid: int) -> None:
         st.query_params.pop("coll", None)  # the URL names the filter (gallery_grid.PARAMS)
 
 
-def collections_panel(studio: Studio) -> None:
+def collections_panel(studio: StudioSession) -> None:
     st.subheader("Collections", anchor=False)
     with st.popover("New collection", icon=":material/add:", key="hist_new_coll_pop", width="stretch"):
         st.text_input("Name", key="hist_new_coll", max_chars=80, placeholder="Client A — moodboard")
@@ -347,7 +350,7 @@ def collections_panel(studio: Studio) -> None:
 # -- trash ------------------------------------------------------------------------------------------
 
 
-def trash_panel(studio: Studio) -> None:
+def trash_panel(studio: StudioSession) -> None:
     """In the Trash view: what emptying would remove, and a confirmation before it happens."""
     trashed = GalleryFilter(deleted=True)
     totals = studio.gallery.totals(trashed)

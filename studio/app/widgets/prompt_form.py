@@ -20,7 +20,7 @@ from studio.domain import composition as composer
 from studio.domain.catalogue import ModelSpec
 from studio.domain.errors import StudioError
 from studio.domain.requests import GenerationRequest
-from studio.services.studio import Studio
+from studio.services.session import StudioSession
 
 CUSTOM = "__custom__"
 MODE, TEXT, FORM = "gen_mode", "Text", "Form"
@@ -184,7 +184,7 @@ def proposal_texts() -> list[str]:
     return [t.strip() for t in texts if t.strip()]
 
 
-def enhancer(studio: Studio, idea: str) -> None:
+def enhancer(studio: StudioSession, idea: str) -> None:
     left, right = st.columns([2, 3], vertical_alignment="center")
     pressed = left.button(
         "Enhance",
@@ -337,7 +337,7 @@ def _composition(prompt: str, refs: tuple) -> dict | None:
     )
 
 
-def compose(studio: Studio, submit_area: Callable[[bool], None]) -> GenerationRequest | None:
+def compose(studio: StudioSession, submit_area: Callable[[bool], None]) -> GenerationRequest | None:
     """Render the form; return the request it describes, or None (with the reason shown).
 
     What a designer touches on every run comes first (prompt; model, ratio, size and variants in one
@@ -386,7 +386,7 @@ def compose(studio: Studio, submit_area: Callable[[bool], None]) -> GenerationRe
     )
 
 
-def per_proposal(request: GenerationRequest, studio: Studio) -> list[GenerationRequest]:
+def per_proposal(request: GenerationRequest, studio: StudioSession) -> list[GenerationRequest]:
     proposal = st.session_state.get(PROPOSALS) or {}
     return composer.per_proposal(
         request,

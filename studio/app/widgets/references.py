@@ -22,7 +22,7 @@ from studio.domain.errors import StudioError
 from studio.domain.mime import sha256_hex
 from studio.domain.requests import SUCCEEDED, GenerationRequest, Reference
 from studio.services import uploads
-from studio.services.studio import Studio
+from studio.services.session import StudioSession
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp"]
 ROLES = {"object": "Object", "character": "Character"}
@@ -84,7 +84,7 @@ def _uploader_key() -> str:
     return "gen_uploads" if round_ == 0 else f"gen_uploads_{round_}"
 
 
-def offer_restore(studio: Studio, files: Sequence[tuple[str, bytes]]) -> None:
+def offer_restore(studio: StudioSession, files: Sequence[tuple[str, bytes]]) -> None:
     """If one of the files is an image the studio made (a stored original, or a download carrying its
     prompt and settings), offer to restore them; any other file is only a reference, as always."""
     for name, data in files:
@@ -94,7 +94,7 @@ def offer_restore(studio: Studio, files: Sequence[tuple[str, bytes]]) -> None:
             return
 
 
-def _on_upload(studio: Studio, spec: ModelSpec) -> None:
+def _on_upload(studio: StudioSession, spec: ModelSpec) -> None:
     files = st.session_state.get(_uploader_key()) or []
     if files:
         dropped = [(f.name, f.getvalue()) for f in files]
@@ -116,7 +116,7 @@ def _dismiss_offer() -> None:
     st.session_state.pop(OFFER, None)
 
 
-def _on_paste(studio: Studio, spec: ModelSpec) -> None:
+def _on_paste(studio: StudioSession, spec: ModelSpec) -> None:
     payload = (st.session_state.get("gen_paste") or {}).get("pasted") or []
     files: list[tuple[str, bytes]] = []
     for item in payload if isinstance(payload, list) else []:
@@ -151,7 +151,7 @@ def _on_role(index: int, key: str, spec: ModelSpec) -> None:
         _notify(str(exc))
 
 
-def _from_history(studio: Studio, gen_id: int, spec: ModelSpec) -> None:
+def _from_history(studio: StudioSession, gen_id: int, spec: ModelSpec) -> None:
     record = studio.get(gen_id)
     if record is None or not record.images:
         _notify(f"Generation #{gen_id} has no image to use.")
@@ -220,7 +220,7 @@ def _restore_offer() -> None:
 _SEEN = "studio_recipe_seen"  # file sha256 -> the request it restores, or None (one of ours or not)
 
 
-def restore_elsewhere(studio: Studio, uploads_: Sequence[object], *, key: str) -> None:
+def restore_elsewhere(studio: StudioSession, uploads_: Sequence[object], *, key: str) -> None:
     """Under another page's uploader (Edit's, Experiment's): when an uploaded file is an image the studio
     made, offer to restore its prompt and settings on Generate. ``uploads_`` are Streamlit UploadedFiles.
     An uploader keeps its file across runs: each file is read once per session (by its bytes' SHA-256),
@@ -297,7 +297,7 @@ def _tray_row(index: int, ref: Reference, count: int, spec: ModelSpec) -> None:
         )
 
 
-def _history_picker(studio: Studio, spec: ModelSpec) -> None:
+def _history_picker(studio: StudioSession, spec: ModelSpec) -> None:
     pop = st.popover(
         "From history", icon=":material/history:", key="gen_hist_pop", width="stretch", on_change="rerun"
     )
@@ -328,7 +328,7 @@ def _history_picker(studio: Studio, spec: ModelSpec) -> None:
                 )
 
 
-def section(studio: Studio, spec: ModelSpec) -> list[Reference]:
+def section(studio: StudioSession, spec: ModelSpec) -> list[Reference]:
     """Render the tray and its sources; return the references this model will be sent."""
     for gen_id in st.session_state.pop(INCOMING, None) or []:
         _from_history(studio, int(gen_id), spec)  # checked against this model's limits like any add

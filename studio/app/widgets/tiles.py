@@ -79,6 +79,7 @@ def _tile(record: GenerationRecord) -> dict[str, Any] | None:
         "tags": list(record.tags[:4]),
         "rating": record.rating or 0,
         "fav": bool(record.favourite),
+        "review": record.review_status or "",  # the latest decision: a small badge on the tile
     }
 
 

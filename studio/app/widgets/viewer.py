@@ -16,7 +16,7 @@ from studio.domain.requests import Reference
 from studio.imaging import images
 from studio.services import uploads
 from studio.services.gallery import GenerationRecord, ImageRecord
-from studio.services.studio import Studio
+from studio.services.session import StudioSession
 
 INDEX = "gen_view_index"
 OPEN = "gen_view_open"
@@ -35,7 +35,7 @@ def viewable(record: GenerationRecord) -> list[ImageRecord]:
     return [image for image in record.images if Path(image.path).exists()]
 
 
-def entries(studio: Studio, ids: Sequence[int]) -> list[tuple[GenerationRecord, ImageRecord]]:
+def entries(studio: StudioSession, ids: Sequence[int]) -> list[tuple[GenerationRecord, ImageRecord]]:
     out: list[tuple[GenerationRecord, ImageRecord]] = []
     for gen_id in ids:
         record = studio.get(gen_id)
@@ -55,7 +55,7 @@ def _step(delta: int, count: int) -> None:
     st.session_state[INDEX] = (st.session_state.get(INDEX, 0) + delta) % max(1, count)
 
 
-def _src(studio: Studio, image: ImageRecord) -> str:
+def _src(studio: StudioSession, image: ImageRecord) -> str:
     """The image's on-screen preview as a data URL, made once per image and kept for the dialog's reruns."""
     cache: dict[str, str] = st.session_state.setdefault(SRC_CACHE, {})
     if image.sha256 not in cache:
@@ -99,7 +99,7 @@ def _to_edit(record_id: int) -> None:
 
 
 @st.dialog("Result", width="large", on_dismiss="rerun")
-def show(studio: Studio, ids: Sequence[int]) -> None:
+def show(studio: StudioSession, ids: Sequence[int]) -> None:
     items = entries(studio, ids)
     if not items:
         st.info("No image to show.")
