@@ -7,7 +7,9 @@ runs them; on PostgreSQL it is the equivalent DDL). Opening a history:
 - an existing SQLite file from before Alembic (``PRAGMA user_version`` 1..7, no ``alembic_version``) is
   backed up, brought to 7 by the legacy migrations, stamped ``0001`` and upgraded to head, in place;
 - a revision this code does not know (a newer Studio wrote it) opens read-only.
-Several processes starting at once take turns: SQLite's IMMEDIATE write lock, PostgreSQL's advisory lock.
+Several processes starting at once take turns: on SQLite a lock file beside the database (an upgrade can take
+longer than the 5 s busy timeout on a loaded machine, so the others wait for it rather than for SQLite), then
+the IMMEDIATE write lock; on PostgreSQL an advisory lock.
 
 Legacy migrations (below, frozen): each runs in its own IMMEDIATE transaction together with the version bump, so a crash
 leaves the database at the previous version. An existing database is copied with SQLite's backup API
@@ -16,8 +18,10 @@ before it is migrated. Migrations are append-only: never edit one that has shipp
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +31,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 if TYPE_CHECKING:
     from alembic.config import Config
 
+from studio.domain.errors import StoreError
 from studio.storage.database import writer
 from studio.storage.files import contained
 
@@ -475,30 +480,13 @@ def newer_than_code(engine: Engine) -> int | str | None:
 def migrate(engine: Engine, db_path: Path) -> int | str | None:
     """Bring the database to Alembic's head; returns what was found before (a legacy version or a
     revision; None for a fresh database)."""
-    found: int | str | None = None
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             rev = current_revision(conn)
-            version = user_version(conn)
-            has_tables = _has_tables(conn)
         if _at_shipped_head(rev):
             return rev  # the everyday case: nothing to do, and Alembic never loaded
-        if rev is None and (version or has_tables):
-            if version >= LATEST:  # a last-legacy file about to be stamped: a copy first, as for any upgrade
-                backup(db_path, version)
-            found = migrate_legacy(engine, db_path)  # backs up first, then 1..7 in place
-            if user_version_of(engine) < len(LEGACY):
-                return found  # a shortened legacy list (tests making an old file): stop there
-        elif rev is None and len(MIGRATIONS) < len(LEGACY):
-            return migrate_legacy(engine, db_path)  # tests making an old file: never stamp it
-        elif rev is not None and rev != head():
-            backup(db_path, version)
-        found = rev if rev is not None else found
-        from alembic import command
-
-        with writer(engine).begin() as conn:  # IMMEDIATE: one process upgrades, the others wait
-            command.upgrade(alembic_config(conn), "head")
-        return found
+        with upgrade_turn(db_path):
+            return _upgrade_sqlite(engine, db_path)
     with engine.connect() as conn:
         if _at_shipped_head(current_revision(conn)):
             return HEAD
@@ -509,6 +497,70 @@ def migrate(engine: Engine, db_path: Path) -> int | str | None:
         found = current_revision(conn)
         if found != head():
             command.upgrade(alembic_config(conn), "head")
+    return found
+
+
+#: How long a process starting beside an upgrade waits for it before saying so.
+UPGRADE_WAIT_S = 600.0
+
+
+@contextlib.contextmanager
+def upgrade_turn(db_path: Path) -> Iterator[None]:
+    """One process at a time upgrades a SQLite file: an advisory lock on a file beside it, released by the
+    kernel if the holder dies. Without it the waiting processes gave up after SQLite's 5 s busy timeout while
+    a slow machine was still upgrading. Where the lock file cannot be made (a read-only folder, no fcntl),
+    SQLite's own write lock is the only turn-taking."""
+    try:
+        import fcntl
+
+        handle = open(db_path.with_name(db_path.name + ".upgrade-lock"), "a")  # noqa: SIM115 - held below
+    except (ImportError, OSError):
+        yield
+        return
+    with handle:
+        deadline = time.monotonic() + UPGRADE_WAIT_S
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise StoreError(
+                        "Another studio process has been upgrading the history for more than "
+                        f"{UPGRADE_WAIT_S / 60:.0f} minutes; stop it, or wait for it to finish, and start again."
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _upgrade_sqlite(engine: Engine, db_path: Path) -> int | str | None:
+    """migrate() on SQLite, in this process's turn: what was found is read again (the process before may
+    have upgraded the file meanwhile)."""
+    found: int | str | None = None
+    with engine.connect() as conn:
+        rev = current_revision(conn)
+        version = user_version(conn)
+        has_tables = _has_tables(conn)
+    if _at_shipped_head(rev):
+        return rev
+    if rev is None and (version or has_tables):
+        if version >= LATEST:  # a last-legacy file about to be stamped: a copy first, as for any upgrade
+            backup(db_path, version)
+        found = migrate_legacy(engine, db_path)  # backs up first, then 1..7 in place
+        if user_version_of(engine) < len(LEGACY):
+            return found  # a shortened legacy list (tests making an old file): stop there
+    elif rev is None and len(MIGRATIONS) < len(LEGACY):
+        return migrate_legacy(engine, db_path)  # tests making an old file: never stamp it
+    elif rev is not None and rev != head():
+        backup(db_path, version)
+    found = rev if rev is not None else found
+    from alembic import command
+
+    with writer(engine).begin() as conn:  # IMMEDIATE: readers see the old schema or the new one
+        command.upgrade(alembic_config(conn), "head")
     return found
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -145,6 +146,50 @@ def test_several_processes_upgrade_one_file_at_once(tmp_path: Path) -> None:
     assert errors == [] and len(stores) == 4
     con = sqlite3.connect(data / "studio.db")
     assert con.execute("SELECT count(*) FROM generation").fetchone() == (5,)
+    assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [(migrations.head(),)]
+    con.close()
+
+
+def test_processes_starting_beside_a_slow_upgrade_wait_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI once saw one of four openers give up: the upgrade outlasted SQLite's busy timeout on a loaded
+    machine. Here the upgrade takes three times the (shortened) busy timeout; every opener still waits its
+    turn, and the file is upgraded once."""
+    from alembic import command
+
+    from studio.storage import database
+
+    data = _v7_copy(tmp_path)
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 300)
+    upgrades: list[float] = []
+    real_upgrade = command.upgrade
+
+    def slow_upgrade(cfg, rev):  # type: ignore[no-untyped-def]
+        time.sleep(0.9)  # inside the IMMEDIATE transaction: the write lock is held all this time
+        upgrades.append(time.monotonic())
+        return real_upgrade(cfg, rev)
+
+    monkeypatch.setattr(command, "upgrade", slow_upgrade)
+    errors: list[BaseException] = []
+    stores: list[Store] = []
+
+    def open_one() -> None:
+        try:
+            stores.append(Store(data))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in stores:
+        s.close()
+    assert errors == [] and len(stores) == 3
+    assert len(upgrades) == 1  # the others found it done when their turn came
+    con = sqlite3.connect(data / "studio.db")
     assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [(migrations.head(),)]
     con.close()
 
