@@ -7,6 +7,7 @@ made, dropped on the tray's uploader, offers to restore its prompt and settings,
 from __future__ import annotations
 
 import base64
+import time
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,43 @@ def test_dropping_a_studio_image_restores_its_prompt_and_settings(tmp_path: Path
         main.get_by_role("button", name="Dismiss", exact=True).click()
         expect(offer).to_have_count(0, timeout=TIMEOUT)
         expect(main.get_by_text("1 in the tray")).to_be_visible(timeout=TIMEOUT)  # kept as a reference
+
+
+def test_a_reload_the_moment_a_generation_is_sent_keeps_its_run_in_the_feed(tmp_path: Path) -> None:
+    """A designer clicks Generate and reloads at once (a habit, or a slow-looking page). Streamlit stops the
+    old run at its next read of session state, so the run's own save in ``finally`` never happens; the batch
+    is saved as it is sent instead, and the reloaded page shows the run in flight, then its image."""
+    data = tmp_path / "data"
+    with studio_server(data, tmp_path) as url, chromium_page(url, width=1440, height=900) as page:
+        main = _main(page)
+        box = page.get_by_label("Prompt", exact=True)
+        box.fill("a heron in the reeds [[latency:3]]")
+        box.press("Tab")
+        settle(page)
+        page.locator(".st-key-gen_submit").get_by_role("button", name="Generate").click()
+        db = data / "studio.db"
+        deadline = time.monotonic() + 20
+        while not _generation_ids(db):  # the moment the row is written, before the run has drawn anything
+            assert time.monotonic() < deadline, "the click never reached the studio"
+            time.sleep(0.005)
+        page.reload()
+        main = _main(page)
+        runs = page.locator("[class*='st-key-gen_feedrun_']")
+        expect(runs).to_have_count(1, timeout=TIMEOUT)
+        expect(runs.first.get_by_text("a heron in the reeds")).to_be_visible(timeout=TIMEOUT)
+        expect(runs.first.locator("img")).to_have_count(1, timeout=TIMEOUT)  # and its image, once made
+        assert _generation_ids(db) == [1]  # one paid image, sent once
+
+
+def _generation_ids(db: Path) -> list[int]:
+    import sqlite3
+
+    if not db.exists():
+        return []
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        return [row[0] for row in con.execute("SELECT id FROM generation ORDER BY id")]
+    except sqlite3.OperationalError:  # the schema is still being made
+        return []
+    finally:
+        con.close()

@@ -31,17 +31,18 @@ def _submit(studio: StudioSession, requests: list[GenerationRequest]) -> None:
     if not guard.allow("generate", guard.request_fingerprint(requests)):
         return
     st.session_state.pop(draft_keeper.CAME_BACK, None)
+    private = bool(st.session_state.get(PRIVATE))  # read first: a read of session state is where a stop lands
     ids: list[int] = []
     error = ""
     try:
         for request in requests:
-            ids += studio.submit(request, private=bool(st.session_state.get(PRIVATE)))
+            ids += studio.submit(request, private=private)
     except StudioError as exc:
         if not ids:
             guard.forget("generate")
         error = str(exc)
     if ids:
-        feed.push(ids)  # first: a new run clears the status line's message ...
+        feed.push(studio, ids)  # first: a new run clears the status line's message ...
     if error:
         feed.say(
             "error", error, with_run=bool(ids)

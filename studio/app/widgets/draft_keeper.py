@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import streamlit as st
@@ -21,6 +21,7 @@ from studio.app import resources
 from studio.app.widgets import progress, references
 from studio.domain.errors import StudioError
 from studio.services.drafts import SET_ASIDE, DraftChanges
+from studio.services.session import StudioSession
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +197,26 @@ def persist(saved: MutableMapping[str, Any]) -> None:
     except StudioError:
         return
     except Exception:  # noqa: BLE001 - the draft is a convenience: log it, let the page finish
+        log.warning("The composer's draft could not be saved.", exc_info=True)
+
+
+def keep_now() -> None:
+    """Save the draft in the middle of a run, as soon as work was sent: a reload right after a click stops
+    the run, and a stopped run's ``finally`` in main.py cannot read session state to save it, so the new run
+    would be missing from the reloaded page's feed (it is in History)."""
+    persist(st.session_state.setdefault(SAVED, {}))
+
+
+def keep_batch(studio: StudioSession, ids: Sequence[int]) -> None:
+    """Save a batch just sent as the draft's newest run, at once and without touching session state: every
+    read of session state is a point where Streamlit stops a run, and a reload right after a click stops
+    this one, so its ``finally`` in main.py would not save it and the reloaded page's feed would miss the
+    run (History has it)."""
+    try:
+        studio.drafts.save_changes(DraftChanges(state={progress.BATCH: [int(i) for i in ids]}))
+    except StudioError:
+        return
+    except Exception:  # noqa: BLE001 - the draft is a convenience: log it, let the page go on
         log.warning("The composer's draft could not be saved.", exc_info=True)
 
 

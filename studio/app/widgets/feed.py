@@ -23,7 +23,7 @@ import streamlit as st
 
 from studio.app import resources
 from studio.app.widgets import advanced_panel as controls
-from studio.app.widgets import components, guard, progress, viewer
+from studio.app.widgets import components, draft_keeper, guard, progress, viewer
 from studio.domain.errors import StudioError
 from studio.domain.requests import CANCELLED, SUCCEEDED
 from studio.services.gallery import GenerationRecord, ImageRecord
@@ -77,8 +77,11 @@ def describe(studio: StudioSession, ids: Sequence[int]) -> Run:
     }
 
 
-def push(ids: Sequence[int]) -> None:
+def push(studio: StudioSession, ids: Sequence[int]) -> None:
     """A new batch from this page: it becomes the newest run on the next ``sync``."""
+    draft_keeper.keep_batch(
+        studio, ids
+    )  # first: a reload a moment after the click still finds it in the feed
     st.session_state[progress.BATCH] = list(ids)
     st.session_state.pop(STATUS, None)
 
@@ -399,7 +402,7 @@ def _vary(studio: StudioSession, gen_id: int) -> None:
         guard.forget("vary")
         say("error", str(exc))
         return
-    push(ids)
+    push(studio, ids)
 
 
 def _favourite(studio: StudioSession, gen_id: int, value: bool) -> None:
