@@ -187,7 +187,7 @@ def test_a_reload_the_moment_a_generation_is_sent_keeps_its_run_in_the_feed(tmp_
     is saved as it is sent instead, and the reloaded page shows the run in flight, then its image."""
     data = tmp_path / "data"
     with studio_server(data, tmp_path) as url, chromium_page(url, width=1440, height=900) as page:
-        main = _main(page)
+        _main(page)
         box = page.get_by_label("Prompt", exact=True)
         box.fill("a heron in the reeds [[latency:3]]")
         box.press("Tab")
@@ -199,7 +199,7 @@ def test_a_reload_the_moment_a_generation_is_sent_keeps_its_run_in_the_feed(tmp_
             assert time.monotonic() < deadline, "the click never reached the studio"
             time.sleep(0.005)
         page.reload()
-        main = _main(page)
+        _main(page)
         runs = page.locator("[class*='st-key-gen_feedrun_']")
         expect(runs).to_have_count(1, timeout=TIMEOUT)
         expect(runs.first.get_by_text("a heron in the reeds")).to_be_visible(timeout=TIMEOUT)
