@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
 class StudioError(Exception):
     kind = "error"
+    #: The request reached the endpoint and no answer says whether it was billed (a time-out, a connection
+    #: broken mid-answer, a cancel while waiting): the row counts its list-price estimate, as an interrupted
+    #: call does, so a budget is never passed by calls that may have cost money.
+    may_have_billed = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -162,6 +166,7 @@ class ConnectFailed(EndpointError):
 
 class EndpointTimeout(EndpointError):
     kind = "timeout"
+    may_have_billed = True  # a connect time-out is ConnectFailed: this one had sent the request
 
 
 class BadResponse(EndpointError):

@@ -289,10 +289,12 @@ class GeminiClient:
             paid = 200 <= ex.status <= 299
             if cancelled_at is not None and (not paid or time.monotonic() - cancelled_at > CANCEL_GRACE_S):
                 ex.abort()
-                raise Cancelled(
+                cancelled = Cancelled(
                     "Cancelled while waiting for the endpoint; the server may still bill the "
                     "image it was generating."
                 )
+                cancelled.may_have_billed = True
+                raise cancelled
             if time.monotonic() >= deadline:
                 ex.abort()
                 raise EndpointTimeout(
@@ -324,10 +326,12 @@ class GeminiClient:
                 "it is not an image answer. Check STUDIO_BASE_URL."
             )
         if isinstance(exc, httpx.HTTPError):
-            return BadResponse(
+            broken = BadResponse(
                 f"The connection to {self.host} broke before the whole answer arrived ({reason}). "
                 "The server may have billed the image; retry from History if you want another try."
             )
+            broken.may_have_billed = True
+            return broken
         return exc if isinstance(exc, Exception) else RuntimeError(reason)
 
     # -- retries -------------------------------------------------------------------------------------

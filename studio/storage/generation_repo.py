@@ -436,7 +436,8 @@ class GenerationRepository:
         cost_usd: float | None = None,
     ) -> GenerationRecord:
         """Finish a generation without an image, keeping any text and usage that came back (and its cost,
-        when the call was charged although no image could be kept)."""
+        when the call was charged although no image could be kept). A call that may have been billed
+        (``error.may_have_billed``) and has no known cost counts its estimate."""
         if status not in FINAL_STATUSES or status == SUCCEEDED:
             raise ValueError(f"not a failure status: {status!r}")
         values: dict[str, Any] = {"status": status, "error_kind": error.kind, "error_message": error.message}
@@ -446,6 +447,8 @@ class GenerationRepository:
             values["latency_ms"] = latency_ms
         if cost_usd is not None:
             values["cost_usd"] = cost_usd
+        elif error.may_have_billed:
+            values["cost_usd"] = func.coalesce(col(Generation.cost_usd), col(Generation.estimate_usd))
         with self.db.write() as session:
             self._require(session, gen_id, **values)
         return self._get_existing(gen_id)
