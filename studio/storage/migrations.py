@@ -416,7 +416,7 @@ SCRIPTS = Path(__file__).with_name("alembic")
 _SHIPPED = SCRIPTS
 #: The newest revision shipped (a test checks it is the scripts' head). A history already there opens without
 #: loading Alembic at all: importing it costs a new process about 0.1 s, every CLI command and worker included.
-HEAD = "0004"
+HEAD = "0005"
 #: pg_advisory_xact_lock key: one studio process upgrades the schema at a time ("studio" in ASCII).
 LOCK_KEY = 0x73747564696F
 

@@ -3,10 +3,12 @@
 A budget needs no ledger that could drift from the history: a generation reserves its list-price estimate
 (``generation.estimate_usd``) while it is active (pending or running), and counts its ``cost_usd`` once it is
 final: the list price of what came back (a reply without an image: its reported tokens,
-``catalogue.reply_usd``), the estimate for a call interrupted after it was sent (it may have been billed),
-0 when nothing was charged (refused, cancelled or interrupted before sending). So "used this month" is one sum
-over the month's rows (imported rows left out: ``exchange_repo.IMPORTED_OWNER``), read with the indexes revision 0003 added (``author, created_at``) and
-``created_at`` (the whole team).
+``catalogue.reply_usd``); the estimate for a call that may have been billed without an answer saying so
+(interrupted after it was sent, timed out, cancelled while waiting: ``StudioError.may_have_billed``); 0 when
+nothing was charged (refused, or cancelled or interrupted before sending). So "used this month" is one sum over
+the month's rows (imported rows left out: ``exchange_repo.IMPORTED_OWNER``) plus the rows emptied from the
+trash (``removed_spend``, written in the transaction that deletes them), read with the ``(author,
+created_at)`` and ``created_at`` indexes of both tables.
 
 The check and the insert it allows happen in one write transaction holding the budget lock
 (``lock_budget``): PostgreSQL's ``pg_advisory_xact_lock`` on a fixed key, released at commit; SQLite's write
@@ -21,14 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, literal
+from sqlalchemy import Float, case, func, literal, union_all
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from studio.domain.requests import ACTIVE_STATUSES, CANCELLED, FINAL_STATUSES, SUCCEEDED
 from studio.storage.database import Database
 from studio.storage.exchange_repo import IMPORTED_OWNER
-from studio.storage.tables import Generation
+from studio.storage.tables import Generation, RemovedSpend
 
 #: pg_advisory_xact_lock key of the budget check ("budget" in ASCII); migrations use "studio".
 BUDGET_LOCK_KEY = 0x627564676574
@@ -124,30 +126,54 @@ def lock_budget(session: Session) -> None:
         session.exec(select(func.pg_advisory_xact_lock(BUDGET_LOCK_KEY)))
 
 
-def _active() -> Any:
-    return col(Generation.status).in_(ACTIVE_STATUSES)
+def _spend_rows(since: str, until: str | None = None, author: str | None = None) -> Any:
+    """The rows a month's money is summed over: the history's (imported rows left out) and the removed
+    ones' (``removed_spend``: emptying the trash never gives budget back), each branch filtered on its own
+    ``(author, created_at)`` / ``created_at`` index. Columns: created_at, author, model, status, cost_usd,
+    estimate_usd, n_images, total_tokens."""
+    g, r = Generation, RemovedSpend
+    here: Any = sa_select(
+        col(g.created_at).label("created_at"),
+        col(g.author).label("author"),
+        col(g.model).label("model"),
+        col(g.status).label("status"),
+        col(g.cost_usd).label("cost_usd"),
+        col(g.estimate_usd).label("estimate_usd"),
+        col(g.n_images).label("n_images"),
+        col(g.total_tokens).label("total_tokens"),
+    ).where(col(g.created_at) >= since, col(g.owner) != IMPORTED_OWNER)
+    gone: Any = sa_select(
+        col(r.created_at),
+        col(r.author),
+        col(r.model),
+        col(r.status),
+        col(r.cost_usd),
+        literal(None, Float).label("estimate_usd"),
+        col(r.n_images),
+        col(r.total_tokens),
+    ).where(col(r.created_at) >= since)
+    if until is not None:
+        here, gone = here.where(col(g.created_at) < until), gone.where(col(r.created_at) < until)
+    if author is not None:
+        here, gone = here.where(col(g.author) == author), gone.where(col(r.author) == author)
+    return union_all(here, gone).subquery("spend_rows")
 
 
-def _spent_here() -> Any:
-    """Rows this studio paid for: not imported from another studio's export (whose costs and dates the
-    ZIP states, and could state as anything)."""
-    return col(Generation.owner) != IMPORTED_OWNER
+def _spent(rows: Any) -> Any:
+    """Final rows' cost (an active row counts 0 here: it reserves its estimate instead)."""
+    return func.sum(
+        case((rows.c.status.in_(ACTIVE_STATUSES), 0.0), else_=func.coalesce(rows.c.cost_usd, 0.0))
+    )
 
 
 def month_sums(
     session: Session, *, since: str, until: str | None = None, author: str | None = None
 ) -> MonthSums:
     """Spent and reserved since ``since`` (before ``until``), for ``author`` or (None) for everyone."""
-    spent = func.sum(case((_active(), 0.0), else_=func.coalesce(col(Generation.cost_usd), 0.0)))
-    reserved = func.sum(case((_active(), func.coalesce(col(Generation.estimate_usd), 0.0)), else_=0.0))
-    query = select(func.coalesce(spent, 0.0), func.coalesce(reserved, 0.0)).where(
-        col(Generation.created_at) >= since, _spent_here()
-    )
-    if until is not None:
-        query = query.where(col(Generation.created_at) < until)
-    if author is not None:
-        query = query.where(col(Generation.author) == author)
-    row = session.exec(query).one()
+    rows = _spend_rows(since, until, author)
+    active = rows.c.status.in_(ACTIVE_STATUSES)
+    reserved = func.sum(case((active, func.coalesce(rows.c.estimate_usd, 0.0)), else_=0.0))
+    row = session.execute(sa_select(func.coalesce(_spent(rows), 0.0), func.coalesce(reserved, 0.0))).one()
     return MonthSums(round(float(row[0] or 0.0), 6), round(float(row[1] or 0.0), 6))
 
 
@@ -184,19 +210,17 @@ class SpendRepository:
         spend and are left out."""
         since = stamp(datetime.combine(start, time(), tzinfo=UTC))
         until = stamp(datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC))
-        day = func.substr(col(Generation.created_at), 1, 10)
-        person = func.coalesce(col(Generation.author), literal(""))
-        spend = func.coalesce(
-            func.sum(case((_active(), 0.0), else_=func.coalesce(col(Generation.cost_usd), 0.0))), 0.0
-        )
-        images = func.coalesce(func.sum(col(Generation.n_images)), 0)
-        tokens = func.coalesce(func.sum(func.coalesce(col(Generation.total_tokens), 0)), 0)
-        failures = func.sum(case((col(Generation.status).in_(FAILURE_STATUSES), 1), else_=0))
+        rows = _spend_rows(since, until)
+        day = func.substr(rows.c.created_at, 1, 10)
+        person = func.coalesce(rows.c.author, literal(""))
+        spend = func.coalesce(_spent(rows), 0.0)
+        images = func.coalesce(func.sum(rows.c.n_images), 0)
+        tokens = func.coalesce(func.sum(func.coalesce(rows.c.total_tokens, 0)), 0)
+        failures = func.sum(case((rows.c.status.in_(FAILURE_STATUSES), 1), else_=0))
         query = (
-            sa_select(day, person, col(Generation.model), spend, images, tokens, failures, func.count())
-            .where(col(Generation.created_at) >= since, col(Generation.created_at) < until, _spent_here())
-            .group_by(day, person, col(Generation.model))
-            .order_by(day, spend.desc(), person, col(Generation.model))
+            sa_select(day, person, rows.c.model, spend, images, tokens, failures, func.count())
+            .group_by(day, person, rows.c.model)
+            .order_by(day, spend.desc(), person, rows.c.model)
         )
         with self.db.read() as session:
             found = session.execute(query).all()

@@ -301,6 +301,24 @@ class InterruptionAck(SQLModel, table=True):
     at: str
 
 
+class RemovedSpend(SQLModel, table=True):
+    """The money columns of a generation deleted by ``empty_trash`` (revision 0005): a month's spend and the
+    spend report count them with the history's rows, so emptying the trash never gives budget back."""
+
+    __tablename__ = "removed_spend"
+
+    id: int | None = Field(default=None, primary_key=True)
+    generation_id: int
+    created_at: str
+    author: str | None = None
+    model: str
+    status: str
+    cost_usd: float | None = None
+    n_images: int = 0
+    total_tokens: int | None = None
+    removed_at: str
+
+
 class GenerationStats(SQLModel, table=True):
     """The facet cube (migration 3): sums per dimension tuple, kept by triggers, never written here."""
 

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import Insert, delete, func, insert, literal, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from studio.domain.requests import ACTIVE_STATUSES
@@ -14,8 +15,9 @@ from studio.storage import files
 from studio.storage.blob_files import StoredFiles
 from studio.storage.blobs import LocalBlobs
 from studio.storage.database import Database, rowcount
+from studio.storage.exchange_repo import IMPORTED_OWNER
 from studio.storage.filter_sql import chunks, unique_ids
-from studio.storage.tables import Asset, Generation, GenerationAsset, drop_unused_tags, utc_now
+from studio.storage.tables import Asset, Generation, GenerationAsset, RemovedSpend, drop_unused_tags, utc_now
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,9 @@ class TrashRepository:
                 i for i in session.exec(select(Generation.id).where(trashed, ~active)).all() if i is not None
             ]
             assets, turns = self._doomed_files(session, doomed)
+            removed_at = utc_now()
             for chunk in chunks(doomed):
+                session.exec(_keep_spend(chunk, removed_at))  # the month's spend outlives the rows
                 session.exec(delete(Generation).where(col(Generation.id).in_(chunk)))
             orphans = self._unreferenced_assets(session, assets)
             for chunk in chunks([a.id for a in orphans if a.id is not None]):
@@ -152,3 +156,30 @@ class TrashRepository:
             self.stored.delete(rel)
             removed, freed = removed + 1, freed + size
         return removed, freed
+
+
+def _keep_spend(gen_ids: Sequence[int], removed_at: str) -> Insert:
+    """Copy the money columns of rows about to be deleted into ``removed_spend`` (rows this studio paid for:
+    an imported row's cost is another studio's)."""
+    columns = (
+        "generation_id",
+        "created_at",
+        "author",
+        "model",
+        "status",
+        "cost_usd",
+        "n_images",
+        "total_tokens",
+    )
+    rows = sa_select(
+        col(Generation.id),
+        col(Generation.created_at),
+        col(Generation.author),
+        col(Generation.model),
+        col(Generation.status),
+        col(Generation.cost_usd),
+        col(Generation.n_images),
+        col(Generation.total_tokens),
+        literal(removed_at),
+    ).where(col(Generation.id).in_(gen_ids), col(Generation.owner) != IMPORTED_OWNER)
+    return insert(RemovedSpend).from_select([*columns, "removed_at"], rows)

@@ -472,3 +472,70 @@ def test_an_interrupted_call_that_was_sent_keeps_its_estimate(store):
     assert used(store) == pytest.approx(2 * EST)
     with pytest.raises(OverBudget, match=r"only \$0.50 is left"):
         submit(store, count=3, limit=limits(person=1.0))
+
+
+def test_a_call_that_may_have_been_billed_counts_its_estimate(backend, studio_env, monkeypatch):
+    """A time-out after the request was sent, and a cancel while waiting for the endpoint, say "the server
+    may still bill the image": each row counts its estimate in the month and the report, so a budget is not
+    passed by calls that may have cost money. A cancel before anything was sent counts nothing."""
+    import time
+
+    from studio.domain import catalogue
+
+    estimate = catalogue.estimate("gemini-2.5-flash-image", size=None, ratio=None).usd
+    monkeypatch.setenv("STUDIO_READ_TIMEOUT", "0.5")
+    studio = Studio(load_settings())
+    try:
+        [timed_out] = studio.generate(
+            GenerationRequest(prompt="a slow owl [[latency:3]]", model="gemini-2.5-flash-image")
+        )
+        assert (timed_out.status, timed_out.error_kind) == ("failed", "timeout")
+        assert timed_out.cost_usd == pytest.approx(estimate) and estimate > 0
+    finally:
+        studio.close()
+    monkeypatch.delenv("STUDIO_READ_TIMEOUT")
+    studio = Studio(load_settings())
+    try:
+        [waiting] = studio.submit(
+            GenerationRequest(prompt="a slower owl [[latency:5]]", model="gemini-2.5-flash-image")
+        )
+        deadline = time.monotonic() + 10
+        while studio.get(waiting).status != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(0.2)  # the request is out
+        assert studio.cancel(waiting)
+        studio.wait([waiting], timeout=10)
+        cancelled = studio.get(waiting)
+        assert cancelled.status == "cancelled" and "may still bill" in (cancelled.error_message or "")
+        assert cancelled.cost_usd == pytest.approx(estimate)
+        assert used(studio._store, author=None) == pytest.approx(timed_out.cost_usd + cancelled.cost_usd)
+        today = datetime.now(UTC).date()
+        [row] = SpendRepository(studio._store.db).report(today, today)
+        assert row.spend_usd == pytest.approx(timed_out.cost_usd + cancelled.cost_usd)
+    finally:
+        studio.close()
+
+
+def test_emptying_the_trash_never_gives_budget_back(store):
+    """Spend is a sum over the month's rows, and emptying the trash deletes rows: what they cost is kept
+    (``removed_spend``), so the budget check and the spend report still count it. A row that cost nothing
+    adds nothing; an imported row (another studio's cost) is not this studio's spend before or after."""
+    paid, free = submit(store, count=2, limit=limits(person=1.0))
+    db_execute(
+        store,
+        "UPDATE generation SET status = 'succeeded', cost_usd = 0.4, total_tokens = 1290 WHERE id = ?",
+        (paid,),
+    )
+    store.generations.set_status(free, "cancelled")
+    today = datetime.now(UTC).date()
+    before = SpendRepository(store.db).report(today, today)
+    assert used(store) == pytest.approx(0.4)
+    store.trash_bin.trash([paid, free])
+    report = store.trash_bin.empty_trash()
+    assert report.generations == 2 and store.generations.get(paid) is None
+    assert used(store) == pytest.approx(0.4)  # still spent this month
+    assert used(store, author=None) == pytest.approx(0.4)
+    assert SpendRepository(store.db).report(today, today) == before  # the same lines, images and tokens
+    with pytest.raises(OverBudget, match=r"only \$0.60 is left"):
+        submit(store, count=3, limit=limits(person=1.0))
