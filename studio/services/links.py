@@ -89,13 +89,15 @@ class LinkService:
     def __init__(
         self,
         store: Store,
-        access: Access | None = None,
+        access: Access,
         settings: Settings | None = None,
         *,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self._store = store
-        self._access = access or Access.local()
+        self._access = (
+            access  # required: a forgotten one must never mean "the local owner"; a guest's is signed out
+        )
         self._base = ((settings.public_url if settings else None) or DEFAULT_BASE).rstrip("/")
         self._team = bool(settings and settings.team_mode)
         self._clock = clock

@@ -119,9 +119,11 @@ def pack_items(
 
 
 class ReviewService:
-    def __init__(self, store: Store, access: Access | None = None) -> None:
+    def __init__(self, store: Store, access: Access) -> None:
         self._store = store
-        self._access = access or Access.local()
+        self._access = (
+            access  # required: a forgotten one must never mean "the local owner, who may do anything"
+        )
 
     # -- checks ---------------------------------------------------------------------------------------
 

@@ -14,10 +14,13 @@ import pytest
 from studio.domain.errors import InputError, LinkInvalid, NotAllowed, NotSignedIn
 from studio.domain.people import Actor
 from studio.domain.settings import load_settings
+from studio.services.access import Access
 from studio.services.links import LinkService, token_of
 from studio.services.studio import Studio
 from tests.service.test_access import DAN, RITA, as_, make, open_team
 from tests.stores import db_execute
+
+GUEST = Access(Actor.signed_out())  # a client opening a link: nobody signed in
 
 pytestmark = pytest.mark.usefixtures("backend")
 
@@ -65,7 +68,7 @@ def test_a_link_shows_its_collection_only_and_keeps_only_a_hash(team, shared):
     assert len(rows) == 1 and link.token not in repr(rows)
     assert hashlib.sha256(link.token.encode()).hexdigest() in repr(rows)
 
-    view = LinkService(team.studio._store).open(link.token)  # no session, no access: the token alone
+    view = LinkService(team.studio._store, GUEST).open(link.token)  # signed out: the token alone
     assert view.title == "For the client" and not view.feedback
     assert sorted(i.generation_id for i in view.items) == sorted(shown)  # not private, not trashed
     assert all(i.prompt is None for i in view.items)  # prompts hidden unless included
@@ -94,9 +97,9 @@ def test_tampered_expired_and_revoked_links_say_the_same_sentence(team, shared):
     flipped = link.token[:-1] + ("A" if link.token[-1] != "A" else "B")
     for bad in (flipped, link.token[:-4], "", "x" * 40, "../../etc/passwd", link.token + "="):
         assert _refused(lambda bad=bad: dan.links.open(bad)) == SENTENCE
-    later = LinkService(store, clock=lambda: datetime.now(UTC) + timedelta(days=1, minutes=1))
+    later = LinkService(store, GUEST, clock=lambda: datetime.now(UTC) + timedelta(days=1, minutes=1))
     assert _refused(lambda: later.open(link.token)) == SENTENCE  # expired
-    assert LinkService(store, clock=lambda: datetime.now(UTC) + timedelta(hours=23)).open(link.token)
+    assert LinkService(store, GUEST, clock=lambda: datetime.now(UTC) + timedelta(hours=23)).open(link.token)
     assert dan.links.revoke(link.url) is True
     assert _refused(lambda: dan.links.open(link.token)) == SENTENCE  # revoked
     assert dan.links.revoke(link.url) is False and dan.links.revoke("not a link") is False
