@@ -20,6 +20,9 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stop() must not wait for stalled handlers
     allow_reuse_address = True
+    # socketserver listens with a backlog of 5: a batch of 16 variants connecting at once overflowed it, and
+    # the kernel's dropped SYNs were retried a second later (a whole second added to the demo's generations).
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
         self.emulator = emulator

@@ -81,7 +81,14 @@ def test_team_quick() -> None:
         "team.endpoint_floor",
         "team.processes.sqlite",
         "team.processes.postgresql",
+        "team.cpu_per_generation.sqlite",
+        "team.cpu_per_generation.postgresql",
     }
+    cpu = {r.name: r for r in rows if r.name.startswith("team.cpu_per_generation")}
+    assert all(r.value is not None and r.value > 0 for r in cpu.values())  # measured in the children
+    for r in rows:
+        if r.name.startswith("team.processes."):
+            assert r.extra["cores_bound_s"] >= r.peer_value  # one generation plus the others' CPU share
 
 
 def test_blob_save_quick() -> None:
