@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import URL, Connection, CursorResult, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, CursorResult, Engine, create_engine, event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -126,6 +126,20 @@ def writer(engine: Engine) -> Engine:
     if engine.dialect.name != "sqlite":
         return engine
     return engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
+
+
+#: pg_advisory_xact_lock key of the content-addressed files ("files" in ASCII); budgets use "budget".
+FILES_LOCK_KEY = 0x66696C6573
+
+
+def lock_files(session: Any, *, shared: bool) -> None:
+    """For the rest of this write transaction, no file is removed by ``empty_trash`` (``shared``: a save
+    that found its file already stored and is about to commit a row naming it), or no save of such a file
+    commits (exclusive: ``empty_trash`` checking that nothing names a file, then removing it). PostgreSQL's
+    advisory lock; SQLite's write transaction (``BEGIN IMMEDIATE``) already has one writer at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        session.execute(text(f"SELECT {fn}(:k)"), {"k": FILES_LOCK_KEY})
 
 
 def upsert(session_or_conn: Any, model: Any) -> Any:

@@ -12,7 +12,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ from studio.imaging import images
 from studio.storage import files, journal, spend_repo, turns
 from studio.storage.blob_files import StoredFiles
 from studio.storage.blobs import LocalBlobs
-from studio.storage.database import Database, rowcount, upsert
+from studio.storage.database import Database, lock_files, rowcount, upsert
 from studio.storage.spend_repo import BudgetLimits
 from studio.storage.tables import (
     Asset,
@@ -97,6 +97,9 @@ class _Stored:
     path: str
     thumb_path: str | None
     name: str = ""
+    #: The bytes, when the save found the image already stored (another row has or had it): a concurrent
+    #: ``empty_trash`` may be removing it, so the commit checks it is still there (``_keep_files``).
+    reused: bytes | None = field(default=None, repr=False)
 
 
 def _int(value: Any) -> int | None:
@@ -165,7 +168,7 @@ class GenerationRepository:
         kept = _alongside(self.stored.remember, rel, data) if in_bucket else None
         # Same name means same bytes: an original already stored is not written again. In a bucket, a new
         # image (no thumbnail yet) is put without asking first: a re-put of the same bytes is harmless.
-        self.stored.put(rel, data, replace=new and in_bucket)
+        wrote = self.stored.put(rel, data, replace=new and in_bucket)
         if kept is not None:
             kept()
         if pending is not None:
@@ -173,7 +176,24 @@ class GenerationRepository:
                 pending()
             except ImageRejected:
                 thumb = None
-        return _Stored(sha, mime, width, height, len(data), rel, thumb, name)
+        reused = data if not (new and wrote) else None
+        return _Stored(sha, mime, width, height, len(data), rel, thumb, name, reused)
+
+    def _keep_files(self, session: Session, saved: Sequence[_Stored]) -> None:
+        """In the transaction that commits rows naming ``saved``: an image this save found already stored
+        (so did not write) may have been removed by an ``empty_trash`` since, whose rows no longer named it;
+        it is written again. Holding the files lock, no removal runs between this check and the commit, and
+        after the commit the row names the file, so no later one removes it."""
+        reused = [s for s in saved if s.reused is not None]
+        if not reused:
+            return
+        lock_files(session, shared=True)
+        for s in reused:
+            assert s.reused is not None
+            if not self.stored.exists(s.path):
+                self.stored.put(s.path, s.reused, replace=True)
+            if s.thumb_path is not None and not self.stored.exists(s.thumb_path):
+                self._store_thumbnail(s.thumb_path, s.reused)
 
     def _store_thumbnail(self, key: str, data: bytes) -> None:
         self.stored.put(key, images.make_thumbnail(data), replace=True)  # known absent: no question first
@@ -275,6 +295,7 @@ class GenerationRepository:
             private=private,
         )
         with self.db.write() as session:
+            self._keep_files(session, stored)
             session.add(row)
             session.flush()
             assert row.id is not None
@@ -315,6 +336,7 @@ class GenerationRepository:
         refused: str | None = None
         ids: list[int] = []
         with self.db.write() as session:
+            self._keep_files(session, stored)
             if limits is not None and limits.has_cap:
                 spend_repo.lock_budget(session)
                 short = spend_repo.shortfall(session, limits, author, round(count * estimate_usd, 6))
@@ -415,6 +437,7 @@ class GenerationRepository:
         *conditions: Any,
     ) -> bool:
         with self.db.write() as session:
+            self._keep_files(session, [*outputs, *thoughts])
             if not self._update(
                 session, gen_id, *conditions, status=SUCCEEDED, error_kind=None, error_message=None, **values
             ):

@@ -14,10 +14,14 @@ from studio.domain.requests import ACTIVE_STATUSES
 from studio.storage import files
 from studio.storage.blob_files import StoredFiles
 from studio.storage.blobs import LocalBlobs
-from studio.storage.database import Database, rowcount
+from studio.storage.database import Database, lock_files, rowcount
 from studio.storage.exchange_repo import IMPORTED_OWNER
 from studio.storage.filter_sql import chunks, unique_ids
 from studio.storage.tables import Asset, Generation, GenerationAsset, RemovedSpend, drop_unused_tags, utc_now
+
+#: Files removed per transaction: each holds the write lock (SQLite) or the files lock (PostgreSQL) while its
+#: files are removed, so a save committing the same bytes waits at most that long.
+REMOVE_CHUNK = 50
 
 
 @dataclass(frozen=True)
@@ -127,34 +131,34 @@ class TrashRepository:
             out += session.exec(select(Asset).where(col(Asset.id).in_(chunk), ~used.exists())).all()
         return out
 
-    def _still_referenced(self, rel: str) -> bool:
+    @staticmethod
+    def _still_referenced(session: Session, rel: str) -> bool:
         """A file another generation started using since the rows were deleted (same bytes saved again)."""
-        with self.db.read() as session:
-            # Originals, thumbnails and previews are all named by the image's sha256: one indexed lookup.
-            hit = (
-                None
-                if rel.startswith("turns/")
-                else session.exec(
-                    select(Asset.id).where(col(Asset.sha256) == Path(rel).stem).limit(1)
-                ).first()
-            )
-            if hit is None and rel.startswith("turns/"):
-                sha = Path(rel).stem
-                hit = session.exec(
-                    select(Generation.id).where(col(Generation.model_content_sha) == sha).limit(1)
-                ).first()
-        return hit is not None
+        # Originals, thumbnails and previews are all named by the image's sha256: one indexed lookup.
+        if rel.startswith("turns/"):
+            sha = Path(rel).stem
+            turn = select(Generation.id).where(col(Generation.model_content_sha) == sha).limit(1)
+            return session.exec(turn).first() is not None
+        image = select(Asset.id).where(col(Asset.sha256) == Path(rel).stem).limit(1)
+        return session.exec(image).first() is not None
 
     def _remove_files(self, rels: Sequence[str]) -> tuple[int, int]:
+        """Remove the files no row names, each checked in the transaction that holds the files lock while it
+        is removed: a save that found the same bytes stored commits before (the check sees its row) or after
+        (its commit finds the file gone and writes it again; ``GenerationRepository._keep_files``)."""
         removed = freed = 0
-        for rel in rels:
-            if self._still_referenced(rel):
-                continue
-            size = self.stored.size(rel)  # through Blobs: the folder or the bucket
-            if size is None:
-                continue
-            self.stored.delete(rel)
-            removed, freed = removed + 1, freed + size
+        for start in range(0, len(rels), REMOVE_CHUNK):
+            chunk = rels[start : start + REMOVE_CHUNK]
+            with self.db.write() as session:
+                lock_files(session, shared=False)
+                for rel in chunk:
+                    if self._still_referenced(session, rel):
+                        continue
+                    size = self.stored.size(rel)  # through Blobs: the folder or the bucket
+                    if size is None:
+                        continue
+                    self.stored.delete(rel)
+                    removed, freed = removed + 1, freed + size
         return removed, freed
 
 

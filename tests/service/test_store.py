@@ -445,6 +445,38 @@ def test_same_image_is_stored_once(store: Store) -> None:
     assert len(list((store.data_dir / "images").rglob("*.png"))) == 1
 
 
+def test_emptying_the_trash_while_the_same_image_is_saved_loses_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save that finds its image already stored (a trashed generation has the same bytes) writes nothing;
+    if the trash is emptied before its row commits, nothing names the file and it is removed. The commit
+    checks, under the files lock, that what it found is still there, and writes it again."""
+    from studio.storage import generation_repo
+    from tests.stores import is_stored, stored_bytes
+
+    data = png(60, 40)
+    old = pending(store)
+    store.generations.save_success(old, outcome(data), latency_ms=1, cost_usd=None)
+    store.trash_bin.trash([old])
+    new = pending(store)
+    emptied: list[object] = []
+
+    def another_tab_empties_the_trash(name: str) -> None:
+        if name == "after_journal" and not emptied:  # files "found", row not committed yet
+            emptied.append(store.trash_bin.empty_trash())
+
+    monkeypatch.setattr(generation_repo, "crashpoint", another_tab_empties_the_trash)
+    rec = store.generations.save_success(new, outcome(data), latency_ms=1, cost_usd=None)
+    [report] = emptied
+    assert report.generations == 1 and report.files_removed >= 2  # the original and its thumbnail went
+    [image] = rec.images
+    assert (
+        is_stored(store, image.path) and image.thumb_path is not None and is_stored(store, image.thumb_path)
+    )
+    assert stored_bytes(store, store.files.key_of(image.path)) == data
+    assert store.generations.get(old) is None
+
+
 def test_unreadable_image_bytes_are_quarantined(store: Store) -> None:
     gen = pending(store)
     junk = b"not an image at all"
