@@ -273,34 +273,27 @@ class GenerationRepository:
         author: str | None = None,
         private: bool = False,
     ) -> int:
-        """Record a generation before its paid call; reference files are written first. ``author``: who
-        asked for it (``local`` without sign-in); ``private``: seen only by them and admins."""
-        self.db.check_writable()
-        stored = [s for s in (self._save_image(r.data, r.name) for r in references) if s is not None]
-        now = utc_now()
-        row = Generation(
-            created_at=now,
-            updated_at=now,
-            status=PENDING,
-            prompt=prompt,
-            model=model,
-            settings_json=_json(settings),
-            composition_json=_json(composition) if composition is not None else None,
-            parent_id=parent_id,
-            run_id=run_id,
-            variant_index=variant_index,
-            owner=owner,
-            cell_key=cell_key,
+        """One row before its paid call, with no estimate and no budget check (``create_pending_many`` with
+        one variant). ``author``: who asked for it (``local`` without sign-in); ``private``: seen only by
+        them and admins."""
+        [gen_id] = self.create_pending_many(
+            count=1,
             author=author,
             private=private,
+            estimate_usd=None,
+            limits=None,
+            prompt=prompt,
+            model=model,
+            settings=settings,
+            owner=owner,
+            composition=composition,
+            references=references,
+            parent_id=parent_id,
+            run_id=run_id,
+            cell_key=cell_key,
+            first_variant=variant_index,
         )
-        with self.db.write() as session:
-            self._keep_files(session, stored)
-            session.add(row)
-            session.flush()
-            assert row.id is not None
-            self._link(session, row.id, "reference", stored)
-            return row.id
+        return gen_id
 
     def create_pending_many(
         self,
@@ -308,7 +301,7 @@ class GenerationRepository:
         count: int,
         author: str | None,
         private: bool,
-        estimate_usd: float,
+        estimate_usd: float | None,
         limits: BudgetLimits | None,
         prompt: str,
         model: str,
@@ -339,7 +332,8 @@ class GenerationRepository:
             self._keep_files(session, stored)
             if limits is not None and limits.has_cap:
                 spend_repo.lock_budget(session)
-                short = spend_repo.shortfall(session, limits, author, round(count * estimate_usd, 6))
+                need = round(count * (estimate_usd or 0.0), 6)
+                short = spend_repo.shortfall(session, limits, author, need)
                 if short is not None:
                     refused = limits.explain(short)
             now = utc_now()
@@ -359,7 +353,11 @@ class GenerationRepository:
                     cell_key=cell_key,
                     author=author,
                     private=private,
-                    estimate_usd=round(count * estimate_usd if refused is not None else estimate_usd, 6),
+                    estimate_usd=(
+                        None
+                        if estimate_usd is None
+                        else round(count * estimate_usd if refused is not None else estimate_usd, 6)
+                    ),
                     error_kind=OverBudget.kind if refused is not None else None,
                     error_message=refused,
                 )

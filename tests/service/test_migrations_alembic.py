@@ -26,6 +26,28 @@ def _v7_copy(tmp_path: Path) -> Path:
     return data
 
 
+def _open_at_once(data: Path, count: int) -> int:
+    """Open ``count`` stores on ``data`` from as many threads at once; how many opened (any error raised)."""
+    errors: list[BaseException] = []
+    stores: list[Store] = []
+
+    def open_one() -> None:
+        try:
+            stores.append(Store(data))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in stores:
+        s.close()
+    assert errors == []
+    return len(stores)
+
+
 def test_fixture_is_a_pre_alembic_history() -> None:
     con = sqlite3.connect(V7)
     try:
@@ -127,23 +149,7 @@ def test_legacy_v4_file_goes_through_every_step(tmp_path: Path, monkeypatch: pyt
 
 def test_several_processes_upgrade_one_file_at_once(tmp_path: Path) -> None:
     data = _v7_copy(tmp_path)
-    errors: list[BaseException] = []
-    stores: list[Store] = []
-
-    def open_one() -> None:
-        try:
-            stores.append(Store(data))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_one) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for s in stores:
-        s.close()
-    assert errors == [] and len(stores) == 4
+    assert _open_at_once(data, 4) == 4
     con = sqlite3.connect(data / "studio.db")
     assert con.execute("SELECT count(*) FROM generation").fetchone() == (5,)
     assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [(migrations.head(),)]
@@ -171,23 +177,7 @@ def test_processes_starting_beside_a_slow_upgrade_wait_for_it(
         return real_upgrade(cfg, rev)
 
     monkeypatch.setattr(command, "upgrade", slow_upgrade)
-    errors: list[BaseException] = []
-    stores: list[Store] = []
-
-    def open_one() -> None:
-        try:
-            stores.append(Store(data))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_one) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for s in stores:
-        s.close()
-    assert errors == [] and len(stores) == 3
+    assert _open_at_once(data, 3) == 3
     assert len(upgrades) == 1  # the others found it done when their turn came
     con = sqlite3.connect(data / "studio.db")
     assert con.execute("SELECT version_num FROM alembic_version").fetchall() == [(migrations.head(),)]
