@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 SIDE = 4096
 
@@ -69,15 +70,17 @@ def envelope(image: bytes, mime: str = "image/png") -> bytes:
     return json.dumps(body, indent=2).encode()
 
 
-class _Handler(BaseHTTPRequestHandler):
+class JsonAnswers(BaseHTTPRequestHandler):
+    """A POST endpoint answering JSON bytes: subclasses say which (``answer``), after reading the request."""
+
     protocol_version = "HTTP/1.1"
+
+    def answer(self) -> bytes:
+        raise NotImplementedError
 
     def do_POST(self) -> None:  # noqa: N802 - stdlib name
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        server = self.server
-        with server.lock:  # type: ignore[attr-defined]
-            body = server.bodies[server.hits % len(server.bodies)]  # type: ignore[attr-defined]
-            server.hits += 1  # type: ignore[attr-defined]
+        body = self.answer()
         self.send_response(200)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(body)))
@@ -88,16 +91,16 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@contextmanager
-def fixed_server(*bodies: bytes) -> Iterator[ThreadingHTTPServer]:
-    """Answers the k-th POST with ``server.bodies[k % len]`` (replace the list between requests).
+class LoopbackServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver's default listen backlog is 5: 16 connections at once overflowed it, the kernel dropped
+    # the extra SYNs, and their clients retried a second later, adding 1 s to the timings.
+    request_queue_size = 128
 
-    ``server.url`` is its base URL.
-    """
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.bodies, server.hits, server.lock = list(bodies) or [b"{}"], 0, threading.Lock()  # type: ignore[attr-defined]
-    server.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+
+@contextmanager
+def serving(server: ThreadingHTTPServer) -> Iterator[ThreadingHTTPServer]:
+    """``server`` answering from a thread of its own until the block ends."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -106,3 +109,25 @@ def fixed_server(*bodies: bytes) -> Iterator[ThreadingHTTPServer]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+class _Handler(JsonAnswers):
+    def answer(self) -> bytes:
+        server: Any = self.server
+        with server.lock:
+            body: bytes = server.bodies[server.hits % len(server.bodies)]
+            server.hits += 1
+        return body
+
+
+@contextmanager
+def fixed_server(*bodies: bytes) -> Iterator[Any]:
+    """Answers the k-th POST with ``server.bodies[k % len]`` (replace the list between requests).
+
+    ``server.url`` is its base URL.
+    """
+    server: Any = LoopbackServer(("127.0.0.1", 0), _Handler)
+    server.bodies, server.hits, server.lock = list(bodies) or [b"{}"], 0, threading.Lock()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(server):
+        yield server

@@ -23,12 +23,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, Row, Timing, child_env, python
-from bench.payload import envelope, heavy_png
+from bench.payload import JsonAnswers, LoopbackServer, envelope, heavy_png, serving
 
 LATENCY_S = 2.0
 PER_PROCESS = 16
@@ -124,52 +123,28 @@ class _Answers:
         return self.head + base64.b64encode(_text_chunk(text)) + self.tail
 
 
-class _Endpoint(BaseHTTPRequestHandler):
+class _Endpoint(JsonAnswers):
     """A generateContent stand-in that costs the studio's machine nothing but the transfer: it sleeps the
     latency, then sends a 1024² detailed PNG made once (``payload.heavy_png``), given distinct bytes per
     answer, so each generation saves a new original and thumbnail, as real ones do."""
 
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+    def answer(self) -> bytes:
         server: Any = self.server
         with server.lock:
             server.hits += 1
             hit = server.hits
         time.sleep(server.latency)
-        body = server.answers.body(f"{server.name}{hit}")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    # socketserver's default listen backlog is 5: 16 connections at once overflowed it, the kernel dropped
-    # the extra SYNs, and their clients retried a second later, adding 1 s to floor and studio runs alike.
-    request_queue_size = 128
+        return bytes(server.answers.body(f"{server.name}{hit}"))
 
 
 @contextlib.contextmanager
 def endpoint(latency: float, name: str, png: bytes) -> Iterator[str]:
     """The stand-in above on a free loopback port; yields its base URL."""
-    server: Any = _Server(("127.0.0.1", 0), _Endpoint)
-    server.daemon_threads = True
+    server: Any = LoopbackServer(("127.0.0.1", 0), _Endpoint)
     server.latency, server.name, server.hits, server.lock = latency, name, 0, threading.Lock()
     server.answers = _Answers(png)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @contextlib.contextmanager
