@@ -276,3 +276,12 @@ def test_a_view_only_reviewer_is_told_and_nothing_changes(make_app, team_review)
     assert not at.exception
     assert dee.get(ids[0]).review_status is None
     assert "review" in all_text(at).lower()
+
+
+def test_a_designer_can_mention_any_member_not_only_the_conversation(make_app, team_review):
+    """The @mention suggestions list every enabled member for any member (the admin-only people list had
+    left a designer with only the people already in the conversation)."""
+    studio, ids, _cid, _dee = team_review
+    at = _as(make_app, studio, DEE, id=ids[0])
+    options = at.selectbox(key=f"hist_mention_{ids[0]}").options
+    assert set(options) == {ANN, REV}  # neither has written here yet; not oneself

@@ -184,10 +184,11 @@ def decisions(studio: StudioSession, record: GenerationRecord, collection_id: in
 def _mention_options(
     studio: StudioSession, record: GenerationRecord, comments: Sequence[Comment]
 ) -> list[str]:
-    """Members to @mention: everyone (admins see the list), else the people already in the conversation."""
+    """Members to @mention: every enabled member (``ReviewService.mentionable``), and the people already in
+    the conversation."""
     emails: list[str] = []
     try:
-        emails = [p.email for p in studio.people.list() if not getattr(p, "disabled", False)]
+        emails = studio.review.mentionable()
     except StudioError:
         pass
     emails += [record.author or ""] + [c.author for c in comments]
