@@ -39,10 +39,21 @@ from studio.services.access import Access
 from studio.storage import Store
 from studio.storage.link_repo import LinkRow
 
-__all__ = ["DEFAULT_BASE", "MAX_DAYS", "LinkInfo", "LinkService", "token_hash", "token_of"]
+__all__ = [
+    "DEFAULT_BASE",
+    "GUEST_COMMENTS_PER_HOUR",
+    "MAX_DAYS",
+    "LinkInfo",
+    "LinkService",
+    "token_hash",
+    "token_of",
+]
 
 DEFAULT_BASE = "http://localhost:8501"
 MAX_DAYS = 365
+#: Comments guests may leave through one collection's links in an hour: a feedback link is a public form
+#: (anyone holding the URL, no sign-in), so a leaked or scripted one cannot bury the team's review.
+GUEST_COMMENTS_PER_HOUR = 60
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 VIEW_ONLY_LINK = (
@@ -267,7 +278,15 @@ class LinkService:
         where = Pin.of(pin)
         by = guest(name)
         row = self._guest_target(token, gen_id)
-        made = self._store.review.add_comment(gen_id, by, text, pin=where, collection_id=row.collection_id)
+        hour_ago = (self._clock() - timedelta(hours=1)).astimezone(UTC).isoformat(timespec="microseconds")
+        made = self._store.review.add_comment(
+            gen_id,
+            by,
+            text,
+            pin=where,
+            collection_id=row.collection_id,
+            guest_cap=(GUEST_COMMENTS_PER_HOUR, hour_ago),
+        )
         if self._team:
             self._store.activity.record(by, "review.comment", f"generation:{gen_id}", {"comment": made.id})
         return replace(made, collection_id=None)

@@ -115,11 +115,26 @@ class ReviewRepository:
         pin: Pin | None = None,
         parent_id: int | None = None,
         collection_id: int | None = None,
+        guest_cap: tuple[int, str] | None = None,
     ) -> Comment:
-        """A new comment; a reply joins the thread of ``parent_id`` (which must be on the same generation)."""
+        """A new comment; a reply joins the thread of ``parent_id`` (which must be on the same generation).
+        ``guest_cap`` (most, since): refused when guests have left ``most`` comments through
+        ``collection_id``'s links since then, counted in the transaction that would add this one."""
         with self.db.write() as session:
             if session.get(Generation, gen_id) is None:
                 raise _missing(gen_id)
+            if guest_cap is not None:
+                most, since = guest_cap
+                recent = select(func.count()).where(
+                    col(CommentRow.collection_id) == collection_id,
+                    col(CommentRow.author).startswith("guest:"),
+                    col(CommentRow.created_at) >= since,
+                )
+                if session.exec(recent).one() >= most:
+                    raise InputError(
+                        f"This link has taken {most} comments in the last hour, the most it takes; "
+                        "please send the rest a little later."
+                    )
             if parent_id is not None:
                 parent = session.get(CommentRow, parent_id)
                 if parent is None or parent.generation_id != gen_id:

@@ -169,6 +169,28 @@ def test_feedback_guests_decide_and_comment_under_their_name(team, shared):
     assert ("guest:Ada", "review.comment") in log
 
 
+def test_a_feedback_link_takes_a_bounded_number_of_comments_an_hour(team, shared, monkeypatch):
+    """A feedback link is a public form: guests leave at most GUEST_COMMENTS_PER_HOUR comments an hour
+    through one collection's links, then get a sentence; the team's own comments are not counted, and an
+    hour later the link takes comments again."""
+    from studio.services import links as links_module
+
+    monkeypatch.setattr(links_module, "GUEST_COMMENTS_PER_HOUR", 3)
+    dan, cid, shown, _other = shared
+    first, second = dan.links.create(cid, feedback=True), dan.links.create(cid, feedback=True)
+    guests = as_(team, None).links
+    for n, token in enumerate((first.token, second.token, first.token)):  # both links count together
+        guests.guest_comment(token, shown[0], f"note {n}", "Ada")
+    dan.review.comment(shown[0], "the team's own note")
+    with pytest.raises(InputError, match="taken 3 comments in the last hour"):
+        guests.guest_comment(second.token, shown[1], "one too many", "Bob")
+    assert [c.body for c in dan.review.comments(shown[1])] == []
+    later = LinkService(
+        team.studio._store, GUEST, clock=lambda: datetime.now(UTC) + timedelta(hours=1, minutes=1)
+    )
+    assert later.guest_comment(first.token, shown[1], "next hour", "Bob").author == "guest:Bob"
+
+
 def test_without_sign_in_the_one_person_shares_links(monkeypatch, studio_env):
     studio = Studio(load_settings())
     try:
