@@ -225,6 +225,11 @@ def copy_to(
                     f"The target opened {copy_repo.shown(opened)} instead of {copy_repo.shown(wanted)}: "
                     "a SQLite target is the studio.db in the --storage folder."
                 )
+            if copy_repo.fingerprint(target.db) == copy_repo.fingerprint(source.db):  # another name for it
+                raise InputError(
+                    f"{copy_repo.shown(wanted)} is this studio's own database under another address; "
+                    "copy-to copies into another one."
+                )
             return _copy(source, target, batch, progress)
         finally:
             target.close()

@@ -89,6 +89,26 @@ def same_database(a: str | URL, b: str | URL) -> bool:
     )
 
 
+def fingerprint(db: Database) -> tuple[str, ...]:
+    """What the database IS, whatever URL reached it (``same_database`` compares URLs: ``localhost`` and
+    ``127.0.0.1``, or a TCP address and the server's socket, name one database differently): a SQLite file's
+    device and inode; a PostgreSQL server's start time, port and the database's oid (no privilege needed)."""
+    if db.engine.dialect.name == "sqlite":
+        try:
+            st = Path(db.path).stat()
+        except OSError:
+            return ("sqlite", str(db.path))
+        return ("sqlite", str(st.st_dev), str(st.st_ino))
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT pg_postmaster_start_time()::text, current_setting('port'), "
+                "(SELECT oid::text FROM pg_database WHERE datname = current_database())"
+            )
+        ).one()
+    return ("postgresql", *(str(v) for v in row))
+
+
 def database_url(db: Database) -> URL:
     """The URL a database was opened with (a SQLite file's path made absolute)."""
     url = db.engine.url

@@ -419,3 +419,19 @@ def test_copy_into_a_bucket_puts_every_file_under_its_key_and_a_second_run_copie
     assert cli.main(args) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["already_there"] is True and again["files"]["copied"] == 0
+
+
+def test_the_own_database_under_another_address_is_refused(pg_server, tmp_path, monkeypatch, capsys):
+    """A PostgreSQL history reached over TCP, and copy-to given the same database through the server's
+    socket: the URLs differ, the database does not, and nothing is copied into itself."""
+    url = pg_server.create_database()
+    monkeypatch.setenv("STUDIO_DATABASE_URL", url)
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    Store(tmp_path / "data", database_url=url).close()
+    name = url.rsplit("/", 1)[1]
+    from tests.servers import PG_USER
+
+    by_socket = f"postgresql+psycopg://{PG_USER}@/{name}?host={pg_server.socket_dir}&port={pg_server.port}"
+    code = cli.main(["copy-to", "--database", by_socket, "--storage", str(tmp_path / "copy")])
+    _, err = capsys.readouterr()
+    assert code == 2 and "own database under another address" in err and "Traceback" not in err
