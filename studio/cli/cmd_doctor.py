@@ -7,13 +7,12 @@ look.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
 from studio.cli import output
 from studio.domain.errors import StudioError
-from studio.domain.settings import default_data_dir
+from studio.domain.settings import load_places
 from studio.services import doctor
 
 
@@ -36,14 +35,15 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # Not load_settings(): the doctor must run even when another STUDIO_* setting is broken.
-    data_dir = args.data_dir or (
-        Path(os.environ["STUDIO_DATA_DIR"]).expanduser()
-        if os.environ.get("STUDIO_DATA_DIR")
-        else default_data_dir()
-    )
     try:
+        places = load_places()
+        database = places.database_url.get() if places.database_url is not None else None
         report = doctor.check(
-            data_dir, repair=args.repair, database_url=os.environ.get("STUDIO_DATABASE_URL") or None
+            args.data_dir or places.data_dir,
+            repair=args.repair,
+            database_url=database,
+            storage_url=places.storage_url,
+            s3_endpoint_url=places.s3_endpoint_url,
         )
     except StudioError as exc:
         output.print_doctor_failure(exc, as_json=args.json)

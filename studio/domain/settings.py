@@ -134,6 +134,33 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+@dataclass(frozen=True)
+class Places:
+    """Where a studio keeps things, read on their own: ``studio doctor`` must run when another setting (the
+    endpoint, sign-in) is broken, and reads these exactly as ``load_settings`` does."""
+
+    data_dir: Path
+    database_url: Secret | None  # its password is never shown
+    storage_url: str | None
+    s3_endpoint_url: str | None
+
+
+def load_places(env: dict[str, str] | None = None) -> Places:
+    """The data folder, database, storage and S3 endpoint from ``env`` (default: os.environ); a ConfigError
+    with a fix-it sentence for a malformed database or storage URL, as ``load_settings`` gives."""
+    env = dict(os.environ if env is None else env)
+    return Places(
+        data_dir=_data_dir(env),
+        database_url=_database_url(env),
+        storage_url=_storage_url(env),
+        s3_endpoint_url=(env.get("STUDIO_S3_ENDPOINT_URL") or "").strip().rstrip("/") or None,
+    )
+
+
+def _data_dir(env: dict[str, str]) -> Path:
+    return Path(env["STUDIO_DATA_DIR"]).expanduser() if env.get("STUDIO_DATA_DIR") else default_data_dir()
+
+
 def load_settings(env: dict[str, str] | None = None, *, secrets_file: Path | None = None) -> Settings:
     """Read settings from ``env`` (default: os.environ). Raises ConfigError with a fix-it sentence."""
     env = dict(os.environ if env is None else env)
@@ -148,7 +175,7 @@ def load_settings(env: dict[str, str] | None = None, *, secrets_file: Path | Non
         secrets_file = secrets_file or Path.cwd() / ".streamlit" / "secrets.toml"
         key, source = _secrets_key(secrets_file) or "", "secrets.toml"
     demo = env.get("STUDIO_DEMO", "").strip().lower() in ("1", "true", "yes", "on")
-    data_dir = Path(env["STUDIO_DATA_DIR"]).expanduser() if env.get("STUDIO_DATA_DIR") else default_data_dir()
+    data_dir = _data_dir(env)
     try:
         workers = int(env.get("STUDIO_WORKERS", "8"))
     except ValueError:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.domain.errors import ImageRejected, StoreError
+from studio.domain.settings import load_places
 from studio.imaging import images
 from studio.storage import Store, files, health_repo, journal, migrations
 from studio.storage.blob_files import StoredFiles
@@ -511,10 +512,14 @@ def check(
     database_url: str | None = None,
 ) -> Report:
     """Inspect (and with ``repair`` fix) the data directory, the storage (``STUDIO_STORAGE_URL``) and the
-    history (``STUDIO_DATABASE_URL``), each read from the environment when not given. Raises StoreError if
-    it cannot be opened."""
-    storage_url = storage_url or (os.environ.get("STUDIO_STORAGE_URL") or "").strip() or None
-    s3_endpoint_url = s3_endpoint_url or (os.environ.get("STUDIO_S3_ENDPOINT_URL") or "").strip() or None
+    history (``STUDIO_DATABASE_URL``), each read from the environment when not given (``load_places``: as
+    every other command reads them). Raises StoreError if it cannot be opened, ConfigError for a malformed
+    URL."""
+    places = load_places()
+    storage_url = storage_url or places.storage_url
+    s3_endpoint_url = s3_endpoint_url or places.s3_endpoint_url
+    if database_url is None and places.database_url is not None:
+        database_url = places.database_url.get()
     try:
         return _check(
             data_dir,

@@ -45,3 +45,25 @@ def test_bad_settings_say_what_to_fix(env, fragment):
 def test_auth_modes_and_trailing_slash():
     s = load_settings({"STUDIO_AUTH": "GOOG", "STUDIO_BASE_URL": "http://127.0.0.1:9/"})
     assert s.auth == "goog" and s.base_url == "http://127.0.0.1:9"
+
+
+def test_the_places_are_read_alone_and_as_load_settings_reads_them(tmp_path) -> None:
+    """``studio doctor`` reads where things are without the rest of the settings (a broken endpoint must not
+    stop it), and reads them exactly as every other command does."""
+    from studio.domain.settings import load_places
+
+    env = {
+        "STUDIO_DATA_DIR": str(tmp_path),
+        "STUDIO_DATABASE_URL": "  postgresql+psycopg://u:pw@db:5432/studio  ",
+        "STUDIO_STORAGE_URL": "s3://bucket/prefix",
+        "STUDIO_S3_ENDPOINT_URL": "http://127.0.0.1:9000/",
+        "STUDIO_BASE_URL": "not a url",  # load_settings refuses this; the places do not care
+    }
+    places = load_places(env)
+    assert places.data_dir == tmp_path and places.storage_url == "s3://bucket/prefix"
+    assert places.database_url is not None and places.database_url.get() == env["STUDIO_DATABASE_URL"].strip()
+    assert "pw" not in repr(places)  # the password never shows
+    assert places.s3_endpoint_url == "http://127.0.0.1:9000"
+    assert load_places({"STUDIO_DATABASE_URL": "   "}).database_url is None
+    with pytest.raises(ConfigError, match="STUDIO_STORAGE_URL must be a folder or s3://"):
+        load_places({"STUDIO_STORAGE_URL": "gs://bucket"})
