@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from pathlib import Path
 
 from studio.storage import files
@@ -21,6 +22,8 @@ DEFAULT_MB = 1024
 ENV = "STUDIO_CACHE_MB"
 #: The key prefixes the cache keeps (originals are streamed, never cached whole by the UI path).
 CACHED = ("thumbs/", "previews/")
+#: How often the folder's size is measured again (other processes add to it too).
+REMEASURE_S = 30.0
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -52,6 +55,7 @@ class BlobCache:
         self.max_bytes = limit_from_env() if max_bytes is None else max_bytes
         self._lock = threading.Lock()
         self._total: int | None = None  # measured lazily, then kept up to date
+        self._measured = 0.0  # time.monotonic() of the last walk of the folder
 
     def _entries(self) -> list[tuple[float, int, Path]]:
         out = []
@@ -63,10 +67,14 @@ class BlobCache:
                     out.append((st.st_mtime, st.st_size, p))
         return out
 
+    def _measure(self) -> int:
+        self._measured = time.monotonic()
+        return sum(size for _, size, _ in self._entries())
+
     def total(self) -> int:
         with self._lock:
             if self._total is None:
-                self._total = sum(size for _, size, _ in self._entries())
+                self._total = self._measure()
             return self._total
 
     def path(self, key: str, *, fetch: bool = True) -> Path:
@@ -106,15 +114,19 @@ class BlobCache:
 
     def _added(self, size: int, keep: Path) -> None:
         with self._lock:
-            if self._total is None:
-                self._total = sum(s for _, s, _ in self._entries())
+            # Other processes on this data directory add files this one does not count: the folder is
+            # walked again now and then, and before evicting, so the bound holds for all of them together.
+            if self._total is None or time.monotonic() - self._measured > REMEASURE_S:
+                self._total = self._measure()
             else:
                 self._total += size
             if self._total <= self.max_bytes:
                 return
+            entries = self._entries()
+            self._total, self._measured = sum(s for _, s, _ in entries), time.monotonic()
             # Evict down to 90 % of the bound, so the (directory-walking) eviction runs once per many adds.
             target = int(self.max_bytes * 0.9)
-            for _mtime, s, p in sorted(self._entries()):
+            for _mtime, s, p in sorted(entries):
                 if self._total <= target:
                     break
                 if p == keep:

@@ -182,6 +182,25 @@ def test_cache_is_bounded_lru(s3_env, tmp_path):
     assert counter.calls == ["GET"]
 
 
+def test_two_processes_sharing_a_cache_keep_it_under_one_bound(s3_env, tmp_path, monkeypatch):
+    """Two studio processes on one data directory each count what they add; each measures the folder
+    again now and then (here: every add) and before evicting, so together they stay under the bound."""
+    from studio.storage import blob_cache
+
+    monkeypatch.setattr(blob_cache, "REMEASURE_S", 0.0)
+    bucket = s3_env.create_bucket()
+    blobs = open_blobs(f"s3://{bucket}/p", tmp_path, endpoint_url=s3_env.endpoint_url)
+    data = {f"thumbs/cd/{i}.jpg": bytes([i]) * 1000 for i in range(8)}
+    for k, v in data.items():
+        blobs.put(k, v)
+    first = BlobCache(tmp_path / "cache", blobs, max_bytes=3000)
+    second = BlobCache(tmp_path / "cache", blobs, max_bytes=3000)
+    for i, k in enumerate(data):
+        (first if i % 2 else second).get(k)  # the two take turns filling the one folder
+        on_disk = sum(p.stat().st_size for p in (tmp_path / "cache").rglob("*.jpg"))
+        assert on_disk <= 3000, f"after {i + 1} adds the shared cache holds {on_disk} bytes"
+
+
 def test_cache_size_from_env(monkeypatch, tmp_path):
     from studio.storage.blob_cache import limit_from_env
 
