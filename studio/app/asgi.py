@@ -1,7 +1,7 @@
 """`studio run`'s entry: Streamlit as an ``st.App`` (``app/main.py``) with one route of the studio's own.
 
 ``/thumbs/<sha256>.jpg`` serves the stored JPEG thumbnail of an image in this studio's history (not in the
-trash), content addressed (only without sign-in: ``STUDIO_LOGIN=none``), with a year-long ``immutable`` cache in the browser only (``private``): the
+trash), content addressed (with sign-in on, only at an address a page signed: ``thumb_links``), with a year-long ``immutable`` cache in the browser only (``private``): the
 History grid points ``<img>`` tags at it, so a thumbnail crosses the network once per browser, never inside
 a script run's messages. The route takes 64 lowercase hex
 digits only (no path, no traversal) and answers 404 for anything the studio does not hold.
@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from studio.app import resources
+from studio.app import resources, thumb_links
 from studio.domain.errors import StudioError
 from studio.domain.settings import load_settings
 
@@ -32,15 +32,23 @@ CACHE = "private, max-age=31536000, immutable"
 
 
 def thumbnail(request: Request) -> Response:
-    """One stored thumbnail by sha256 (sync: Starlette runs it in its thread pool, off the event loop)."""
+    """One stored thumbnail by sha256 (sync: Starlette runs it in its thread pool, off the event loop). With
+    sign-in on, only at an address a page signed (``thumb_links``), and cached no longer than it is good."""
     sha = str(request.path_params.get("sha", ""))
+    cache = CACHE
+    if TEAM_MODE:
+        left = thumb_links.seconds_left(sha, request.query_params.get("e"), request.query_params.get("s"))
+        if left is None:
+            return Response("Not found", status_code=404, media_type="text/plain")
+        cache = f"private, max-age={left}"
     try:
-        path = None if TEAM_MODE else resources.get_studio().gallery.thumbnail_file(sha)
+        studio = resources.get_studio()
+        path = studio.signed_thumbnail_file(sha) if TEAM_MODE else studio.gallery.thumbnail_file(sha)
     except StudioError:
         path = None
     if path is None:
         return Response("Not found", status_code=404, media_type="text/plain")
-    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": CACHE})
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": cache})
 
 
 def _team_mode() -> bool:
@@ -50,10 +58,10 @@ def _team_mode() -> bool:
         return False
 
 
-#: With sign-in on, the route serves nothing (it cannot tell who asks) and the grid sends thumbnails inline,
-#: inside the signed-in session's own messages.
+#: With sign-in on, the route serves only addresses a page signed (``thumb_links``); where there is no shared
+#: secret to sign with, it serves nothing and the grid sends thumbnails inline, inside the session's messages.
 TEAM_MODE = _team_mode()
-if TEAM_MODE:
+if TEAM_MODE and thumb_links.key() is None:
     os.environ.pop(THUMB_ROUTE, None)
 else:
     os.environ[THUMB_ROUTE] = THUMBS_PATH

@@ -214,15 +214,7 @@ class GalleryService:
         """The stored JPEG thumbnail of an output image of a generation in the history (not in the trash), by
         its sha256 (lowercase hex only: anything else, a trashed generation's image or a thumbnail the studio
         does not hold, and one of a generation the caller may not see, is None)."""
-        vis = self._vis()
-        if not _SHA.fullmatch(sha256 or "") or not self._store.gallery.live_output(sha256, vis):
-            return None
-        key = f"thumbs/{sha256[:2]}/{sha256}.jpg"
-        try:  # object mode: from the bounded local cache, fetched from the bucket once
-            path = self._store.files.local(key)
-        except StoreError:
-            return None
-        return path if path.is_file() else None
+        return live_thumbnail(self._store, sha256, self._vis())
 
     def get(self, gen_id: int) -> GenerationRecord | None:
         """The generation, or None when it is not in the history or the caller may not see it."""
@@ -264,3 +256,16 @@ class GalleryService:
 
         vis = self._vis()
         return exchange.export_bytes(self._store, ids, replace(f or GalleryFilter(), visibility=vis), vis)[0]
+
+
+def live_thumbnail(store: Store, sha256: str, visibility: Visibility | None) -> Path | None:
+    """The stored thumbnail of an output image of a live generation ``visibility`` shows (None: any), by its
+    lowercase sha256; None for anything else."""
+    if not _SHA.fullmatch(sha256 or "") or not store.gallery.live_output(sha256, visibility):
+        return None
+    key = f"thumbs/{sha256[:2]}/{sha256}.jpg"
+    try:  # object mode: from the bounded local cache, fetched from the bucket once
+        path = store.files.local(key)
+    except StoreError:
+        return None
+    return path if path.is_file() else None

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.domain import catalogue
@@ -34,7 +35,7 @@ from studio.services import budgets, leases, lifecycle
 from studio.services.access import Access
 from studio.services.drafts import DraftService
 from studio.services.editing import EditService
-from studio.services.gallery import GalleryService
+from studio.services.gallery import GalleryService, live_thumbnail
 from studio.services.jobs import JobProgress, JobRunner, Work
 from studio.services.links import LinkService
 from studio.services.organise import OrganiseService
@@ -184,6 +185,12 @@ class Studio:
     @property
     def gallery(self) -> GalleryService:
         return self._default().gallery
+
+    def signed_thumbnail_file(self, sha256: str) -> Path | None:
+        """A thumbnail asked for at an address a page signed for a viewer it let see the image
+        (``app/thumb_links``, checked by the route before this): the signature is the permission, so here
+        only that it is a live generation's output, as the route serves without sign-in."""
+        return live_thumbnail(self._store, sha256, None)
 
     @property
     def organise(self) -> OrganiseService:

@@ -51,3 +51,46 @@ def test_only_a_lowercase_sha256_reaches_a_file(client, studio):
         assert reply.status_code == 404 and reply.content == b"Not found", bad  # the route said no
     for path in ("..%2Fstudio.db", f"{sha[:2]}%2F{sha}", f"../thumbs/{sha[:2]}/{sha}"):
         assert client.get(f"/thumbs/{path}.jpg").status_code == 404, path
+
+
+@pytest.fixture
+def signed(client, monkeypatch):
+    """The route as a team studio runs it: sign-in on, a shared secret to sign addresses with."""
+    from studio.app import asgi
+
+    monkeypatch.setenv("STUDIO_LOGIN", "proxy")
+    monkeypatch.setenv("STUDIO_PROXY_SECRET", "p" * 24)
+    monkeypatch.setattr(asgi, "TEAM_MODE", True)
+    return client
+
+
+def test_with_sign_in_only_a_signed_address_is_served_and_not_for_long(signed, studio):
+    from studio.app import thumb_links
+
+    _, sha = _kite(studio)
+    query = thumb_links.query(sha)
+    assert query.startswith("e=") and "&s=" in query
+    reply = signed.get(f"/thumbs/{sha}.jpg?{query}")
+    assert reply.status_code == 200 and reply.content[:3] == b"\xff\xd8\xff"
+    max_age = int(reply.headers["cache-control"].removeprefix("private, max-age="))
+    assert 0 < max_age <= 2 * thumb_links.WINDOW_S  # never cached past the signature
+    expires, signature = query.removeprefix("e=").split("&s=")
+    other = "0" * 64
+    for bad in (
+        f"/thumbs/{sha}.jpg",  # unsigned: what the route served anyone before sign-in existed
+        f"/thumbs/{sha}.jpg?e={expires}&s={signature[:-1]}{'0' if signature[-1] != '0' else '1'}",
+        f"/thumbs/{sha}.jpg?e={int(expires) + thumb_links.WINDOW_S}&s={signature}",  # a longer life, same mark
+        f"/thumbs/{other}.jpg?{query}",  # another image under this image's signature
+    ):
+        assert signed.get(bad).status_code == 404, bad
+    later = thumb_links.query(sha, now=0)  # signed long ago: expired
+    assert signed.get(f"/thumbs/{sha}.jpg?{later}").status_code == 404
+    assert thumb_links.seconds_left(sha, expires, signature, now=int(expires) + 1) is None
+
+
+def test_without_sign_in_nothing_is_signed(monkeypatch):
+    from studio.app import thumb_links
+
+    monkeypatch.setenv("STUDIO_LOGIN", "none")
+    assert thumb_links.key() is None and thumb_links.query("a" * 64) == ""
+    assert thumb_links.seconds_left("a" * 64, "9999999999", "0" * 32) is None

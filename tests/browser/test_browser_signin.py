@@ -184,10 +184,25 @@ def test_signed_out_sees_no_work(oidc_studio):
         _no_team_work(page)
 
 
-def test_thumbnails_are_not_served_by_address_with_sign_in_on(oidc_studio):
+def test_thumbnails_are_served_only_at_addresses_a_page_signed(oidc_studio):
     thumbs = sorted((oidc_studio.data_dir / "thumbs").glob("*/*.jpg"))
-    assert thumbs  # the seeded generations' thumbnails are there, yet nobody gets them by address
+    assert thumbs  # the seeded generations' thumbnails are there, yet nobody gets them by their name alone
     assert httpx.get(f"{oidc_studio.url}/thumbs/{thumbs[0].name}").status_code == 404
+    with browser() as page:
+        _sign_in(page, oidc_studio, "ann")
+        page.locator("[data-testid='stSidebar']").get_by_role("link", name="History").click()
+        settle(page, WAIT)
+        shown = page.locator("img[src*='/thumbs/']")
+        expect(shown.first).to_be_visible(timeout=WAIT)
+        src = shown.first.get_attribute("src") or ""
+        assert "?e=" in src and "&s=" in src  # signed for this page
+        loaded = "img => img.complete && img.naturalWidth > 0"  # the route served it, the browser decoded it
+        deadline = time.monotonic() + WAIT / 1000
+        while not shown.first.evaluate(loaded):
+            assert time.monotonic() < deadline, f"the browser never showed {src}"
+            time.sleep(0.1)
+        assert httpx.get(f"{oidc_studio.url}{src}").status_code == 200
+        assert httpx.get(f"{oidc_studio.url}{src[:-1]}{'0' if src[-1] != '0' else '1'}").status_code == 404
 
 
 def test_a_member_signs_in_and_sees_the_teams_work(oidc_studio):

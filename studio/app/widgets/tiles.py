@@ -20,6 +20,7 @@ from typing import Any
 
 import streamlit as st
 
+from studio.app import thumb_links
 from studio.app.widgets import components, jscomponents
 from studio.services.gallery import GalleryPage, GenerationRecord, ImageRecord
 
@@ -50,7 +51,8 @@ def thumb_src(image: ImageRecord, *, inline: bool = False) -> str | None:
     if thumb is None:
         return None
     if route:
-        return f"{route}/{image.sha256}.jpg"
+        signed = thumb_links.query(image.sha256)  # with sign-in on: good for this viewer for 5-10 minutes
+        return f"{route}/{image.sha256}.jpg" + (f"?{signed}" if signed else "")
     cached = _INLINE.get(image.sha256)
     if cached is None:
         try:
