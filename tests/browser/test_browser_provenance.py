@@ -75,7 +75,11 @@ def test_a_replaced_prompt_records_neither_the_used_proposal_nor_the_sent_templa
     prompt_box.fill("a lighthouse")
     prompt_box.press("Tab")  # commits the text area
     settle(page)
-    main.get_by_role("button", name="Enhance").click()
+    enhance = main.get_by_role("button", name="Enhance")
+    # settle() can return before the rerun the Tab asked for has begun; while that rerun draws, the button it
+    # replaces is still on the page (faded) beside the new one. One button again means the page is drawn.
+    expect(enhance).to_have_count(1, timeout=30_000)
+    enhance.click()
     proposal_box = main.get_by_label("Proposal 2", exact=True)
     proposal_box.wait_for(timeout=30_000)
     proposal = proposal_box.input_value()
