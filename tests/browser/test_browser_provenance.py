@@ -62,8 +62,22 @@ def _generate_fresh(page, prompt_box, text: str, gen_id: int) -> None:
     """Replace the prompt with freshly typed text and press Ctrl+Enter, as a designer does."""
     prompt_box.fill(text)
     prompt_box.press("Control+Enter")
-    page.locator(f".st-key-gen_view_{gen_id}").wait_for(timeout=60_000)
+    _appears(page.locator(f".st-key-gen_view_{gen_id}"), 60_000)
     settle(page)
+
+
+def _appears(locator, timeout: float = 30_000) -> None:
+    """Wait for ``locator`` on the page. While a rerun draws, an element it replaces can still be there (faded)
+    beside the new one, and Playwright's strict ``wait_for`` would refuse the pair."""
+    expect(locator.first).to_be_attached(timeout=timeout)
+
+
+def _click_once(locator) -> None:
+    """Click ``locator`` as a person would, once. ``settle()`` can return before the rerun a previous action
+    asked for has begun, and while that rerun draws, the element it replaces is still on the page (faded)
+    beside the new one: both are the same widget, so the first is clicked rather than refusing the pair."""
+    expect(locator.first).to_be_visible(timeout=30_000)
+    locator.first.click()
 
 
 def test_a_replaced_prompt_records_neither_the_used_proposal_nor_the_sent_template(page, data_dir):
@@ -75,34 +89,32 @@ def test_a_replaced_prompt_records_neither_the_used_proposal_nor_the_sent_templa
     prompt_box.fill("a lighthouse")
     prompt_box.press("Tab")  # commits the text area
     settle(page)
-    enhance = main.get_by_role("button", name="Enhance")
-    # settle() can return before the rerun the Tab asked for has begun; while that rerun draws, the button it
-    # replaces is still on the page (faded) beside the new one. One button again means the page is drawn.
-    expect(enhance).to_have_count(1, timeout=30_000)
-    enhance.click()
+    _click_once(main.get_by_role("button", name="Enhance"))
     proposal_box = main.get_by_label("Proposal 2", exact=True)
-    proposal_box.wait_for(timeout=30_000)
-    proposal = proposal_box.input_value()
-    page.locator(".st-key-gen_use_1 button").click()
+    _appears(proposal_box)
+    settle(page)
+    proposal = proposal_box.first.input_value()
+    _click_once(page.locator(".st-key-gen_use_1 button"))
     expect(prompt_box).to_have_value(proposal, timeout=15_000)
     settle(page)
-    main.get_by_role("button", name="Generate", exact=True).click()
-    page.locator(".st-key-gen_view_1").wait_for(timeout=60_000)
+    _click_once(main.get_by_role("button", name="Generate", exact=True))
+    _appears(page.locator(".st-key-gen_view_1"), 60_000)
     settle(page)
     # fresh text → Generate (#2 did not come from any proposal)
     _generate_fresh(page, prompt_box, "a red bicycle leaning on a fence", 2)
 
     # Library → Send to Generate → Generate (#3 came from the template) → fresh text (#4 did not)
-    page.locator("[data-testid='stSidebarNav']").get_by_text("Library", exact=True).click()
+    _click_once(page.locator("[data-testid='stSidebarNav']").get_by_text("Library", exact=True))
     settle(page)  # the Library's first run has drawn its forms before a person fills one in
-    main.get_by_text("Animal", exact=True).click()
+    _click_once(main.get_by_text("Animal", exact=True))
     animal = main.get_by_label("{animal}", exact=True)
+    expect(animal).to_have_count(1, timeout=30_000)
     animal.fill("fox")
-    main.get_by_role("button", name="Send to Generate").click()
+    _click_once(main.get_by_role("button", name="Send to Generate"))
     expect(prompt_box).to_have_value("a fox reading a map", timeout=30_000)
     settle(page)
-    main.get_by_role("button", name="Generate", exact=True).click()
-    page.locator(".st-key-gen_view_3").wait_for(timeout=60_000)
+    _click_once(main.get_by_role("button", name="Generate", exact=True))
+    _appears(page.locator(".st-key-gen_view_3"), 60_000)
     settle(page)
     _generate_fresh(page, prompt_box, "a blue teapot on a shelf", 4)
 
