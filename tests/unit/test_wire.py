@@ -288,7 +288,16 @@ def test_markdown_data_url_image_in_text_becomes_an_image():
     assert outcome.text == "Here it is:"
 
 
-@pytest.mark.parametrize("bad", ["!!!not base64!!!", "abcde", "===="])
+def test_line_wrapped_and_unpadded_standard_base64_is_read():
+    png = image_bytes()
+    text = base64.encodebytes(png).decode()  # MIME style: a newline every 76 characters
+    assert "\n" in text
+    for data in (text, text.replace("\n", "").rstrip("=")):
+        outcome = wire.parse_success(response({"inlineData": {"mimeType": "image/png", "data": data}}))
+        assert outcome.images[0].data == png
+
+
+@pytest.mark.parametrize("bad", ["!!!not base64!!!", "abcde", "====", "iVBORw0KGgoé"])
 def test_undecodable_base64_is_a_bad_response(bad):
     with pytest.raises(BadResponse):
         wire.parse_success(response({"inlineData": {"mimeType": "image/png", "data": bad}}))
