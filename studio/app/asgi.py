@@ -36,14 +36,17 @@ def thumbnail(request: Request) -> Response:
     sign-in on, only at an address a page signed (``thumb_links``), and cached no longer than it is good."""
     sha = str(request.path_params.get("sha", ""))
     cache = CACHE
+    viewer = request.query_params.get("v") or ""
     if TEAM_MODE:
-        left = thumb_links.seconds_left(sha, request.query_params.get("e"), request.query_params.get("s"))
+        left = thumb_links.seconds_left(
+            sha, request.query_params.get("e"), request.query_params.get("s"), viewer
+        )
         if left is None:
             return Response("Not found", status_code=404, media_type="text/plain")
         cache = f"private, max-age={left}"
     try:
         studio = resources.get_studio()
-        path = studio.signed_thumbnail_file(sha) if TEAM_MODE else studio.gallery.thumbnail_file(sha)
+        path = studio.signed_thumbnail_file(sha, viewer) if TEAM_MODE else studio.gallery.thumbnail_file(sha)
     except StudioError:
         path = None
     if path is None:

@@ -25,7 +25,7 @@ from studio.domain.errors import (
     StoreError,
     StudioError,
 )
-from studio.domain.people import Actor, Person
+from studio.domain.people import REVIEWER, Actor, Person
 from studio.domain.requests import BLOCKED, CANCELLED, FAILED, NO_IMAGE, GenerationRequest, Outcome
 from studio.domain.settings import Secret, Settings, load_settings
 from studio.gemini import wire
@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 #: Owner tokens of the Studio instances alive in this process (rows they own are not orphans).
 _LIVE_OWNERS = leases.LIVE_OWNERS
+#: How many thumbnail viewers (``signed_thumbnail_file``) are remembered before the memory starts again.
+_VIEWERS_KEPT = 256
 #: ``close`` waits for calls already sent up to the client's overall deadline plus this, then abandons them.
 CLOSE_MARGIN_S = 10.0
 
@@ -80,6 +82,8 @@ class Studio:
         # (``gallery``, ``organise``, ...) act as ``default_actor``'s session, resolved on first use.
         self._default_session: StudioSession | None = None
         self._default_lock = threading.Lock()
+        self._viewers: dict[str, Access] = {}  # thumbnail viewers by email (``signed_thumbnail_file``)
+        self._viewers_lock = threading.Lock()
 
     def _open(self, settings: Settings, client: GeminiClient | None) -> None:
         """The store, the client, the workers and the lease; whatever was opened is closed again, the owner
@@ -186,11 +190,26 @@ class Studio:
     def gallery(self) -> GalleryService:
         return self._default().gallery
 
-    def signed_thumbnail_file(self, sha256: str) -> Path | None:
-        """A thumbnail asked for at an address a page signed for a viewer it let see the image
-        (``app/thumb_links``, checked by the route before this): the signature is the permission, so here
-        only that it is a live generation's output, as the route serves without sign-in."""
+    def signed_thumbnail_file(self, sha256: str, viewer: str) -> Path | None:
+        """A thumbnail asked for at an address a page signed for ``viewer``, whom it let see the image
+        (``app/thumb_links``, checked by the route before this): the signature is the permission while the
+        viewer is still an enabled member (their row read again at most every 30 s, as a session's is);
+        here, that and that it is a live generation's output."""
+        try:
+            self._viewer_access(viewer).require_member()
+        except StudioError:
+            return None
         return live_thumbnail(self._store, sha256, None)
+
+    def _viewer_access(self, email: str) -> Access:
+        with self._viewers_lock:
+            access = self._viewers.get(email)
+            if access is None:
+                if len(self._viewers) >= _VIEWERS_KEPT:  # a team's people, not a crowd: start again
+                    self._viewers.clear()
+                # the role is a placeholder: require_member answers with the person's current row
+                access = self._viewers[email] = Access(Actor(email, REVIEWER), people_lookup=self._person)
+            return access
 
     @property
     def organise(self) -> OrganiseService:

@@ -20,7 +20,7 @@ from typing import Any
 
 import streamlit as st
 
-from studio.app import thumb_links
+from studio.app import resources, thumb_links
 from studio.app.widgets import components, jscomponents
 from studio.services.gallery import GalleryPage, GenerationRecord, ImageRecord
 
@@ -43,6 +43,12 @@ def by_address() -> bool:
     return bool(os.environ.get(THUMB_ROUTE))
 
 
+def _viewer() -> str:
+    """Whom the page shows thumbnails to: the signed-in member the gate let through ("" before it)."""
+    session = resources.current_session()
+    return (session.access.actor.email or "") if session is not None else ""
+
+
 def thumb_src(image: ImageRecord, *, inline: bool = False) -> str | None:
     """The address the browser loads a thumbnail from (None when the stored thumbnail is gone). ``inline``
     (a trashed generation's, which the ``/thumbs`` route does not serve): a data URL."""
@@ -51,7 +57,9 @@ def thumb_src(image: ImageRecord, *, inline: bool = False) -> str | None:
     if thumb is None:
         return None
     if route:
-        signed = thumb_links.query(image.sha256)  # with sign-in on: good for this viewer for 5-10 minutes
+        signed = thumb_links.query(
+            image.sha256, _viewer()
+        )  # with sign-in on: this viewer's, for 5-10 minutes
         return f"{route}/{image.sha256}.jpg" + (f"?{signed}" if signed else "")
     cached = _INLINE.get(image.sha256)
     if cached is None:
