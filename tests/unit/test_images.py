@@ -305,7 +305,10 @@ def test_thumbnail_matches_a_full_lanczos_resize_of_a_detailed_image() -> None:
     detailed = Image.blend(noisy, gradient(1024, 1024), 0.5)
     thumb = images.make_thumbnail(encode(detailed, "PNG"))
     fair = detailed.resize((384, 384), Image.Resampling.LANCZOS)
-    with Image.open(io.BytesIO(thumb)) as out, Image.open(io.BytesIO(encode(fair, "JPEG", quality=85))) as same:
+    with (
+        Image.open(io.BytesIO(thumb)) as out,
+        Image.open(io.BytesIO(encode(fair, "JPEG", quality=85))) as same,
+    ):
         # noise is the worst case for a box filter: it may add < 1 (of 255, mean) to what JPEG itself loses
         assert _mean_difference(out, fair) < _mean_difference(same, fair) + 1.0
 
