@@ -185,6 +185,72 @@ def test_a_click_on_the_first_image_painted_opens_it_and_it_stays_open(page):
     expect(_tiles(main)).to_have_count(0)
 
 
+def test_a_page_link_clicked_as_the_first_thumbnails_paint_opens_that_page(server):
+    """A designer opens History and, as its first thumbnails paint, clicks another page in the sidebar. The
+    grid's "first paint done" rerun is sent under the page the browser still shows until the server starts
+    the clicked page's run; sent in that window it replaced the click's run, and the page stayed History.
+
+    Made certain here: the thumbnails are held until just after the click, and the server's messages are held
+    (the window a loaded server opens) until the grid has had time to report."""
+    with chromium_page("about:blank", height=1100) as tab:
+        thumbs: list = []
+        tab.route("**/thumbs/**", lambda route: thumbs.append(route))  # answered after the click
+        hold: dict = {"on": False, "kept": []}
+
+        def relay(ws) -> None:
+            hold["page"] = ws
+            server = ws.connect_to_server()
+
+            def to_page(message) -> None:
+                if hold["on"]:
+                    hold["kept"].append(message)
+                else:
+                    ws.send(message)
+
+            server.on_message(to_page)  # the page's own messages go to the server as they are
+
+        tab.route_web_socket(re.compile(r".*/_stcore/stream.*"), relay)
+        tab.goto(f"{server}/history")
+        main = tab.locator("[data-testid='stMain']")
+        expect(_tiles(main)).to_have_count(6, timeout=30_000)  # drawn, their images not yet loaded
+        assert thumbs, "the grid should be waiting for its thumbnails"
+        settle(tab)
+        hold["on"] = True
+        tab.locator("[data-testid='stSidebarNav'] a", has_text="Settings").click()
+        for route in thumbs:
+            route.continue_()
+        tab.unroute("**/thumbs/**")
+        tab.wait_for_timeout(2_500)  # the first paint (or the grid's 2 s fallback) has been reported, if ever
+        hold["on"] = False
+        kept, hold["kept"] = hold["kept"], []
+        for message in kept:  # in order, before any newer one (nothing new is relayed until this returns)
+            hold["page"].send(message)
+        settle(tab)
+        expect(tab.get_by_role("heading", name="Settings", exact=True)).to_be_visible(timeout=30_000)
+        tab.wait_for_timeout(1_000)
+        settle(tab)
+        assert tab.url.endswith("/settings"), tab.url
+        expect(tab.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
+
+
+def test_history_own_link_clicked_as_its_thumbnails_load_still_brings_the_filters(server):
+    """The grid holds back its "first paint done" report after a click on a link to another page; a link to
+    the page already shown changes nothing, so the report goes and the filters and pager follow."""
+    with chromium_page("about:blank", height=1100) as tab:
+        thumbs: list = []
+        tab.route("**/thumbs/**", lambda route: thumbs.append(route))
+        tab.goto(f"{server}/history")
+        main = tab.locator("[data-testid='stMain']")
+        expect(_tiles(main)).to_have_count(6, timeout=30_000)
+        settle(tab)
+        tab.locator("[data-testid='stSidebarNav'] a", has_text="History").click()
+        for route in thumbs:
+            route.continue_()
+        tab.unroute("**/thumbs/**")
+        expect(main.locator(".st-key-hist_older")).to_be_attached(timeout=30_000)
+        assert tab.url.endswith("/history")
+
+
 def test_click_an_image_then_step_with_buttons_and_keys_and_go_back(page):
     main = page.locator("[data-testid='stMain']")
     expect(_tiles(main)).to_have_count(6, timeout=30_000)

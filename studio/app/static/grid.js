@@ -135,9 +135,26 @@ export default function (component) {
     state.sig = sig;
     render(parentElement, data, send, state);
   }
-  if (data.ready && !state.readySent) {
+  if (!state.watching) {
+    // A page link clicked before "ready" goes: the browser would send "ready" under the page it still
+    // shows (until the server starts the clicked page's run), and that newer request would replace the
+    // click's run. So "ready" waits: dropped if the page changes, sent if this one is still here later.
+    state.watching = true;
+    const doc = parentElement.ownerDocument;
+    const onClick = (e) => {
+      if (!parentElement.isConnected) { doc.removeEventListener("click", onClick, true); return; }
+      const link = e.target instanceof Element ? e.target.closest("a[href]") : null;
+      if (!link || parentElement.contains(link) || link.target === "_blank") return;
+      const to = new URL(link.href, doc.baseURI);
+      const here = doc.defaultView.location;
+      if (to.origin === here.origin && to.pathname !== here.pathname) state.left = here.pathname;
+    };
+    doc.addEventListener("click", onClick, true);
+  }
+  if (data.ready && (!state.readySent || state.left)) {
     // Images first: say when the first thumbnails are painted, so the page draws its other controls.
     state.readySent = true;
+    state.left = false;
     const first = [...parentElement.querySelectorAll(".tile img")].slice(0, 6);
     const loaded = first.map((img) => (img.complete ? Promise.resolve() : new Promise((ok) => {
       img.addEventListener("load", ok, { once: true });
@@ -146,6 +163,16 @@ export default function (component) {
     const painted = Promise.all(loaded).then(() => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok))));
     // Not after a click: its run draws the rest too, and a second run sent meanwhile would carry the
     // address from before the click (Streamlit sends the URL with each run) and undo what it opened.
-    Promise.race([painted, new Promise((ok) => setTimeout(ok, 2000))]).then(() => { if (!state.n) send("ready", 0); });
+    const report = () => {
+      if (state.n) return;
+      const from = state.left;
+      if (!from) { send("ready", 0); return; }
+      // After a page link: still here, at the same address, long after? Then the page did not change.
+      setTimeout(() => {
+        const still = parentElement.isConnected && state.left === from;
+        if (still && parentElement.ownerDocument.defaultView.location.pathname === from) { state.left = false; report(); }
+      }, 5000);
+    };
+    Promise.race([painted, new Promise((ok) => setTimeout(ok, 2000))]).then(report);
   }
 }
