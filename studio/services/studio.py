@@ -348,9 +348,10 @@ class Studio:
                     cost_usd=_reply_cost(req, outcome),
                 )
             report("Saving…")
-            return self._store.generations.save_success(
+            self._store.generations.keep_success(
                 gen_id, outcome, latency_ms=latency(), cost_usd=_cost(req, outcome)
             )
+            return None  # saved: whoever waits reads the row
         except Cancelled as exc:
             return self._record_failure(gen_id, CANCELLED, exc, latency())
         except GenerationRefused as exc:
