@@ -61,10 +61,18 @@ finally:
 """
 
 
+def _machine_busy_s() -> float:
+    """CPU seconds this machine's cores have been busy since boot, every process and the kernel (/proc/stat)."""
+    first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in first[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def _children(
     env: dict[str, str], counts: list[int], urls: list[str], script: str = _CHILD
 ) -> list[dict[str, Any]]:
-    """``counts[i]`` generations in process ``i``, which talks to the endpoint at ``urls[i]``."""
+    """``counts[i]`` generations in process ``i``, which talks to the endpoint at ``urls[i]``. The first
+    result also carries ``machine``: CPU seconds the whole machine spent from the start to the last result."""
     procs = [
         subprocess.Popen(
             [python(), "-c", script, str(count), f"p{i}", MODEL, urls[i]],
@@ -81,14 +89,14 @@ def _children(
             assert proc.stdout is not None
             if proc.stdout.readline().strip() != "ready":
                 raise RuntimeError("a studio process did not start")
+        busy = _machine_busy_s()
         for proc in procs:  # as close together as the pipes allow
             assert proc.stdin is not None
             proc.stdin.write("go\n")
             proc.stdin.flush()
-        results = []
+        results = [json.loads(proc.stdout.readline()) for proc in procs if proc.stdout is not None]
+        results[0]["machine"] = _machine_busy_s() - busy
         for proc in procs:
-            assert proc.stdout is not None
-            results.append(json.loads(proc.stdout.readline()))
             proc.wait(timeout=60)
         return results
     finally:
@@ -236,7 +244,7 @@ def run(quick: bool = False, n: int | None = None) -> list[Row]:
                 "STUDIO_API_KEY": "bench-key",
                 "STUDIO_WORKERS": str(per_process),
             }
-            one, many, cpu = [], [], []
+            one, many, cpu, machine = [], [], [], []
             for _ in range(n):
                 one.append(_children(env, [1], urls)[0]["wall"])
                 results = _children(env, [per_process] * PROCESSES, urls)
@@ -244,8 +252,13 @@ def run(quick: bool = False, n: int | None = None) -> list[Row]:
                 if bad:
                     raise RuntimeError(f"{name}: generations ended {bad}")
                 many.append(max(r["wall"] for r in results))
-                cpu.append(sum(r["cpu"] for r in results) / sum(r["n"] for r in results))
+                count = sum(r["n"] for r in results)
+                cpu.append(sum(r["cpu"] for r in results) / count)
+                machine.append(results[0]["machine"] / count)
             single, both, per_gen = Timing(tuple(one)), Timing(tuple(many)), Timing(tuple(cpu))
+            # Everything else on these cores meanwhile: the database and bucket servers (moto is Python), the
+            # stand-in endpoints sending the answers, the kernel moving them; a real deployment's are elsewhere.
+            whole = Timing(tuple(machine))
             # What the cores allow whatever the code: every image arrives at the end of the latency, so each
             # generation's CPU (decode, hash, thumbnail, files, rows) runs after it, shared by this machine's
             # cores; the goal is within reach only where this bound is under it.
@@ -284,10 +297,15 @@ def run(quick: bool = False, n: int | None = None) -> list[Row]:
                     note=(
                         f"CPU of the studio processes per generation (all threads); on {cores} cores "
                         f"{PROCESSES} × {per_process} cannot end before {bound:.2f} s = one generation + "
-                        f"{PROCESSES * per_process - 1} × this / {cores}"
+                        f"{PROCESSES * per_process - 1} × this / {cores}; the whole machine meanwhile: "
+                        f"{whole.p50 * 1000:.0f} ms per generation"
                     ),
                     extra=per_gen.extra()
-                    | {"cores_bound_s": round(bound, 3), "goal_s": GOAL_RATIO * single.p50},
+                    | {
+                        "cores_bound_s": round(bound, 3),
+                        "goal_s": GOAL_RATIO * single.p50,
+                        "machine_cpu_s_per_generation": whole.p50,
+                    },
                 )
             )
     return rows
