@@ -195,8 +195,15 @@ def test_after_a_click_the_line_under_generate_never_shows_the_previous_outcome(
     box.press("Tab")
     page.get_by_label("Variants", exact=True).fill("2")
     page.get_by_label("Variants", exact=True).press("Tab")
+    # The Tab's rerun has drawn the form with 2 variants: settle() alone can look before that rerun has begun
+    # (until the server answers, the page does not know one was asked for), and under load the answer can come
+    # after the click, when that run redraws the previous outcome, fresh. Then settle() waits for its end.
+    expect(page.locator(".st-key-gen_estimate_details").first).to_contain_text("· 2 images ·", timeout=30_000)
     settle(page)
-    page.wait_for_timeout(500)  # the rerun the Tab asked for has started (settle may have looked before it)
+    # Kept from before: a click within about half a second of that run's end can show the previous outcome again
+    # before "Sending…" (2 of 5 idle without this pause). Not understood yet; it may be the product: see the TODO.
+    # TODO: find why the line shows the previous outcome after an early click, then drop this pause.
+    page.wait_for_timeout(500)
     settle(page)
     expect(page.locator(".st-key-gen_status_box")).to_contain_text("1 image ·")
     page.evaluate(_RECORD_STATUS)  # every text the line shows, from now on

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.browser import chromium_page, studio_server
+from tests.browser.browser import chromium_page, settle, studio_server
 from tests.factories import make_image
 
 pytestmark = pytest.mark.browser
@@ -75,6 +75,7 @@ def main(page):
     """The Generate page's main area, once the paste component is mounted and listening."""
     area = page.locator("[data-testid='stMain']")
     area.get_by_text("0 in the tray").wait_for(timeout=30_000)
+    settle(page)  # the first run has finished: no replaced zone is still on the page beside the new one
     area.locator(".zone").wait_for(timeout=15_000)
     page.wait_for_function("() => typeof window.__studioPaste === 'function'", timeout=15_000)
     return area
@@ -94,10 +95,16 @@ def test_dropped_pngs_join_the_tray_in_order(page, main):
     first = zone.evaluate(_DROP, ["first.png", "image/png", _b64(make_image(32, 32, color=(10, 10, 200)))])
     assert first == {"over": True, "lit": True, "drop": True, "after": False}
     main.get_by_text("1. first.png").wait_for(timeout=15_000)
+    # The drop's run draws the tray row well before it ends, and the paste zone after it: until the run has
+    # finished, the zone it replaced is still on the page (faded) beside the new one, as a person sees before
+    # dropping the next file. The row on screen means the run has begun, so settle() waits for that run.
+    settle(page)
     zone.evaluate(_DROP, ["second.png", "image/png", _b64(make_image(48, 24, color=(200, 10, 10)))])
     main.get_by_text("2 in the tray").wait_for(timeout=15_000)
     main.get_by_text("2. second.png").wait_for(timeout=15_000)
+    settle(page)
     assert main.get_by_text("1. first.png").is_visible()
+    expect(main.locator("[class*='st-key-gen_tray_item_']")).to_have_count(2)
 
 
 @pytest.mark.parametrize("how", ["paste", "drop"])
