@@ -57,9 +57,8 @@ def thumb_src(image: ImageRecord, *, inline: bool = False) -> str | None:
     if thumb is None:
         return None
     if route:
-        signed = thumb_links.query(
-            image.sha256, _viewer()
-        )  # with sign-in on: this viewer's, for 5-10 minutes
+        # with sign-in on: signed for this viewer, good for 5-10 minutes
+        signed = thumb_links.query(image.sha256, _viewer())
         return f"{route}/{image.sha256}.jpg" + (f"?{signed}" if signed else "")
     cached = _INLINE.get(image.sha256)
     if cached is None:
